@@ -1,0 +1,481 @@
+package control
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/xvs-project/xvs/service"
+)
+
+// ConfigError points at the line and field of a configuration file that is
+// wrong. The daemon prints it and refuses to start (or, on reload, keeps the
+// running configuration).
+type ConfigError struct {
+	File  string
+	Line  int
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Field, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadConfigFile reads and validates a YAML configuration file.
+func LoadConfigFile(path string) (*service.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses and validates a YAML configuration. name is used in
+// error messages. The format:
+//
+//	services:
+//	  - proto: tcp            # tcp | udp
+//	    vip: 198.18.0.10
+//	    port: 80              # 0 = every port (persistent services only)
+//	    scheduler: wlc        # any ipvsadm -s name; default wlc
+//	    flags: [sh-port]      # ipvsadm -b flags
+//	    persistent: 300       # seconds (or "5m", or true for 300 s); omit for none
+//	    netmask: 24           # persistence granularity, prefix length
+//	    one-packet: false     # UDP: schedule every datagram (ipvsadm -o)
+//	    reals:
+//	      - address: 198.18.1.2
+//	        port: 8080        # NAT may map ports; DR/TUN use the service port
+//	        weight: 1
+//	        method: nat       # nat | dr | tun
+//	        upper-threshold: 0
+//	        lower-threshold: 0
+//	  - group: web            # a service group (fwmark-style): one scheduler
+//	    match:                # and set of reals for several VIP:port ranges
+//	      - {proto: tcp, prefix: 198.18.0.10/32, ports: "80"}
+//	      - {proto: tcp, prefix: 198.18.0.10, ports: "443-444"}
+//	    persistent: 600
+//	    reals: [...]
+func ParseConfig(name string, data []byte) (*service.Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &service.Config{}, nil
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p := parser{file: name}
+	cfg, err := p.config(&root)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+type parser struct{ file string }
+
+func (p *parser) fail(n *yaml.Node, field string, err error) error {
+	return &ConfigError{File: p.file, Line: n.Line, Field: field, Err: err}
+}
+
+func (p *parser) failf(n *yaml.Node, field, format string, args ...any) error {
+	return p.fail(n, field, fmt.Errorf(format, args...))
+}
+
+// fields walks a mapping node, rejecting unknown keys.
+func (p *parser) fields(n *yaml.Node, path string, known map[string]func(v *yaml.Node, field string) error) error {
+	if n.Kind != yaml.MappingNode {
+		return p.failf(n, path, "expected a mapping")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		field := path + "." + k.Value
+		f, ok := known[k.Value]
+		if !ok {
+			return p.failf(k, field, "unknown field %q", k.Value)
+		}
+		if err := f(v, field); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *parser) config(root *yaml.Node) (*service.Config, error) {
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	cfg := &service.Config{}
+	var nodes []*yaml.Node
+	err := p.fields(doc, "config", map[string]func(*yaml.Node, string) error{
+		"services": func(v *yaml.Node, field string) error {
+			if v.Kind != yaml.SequenceNode {
+				return p.failf(v, field, "expected a list of services")
+			}
+			for i, sn := range v.Content {
+				s, err := p.service(sn, fmt.Sprintf("services[%d]", i))
+				if err != nil {
+					return err
+				}
+				cfg.Services = append(cfg.Services, s)
+				nodes = append(nodes, sn)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Whole-config checks (duplicates, cross-field rules) point at the service.
+	seen := map[service.Key]bool{}
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
+		s.Normalize()
+		field := fmt.Sprintf("services[%d]", i)
+		if err := s.Validate(); err != nil {
+			return nil, p.fail(p.fieldNode(nodes[i], err), field+p.fieldSuffix(err), err)
+		}
+		if seen[s.Key()] {
+			return nil, p.failf(nodes[i], field, "service %s is defined twice", s.Key())
+		}
+		seen[s.Key()] = true
+	}
+	return cfg, nil
+}
+
+// fieldNode finds the node a validation error talks about, for its line.
+func (p *parser) fieldNode(svc *yaml.Node, err error) *yaml.Node {
+	var fe *service.FieldError
+	if !errors.As(err, &fe) || fe.Field == "" {
+		return svc
+	}
+	if n := lookup(svc, fe.Field); n != nil {
+		return n
+	}
+	return svc
+}
+
+func (p *parser) fieldSuffix(err error) string {
+	var fe *service.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		return "." + fe.Field
+	}
+	return ""
+}
+
+func lookup(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+func (p *parser) service(n *yaml.Node, path string) (service.Service, error) {
+	var s service.Service
+	netmask, netmaskNode := 0, (*yaml.Node)(nil)
+	err := p.fields(n, path, map[string]func(*yaml.Node, string) error{
+		"proto": func(v *yaml.Node, f string) error {
+			pr, err := service.ParseProto(v.Value)
+			if err != nil {
+				return p.fail(v, f, err)
+			}
+			s.Proto = pr
+			return nil
+		},
+		"vip": func(v *yaml.Node, f string) error {
+			a, err := p.addr(v, f)
+			s.Addr = a
+			return err
+		},
+		"port": func(v *yaml.Node, f string) error {
+			port, err := p.port(v, f)
+			s.Port = port
+			return err
+		},
+		"group": func(v *yaml.Node, f string) error {
+			if v.Value == "" {
+				return p.failf(v, f, "group name is empty")
+			}
+			s.Group = v.Value
+			return nil
+		},
+		"match": func(v *yaml.Node, f string) error {
+			if v.Kind != yaml.SequenceNode {
+				return p.failf(v, f, "expected a list of matches")
+			}
+			for i, mn := range v.Content {
+				m, err := p.match(mn, fmt.Sprintf("%s[%d]", f, i))
+				if err != nil {
+					return err
+				}
+				s.Matches = append(s.Matches, m)
+			}
+			return nil
+		},
+		"scheduler": func(v *yaml.Node, f string) error {
+			s.Scheduler = v.Value
+			return nil
+		},
+		"flags": func(v *yaml.Node, f string) error {
+			return p.strings(v, f, &s.SchedFlags)
+		},
+		"mh-table-size": func(v *yaml.Node, f string) error {
+			n, err := p.int(v, f, 0, 1<<24)
+			s.MHTableSize = int(n)
+			return err
+		},
+		"persistent": func(v *yaml.Node, f string) error {
+			d, on, err := p.persistent(v, f)
+			if err != nil || !on {
+				return err
+			}
+			if s.Persistence == nil {
+				s.Persistence = &service.Persistence{}
+			}
+			s.Persistence.Timeout = d
+			return nil
+		},
+		"netmask": func(v *yaml.Node, f string) error {
+			bits, err := p.int(v, f, 0, 128)
+			netmask, netmaskNode = int(bits), v
+			return err
+		},
+		"one-packet": func(v *yaml.Node, f string) error {
+			return p.bool(v, f, &s.OnePacket)
+		},
+		"expire-quiescent": func(v *yaml.Node, f string) error {
+			return p.bool(v, f, &s.ExpireQuiescent)
+		},
+		"reals": func(v *yaml.Node, f string) error {
+			if v.Kind != yaml.SequenceNode {
+				return p.failf(v, f, "expected a list of real servers")
+			}
+			for i, rn := range v.Content {
+				r, err := p.real(rn, fmt.Sprintf("%s[%d]", f, i))
+				if err != nil {
+					return err
+				}
+				s.Reals = append(s.Reals, r)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return s, err
+	}
+	if netmaskNode != nil {
+		if s.Persistence == nil {
+			return s, p.fail(netmaskNode, path+".netmask", service.ErrNetmaskNoPers)
+		}
+		s.Persistence.NetmaskBits = netmask
+	}
+	if s.Group == "" {
+		if lookup(n, "proto") == nil {
+			return s, p.failf(n, path+".proto", "missing (want tcp or udp)")
+		}
+		if lookup(n, "vip") == nil {
+			return s, p.failf(n, path+".vip", "missing")
+		}
+		if lookup(n, "port") == nil {
+			return s, p.failf(n, path+".port", "missing")
+		}
+	} else if lookup(n, "vip") != nil || lookup(n, "port") != nil {
+		return s, p.failf(n, path, "a service has either vip/port or group/match, not both")
+	}
+	return s, nil
+}
+
+func (p *parser) match(n *yaml.Node, path string) (service.Match, error) {
+	var m service.Match
+	err := p.fields(n, path, map[string]func(*yaml.Node, string) error{
+		"proto": func(v *yaml.Node, f string) error {
+			pr, err := service.ParseProto(v.Value)
+			if err != nil {
+				return p.fail(v, f, err)
+			}
+			m.Proto = pr
+			return nil
+		},
+		"prefix": func(v *yaml.Node, f string) error {
+			pf, err := netip.ParsePrefix(v.Value)
+			if err != nil {
+				a, aerr := netip.ParseAddr(v.Value)
+				if aerr != nil {
+					return p.failf(v, f, "%q is not an address or prefix", v.Value)
+				}
+				pf = netip.PrefixFrom(a, a.BitLen())
+			}
+			m.Prefix = pf.Masked()
+			return nil
+		},
+		"ports": func(v *yaml.Node, f string) error {
+			lo, hi, err := parsePortRange(v.Value)
+			if err != nil {
+				return p.fail(v, f, err)
+			}
+			m.PortLo, m.PortHi = lo, hi
+			return nil
+		},
+	})
+	if err == nil && lookup(n, "prefix") == nil {
+		err = p.failf(n, path+".prefix", "missing")
+	}
+	return m, err
+}
+
+// parsePortRange accepts "80", "80-90" or "0"/"*" (every port).
+func parsePortRange(s string) (lo, hi uint16, err error) {
+	if s == "*" || s == "" {
+		return 0, 0, nil
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	l, err := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	if err != nil {
+		return 0, 0, fmt.Errorf("port %q is not in 0..65535", a)
+	}
+	h := l
+	if isRange {
+		if h, err = strconv.ParseUint(strings.TrimSpace(b), 10, 16); err != nil {
+			return 0, 0, fmt.Errorf("port %q is not in 0..65535", b)
+		}
+	}
+	if h < l {
+		return 0, 0, fmt.Errorf("port range %s is empty", s)
+	}
+	return uint16(l), uint16(h), nil
+}
+
+func (p *parser) real(n *yaml.Node, path string) (service.Real, error) {
+	r := service.Real{Weight: 1}
+	err := p.fields(n, path, map[string]func(*yaml.Node, string) error{
+		"address": func(v *yaml.Node, f string) error {
+			a, err := p.addr(v, f)
+			r.Addr = a
+			return err
+		},
+		"port": func(v *yaml.Node, f string) error {
+			port, err := p.port(v, f)
+			r.Port = port
+			return err
+		},
+		"weight": func(v *yaml.Node, f string) error {
+			w, err := p.int(v, f, 0, service.MaxWeight)
+			r.Weight = int32(w)
+			return err
+		},
+		"method": func(v *yaml.Node, f string) error {
+			m, err := service.ParseMethod(v.Value)
+			if err != nil {
+				return p.fail(v, f, err)
+			}
+			r.Method = m
+			return nil
+		},
+		"upper-threshold": func(v *yaml.Node, f string) error {
+			x, err := p.int(v, f, 0, 1<<32-1)
+			r.UpperThreshold = uint32(x)
+			return err
+		},
+		"lower-threshold": func(v *yaml.Node, f string) error {
+			x, err := p.int(v, f, 0, 1<<32-1)
+			r.LowerThreshold = uint32(x)
+			return err
+		},
+	})
+	if err != nil {
+		return r, err
+	}
+	if lookup(n, "address") == nil {
+		return r, p.failf(n, path+".address", "missing")
+	}
+	if lookup(n, "method") == nil {
+		return r, p.failf(n, path+".method", "missing (want nat, dr or tun)")
+	}
+	return r, nil
+}
+
+func (p *parser) addr(v *yaml.Node, f string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(v.Value)
+	if err != nil {
+		return a, p.failf(v, f, "%q is not an IP address", v.Value)
+	}
+	return a.Unmap(), nil
+}
+
+func (p *parser) port(v *yaml.Node, f string) (uint16, error) {
+	n, err := p.int(v, f, 0, 65535)
+	return uint16(n), err
+}
+
+func (p *parser) int(v *yaml.Node, f string, min, max int64) (int64, error) {
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil || v.Kind != yaml.ScalarNode {
+		return 0, p.failf(v, f, "%q is not a number", v.Value)
+	}
+	if n < min || n > max {
+		return 0, p.failf(v, f, "%d is out of range %d..%d", n, min, max)
+	}
+	return n, nil
+}
+
+func (p *parser) bool(v *yaml.Node, f string, out *bool) error {
+	b, err := strconv.ParseBool(v.Value)
+	if err != nil {
+		return p.failf(v, f, "%q is not true or false", v.Value)
+	}
+	*out = b
+	return nil
+}
+
+func (p *parser) strings(v *yaml.Node, f string, out *[]string) error {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		for _, s := range strings.Split(v.Value, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				*out = append(*out, s)
+			}
+		}
+		return nil
+	case yaml.SequenceNode:
+		for _, e := range v.Content {
+			*out = append(*out, e.Value)
+		}
+		return nil
+	}
+	return p.failf(v, f, "expected a list")
+}
+
+// persistent accepts seconds, a Go duration, or a boolean.
+func (p *parser) persistent(v *yaml.Node, f string) (time.Duration, bool, error) {
+	if b, err := strconv.ParseBool(v.Value); err == nil {
+		return service.DefaultPersistTimeout, b, nil
+	}
+	if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+		if n <= 0 || n > 1<<31-1 {
+			return 0, false, p.failf(v, f, "%d seconds is out of range 1..2147483647", n)
+		}
+		return time.Duration(n) * time.Second, true, nil
+	}
+	d, err := time.ParseDuration(v.Value)
+	if err != nil || d < time.Second {
+		return 0, false, p.failf(v, f, "%q is not a timeout (seconds, or a duration like 5m)", v.Value)
+	}
+	return d, true, nil
+}

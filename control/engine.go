@@ -1,0 +1,104 @@
+package control
+
+import (
+	"time"
+
+	"github.com/xvs-project/xvs/service"
+)
+
+// Engine is what the control plane drives: the forwarder implements it, and
+// tests can use a fake. Every method is safe for concurrent use.
+type Engine interface {
+	// Config returns a copy of the running configuration.
+	Config() *service.Config
+	// Apply runs fn on a clone of the running configuration, validates the
+	// result and, only if both succeed, installs it atomically. On error the
+	// running configuration is untouched.
+	Apply(fn func(*service.Config) error) error
+	// Stats returns counters and rates of every service and real server.
+	Stats() Stats
+	// ZeroStats clears the counters of one service, or of all when k is nil (ipvsadm -Z).
+	ZeroStats(k *service.Key) error
+	// Conns lists connection entries, at most max from cursor; next is 0 when done (ipvsadm -Lc).
+	Conns(cursor uint64, max int) (conns []Conn, next uint64)
+	// Timeouts returns the TCP, TCP FIN and UDP timeouts (ipvsadm --timeout).
+	Timeouts() Timeouts
+	// SetTimeouts changes them; a zero field keeps the current value (ipvsadm --set).
+	SetTimeouts(t Timeouts) error
+}
+
+// Timeouts are the three timeouts ipvsadm --set changes.
+type Timeouts struct {
+	TCP    time.Duration `json:"tcp"`
+	TCPFin time.Duration `json:"tcpfin"`
+	UDP    time.Duration `json:"udp"`
+}
+
+// Counters are IPVS's per-object statistics.
+type Counters struct {
+	Conns    uint64 `json:"conns"`
+	InPkts   uint64 `json:"inpkts"`
+	OutPkts  uint64 `json:"outpkts"`
+	InBytes  uint64 `json:"inbytes"`
+	OutBytes uint64 `json:"outbytes"`
+}
+
+// Rates are smoothed per-second estimates of Counters, as IPVS's estimator
+// computes them.
+type Rates struct {
+	CPS    uint64 `json:"cps"`
+	InPPS  uint64 `json:"inpps"`
+	OutPPS uint64 `json:"outpps"`
+	InBPS  uint64 `json:"inbps"`
+	OutBPS uint64 `json:"outbps"`
+}
+
+// RealStats are one real server's figures.
+type RealStats struct {
+	Key          service.RealKey `json:"key"`
+	ActiveConns  int32           `json:"activeconns"`
+	InactConns   int32           `json:"inactconns"`
+	PersistConns int32           `json:"persistconns"`
+	Counters     Counters        `json:"counters"`
+	Rates        Rates           `json:"rates"`
+}
+
+// ServiceStats are one service's figures and those of its real servers.
+type ServiceStats struct {
+	Key      service.Key `json:"key"`
+	Counters Counters    `json:"counters"`
+	Rates    Rates       `json:"rates"`
+	Reals    []RealStats `json:"reals"`
+}
+
+// Stats is everything ipvsadm --stats and --rate show, plus table figures.
+type Stats struct {
+	Services []ServiceStats    `json:"services"`
+	Table    TableStats        `json:"table"`
+	Drops    map[string]uint64 `json:"drops"`
+}
+
+// TableStats describe the connection table.
+type TableStats struct {
+	Conns     int    `json:"conns"`
+	Templates int    `json:"templates"`
+	Capacity  int    `json:"capacity"`
+	Evictions uint64 `json:"evictions"`
+}
+
+// Conn is one connection entry as ipvsadm -Lc shows it.
+type Conn struct {
+	Proto   service.Proto `json:"proto"`
+	Expires time.Duration `json:"expires"`
+	State   string        `json:"state"`
+	Client  string        `json:"client"`  // addr:port
+	Virtual string        `json:"virtual"` // addr:port
+	Real    string        `json:"real"`    // addr:port
+	// Template marks a persistence template (ipvsadm shows it as "NONE" state
+	// with the client network and port 0).
+	Template bool   `json:"template"`
+	InPkts   uint64 `json:"inpkts"`
+	OutPkts  uint64 `json:"outpkts"`
+	InBytes  uint64 `json:"inbytes"`
+	OutBytes uint64 `json:"outbytes"`
+}
