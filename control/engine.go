@@ -1,10 +1,6 @@
 package control
 
-import (
-	"time"
-
-	"github.com/xvs-project/xvs/service"
-)
+import "github.com/xvs-project/xvs/service"
 
 // Engine is what the control plane drives: the forwarder implements it, and
 // tests can use a fake. Every method is safe for concurrent use.
@@ -27,78 +23,15 @@ type Engine interface {
 	SetTimeouts(t Timeouts) error
 }
 
-// Timeouts are the three timeouts ipvsadm --set changes.
-type Timeouts struct {
-	TCP    time.Duration `json:"tcp"`
-	TCPFin time.Duration `json:"tcpfin"`
-	UDP    time.Duration `json:"udp"`
-}
-
-// Counters are IPVS's per-object statistics.
-type Counters struct {
-	Conns    uint64 `json:"conns"`
-	InPkts   uint64 `json:"inpkts"`
-	OutPkts  uint64 `json:"outpkts"`
-	InBytes  uint64 `json:"inbytes"`
-	OutBytes uint64 `json:"outbytes"`
-}
-
-// Rates are smoothed per-second estimates of Counters, as IPVS's estimator
-// computes them.
-type Rates struct {
-	CPS    uint64 `json:"cps"`
-	InPPS  uint64 `json:"inpps"`
-	OutPPS uint64 `json:"outpps"`
-	InBPS  uint64 `json:"inbps"`
-	OutBPS uint64 `json:"outbps"`
-}
-
-// RealStats are one real server's figures.
-type RealStats struct {
-	Key          service.RealKey `json:"key"`
-	ActiveConns  int32           `json:"activeconns"`
-	InactConns   int32           `json:"inactconns"`
-	PersistConns int32           `json:"persistconns"`
-	Counters     Counters        `json:"counters"`
-	Rates        Rates           `json:"rates"`
-}
-
-// ServiceStats are one service's figures and those of its real servers.
-type ServiceStats struct {
-	Key      service.Key `json:"key"`
-	Counters Counters    `json:"counters"`
-	Rates    Rates       `json:"rates"`
-	Reals    []RealStats `json:"reals"`
-}
-
-// Stats is everything ipvsadm --stats and --rate show, plus table figures.
-type Stats struct {
-	Services []ServiceStats    `json:"services"`
-	Table    TableStats        `json:"table"`
-	Drops    map[string]uint64 `json:"drops"`
-}
-
-// TableStats describe the connection table.
-type TableStats struct {
-	Conns     int    `json:"conns"`
-	Templates int    `json:"templates"`
-	Capacity  int    `json:"capacity"`
-	Evictions uint64 `json:"evictions"`
-}
-
-// Conn is one connection entry as ipvsadm -Lc shows it.
-type Conn struct {
-	Proto   service.Proto `json:"proto"`
-	Expires time.Duration `json:"expires"`
-	State   string        `json:"state"`
-	Client  string        `json:"client"`  // addr:port
-	Virtual string        `json:"virtual"` // addr:port
-	Real    string        `json:"real"`    // addr:port
-	// Template marks a persistence template (ipvsadm shows it as "NONE" state
-	// with the client network and port 0).
-	Template bool   `json:"template"`
-	InPkts   uint64 `json:"inpkts"`
-	OutPkts  uint64 `json:"outpkts"`
-	InBytes  uint64 `json:"inbytes"`
-	OutBytes uint64 `json:"outbytes"`
-}
+// The figures the Engine reports are defined in package service, where the
+// forwarder (which implements Engine) can use them too.
+type (
+	Timeouts     = service.Timeouts
+	Counters     = service.Counters
+	Rates        = service.Rates
+	RealStats    = service.RealStats
+	ServiceStats = service.ServiceStats
+	Stats        = service.Stats
+	TableStats   = service.TableStats
+	Conn         = service.Conn
+)
