@@ -1,0 +1,61 @@
+// Package xdpprog owns xvs's two XDP programs and the Go code that loads,
+// configures, attaches and detaches them. Both programs are generated
+// instruction by instruction with cilium/ebpf's asm package: there is no C,
+// no clang and no ELF object in the build.
+//
+// # Steering ("xvs_steer")
+//
+// One instance per interface the daemon serves. It runs on every received
+// frame and redirects to the AF_XDP socket of the frame's RX queue (an XSKMAP
+// indexed by rx_queue_index, with XDP_PASS as the fallback so a queue without a
+// socket passes) only:
+//
+//   - TCP/UDP whose (proto, destination address, destination port) matches a
+//     service [Rule];
+//   - TCP/UDP whose (proto, source address, source port) matches a Reply rule
+//     (a real server's answer on NAT), unless the destination is one of the
+//     director's own addresses ([Config.Local]): the director's own health
+//     checks to real servers must still reach its kernel;
+//   - ICMP errors (IPv4 types 3, 11, 12; ICMPv6 types 1-4) whose outer
+//     destination is a service address on any port, or whose outer source is
+//     a real-server address and whose destination is not local;
+//   - IPv4 fragments (MF set or a non-zero offset) of TCP/UDP, matched by
+//     address only in the same way as ICMP errors, because a non-first
+//     fragment has no ports and all fragments of a datagram must take the same
+//     path. The forwarder decides what to do with them.
+//
+// Everything else passes to the kernel: ARP, neighbour discovery, echo, the
+// director's own traffic, non-IP frames, truncated or malformed headers, and
+// IPv6 packets whose next header is neither TCP, UDP nor ICMPv6 (extension
+// headers, including the fragment header, are not walked, so such packets
+// pass). Ethernet with at most one 802.1Q or 802.1ad tag is parsed.
+//
+// The rule set lives in one LPM trie (see rules.go for the key layout) that
+// sits in the single slot of an ARRAY_OF_MAPS. The program fetches the trie
+// once per packet and does all lookups in it, and [Steering.Update] builds a
+// complete new trie and swaps it into the slot with one map update. A packet
+// therefore sees either the whole old rule set or the whole new one, never a
+// mix or an empty set, and the kernel waits for an RCU grace period on that
+// update (it does for every map-in-map update), so when Update returns no
+// program still uses the old trie and it is freed.
+//
+// The steering program is attached through a BPF link rather than netlink,
+// so the kernel removes it when the daemon dies, even by SIGKILL, and nobody
+// can replace it through netlink while it is attached. Detach closes the link,
+// which cannot hang like a flag-less netlink detach of a generic program.
+//
+// # Decapsulation ("xvs_decap")
+//
+// For TUN real servers on kernels without the ipip/ip6tnl drivers. IPv4 proto
+// 4 (IPIP) and proto 41 (IPv6 in IPv4), IPv6 next header 41 (IPv6 in IPv6)
+// and 4 (IPv4 in IPv6) whose outer destination is a local address lose their
+// outer header (bpf_xdp_adjust_head; the Ethernet header and an optional VLAN
+// tag move forward and take the inner family's ethertype) and pass to the
+// stack, which then delivers the inner packet to the VIP on lo. Outer IPv4
+// fragments, IPv6 outers with extension headers and inner headers that are
+// short or carry the wrong version pass untouched. The program is attached
+// through netlink so it survives `xvs decap` exiting; [DetachDecap] removes
+// it again, matching the attach mode the kernel reports.
+//
+// Loading and attaching need CAP_BPF and CAP_NET_ADMIN (root in tests).
+package xdpprog

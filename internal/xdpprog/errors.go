@@ -1,0 +1,27 @@
+package xdpprog
+
+import "errors"
+
+// Errors returned by this package; match them with errors.Is.
+var (
+	// ErrInvalidRule reports a Rule with a bad proto, prefix or port range.
+	ErrInvalidRule = errors.New("invalid steering rule")
+	// ErrInvalidAddress reports an invalid local address.
+	ErrInvalidAddress = errors.New("invalid address")
+	// ErrTooManyEntries reports a Config that compiles into more than
+	// MaxEntries trie entries.
+	ErrTooManyEntries = errors.New("too many steering entries")
+	// ErrInvalidQueue reports a queue index outside the XSKMAP.
+	ErrInvalidQueue = errors.New("queue out of range")
+	// ErrAttached reports an Attach on a program that is already attached.
+	ErrAttached = errors.New("already attached")
+	// ErrClosed reports use of a closed Steering or Decap.
+	ErrClosed = errors.New("closed")
+	// ErrNoProgram reports an interface without an XDP program.
+	ErrNoProgram = errors.New("no xdp program attached")
+	// ErrForeignProgram reports an XDP program on the interface that xvs did
+	// not load.
+	ErrForeignProgram = errors.New("xdp program is not ours")
+	// ErrInvalidMode reports a Mode value outside the defined ones.
+	ErrInvalidMode = errors.New("invalid xdp mode")
+)

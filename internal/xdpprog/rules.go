@@ -1,0 +1,158 @@
+package xdpprog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Rule selects packets to steer.
+type Rule struct {
+	// Proto is 6 (TCP) or 17 (UDP).
+	Proto uint8
+	// Prefix is the destination (or, for Reply, the source) address range.
+	// A single VIP is a /32 or /128; service groups may use wider prefixes.
+	// IPv4 is matched as its v4-mapped IPv6 form internally.
+	Prefix netip.Prefix
+	// PortLo and PortHi bound the port inclusively; 0,0 means every port
+	// (port-0 persistent services). Other ranges are expanded into one entry
+	// per port, so they count against MaxEntries.
+	PortLo, PortHi uint16
+	// Reply matches the packet's source (a real server's reply on NAT)
+	// instead of its destination.
+	Reply bool
+}
+
+// Config is a complete rule set for a Steering program.
+type Config struct {
+	Rules []Rule
+	// Local holds the director's own addresses: replies and ICMP errors
+	// addressed to them are never steered.
+	Local []netip.Addr
+}
+
+// MaxEntries bounds the number of trie entries one Config may compile into
+// (each port of a port range is one entry, each prefix adds one
+// address-only entry, each local address one entry).
+const MaxEntries = 1 << 17
+
+// Trie key layout (struct bpf_lpm_trie_key with 20 data bytes):
+//
+//	 0      4      5       6          8                        24
+//	+------+------+-------+----------+-------------------------+
+//	|plen  | kind | proto | port(BE) | address (IPv6/v4-mapped) |
+//	+------+------+-------+----------+-------------------------+
+//
+// plen (host byte order) counts bits from the start of the data: the 32 bits
+// of kind, proto and port are always significant, then the prefix length of
+// the address. Lookups use the full 160 bits. Because kind, proto and port
+// come before the address, a port-specific rule may cover a prefix wider than
+// a single host, and a wildcard in the middle is expressed by its own kind
+// with zero proto/port fields.
+const (
+	keySize       = 24
+	keyValueSize  = 4
+	keyFixedBits  = 32
+	keyFullPrefix = keyFixedBits + 128
+
+	keyOffKind  = 4
+	keyOffProto = 5
+	keyOffPort  = 6
+	keyOffAddr  = 8
+)
+
+// Entry kinds. The steering program looks them up in this order.
+const (
+	kindDstPort = 1 + iota // service: proto, destination port, destination prefix
+	kindDstAny             // service on every port: proto, destination prefix
+	kindSrcPort            // real-server reply: proto, source port, source prefix
+	kindSrcAny             // real-server reply on every port
+	kindLocal              // a director address (full length)
+	kindDstAddr            // any service's address, any proto/port (ICMP errors, fragments)
+	kindSrcAddr            // any real server's address, any proto/port
+)
+
+// trieKey is one marshalled LPM trie key.
+type trieKey [keySize]byte
+
+func makeKey(kind, proto uint8, port uint16, p netip.Prefix) trieKey {
+	var k trieKey
+	a := p.Addr()
+	bits := p.Bits()
+	if a.Is4() {
+		a = netip.AddrFrom16(a.As16())
+		bits += 96
+	}
+	binary.NativeEndian.PutUint32(k[0:4], uint32(keyFixedBits+bits))
+	k[keyOffKind] = kind
+	k[keyOffProto] = proto
+	binary.BigEndian.PutUint16(k[keyOffPort:], port)
+	addr := a.As16()
+	copy(k[keyOffAddr:], addr[:])
+	return k
+}
+
+// compile validates cfg and returns its trie keys, deduplicated and sorted.
+func compile(cfg Config) ([]trieKey, error) {
+	set := make(map[trieKey]struct{})
+	add := func(k trieKey) error {
+		set[k] = struct{}{}
+		if len(set) > MaxEntries {
+			return fmt.Errorf("more than %d entries: %w", MaxEntries, ErrTooManyEntries)
+		}
+		return nil
+	}
+	for i, r := range cfg.Rules {
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("rule %d: %w", i, err)
+		}
+		p := r.Prefix.Masked()
+		portKind, anyKind, addrKind := uint8(kindDstPort), uint8(kindDstAny), uint8(kindDstAddr)
+		if r.Reply {
+			portKind, anyKind, addrKind = kindSrcPort, kindSrcAny, kindSrcAddr
+		}
+		if err := add(makeKey(addrKind, 0, 0, p)); err != nil {
+			return nil, err
+		}
+		if r.PortLo == 0 && r.PortHi == 0 {
+			if err := add(makeKey(anyKind, r.Proto, 0, p)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for port := uint32(r.PortLo); port <= uint32(r.PortHi); port++ {
+			if err := add(makeKey(portKind, r.Proto, uint16(port), p)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, a := range cfg.Local {
+		if !a.IsValid() {
+			return nil, fmt.Errorf("local address %d: %w", i, ErrInvalidAddress)
+		}
+		a = a.Unmap().WithZone("")
+		if err := add(makeKey(kindLocal, 0, 0, netip.PrefixFrom(a, a.BitLen()))); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]trieKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b trieKey) int { return slices.Compare(a[:], b[:]) })
+	return keys, nil
+}
+
+func (r Rule) validate() error {
+	if r.Proto != 6 && r.Proto != 17 {
+		return fmt.Errorf("proto %d: %w", r.Proto, ErrInvalidRule)
+	}
+	if !r.Prefix.IsValid() {
+		return fmt.Errorf("prefix %v: %w", r.Prefix, ErrInvalidRule)
+	}
+	if r.PortLo > r.PortHi {
+		return fmt.Errorf("ports %d-%d: %w", r.PortLo, r.PortHi, ErrInvalidRule)
+	}
+	return nil
+}

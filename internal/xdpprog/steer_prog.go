@@ -1,0 +1,322 @@
+package xdpprog
+
+import (
+	"github.com/cilium/ebpf/asm"
+)
+
+// Names of the steering program and its maps (kernel object names are at
+// most 15 characters).
+const (
+	steerProgName  = "xvs_steer"
+	steerXSKMap    = "xvs_xsks"
+	steerRulesMap  = "xvs_rules"
+	steerInnerMap  = "xvs_rules_in"
+	steerStatsMap  = "xvs_steer_stats"
+	programLicense = "Dual MIT/GPL"
+)
+
+// Counter slots of the steering program's PERCPU_ARRAY. Every packet bumps
+// exactly one verdict slot; a steered packet whose queue has no socket also
+// bumps ctrNoSocket (the redirect fell back to XDP_PASS).
+const (
+	ctrPassShort     = iota // truncated or malformed headers
+	ctrPassOther            // not IPv4/IPv6, not TCP/UDP/ICMP error, extension headers
+	ctrPassNoMatch          // no rule matched
+	ctrPassLocal            // reply or ICMP error addressed to a director address
+	ctrSteerService         // TCP/UDP to a service
+	ctrSteerReply           // TCP/UDP from a real server (NAT)
+	ctrSteerICMP            // ICMP error about service or real-server traffic
+	ctrSteerFragment        // IPv4 fragment matched by address
+	ctrNoSocket             // redirect found no socket on the queue and passed
+	numCounters
+)
+
+// counterNames are the keys Steering.Counters returns.
+var counterNames = [numCounters]string{
+	ctrPassShort:     "pass_short",
+	ctrPassOther:     "pass_other",
+	ctrPassNoMatch:   "pass_nomatch",
+	ctrPassLocal:     "pass_local",
+	ctrSteerService:  "steer_service",
+	ctrSteerReply:    "steer_reply",
+	ctrSteerICMP:     "steer_icmp",
+	ctrSteerFragment: "steer_fragment",
+	ctrNoSocket:      "steer_nosocket",
+}
+
+// Stack frame of the steering program: two trie keys (destination and
+// source side, see rules.go for the layout) and a scratch word for array
+// indexes.
+const (
+	fpDstKey  = -24
+	fpSrcKey  = -48
+	fpScratch = -52
+)
+
+// Registers that live across helper calls.
+const (
+	rCtx   = asm.R6 // struct xdp_md
+	rPkt   = asm.R7 // parse cursor (packet pointer) until the lookups start
+	rProto = asm.R8 // IP protocol / next header
+	rTrie  = asm.R9 // inner rule trie
+)
+
+// steeringInsns generates the steering program.
+func steeringInsns() (asm.Instructions, error) {
+	b := newBuilder()
+	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
+
+	// --- Ethernet and one optional VLAN tag ---
+	b.emit(
+		asm.Mov.Reg(rCtx, asm.R1),
+		asm.LoadMem(rData, rCtx, mdData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.Mov.Reg(rTmp, rData),
+		asm.Add.Imm(rTmp, 14),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rData, 12, asm.Half),
+		asm.Mov.Reg(rPkt, rTmp),
+		asm.JEq.Imm(rVal, etherVLAN, "vlan"),
+		asm.JEq.Imm(rVal, etherQinQ, "vlan"),
+		asm.Ja.Label("l3"),
+	)
+	b.label("vlan")
+	b.emit(
+		asm.Mov.Reg(rTmp, rData),
+		asm.Add.Imm(rTmp, 18),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rData, 16, asm.Half),
+		asm.Mov.Reg(rPkt, rTmp),
+	)
+	b.label("l3")
+	b.emit(
+		asm.JEq.Imm(rVal, etherIPv4, "ipv4"),
+		asm.JEq.Imm(rVal, etherIPv6, "ipv6"),
+		asm.Ja.Label("pass_other"),
+	)
+
+	// --- IPv4: version, IHL, addresses, fragments ---
+	b.label("ipv4")
+	b.emit(
+		asm.Mov.Reg(rTmp, rPkt),
+		asm.Add.Imm(rTmp, 20),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rTmp, rPkt, 0, asm.Byte),
+		asm.Mov.Reg(rVal, rTmp),
+		asm.RSh.Imm(rVal, 4),
+		asm.JNE.Imm(rVal, 4, "pass_short"),
+		asm.And.Imm(rTmp, 0x0f),
+		asm.LSh.Imm(rTmp, 2),
+		asm.JLT.Imm(rTmp, 20, "pass_short"),
+		asm.LoadMem(rProto, rPkt, 9, asm.Byte),
+	)
+	b.storeV4Mapped(fpDstKey+keyOffAddr, rPkt, 16, rVal)
+	b.storeV4Mapped(fpSrcKey+keyOffAddr, rPkt, 12, rVal)
+	b.emit(
+		asm.LoadMem(rVal, rPkt, 6, asm.Half),
+		asm.And.Imm(rVal, fragMask),
+		asm.JNE.Imm(rVal, 0, "frag4"),
+		// The L4 header starts IHL*4 bytes in; rTmp is bounded to [20, 60].
+		asm.Add.Reg(rPkt, rTmp),
+		asm.JEq.Imm(rProto, 6, "ports"),
+		asm.JEq.Imm(rProto, 17, "ports"),
+		asm.JNE.Imm(rProto, 1, "pass_other"),
+		// ICMP: steer only errors (destination unreachable, time
+		// exceeded, parameter problem), which quote a packet of a flow.
+		asm.Mov.Reg(rTmp, rPkt),
+		asm.Add.Imm(rTmp, 1),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
+		asm.JEq.Imm(rVal, 3, "match_addr"),
+		asm.JEq.Imm(rVal, 11, "match_addr"),
+		asm.JEq.Imm(rVal, 12, "match_addr"),
+		asm.Ja.Label("pass_other"),
+	)
+	b.label("frag4")
+	b.emit(
+		asm.JEq.Imm(rProto, 6, "match_addr"),
+		asm.JEq.Imm(rProto, 17, "match_addr"),
+		asm.Ja.Label("pass_other"),
+	)
+
+	// --- IPv6: fixed header only ---
+	b.label("ipv6")
+	b.emit(
+		asm.Mov.Reg(rTmp, rPkt),
+		asm.Add.Imm(rTmp, 40),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
+		asm.RSh.Imm(rVal, 4),
+		asm.JNE.Imm(rVal, 6, "pass_short"),
+		asm.LoadMem(rProto, rPkt, 6, asm.Byte),
+	)
+	b.copy16(fpDstKey+keyOffAddr, rPkt, 24, rVal)
+	b.copy16(fpSrcKey+keyOffAddr, rPkt, 8, rVal)
+	b.emit(
+		asm.Add.Imm(rPkt, 40),
+		asm.JEq.Imm(rProto, 6, "ports"),
+		asm.JEq.Imm(rProto, 17, "ports"),
+		asm.JNE.Imm(rProto, 58, "pass_other"),
+		// ICMPv6 errors are types 1 to 4.
+		asm.Mov.Reg(rTmp, rPkt),
+		asm.Add.Imm(rTmp, 1),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
+		asm.Add.Imm(rVal, -1),
+		asm.JLE.Imm(rVal, 3, "match_addr"),
+		asm.Ja.Label("pass_other"),
+	)
+
+	// --- TCP/UDP ports into both keys ---
+	b.label("ports")
+	b.emit(
+		asm.Mov.Reg(rTmp, rPkt),
+		asm.Add.Imm(rTmp, 4),
+		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		asm.LoadMem(rVal, rPkt, 0, asm.Half),
+		asm.StoreMem(asm.RFP, fpSrcKey+keyOffPort, rVal, asm.Half),
+		asm.LoadMem(rVal, rPkt, 2, asm.Half),
+		asm.StoreMem(asm.RFP, fpDstKey+keyOffPort, rVal, asm.Half),
+		asm.StoreImm(asm.RFP, fpDstKey, keyFullPrefix, asm.Word),
+		asm.StoreImm(asm.RFP, fpSrcKey, keyFullPrefix, asm.Word),
+		asm.StoreMem(asm.RFP, fpDstKey+keyOffProto, rProto, asm.Byte),
+		asm.StoreMem(asm.RFP, fpSrcKey+keyOffProto, rProto, asm.Byte),
+	)
+	b.loadTrie("pass_nomatch")
+	// Service: exact port first, then the any-port entry.
+	b.emit(asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstPort, asm.Byte))
+	b.regLookup(rTrie, fpDstKey)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, "steer_service"),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstAny, asm.Byte),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Half),
+	)
+	b.regLookup(rTrie, fpDstKey)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, "steer_service"),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcPort, asm.Byte),
+	)
+	// Real-server reply: exact source port, then any port.
+	b.regLookup(rTrie, fpSrcKey)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcAny, asm.Byte),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffPort, 0, asm.Half),
+	)
+	b.regLookup(rTrie, fpSrcKey)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
+		asm.Ja.Label("pass_nomatch"),
+	)
+	b.label("reply_l4")
+	b.notLocal("steer_reply")
+
+	// --- ICMP errors and fragments: addresses only ---
+	b.label("match_addr")
+	b.emit(
+		asm.StoreImm(asm.RFP, fpDstKey, keyFullPrefix, asm.Word),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstAddr, asm.Byte),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffProto, 0, asm.Byte),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Half),
+		asm.StoreImm(asm.RFP, fpSrcKey, keyFullPrefix, asm.Word),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcAddr, asm.Byte),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffProto, 0, asm.Byte),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffPort, 0, asm.Half),
+	)
+	b.loadTrie("pass_nomatch")
+	b.regLookup(rTrie, fpDstKey)
+	b.emit(asm.JNE.Imm(asm.R0, 0, "steer_addr"))
+	b.regLookup(rTrie, fpSrcKey)
+	b.emit(asm.JEq.Imm(asm.R0, 0, "pass_nomatch"))
+	b.notLocal("steer_addr")
+	// rProto still tells a fragment (TCP/UDP) from an ICMP error.
+	b.label("steer_addr")
+	b.emit(
+		asm.JEq.Imm(rProto, 6, "steer_fragment"),
+		asm.JEq.Imm(rProto, 17, "steer_fragment"),
+		asm.Ja.Label("steer_icmp"),
+	)
+
+	// --- verdicts ---
+	for _, v := range []struct {
+		label string
+		ctr   int
+	}{
+		{"steer_service", ctrSteerService},
+		{"steer_reply", ctrSteerReply},
+		{"steer_icmp", ctrSteerICMP},
+		{"steer_fragment", ctrSteerFragment},
+	} {
+		b.label(v.label)
+		b.count(v.ctr)
+		b.emit(asm.Ja.Label("redirect"))
+	}
+	b.label("redirect")
+	b.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
+		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.JNE.Imm(asm.R0, xdpRedirect, "no_socket"),
+		asm.Return(),
+	)
+	b.label("no_socket")
+	b.count(ctrNoSocket)
+	b.returnImm(xdpPass)
+
+	for _, v := range []struct {
+		label string
+		ctr   int
+	}{
+		{"pass_short", ctrPassShort},
+		{"pass_other", ctrPassOther},
+		{"pass_nomatch", ctrPassNoMatch},
+		{"pass_local", ctrPassLocal},
+	} {
+		b.label(v.label)
+		b.count(v.ctr)
+		b.returnImm(xdpPass)
+	}
+	return b.program()
+}
+
+// loadTrie fetches the current rule trie into rTrie, or jumps to empty when
+// the slot holds none.
+func (b *builder) loadTrie(empty string) {
+	b.emit(asm.StoreImm(asm.RFP, fpScratch, 0, asm.Word))
+	b.mapLookup(steerRulesMap, fpScratch)
+	b.emit(
+		asm.JEq.Imm(asm.R0, 0, empty),
+		asm.Mov.Reg(rTrie, asm.R0),
+	)
+}
+
+// notLocal jumps to pass_local when the destination address in the
+// destination key is a director address and continues at steer otherwise.
+// It rewrites the destination key.
+func (b *builder) notLocal(steer string) {
+	b.emit(
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindLocal, asm.Byte),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffProto, 0, asm.Byte),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Half),
+	)
+	b.regLookup(rTrie, fpDstKey)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, "pass_local"),
+		asm.Ja.Label(steer),
+	)
+}
+
+// count adds one to counter slot idx of this CPU. R0-R5 are clobbered.
+func (b *builder) count(idx int) {
+	done := b.uniq("counted")
+	b.emit(asm.StoreImm(asm.RFP, fpScratch, int64(idx), asm.Word))
+	b.mapLookup(steerStatsMap, fpScratch)
+	b.emit(
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.Add.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+	)
+	b.label(done)
+}

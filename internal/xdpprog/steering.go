@@ -1,0 +1,257 @@
+package xdpprog
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Steering is a loaded steering program with its maps. It is safe for
+// concurrent use.
+type Steering struct {
+	mu       sync.Mutex // guards every field below and serialises Update
+	prog     *ebpf.Program
+	xsks     *ebpf.Map // XSKMAP: queue -> AF_XDP socket
+	rules    *ebpf.Map // ARRAY_OF_MAPS with one slot: the current trie
+	trie     *ebpf.Map // the trie in the slot, kept for inspection
+	stats    *ebpf.Map // PERCPU_ARRAY of counters
+	trieSpec *ebpf.MapSpec
+	queues   int
+	link     link.Link // nil when not attached
+	mode     Mode      // concrete mode of link
+	closed   bool
+}
+
+// steeringSpec describes the steering program and its maps for an XSKMAP
+// of queues entries.
+func steeringSpec(queues int) (*ebpf.CollectionSpec, error) {
+	insns, err := steeringInsns()
+	if err != nil {
+		return nil, err
+	}
+	return &ebpf.CollectionSpec{
+		Maps: map[string]*ebpf.MapSpec{
+			steerXSKMap: {
+				Name: steerXSKMap, Type: ebpf.XSKMap,
+				KeySize: 4, ValueSize: 4, MaxEntries: uint32(queues),
+			},
+			steerRulesMap: {
+				Name: steerRulesMap, Type: ebpf.ArrayOfMaps,
+				KeySize: 4, ValueSize: 4, MaxEntries: 1,
+				InnerMap: trieSpec(),
+			},
+			steerStatsMap: {
+				Name: steerStatsMap, Type: ebpf.PerCPUArray,
+				KeySize: 4, ValueSize: 8, MaxEntries: numCounters,
+			},
+		},
+		Programs: map[string]*ebpf.ProgramSpec{
+			steerProgName: {
+				Name: steerProgName, Type: ebpf.XDP,
+				Instructions: insns, License: programLicense,
+			},
+		},
+	}, nil
+}
+
+// trieSpec describes one rule trie. Its entries are allocated on demand
+// (LPM tries require BPF_F_NO_PREALLOC), so MaxEntries is only a cap.
+func trieSpec() *ebpf.MapSpec {
+	return &ebpf.MapSpec{
+		Name: steerInnerMap, Type: ebpf.LPMTrie,
+		KeySize: keySize, ValueSize: keyValueSize, MaxEntries: MaxEntries,
+		Flags: unix.BPF_F_NO_PREALLOC,
+	}
+}
+
+// NewSteering loads the steering program and its maps with an XSKMAP of
+// queues entries (one per RX queue of the interface). The rule set starts
+// empty, so everything passes until Update installs rules.
+func NewSteering(queues int) (*Steering, error) {
+	if queues < 1 {
+		return nil, fmt.Errorf("%d queues: %w", queues, ErrInvalidQueue)
+	}
+	spec, err := steeringSpec(queues)
+	if err != nil {
+		return nil, fmt.Errorf("generate steering program: %w", err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, fmt.Errorf("load steering program: %w", err)
+	}
+	s := &Steering{
+		prog:     coll.Programs[steerProgName],
+		xsks:     coll.Maps[steerXSKMap],
+		rules:    coll.Maps[steerRulesMap],
+		stats:    coll.Maps[steerStatsMap],
+		trieSpec: trieSpec(),
+		queues:   queues,
+	}
+	if err := s.Update(Config{}); err != nil {
+		coll.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Attach attaches the program to ifindex in the given mode through a BPF
+// link. With ModeAuto it tries native mode first and falls back to generic;
+// Mode reports the outcome. The kernel detaches it when the link's last file
+// descriptor closes, so a crashed daemon leaves no steering program behind.
+func (s *Steering) Attach(ifindex int, mode Mode) error {
+	tries, err := mode.tries()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.link != nil {
+		return ErrAttached
+	}
+	var errs []error
+	for _, m := range tries {
+		l, err := link.AttachXDP(link.XDPOptions{
+			Program: s.prog, Interface: ifindex, Flags: m.linkFlags(),
+		})
+		if err == nil {
+			s.link, s.mode = l, m
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%v: %w", m, err))
+	}
+	return fmt.Errorf("attach steering to link %d: %w", ifindex, errors.Join(errs...))
+}
+
+// Mode reports the mode of the current attachment: ModeNative or
+// ModeGeneric, or ModeAuto when not attached.
+func (s *Steering) Mode() Mode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.link == nil {
+		return ModeAuto
+	}
+	return s.mode
+}
+
+// SetSocket registers the AF_XDP socket fd for RX queue queue. The socket
+// must be bound to that queue of the attached interface.
+func (s *Steering) SetSocket(queue int, fd int) error {
+	if queue < 0 || queue >= s.queues {
+		return fmt.Errorf("queue %d of %d: %w", queue, s.queues, ErrInvalidQueue)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.xsks.Put(uint32(queue), uint32(fd)); err != nil {
+		return fmt.Errorf("set socket for queue %d: %w", queue, err)
+	}
+	return nil
+}
+
+// Update replaces the rule set. It fills a fresh trie with the compiled
+// Config and swaps it into the program's single map-in-map slot, so every
+// packet is classified against either the complete old or the complete new
+// set; a rule present in both never misses. The kernel waits for running
+// programs to finish before the update returns, and the old trie is freed.
+// On error the old set stays in place.
+func (s *Steering) Update(cfg Config) error {
+	keys, err := compile(cfg)
+	if err != nil {
+		return fmt.Errorf("update steering: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	trie, err := ebpf.NewMap(s.trieSpec)
+	if err != nil {
+		return fmt.Errorf("update steering: new trie: %w", err)
+	}
+	one := uint32(1)
+	for _, k := range keys {
+		if err := trie.Put(k[:], one); err != nil {
+			trie.Close()
+			return fmt.Errorf("update steering: insert: %w", err)
+		}
+	}
+	if err := s.rules.Put(uint32(0), trie); err != nil {
+		trie.Close()
+		return fmt.Errorf("update steering: swap trie: %w", err)
+	}
+	if s.trie != nil {
+		s.trie.Close()
+	}
+	s.trie = trie
+	return nil
+}
+
+// Detach removes the program from its interface. It is a no-op when not
+// attached.
+func (s *Steering) Detach() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detachLocked()
+}
+
+func (s *Steering) detachLocked() error {
+	if s.link == nil {
+		return nil
+	}
+	err := s.link.Close()
+	s.link = nil
+	if err != nil {
+		return fmt.Errorf("detach steering: %w", err)
+	}
+	return nil
+}
+
+// Close detaches the program and frees the program and its maps. Further
+// calls are no-ops.
+func (s *Steering) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	errs := []error{s.detachLocked()}
+	for _, c := range []interface{ Close() error }{s.prog, s.xsks, s.rules, s.trie, s.stats} {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Counters returns per-verdict packet counts summed over CPUs: pass_short,
+// pass_other, pass_nomatch, pass_local, steer_service, steer_reply,
+// steer_icmp, steer_fragment (each packet counts in exactly one of these)
+// and steer_nosocket (steered packets whose queue had no socket and passed).
+func (s *Steering) Counters() (map[string]uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	out := make(map[string]uint64, numCounters)
+	var perCPU []uint64
+	for i := range uint32(numCounters) {
+		if err := s.stats.Lookup(i, &perCPU); err != nil {
+			return nil, fmt.Errorf("read counter %s: %w", counterNames[i], err)
+		}
+		var sum uint64
+		for _, v := range perCPU {
+			sum += v
+		}
+		out[counterNames[i]] = sum
+	}
+	return out, nil
+}
