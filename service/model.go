@@ -154,7 +154,7 @@ type Key struct {
 }
 
 // Key returns the service's identity.
-func (s *Service) Key() Key {
+func (s Service) Key() Key {
 	if s.Group != "" {
 		return Key{Group: s.Group}
 	}
@@ -176,7 +176,7 @@ type RealKey struct {
 }
 
 // Key returns the real server's identity within its service.
-func (r *Real) Key() RealKey { return RealKey{Addr: r.Addr, Port: r.Port} }
+func (r Real) Key() RealKey { return RealKey{Addr: r.Addr, Port: r.Port} }
 
 // Config is the whole set of virtual services.
 type Config struct {

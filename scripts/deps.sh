@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian tools xvs's tests, demo and benchmarks use, if missing.
+# Idempotent and quiet; needs root (CI and the lab run as root).
+set -euo pipefail
+need=()
+command -v ip >/dev/null       || need+=(iproute2)
+command -v nft >/dev/null      || need+=(nftables)
+command -v ethtool >/dev/null  || need+=(ethtool)
+command -v curl >/dev/null     || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "deps: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -qq update >/dev/null
+	apt-get -qq -y install --no-install-recommends "${need[@]}" >/dev/null
+fi
