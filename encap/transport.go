@@ -1,0 +1,93 @@
+package encap
+
+// TCP header (RFC 9293, section 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|          Source Port          |       Destination Port        |  0
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                        Sequence Number                        |  4
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Acknowledgment Number                      |  8
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Data |       |C|E|U|A|P|R|S|F|                               |
+//	| Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             | 12
+//	|       |       |R|E|G|K|H|T|N|N|                               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           Checksum            |         Urgent Pointer        | 16
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// UDP header (RFC 768):
+//
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|          Source Port          |       Destination Port        |  0
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|            Length             |           Checksum            |  4
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// Both checksums cover a pseudo-header (addresses, protocol, upper-layer
+// length) plus the segment. A UDP checksum of 0 over IPv4 means "none"; a
+// computed 0 is sent as 0xffff, and over IPv6 the checksum is mandatory.
+const (
+	l4SrcPort    = 0  // TCP and UDP
+	l4DstPort    = 2  // TCP and UDP
+	tcpDataOff   = 12 // data offset in 32-bit words (high nibble)
+	tcpFlags     = 13 // CWR ECE URG ACK PSH RST SYN FIN
+	tcpCsum      = 16
+	tcpMinLen    = 20
+	udpLen       = 4
+	udpCsum      = 6
+	udpHdrLen    = 8
+	l4PortsLen   = 4 // the bytes an ICMP quote must carry to identify a flow
+	minL4QuoteLn = 8 // RFC 792: the quote holds at least 64 bits of the datagram
+)
+
+// TCP flag bits in Packet.TCPFlags (byte 13 of the TCP header).
+const (
+	TCPFlagFIN = 0x01
+	TCPFlagSYN = 0x02
+	TCPFlagRST = 0x04
+	TCPFlagPSH = 0x08
+	TCPFlagACK = 0x10
+	TCPFlagURG = 0x20
+	TCPFlagECE = 0x40
+	TCPFlagCWR = 0x80
+)
+
+// parseTransport fills ports and flags for TCP and UDP and classifies ICMP;
+// l4 is the transport header's offset and end the end of the IP packet.
+func parseTransport(f []byte, l4, end int, p *Packet) Kind {
+	switch p.Proto {
+	case protoTCP:
+		if end-l4 < tcpMinLen {
+			return KindMalformed
+		}
+		doff := int(f[l4+tcpDataOff]>>4) << 2
+		if doff < tcpMinLen || doff > end-l4 {
+			return KindMalformed
+		}
+		p.SrcPort = be16(f[l4+l4SrcPort:])
+		p.DstPort = be16(f[l4+l4DstPort:])
+		p.TCPFlags = f[l4+tcpFlags]
+		return KindTCP
+	case protoUDP:
+		if end-l4 < udpHdrLen {
+			return KindMalformed
+		}
+		p.SrcPort = be16(f[l4+l4SrcPort:])
+		p.DstPort = be16(f[l4+l4DstPort:])
+		return KindUDP
+	case protoICMP:
+		if p.Family != 4 {
+			return KindOtherL4
+		}
+		return parseICMP(f, l4, end, p)
+	case protoICMPv6:
+		if p.Family != 6 {
+			return KindOtherL4
+		}
+		return parseICMP(f, l4, end, p)
+	}
+	return KindOtherL4
+}

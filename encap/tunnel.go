@@ -1,0 +1,180 @@
+package encap
+
+// TUN forwarding: IPIP (IPv4 in IPv4, protocol 4, RFC 2003) and IPv6 in IPv6
+// (next header 41, RFC 2473), pushed in place. The frame sits at a headroom
+// offset in its buffer; the L2 header (with its VLAN tags) moves hdrLen bytes
+// towards the start and the outer header is written between it and the
+// untouched inner packet:
+//
+//	before:              [ headroom ........ ][ L2 ][ inner IP packet ][pad]
+//	                                         ^off
+//	after:   [ headroom ][ L2 ][ outer IP hdr ][ inner IP packet ]
+//	                     ^newOff = off - hdrLen
+//
+// Any Ethernet padding after the inner IP packet is dropped from the new
+// frame (newN covers L2 + outer + inner exactly). The EtherType is unchanged
+// because the outer family equals the inner one.
+
+// TunnelOverhead returns the bytes PushTunnel adds for a packet of the given
+// family: 20 (IPv4 header) or 40 (IPv6 header); 0 for anything else.
+func TunnelOverhead(family uint8) int {
+	switch family {
+	case 4:
+		return ipv4MinLen
+	case 6:
+		return ipv6HdrLen
+	}
+	return 0
+}
+
+// PushTunnel encapsulates the IP packet of the frame buf[off:off+n], which p
+// was parsed from, in an outer header from src to dst, in place. The outer
+// header copies the inner TTL/hop limit and TOS/traffic class (ECN included,
+// as IPVS does), the IPv4 DF bit, and the IPv6 flow label; the IPv4 ID is id
+// (keep a counter per worker) and its header checksum is computed. It needs
+// off >= TunnelOverhead(p.Family) and returns the new frame's offset and
+// length. ok is false, and buf is untouched, when p is not an IP kind, the
+// headroom is short, the outer length would not fit 16 bits, or src/dst are
+// not of the packet's family (v4-mapped for IPv4, not v4-mapped for IPv6).
+// Only buf[off-overhead : off+L3] is written. p describes the inner packet
+// afterwards and must not be used with the new frame: parse it again if
+// needed.
+func PushTunnel(buf []byte, off, n int, p *Packet, src, dst [16]byte, id uint16) (newOff, newN int, ok bool) {
+	if !p.kind.isIP() {
+		return 0, 0, false
+	}
+	h := TunnelOverhead(p.Family)
+	l3, ipLen := p.L3, p.IPLen
+	if h == 0 || off < h || n < 0 || off > len(buf) || n > len(buf)-off ||
+		l3 < ethHdrLen || l3 > maxL2HeaderLen || ipLen < h || ipLen > n-l3 || ipLen+h > ipv4MaxLen {
+		return 0, 0, false
+	}
+	inner := buf[off+l3 : off+l3+ipLen]
+	if p.Family == 4 {
+		if !IsV4Mapped(src) || !IsV4Mapped(dst) || inner[ipv4VerIHL]>>4 != 4 {
+			return 0, 0, false
+		}
+	} else if IsV4Mapped(src) || IsV4Mapped(dst) || inner[ipv6VerTCFlow]>>4 != 6 {
+		return 0, 0, false
+	}
+
+	newOff = off - h
+	copy(buf[newOff:newOff+l3], buf[off:off+l3]) // memmove: the ranges may overlap
+	o := buf[newOff+l3 : off+l3]
+	if p.Family == 4 {
+		o[ipv4VerIHL] = 4<<4 | ipv4MinLen>>2
+		o[ipv4TOS] = inner[ipv4TOS]
+		put16(o[ipv4TotalLen:], uint16(h+ipLen))
+		put16(o[ipv4ID:], id)
+		put16(o[ipv4FragOff:], be16(inner[ipv4FragOff:])&ipv4FlagDF)
+		o[ipv4TTL] = inner[ipv4TTL]
+		o[ipv4Proto] = protoIPIP
+		put16(o[ipv4Csum:], 0)
+		copy(o[ipv4Src:ipv4Src+4], src[12:])
+		copy(o[ipv4Dst:ipv4Dst+4], dst[12:])
+		put16(o[ipv4Csum:], checksum(o[:ipv4MinLen], 0))
+	} else {
+		copy(o[ipv6VerTCFlow:ipv6PayLen], inner[ipv6VerTCFlow:ipv6PayLen]) // version, traffic class, flow label
+		put16(o[ipv6PayLen:], uint16(ipLen))
+		o[ipv6NextHdr] = protoIPv6
+		o[ipv6HopLimit] = inner[ipv6HopLimit]
+		copy(o[ipv6Src:ipv6Src+16], src[:])
+		copy(o[ipv6Dst:ipv6Dst+16], dst[:])
+	}
+	return newOff, l3 + h + ipLen, true
+}
+
+// PopTunnel strips an outer IPv4 (protocol 4 or 41) or IPv6 (next header 4 or
+// 41, after any hop-by-hop / destination options headers, e.g. the tunnel
+// encapsulation limit option ip6_tunnel adds) header from the frame
+// buf[off:off+n], in place: the L2 header moves forward over the outer header
+// and, if the inner family differs, its EtherType is rewritten. It returns
+// the inner frame's offset and length (trailing padding dropped). ok is
+// false, and buf is untouched, unless the outer header is a valid,
+// unfragmented tunnel header carrying a whole inner IP header whose length
+// fits inside the outer packet. No checksum is verified.
+func PopTunnel(buf []byte, off, n int) (newOff, newN int, ok bool) {
+	if off < 0 || n < 0 || off > len(buf) || n > len(buf)-off {
+		return 0, 0, false
+	}
+	f := buf[off : off+n]
+	l3, et, _, ok := parseL2(f)
+	if !ok {
+		return 0, 0, false
+	}
+	var hdr, end int
+	var proto uint8
+	switch et {
+	case etherTypeIPv4:
+		var q Packet
+		l4, e, frag, ok := parseIPv4(f, l3, &q)
+		if !ok || frag {
+			return 0, 0, false
+		}
+		hdr, end, proto = l4-l3, e, q.Proto
+	case etherTypeIPv6:
+		var q Packet
+		next, e, ok := parseIPv6(f, l3, &q)
+		if !ok {
+			return 0, 0, false
+		}
+		nh, l4, res := walkIPv6Ext(f, q.Proto, next, e, false)
+		if res != extOK {
+			return 0, 0, false
+		}
+		hdr, end, proto = l4-l3, e, nh
+	default:
+		return 0, 0, false
+	}
+
+	inner := f[l3+hdr : end]
+	var innerLen int
+	var innerType uint16
+	switch proto {
+	case protoIPIP:
+		if len(inner) < ipv4MinLen || inner[ipv4VerIHL]>>4 != 4 {
+			return 0, 0, false
+		}
+		innerLen, innerType = int(be16(inner[ipv4TotalLen:])), etherTypeIPv4
+		if innerLen < int(inner[ipv4VerIHL]&0x0f)<<2 || innerLen < ipv4MinLen {
+			return 0, 0, false
+		}
+	case protoIPv6:
+		if len(inner) < ipv6HdrLen || inner[ipv6VerTCFlow]>>4 != 6 {
+			return 0, 0, false
+		}
+		innerLen, innerType = ipv6HdrLen+int(be16(inner[ipv6PayLen:])), etherTypeIPv6
+	default:
+		return 0, 0, false
+	}
+	if innerLen > len(inner) {
+		return 0, 0, false
+	}
+
+	newOff = off + hdr
+	copy(buf[newOff:newOff+l3], buf[off:off+l3]) // memmove: the ranges may overlap
+	put16(buf[newOff+l3-etherTypeOffset:], innerType)
+	return newOff, l3 + innerLen, true
+}
+
+// NeedsTooBig reports whether a packet about to be tunnelled through a link
+// of the given MTU must be answered with TooBig instead (ip_vs_tunnel_xmit):
+// its IP length plus the tunnel overhead exceeds mtu, and it is IPv6 (routers
+// never fragment IPv6) or IPv4 with DF set. A non-DF IPv4 packet that does
+// not fit may be fragmented after encapsulation (FragmentIPv4). The MTU to
+// advertise is TooBigMTU(p.Family, mtu).
+func NeedsTooBig(p *Packet, mtu int) bool {
+	return p.kind.isIP() && p.IPLen+TunnelOverhead(p.Family) > mtu && (p.Family == 6 || p.DF)
+}
+
+// TooBigMTU is the MTU a TooBig answer advertises for a tunnel over a link of
+// the given MTU: the link MTU less the outer header, as IPVS computes it.
+// IPv6 never advertises less than its minimum MTU of 1280 (RFC 8201: a node
+// receiving a smaller value would clamp it anyway).
+func TooBigMTU(family uint8, linkMTU int) int {
+	m := linkMTU - TunnelOverhead(family)
+	if family == 6 && m < icmpV6MaxSize {
+		m = icmpV6MaxSize
+	}
+	return m
+}
