@@ -1,0 +1,196 @@
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/xvs-project/xvs/service"
+)
+
+// connsPage is the page size Client.AllConns asks for.
+const connsPage = 4096
+
+// DialError says the daemon could not be reached at Path. Its message is the
+// one xvsadm prints; errors.Is matches ErrNotRunning or ErrPermission.
+type DialError struct {
+	Path string
+	Err  error // ErrNotRunning, ErrPermission or the dial error
+}
+
+func (e *DialError) Error() string {
+	if errors.Is(e.Err, ErrPermission) {
+		return ErrPermission.Error()
+	}
+	return fmt.Sprintf("cannot reach the xvs daemon at %s (is it running? start it with: xvs run -i IFACE)", e.Path)
+}
+
+// Unwrap returns the cause.
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Client talks to a daemon over its control socket. Its methods may be called
+// from several goroutines; requests are sent one at a time.
+type Client struct {
+	mu   sync.Mutex // guards conn, r and the request/answer sequence
+	conn net.Conn
+	r    *bufio.Reader
+	// broken is set once a request failed half-way: the stream may hold a
+	// stale answer, so later calls fail rather than read it.
+	broken error
+	// timeout bounds one request's round trip: a large restore, or the
+	// stats of many services on a busy host, can take a while.
+	timeout time.Duration
+}
+
+// Dial connects to the daemon's socket at path (use SocketPath() for the
+// default). A missing socket or a refused connection is a *DialError that
+// matches ErrNotRunning; a socket the caller may not open matches
+// ErrPermission.
+func Dial(path string) (*Client, error) {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		switch {
+		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+			return nil, &DialError{Path: path, Err: ErrPermission}
+		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOTDIR):
+			return nil, &DialError{Path: path, Err: ErrNotRunning}
+		}
+		return nil, &DialError{Path: path, Err: err}
+	}
+	return &Client{conn: c, r: bufio.NewReaderSize(c, 64<<10), timeout: 2 * time.Minute}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// call sends one request and reads its answer.
+func (c *Client) call(req *Request) (*Response, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s request: %w", req.Op, err)
+	}
+	if len(b) > MaxRequestSize {
+		return nil, fmt.Errorf("%s request of %d bytes is over the limit of %d: %w", req.Op, len(b), MaxRequestSize, ErrBadRequest)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return nil, c.broken
+	}
+	c.conn.SetDeadline(time.Now().Add(c.timeout))
+	if _, err := c.conn.Write(append(b, '\n')); err != nil {
+		c.broken = fmt.Errorf("send %s request: %w", req.Op, err)
+		// A server that refuses the caller answers before it reads
+		// anything and hangs up: its reason is still in the stream.
+		c.conn.SetReadDeadline(time.Now().Add(time.Second))
+		if line, rerr := readLine(c.r, 1<<20); rerr == nil {
+			var resp Response
+			if json.Unmarshal(line, &resp) == nil && resp.Error != nil {
+				c.broken = resp.Error.remoteError()
+			}
+		}
+		return nil, c.broken
+	}
+	line, err := readLine(c.r, 1<<31-1)
+	if err != nil {
+		c.broken = fmt.Errorf("read %s answer: %w", req.Op, err)
+		return nil, c.broken
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return nil, fmt.Errorf("decode %s answer: %w", req.Op, err)
+	}
+	if resp.Error != nil {
+		return nil, resp.Error.remoteError()
+	}
+	return &resp, nil
+}
+
+// Config returns the running configuration.
+func (c *Client) Config() (*service.Config, error) {
+	resp, err := c.call(&Request{Op: OpConfig})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Config == nil {
+		return &service.Config{}, nil
+	}
+	return resp.Config, nil
+}
+
+// Apply makes all changes or none; a failure is a *BatchError naming the
+// change that failed.
+func (c *Client) Apply(changes []Change) error {
+	_, err := c.call(&Request{Op: OpApply, Changes: changes})
+	return err
+}
+
+// Stats returns the engine's counters, rates and table figures.
+func (c *Client) Stats() (Stats, error) {
+	resp, err := c.call(&Request{Op: OpStats})
+	if err != nil || resp.Stats == nil {
+		return Stats{}, err
+	}
+	return *resp.Stats, nil
+}
+
+// ZeroStats clears the counters of service k, or of all services when k is nil.
+func (c *Client) ZeroStats(k *service.Key) error {
+	_, err := c.call(&Request{Op: OpZero, Key: k})
+	return err
+}
+
+// Conns returns at most max connection entries from cursor and the cursor of
+// the next page (0 when done).
+func (c *Client) Conns(cursor uint64, max int) ([]Conn, uint64, error) {
+	resp, err := c.call(&Request{Op: OpConns, Cursor: cursor, Max: max})
+	if err != nil {
+		return nil, 0, err
+	}
+	return resp.Conns, resp.Next, nil
+}
+
+// AllConns pages through every connection entry. The table changes while it
+// is read, so an entry may be missing or appear twice, as with
+// /proc/net/ip_vs_conn.
+func (c *Client) AllConns() ([]Conn, error) {
+	var all []Conn
+	var cursor uint64
+	for {
+		page, next, err := c.Conns(cursor, connsPage)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == 0 || next == cursor {
+			return all, nil
+		}
+		cursor = next
+	}
+}
+
+// Timeouts returns the TCP, TCP FIN and UDP timeouts.
+func (c *Client) Timeouts() (Timeouts, error) {
+	resp, err := c.call(&Request{Op: OpTimeouts})
+	if err != nil || resp.Timeouts == nil {
+		return Timeouts{}, err
+	}
+	return *resp.Timeouts, nil
+}
+
+// SetTimeouts changes the timeouts; zero fields keep their value.
+func (c *Client) SetTimeouts(t Timeouts) error {
+	_, err := c.call(&Request{Op: OpSetTimeouts, Timeouts: &t})
+	return err
+}
+
+// Reload asks the daemon to re-read its configuration file.
+func (c *Client) Reload() error {
+	_, err := c.call(&Request{Op: OpReload})
+	return err
+}

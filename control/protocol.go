@@ -1,0 +1,317 @@
+package control
+
+// The control protocol
+//
+// The daemon listens on a Unix stream socket (DefaultSocket, or $XVS_SOCKET).
+// A client sends requests as JSON objects, one per line (newline-delimited
+// JSON); the server answers every request with exactly one JSON line, in
+// order, and keeps the connection open for further requests until the client
+// closes it or stays idle for IdleTimeout. A request line may be at most
+// MaxRequestSize bytes.
+//
+//	→ {"op":"timeouts"}
+//	← {"timeouts":{"tcp":900000000000,"tcpfin":120000000000,"udp":300000000000}}
+//	→ {"op":"apply","changes":[{"kind":"delete-service","key":{"Proto":6,"Addr":"198.18.0.1","Port":80,"Group":""}}]}
+//	← {"error":{"code":"no-service","message":"No such service","change":1}}
+//
+// Requests (field "op") and what they carry and return:
+//
+//	config        → config: the running service.Config
+//	apply         changes: []Change, applied in order to a copy of the running
+//	              configuration and installed atomically only if all succeed
+//	              (ipvsadm -A/-E/-D/-C/-a/-e/-d, and a whole -R file at once)
+//	stats         → stats: Stats (counters, rates, table figures, drops)
+//	zero          key: service.Key or absent for all → (nothing) (ipvsadm -Z)
+//	conns         cursor, max → conns: []Conn, next: cursor of the following
+//	              page, 0 when done (ipvsadm -Lc); max is capped at MaxConnsPage
+//	timeouts      → timeouts: Timeouts (ipvsadm -L --timeout)
+//	set-timeouts  timeouts: Timeouts, zero fields unchanged (ipvsadm --set)
+//	reload        re-reads the configuration file through the daemon's reload
+//	              hook (the same as SIGHUP)
+//
+// Durations are JSON numbers of nanoseconds; service.Config and its parts use
+// Go's default JSON encoding of the service package's types (addresses and
+// prefixes as strings). A failed request is answered with "error": a stable
+// machine-readable code (see the Code* constants), the message to show a
+// person — ipvsadm's words where ipvsadm has them — and, for apply, the
+// 1-based position of the change that failed.
+//
+// Only root and the user the daemon runs as may talk to it: the socket is
+// created with mode 0600 and the server also checks the peer's credentials
+// (SO_PEERCRED); anyone else gets code "permission" and the connection is
+// closed.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xvs-project/xvs/service"
+)
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/xvs/xvs.sock"
+
+// SocketEnv names the environment variable that overrides DefaultSocket for
+// both the daemon and xvsadm.
+const SocketEnv = "XVS_SOCKET"
+
+// Limits of the protocol.
+const (
+	// MaxRequestSize bounds one request line (a restore of tens of
+	// thousands of rules fits easily).
+	MaxRequestSize = 32 << 20
+	// MaxConnsPage bounds the entries of one conns answer.
+	MaxConnsPage = 10000
+	// IdleTimeout closes a connection that sends no request for this long.
+	IdleTimeout = 60 * time.Second
+)
+
+// Op names a request.
+type Op string
+
+// The requests the server answers.
+const (
+	OpConfig      Op = "config"
+	OpApply       Op = "apply"
+	OpStats       Op = "stats"
+	OpZero        Op = "zero"
+	OpConns       Op = "conns"
+	OpTimeouts    Op = "timeouts"
+	OpSetTimeouts Op = "set-timeouts"
+	OpReload      Op = "reload"
+)
+
+// Request is one line a client sends.
+type Request struct {
+	Op Op `json:"op"`
+	// Changes are the edits of an apply request.
+	Changes []Change `json:"changes,omitempty"`
+	// Key selects the service of a zero request; nil zeroes everything.
+	Key *service.Key `json:"key,omitempty"`
+	// Cursor and Max page a conns request; Cursor 0 starts at the beginning.
+	Cursor uint64 `json:"cursor,omitempty"`
+	Max    int    `json:"max,omitempty"`
+	// Timeouts are the new values of a set-timeouts request.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
+}
+
+// Response is the line the server answers a Request with. Only the fields of
+// the request's kind are set; Error is set instead when it failed.
+type Response struct {
+	Error    *ErrorReply     `json:"error,omitempty"`
+	Config   *service.Config `json:"config,omitempty"`
+	Stats    *Stats          `json:"stats,omitempty"`
+	Conns    []Conn          `json:"conns,omitempty"`
+	Next     uint64          `json:"next,omitempty"`
+	Timeouts *Timeouts       `json:"timeouts,omitempty"`
+}
+
+// ErrorReply describes a failed request.
+type ErrorReply struct {
+	// Code is stable and machine-readable; see the Code* constants.
+	Code string `json:"code"`
+	// Message is what to show a person (ipvsadm's words where it has them).
+	Message string `json:"message"`
+	// Change is the 1-based position of the failing change of an apply
+	// request, 0 otherwise.
+	Change int `json:"change,omitempty"`
+}
+
+// Error codes of ErrorReply. The first group maps one to one onto the
+// sentinel errors of package service.
+const (
+	CodeServiceExists = "service-exists"
+	CodeNoService     = "no-service"
+	CodeServiceUndef  = "service-undefined"
+	CodeDestExists    = "dest-exists"
+	CodeNoDest        = "no-dest"
+	CodeZeroPort      = "zero-port"
+	CodeNoScheduler   = "no-scheduler"
+	CodeInvalid       = "invalid"
+	CodeNetmaskNoPers = "netmask-no-persistence"
+	CodeOnePacketUDP  = "one-packet-udp"
+
+	CodePermission = "permission"  // the caller is neither root nor the daemon's user
+	CodeBadRequest = "bad-request" // malformed or unknown request
+	CodeNoReload   = "no-reload"   // the daemon has no reload hook
+	CodeBusy       = "busy"        // too many clients at once
+	CodeInternal   = "internal"    // anything else; Message says what
+)
+
+// Errors of the control plane itself. Errors returned by Client carry the
+// server's message and match these (and the service sentinels) with errors.Is.
+var (
+	// ErrPermission is ipvsadm's answer to a caller who is not root.
+	//lint:ignore ST1005 ipvsadm's exact words, printed as is
+	ErrPermission = errors.New("Permission denied (you must be root)")
+	// ErrNotRunning means nothing answers on the socket.
+	ErrNotRunning = errors.New("the xvs daemon is not running")
+	// ErrNoReload means the daemon was started without a reload hook.
+	ErrNoReload = errors.New("reload is not configured")
+	// ErrBadRequest is a malformed or unknown request.
+	ErrBadRequest = errors.New("bad request")
+	// ErrBusy means the server is serving its maximum number of clients.
+	ErrBusy = errors.New("the xvs daemon is busy, try again")
+)
+
+// codeErrors maps codes to the sentinels they stand for, both ways.
+var codeErrors = []struct {
+	code string
+	err  error
+}{
+	{CodeServiceExists, service.ErrServiceExists},
+	{CodeNoService, service.ErrNoService},
+	{CodeServiceUndef, service.ErrServiceUndef},
+	{CodeDestExists, service.ErrDestExists},
+	{CodeNoDest, service.ErrNoDest},
+	{CodeZeroPort, service.ErrZeroPort},
+	{CodeNoScheduler, service.ErrNoScheduler},
+	{CodeNetmaskNoPers, service.ErrNetmaskNoPers},
+	{CodeOnePacketUDP, service.ErrOnePacketNoUDP},
+	{CodeInvalid, service.ErrInvalid},
+	{CodePermission, ErrPermission},
+	{CodeBadRequest, ErrBadRequest},
+	{CodeNoReload, ErrNoReload},
+	{CodeBusy, ErrBusy},
+}
+
+// errorReply turns an error into its wire form.
+func errorReply(err error) *ErrorReply {
+	r := &ErrorReply{Code: CodeInternal, Message: err.Error()}
+	var be *BatchError
+	if errors.As(err, &be) {
+		r.Change = be.Index + 1
+	}
+	for _, ce := range codeErrors {
+		if errors.Is(err, ce.err) {
+			r.Code = ce.code
+			break
+		}
+	}
+	return r
+}
+
+// RemoteError is a failure reported by the server. Error returns the
+// server's message unchanged; errors.Is matches the sentinel its code stands
+// for (service.ErrNoService, ErrPermission, ...).
+type RemoteError struct {
+	Code    string
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Unwrap returns the sentinel error of the code, or nil.
+func (e *RemoteError) Unwrap() error {
+	for _, ce := range codeErrors {
+		if ce.code == e.Code {
+			return ce.err
+		}
+	}
+	return nil
+}
+
+// remoteError rebuilds an error from its wire form.
+func (r *ErrorReply) remoteError() error {
+	err := error(&RemoteError{Code: r.Code, Message: r.Message})
+	if r.Change > 0 {
+		err = &BatchError{Index: r.Change - 1, Err: err}
+	}
+	return err
+}
+
+// BatchError says which change of a batch failed; nothing of the batch was
+// applied.
+type BatchError struct {
+	// Index is the 0-based position of the failing change.
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the change's own error.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// ChangeKind names one ipvsadm-style edit of the configuration.
+type ChangeKind string
+
+// The edits a Change can make; each is one ipvsadm command.
+const (
+	AddService    ChangeKind = "add-service"    // -A: Service
+	EditService   ChangeKind = "edit-service"   // -E: Service
+	DeleteService ChangeKind = "delete-service" // -D: Key
+	Clear         ChangeKind = "clear"          // -C
+	AddReal       ChangeKind = "add-real"       // -a: Key, Real
+	EditReal      ChangeKind = "edit-real"      // -e: Key, Real
+	DeleteReal    ChangeKind = "delete-real"    // -d: Key, RealKey
+)
+
+// Change is one edit of the configuration, in the service model's terms.
+// Package admin turns ipvsadm commands into Changes; Go programs can build
+// them directly.
+type Change struct {
+	Kind ChangeKind `json:"kind"`
+	// Service is the new definition for add-service and edit-service.
+	Service *service.Service `json:"service,omitempty"`
+	// Key names the service of delete-service and of the real-server edits.
+	Key service.Key `json:"key"`
+	// Real is the new definition for add-real and edit-real.
+	Real *service.Real `json:"real,omitempty"`
+	// RealKey names the real server of delete-real.
+	RealKey service.RealKey `json:"realkey"`
+}
+
+// Apply makes the change on cfg. edit-service keeps the service's real
+// servers, its group matches when the edit names none, and the settings
+// ipvsadm's syntax cannot express (MHTableSize, ExpireQuiescent), so an
+// ipvsadm-style -E does not undo what the configuration file set.
+func (ch Change) Apply(cfg *service.Config) error {
+	switch ch.Kind {
+	case AddService, EditService:
+		if ch.Service == nil {
+			return fmt.Errorf("%s without a service: %w", ch.Kind, ErrBadRequest)
+		}
+		s := *ch.Service
+		if ch.Kind == AddService {
+			return cfg.AddService(s)
+		}
+		if i := cfg.Find(s.Key()); i >= 0 {
+			old := &cfg.Services[i]
+			if s.MHTableSize == 0 {
+				s.MHTableSize = old.MHTableSize
+			}
+			s.ExpireQuiescent = s.ExpireQuiescent || old.ExpireQuiescent
+		}
+		return cfg.EditService(s)
+	case DeleteService:
+		return cfg.DeleteService(ch.Key)
+	case Clear:
+		cfg.Clear()
+		return nil
+	case AddReal, EditReal:
+		if ch.Real == nil {
+			return fmt.Errorf("%s without a real server: %w", ch.Kind, ErrBadRequest)
+		}
+		if ch.Kind == AddReal {
+			return cfg.AddReal(ch.Key, *ch.Real)
+		}
+		return cfg.EditReal(ch.Key, *ch.Real)
+	case DeleteReal:
+		return cfg.DeleteReal(ch.Key, ch.RealKey)
+	}
+	return fmt.Errorf("unknown change %q: %w", ch.Kind, ErrBadRequest)
+}
+
+// ApplyChanges makes every change on cfg in order and stops at the first
+// failure, which it reports as a *BatchError. Run it on a clone (as
+// Engine.Apply does) so a failure leaves nothing half-done.
+func ApplyChanges(cfg *service.Config, changes []Change) error {
+	for i, ch := range changes {
+		if err := ch.Apply(cfg); err != nil {
+			return &BatchError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
