@@ -13,7 +13,7 @@ type Rule struct {
 	Proto uint8
 	// Prefix is the destination (or, for Reply, the source) address range.
 	// A single VIP is a /32 or /128; service groups may use wider prefixes.
-	// IPv4 is matched as its v4-mapped IPv6 form internally.
+	// An IPv4-mapped IPv6 prefix of at least 96 bits is treated as IPv4.
 	Prefix netip.Prefix
 	// PortLo and PortHi bound the port inclusively; 0,0 means every port
 	// (port-0 persistent services). Other ranges are expanded into one entry
@@ -37,29 +37,33 @@ type Config struct {
 // address-only entry, each local address one entry).
 const MaxEntries = 1 << 17
 
-// Trie key layout (struct bpf_lpm_trie_key with 20 data bytes):
+// Trie key layout (struct bpf_lpm_trie_key with 24 data bytes):
 //
-//	 0      4      5       6          8                        24
-//	+------+------+-------+----------+-------------------------+
-//	|plen  | kind | proto | port(BE) | address (IPv6/v4-mapped) |
-//	+------+------+-------+----------+-------------------------+
+//	 0      4        5      6       7    8          10   12                 28
+//	+------+--------+------+-------+----+----------+----+------------------+
+//	| plen | family | kind | proto | 0  | port(BE) | 0  | address          |
+//	+------+--------+------+-------+----+----------+----+------------------+
 //
-// plen (host byte order) counts bits from the start of the data: the 32 bits
-// of kind, proto and port are always significant, then the prefix length of
-// the address. Lookups use the full 160 bits. Because kind, proto and port
-// come before the address, a port-specific rule may cover a prefix wider than
-// a single host, and a wildcard in the middle is expressed by its own kind
-// with zero proto/port fields.
+// plen (host byte order) counts bits from the start of the data: the 64 bits
+// before the address are always significant, then the prefix length of the
+// address. Lookups use the full 192 bits. family (4 or 6) keeps the two
+// address spaces apart, so an IPv6 prefix such as ::/0 never covers IPv4; an
+// IPv4 address fills the first 4 address bytes and the rest is zero. Because
+// kind, proto and port come before the address, a port-specific rule may
+// cover a prefix wider than one host, and "any port" or "any proto" is its
+// own kind with zero proto/port fields. The padding keeps the address
+// 8-byte aligned on the program's stack.
 const (
-	keySize       = 24
+	keySize       = 28
 	keyValueSize  = 4
-	keyFixedBits  = 32
+	keyFixedBits  = 64
 	keyFullPrefix = keyFixedBits + 128
 
-	keyOffKind  = 4
-	keyOffProto = 5
-	keyOffPort  = 6
-	keyOffAddr  = 8
+	keyOffFamily = 4
+	keyOffKind   = 5
+	keyOffProto  = 6
+	keyOffPort   = 8
+	keyOffAddr   = 12
 )
 
 // Entry kinds. The steering program looks them up in this order.
@@ -78,18 +82,19 @@ type trieKey [keySize]byte
 
 func makeKey(kind, proto uint8, port uint16, p netip.Prefix) trieKey {
 	var k trieKey
-	a := p.Addr()
-	bits := p.Bits()
-	if a.Is4() {
-		a = netip.AddrFrom16(a.As16())
-		bits += 96
+	a, bits := p.Addr(), p.Bits()
+	if a.Is4In6() && bits >= 96 {
+		a, bits = a.Unmap(), bits-96
 	}
 	binary.NativeEndian.PutUint32(k[0:4], uint32(keyFixedBits+bits))
+	k[keyOffFamily] = 6
+	if a.Is4() {
+		k[keyOffFamily] = 4
+	}
 	k[keyOffKind] = kind
 	k[keyOffProto] = proto
 	binary.BigEndian.PutUint16(k[keyOffPort:], port)
-	addr := a.As16()
-	copy(k[keyOffAddr:], addr[:])
+	copy(k[keyOffAddr:], a.AsSlice())
 	return k
 }
 

@@ -45,12 +45,12 @@ var counterNames = [numCounters]string{
 }
 
 // Stack frame of the steering program: two trie keys (destination and
-// source side, see rules.go for the layout) and a scratch word for array
-// indexes.
+// source side, see rules.go for the layout; each address 8-byte aligned) and
+// a scratch word for array indexes.
 const (
-	fpDstKey  = -24
-	fpSrcKey  = -48
-	fpScratch = -52
+	fpDstKey  = -28
+	fpSrcKey  = -60
+	fpScratch = -64
 )
 
 // Registers that live across helper calls.
@@ -110,8 +110,9 @@ func steeringInsns() (asm.Instructions, error) {
 		asm.JLT.Imm(rTmp, 20, "pass_short"),
 		asm.LoadMem(rProto, rPkt, 9, asm.Byte),
 	)
-	b.storeV4Mapped(fpDstKey+keyOffAddr, rPkt, 16, rVal)
-	b.storeV4Mapped(fpSrcKey+keyOffAddr, rPkt, 12, rVal)
+	b.initKeys(4)
+	b.storeV4(fpDstKey+keyOffAddr, rPkt, 16, rVal)
+	b.storeV4(fpSrcKey+keyOffAddr, rPkt, 12, rVal)
 	b.emit(
 		asm.LoadMem(rVal, rPkt, 6, asm.Half),
 		asm.And.Imm(rVal, fragMask),
@@ -150,6 +151,7 @@ func steeringInsns() (asm.Instructions, error) {
 		asm.JNE.Imm(rVal, 6, "pass_short"),
 		asm.LoadMem(rProto, rPkt, 6, asm.Byte),
 	)
+	b.initKeys(6)
 	b.copy16(fpDstKey+keyOffAddr, rPkt, 24, rVal)
 	b.copy16(fpSrcKey+keyOffAddr, rPkt, 8, rVal)
 	b.emit(
@@ -278,6 +280,30 @@ func steeringInsns() (asm.Instructions, error) {
 		b.returnImm(xdpPass)
 	}
 	return b.program()
+}
+
+// initKeys sets the family of both keys and zeroes their kind, proto, port
+// and padding bytes.
+func (b *builder) initKeys(family byte) {
+	w := int64(netConst32([4]byte{family, 0, 0, 0}))
+	b.emit(
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffFamily, w, asm.Word),
+		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Word),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffFamily, w, asm.Word),
+		asm.StoreImm(asm.RFP, fpSrcKey+keyOffPort, 0, asm.Word),
+	)
+}
+
+// storeV4 writes the IPv4 address at src+off to the 16 bytes at fp+dst,
+// zero-padded.
+func (b *builder) storeV4(dst int16, src asm.Register, off int16, scratch asm.Register) {
+	b.emit(
+		asm.LoadMem(scratch, src, off, asm.Word),
+		asm.StoreMem(asm.RFP, dst, scratch, asm.Word),
+		asm.StoreImm(asm.RFP, dst+4, 0, asm.Word),
+		asm.StoreImm(asm.RFP, dst+8, 0, asm.Word),
+		asm.StoreImm(asm.RFP, dst+12, 0, asm.Word),
+	)
 }
 
 // loadTrie fetches the current rule trie into rTrie, or jumps to empty when

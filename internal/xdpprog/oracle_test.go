@@ -1,0 +1,129 @@
+package xdpprog
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// oracleSteer is the slow, obvious classifier the steering program must
+// agree with: it walks the frame in Go and matches rules by comparing
+// prefixes and port ranges directly, without the trie encoding. It returns
+// the counter name the program should bump.
+func oracleSteer(cfg Config, f []byte) string {
+	if len(f) < 14 {
+		return "pass_short"
+	}
+	et, off := binary.BigEndian.Uint16(f[12:]), 14
+	if et == 0x8100 || et == 0x88a8 {
+		if len(f) < 18 {
+			return "pass_short"
+		}
+		et, off = binary.BigEndian.Uint16(f[16:]), 18
+	}
+	ip := f[off:]
+	var src, dst netip.Addr
+	var proto uint8
+	var l4 []byte
+	var frag bool
+	switch et {
+	case 0x0800:
+		if len(ip) < 20 || ip[0]>>4 != 4 || ip[0]&0xf < 5 {
+			return "pass_short"
+		}
+		proto = ip[9]
+		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		frag = binary.BigEndian.Uint16(ip[6:])&0x3fff != 0
+		if ihl := int(ip[0]&0xf) * 4; ihl <= len(ip) {
+			l4 = ip[ihl:]
+		}
+		if frag {
+			if proto != 6 && proto != 17 {
+				return "pass_other"
+			}
+			return oracleAddr(cfg, src, dst, "steer_fragment")
+		}
+		if proto != 6 && proto != 17 && proto != 1 {
+			return "pass_other"
+		}
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return "pass_short"
+		}
+		proto = ip[6]
+		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+		l4 = ip[40:]
+		if proto != 6 && proto != 17 && proto != 58 {
+			return "pass_other"
+		}
+	default:
+		return "pass_other"
+	}
+	if proto == 1 || proto == 58 {
+		if len(l4) < 1 {
+			return "pass_short"
+		}
+		isErr := l4[0] >= 1 && l4[0] <= 4
+		if proto == 1 {
+			isErr = l4[0] == 3 || l4[0] == 11 || l4[0] == 12
+		}
+		if !isErr {
+			return "pass_other"
+		}
+		return oracleAddr(cfg, src, dst, "steer_icmp")
+	}
+	if len(l4) < 4 {
+		return "pass_short"
+	}
+	sport, dport := binary.BigEndian.Uint16(l4[0:]), binary.BigEndian.Uint16(l4[2:])
+	for _, r := range cfg.Rules {
+		if !r.Reply && r.Proto == proto && oracleContains(r.Prefix, dst) && oraclePort(r, dport) {
+			return "steer_service"
+		}
+	}
+	for _, r := range cfg.Rules {
+		if r.Reply && r.Proto == proto && oracleContains(r.Prefix, src) && oraclePort(r, sport) {
+			if oracleLocal(cfg, dst) {
+				return "pass_local"
+			}
+			return "steer_reply"
+		}
+	}
+	return "pass_nomatch"
+}
+
+func oracleAddr(cfg Config, src, dst netip.Addr, steer string) string {
+	for _, r := range cfg.Rules {
+		if !r.Reply && oracleContains(r.Prefix, dst) {
+			return steer
+		}
+	}
+	for _, r := range cfg.Rules {
+		if r.Reply && oracleContains(r.Prefix, src) {
+			if oracleLocal(cfg, dst) {
+				return "pass_local"
+			}
+			return steer
+		}
+	}
+	return "pass_nomatch"
+}
+
+func oracleContains(p netip.Prefix, a netip.Addr) bool {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Contains(a)
+}
+
+func oraclePort(r Rule, port uint16) bool {
+	return (r.PortLo == 0 && r.PortHi == 0) || (r.PortLo <= port && port <= r.PortHi)
+}
+
+func oracleLocal(cfg Config, a netip.Addr) bool {
+	for _, l := range cfg.Local {
+		if l.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
