@@ -3,6 +3,7 @@ package xdpprog
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 )
 
 // oracleSteer is the slow, obvious classifier the steering program must
@@ -126,4 +127,55 @@ func oracleLocal(cfg Config, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// oracleDecap is the Go model of the decap program: it returns the frame the
+// program must produce from f (f itself when the frame is left alone). An
+// empty local decapsulates for any outer destination.
+func oracleDecap(local []netip.Addr, f []byte) []byte {
+	if len(f) < 14 {
+		return f
+	}
+	et, l2 := binary.BigEndian.Uint16(f[12:]), 14
+	if et == 0x8100 || et == 0x88a8 {
+		if len(f) < 18 {
+			return f
+		}
+		et, l2 = binary.BigEndian.Uint16(f[16:]), 18
+	}
+	ip := f[l2:]
+	var outer int
+	var proto uint8
+	var dst netip.Addr
+	switch et {
+	case 0x0800:
+		if len(ip) < 20 || ip[0]>>4 != 4 || ip[0]&0xf < 5 || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
+			return f
+		}
+		outer, proto, dst = int(ip[0]&0xf)*4, ip[9], netip.AddrFrom4([4]byte(ip[16:20]))
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return f
+		}
+		outer, proto, dst = 40, ip[6], netip.AddrFrom16([16]byte(ip[24:40]))
+	default:
+		return f
+	}
+	innerLen, innerVer, innerEt := 20, byte(4), uint16(0x0800)
+	switch proto {
+	case 4:
+	case 41:
+		innerLen, innerVer, innerEt = 40, 6, 0x86dd
+	default:
+		return f
+	}
+	if len(local) > 0 && !slices.Contains(local, dst) {
+		return f
+	}
+	if len(ip) < outer+innerLen || ip[outer]>>4 != innerVer {
+		return f
+	}
+	out := append([]byte(nil), f[:l2]...)
+	binary.BigEndian.PutUint16(out[l2-2:], innerEt)
+	return append(out, ip[outer:]...)
 }

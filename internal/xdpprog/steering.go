@@ -177,12 +177,9 @@ func (s *Steering) Update(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("update steering: new trie: %w", err)
 	}
-	one := uint32(1)
-	for _, k := range keys {
-		if err := trie.Put(k[:], one); err != nil {
-			trie.Close()
-			return fmt.Errorf("update steering: insert: %w", err)
-		}
+	if err := fillTrie(trie, keys); err != nil {
+		trie.Close()
+		return fmt.Errorf("update steering: insert: %w", err)
 	}
 	if err := s.rules.Put(uint32(0), trie); err != nil {
 		trie.Close()
@@ -192,6 +189,28 @@ func (s *Steering) Update(cfg Config) error {
 		s.trie.Close()
 	}
 	s.trie = trie
+	return nil
+}
+
+// fillTrie inserts keys with one batch update, or key by key on kernels
+// without batch operations for LPM tries.
+func fillTrie(trie *ebpf.Map, keys []trieKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	vals := make([]uint32, len(keys))
+	for i := range vals {
+		vals[i] = 1
+	}
+	_, err := trie.BatchUpdate(keys, vals, nil)
+	if !errors.Is(err, ebpf.ErrNotSupported) {
+		return err
+	}
+	for i := range keys {
+		if err := trie.Put(keys[i][:], vals[i]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
