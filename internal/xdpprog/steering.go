@@ -141,7 +141,9 @@ func (s *Steering) Mode() Mode {
 }
 
 // SetSocket registers the AF_XDP socket fd for RX queue queue. The socket
-// must be bound to that queue of the attached interface.
+// must be bound to that queue of the attached interface. Closing the socket
+// removes it from the map again (the kernel does that), after which the
+// queue's steered packets pass to the kernel and count as steer_nosocket.
 func (s *Steering) SetSocket(queue int, fd int) error {
 	if queue < 0 || queue >= s.queues {
 		return fmt.Errorf("queue %d of %d: %w", queue, s.queues, ErrInvalidQueue)
@@ -162,7 +164,9 @@ func (s *Steering) SetSocket(queue int, fd int) error {
 // packet is classified against either the complete old or the complete new
 // set; a rule present in both never misses. The kernel waits for running
 // programs to finish before the update returns, and the old trie is freed.
-// On error the old set stays in place.
+// On error the old set stays in place. An Update costs one RCU grace period
+// (about 12 ms on the test VM) plus a batch insert (about 0.5 s for the
+// largest, MaxEntries set): it is for configuration changes, not per flow.
 func (s *Steering) Update(cfg Config) error {
 	keys, err := compile(cfg)
 	if err != nil {
