@@ -16,10 +16,11 @@ func IsV4Mapped(a [16]byte) bool {
 	return [12]byte(a[:12]) == v4MappedPrefix
 }
 
-// v4Mapped builds the v4-mapped address from 4 bytes of a header.
-func v4Mapped(b []byte) [16]byte {
-	_ = b[3]
-	return [16]byte{10: 0xff, 11: 0xff, 12: b[0], 13: b[1], 14: b[2], 15: b[3]}
+// v4Mapped builds the v4-mapped address from 4 bytes of a header: two 8-byte
+// stores instead of sixteen byte stores.
+func v4Mapped(b []byte) (a [16]byte) {
+	binary.BigEndian.PutUint64(a[8:], 0xffff<<32|uint64(be32(b)))
+	return a
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }

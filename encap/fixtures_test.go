@@ -134,15 +134,7 @@ func quoteOf(f flow, n int) []byte {
 // (both IP packets of the same shape): the quoted TCP/UDP checksum is not
 // updated by the ICMP translation.
 func withL4Csum(to, from []byte, udp bool) []byte {
-	var l4 int
-	if to[0]>>4 == 4 {
-		l4 = int(to[0]&0x0f) * 4
-	} else {
-		l4 = 40
-		if to[6] == protoHopByHop {
-			l4 += 16 // the hop-by-hop + destination options pair of flow.v6Ext
-		}
-	}
+	l4 := quoteL4(to)
 	c := l4 + 16
 	if udp {
 		c = l4 + 6

@@ -28,7 +28,7 @@ var (
 	macReal     = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0x03}
 )
 
-func a16(a netip.Addr) [16]byte { return a.As16() }
+func a16(a netip.Addr) addr16 { return a.As16() }
 
 func mac6(m net.HardwareAddr) [6]byte { return [6]byte(m) }
 
@@ -373,3 +373,20 @@ func hexDiff(got, want []byte) string {
 	}
 	return b.String()
 }
+
+type gopacketLayer = gopacket.SerializableLayer
+
+var mcast4 = netip.MustParseAddr("224.0.0.5")
+
+// outerType is the EtherType for a tunnel frame whose first layer is outer[0].
+func outerType(outer []gopacketLayer) layers.EthernetType {
+	if _, ok := outer[0].(*layers.IPv6); ok {
+		return layers.EthernetTypeIPv6
+	}
+	return layers.EthernetTypeIPv4
+}
+
+// Slice returns the address bytes as a new slice (fuzz arguments).
+func (a addr16) Slice() []byte { return append([]byte(nil), a[:]...) }
+
+type addr16 [16]byte

@@ -46,12 +46,24 @@ func SNAT(p *Packet, addr [16]byte, port uint16) {
 // fixes the IPv4 header checksum and the transport checksum.
 func natRewrite(p *Packet, addrOff, portOff int, a *[16]byte, port uint16) {
 	f := p.Frame
-	d, changed := rewriteAddr(f, p.L3+addrOff, p.Family, a)
-	if changed && p.Family == 4 {
-		fixCsum(f, p.L3+ipv4Csum, d)
+	var d uint64
+	changed := false
+	if p.Family == 4 {
+		// The common case, kept free of calls: 4-byte address, header checksum.
+		ao := p.L3 + addrOff
+		old, nw := be32(f[ao:]), be32(a[12:])
+		if old != nw {
+			put32(f[ao:], nw)
+			d = delta32(old, nw)
+			fixCsum(f, p.L3+ipv4Csum, d)
+			changed = true
+		}
+	} else {
+		d, changed = rewriteAddr(f, p.L3+addrOff, 6, a)
 	}
-	if po := p.L4 + portOff; be16(f[po:]) != port {
-		d += delta16(be16(f[po:]), port)
+	po := p.L4 + portOff
+	if old := be16(f[po:]); old != port {
+		d += delta16(old, port)
 		put16(f[po:], port)
 		changed = true
 	}

@@ -58,25 +58,26 @@ const (
 // parseTransport fills ports and flags for TCP and UDP and classifies ICMP;
 // l4 is the transport header's offset and end the end of the IP packet.
 func parseTransport(f []byte, l4, end int, p *Packet) Kind {
+	seg := f[l4:end] // bounds-checked once; constant indices below are not
 	switch p.Proto {
 	case protoTCP:
-		if end-l4 < tcpMinLen {
+		if len(seg) < tcpMinLen {
 			return KindMalformed
 		}
-		doff := int(f[l4+tcpDataOff]>>4) << 2
-		if doff < tcpMinLen || doff > end-l4 {
+		doff := int(seg[tcpDataOff]>>4) << 2
+		if doff < tcpMinLen || doff > len(seg) {
 			return KindMalformed
 		}
-		p.SrcPort = be16(f[l4+l4SrcPort:])
-		p.DstPort = be16(f[l4+l4DstPort:])
-		p.TCPFlags = f[l4+tcpFlags]
+		p.SrcPort = be16(seg[l4SrcPort:])
+		p.DstPort = be16(seg[l4DstPort:])
+		p.TCPFlags = seg[tcpFlags]
 		return KindTCP
 	case protoUDP:
-		if end-l4 < udpHdrLen {
+		if len(seg) < udpHdrLen {
 			return KindMalformed
 		}
-		p.SrcPort = be16(f[l4+l4SrcPort:])
-		p.DstPort = be16(f[l4+l4DstPort:])
+		p.SrcPort = be16(seg[l4SrcPort:])
+		p.DstPort = be16(seg[l4DstPort:])
 		return KindUDP
 	case protoICMP:
 		if p.Family != 4 {
