@@ -1,0 +1,129 @@
+package admin
+
+import (
+	"errors"
+	"io"
+
+	"github.com/xvs-project/xvs/control"
+	"github.com/xvs-project/xvs/service"
+)
+
+// Backend is what xvsadm drives: the running daemon through its control
+// socket (*control.Client satisfies it), or anything else that holds a
+// configuration and figures.
+type Backend interface {
+	Config() (*service.Config, error)
+	Apply(changes []control.Change) error
+	Stats() (control.Stats, error)
+	ZeroStats(k *service.Key) error
+	AllConns() ([]control.Conn, error)
+	Timeouts() (control.Timeouts, error)
+	SetTimeouts(t control.Timeouts) error
+}
+
+// Env is Run's view of the world.
+type Env struct {
+	Stdin    io.Reader // the rules of -R
+	Stdout   io.Writer // listings, -S, -h, -v
+	Resolver Resolver  // names for parsing and listings; nil: WellKnown()
+}
+
+// NeedsBackend reports whether running cmd needs the daemon (everything but
+// -h, -v and the unsupported sync-daemon commands).
+func (c *Command) NeedsBackend() bool {
+	switch c.Op {
+	case OpHelp, OpVersion, OpStartDaemon, OpStopDaemon:
+		return false
+	}
+	return true
+}
+
+// ErrNoBackend is returned by Run for a command that needs a daemon when
+// none was given.
+var ErrNoBackend = errors.New("no daemon to run the command against")
+
+// Run carries out cmd against b, writing what ipvsadm would print to
+// env.Stdout. Errors keep ipvsadm's words; print them with Message.
+func Run(cmd *Command, b Backend, env Env) error {
+	r := orWellKnown(env.Resolver)
+	switch cmd.Op {
+	case OpHelp:
+		return Usage(env.Stdout)
+	case OpVersion:
+		return Version(env.Stdout)
+	case OpStartDaemon, OpStopDaemon:
+		return syntaxf(ErrUnsupported, "connection synchronisation is set in the xvs configuration file, not with --%s", cmd.Op)
+	}
+	if b == nil {
+		return ErrNoBackend
+	}
+	if ch, ok := cmd.Change(); ok {
+		err := b.Apply([]control.Change{ch})
+		var be *control.BatchError
+		if errors.As(err, &be) {
+			return be.Err
+		}
+		return err
+	}
+	switch cmd.Op {
+	case OpList:
+		return list(cmd, b, env.Stdout, r)
+	case OpSave:
+		cfg, err := b.Config()
+		if err != nil {
+			return err
+		}
+		return Save(env.Stdout, cfg, cmd.Format.Numeric, r)
+	case OpRestore:
+		rules, err := ParseRules(env.Stdin, r)
+		if err != nil {
+			return err
+		}
+		if len(rules) == 0 {
+			return nil
+		}
+		return lineOf(b.Apply(Changes(rules)), rules)
+	case OpZero:
+		if cmd.HasService {
+			k := cmd.Key()
+			return b.ZeroStats(&k)
+		}
+		return b.ZeroStats(nil)
+	case OpSetTimeouts:
+		return b.SetTimeouts(cmd.Timeouts)
+	}
+	return syntaxf(ErrInvalidOption, "the '%s' command cannot be run", cmd.Op)
+}
+
+func list(cmd *Command, b Backend, w io.Writer, r Resolver) error {
+	switch {
+	case cmd.Connections:
+		conns, err := b.AllConns()
+		if err != nil {
+			return err
+		}
+		return ListConns(w, conns, cmd.Format, r)
+	case cmd.ShowTimeouts:
+		t, err := b.Timeouts()
+		if err != nil {
+			return err
+		}
+		return ListTimeouts(w, t)
+	case cmd.Daemon:
+		// xvs runs no IPVS sync daemons; ipvsadm prints nothing then.
+		return nil
+	}
+	cfg, err := b.Config()
+	if err != nil {
+		return err
+	}
+	st, err := b.Stats()
+	if err != nil {
+		return err
+	}
+	t := &Table{Config: cfg, Stats: st}
+	if cmd.HasService {
+		return ListService(w, t, cmd.Key(), cmd.Format, r)
+	}
+	return List(w, t, cmd.Format, r)
+}
