@@ -1,0 +1,94 @@
+// Package testnet builds and tears down the network-namespace labs that xvs's
+// end-to-end tests, `make demo` and `make bench` run in: a client, a director
+// and N real servers, wired with veth pairs and one Linux bridge, plus the
+// labserver program (HTTP/UDP real servers and clients) and a Go API to drive it.
+//
+// # What a lab touches
+//
+// Only namespaces it creates. Every veth pair is created inside a lab namespace
+// with its peer placed directly in another one (`ip -n NS link add ... peer name
+// X netns NS2`), so nothing is ever configured in the root namespace: its eth0,
+// addresses and routes are never looked at. The root namespace only sees the
+// names under /run/netns and a marker file under /run/xvs-testnet/.
+//
+// # Names
+//
+// A lab's ID is "xvs" + the creator's pid in base 36 + a two-character per-process
+// sequence, e.g. "xvs9ix01". Namespaces are ID + "-" + host name ("xvs9ix01-client",
+// "-director", "-switch", "-r1" ... "-r99"); interfaces are ID + "-" + a short tag
+// ("xvs9ix01-c", "-d", "-dx", "-di", "-r1"; the switch-side ends add "s": "-sc",
+// "-sr1"; the bridge is "-br"), at most 15 characters. Because the pid is in the
+// name, CleanupStale (called once per process by New) recognises labs whose
+// creator died and deletes them together with any process still inside; the
+// marker file holds the creator's start time so a reused pid is not mistaken for
+// the creator.
+//
+// # Topologies and address plan
+//
+// Both address families are always configured; tests pick per family. IPv4 lives
+// in 198.18.0.0/15, IPv6 in 2001:db8::/32, and the last IPv4 octet is written as
+// the last IPv6 group ("r12" is 198.18.1.12 and 2001:db8:0:1::12).
+//
+//	                     IPv4              IPv6
+//	client               198.18.0.1        2001:db8::1
+//	director (ext)       198.18.0.2        2001:db8::2
+//	VIP                  198.18.0.10       2001:db8::10
+//	director (int, NAT)  198.18.1.254      2001:db8:0:1::254
+//	real server i        198.18.1.i        2001:db8:0:1::i      (i = 1..99)
+//
+// NAT (two-armed, as LVS-NAT): the client segment is 198.18.0.0/24 and
+// 2001:db8::/64, the real-server segment 198.18.1.0/24 and 2001:db8:0:1::/64.
+// The VIP is a /32 (/128) on the director's external interface. Real servers'
+// default route points at the director's internal address, so replies come back
+// through the director. The client has a route to the real-server segment via the
+// director, but the director's kernel forwarding is off (Options.Forwarding turns
+// it on), so nothing reaches a real server unless xvs forwards it.
+//
+//	 client ns               director ns                  switch ns           r1..rN ns
+//	+-----------+  veth  +-----------------+          +-------------+  veth  +-----------+
+//	| ID-c      |--------| ID-dx  external |          |             |--------| ID-r1     |
+//	| .0.1/24   |        | .0.2/24         |   veth   |  bridge     |        | .1.1/24   |
+//	+-----------+        | VIP .0.10/32    |          |  ID-br      |  ...   | gw .1.254 |
+//	                     | ID-di  internal |----------|             |--------| ID-rN     |
+//	                     | .1.254/24       |          +-------------+        +-----------+
+//	                     +-----------------+
+//
+// DR and TUN (one-armed): client, director and real servers share one bridged
+// segment, 198.18.0.0/23 and 2001:db8::/63, so the client reaches the real
+// servers directly (DR needs L2 adjacency; real servers answer the client
+// directly). The director has one interface holding its address and the VIP
+// (it answers ARP/ND for the VIP). Real servers hold the VIP on lo (/32, /128
+// nodad) with arp_ignore=1 and arp_announce=2 (all and the interface), as an LVS
+// operator sets them up; TUN real servers also get rp_filter=0 (all and the
+// interface). The kernels here have no ipip driver: a TUN test runs xvs's own XDP
+// decapsulator on each real server's interface (Host.Iface, Lab.RealIfaces),
+// from Options.SetupReal or after New.
+//
+//	                       switch ns: bridge ID-br
+//	     +-------------+---------------+--------------+-----   -----+
+//	     |             |               |              |             |
+//	client ns     director ns        r1 ns          r2 ns   ...    rN ns
+//	ID-c          ID-d               ID-r1          ID-r2          ID-rN
+//	.0.1/23       .0.2/23            .1.1/23        .1.2/23        .1.N/23
+//	              VIP .0.10/32       lo: VIP/32     lo: VIP/32     lo: VIP/32
+//
+// # Checksums and offloads
+//
+// A veth with TX checksum offload on hands its peer CHECKSUM_PARTIAL packets
+// whose L4 checksum holds only the pseudo-header sum; an XDP program or AF_XDP
+// socket sees them as corrupt. New turns TX checksum offload off on every veth
+// end (which also turns TSO off, so the stack segments and checksums in
+// software) with the SIOCETHTOOL ioctl from Go, so the lab needs no ethtool
+// binary. Options.KeepOffloads keeps the kernel defaults; Host.SetOffload changes
+// single features (GRO, for instance). TestOffloadChecksums proves both with a
+// packet capture.
+//
+// # Life cycle
+//
+// New builds a lab; Close kills the processes started in it, then every other
+// process still inside its namespaces, and deletes the namespaces. NewT adds a
+// t.Cleanup and skips the test with the reason when the machine cannot build
+// labs. New also installs a SIGINT/SIGTERM handler (unless
+// Options.NoSignalHandler) that closes every open lab before the process dies.
+// Processes started with Host.Start die with their creator (PR_SET_PDEATHSIG).
+package testnet

@@ -1,0 +1,100 @@
+package testnet
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Offload is a veth feature that the legacy ethtool ioctls switch on and off
+// (the same switches as `ethtool -K`).
+type Offload int
+
+// Offloads. TxChecksum off also turns TSO off (the kernel requires checksum
+// offload for it).
+const (
+	TxChecksum    Offload = iota // ethtool -K tx
+	ScatterGather                // sg
+	TSO                          // tso
+	GSO                          // gso
+	GRO                          // gro
+)
+
+// ethtoolCmds are the get and set commands of each Offload.
+var ethtoolCmds = [...]struct {
+	get, set uint32
+	name     string
+}{
+	TxChecksum:    {unix.ETHTOOL_GTXCSUM, unix.ETHTOOL_STXCSUM, "tx"},
+	ScatterGather: {unix.ETHTOOL_GSG, unix.ETHTOOL_SSG, "sg"},
+	TSO:           {unix.ETHTOOL_GTSO, unix.ETHTOOL_STSO, "tso"},
+	GSO:           {unix.ETHTOOL_GGSO, unix.ETHTOOL_SGSO, "gso"},
+	GRO:           {unix.ETHTOOL_GGRO, unix.ETHTOOL_SGRO, "gro"},
+}
+
+// String returns ethtool's short name of the feature.
+func (o Offload) String() string {
+	if o < 0 || int(o) >= len(ethtoolCmds) {
+		return fmt.Sprintf("offload(%d)", int(o))
+	}
+	return ethtoolCmds[o].name
+}
+
+// ethtoolValue is struct ethtool_value.
+type ethtoolValue struct {
+	cmd  uint32
+	data uint32
+}
+
+// ifreqData is struct ifreq with ifr_data set, padded to the kernel's size.
+type ifreqData struct {
+	name [unix.IFNAMSIZ]byte
+	data unsafe.Pointer
+	_    [24 - unsafe.Sizeof(uintptr(0))]byte
+}
+
+// SetOffload switches offload f of interface iface in h's namespace, like
+// `ethtool -K iface f on|off`, through the SIOCETHTOOL ioctl.
+func (h *Host) SetOffload(iface string, f Offload, on bool) error {
+	if f < 0 || int(f) >= len(ethtoolCmds) {
+		return fmt.Errorf("%w: unknown offload %d", ErrOptions, int(f))
+	}
+	var v uint32
+	if on {
+		v = 1
+	}
+	return h.Do(func() error { return ethtool(iface, ethtoolCmds[f].set, &v) })
+}
+
+// Offload reports whether offload f of iface in h's namespace is on.
+func (h *Host) Offload(iface string, f Offload) (bool, error) {
+	if f < 0 || int(f) >= len(ethtoolCmds) {
+		return false, fmt.Errorf("%w: unknown offload %d", ErrOptions, int(f))
+	}
+	var v uint32
+	err := h.Do(func() error { return ethtool(iface, ethtoolCmds[f].get, &v) })
+	return v != 0, err
+}
+
+// ethtool runs one ETHTOOL_G*/S* value command on iface in the calling
+// thread's namespace; *v is the value to set or receives the one read.
+func ethtool(iface string, cmd uint32, v *uint32) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("ethtool socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ev := &ethtoolValue{cmd: cmd, data: *v}
+	var ifr ifreqData
+	if len(iface) >= len(ifr.name) {
+		return fmt.Errorf("ethtool %s: %w", iface, unix.EINVAL)
+	}
+	copy(ifr.name[:], iface)
+	ifr.data = unsafe.Pointer(ev)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+		return fmt.Errorf("ethtool %s cmd %#x: %w", iface, cmd, errno)
+	}
+	*v = ev.data
+	return nil
+}
