@@ -1,0 +1,51 @@
+package forwarder
+
+// Frame is one packet in a buffer owned by a backend (or, for packets the
+// engine generates, by the worker). The packet is Buf[Off:Off+Len]; the bytes
+// before Off are headroom, so a tunnel header can be pushed in place.
+type Frame struct {
+	Buf      []byte
+	Off, Len int
+	// Ifindex is the interface the frame arrived on (Recv) or must leave by
+	// (Send).
+	Ifindex int
+	// handle is the backend's reference to the buffer (e.g. a UMEM address).
+	handle uint64
+}
+
+// Data returns the packet bytes.
+func (f *Frame) Data() []byte { return f.Buf[f.Off : f.Off+f.Len] }
+
+// Queue is one receive queue of a backend, served by exactly one worker.
+// Frames are batch-shaped in both directions.
+type Queue interface {
+	// Recv fills up to len(frames) frames, waiting at most a few milliseconds
+	// when nothing is pending so the worker can notice a stop. Received frames
+	// belong to the worker until it passes them to Release.
+	Recv(frames []Frame) int
+	// Send transmits frames on their Ifindex. The backend copies what it needs
+	// before returning; the worker still owns the frames afterwards. A frame
+	// that cannot be sent (full ring, unknown interface) is counted by the
+	// backend, not retried.
+	Send(frames []Frame)
+	// Release gives received frames back to the backend for reuse.
+	Release(frames []Frame)
+	// Name identifies the queue in statistics ("eth0/0").
+	Name() string
+}
+
+// Backend opens the queues of a set of interfaces and steers the service
+// traffic to them.
+type Backend interface {
+	// Queues returns the queues to run a worker for.
+	Queues() []Queue
+	// Steer tells the backend which traffic to hand to the queues: packets
+	// for the services and, on NAT, the real servers' replies. It is called
+	// whenever the configuration changes.
+	Steer(rules SteerRules) error
+	// Stats returns the backend's own counters (ring drops, kicks, ...).
+	Stats() map[string]uint64
+	// Close stops steering, releases the queues and detaches from the
+	// interfaces. It is safe to call more than once.
+	Close() error
+}

@@ -1,0 +1,257 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/service"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Backend moves the frames: OpenXDP, OpenAFPacket or NewMemBackend.
+	Backend Backend
+	// Router resolves next hops; nil means NewNetlinkRouter over the
+	// backend's interfaces (the kernel's routes and neighbours).
+	Router Router
+	// Services is the initial configuration (may be empty).
+	Services *service.Config
+	// TableCapacity bounds the connection table (0: 1 Mi entries).
+	TableCapacity int
+	// Timeouts overrides the connection table's defaults (zero fields keep them).
+	Timeouts service.Timeouts
+	// Sloppy creates TCP state from a mid-flow packet, so a standby director
+	// (or a changed mh table) picks up established connections.
+	Sloppy bool
+	// Clock is the table's monotonic clock in nanoseconds (nil: the real one).
+	Clock func() int64
+	// Logger receives the engine's (rare) log lines; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine is the forwarding engine: workers per queue, the connection table,
+// the running configuration. It implements control.Engine.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	backend Backend
+	router  Router
+	table   *conntrack.Table
+	snap    atomic.Pointer[snapshot]
+	workers []*worker
+
+	mu   sync.Mutex // serialises configuration changes; guards reg, base
+	reg  *registry
+	base []service.Counters // per real id: figures at creation or last ZeroStats
+
+	runOnce sync.Once
+	stop    chan struct{}
+	done    sync.WaitGroup
+	closed  atomic.Bool
+}
+
+// New builds an engine over a backend with an initial configuration. It
+// validates the configuration and refuses to start with a bad one.
+func New(opts Options) (*Engine, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("forwarder: no backend")
+	}
+	if opts.Services == nil {
+		opts.Services = &service.Config{}
+	}
+	if opts.TableCapacity == 0 {
+		opts.TableCapacity = 1 << 20
+	}
+	e := &Engine{opts: opts, backend: opts.Backend, router: opts.Router, reg: newRegistry(), stop: make(chan struct{})}
+	e.log = opts.Logger
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	table, err := conntrack.New(conntrack.Config{
+		Capacity: opts.TableCapacity,
+		Clock:    opts.Clock,
+		Sloppy:   opts.Sloppy,
+		Hooks: conntrack.Hooks{
+			Bound:    e.connBound,
+			Activity: e.connActivity,
+			Unbound:  e.connUnbound,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connection table: %w", err)
+	}
+	e.table = table
+	if t := opts.Timeouts; t != (service.Timeouts{}) {
+		table.SetTimeouts(t.TCP, t.TCPFin, t.UDP)
+	}
+	cfg := opts.Services.Clone()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := e.install(cfg); err != nil {
+		return nil, err
+	}
+	if e.router == nil {
+		return nil, errors.New("forwarder: no router")
+	}
+	for _, q := range e.backend.Queues() {
+		e.workers = append(e.workers, newWorker(q, e))
+	}
+	return e, nil
+}
+
+// Run starts the workers and the table's expiry and blocks until ctx is done
+// or Close is called. It returns nil on a clean stop.
+func (e *Engine) Run(ctx context.Context) error {
+	started := false
+	e.runOnce.Do(func() { started = true })
+	if !started {
+		return errors.New("forwarder: engine already ran")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, w := range e.workers {
+		e.done.Add(1)
+		go func(w *worker) {
+			defer e.done.Done()
+			w.run(e.stop)
+		}(w)
+	}
+	go e.table.Run(ctx)
+	if r, ok := e.router.(interface{ Run(context.Context) }); ok {
+		go r.Run(ctx)
+	}
+	select {
+	case <-ctx.Done():
+	case <-e.stop:
+	}
+	return e.Close()
+}
+
+// Close stops the workers and releases the backend (detaching from the
+// interfaces). It is safe to call more than once.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(e.stop)
+	e.done.Wait()
+	return e.backend.Close()
+}
+
+// install compiles cfg, publishes it and updates steering. Callers hold e.mu
+// (or are New).
+func (e *Engine) install(cfg *service.Config) error {
+	snap, err := e.reg.compile(cfg)
+	if err != nil {
+		return err
+	}
+	for len(e.base) < len(snap.reals) {
+		e.base = append(e.base, service.Counters{})
+	}
+	old := e.snap.Load()
+	for _, r := range snap.reals {
+		if r != nil && (old == nil || old.real(r.id, r.gen) == nil) {
+			// A new real server (maybe on a reused id) starts from zero.
+			e.base[r.id] = e.realCounters(r.id)
+		}
+	}
+	rules := SteerRules{Rules: snap.steerRules()}
+	if l, ok := e.router.(interface{ LocalAddrs() []netip.Addr }); ok {
+		rules.Local = l.LocalAddrs()
+	}
+	if err := e.backend.Steer(rules); err != nil {
+		return fmt.Errorf("steering: %w", err)
+	}
+	e.snap.Store(snap)
+	if old != nil {
+		e.expireGone(old, snap)
+	}
+	if p, ok := e.router.(interface{ Prefetch([][16]byte) }); ok {
+		var addrs [][16]byte
+		for _, r := range snap.reals {
+			if r != nil {
+				addrs = append(addrs, r.addr)
+			}
+		}
+		p.Prefetch(addrs)
+	}
+	return nil
+}
+
+// expireGone flushes UDP connections of real servers that were deleted (TCP
+// ones expire on their next packet), as users asked IPVS to do. It walks the
+// table in the background, page by page, never stopping the workers.
+func (e *Engine) expireGone(old, cur *snapshot) {
+	gone := false
+	for _, r := range old.reals {
+		if r != nil && cur.real(r.id, r.gen) == nil {
+			gone = true
+			break
+		}
+	}
+	if !gone {
+		return
+	}
+	go func() {
+		var stale []conntrack.Key
+		cursor := conntrack.Cursor(0)
+		for {
+			next, done := e.table.Walk(cursor, 4096, func(ci conntrack.ConnInfo) bool {
+				if ci.Key.Proto == 17 && cur.real(ci.Dest, ci.DestGen) == nil {
+					stale = append(stale, ci.Key)
+				}
+				return true
+			})
+			for i := range stale {
+				if c := e.table.Lookup(&stale[i]); c != nil && e.snap.Load().real(c.Dest(), c.DestGen()) == nil {
+					e.table.Expire(c)
+				}
+			}
+			stale = stale[:0]
+			if done {
+				return
+			}
+			cursor = next
+		}
+	}()
+}
+
+// Apply implements control.Engine: fn runs on a clone of the configuration,
+// which is validated and installed atomically; on error nothing changes.
+func (e *Engine) Apply(fn func(*service.Config) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cfg := e.snap.Load().cfg.Clone()
+	if err := fn(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return e.install(cfg)
+}
+
+// Config implements control.Engine.
+func (e *Engine) Config() *service.Config { return e.snap.Load().cfg.Clone() }
+
+// Timeouts implements control.Engine.
+func (e *Engine) Timeouts() service.Timeouts {
+	tcp, fin, udp := e.table.Timeouts()
+	return service.Timeouts{TCP: tcp, TCPFin: fin, UDP: udp}
+}
+
+// SetTimeouts implements control.Engine; zero fields keep their value.
+func (e *Engine) SetTimeouts(t service.Timeouts) error {
+	if t.TCP < 0 || t.TCPFin < 0 || t.UDP < 0 {
+		return errors.New("timeouts must not be negative")
+	}
+	e.table.SetTimeouts(t.TCP, t.TCPFin, t.UDP)
+	return nil
+}

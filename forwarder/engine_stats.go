@@ -1,0 +1,186 @@
+package forwarder
+
+import (
+	"net/netip"
+
+	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/service"
+)
+
+// The table's hooks keep the real servers' connection counts, which the
+// lc/wlc/sed/nq/ovf schedulers and the thresholds read.
+
+func (e *Engine) destOf(c *conntrack.Conn) *realState {
+	snap := e.snap.Load()
+	if snap == nil {
+		return nil
+	}
+	return snap.real(c.Dest(), c.DestGen())
+}
+
+func (e *Engine) connBound(c *conntrack.Conn) {
+	r := e.destOf(c)
+	if r == nil {
+		return
+	}
+	if c.IsTemplate() {
+		r.dest.AddPersist(1)
+		return
+	}
+	r.dest.AddConn(c.State().Active())
+}
+
+func (e *Engine) connActivity(c *conntrack.Conn, active bool) {
+	if r := e.destOf(c); r != nil && !c.IsTemplate() {
+		r.dest.SetActive(active)
+	}
+}
+
+func (e *Engine) connUnbound(c *conntrack.Conn, wasActive bool) {
+	r := e.destOf(c)
+	if r == nil {
+		return
+	}
+	if c.IsTemplate() {
+		r.dest.AddPersist(-1)
+		return
+	}
+	r.dest.RemoveConn(wasActive)
+}
+
+// realCounters sums every worker's figures for real id.
+func (e *Engine) realCounters(id uint32) service.Counters {
+	var c service.Counters
+	for _, w := range e.workers {
+		t := w.p.stats.reals.Load()
+		if t == nil || int(id) >= len(*t) {
+			continue
+		}
+		rc := &(*t)[id]
+		c.Conns += rc.conns.load()
+		c.InPkts += rc.inPkts.load()
+		c.OutPkts += rc.outPkts.load()
+		c.InBytes += rc.inBytes.load()
+		c.OutBytes += rc.outBytes.load()
+	}
+	return c
+}
+
+func sub(a, b service.Counters) service.Counters {
+	return service.Counters{
+		Conns: a.Conns - b.Conns, InPkts: a.InPkts - b.InPkts, OutPkts: a.OutPkts - b.OutPkts,
+		InBytes: a.InBytes - b.InBytes, OutBytes: a.OutBytes - b.OutBytes,
+	}
+}
+
+func addTo(a *service.Counters, b service.Counters) {
+	a.Conns += b.Conns
+	a.InPkts += b.InPkts
+	a.OutPkts += b.OutPkts
+	a.InBytes += b.InBytes
+	a.OutBytes += b.OutBytes
+}
+
+// Stats implements control.Engine.
+func (e *Engine) Stats() service.Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	snap := e.snap.Load()
+	var st service.Stats
+	for _, svc := range snap.services {
+		ss := service.ServiceStats{Key: svc.key}
+		for _, r := range svc.reals {
+			rs := service.RealStats{
+				Key:          r.key,
+				ActiveConns:  r.dest.ActiveConns(),
+				InactConns:   r.dest.InactiveConns(),
+				PersistConns: r.dest.PersistConns(),
+				Counters:     sub(e.realCounters(r.id), e.base[r.id]),
+			}
+			addTo(&ss.Counters, rs.Counters)
+			ss.Reals = append(ss.Reals, rs)
+		}
+		st.Services = append(st.Services, ss)
+	}
+	ts := e.table.Stats()
+	st.Table = service.TableStats{Conns: ts.Conns, Templates: ts.Templates, Capacity: ts.Capacity, Evictions: ts.Evictions}
+	st.Drops = make(map[string]uint64)
+	for _, w := range e.workers {
+		for r := DropReason(0); r < numDropReasons; r++ {
+			if n := w.p.stats.drops[r].load(); n > 0 {
+				st.Drops[w.p.stats.name+"/"+r.String()] += n
+			}
+		}
+	}
+	for k, v := range e.backend.Stats() {
+		st.Drops[k] += v
+	}
+	return st
+}
+
+// ZeroStats implements control.Engine.
+func (e *Engine) ZeroStats(k *service.Key) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	snap := e.snap.Load()
+	found := k == nil
+	for _, svc := range snap.services {
+		if k != nil && svc.key != *k {
+			continue
+		}
+		found = true
+		for _, r := range svc.reals {
+			e.base[r.id] = e.realCounters(r.id)
+		}
+	}
+	if !found {
+		return service.ErrNoService
+	}
+	return nil
+}
+
+// Conns implements control.Engine: a page of the connection table.
+func (e *Engine) Conns(cursor uint64, max int) ([]service.Conn, uint64) {
+	snap := e.snap.Load()
+	var out []service.Conn
+	next, done := e.table.Walk(conntrack.Cursor(cursor), max, func(ci conntrack.ConnInfo) bool {
+		c := service.Conn{
+			Proto:    service.Proto(ci.Key.Proto),
+			Expires:  ci.Expires,
+			State:    ci.State.String(),
+			Template: ci.Template,
+			InPkts:   ci.InPkts, OutPkts: ci.OutPkts, InBytes: ci.InBytes, OutBytes: ci.OutBytes,
+		}
+		c.Client = netip.AddrPortFrom(addrFrom16(ci.Key.Src), ci.Key.SrcPort).String()
+		if ci.Template {
+			c.Virtual = templateVirtual(snap, ci.Service)
+		} else {
+			c.Virtual = netip.AddrPortFrom(addrFrom16(ci.Key.Dst), ci.Key.DstPort).String()
+		}
+		if r := snap.real(ci.Dest, ci.DestGen); r != nil {
+			port := r.port
+			if port == 0 && !ci.Template {
+				port = ci.Key.DstPort
+			}
+			c.Real = netip.AddrPortFrom(addrFrom16(r.addr), port).String()
+		}
+		out = append(out, c)
+		return true
+	})
+	if done {
+		return out, 0
+	}
+	return out, uint64(next)
+}
+
+func templateVirtual(snap *snapshot, id uint32) string {
+	for _, s := range snap.services {
+		if s.id == id {
+			if s.key.Group != "" {
+				return s.key.Group
+			}
+			return netip.AddrPortFrom(addrFrom16(s.vip), s.port).String()
+		}
+	}
+	return "?"
+}

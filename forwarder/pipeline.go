@@ -1,0 +1,371 @@
+package forwarder
+
+import (
+	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/sched"
+	"github.com/xvs-project/xvs/service"
+)
+
+// verdict is what a worker does with a frame after process.
+type verdict uint8
+
+const (
+	verdictDrop    verdict = iota
+	verdictForward         // send the (rewritten) frame on its Ifindex
+	verdictReply           // the frame was answered: send the generated frame in the worker's scratch
+)
+
+// Connection flags stored in conntrack entries.
+const (
+	connNAT uint16 = 1 << iota
+	connDR
+	connTUN
+)
+
+func methodFlag(m service.Method) uint16 {
+	switch m {
+	case service.MethodNAT:
+		return connNAT
+	case service.MethodDR:
+		return connDR
+	}
+	return connTUN
+}
+
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
+// pipeline is the per-packet logic of one worker: parse, look up or
+// schedule, rewrite. It holds the worker's reusable scratch state, so it must
+// not be shared between goroutines.
+type pipeline struct {
+	table  *conntrack.Table
+	router Router
+	sloppy bool
+	stats  *queueStats
+
+	snap *snapshot // loaded once per batch
+	pkt  encap.Packet
+	key  conntrack.Key
+	flow sched.Flow
+	ipID uint16
+
+	// answer holds a frame the pipeline generated (a too-big answer).
+	answer    [1600]byte
+	answerLen int
+	answerIf  int
+}
+
+// process handles one frame in place. On verdictForward, f.Ifindex (and, for
+// a tunnel, f.Off/f.Len) have been updated.
+func (p *pipeline) process(f *Frame) verdict {
+	pkt := &p.pkt
+	switch encap.Parse(f.Data(), pkt) {
+	case encap.KindTCP, encap.KindUDP:
+		return p.transport(f)
+	case encap.KindICMPError:
+		return p.icmpError(f)
+	case encap.KindMalformed:
+		return p.drop(DropMalformed)
+	case encap.KindFragment:
+		return p.drop(DropFragment)
+	}
+	return p.drop(DropNotOurs)
+}
+
+func (p *pipeline) drop(r DropReason) verdict {
+	p.stats.drops[r].add(1)
+	return verdictDrop
+}
+
+// transport handles a TCP or UDP packet: a client's packet to a service, or a
+// real server's reply on NAT.
+func (p *pipeline) transport(f *Frame) verdict {
+	pkt := &p.pkt
+	k := &p.key
+	*k = conntrack.Key{Src: pkt.Src, Dst: pkt.Dst, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort,
+		Proto: pkt.Proto, Kind: conntrack.KindConn}
+	if c := p.table.Lookup(k); c != nil {
+		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil && !p.restart(c) {
+			return p.forward(f, c, r)
+		}
+		// The real server is gone, or a new SYN reuses a closing entry:
+		// expire it now and schedule afresh instead of black-holing.
+		p.table.Expire(c)
+	} else if p.snap.hasNAT {
+		k.Kind = conntrack.KindReply
+		if c := p.table.Lookup(k); c != nil {
+			if r := p.snap.real(c.Dest(), c.DestGen()); r != nil {
+				return p.reply(f, c, r)
+			}
+			p.table.Expire(c)
+			return p.drop(DropNoService)
+		}
+	}
+	svc := p.snap.lookupService(pkt.Proto, &pkt.Dst, pkt.DstPort)
+	if svc == nil {
+		return p.drop(DropNoService)
+	}
+	return p.schedule(f, svc)
+}
+
+// restart reports whether a SYN arrives on an entry that is closing, so the
+// flow should be scheduled afresh without IPVS's one-second stall.
+func (p *pipeline) restart(c *conntrack.Conn) bool {
+	if p.pkt.Proto != 6 || p.pkt.TCPFlags&(tcpSYN|tcpACK) != tcpSYN {
+		return false
+	}
+	return c.Reusable()
+}
+
+// schedule makes a new connection for a packet to svc.
+func (p *pipeline) schedule(f *Frame, svc *serviceState) verdict {
+	pkt := &p.pkt
+	if pkt.Proto == 6 && pkt.TCPFlags&(tcpSYN|tcpACK|tcpRST) != tcpSYN && !p.sloppy {
+		return p.drop(DropNoConn)
+	}
+	var tmpl *conntrack.Conn
+	var r *realState
+	if svc.persistent {
+		tmpl, r = p.persistentReal(svc)
+	} else {
+		r = p.pick(svc)
+	}
+	if r == nil {
+		return p.drop(DropNoDest)
+	}
+	if svc.onePacket && pkt.Proto == 17 {
+		p.stats.realStats(r.id).conns.add(1)
+		return p.forwardNew(f, r)
+	}
+	fwd := p.key
+	fwd.Kind = conntrack.KindConn
+	v := conntrack.Value{Service: svc.id, Dest: r.id, DestGen: r.gen, Flags: methodFlag(r.method), Template: tmpl}
+	var c *conntrack.Conn
+	var err error
+	if r.method == service.MethodNAT {
+		rk := p.replyKey(r)
+		c, err = p.table.Insert(fwd, &rk, v)
+	} else {
+		c, err = p.table.Insert(fwd, nil, v)
+	}
+	if err != nil {
+		return p.drop(DropTableFull)
+	}
+	p.stats.realStats(r.id).conns.add(1)
+	return p.forward(f, c, r)
+}
+
+// replyKey is the tuple of the real server's replies on NAT.
+func (p *pipeline) replyKey(r *realState) conntrack.Key {
+	pkt := &p.pkt
+	port := r.port
+	if port == 0 {
+		port = pkt.DstPort
+	}
+	return conntrack.Key{Src: r.addr, Dst: pkt.Src, SrcPort: port, DstPort: pkt.SrcPort,
+		Proto: pkt.Proto, Kind: conntrack.KindReply}
+}
+
+func (p *pipeline) pick(svc *serviceState) *realState {
+	pkt := &p.pkt
+	p.flow = sched.Flow{Family: pkt.Family, Proto: pkt.Proto, Src: pkt.Src, Dst: pkt.Dst,
+		SrcPort: pkt.SrcPort, DstPort: pkt.DstPort}
+	d := svc.sched.Pick(&p.flow)
+	if d == nil {
+		return nil
+	}
+	return p.snap.realOfDest(d)
+}
+
+// persistentReal finds the client network's template or makes one.
+func (p *pipeline) persistentReal(svc *serviceState) (*conntrack.Conn, *realState) {
+	pkt := &p.pkt
+	var tk conntrack.Key
+	for i := range tk.Src {
+		tk.Src[i] = pkt.Src[i] & svc.persistMask[i]
+	}
+	// Templates are per service, so the ports of a service group (or of a
+	// port-0 service) share one choice.
+	tk.Dst[0], tk.Dst[1], tk.Dst[2], tk.Dst[3] = byte(svc.id>>24), byte(svc.id>>16), byte(svc.id>>8), byte(svc.id)
+	tk.Proto = svc.proto
+	tk.Kind = conntrack.KindTemplate
+	if t := p.table.Lookup(&tk); t != nil {
+		r := p.snap.real(t.Dest(), t.DestGen())
+		if r != nil && (r.dest.Weight() > 0 || !svc.expireQuiesce) {
+			return t, r
+		}
+		p.table.Expire(t)
+	}
+	r := p.pick(svc)
+	if r == nil {
+		return nil, nil
+	}
+	t, err := p.table.InsertTemplate(tk, conntrack.Value{Service: svc.id, Dest: r.id, DestGen: r.gen}, svc.persistTimeout)
+	if err != nil {
+		// No room for the template: the connection still works, it just
+		// does not stick.
+		return nil, r
+	}
+	return t, r
+}
+
+// forward sends a client's packet of connection c to its real server.
+func (p *pipeline) forward(f *Frame, c *conntrack.Conn, r *realState) verdict {
+	dir := conntrack.DirInput
+	if r.method != service.MethodNAT {
+		dir = conntrack.DirInputOnly
+	}
+	p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
+	return p.forwardNew(f, r)
+}
+
+// forwardNew rewrites and routes a client's packet toward r.
+func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
+	pkt := &p.pkt
+	rc := p.stats.realStats(r.id)
+	rc.inPkts.add(1)
+	rc.inBytes.add(uint64(pkt.IPLen))
+	hop := p.router.Route(&r.addr)
+	if hop == nil {
+		return p.drop(DropNoRoute)
+	}
+	if !encap.DecTTL(pkt) {
+		return p.drop(DropTTL)
+	}
+	switch r.method {
+	case service.MethodNAT:
+		port := r.port
+		if port == 0 {
+			port = pkt.DstPort
+		}
+		encap.DNAT(pkt, r.addr, port)
+	case service.MethodTUN:
+		return p.tunnel(f, r, hop)
+	}
+	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
+	f.Ifindex = hop.Ifindex
+	return verdictForward
+}
+
+// tunnel encapsulates toward r, or answers "too big" as IPVS does when the
+// encapsulated packet would not fit the egress MTU.
+func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
+	pkt := &p.pkt
+	over := encap.TunnelOverhead(pkt.Family)
+	if pkt.IPLen+over > hop.MTU {
+		if pkt.Family == 4 && !pkt.DF {
+			// The kernel would fragment the outer packet; xvs does not
+			// fragment, so count it.
+			return p.drop(DropTooBig)
+		}
+		back := p.router.Route(&pkt.Src)
+		if back == nil {
+			return p.drop(DropNoRoute)
+		}
+		n := encap.TooBig(p.answer[:], pkt, back.Src, hop.MTU-over)
+		if n == 0 {
+			return p.drop(DropTooBig)
+		}
+		p.answerLen, p.answerIf = n, back.Ifindex
+		p.stats.tooBig.add(1)
+		return verdictReply
+	}
+	p.ipID++
+	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, hop.Src, r.addr, p.ipID)
+	if !ok {
+		return p.drop(DropTooBig)
+	}
+	f.Off, f.Len = off, n
+	// The outer header sits after the moved Ethernet header; set its MACs.
+	if encap.Parse(f.Data(), pkt) == encap.KindMalformed {
+		return p.drop(DropMalformed)
+	}
+	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
+	f.Ifindex = hop.Ifindex
+	return verdictForward
+}
+
+// reply sends a NAT real server's reply back to the client as from the VIP.
+func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
+	pkt := &p.pkt
+	p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
+	rc := p.stats.realStats(r.id)
+	rc.outPkts.add(1)
+	rc.outBytes.add(uint64(pkt.IPLen))
+	fk := c.Key()
+	hop := p.router.Route(&pkt.Dst)
+	if hop == nil {
+		return p.drop(DropNoRoute)
+	}
+	if !encap.DecTTL(pkt) {
+		return p.drop(DropTTL)
+	}
+	encap.SNAT(pkt, fk.Dst, fk.DstPort)
+	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
+	f.Ifindex = hop.Ifindex
+	return verdictForward
+}
+
+// icmpError handles an ICMP error that quotes a packet of a tracked flow: on
+// NAT it is translated in either direction; on DR/TUN the client's errors go
+// to the real server that sent the quoted reply.
+func (p *pipeline) icmpError(f *Frame) verdict {
+	pkt := &p.pkt
+	k := &p.key
+	// The quoted packet went the other way: swap its ends to get our key.
+	*k = conntrack.Key{Src: pkt.InnerDst, Dst: pkt.InnerSrc, SrcPort: pkt.InnerDstPort,
+		DstPort: pkt.InnerSrcPort, Proto: pkt.InnerProto, Kind: conntrack.KindConn}
+	if c := p.table.Lookup(k); c != nil {
+		r := p.snap.real(c.Dest(), c.DestGen())
+		if r == nil {
+			return p.drop(DropNoService)
+		}
+		if r.method == service.MethodNAT {
+			port := r.port
+			if port == 0 {
+				port = c.Key().DstPort
+			}
+			hop := p.router.Route(&r.addr)
+			if hop == nil {
+				return p.drop(DropNoRoute)
+			}
+			if !encap.DecTTL(pkt) {
+				return p.drop(DropTTL)
+			}
+			encap.ICMPErrorToReal(pkt, r.addr, port)
+			encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
+			f.Ifindex = hop.Ifindex
+			return verdictForward
+		}
+		return p.forwardNew(f, r)
+	}
+	if !p.snap.hasNAT {
+		return p.drop(DropNoService)
+	}
+	k.Kind = conntrack.KindReply
+	c := p.table.Lookup(k)
+	if c == nil {
+		return p.drop(DropNoService)
+	}
+	if p.snap.real(c.Dest(), c.DestGen()) == nil {
+		return p.drop(DropNoService)
+	}
+	fk := c.Key()
+	hop := p.router.Route(&pkt.Dst)
+	if hop == nil {
+		return p.drop(DropNoRoute)
+	}
+	if !encap.DecTTL(pkt) {
+		return p.drop(DropTTL)
+	}
+	encap.ICMPErrorFromReal(pkt, fk.Dst, fk.DstPort)
+	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
+	f.Ifindex = hop.Ifindex
+	return verdictForward
+}

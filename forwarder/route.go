@@ -1,0 +1,46 @@
+package forwarder
+
+// Hop is where a packet toward some destination leaves the director: the
+// egress interface, the MACs to write and the interface's MTU and address.
+type Hop struct {
+	Ifindex int
+	SrcMAC  [6]byte
+	DstMAC  [6]byte
+	MTU     int
+	// Src is the director's own address on the egress interface, in 16-byte
+	// form: the outer source of tunnelled packets and the source of ICMP
+	// errors the director sends.
+	Src [16]byte
+}
+
+// Router resolves next hops. Route is called per packet: it must not block,
+// lock or allocate. It returns nil when the next hop is not resolved yet and
+// starts resolving it in the background; the packet is then dropped (and
+// counted), as the kernel drops packets whose neighbour queue overflows.
+type Router interface {
+	Route(dst *[16]byte) *Hop
+}
+
+// StaticRouter is a Router with a fixed table, for the in-memory backend and
+// tests: an exact-address table, then a default per family.
+type StaticRouter struct {
+	Hosts    map[[16]byte]*Hop
+	Default4 *Hop
+	Default6 *Hop
+}
+
+// Route implements Router.
+func (r *StaticRouter) Route(dst *[16]byte) *Hop {
+	if h, ok := r.Hosts[*dst]; ok {
+		return h
+	}
+	if isV4(dst) {
+		return r.Default4
+	}
+	return r.Default6
+}
+
+// isV4 reports whether a 16-byte address is v4-mapped.
+func isV4(a *[16]byte) bool {
+	return a[10] == 0xff && a[11] == 0xff && a[0]|a[1]|a[2]|a[3]|a[4]|a[5]|a[6]|a[7]|a[8]|a[9] == 0
+}

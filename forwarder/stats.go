@@ -1,0 +1,86 @@
+package forwarder
+
+import "sync/atomic"
+
+// DropReason says why a worker dropped a packet.
+type DropReason uint8
+
+// Drop reasons, counted per queue.
+const (
+	DropMalformed DropReason = iota // the parser could not make sense of the frame
+	DropNotOurs                     // not a packet for a service (steering let it through)
+	DropNoService                   // TCP/UDP to a VIP without such a service, or a reply without a connection
+	DropNoConn                      // a TCP non-SYN packet without a connection (not in sloppy mode)
+	DropNoDest                      // the scheduler found no available real server
+	DropTableFull                   // the connection table refused the entry
+	DropTTL                         // TTL or hop limit would reach zero
+	DropNoRoute                     // next hop unknown or unresolved yet
+	DropTooBig                      // a tunnelled packet did not fit and could not be answered
+	DropFragment                    // a fragment without a port to look up
+	DropTxFull                      // the egress ring had no room
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	"malformed", "not-ours", "no-service", "no-conn", "no-dest", "table-full",
+	"ttl", "no-route", "too-big", "fragment", "tx-full",
+}
+
+// String returns the reason's metric label.
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// counter is a single-writer counter: the owning worker adds with a plain
+// load and store (no locked instruction), readers load atomically.
+type counter struct{ v atomic.Uint64 }
+
+func (c *counter) add(n uint64) { c.v.Store(c.v.Load() + n) }
+func (c *counter) load() uint64 { return c.v.Load() }
+
+// realCounters are one real server's figures as one worker saw them.
+type realCounters struct {
+	conns, inPkts, outPkts, inBytes, outBytes counter
+}
+
+// queueStats is what one worker counts. Only that worker writes; Stats sums
+// all workers' figures.
+type queueStats struct {
+	name   string
+	rx, tx counter
+	tooBig counter // too-big / frag-needed answers sent
+	drops  [numDropReasons]counter
+	reals  atomic.Pointer[[]realCounters] // indexed by real id; grown by the worker
+}
+
+// realStats returns the worker's counters for real id, growing the table (off
+// the common path: only when a new id shows up).
+func (q *queueStats) realStats(id uint32) *realCounters {
+	t := q.reals.Load()
+	if t != nil && int(id) < len(*t) {
+		return &(*t)[id]
+	}
+	n := 64
+	if t != nil {
+		n = 2 * len(*t)
+	}
+	for n <= int(id) {
+		n *= 2
+	}
+	grown := make([]realCounters, n)
+	if t != nil {
+		for i := range *t {
+			c, o := &grown[i], &(*t)[i]
+			c.conns.v.Store(o.conns.load())
+			c.inPkts.v.Store(o.inPkts.load())
+			c.outPkts.v.Store(o.outPkts.load())
+			c.inBytes.v.Store(o.inBytes.load())
+			c.outBytes.v.Store(o.outBytes.load())
+		}
+	}
+	q.reals.Store(&grown)
+	return &grown[id]
+}
