@@ -61,6 +61,7 @@ func FuzzParse(f *testing.F) {
 		PushTunnel(buf, 64, len(data), &q, a16(director4), a16(real4), 1)
 		PopTunnel(buf, 0, len(buf))
 		PopTunnel(append([]byte(nil), data...), 0, len(data))
+		FragmentIPv4(make([]byte, 1500), data, q.L3, 576, 0)
 	})
 }
 
@@ -332,5 +333,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		write("FuzzSNAT", names[i], q, fmt.Sprintf("[]byte(%q)", a16(vip4).Slice()), "uint16(80)")
 		write("FuzzPushTunnel", names[i], q, fmt.Sprintf("byte(%d)", i), fmt.Sprintf("uint16(%d)", i*1000))
 		write("FuzzICMPError", names[i], q, fmt.Sprintf("[]byte(%q)", a16(real4).Slice()), "uint16(8080)", fmt.Sprintf("bool(%v)", i%2 == 0))
+		write("FuzzFragmentIPv4", names[i], q, fmt.Sprintf("uint16(%d)", 28+8*i))
 	}
+	big, _ := bigIPv4(0, 0)
+	write("FuzzFragmentIPv4", "big-576", fmt.Sprintf("[]byte(%q)", big), "uint16(576)")
 }
