@@ -97,10 +97,7 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 		if lerr != nil {
 			return nil, fmt.Errorf("interface %q: %w", name, lerr)
 		}
-		nq := link.Attrs().NumRxQueues
-		if nq < 1 {
-			nq = 1
-		}
+		nq := rxQueues(name, link.Attrs().NumRxQueues)
 		xi := &xdpIface{name: name, index: link.Attrs().Index}
 		b.ifaces = append(b.ifaces, xi)
 		b.byIndex[xi.index] = xi

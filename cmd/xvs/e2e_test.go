@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
+)
+
+// End-to-end tests: real clients and servers (labserver) in namespaces, the
+// xvs binary on the director, for each of NAT, DR and TUN over IPv4 and IPv6.
+// The labs are drawn in internal/testnet's package doc:
+//
+//	NAT:    client ── [ext  director  int] ── switch ── r1, r2, r3   (reals' gateway = director)
+//	DR/TUN: client, director, r1..r3 on one bridge; reals hold the VIP on lo
+//	        (TUN: reals run `xvs decap -i IFACE`, our XDP decapsulator)
+
+var (
+	buildOnce sync.Once
+	xvsBin    string
+	buildErr  error
+)
+
+// xvsBinary builds the daemon once per test process.
+func xvsBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "xvs-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		xvsBin = filepath.Join(dir, "xvs")
+		out, err := exec.Command("go", "build", "-o", xvsBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return xvsBin
+}
+
+// lab is one running set-up: namespaces, real servers, the daemon.
+type lab struct {
+	*testnet.Lab
+	xvs *testnet.Proc
+}
+
+// realPort is where real servers listen for HTTP: NAT maps VIP:80 to it.
+func realPort(m testnet.Mode) int {
+	if m == testnet.NAT {
+		return 8080
+	}
+	return 80
+}
+
+func method(m testnet.Mode) string { return m.String() }
+
+// config writes the daemon's config: rr HTTP and UDP services on both VIPs.
+func config(l *testnet.Lab) string {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+		for _, svc := range []struct {
+			proto       string
+			port, rport int
+		}{{"tcp", 80, realPort(l.Mode)}, {"udp", 53, 53}} {
+			fmt.Fprintf(&b, "  - proto: %s\n    vip: %s\n    port: %d\n    scheduler: rr\n    reals:\n", svc.proto, vip, svc.port)
+			for _, r := range l.Reals {
+				addr := r.Addr4
+				if vip.Is6() {
+					addr = r.Addr6
+				}
+				fmt.Fprintf(&b, "      - {address: %s, port: %d, method: %s}\n", addr, svc.rport, method(l.Mode))
+			}
+		}
+	}
+	return b.String()
+}
+
+func startLab(t *testing.T, mode testnet.Mode) *lab {
+	t.Helper()
+	bin := xvsBinary(t)
+	opts := testnet.Options{Mode: mode, Name: t.Name()}
+	if mode == testnet.TUN {
+		opts.SetupReal = func(h *testnet.Host) error {
+			_, err := h.Run(context.Background(), bin, "decap", "-i", h.Iface)
+			return err
+		}
+	}
+	tl := testnet.NewT(t, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, r := range tl.Reals {
+		_, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xvs.yaml")
+	if err := os.WriteFile(cfg, []byte(config(tl)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tl.Director.Start(ctx, bin, "run", "-i", strings.Join(tl.DirectorIfaces, ","),
+		"--config", cfg, "--socket", filepath.Join(dir, "xvs.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := p.WaitOutput(wctx, "xvs running"); err != nil {
+		t.Fatalf("xvs did not start: %v\n%s", err, p.Output())
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("xvs exit: %v\n%s", err, p.Output())
+		}
+		if t.Failed() {
+			t.Logf("xvs output:\n%s", p.Output())
+		}
+	})
+	return &lab{Lab: tl, xvs: p}
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR, testnet.TUN} {
+		t.Run(mode.String(), func(t *testing.T) {
+			l := startLab(t, mode)
+			for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+				fam := "v4"
+				if vip.Is6() {
+					fam = "v6"
+				}
+				t.Run(fam, func(t *testing.T) { checkService(t, l, vip) })
+			}
+		})
+	}
+}
+
+// checkService runs the issue's checks against one VIP: 300 new connections
+// spread by rr, a 2 MB download intact, UDP answered.
+func checkService(t *testing.T, l *lab, vip netip.Addr) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sum, err := l.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(vip, 80, "/"), N: 300, Parallel: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 300 {
+		t.Fatalf("%d of 300 requests answered: %v", sum.OK, sum.Errors)
+	}
+	for _, r := range l.Reals {
+		if n := sum.PerServer[r.Name]; n < 80 || n > 120 {
+			t.Errorf("%s answered %d of 300, want 100±20%% (all: %v)", r.Name, n, sum.PerServer)
+		}
+	}
+	blob, err := l.Client.Blob(ctx, testnet.HTTPURL(vip, 80, "/blob?size=2097152"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !blob.OK || blob.Bytes != 2097152 {
+		t.Errorf("2 MB download: %+v", blob)
+	}
+	udp, err := l.Client.UDP(ctx, testnet.UDPOptions{Addr: netip.AddrPortFrom(vip, 53).String(), N: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if udp.OK != 50 {
+		t.Errorf("UDP: %d of 50 answered: %v", udp.OK, udp.Errors)
+	}
+}

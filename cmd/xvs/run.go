@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xvs-project/xvs/control"
+	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/service"
+)
+
+type runFlags struct {
+	ifaces   string
+	config   string
+	backend  string
+	xdpMode  string
+	socket   string
+	metrics  string
+	capacity int
+	sloppy   bool
+}
+
+func parseRunFlags(args []string) (*runFlags, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.ifaces, "i", "", "interfaces to serve, comma separated")
+	fs.StringVar(&f.config, "config", "", "configuration file (YAML)")
+	fs.StringVar(&f.backend, "backend", "xdp", "xdp, afpacket or auto")
+	fs.StringVar(&f.xdpMode, "xdp-mode", "auto", "auto, native or generic")
+	fs.StringVar(&f.socket, "socket", control.SocketPath(), "control socket path")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9100)")
+	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
+	fs.BoolVar(&f.sloppy, "sloppy", false, "create TCP state from mid-flow packets")
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("run: unexpected argument %q", fs.Arg(0))
+	}
+	if f.ifaces == "" {
+		return nil, errors.New("run: -i IFACE is required")
+	}
+	switch f.backend {
+	case "xdp", "afpacket", "auto":
+	default:
+		return nil, fmt.Errorf("run: unknown backend %q (want xdp, afpacket or auto)", f.backend)
+	}
+	if f.capacity < 0 {
+		return nil, fmt.Errorf("run: capacity %d is negative", f.capacity)
+	}
+	return f, nil
+}
+
+// runCmd validates everything it can before touching any interface, so a bad
+// flag, interface or config leaves nothing attached.
+func runCmd(args []string) error {
+	f, err := parseRunFlags(args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg := &service.Config{}
+	if f.config != "" {
+		if cfg, err = control.LoadConfigFile(f.config); err != nil {
+			return err
+		}
+	}
+	names := strings.Split(f.ifaces, ",")
+	var ifindexes []int
+	for _, n := range names {
+		link, err := netlink.LinkByName(n)
+		if err != nil {
+			return fmt.Errorf("interface %q: no such interface", n)
+		}
+		ifindexes = append(ifindexes, link.Attrs().Index)
+	}
+
+	backend, err := openBackend(f, names, log)
+	if err != nil {
+		return err
+	}
+	router, err := forwarder.NewNetlinkRouter(ifindexes, log)
+	if err != nil {
+		backend.Close()
+		return err
+	}
+	eng, err := forwarder.New(forwarder.Options{
+		Backend: backend, Router: router, Services: cfg,
+		TableCapacity: f.capacity, Sloppy: f.sloppy, Logger: log,
+	})
+	if err != nil {
+		backend.Close()
+		return err
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	reload := func() error {
+		if f.config == "" {
+			return errors.New("no --config file to reload")
+		}
+		next, err := control.LoadConfigFile(f.config)
+		if err != nil {
+			return err
+		}
+		return eng.Apply(func(c *service.Config) error {
+			*c = *next
+			return nil
+		})
+	}
+	errc := make(chan error, 3)
+	srv := control.NewServer(eng, control.WithReload(reload))
+	go func() { errc <- srv.Serve(ctx, f.socket) }()
+	if f.metrics != "" {
+		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng) }()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if err := reload(); err != nil {
+				log.Error("reload refused; running configuration unchanged", "err", err)
+			} else {
+				log.Info("configuration reloaded", "file", f.config)
+			}
+		}
+	}()
+	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(cfg.Services), "socket", f.socket)
+	go func() { errc <- eng.Run(ctx) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	if cerr := eng.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	log.Info("xvs stopped")
+	return err
+}
+
+func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backend, error) {
+	switch f.backend {
+	case "afpacket":
+		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
+	case "auto":
+		b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode})
+		if err == nil {
+			log.Info("backend chosen", "backend", "xdp")
+			return b, nil
+		}
+		log.Info("backend chosen", "backend", "afpacket", "reason", err.Error())
+		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
+	}
+	b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode})
+	if err != nil {
+		return nil, fmt.Errorf("%w (try --backend afpacket)", err)
+	}
+	return b, nil
+}
