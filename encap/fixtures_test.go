@@ -379,6 +379,39 @@ func fixtures() []fixture {
 			op: opFromReal(vip6, 80), out: want3.frame(), src: vip6, dst: client6, ttl: 64, inSync: true})
 	}
 
+	// The other two combinations per family: the real server answers a UDP
+	// request (client -> real:8080) with port unreachable; a router on the
+	// client side says fragmentation needed / packet too big about a TCP reply
+	// (VIP:80 -> client), full-size quote.
+	for _, c := range []struct {
+		fam                       string
+		client, vip, real         netip.Addr
+		unreachType, unreachCode  uint8
+		bigType, bigCode, bigQLen int
+	}{
+		{"4", client4, vip4, real4, 3, 3, 3, 4, 548},
+		{"6", client6, vip6, real6, 1, 4, 2, 0, 1232},
+	} {
+		req := flow{src: c.client, dst: c.real, sport: 40000, dport: 8080, udp: true, ttl: 63, payload: payload}
+		q := quoteOf(req, 0)
+		wq := withL4Csum(quoteOf(with(req, func(f *flow) { f.dst, f.dport = c.vip, 80 }), 0), q, true)
+		outer := flow{src: c.real, dst: c.client, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
+		in := icmpErr{outer: outer, typ: c.unreachType, code: c.unreachCode, quote: q}
+		want := icmpErr{outer: with(outer, func(f *flow) { f.src = c.vip }), typ: c.unreachType, code: c.unreachCode, quote: wq}
+		add(fixture{name: "nat icmp" + c.fam + " port unreachable from real (udp quote)", in: in.frame(), kind: KindICMPError,
+			op: opFromReal(c.vip, 80), out: want.frame(), src: c.vip, dst: c.client, ttl: 64, inSync: true})
+
+		reply := flow{src: c.vip, dst: c.client, sport: 80, dport: 40000, ttl: 60, ack: true, df: true, id: 3, payload: make([]byte, 1400)}
+		q2 := quoteOf(reply, c.bigQLen)
+		wq2 := withL4Csum(quoteOf(with(reply, func(f *flow) { f.src, f.sport = c.real, 8080 }), c.bigQLen), q2, false)
+		router := c.client.Prev()
+		outer2 := flow{src: router, dst: c.vip, ttl: 250}
+		in2 := icmpErr{outer: outer2, typ: uint8(c.bigType), code: uint8(c.bigCode), rest: 1280, quote: q2}
+		want2 := icmpErr{outer: with(outer2, func(f *flow) { f.dst = c.real }), typ: uint8(c.bigType), code: uint8(c.bigCode), rest: 1280, quote: wq2}
+		add(fixture{name: "nat icmp" + c.fam + " too big from client-side router to real (tcp quote)", in: in2.frame(), kind: KindICMPError,
+			op: opToReal(c.real, 8080), out: want2.frame(), src: router, dst: c.real, ttl: 250, inSync: true})
+	}
+
 	// ---- TooBig: answering a TUN packet that no longer fits ----
 	{
 		big := with(req4(), func(f *flow) { f.payload = make([]byte, 1440); f.tos = 0x10 }) // 1480-byte IP packet, DF

@@ -9,6 +9,10 @@ package encap
 // fields (Family, Proto, TTL, DF, Src, Dst, IPLen, L4) for every IP kind;
 // ports and TCPFlags for KindTCP and KindUDP; ICMPType and ICMPCode for both
 // ICMP kinds; the Inner* fields for KindICMPError only. Parse zeroes the rest.
+//
+// The rewrites act only on a Packet filled by Parse (they check the Kind it
+// recorded; a hand-built Packet is KindMalformed to them) and trust its
+// offsets: do not change Frame or the offsets in between.
 type Packet struct {
 	// Frame is the whole frame, Ethernet header first.
 	Frame []byte
