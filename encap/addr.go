@@ -16,11 +16,13 @@ func IsV4Mapped(a [16]byte) bool {
 	return [12]byte(a[:12]) == v4MappedPrefix
 }
 
-// v4Mapped builds the v4-mapped address from 4 bytes of a header: two 8-byte
-// stores instead of sixteen byte stores.
-func v4Mapped(b []byte) (a [16]byte) {
-	binary.BigEndian.PutUint64(a[8:], 0xffff<<32|uint64(be32(b)))
-	return a
+// setV4Mapped stores the v4-mapped form of the 4 address bytes b into dst
+// with two 8-byte stores straight into the destination. (Building the array in
+// a temporary and copying it out costs a store-forwarding stall: narrow
+// stores read back by one 16-byte load.)
+func setV4Mapped(dst *[16]byte, b []byte) {
+	binary.LittleEndian.PutUint64(dst[:8], 0)
+	binary.BigEndian.PutUint64(dst[8:], 0xffff<<32|uint64(be32(b)))
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }

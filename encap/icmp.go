@@ -98,8 +98,8 @@ func parseQuoteV4(f []byte, q, end int, p *Packet) bool {
 	p.InnerL3 = q
 	p.InnerL4 = l4
 	p.InnerProto = proto
-	p.InnerSrc = v4Mapped(f[q+ipv4Src : q+ipv4Src+4])
-	p.InnerDst = v4Mapped(f[q+ipv4Dst : q+ipv4Dst+4])
+	setV4Mapped(&p.InnerSrc, f[q+ipv4Src:q+ipv4Src+4])
+	setV4Mapped(&p.InnerDst, f[q+ipv4Dst:q+ipv4Dst+4])
 	p.InnerSrcPort = be16(f[l4+l4SrcPort:])
 	p.InnerDstPort = be16(f[l4+l4DstPort:])
 	return true

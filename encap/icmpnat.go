@@ -26,7 +26,7 @@ func ICMPErrorToReal(p *Packet, realAddr [16]byte, realPort uint16) {
 	}
 	if p.Family == 4 {
 		icmpNAT(p, ipv4Dst, ipv4Src, l4SrcPort, &realAddr, realPort)
-		realAddr = v4Mapped(realAddr[12:])
+		setV4Mapped(&realAddr, realAddr[12:])
 	} else {
 		icmpNAT(p, ipv6Dst, ipv6Src, l4SrcPort, &realAddr, realPort)
 	}
@@ -47,7 +47,7 @@ func ICMPErrorFromReal(p *Packet, vip [16]byte, vport uint16) {
 	}
 	if p.Family == 4 {
 		icmpNAT(p, ipv4Src, ipv4Dst, l4DstPort, &vip, vport)
-		vip = v4Mapped(vip[12:])
+		setV4Mapped(&vip, vip[12:])
 	} else {
 		icmpNAT(p, ipv6Src, ipv6Dst, l4DstPort, &vip, vport)
 	}

@@ -74,7 +74,7 @@ func parseIPv4(f []byte, l3 int, p *Packet) (l4, end int, frag, ok bool) {
 	p.TTL = h[ipv4TTL]
 	p.Proto = h[ipv4Proto]
 	p.DF = fo&ipv4FlagDF != 0
-	p.Src = v4Mapped(h[ipv4Src : ipv4Src+4])
-	p.Dst = v4Mapped(h[ipv4Dst : ipv4Dst+4])
+	setV4Mapped(&p.Src, h[ipv4Src:ipv4Src+4])
+	setV4Mapped(&p.Dst, h[ipv4Dst:ipv4Dst+4])
 	return l3 + ihl, l3 + total, fo&(ipv4FlagMF|ipv4FragOffMask) != 0, true
 }

@@ -18,7 +18,7 @@ func DNAT(p *Packet, addr [16]byte, port uint16) {
 	}
 	if p.Family == 4 {
 		natRewrite(p, ipv4Dst, l4DstPort, &addr, port)
-		p.Dst = v4Mapped(addr[12:])
+		setV4Mapped(&p.Dst, addr[12:])
 	} else {
 		natRewrite(p, ipv6Dst, l4DstPort, &addr, port)
 		p.Dst = addr
@@ -34,7 +34,7 @@ func SNAT(p *Packet, addr [16]byte, port uint16) {
 	}
 	if p.Family == 4 {
 		natRewrite(p, ipv4Src, l4SrcPort, &addr, port)
-		p.Src = v4Mapped(addr[12:])
+		setV4Mapped(&p.Src, addr[12:])
 	} else {
 		natRewrite(p, ipv6Src, l4SrcPort, &addr, port)
 		p.Src = addr

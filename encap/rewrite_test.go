@@ -289,3 +289,39 @@ func TestAddrHelpers(t *testing.T) {
 		t.Error("IsV4Mapped(v6)")
 	}
 }
+
+// TestPushTunnelLengthLimits: the outer IPv4 total length counts the outer
+// header, the outer IPv6 payload length does not.
+func TestPushTunnelLengthLimits(t *testing.T) {
+	for _, c := range []struct {
+		f     flow
+		ipLen int
+		ok    bool
+	}{
+		{req4(), 65515, true},
+		{req4(), 65516, false},
+		{req6(), 65535, true},
+		{req6(), 65536, false}, // payload length 65496 inside, 65536 outside
+	} {
+		hdr := 40
+		if !c.f.v6() {
+			hdr = 20
+		}
+		f := with(c.f, func(f *flow) { f.udp = true; f.payload = make([]byte, c.ipLen-hdr-8) })
+		frame := f.frame()
+		buf := make([]byte, 64+len(frame))
+		copy(buf[64:], frame)
+		var p Packet
+		if k := Parse(buf[64:], &p); k != KindUDP {
+			t.Fatalf("ipLen %d parses as %v", c.ipLen, k)
+		}
+		src, dst := a16(director4), a16(real4)
+		if p.Family == 6 {
+			src, dst = a16(director6), a16(real6)
+		}
+		_, n, ok := PushTunnel(buf, 64, len(frame), &p, src, dst, 1)
+		if ok != c.ok || p.IPLen != c.ipLen {
+			t.Errorf("family %d ipLen %d: PushTunnel ok=%v, want %v (n=%d)", p.Family, c.ipLen, ok, c.ok, n)
+		}
+	}
+}

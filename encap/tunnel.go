@@ -46,7 +46,12 @@ func PushTunnel(buf []byte, off, n int, p *Packet, src, dst [16]byte, id uint16)
 	h := TunnelOverhead(p.Family)
 	l3, ipLen := p.L3, p.IPLen
 	if h == 0 || off < h || n < 0 || off > len(buf) || n > len(buf)-off ||
-		l3 < ethHdrLen || l3 > maxL2HeaderLen || ipLen < h || ipLen > n-l3 || ipLen+h > ipv4MaxLen {
+		l3 < ethHdrLen || l3 > maxL2HeaderLen || ipLen < h || ipLen > n-l3 {
+		return 0, 0, false
+	}
+	// The outer length field: IPv4 total length counts the outer header,
+	// IPv6 payload length does not.
+	if (p.Family == 4 && ipLen+h > ipv4MaxLen) || ipLen > ipv4MaxLen {
 		return 0, 0, false
 	}
 	inner := buf[off+l3 : off+l3+ipLen]
