@@ -14,6 +14,7 @@ const (
 	verdictDrop    verdict = iota
 	verdictForward         // send the (rewritten) frame on its Ifindex
 	verdictReply           // the frame was answered: send the generated frame in the worker's scratch
+	verdictPark            // rewritten, but the next hop's MAC is not known yet: hold it briefly
 )
 
 // Connection flags stored in conntrack entries.
@@ -59,6 +60,30 @@ type pipeline struct {
 	answer    [1600]byte
 	answerLen int
 	answerIf  int
+	// parkDst is the next-hop destination of a frame given verdictPark.
+	parkDst [16]byte
+}
+
+var zeroMAC [6]byte
+
+// emit finishes a rewritten frame toward hop: MACs and egress interface. If
+// the neighbour is not resolved yet the frame is parked, as the kernel queues
+// packets for an incomplete neighbour, instead of costing the client a
+// retransmission.
+func (p *pipeline) emit(f *Frame, hop *Hop, dst *[16]byte) verdict {
+	if hop.DstMAC == zeroMAC {
+		p.parkDst = *dst
+		return verdictPark
+	}
+	setMACs(f.Data(), hop)
+	f.Ifindex = hop.Ifindex
+	return verdictForward
+}
+
+// setMACs writes the Ethernet destination and source of frame.
+func setMACs(frame []byte, hop *Hop) {
+	copy(frame[0:6], hop.DstMAC[:])
+	copy(frame[6:12], hop.SrcMAC[:])
 }
 
 // process handles one frame in place. On verdictForward, f.Ifindex (and, for
@@ -248,9 +273,7 @@ func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
 	case service.MethodTUN:
 		return p.tunnel(f, r, hop)
 	}
-	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
-	f.Ifindex = hop.Ifindex
-	return verdictForward
+	return p.emit(f, hop, &r.addr)
 }
 
 // tunnel encapsulates toward r, or answers "too big" as IPVS does when the
@@ -265,7 +288,7 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 			return p.drop(DropTooBig)
 		}
 		back := p.router.Route(&pkt.Src)
-		if back == nil {
+		if back == nil || back.DstMAC == zeroMAC {
 			return p.drop(DropNoRoute)
 		}
 		n := encap.TooBig(p.answer[:], pkt, back.Src, hop.MTU-over)
@@ -282,13 +305,7 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 		return p.drop(DropTooBig)
 	}
 	f.Off, f.Len = off, n
-	// The outer header sits after the moved Ethernet header; set its MACs.
-	if encap.Parse(f.Data(), pkt) == encap.KindMalformed {
-		return p.drop(DropMalformed)
-	}
-	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
-	f.Ifindex = hop.Ifindex
-	return verdictForward
+	return p.emit(f, hop, &r.addr)
 }
 
 // reply sends a NAT real server's reply back to the client as from the VIP.
@@ -307,9 +324,7 @@ func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
 		return p.drop(DropTTL)
 	}
 	encap.SNAT(pkt, fk.Dst, fk.DstPort)
-	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
-	f.Ifindex = hop.Ifindex
-	return verdictForward
+	return p.emit(f, hop, &pkt.Dst)
 }
 
 // icmpError handles an ICMP error that quotes a packet of a tracked flow: on
@@ -339,9 +354,7 @@ func (p *pipeline) icmpError(f *Frame) verdict {
 				return p.drop(DropTTL)
 			}
 			encap.ICMPErrorToReal(pkt, r.addr, port)
-			encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
-			f.Ifindex = hop.Ifindex
-			return verdictForward
+			return p.emit(f, hop, &r.addr)
 		}
 		return p.forwardNew(f, r)
 	}
@@ -365,7 +378,5 @@ func (p *pipeline) icmpError(f *Frame) verdict {
 		return p.drop(DropTTL)
 	}
 	encap.ICMPErrorFromReal(pkt, fk.Dst, fk.DstPort)
-	encap.SetMACs(pkt, hop.DstMAC, hop.SrcMAC)
-	f.Ifindex = hop.Ifindex
-	return verdictForward
+	return p.emit(f, hop, &pkt.Dst)
 }

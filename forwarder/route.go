@@ -14,9 +14,10 @@ type Hop struct {
 }
 
 // Router resolves next hops. Route is called per packet: it must not block,
-// lock or allocate. It returns nil when the next hop is not resolved yet and
-// starts resolving it in the background; the packet is then dropped (and
-// counted), as the kernel drops packets whose neighbour queue overflows.
+// lock or allocate. It returns nil when there is no route. When the route is
+// known but the neighbour is not resolved yet, it returns a Hop whose DstMAC
+// is all zero and starts resolving it in the background; the worker holds the
+// packet briefly, as the kernel queues packets for an incomplete neighbour.
 type Router interface {
 	Route(dst *[16]byte) *Hop
 }

@@ -44,6 +44,9 @@ type routeEntry struct {
 	ifindex int
 	gw      [16]byte
 	hasGW   bool
+	// pending is the hop returned while the neighbour is unresolved:
+	// interface, MACs and MTU known, DstMAC zero.
+	pending *Hop
 }
 
 type routeTable struct {
@@ -93,7 +96,7 @@ func (r *NetlinkRouter) Route(dst *[16]byte) *Hop {
 		case r.want <- k:
 		default:
 		}
-		return nil
+		return re.pending
 	}
 	return nil
 }
@@ -258,6 +261,12 @@ func (r *NetlinkRouter) rebuild() error {
 		if rt.Gw != nil {
 			gw, _ := netip.AddrFromSlice(rt.Gw)
 			e.gw, e.hasGW = addr16(gw.Unmap()), true
+		}
+		if li := links[rt.LinkIndex]; li != nil {
+			e.pending = &Hop{Ifindex: rt.LinkIndex, SrcMAC: li.mac, MTU: li.mtu, Src: li.src4}
+			if p.Addr().Is6() {
+				e.pending.Src = li.src6
+			}
 		}
 		t.routes = append(t.routes, e)
 	}

@@ -1,9 +1,27 @@
 package forwarder
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // batchSize is how many frames a worker takes from its queue at once.
 const batchSize = 64
+
+// parkSlots bounds the frames a worker holds for unresolved neighbours, and
+// parkTime how long it holds one (the kernel retries ARP for about as long).
+const (
+	parkSlots = 32
+	parkTime  = time.Second
+)
+
+// parkedFrame is a rewritten frame waiting for its next hop's MAC.
+type parkedFrame struct {
+	buf      [2048]byte
+	n        int
+	dst      [16]byte
+	deadline time.Time
+}
 
 // worker serves one queue: it owns the queue, its frame arrays and its
 // pipeline scratch, all allocated before the loop.
@@ -14,6 +32,10 @@ type worker struct {
 	rx    []Frame
 	out   []Frame
 	reply [1]Frame
+
+	parked  []parkedFrame // parkSlots long; the first nParked are in use
+	nParked int
+	resend  []Frame
 }
 
 func newWorker(q Queue, e *Engine) *worker {
@@ -22,6 +44,9 @@ func newWorker(q Queue, e *Engine) *worker {
 		snap: &e.snap,
 		rx:   make([]Frame, batchSize),
 		out:  make([]Frame, 0, batchSize),
+
+		parked: make([]parkedFrame, parkSlots),
+		resend: make([]Frame, 0, parkSlots),
 	}
 	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, stats: &queueStats{name: q.Name()}}
 	return w
@@ -43,6 +68,9 @@ func (w *worker) run(stop <-chan struct{}) {
 // not allocate.
 func (w *worker) poll() int {
 	n := w.q.Recv(w.rx)
+	if w.nParked > 0 {
+		w.unpark()
+	}
 	if n == 0 {
 		return 0
 	}
@@ -65,6 +93,8 @@ func (w *worker) processBatch(rx []Frame) {
 			// buffer can be reused for the next one.
 			w.reply[0] = Frame{Buf: w.p.answer[:], Len: w.p.answerLen, Ifindex: w.p.answerIf}
 			w.q.Send(w.reply[:])
+		case verdictPark:
+			w.park(&rx[i])
 		}
 	}
 	if len(out) > 0 {
@@ -72,4 +102,55 @@ func (w *worker) processBatch(rx []Frame) {
 		st.tx.add(uint64(len(out)))
 	}
 	w.out = out[:0]
+}
+
+// park copies a frame that waits for its neighbour, or drops it when the
+// parking is full or the frame too long for a slot.
+func (w *worker) park(f *Frame) {
+	if w.nParked == len(w.parked) || f.Len > len(w.parked[0].buf) {
+		w.p.stats.drops[DropNoRoute].add(1)
+		return
+	}
+	pf := &w.parked[w.nParked]
+	w.nParked++
+	pf.n = copy(pf.buf[:], f.Data())
+	pf.dst = w.p.parkDst
+	pf.deadline = time.Now().Add(parkTime)
+}
+
+// unpark sends the parked frames whose neighbour got resolved and drops the
+// ones that waited too long.
+func (w *worker) unpark() {
+	now := time.Now()
+	out := w.resend[:0]
+	for i := 0; i < w.nParked; i++ {
+		pf := &w.parked[i]
+		hop := w.p.router.Route(&pf.dst)
+		switch {
+		case hop != nil && hop.DstMAC != zeroMAC:
+			setMACs(pf.buf[:pf.n], hop)
+			out = append(out, Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: hop.Ifindex})
+			pf.n = 0
+		case now.After(pf.deadline):
+			w.p.stats.drops[DropNoRoute].add(1)
+			pf.n = 0
+		}
+	}
+	if len(out) > 0 {
+		w.q.Send(out)
+		w.p.stats.tx.add(uint64(len(out)))
+	}
+	w.resend = out[:0]
+	// Compact only after Send: out pointed into the slots.
+	keep := 0
+	for i := 0; i < w.nParked; i++ {
+		if w.parked[i].n == 0 {
+			continue
+		}
+		if keep != i {
+			w.parked[keep] = w.parked[i]
+		}
+		keep++
+	}
+	w.nParked = keep
 }

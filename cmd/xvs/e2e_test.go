@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/internal/testnet"
 )
 
@@ -53,7 +54,23 @@ func xvsBinary(t *testing.T) string {
 // lab is one running set-up: namespaces, real servers, the daemon.
 type lab struct {
 	*testnet.Lab
-	xvs *testnet.Proc
+	xvs  *testnet.Proc
+	sock string
+}
+
+// stats asks the daemon for its figures over the control socket.
+func (l *lab) stats(t *testing.T) control.Stats {
+	t.Helper()
+	c, err := control.Dial(l.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // realPort is where real servers listen for HTTP: NAT maps VIP:80 to it.
@@ -130,7 +147,7 @@ func startLab(t *testing.T, mode testnet.Mode) *lab {
 			t.Logf("xvs output:\n%s", p.Output())
 		}
 	})
-	return &lab{Lab: tl, xvs: p}
+	return &lab{Lab: tl, xvs: p, sock: filepath.Join(dir, "xvs.sock")}
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -162,6 +179,11 @@ func checkService(t *testing.T, l *lab, vip netip.Addr) {
 	}
 	if sum.OK != 300 {
 		t.Fatalf("%d of 300 requests answered: %v", sum.OK, sum.Errors)
+	}
+	// A dropped SYN costs the client a 1 s retransmission: the daemon must
+	// not drop any (e.g. while resolving a neighbour).
+	if sum.P99 > 500*time.Millisecond {
+		t.Errorf("p99 latency %v: packets were dropped (drops: %v)", sum.P99, l.stats(t).Drops)
 	}
 	for _, r := range l.Reals {
 		if n := sum.PerServer[r.Name]; n < 80 || n > 120 {
