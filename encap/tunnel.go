@@ -67,17 +67,22 @@ func PushTunnel(buf []byte, off, n int, p *Packet, src, dst [16]byte, id uint16)
 	copy(buf[newOff:newOff+l3], buf[off:off+l3]) // memmove: the ranges may overlap
 	o := buf[newOff+l3 : off+l3]
 	if p.Family == 4 {
-		o[ipv4VerIHL] = 4<<4 | ipv4MinLen>>2
-		o[ipv4TOS] = inner[ipv4TOS]
-		put16(o[ipv4TotalLen:], uint16(h+ipLen))
+		// Written as 16/32-bit words and checksummed from the values, not
+		// read back from memory (that would stall on store forwarding).
+		verTOS := uint16(4<<4|ipv4MinLen>>2)<<8 | uint16(inner[ipv4TOS])
+		total := uint16(h + ipLen)
+		df := be16(inner[ipv4FragOff:]) & ipv4FlagDF
+		ttlProto := uint16(inner[ipv4TTL])<<8 | protoIPIP
+		s4, d4 := be32(src[12:]), be32(dst[12:])
+		put16(o[ipv4VerIHL:], verTOS)
+		put16(o[ipv4TotalLen:], total)
 		put16(o[ipv4ID:], id)
-		put16(o[ipv4FragOff:], be16(inner[ipv4FragOff:])&ipv4FlagDF)
-		o[ipv4TTL] = inner[ipv4TTL]
-		o[ipv4Proto] = protoIPIP
-		put16(o[ipv4Csum:], 0)
-		copy(o[ipv4Src:ipv4Src+4], src[12:])
-		copy(o[ipv4Dst:ipv4Dst+4], dst[12:])
-		put16(o[ipv4Csum:], checksum(o[:ipv4MinLen], 0))
+		put16(o[ipv4FragOff:], df)
+		put16(o[ipv4TTL:], ttlProto)
+		put32(o[ipv4Src:], s4)
+		put32(o[ipv4Dst:], d4)
+		sum := uint64(verTOS) + uint64(total) + uint64(id) + uint64(df) + uint64(ttlProto) + uint64(s4) + uint64(d4)
+		put16(o[ipv4Csum:], ^csumFold(sum))
 	} else {
 		copy(o[ipv6VerTCFlow:ipv6PayLen], inner[ipv6VerTCFlow:ipv6PayLen]) // version, traffic class, flow label
 		put16(o[ipv6PayLen:], uint16(ipLen))
