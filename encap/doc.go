@@ -12,7 +12,9 @@
 //   - TUN: [PushTunnel] (IPIP or IPv6-in-IPv6 outer header written into the
 //     headroom in front of the frame), [PopTunnel] (its inverse), and
 //     [TooBig], the "fragmentation needed" / "packet too big" answer for a
-//     packet that no longer fits the egress MTU once encapsulated.
+//     packet that no longer fits the egress MTU once encapsulated
+//     ([NeedsTooBig] and [TooBigMTU] decide when and what to advertise), and
+//     [FragmentIPv4] for a non-DF IPv4 packet that may be fragmented instead.
 //
 // Every rewrite keeps every checksum valid with incremental updates (RFC 1624,
 // equation 3: HC' = ~(~HC + ~m + m')), so the cost does not depend on the
