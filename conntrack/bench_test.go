@@ -1,0 +1,225 @@
+package conntrack
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchTables are built once per size: building 10 M entries takes seconds.
+var benchTables sync.Map // size -> *benchTable
+
+type benchTable struct {
+	once   sync.Once
+	tab    *Table
+	sample []Key // random live keys, forward and reply mixed
+	conns  []*Conn
+}
+
+func getBenchTable(b *testing.B, n int) *benchTable {
+	v, _ := benchTables.LoadOrStore(n, &benchTable{})
+	bt := v.(*benchTable)
+	bt.once.Do(func() {
+		bt.tab, _ = newTable(b, Config{Capacity: n})
+		for i := range uint32(n) {
+			k := clientKey(i, protoTCP)
+			rk := replyOf(k, real1, 80)
+			if _, err := bt.tab.Insert(k, &rk, Value{Dest: i}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		bt.sample = make([]Key, 1<<20)
+		for i := range bt.sample {
+			k := clientKey(uint32(r.IntN(n)), protoTCP)
+			if i%2 == 1 {
+				k = replyOf(k, real1, 80)
+			}
+			bt.sample[i] = k
+		}
+		bt.conns = make([]*Conn, 1<<16)
+		for i := range bt.conns {
+			bt.conns[i] = bt.tab.Lookup(&bt.sample[i])
+		}
+		runtime.GC()
+	})
+	return bt
+}
+
+var benchSizes = []int{100_000, 1_000_000, 10_000_000}
+
+func sizeName(n int) string {
+	if n >= 1_000_000 {
+		return fmt.Sprintf("%dM", n/1_000_000)
+	}
+	return fmt.Sprintf("%dk", n/1000)
+}
+
+// BenchmarkLookup: hits, on one goroutine, over random keys of a table of
+// NAT connections (half forward, half reply keys).
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bt := getBenchTable(b, n)
+			mask := len(bt.sample) - 1
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if bt.tab.Lookup(&bt.sample[i&mask]) == nil {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLookupParallel: the same on every P (b.RunParallel); compare its
+// ns/op with BenchmarkLookup's for the scaling.
+func BenchmarkLookupParallel(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bt := getBenchTable(b, n)
+			mask := len(bt.sample) - 1
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seed.Add(1) * 7919)
+				for pb.Next() {
+					if bt.tab.Lookup(&bt.sample[i&mask]) == nil {
+						b.Fatal("miss")
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkLookupMiss(b *testing.B) {
+	bt := getBenchTable(b, 1_000_000)
+	miss := make([]Key, 1<<16)
+	for i := range miss {
+		miss[i] = clientKey(uint32(2_000_000+i), protoTCP)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if bt.tab.Lookup(&miss[i&(len(miss)-1)]) != nil {
+			b.Fatal("hit")
+		}
+	}
+}
+
+// BenchmarkObserve: the per-packet state update on established entries.
+func BenchmarkObserve(b *testing.B) {
+	bt := getBenchTable(b, 1_000_000)
+	mask := len(bt.conns) - 1
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		bt.tab.Observe(bt.conns[i&mask], Dir(i&1), TCPAck, 1500)
+	}
+}
+
+// BenchmarkInsertExpire: a flow's whole life in the table on one goroutine:
+// insert (NAT, two keys), first packet, expiry by the reaper.
+func BenchmarkInsertExpire(b *testing.B) {
+	for _, proto := range []uint8{protoTCP, protoUDP} {
+		b.Run(protoName(proto), func(b *testing.B) {
+			tab, clk := newTable(b, Config{Capacity: 2 << 20})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				k := clientKey(uint32(i), proto)
+				rk := replyOf(k, real1, 80)
+				c, err := tab.Insert(k, &rk, Value{Dest: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tab.Observe(c, DirInput, TCPSyn, 60)
+				if i&1023 == 1023 {
+					// 1024 flows a tick: a TCP flow (SYN_RECV, 1 min) lives
+					// 240 ticks, a UDP flow (5 min) 1200, well within the
+					// capacity; each tick the reaper sweeps 2048 entries.
+					clk.Advance(250 * time.Millisecond)
+					tab.Reap(2048)
+				}
+			}
+			b.StopTimer()
+			st := tab.Stats()
+			b.ReportMetric(float64(st.Expired)/float64(b.N), "expired/op")
+		})
+	}
+}
+
+// measureMemory fills a table sized for n entries (NAT: two keys each; DR:
+// one) and returns the heap growth per entry.
+func measureMemory(tb testing.TB, n int, nat bool) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tab, _ := newTable(tb, Config{Capacity: n})
+	start := time.Now()
+	for i := range uint32(n) {
+		k := clientKey(i, protoTCP)
+		var rp *Key
+		if nat {
+			rk := replyOf(k, real1, 80)
+			rp = &rk
+		}
+		if _, err := tab.Insert(k, rp, Value{Dest: i}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	st := tab.Stats()
+	keys := n
+	if nat {
+		keys *= 2
+	}
+	tb.Logf("nat %v: %.1f bytes/entry (heap +%d MB), %d index slots (load %.2f), slab %d, fill %v (%.0f ns/insert)",
+		nat, per, (after.HeapAlloc-before.HeapAlloc)>>20, st.IndexSlots, float64(keys)/float64(st.IndexSlots),
+		st.SlabEntries, elapsed.Round(time.Millisecond), float64(elapsed.Nanoseconds())/float64(n))
+	k := clientKey(uint32(n/2), protoTCP)
+	if tab.Lookup(&k) == nil {
+		tb.Error("lookup after fill")
+	}
+	runtime.KeepAlive(tab)
+	return per
+}
+
+// TestMemoryPerEntry: heap growth per entry over 10 M NAT connections (the
+// larger kind) must stay within 128 bytes, index and entry included.
+func TestMemoryPerEntry(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("10 M entries: run without -short and -race")
+	}
+	if per := measureMemory(t, 10_000_000, true); per > 128 {
+		t.Errorf("%.1f bytes per entry, want <= 128", per)
+	}
+}
+
+// BenchmarkMemoryPerEntry reports bytes/entry at 10 M for NAT and DR.
+func BenchmarkMemoryPerEntry(b *testing.B) {
+	for _, nat := range []bool{true, false} {
+		name := map[bool]string{true: "NAT", false: "DR"}[nat]
+		b.Run(name, func(b *testing.B) {
+			var per float64
+			for range b.N {
+				per = measureMemory(b, 10_000_000, nat)
+			}
+			b.ReportMetric(per, "bytes/entry")
+			if per > 128 {
+				b.Errorf("%.1f bytes per entry, want <= 128", per)
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+// Package conntrack is xvs's connection table: the entries that map each
+// flow to its real server, as IPVS's ip_vs_conn table does.
+//
+// It owns:
+//   - lookups by forward key (client -> VIP), NAT reply key (real server ->
+//     client) and persistence template key, lock-free and allocation-free;
+//   - the IPVS TCP state machine (NextState, the kernel's tcp_states tables
+//     for input, output and input-only directions), UDP and ICMP states, and
+//     the kernel's timeouts per state (ipvsadm --set tcp tcpfin udp);
+//   - persistence templates that outlive their connections until their
+//     timeout, and never expire while they control one;
+//   - incremental expiry (Reap, Run) with an injectable clock;
+//   - bounded memory: a capacity changeable at run time, slabs and indexes
+//     that grow shard by shard, and eviction under pressure that drops
+//     embryonic (never-established) entries first and counts every eviction;
+//   - per-entry packet and byte counters, and paged listing (Walk) for
+//     ipvsadm -Lc.
+//
+// It refers to services and real servers by opaque IDs and knows nothing of
+// packets beyond tuples and TCP flags.
+//
+// # Layout
+//
+// The table is split into shards by a keyed hash of the client's address and
+// port, so a NAT connection's forward and reply keys share a shard. Each
+// shard has a slab of 104-byte, pointer-free entries in chunks (the garbage
+// collector does not scan them) and an open-addressing index of 8-slot
+// buckets with one control byte per slot. Every entry word is atomic:
+// lookups read them without locks and validate the key against a sequence
+// number that changes when an entry is reused; inserts and removals lock
+// only their shard; Observe changes state and expiry with one CAS.
+//
+// # Concurrency contract
+//
+// A *Conn returned by Lookup or Insert is for the packet at hand. After the
+// entry is removed the slab does not reuse it for 50 ms (longer than a
+// worker's batch), so a worker that raced with the removal reads stale
+// values, not another connection's — unless the shard is at its memory
+// limit, where reuse is immediate (oldest first). Hooks run without locks
+// and may interleave; see Hooks.
+package conntrack

@@ -1,0 +1,127 @@
+package conntrack
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// index is one shard's open-addressing hash index: buckets of 8 slots, each
+// slot naming an entry by shard-local number, with a control byte per slot
+// (Swiss-table style) so a probe rarely touches an entry that does not match.
+//
+// Readers probe without locks: they load a bucket's control word, then the
+// slots whose tag matches, then the entries, all atomically. Writers hold the
+// shard lock and publish a slot before its control byte, and retire a slot by
+// its control byte alone. Growth builds a new index and swaps the shard's
+// pointer, so a reader finishes on whichever index it loaded.
+type index struct {
+	b     []bucket
+	nb    uint64 // len(b); any size, mapped with a multiply (not a power of two)
+	used  int    // full + deleted slots; writers only
+	full  int    // full slots; writers only
+	limit int    // used may not exceed this (7/8 of the slots)
+}
+
+type bucket struct {
+	ctrl atomic.Uint64 // 8 control bytes: ctrlEmpty, ctrlDeleted or 0x80|tag
+	slot [8]atomic.Uint32
+}
+
+const (
+	ctrlEmpty   = 0x00
+	ctrlDeleted = 0x01
+	lsbs        = 0x0101010101010101
+	msbs        = 0x8080808080808080
+	low7s       = 0x7f7f7f7f7f7f7f7f
+)
+
+// slot values: (local+1)<<1 | 1 for a reply key. Zero is never stored.
+func slotValue(local uint32, reply bool) uint32 {
+	v := (local + 1) << 1
+	if reply {
+		v |= 1
+	}
+	return v
+}
+
+func tagOf(h uint64) uint8 { return 0x80 | uint8(h&0x7f) }
+
+// zeroBytes sets the high bit of exactly the bytes of x that are zero.
+func zeroBytes(x uint64) uint64 {
+	y := (x & low7s) + low7s
+	return ^(y | x | low7s)
+}
+
+func matchTag(ctrl uint64, tag uint8) uint64 { return zeroBytes(ctrl ^ lsbs*uint64(tag)) }
+
+func newIndex(nb int) *index {
+	if nb < 1 {
+		nb = 1
+	}
+	return &index{b: make([]bucket, nb), nb: uint64(nb), limit: nb * 7}
+}
+
+// bucketsFor returns how many buckets hold keys at full load.
+func bucketsFor(keys int) int { return (keys + 6) / 7 }
+
+func (ix *index) home(h uint64) uint64 {
+	hi, _ := bits.Mul64(h, ix.nb)
+	return hi
+}
+
+// insert places v for hash h in the first free slot of its probe sequence.
+// The caller holds the shard lock and has made room (used < limit).
+func (ix *index) insert(h uint64, v uint32) {
+	tag := tagOf(h)
+	b := ix.home(h)
+	for {
+		bk := &ix.b[b]
+		ctrl := bk.ctrl.Load()
+		if free := ^ctrl & msbs; free != 0 {
+			i := uint(bits.TrailingZeros64(free)) >> 3
+			if byte(ctrl>>(i*8)) == ctrlEmpty {
+				ix.used++
+			}
+			ix.full++
+			bk.slot[i].Store(v)
+			bk.ctrl.Store(ctrl&^(0xff<<(i*8)) | uint64(tag)<<(i*8))
+			return
+		}
+		if b++; b == ix.nb {
+			b = 0
+		}
+	}
+}
+
+// remove retires the slot holding v for hash h; it reports whether found.
+func (ix *index) remove(h uint64, v uint32) bool {
+	tag := tagOf(h)
+	b := ix.home(h)
+	for n := uint64(0); n < ix.nb; n++ {
+		bk := &ix.b[b]
+		ctrl := bk.ctrl.Load()
+		for m := matchTag(ctrl, tag); m != 0; m &= m - 1 {
+			i := uint(bits.TrailingZeros64(m)) >> 3
+			if bk.slot[i].Load() != v {
+				continue
+			}
+			// A bucket with an empty slot never made a probe go past it,
+			// so the slot can be empty again; otherwise leave a tombstone.
+			mark := uint64(ctrlDeleted)
+			if zeroBytes(ctrl) != 0 {
+				mark = ctrlEmpty
+				ix.used--
+			}
+			ix.full--
+			bk.ctrl.Store(ctrl&^(0xff<<(i*8)) | mark<<(i*8))
+			return true
+		}
+		if zeroBytes(ctrl) != 0 {
+			return false
+		}
+		if b++; b == ix.nb {
+			b = 0
+		}
+	}
+	return false
+}

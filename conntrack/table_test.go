@@ -1,0 +1,679 @@
+package conntrack
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+func TestSizes(t *testing.T) {
+	if s := unsafe.Sizeof(Conn{}); s != 104 {
+		t.Errorf("Conn is %d bytes, want 104", s)
+	}
+	if s := unsafe.Sizeof(Key{}); s != 38 {
+		t.Errorf("Key is %d bytes, want 38", s)
+	}
+	if s := unsafe.Sizeof(bucket{}); s != 40 {
+		t.Errorf("bucket is %d bytes, want 40", s)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"negative capacity", Config{Capacity: -1}},
+		{"negative memory", Config{MemoryCap: -1}},
+		{"shards not power of two", Config{Shards: 3}},
+		{"too many shards", Config{Shards: 512}},
+		{"negative timeout", Config{Timeouts: Timeouts{UDP: -time.Second}}},
+		{"memory below one entry", Config{MemoryCap: 100}},
+		{"too big per shard", Config{Capacity: 1 << 30, Shards: 1}},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.cfg); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: err %v, want ErrBadConfig", tt.name, err)
+		}
+	}
+	tab, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Capacity() != DefaultCapacity || len(tab.shards) != 256 {
+		t.Errorf("defaults: capacity %d shards %d", tab.Capacity(), len(tab.shards))
+	}
+	tab, _ = New(Config{Capacity: 1 << 20, MemoryCap: 1 << 20})
+	if tab.Capacity() != (1<<20)/entryBytes {
+		t.Errorf("memory cap: capacity %d, want %d", tab.Capacity(), (1<<20)/entryBytes)
+	}
+}
+
+func TestInsertLookupNAT(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 1000})
+	fwd := clientKey(1, protoTCP)
+	rk := replyOf(fwd, real1, 8080)
+	c := mustInsert(t, tab, fwd, &rk, Value{Service: 7, Dest: 3, DestGen: 9, Flags: 0xbeef})
+	if got := tab.Lookup(&fwd); got != c {
+		t.Fatalf("forward lookup: %p, want %p", got, c)
+	}
+	if got := tab.Lookup(&rk); got != c {
+		t.Fatalf("reply lookup: %p, want %p", got, c)
+	}
+	if c.Key() != fwd || c.Service() != 7 || c.Dest() != 3 || c.DestGen() != 9 || c.Flags() != 0xbeef {
+		t.Errorf("fields: key %v svc %d dest %d gen %d flags %#x", c.Key(), c.Service(), c.Dest(), c.DestGen(), c.Flags())
+	}
+	if c.State() != StateNone || c.Template() != nil || c.IsTemplate() {
+		t.Errorf("state %v template %v", c.State(), c.Template())
+	}
+	// Other spaces and near misses do not match.
+	for _, k := range []Key{
+		func() Key { k := fwd; k.Kind = KindReply; return k }(),
+		func() Key { k := fwd; k.Kind = KindTemplate; return k }(),
+		func() Key { k := fwd; k.Kind = 9; return k }(),
+		func() Key { k := fwd; k.SrcPort++; return k }(),
+		func() Key { k := fwd; k.Proto = protoUDP; return k }(),
+		func() Key { k := fwd; k.Dst[15]++; return k }(),
+		func() Key { k := rk; k.Src = real2; return k }(),
+		func() Key { k := rk; k.SrcPort = 80; return k }(),
+		func() Key { k := rk; k.Kind = KindConn; return k }(),
+	} {
+		if got := tab.Lookup(&k); got != nil {
+			t.Errorf("lookup %v found %v", k, got.Key())
+		}
+	}
+	// Duplicates by either key.
+	if got, err := tab.Insert(fwd, &rk, Value{}); !errors.Is(err, ErrExists) || got != c {
+		t.Errorf("duplicate forward: %v %p", err, got)
+	}
+	other := clientKey(2, protoTCP)
+	other.Src = fwd.Src
+	other.SrcPort = fwd.SrcPort
+	other.Dst = addr("198.18.1.2")
+	if got, err := tab.Insert(other, &rk, Value{}); !errors.Is(err, ErrExists) || got != c {
+		t.Errorf("duplicate reply: %v %p", err, got)
+	}
+	if tab.Len() != 1 {
+		t.Errorf("len %d", tab.Len())
+	}
+}
+
+func TestInsertBadKeys(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 10})
+	fwd := clientKey(1, protoTCP)
+	bad := fwd
+	bad.Kind = KindReply
+	if _, err := tab.Insert(bad, nil, Value{}); !errors.Is(err, ErrBadKey) {
+		t.Errorf("reply kind as forward: %v", err)
+	}
+	rk := replyOf(fwd, real1, 80)
+	rk.DstPort++
+	if _, err := tab.Insert(fwd, &rk, Value{}); !errors.Is(err, ErrBadKey) {
+		t.Errorf("reply to another port: %v", err)
+	}
+	rk = replyOf(fwd, real1, 80)
+	rk.Kind = KindConn
+	if _, err := tab.Insert(fwd, &rk, Value{}); !errors.Is(err, ErrBadKey) {
+		t.Errorf("reply of kind conn: %v", err)
+	}
+	if _, err := tab.Insert(fwd, nil, Value{State: StateUDP}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("TCP with UDP state: %v", err)
+	}
+	if _, err := tab.InsertTemplate(fwd, Value{}, time.Minute); !errors.Is(err, ErrBadKey) {
+		t.Errorf("template with conn kind: %v", err)
+	}
+	tk := fwd
+	tk.Kind = KindTemplate
+	if _, err := tab.InsertTemplate(tk, Value{}, 0); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("template without timeout: %v", err)
+	}
+	if tab.Len() != 0 {
+		t.Errorf("len %d after failed inserts", tab.Len())
+	}
+}
+
+// TestTimeouts follows entries through states and the clock.
+func TestTimeouts(t *testing.T) {
+	tests := []struct {
+		name    string
+		proto   uint8
+		packets []struct {
+			dir   Dir
+			flags uint8
+		}
+		state State
+		ttl   time.Duration
+	}{
+		{"new", protoTCP, nil, StateNone, 2 * time.Second},
+		{"syn", protoTCP, []struct {
+			dir   Dir
+			flags uint8
+		}{{DirInput, TCPSyn}}, StateSynRecv, time.Minute},
+		{"established", protoTCP, []struct {
+			dir   Dir
+			flags uint8
+		}{{DirInput, TCPSyn}, {DirOutput, TCPSyn | TCPAck}, {DirInput, TCPAck}}, StateEstablished, 15 * time.Minute},
+		{"closed by rst", protoTCP, []struct {
+			dir   Dir
+			flags uint8
+		}{{DirInput, TCPSyn}, {DirOutput, TCPRst}}, StateClose, 10 * time.Second},
+		{"udp", protoUDP, []struct {
+			dir   Dir
+			flags uint8
+		}{{DirInput, 0}}, StateUDP, 5 * time.Minute},
+		{"icmp", protoICMP, []struct {
+			dir   Dir
+			flags uint8
+		}{{DirInput, 0}}, StateICMP, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab, clk := newTable(t, Config{Capacity: 10})
+			fwd := clientKey(1, tt.proto)
+			rk := replyOf(fwd, real1, 80)
+			c := mustInsert(t, tab, fwd, &rk, Value{})
+			for _, p := range tt.packets {
+				tab.Observe(c, p.dir, p.flags, 40)
+			}
+			if c.State() != tt.state {
+				t.Fatalf("state %v, want %v", c.State(), tt.state)
+			}
+			clk.Advance(tt.ttl - 300*time.Millisecond)
+			if tab.Lookup(&fwd) == nil {
+				t.Fatalf("gone before its timeout %v", tt.ttl)
+			}
+			if n := tab.Reap(100); n != 0 {
+				t.Fatalf("reaped %d before timeout", n)
+			}
+			clk.Advance(time.Second)
+			if tab.Lookup(&fwd) != nil || tab.Lookup(&rk) != nil {
+				t.Fatalf("found after its timeout %v", tt.ttl)
+			}
+			if n := tab.Reap(100); n != 1 || tab.Len() != 0 {
+				t.Fatalf("reaped %d, len %d", n, tab.Len())
+			}
+			if st := tab.Stats(); st.Expired != 1 || st.Conns != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestObserveRefreshesAndCounts(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 10})
+	fwd := clientKey(1, protoUDP)
+	rk := replyOf(fwd, real1, 53)
+	c := mustInsert(t, tab, fwd, &rk, Value{})
+	for range 10 {
+		clk.Advance(4 * time.Minute)
+		tab.Observe(c, DirInput, 0, 100)
+		tab.Observe(c, DirOutput, 0, 1000)
+	}
+	if tab.Lookup(&fwd) != c {
+		t.Fatal("a flow with traffic every 4 min expired")
+	}
+	all := walkAll(tab, 0)
+	if len(all) != 1 {
+		t.Fatalf("walk: %d entries", len(all))
+	}
+	ci := all[0]
+	if ci.InPkts != 10 || ci.OutPkts != 10 || ci.InBytes != 1000 || ci.OutBytes != 10000 {
+		t.Errorf("counters in %d/%d out %d/%d", ci.InPkts, ci.InBytes, ci.OutPkts, ci.OutBytes)
+	}
+	if ci.State != StateUDP || ci.Expires < 4*time.Minute || ci.Expires > 5*time.Minute {
+		t.Errorf("state %v expires %v", ci.State, ci.Expires)
+	}
+	if !ci.HasReply || ci.Reply != rk || ci.Key != fwd {
+		t.Errorf("keys %v / %v", ci.Key, ci.Reply)
+	}
+}
+
+// TestNoOutput: a connection without a reply key runs the input-only table
+// for DirInput packets until an output packet shows up.
+func TestNoOutput(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 10})
+	fwd := clientKey(1, protoTCP)
+	c := mustInsert(t, tab, fwd, nil, Value{State: StateEstablished})
+	if s := tab.Observe(c, DirInput, TCPFin|TCPAck, 40); s != StateFinWait {
+		t.Errorf("DR FIN: %v, want FIN_WAIT (input-only table)", s)
+	}
+	fwd2 := clientKey(2, protoTCP)
+	c2 := mustInsert(t, tab, fwd2, nil, Value{State: StateEstablished})
+	tab.Observe(c2, DirOutput, TCPAck, 40)
+	if s := tab.Observe(c2, DirInput, TCPFin|TCPAck, 40); s != StateCloseWait {
+		t.Errorf("FIN after an output packet: %v, want CLOSE_WAIT (input table)", s)
+	}
+}
+
+func TestHooks(t *testing.T) {
+	var bound, unbound, active, inactive, wasActive int
+	tab, clk := newTable(t, Config{Capacity: 10, Hooks: Hooks{
+		Bound: func(c *Conn) { bound++ },
+		Activity: func(c *Conn, a bool) {
+			if a {
+				active++
+			} else {
+				inactive++
+			}
+		},
+		Unbound: func(c *Conn, was bool) {
+			unbound++
+			if was {
+				wasActive++
+			}
+			if c.Dest() != 5 {
+				t.Errorf("Unbound sees dest %d", c.Dest())
+			}
+		},
+	}})
+	fwd := clientKey(1, protoTCP)
+	c := mustInsert(t, tab, fwd, nil, Value{Dest: 5})
+	handshake(tab, c) // NONE -> SYN_RECV (active) -> ... -> ESTABLISHED
+	tab.Observe(c, DirInput, TCPFin, 40)
+	tab.Observe(c, DirInput, TCPSyn, 40) // FIN_WAIT -> SYN_RECV: active again
+	clk.Advance(2 * time.Minute)
+	tab.Reap(10)
+	if bound != 1 || unbound != 1 || active != 2 || inactive != 1 || wasActive != 1 {
+		t.Errorf("bound %d unbound %d active %d inactive %d wasActive %d", bound, unbound, active, inactive, wasActive)
+	}
+}
+
+func TestReusableAndExpire(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 10})
+	fwd := clientKey(1, protoTCP)
+	rk := replyOf(fwd, real1, 80)
+	c := mustInsert(t, tab, fwd, &rk, Value{Dest: 1})
+	handshake(tab, c)
+	if c.Reusable() {
+		t.Fatal("ESTABLISHED reusable")
+	}
+	tab.Observe(c, DirInput, TCPFin|TCPAck, 40)
+	tab.Observe(c, DirOutput, TCPFin|TCPAck, 40)
+	if c.State() != StateTimeWait || !c.Reusable() {
+		t.Fatalf("state %v reusable %v", c.State(), c.Reusable())
+	}
+	// The forwarder expires it and inserts the new flow at once.
+	tab.Expire(c)
+	if tab.Lookup(&fwd) != nil || tab.Lookup(&rk) != nil {
+		t.Fatal("found after Expire")
+	}
+	c2 := mustInsert(t, tab, fwd, &rk, Value{Dest: 2})
+	if tab.Lookup(&fwd) != c2 || c2 == c {
+		t.Fatal("reinsert after Expire")
+	}
+	tab.Expire(c) // expiring a removed entry is a no-op
+	if tab.Lookup(&fwd) != c2 || tab.Stats().Flushed != 1 {
+		t.Fatalf("double expire disturbed the new entry: %+v", tab.Stats())
+	}
+	u := clientKey(9, protoUDP)
+	uc := mustInsert(t, tab, u, nil, Value{})
+	if uc.Reusable() {
+		t.Error("UDP reusable")
+	}
+	tab.Expire(uc) // UDP flush: gone at once
+	if tab.Lookup(&u) != nil {
+		t.Error("UDP found after Expire")
+	}
+}
+
+func TestInsertReplacesExpired(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 10})
+	fwd := clientKey(1, protoUDP)
+	c := mustInsert(t, tab, fwd, nil, Value{Dest: 1})
+	clk.Advance(6 * time.Minute)
+	c2, err := tab.Insert(fwd, nil, Value{Dest: 2})
+	if err != nil || c2.Dest() != 2 || tab.Lookup(&fwd) != c2 || tab.Len() != 1 {
+		t.Fatalf("insert over expired: %v, len %d", err, tab.Len())
+	}
+	_ = c
+	if st := tab.Stats(); st.Expired != 1 {
+		t.Errorf("expired %d", st.Expired)
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 100})
+	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2, Flags: 3}, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Flags() != 3 || tmpl.Key() != tk {
+		t.Fatalf("template fields: %v %d %d", tmpl.Key(), tmpl.Dest(), tmpl.Flags())
+	}
+	if tab.Lookup(&tk) != tmpl {
+		t.Fatal("template lookup")
+	}
+	fwd := clientKey(1, protoTCP)
+	fwdAsConn := tk
+	fwdAsConn.Kind = KindConn
+	if tab.Lookup(&fwdAsConn) != nil {
+		t.Fatal("template found as a connection")
+	}
+	c := mustInsert(t, tab, fwd, nil, Value{Dest: 4, Template: tmpl})
+	if c.Template() != tmpl {
+		t.Fatal("Template()")
+	}
+	handshake(tab, c)
+	// The template outlives its timeout while it controls a connection.
+	clk.Advance(10 * time.Minute)
+	tab.Reap(1000)
+	if tab.Lookup(&tk) != tmpl {
+		t.Fatal("template expired while controlling a connection")
+	}
+	// The connection goes; the template lives its timeout from then.
+	tab.Expire(c)
+	clk.Advance(4 * time.Minute)
+	tab.Reap(1000)
+	if tab.Lookup(&tk) != tmpl {
+		t.Fatal("template gone before its timeout after the last connection")
+	}
+	clk.Advance(2 * time.Minute)
+	if tab.Lookup(&tk) != nil {
+		t.Fatal("template outlived its timeout")
+	}
+	if tab.Reap(1000) != 1 || tab.Len() != 0 {
+		t.Fatalf("len %d", tab.Len())
+	}
+	if _, err := tab.Insert(fwd, nil, Value{Template: tmpl}); !errors.Is(err, ErrTemplateGone) {
+		t.Errorf("bind to a removed template: %v", err)
+	}
+	other, _ := newTable(t, Config{Capacity: 10})
+	ot, _ := other.InsertTemplate(tk, Value{}, time.Minute)
+	if _, err := tab.Insert(fwd, nil, Value{Template: ot}); !errors.Is(err, ErrTemplateGone) {
+		t.Errorf("bind to another table's template: %v", err)
+	}
+	if tab.Len() != 0 {
+		t.Errorf("len %d after failed binds", tab.Len())
+	}
+}
+
+// TestTemplateExpireWhileControlling: Expire on a template with connections
+// hides it at once (so a new one may take its key) and frees it after.
+func TestTemplateExpireWhileControlling(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 100})
+	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tmpl, _ := tab.InsertTemplate(tk, Value{Dest: 1}, time.Minute)
+	fwd := clientKey(1, protoTCP)
+	c := mustInsert(t, tab, fwd, nil, Value{Dest: 1, Template: tmpl})
+	tab.Expire(tmpl)
+	if tab.Lookup(&tk) != nil {
+		t.Fatal("expired template still found")
+	}
+	t2, err := tab.InsertTemplate(tk, Value{Dest: 2}, time.Minute)
+	if err != nil || tab.Lookup(&tk) != t2 {
+		t.Fatalf("new template: %v", err)
+	}
+	if c.Template() != tmpl || tab.Len() != 3 {
+		t.Fatalf("connection lost its template; len %d", tab.Len())
+	}
+	tab.Reap(1000)
+	if tab.Len() != 3 {
+		t.Fatalf("orphan freed while controlling: len %d", tab.Len())
+	}
+	tab.Expire(c)
+	tab.Reap(1000)
+	if tab.Len() != 1 || tab.Lookup(&tk) != t2 {
+		t.Fatalf("after the last connection: len %d", tab.Len())
+	}
+	if tab.Stats().Flushed != 2 {
+		t.Errorf("flushed %d, want 2", tab.Stats().Flushed)
+	}
+	_ = clk
+}
+
+func TestSetCapacity(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 100})
+	for i := range uint32(50) {
+		c := mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
+		handshake(tab, c)
+	}
+	err := tab.SetCapacity(49)
+	if !errors.Is(err, ErrCapacityBelowLive) || !strings.Contains(err.Error(), "50 entries live") {
+		t.Fatalf("below live: %v", err)
+	}
+	if err := tab.SetCapacity(0); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("zero capacity: %v", err)
+	}
+	if err := tab.SetCapacity(50); err != nil || tab.Capacity() != 50 {
+		t.Fatalf("set 50: %v", err)
+	}
+	// Full of ESTABLISHED: nothing may be evicted.
+	if _, err := tab.Insert(clientKey(999, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
+		t.Fatalf("insert at capacity: %v", err)
+	}
+	if err := tab.SetCapacity(51); err != nil {
+		t.Fatal(err)
+	}
+	mustInsert(t, tab, clientKey(999, protoTCP), nil, Value{})
+	if st := tab.Stats(); st.Full != 1 || st.Conns != 51 || st.Established != 50 || st.Embryonic != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSetTimeouts(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 10})
+	tcp, fin, udp := tab.Timeouts()
+	if tcp != 15*time.Minute || fin != 2*time.Minute || udp != 5*time.Minute {
+		t.Fatalf("defaults %v %v %v", tcp, fin, udp)
+	}
+	tab.SetTimeouts(0, -time.Second, 0)
+	if a, b, c := tab.Timeouts(); a != tcp || b != fin || c != udp {
+		t.Fatalf("zero/negative changed timeouts: %v %v %v", a, b, c)
+	}
+	tab.SetTimeouts(time.Hour, 0, 10*time.Second)
+	if a, b, c := tab.Timeouts(); a != time.Hour || b != fin || c != 10*time.Second {
+		t.Fatalf("set: %v %v %v", a, b, c)
+	}
+	u := clientKey(1, protoUDP)
+	c := mustInsert(t, tab, u, nil, Value{})
+	tab.Observe(c, DirInput, 0, 1)
+	clk.Advance(11 * time.Second)
+	if tab.Lookup(&u) != nil {
+		t.Error("UDP entry outlived the new 10 s timeout")
+	}
+}
+
+// TestEvictionOrder fills a table with every class and checks what goes
+// first when new entries need room.
+func TestEvictionOrder(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 40, Shards: 4})
+	i := uint32(0)
+	add := func(proto uint8, setup func(c *Conn)) {
+		c := mustInsert(t, tab, clientKey(i, proto), nil, Value{})
+		i++
+		setup(c)
+	}
+	for range 10 {
+		add(protoTCP, func(c *Conn) { handshake(tab, c) })                    // established
+		add(protoTCP, func(c *Conn) { tab.Observe(c, DirInput, TCPSyn, 40) }) // embryonic
+		add(protoTCP, func(c *Conn) {                                         // closing
+			handshake(tab, c)
+			tab.Observe(c, DirInput, TCPRst, 40)
+		})
+		add(protoUDP, func(c *Conn) { tab.Observe(c, DirInput, 0, 40) }) // datagram
+	}
+	want := []struct {
+		reason EvictReason
+		class  func(Stats) int
+	}{
+		{EvictEmbryonic, func(s Stats) int { return s.Embryonic }},
+		{EvictClosing, func(s Stats) int { return s.Closing }},
+		{EvictDatagram, func(s Stats) int { return s.Datagram }},
+	}
+	for _, w := range want {
+		for range 10 {
+			c := mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
+			i++
+			handshake(tab, c) // established, so it is not evicted itself
+		}
+		st := tab.Stats()
+		if st.Evicted[w.reason] != 10 || w.class(st) != 0 {
+			t.Fatalf("after evicting %v: %+v", w.reason, st)
+		}
+	}
+	// Only ESTABLISHED left, all fresh: the table is full.
+	if _, err := tab.Insert(clientKey(i, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
+		t.Fatalf("insert with only fresh ESTABLISHED: %v", err)
+	}
+	// After 61 s of silence, established entries with few packets may go.
+	clk.Advance(61 * time.Second)
+	mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
+	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 || st.Evictions != 31 || st.Conns != 40 {
+		t.Fatalf("idle eviction: %+v", st)
+	}
+	// Now one embryonic exists: no further ESTABLISHED may be evicted, but
+	// the embryonic one may.
+	mustInsert(t, tab, clientKey(i+1, protoTCP), nil, Value{})
+	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 || st.Evicted[EvictEmbryonic] != 11 {
+		t.Fatalf("embryonic before idle: %+v", st)
+	}
+}
+
+func TestEvictTemplates(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 4, Shards: 1})
+	for i := range 4 {
+		tk := Key{Src: addr("10.0.0.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+		tk.Src[14] = byte(i)
+		if _, err := tab.InsertTemplate(tk, Value{}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mustInsert(t, tab, clientKey(1, protoTCP), nil, Value{})
+	handshake(tab, c)
+	if st := tab.Stats(); st.Evicted[EvictTemplate] != 1 || st.Templates != 3 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestWalkPages(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 5000, Shards: 8})
+	want := map[Key]bool{}
+	for i := range uint32(3000) {
+		k := clientKey(i, protoTCP)
+		c := mustInsert(t, tab, k, nil, Value{})
+		if i%3 == 0 {
+			tab.Expire(c)
+			continue
+		}
+		want[k] = true
+	}
+	for _, page := range []int{1, 7, 1000, 0} {
+		got := walkAll(tab, page)
+		if len(got) != len(want) {
+			t.Fatalf("page %d: %d entries, want %d", page, len(got), len(want))
+		}
+		seen := map[Key]bool{}
+		for _, ci := range got {
+			if !want[ci.Key] || seen[ci.Key] {
+				t.Fatalf("page %d: unexpected or repeated %v", page, ci.Key)
+			}
+			seen[ci.Key] = true
+		}
+	}
+	// fn returning false stops, and the cursor goes on from there.
+	var first []Key
+	next, done := tab.Walk(0, 0, func(ci ConnInfo) bool {
+		first = append(first, ci.Key)
+		return len(first) < 5
+	})
+	if done || len(first) != 5 {
+		t.Fatalf("stop: done %v, %d", done, len(first))
+	}
+	rest := 0
+	for !done {
+		next, done = tab.Walk(next, 100, func(ConnInfo) bool { rest++; return true })
+	}
+	if rest+5 != len(want) {
+		t.Errorf("resumed walk saw %d, want %d", rest, len(want)-5)
+	}
+}
+
+func TestAcceptsNew(t *testing.T) {
+	strict, _ := newTable(t, Config{Capacity: 1})
+	sloppy, _ := newTable(t, Config{Capacity: 1, Sloppy: true})
+	tests := []struct {
+		proto, flags    uint8
+		strict, sloppy_ bool
+	}{
+		{protoTCP, TCPSyn, true, true},
+		{protoTCP, TCPSyn | TCPAck, true, true},
+		{protoTCP, TCPAck, false, true},
+		{protoTCP, TCPRst, false, false},
+		{protoTCP, TCPSyn | TCPRst, false, false},
+		{protoUDP, 0, true, true},
+	}
+	for _, tt := range tests {
+		if got := strict.AcceptsNew(tt.proto, tt.flags); got != tt.strict {
+			t.Errorf("strict %d %#x: %v", tt.proto, tt.flags, got)
+		}
+		if got := sloppy.AcceptsNew(tt.proto, tt.flags); got != tt.sloppy_ {
+			t.Errorf("sloppy %d %#x: %v", tt.proto, tt.flags, got)
+		}
+	}
+	// A sloppy entry may start ESTABLISHED.
+	c := mustInsert(t, sloppy, clientKey(1, protoTCP), nil, Value{State: StateEstablished})
+	if c.State() != StateEstablished || sloppy.Stats().Established != 1 {
+		t.Errorf("sloppy entry: %v", c.State())
+	}
+}
+
+// TestIndexGrowthAndTombstones churns one shard through many inserts and
+// removals so its index rebuilds, both to grow and to clear tombstones.
+func TestIndexGrowthAndTombstones(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 20000, Shards: 1})
+	live := map[uint32]*Conn{}
+	for round := range uint32(20) {
+		for i := range uint32(1000) {
+			id := round*1000 + i
+			k := clientKey(id, protoTCP)
+			rk := replyOf(k, real1, 80)
+			live[id] = mustInsert(t, tab, k, &rk, Value{Dest: id})
+		}
+		for id, c := range live {
+			if id%2 == round%2 {
+				tab.Expire(c)
+				delete(live, id)
+			}
+		}
+		for id, c := range live {
+			k := clientKey(id, protoTCP)
+			rk := replyOf(k, real1, 80)
+			if tab.Lookup(&k) != c || tab.Lookup(&rk) != c || c.Dest() != id {
+				t.Fatalf("round %d: lost %d", round, id)
+			}
+		}
+	}
+	if tab.Len() != len(live) {
+		t.Errorf("len %d, want %d", tab.Len(), len(live))
+	}
+}
+
+// TestNoIdleEvictionWhileEmbryonic: when the table counts embryonic entries
+// that a bounded scan did not reach, ESTABLISHED ones still stay.
+func TestNoIdleEvictionWhileEmbryonic(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 10, Shards: 1})
+	for i := range uint32(10) {
+		handshake(tab, mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{}))
+	}
+	clk.Advance(61 * time.Second)
+	tab.class[classEmbryonic].Add(1) // one the scan cannot find
+	if _, err := tab.Insert(clientKey(99, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
+		t.Fatalf("evicted ESTABLISHED while an embryonic entry exists: %v", err)
+	}
+	tab.class[classEmbryonic].Add(-1)
+	mustInsert(t, tab, clientKey(99, protoTCP), nil, Value{})
+	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestChunkFitsPages(t *testing.T) {
+	const page = 8192
+	size := unsafe.Sizeof(chunk{})
+	if waste := (size+page-1)/page*page - size; waste > 256 {
+		t.Errorf("chunk of %d bytes wastes %d bytes of its last page", size, waste)
+	}
+}
