@@ -20,8 +20,9 @@
 // "-sr1"; the bridge is "-br"), at most 15 characters. Because the pid is in the
 // name, CleanupStale (called once per process by New) recognises labs whose
 // creator died and deletes them together with any process still inside; the
-// marker file holds the creator's start time so a reused pid is not mistaken for
-// the creator.
+// marker file (/run/xvs-testnet/ID) holds the creator's start time, so a reused
+// pid is not mistaken for the creator, and proves the namespaces are this
+// package's: where there is no marker, nothing is removed.
 //
 // # Topologies and address plan
 //

@@ -403,3 +403,104 @@ func TestStartStop(t *testing.T) {
 		t.Error("Close left a started program running")
 	}
 }
+
+func TestSetupReal(t *testing.T) {
+	var seen []string
+	l := NewT(t, Options{Mode: TUN, Reals: 2, SetupReal: func(h *Host) error {
+		// What a TUN test does: run the decapsulator on the real's interface.
+		if _, err := h.Start(context.Background(), "sh", "-c", "echo decap -i "+h.Iface+"; exec sleep 60"); err != nil {
+			return err
+		}
+		seen = append(seen, h.Name+" "+h.Iface)
+		return nil
+	}})
+	if want := l.Reals[0].Name + " " + l.RealIfaces[0] + "," + l.Reals[1].Name + " " + l.RealIfaces[1]; strings.Join(seen, ",") != want {
+		t.Errorf("SetupReal saw %v, want %s", seen, want)
+	}
+
+	// A failing hook fails New and leaves nothing behind.
+	var failedID string
+	_, err := New(Options{Reals: 2, SetupReal: func(h *Host) error {
+		failedID = h.Lab().ID
+		return errors.New("decap failed")
+	}})
+	if err == nil || !strings.Contains(err.Error(), "decap failed") {
+		t.Fatalf("New with a failing hook: %v", err)
+	}
+	if ns := labNamespaces(failedID); len(ns) != 0 {
+		t.Errorf("failed New left %v", ns)
+	}
+}
+
+func TestServeOptions(t *testing.T) {
+	l := NewT(t, Options{Mode: DR, Reals: 1})
+	r := l.Reals[0]
+	ctx := t.Context()
+	if _, err := r.Serve(ctx, ServeOptions{Name: "alpha", HTTP: []string{":8080", ":8081"}, UDP: []string{":5353"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []uint16{8080, 8081} {
+		s, err := l.Client.HTTPGet(ctx, GetOptions{URL: HTTPURL(r.Addr6, port, "/"), N: 3, Parallel: 1, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PerServer["alpha"] != 3 {
+			t.Errorf("port %d: %+v", port, s)
+		}
+	}
+	u, err := l.Client.UDP(ctx, UDPOptions{Addr: netip.AddrPortFrom(r.Addr4, 5353).String(), N: 3, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PerServer["alpha"] != 3 {
+		t.Errorf("udp 5353: %+v", u)
+	}
+	// Nothing on :80 this time: every request fails, and says so.
+	s, err := l.Client.HTTPGet(ctx, GetOptions{URL: HTTPURL(r.Addr4, 80, "/"), N: 2, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Failures != 2 || len(s.Errors) == 0 {
+		t.Errorf("port 80 without a server: %+v", s)
+	}
+	// A second server on the same port cannot start.
+	if _, err := r.Serve(ctx, ServeOptions{HTTP: []string{":8080"}, UDP: []string{}}); !errors.Is(err, ErrNotReady) {
+		t.Errorf("second server on :8080: %v, want ErrNotReady", err)
+	}
+}
+
+func TestRunAndSysctl(t *testing.T) {
+	l := NewT(t, Options{Reals: 1})
+	r := l.Reals[0]
+	ctx := t.Context()
+	_, err := r.Run(ctx, "sh", "-c", "echo oops >&2; exit 4")
+	var ce *CmdError
+	if !errors.As(err, &ce) || ce.NS != r.NS || ce.Output != "oops" {
+		t.Errorf("failing Run: %#v", err)
+	}
+	if err := r.Sysctl("net.ipv4.conf.all.rp_filter", "2"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Run(ctx, "cat", "/proc/sys/net/ipv4/conf/all/rp_filter")
+	if err != nil || strings.TrimSpace(string(out)) != "2" {
+		t.Errorf("rp_filter after Sysctl: %q %v", out, err)
+	}
+	// The root namespace's value is untouched by a lab's Sysctl.
+	root, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/rp_filter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = l.Director.Run(ctx, "cat", "/proc/sys/net/ipv4/conf/all/rp_filter")
+	if err != nil || strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("director's rp_filter: %q %v (root has %s)", out, err, root)
+	}
+	if err := r.Sysctl("net.ipv4.no_such_knob", "1"); err == nil {
+		t.Error("Sysctl of a missing key succeeded")
+	}
+	// Lab commands never see a proxy.
+	t.Setenv("http_proxy", "http://198.18.255.1:3128")
+	out, err = r.Run(ctx, "sh", "-c", "echo ${http_proxy:-none}")
+	if err != nil || strings.TrimSpace(string(out)) != "none" {
+		t.Errorf("http_proxy inside the lab: %q %v", out, err)
+	}
+}

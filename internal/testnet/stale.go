@@ -29,11 +29,11 @@ func cleanupStaleOnce() error {
 }
 
 // CleanupStale deletes the labs of processes that are gone: every namespace
-// named like this package's whose creator pid is dead (or alive but started
-// after the lab's marker was written, i.e. a reused pid), after killing any
-// process still inside, plus their marker files and labserver build
-// directories. Labs of live processes, and namespaces with other names, are
-// left alone.
+// named like this package's, with a marker file under /run/xvs-testnet, whose
+// creator pid is dead (or alive but started at another time than the marker
+// says: a reused pid), after killing any process still inside; then their
+// marker files and labserver build directories. Labs of live processes, and
+// namespaces without a marker or with other names, are left alone.
 func CleanupStale() error {
 	var errs []error
 	ents, err := os.ReadDir(netnsDir)
@@ -43,7 +43,7 @@ func CleanupStale() error {
 	stale := map[string][]string{} // lab ID -> its namespaces
 	for _, e := range ents {
 		id, pid, _, ok := parseNSName(e.Name())
-		if !ok || creatorAlive(id, pid) {
+		if !ok || !labStale(id, pid) {
 			continue
 		}
 		stale[id] = append(stale[id], e.Name())
@@ -61,7 +61,7 @@ func CleanupStale() error {
 	}
 	for _, m := range marks {
 		id := m.Name()
-		if _, pid, _, ok := parseNSName(id + "-x"); ok && !creatorAlive(id, pid) {
+		if _, pid, _, ok := parseNSName(id + "-x"); ok && labStale(id, pid) {
 			if err := removeMarker(id); err != nil {
 				errs = append(errs, err)
 			}
@@ -71,14 +71,17 @@ func CleanupStale() error {
 	return errors.Join(errs...)
 }
 
-// creatorAlive reports whether the process that made lab id still runs.
-func creatorAlive(id string, pid int) bool {
-	start, err := procStartTime(pid)
-	if err != nil {
-		return false // no such process
-	}
+// labStale reports whether lab id was made by this package and its creator
+// (pid, from the name) is gone. The marker is the proof of origin: a
+// namespace that merely looks like ours is never touched. The creator is
+// gone when pid is dead or belongs to a process started at another time.
+func labStale(id string, pid int) bool {
 	want, ok := readMarker(id)
-	return !ok || want == start
+	if !ok {
+		return false
+	}
+	start, err := procStartTime(pid)
+	return err != nil || start != want
 }
 
 // procStartTime returns field 22 of /proc/PID/stat: the start time in ticks.
