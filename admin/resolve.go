@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/xvs-project/xvs/service"
 )
@@ -157,7 +158,11 @@ func orWellKnown(r Resolver) Resolver {
 // WellKnown returns a built-in services table of common names (http, https,
 // domain, smtp, mysql, ...), for when the system's /etc/services cannot be
 // read.
-func WellKnown() *ServiceTable {
+// The table is shared and must not be changed (ServiceTable has no methods
+// that change it).
+func WellKnown() *ServiceTable { return wellKnownTable() }
+
+var wellKnownTable = sync.OnceValue(func() *ServiceTable {
 	t, _ := ParseServices(strings.NewReader(wellKnown))
 	return t
-}
+})

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/service"
@@ -75,7 +76,11 @@ func Run(cmd *Command, b Backend, env Env) error {
 		}
 		return Save(env.Stdout, cfg, cmd.Format.Numeric, r)
 	case OpRestore:
-		rules, err := ParseRules(env.Stdin, r)
+		in := env.Stdin
+		if in == nil {
+			in = strings.NewReader("")
+		}
+		rules, err := ParseRules(in, r)
 		if err != nil {
 			return err
 		}
