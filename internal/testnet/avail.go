@@ -12,7 +12,7 @@ import (
 const capSysAdmin = 21
 
 // Unavailable returns why this process cannot build labs, or "" if it can:
-// it must run as root with CAP_SYS_ADMIN and find iproute2's ip.
+// it must run as root with CAP_SYS_ADMIN and find iproute2's ip and bridge.
 func Unavailable() string {
 	if os.Geteuid() != 0 {
 		return "needs root to create network namespaces"
@@ -20,8 +20,10 @@ func Unavailable() string {
 	if !hasCap(capSysAdmin) {
 		return "needs CAP_SYS_ADMIN to create network namespaces"
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return "iproute2's ip is not installed (internal/testnet/deps.sh installs it)"
+	for _, bin := range []string{"ip", "bridge"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return "iproute2's " + bin + " is not installed (internal/testnet/deps.sh installs it)"
+		}
 	}
 	return ""
 }
@@ -43,7 +45,7 @@ func hasCap(bit uint) bool {
 
 // NewT builds a lab for a test and closes it in t.Cleanup, also when the
 // test fails. It skips the test, saying why, when the machine cannot build
-// labs (not root, no ip), and fails it when building fails.
+// labs (see Unavailable), and fails it when building fails.
 func NewT(t testing.TB, opts Options) *Lab {
 	t.Helper()
 	if reason := Unavailable(); reason != "" {

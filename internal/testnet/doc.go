@@ -84,6 +84,13 @@
 // single features (GRO, for instance). TestOffloadChecksums proves both with a
 // packet capture.
 //
+// # Requirements
+//
+// Root (CAP_SYS_ADMIN) and iproute2's ip and bridge; Unavailable says what is
+// missing and NewT skips with that reason. deps.sh beside this file installs
+// iproute2, curl, nftables and ethtool from Debian when missing (quietly,
+// idempotently). labserver is built with the go command on first use.
+//
 // # Life cycle
 //
 // New builds a lab; Close kills the processes started in it, then every other

@@ -71,18 +71,20 @@ next:
 }
 
 // Command returns an unstarted command that runs name inside h's namespace
-// (`ip netns exec`), with proxy variables removed from its environment, killed
-// when ctx ends and when this process dies. Close kills it too if it is still
-// running in the lab then. Use Run or Start unless the caller needs the
-// command's pipes.
+// (`ip netns exec`), with proxy variables removed from its environment. When
+// ctx ends it gets SIGTERM, and SIGKILL two seconds later (so a daemon can
+// detach its XDP programs); it gets SIGKILL at once if this process dies.
+// Close kills it too if it is still running in the lab then. Use Run or Start
+// unless the caller needs the command's pipes.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	argv := append([]string{"netns", "exec", h.NS, name}, args...)
 	cmd := exec.CommandContext(ctx, "ip", argv...)
 	cmd.Env = labEnv()
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Second
 	// Die with the creating thread; Go never retires threads that did not
 	// lock themselves, so in practice with the process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }
 
@@ -100,8 +102,8 @@ func (h *Host) Run(ctx context.Context, name string, args ...string) ([]byte, er
 }
 
 // Start starts name in the background inside h's namespace. Its stdout and
-// stderr are collected (Proc.Output). It is killed when ctx ends, and stopped
-// by Proc.Stop or Close.
+// stderr are collected (Proc.Output). It is stopped when ctx ends (as in
+// Command), by Proc.Stop, or by Close.
 func (h *Host) Start(ctx context.Context, name string, args ...string) (*Proc, error) {
 	if err := h.lab.checkOpen(); err != nil {
 		return nil, err

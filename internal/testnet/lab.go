@@ -150,7 +150,8 @@ func (l *Lab) addProc(p *Proc) error {
 
 // Close stops the processes started in the lab (SIGTERM, then SIGKILL),
 // kills any other process left in its namespaces, and deletes the namespaces
-// and the marker. Calling it again does nothing.
+// and the marker (the marker stays if a namespace could not be deleted, so
+// CleanupStale retries later). Calling it again does nothing.
 func (l *Lab) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -170,8 +171,9 @@ func (l *Lab) Close() error {
 	}
 	wg.Wait()
 	err := deleteNamespaces(l.Namespaces())
-	if rmErr := removeMarker(l.ID); rmErr != nil {
-		err = errors.Join(err, rmErr)
+	if err == nil {
+		// Kept otherwise, so that a later CleanupStale retries.
+		err = removeMarker(l.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("close lab %s: %w", l.ID, err)

@@ -154,6 +154,9 @@ func removeMarker(id string) error {
 func killNamespacePids(ns string) error {
 	var want syscall.Stat_t
 	if err := syscall.Stat(nsPath(ns), &want); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // deleted meanwhile, by another process's CleanupStale
+		}
 		return fmt.Errorf("stat namespace %s: %w", ns, err)
 	}
 	pids := namespacePids(want)
