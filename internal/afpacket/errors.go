@@ -1,0 +1,24 @@
+package afpacket
+
+import "errors"
+
+// Errors returned by the package. Callers test them with errors.Is; the
+// returned errors wrap them with the interface, rule or socket involved.
+var (
+	// ErrInvalidRule: a rule has a protocol other than TCP or UDP, an
+	// invalid prefix, or PortLo > PortHi.
+	ErrInvalidRule = errors.New("invalid steering rule")
+	// ErrInvalidAddress: a local address is not valid.
+	ErrInvalidAddress = errors.New("invalid local address")
+	// ErrTooManyRules: the rule set compiles into a socket filter longer
+	// than the kernel accepts (4096 instructions).
+	ErrTooManyRules = errors.New("too many steering rules for a socket filter")
+	// ErrInvalidOptions: an Options field is out of range.
+	ErrInvalidOptions = errors.New("invalid afpacket options")
+	// ErrNoInterfaces: Open was given no interface.
+	ErrNoInterfaces = errors.New("no interface")
+	// ErrClosed: the backend was closed.
+	ErrClosed = errors.New("afpacket backend closed")
+	// ErrNetlink: the kernel refused an nftables request.
+	ErrNetlink = errors.New("nftables netlink request failed")
+)

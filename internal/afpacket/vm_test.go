@@ -1,0 +1,283 @@
+package afpacket
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// runCBPF is a classic BPF interpreter with the kernel's semantics for the
+// instructions a socket filter may use: a load beyond the packet ends the
+// program with 0. It is the oracle the generated filters run on.
+func runCBPF(prog []unix.SockFilter, pkt []byte) (uint32, error) {
+	var a, x uint32
+	var mem [16]uint32
+	load := func(off uint32, size uint32) (uint32, bool) {
+		if uint64(off)+uint64(size) > uint64(len(pkt)) {
+			return 0, false
+		}
+		switch size {
+		case 4:
+			return binary.BigEndian.Uint32(pkt[off:]), true
+		case 2:
+			return uint32(binary.BigEndian.Uint16(pkt[off:])), true
+		}
+		return uint32(pkt[off]), true
+	}
+	sizes := map[uint16]uint32{unix.BPF_W: 4, unix.BPF_H: 2, unix.BPF_B: 1}
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		cls := in.Code & 0x07
+		switch cls {
+		case unix.BPF_LD:
+			size := sizes[in.Code&0x18]
+			switch in.Code & 0xe0 {
+			case unix.BPF_ABS:
+				v, ok := load(in.K, size)
+				if !ok {
+					return 0, nil
+				}
+				a = v
+			case unix.BPF_IND:
+				v, ok := load(x+in.K, size)
+				if !ok {
+					return 0, nil
+				}
+				a = v
+			case unix.BPF_IMM:
+				a = in.K
+			case unix.BPF_MEM:
+				a = mem[in.K&15]
+			case unix.BPF_LEN:
+				a = uint32(len(pkt))
+			default:
+				return 0, fmt.Errorf("pc %d: bad ld mode %#x", pc, in.Code)
+			}
+		case unix.BPF_LDX:
+			switch in.Code & 0xe0 {
+			case unix.BPF_MSH:
+				v, ok := load(in.K, 1)
+				if !ok {
+					return 0, nil
+				}
+				x = 4 * (v & 0x0f)
+			case unix.BPF_IMM:
+				x = in.K
+			case unix.BPF_MEM:
+				x = mem[in.K&15]
+			case unix.BPF_LEN:
+				x = uint32(len(pkt))
+			default:
+				return 0, fmt.Errorf("pc %d: bad ldx mode %#x", pc, in.Code)
+			}
+		case unix.BPF_ST:
+			mem[in.K&15] = a
+		case unix.BPF_STX:
+			mem[in.K&15] = x
+		case unix.BPF_ALU:
+			v := in.K
+			if in.Code&unix.BPF_X != 0 {
+				v = x
+			}
+			switch in.Code & 0xf0 {
+			case unix.BPF_ADD:
+				a += v
+			case unix.BPF_SUB:
+				a -= v
+			case unix.BPF_AND:
+				a &= v
+			case unix.BPF_OR:
+				a |= v
+			case unix.BPF_LSH:
+				a <<= v
+			case unix.BPF_RSH:
+				a >>= v
+			default:
+				return 0, fmt.Errorf("pc %d: unsupported alu %#x", pc, in.Code)
+			}
+		case unix.BPF_JMP:
+			if in.Code&0xf0 == unix.BPF_JA {
+				pc += int(in.K)
+				break
+			}
+			v := in.K
+			if in.Code&unix.BPF_X != 0 {
+				v = x
+			}
+			var t bool
+			switch in.Code & 0xf0 {
+			case unix.BPF_JEQ:
+				t = a == v
+			case unix.BPF_JGT:
+				t = a > v
+			case unix.BPF_JGE:
+				t = a >= v
+			case unix.BPF_JSET:
+				t = a&v != 0
+			default:
+				return 0, fmt.Errorf("pc %d: bad jump %#x", pc, in.Code)
+			}
+			if t {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_RET:
+			if in.Code&0x18 == unix.BPF_A {
+				return a, nil
+			}
+			return in.K, nil
+		case unix.BPF_MISC:
+			if in.Code&0xf8 == unix.BPF_TXA {
+				a = x
+			} else {
+				x = a
+			}
+		}
+		if pc >= len(prog) {
+			return 0, fmt.Errorf("pc %d: jumped past the end", pc)
+		}
+	}
+	return 0, fmt.Errorf("fell off the end of the program")
+}
+
+// nftVerdict is the outcome of runNFT.
+type nftVerdict int
+
+const (
+	nftAccepted nftVerdict = iota
+	nftDropped
+)
+
+// runNFT evaluates the table's chains on an untagged Ethernet frame the way
+// the netdev ingress hook does: skb->protocol is the EtherType, payload
+// loads are relative to the network header, and transport loads work only
+// when the kernel's IPv4/IPv6 header validation succeeded and the packet is
+// not a non-first fragment.
+func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
+	if len(frame) < 14 {
+		return nftAccepted, nil
+	}
+	proto := frame[12:14]
+	nhdr := frame[14:]
+	thoff, l4ok := -1, false
+	switch binary.BigEndian.Uint16(proto) {
+	case etherIPv4:
+		if len(nhdr) >= 20 && nhdr[0]>>4 == 4 && nhdr[0]&15 >= 5 {
+			tot := int(binary.BigEndian.Uint16(nhdr[2:]))
+			ihl := int(nhdr[0]&15) * 4
+			if tot <= len(nhdr) && tot >= ihl {
+				thoff = ihl
+				// Loads stop at skb->len, which still includes any
+				// Ethernet padding: ip_rcv trims it later.
+				l4ok = binary.BigEndian.Uint16(nhdr[6:])&0x1fff == 0
+			}
+		}
+	case etherIPv6:
+		if len(nhdr) >= 40 && nhdr[0]>>4 == 6 && 40+int(binary.BigEndian.Uint16(nhdr[4:])) <= len(nhdr) {
+			thoff, l4ok = 40, true
+		}
+	}
+	chains := map[string][]nftRule{}
+	for _, r := range rules {
+		chains[r.chain] = append(chains[r.chain], r)
+	}
+	type frameT struct {
+		chain string
+		pc    int
+	}
+	stack := []frameT{}
+	cur := frameT{chain: "base"}
+	for steps := 0; steps < 100000; steps++ {
+		rs := chains[cur.chain]
+		if cur.pc >= len(rs) {
+			if len(stack) == 0 {
+				return nftAccepted, nil
+			}
+			cur, stack = stack[len(stack)-1], stack[:len(stack)-1]
+			continue
+		}
+		r := rs[cur.pc]
+		cur.pc++
+		ok := true
+		for _, m := range r.matches {
+			var v []byte
+			switch {
+			case m.meta:
+				v = proto
+			case m.base == unix.NFT_PAYLOAD_NETWORK_HEADER:
+				if int(m.off)+len(m.data) > len(nhdr) {
+					ok = false
+				} else {
+					v = nhdr[m.off : int(m.off)+len(m.data)]
+				}
+			case m.base == unix.NFT_PAYLOAD_TRANSPORT_HEADER:
+				if !l4ok || thoff+int(m.off)+len(m.data) > len(nhdr) {
+					ok = false
+				} else {
+					v = nhdr[thoff+int(m.off) : thoff+int(m.off)+len(m.data)]
+				}
+			default:
+				return 0, fmt.Errorf("bad payload base %d", m.base)
+			}
+			if !ok {
+				break
+			}
+			if m.mask != nil {
+				w := make([]byte, len(v))
+				for i := range v {
+					w[i] = v[i] & m.mask[i]
+				}
+				v = w
+			}
+			c := bytes.Compare(v, m.data)
+			switch m.op {
+			case unix.NFT_CMP_EQ:
+				ok = c == 0
+			case unix.NFT_CMP_NEQ:
+				ok = c != 0
+			case unix.NFT_CMP_LT:
+				ok = c < 0
+			case unix.NFT_CMP_LTE:
+				ok = c <= 0
+			case unix.NFT_CMP_GT:
+				ok = c > 0
+			case unix.NFT_CMP_GTE:
+				ok = c >= 0
+			}
+			if !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		switch r.verdict {
+		case nfDrop:
+			return nftDropped, nil
+		case nfAccept:
+			return nftAccepted, nil
+		case unix.NFT_RETURN:
+			if len(stack) == 0 {
+				return nftAccepted, nil
+			}
+			cur, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		case unix.NFT_JUMP:
+			stack = append(stack, cur)
+			cur = frameT{chain: r.target}
+		case unix.NFT_GOTO:
+			cur = frameT{chain: r.target}
+		default:
+			return 0, fmt.Errorf("bad verdict %d", r.verdict)
+		}
+	}
+	return 0, fmt.Errorf("chain loop")
+}
+
+// tableRules returns the complete rule list of a table for runNFT: the base
+// chain (named "base") and the regular chains.
+func tableRules(c *compiled) []nftRule {
+	return append(baseRules("base"), nftRules(c)...)
+}
