@@ -35,7 +35,7 @@ func Example() {
 }
 
 func ExampleParse_error() {
-	_, err := admin.Parse(strings.Fields("-a -t 192.168.8.200:80 -r 192.168.8.20 -w 100000"), nil)
+	_, err := admin.Parse(strings.Fields("-a -t 192.168.8.200:80 -r 192.168.8.20 -w 2147483648"), nil)
 	fmt.Println(admin.Message(err), admin.ExitStatus(err))
 	// Output: illegal weight specified 2
 }

@@ -163,7 +163,7 @@ func (p *parser) option(t token) error {
 		if err := p.mark(optWeight); err != nil {
 			return err
 		}
-		n, ok := number(t.val, 0, 65535)
+		n, ok := number(t.val, 0, service.MaxWeight)
 		if !ok {
 			return syntaxf(ErrIllegalWeight, "illegal weight specified")
 		}

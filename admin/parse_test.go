@@ -146,7 +146,7 @@ func TestParseErrors(t *testing.T) {
 		{"-A -t 198.18.0.1:nosuchport", "illegal virtual server address[:port] specified", ErrIllegalService, 2},
 		{"-A -t [2001:db8::1]80", "illegal virtual server address[:port] specified", ErrIllegalService, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.x", "illegal real server address[:port] specified", ErrIllegalReal, 2},
-		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w 65536", "illegal weight specified", ErrIllegalWeight, 2},
+		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w 2147483648", "illegal weight specified", ErrIllegalWeight, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w -1", "illegal weight specified", ErrIllegalWeight, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w abc", "illegal weight specified", ErrIllegalWeight, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -x -5", "illegal u_threshold specified", ErrIllegalThreshold, 2},

@@ -245,7 +245,7 @@ func TestRestoreAllOrNothing(t *testing.T) {
 	}
 	// A syntax error on a late line stops the restore before the daemon
 	// sees anything.
-	_, err = run(t, b, "-R", "-A -t 198.18.0.1:80\n-a -t 198.18.0.1:80 -r 198.18.1.2 -w 70000\n")
+	_, err = run(t, b, "-R", "-A -t 198.18.0.1:80\n-a -t 198.18.0.1:80 -r 198.18.1.2 -w 2147483648\n")
 	if !errors.As(err, &le) || le.Line != 2 || Message(err) != "line 2: illegal weight specified" {
 		t.Errorf("error %v", err)
 	}

@@ -68,7 +68,7 @@ Options:
   --gatewaying   -g               direct routing (default)
   --ipip         -i               IPIP tunnelling
   --masquerading -m               NAT
-  --weight       -w weight        0..65535 (default 1)
+  --weight       -w weight        0..2147483647 (default 1)
   --u-threshold  -x n             stop sending new connections above n
   --l-threshold  -y n             resume below n
   --numeric      -n               addresses and ports as numbers

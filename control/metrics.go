@@ -156,23 +156,24 @@ func ServiceLabel(k service.Key) string {
 	return strings.ToLower(k.Proto.String()) + "/" + netip.AddrPortFrom(k.Addr, k.Port).String()
 }
 
-// DropKey builds a Stats.Drops key: reason alone when queue is negative
-// (a total over queues), "QUEUE/REASON" otherwise.
-func DropKey(queue int, reason string) string {
-	if queue < 0 {
+// DropKey builds a Stats.Drops key: reason alone for a total, or
+// "QUEUE/REASON" for one queue. Queue names may hold slashes themselves
+// ("eth0/3": interface and queue number); the reason never does.
+func DropKey(queue, reason string) string {
+	if queue == "" {
 		return reason
 	}
-	return fmt.Sprintf("%d/%s", queue, reason)
+	return queue + "/" + reason
 }
 
 // SplitDropKey splits a Stats.Drops key into its queue ("" for a total) and
-// reason.
+// reason, at the last slash.
 func SplitDropKey(key string) (queue, reason string) {
-	q, r, ok := strings.Cut(key, "/")
-	if ok && q != "" && strings.Trim(q, "0123456789") == "" {
-		return q, r
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return "", key
 	}
-	return "", key
+	return key[:i], key[i+1:]
 }
 
 // MetricsHandler serves engine's metrics, with the Go runtime's and the

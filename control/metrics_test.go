@@ -108,10 +108,10 @@ func TestDropKeys(t *testing.T) {
 	tests := []struct{ key, queue, reason string }{
 		{"no-service", "", "no-service"},
 		{"3/ring-full", "3", "ring-full"},
-		{"/x", "", "/x"},
-		{"a/b", "", "a/b"},
-		{DropKey(12, "malformed"), "12", "malformed"},
-		{DropKey(-1, "malformed"), "", "malformed"},
+		{"/x", "", "x"},
+		{"eth0/3/no-route", "eth0/3", "no-route"},
+		{DropKey("eth0/12", "malformed"), "eth0/12", "malformed"},
+		{DropKey("", "malformed"), "", "malformed"},
 	}
 	for _, tt := range tests {
 		q, r := SplitDropKey(tt.key)

@@ -11,10 +11,10 @@ var (
 	ErrDestExists     = errors.New("Destination already exists")
 	ErrNoDest         = errors.New("No such destination")
 	ErrZeroPort       = errors.New("Zero port specified for non-persistent service")
-	ErrNoScheduler    = errors.New("Scheduler not found")
+	ErrNoScheduler    = errors.New("Scheduler or persistence engine not found")
 	ErrInvalid        = errors.New("Invalid operation")
 	ErrNetmaskNoPers  = errors.New("Netmask specified for non-persistent service")
-	ErrOnePacketNoUDP = errors.New("One-packet scheduling is only for UDP services")
+	ErrOnePacketNoUDP = errors.New("One-Packet Scheduling is only for UDP virtual services")
 )
 
 // FieldError says which field of which service or real server is wrong and

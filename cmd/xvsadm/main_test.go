@@ -128,7 +128,7 @@ func TestSession(t *testing.T) {
 
 func TestSyntaxErrorNeedsNoDaemon(t *testing.T) {
 	t.Setenv(control.SocketEnv, filepath.Join(t.TempDir(), "none.sock"))
-	code, _, stderr := xvsadm(t, "-a -t 198.18.0.1:80 -r 198.18.1.2 -w 70000", "")
+	code, _, stderr := xvsadm(t, "-a -t 198.18.0.1:80 -r 198.18.1.2 -w 2147483648", "")
 	if code != 2 || stderr != "illegal weight specified\n" {
 		t.Errorf("exit %d, %q", code, stderr)
 	}
