@@ -49,6 +49,7 @@ type Engine struct {
 	mu   sync.Mutex // serialises configuration changes; guards reg, base
 	reg  *registry
 	base []service.Counters // per real id: figures at creation or last ZeroStats
+	est  estimators
 
 	runOnce sync.Once
 	stop    chan struct{}
@@ -124,6 +125,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}(w)
 	}
 	go e.table.Run(ctx)
+	go e.runEstimator(ctx)
 	if r, ok := e.router.(interface{ Run(context.Context) }); ok {
 		go r.Run(ctx)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/internal/rate"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -96,10 +97,12 @@ func (e *Engine) Stats() service.Stats {
 				InactConns:   r.dest.InactiveConns(),
 				PersistConns: r.dest.PersistConns(),
 				Counters:     sub(e.realCounters(r.id), e.base[r.id]),
+				Rates:        e.realRates(r),
 			}
 			addTo(&ss.Counters, rs.Counters)
 			ss.Reals = append(ss.Reals, rs)
 		}
+		ss.Rates = e.serviceRates(svc.id)
 		st.Services = append(st.Services, ss)
 	}
 	ts := e.table.Stats()
@@ -131,6 +134,12 @@ func (e *Engine) ZeroStats(k *service.Key) error {
 		found = true
 		for _, r := range svc.reals {
 			e.base[r.id] = e.realCounters(r.id)
+			if re := e.est.reals[r.id]; re != nil {
+				re.est.Zero(toRate(e.base[r.id]))
+			}
+		}
+		if se := e.est.services[svc.id]; se != nil {
+			se.Zero(rate.Counters{})
 		}
 	}
 	if !found {

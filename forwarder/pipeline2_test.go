@@ -229,3 +229,20 @@ func TestStats(t *testing.T) {
 		t.Errorf("after zero: %+v", c)
 	}
 }
+
+// TestRates: the estimator turns counter growth into per-second rates.
+func TestRates(t *testing.T) {
+	e, mem := newTestEngine(t, testService(service.UDP, vip4, 53, "rr", service.MethodDR, 0, 1))
+	now := time.Now()
+	e.estimate(now)
+	for step := 1; step <= 20; step++ {
+		for i := 0; i < 100; i++ { // 100 new flows and packets per 2 s tick
+			run(e, mem, buildFrame(t, pkt{src: client4, dst: vip4, sport: uint16(step*100 + i), dport: 53, udp: true}))
+		}
+		e.estimate(now.Add(time.Duration(step) * 2 * time.Second))
+	}
+	r := e.Stats().Services[0].Rates
+	if r.CPS < 45 || r.CPS > 50 || r.InPPS < 45 || r.InPPS > 50 {
+		t.Errorf("rates %+v, want about 50 conns/s and packets/s", r)
+	}
+}
