@@ -161,6 +161,9 @@ func (l *Lab) nsSysctls(h *Host) [][2]string {
 	return kv
 }
 
+// firstCreatorIndex is the ifindex of the first veth end a namespace creates.
+const firstCreatorIndex = 100
+
 // vethLines creates the veth pairs h is the creating end of: the switch
 // creates its ports, the NAT client its link to the director.
 func (l *Lab) vethLines(h *Host) []string {
@@ -168,8 +171,13 @@ func (l *Lab) vethLines(h *Host) []string {
 		return nil
 	}
 	var lines []string
-	for _, k := range h.Links {
-		lines = append(lines, fmt.Sprintf("link add %s type veth peer name %s netns %s", k.Iface, k.PeerIface, k.PeerNS))
+	for i, k := range h.Links {
+		// The creating end gets an ifindex from 100 up, so it never equals
+		// its peer's (2, 3 ... in the peer's namespace). With equal
+		// indexes the kernel's link watcher treats the carrier change as
+		// not urgent and applies it up to a second later.
+		lines = append(lines, fmt.Sprintf("link add %s index %d type veth peer name %s netns %s",
+			k.Iface, firstCreatorIndex+i, k.PeerIface, k.PeerNS))
 	}
 	return lines
 }

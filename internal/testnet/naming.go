@@ -39,17 +39,18 @@ func newID() (string, error) {
 
 // idInUse reports whether a namespace of id exists (a lab of this process
 // still open after the sequence wrapped).
-func idInUse(id string) bool {
-	ents, err := os.ReadDir(netnsDir)
-	if err != nil {
-		return false
-	}
+func idInUse(id string) bool { return len(labNamespaces(id)) > 0 }
+
+// labNamespaces lists the existing namespaces of lab id.
+func labNamespaces(id string) []string {
+	ents, _ := os.ReadDir(netnsDir)
+	var ns []string
 	for _, e := range ents {
-		if m := nsNameRE.FindStringSubmatch(e.Name()); m != nil && m[1] == id {
-			return true
+		if lid, _, _, ok := parseNSName(e.Name()); ok && lid == id {
+			ns = append(ns, e.Name())
 		}
 	}
-	return false
+	return ns
 }
 
 // parseNSName splits a lab namespace name into its ID, creator pid and host

@@ -100,18 +100,6 @@ func startHelper(t *testing.T) *helperLab {
 	return h
 }
 
-// labNamespaces lists the namespaces of lab id that exist.
-func labNamespaces(id string) []string {
-	ents, _ := os.ReadDir(netnsDir)
-	var ns []string
-	for _, e := range ents {
-		if lid, _, _, ok := parseNSName(e.Name()); ok && lid == id {
-			ns = append(ns, e.Name())
-		}
-	}
-	return ns
-}
-
 // alive reports whether pid runs (zombies count as dead).
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
