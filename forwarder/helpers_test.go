@@ -141,7 +141,8 @@ func run(e *Engine, mem *MemBackend, frames ...[]byte) []SentFrame {
 	for _, f := range frames {
 		mem.Queue(0).Inject(f)
 	}
-	for e.workers[0].poll() > 0 {
+	for got := 0; got < len(frames); {
+		got += e.workers[0].poll()
 	}
 	return mem.Queue(0).Sent()
 }
