@@ -1,0 +1,118 @@
+// Command xvs-bench measures xvs against baselines in one run: delivered
+// packets per second, new connections per second, latency and CPU per
+// packet, and writes results/report.md with a chart.
+//
+//	xvs-bench [-smoke] [-out DIR] [-rounds N] [-trial D] [-xvs auto|require|off] ...
+//
+// It needs root: it builds network namespaces and attaches XDP programs, all
+// of which it removes again (also on SIGINT/SIGTERM). `make bench` runs the
+// full set (under ten minutes), `make bench-smoke` a seconds-long subset.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xvs-project/xvs/bench"
+)
+
+func main() {
+	// The bench re-executes itself inside lab namespaces for its generator,
+	// bounce, echo servers and probe.
+	if bench.IsChild(os.Args[1:]) {
+		if err := bench.RunChild(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "xvs-bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "xvs-bench: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	smoke := flag.Bool("smoke", false, "seconds-long subset (CI)")
+	out := flag.String("out", "", "results directory (default results)")
+	rounds := flag.Int("rounds", 0, "rounds of interleaved trials (default 3, smoke 1)")
+	trial := flag.Duration("trial", 0, "measured length of one trial (default 1s, smoke 300ms)")
+	warmup := flag.Duration("warmup", -1, "unmeasured warm-up before each trial")
+	reals := flag.Int("reals", 0, "real servers (default 3)")
+	xvsMode := flag.String("xvs", "auto", "auto: xvs scenarios run if bin/xvs starts; require: fail if not; off: baselines only")
+	xvsBin := flag.String("xvs-bin", "bin/xvs", "xvs daemon binary")
+	admBin := flag.String("xvsadm-bin", "bin/xvsadm", "xvsadm binary")
+	pin := flag.Bool("pin", true, "pin the generator to CPU 0 and the director's user space to CPU 1")
+	skip := flag.String("skip", "", "comma-separated scenarios to leave out ("+strings.Join(allScenarios(), ",")+")")
+	probes := flag.Int("probes", 0, "latency probes per series")
+	noLatency := flag.Bool("no-latency", false, "skip the latency phase")
+	noGoBench := flag.Bool("no-gobench", false, "skip the Go benchmarks (conntrack, forwarder pipeline)")
+	oneArmed := flag.Bool("one-armed", true, "run the one-armed lab (DR, TUN) in full mode")
+	flag.Parse()
+
+	o := bench.DefaultOptions(*smoke)
+	if *out != "" {
+		o.Out = *out
+	}
+	if *rounds > 0 {
+		o.Rounds = *rounds
+	}
+	if *trial > 0 {
+		o.Trial = *trial
+	}
+	if *warmup >= 0 {
+		o.Warmup = *warmup
+	}
+	if *reals > 0 {
+		o.Reals = *reals
+	}
+	switch *xvsMode {
+	case "auto", "require", "off":
+		o.XVSMode = *xvsMode
+	default:
+		return fmt.Errorf("-xvs %q: want auto, require or off", *xvsMode)
+	}
+	o.XVS, o.XVSAdm, o.Pin = *xvsBin, *admBin, *pin
+	for _, s := range strings.Split(*skip, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.Skip[s] = true
+		}
+	}
+	if *probes > 0 {
+		o.ProbeCount = *probes
+	}
+	o.Latency = o.Latency && !*noLatency
+	if *noGoBench {
+		o.GoBench = nil
+	}
+	if !*smoke {
+		o.OneArmed = *oneArmed
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	res, err := bench.Run(ctx, o)
+	if res != nil {
+		report, _ := filepath.Abs(filepath.Join(o.Out, bench.ReportFile))
+		fmt.Fprintf(os.Stderr, "xvs-bench: %s in %v; report: %s\n", res.XVS, time.Since(start).Round(time.Second), report)
+		for _, t := range res.Targets {
+			fmt.Fprintf(os.Stderr, "xvs-bench: target %-8s %s: %s\n", t.Status, t.Target, t.Measured)
+		}
+		if strings.HasPrefix(res.XVS, "xvs unavailable") {
+			fmt.Fprintf(os.Stderr, "xvs-bench: WARNING: %s — only the baselines were measured\n", res.XVS)
+		}
+	}
+	return err
+}
+
+func allScenarios() []string {
+	return []string{bench.ScKernelFwd, bench.ScNftDNAT, bench.ScBounce2, bench.ScXVSNAT, bench.ScBounce1, bench.ScXVSDR, bench.ScXVSTUN}
+}

@@ -1,0 +1,37 @@
+// Package bench is xvs's benchmark harness: it measures delivered packets
+// per second, new connections per second, latency and CPU per packet of xvs
+// against baselines on the same machine, in the same run, and writes a
+// report (results/report.md, chart.svg, results.json). The xvs-bench command
+// (bench/cmd/xvs-bench) drives it; `make bench` and `make bench-smoke` run it.
+//
+// # What it owns
+//
+//   - Labs (topo.go): its own network namespaces, built with `ip -batch`
+//     and removed on exit, on error and on SIGINT/SIGTERM; stale labs of a
+//     dead run are removed at the start. Two-armed for NAT and the kernel
+//     baselines, one-armed for DR and TUN. No bridge sits on the measured
+//     path (see the diagram in topo.go).
+//   - The generator (gen.go, frames.go): Go over AF_XDP TX (asavie/xdp) in
+//     its own namespace, one core, pre-built UDP frames of any size patched per
+//     flow (1 to millions of flows by source address and port) or TCP SYNs
+//     from a new source each; every run bounded by time and count.
+//   - The sink (sink.go, xdpprog.go): an XDP program in cilium/ebpf asm on
+//     the real servers' link that counts frames per real server (by MAC) in a
+//     per-CPU array and drops them, so the figure is frames delivered.
+//   - Scenarios (scenario.go, xvs.go, bounce.go): bin/xvs in NAT, DR and TUN
+//     mode, and the baselines: plain kernel forwarding, kernel forwarding with
+//     nftables DNAT, and a bare AF_XDP bounce (the ceiling of the path).
+//   - Trials (plan.go, run.go): interleaved xvs/baseline order, rounds,
+//     medians with min–max; CPU from /proc/stat (procstat.go); latency with a
+//     UDP echo probe (latency.go); the connection table's memory and the Go
+//     benchmarks of conntrack and forwarder (ctmem.go, gobench.go).
+//   - The report (report.go, chart.go, targets.go): Markdown tables, the
+//     project's targets with met/not met, an SVG chart.
+//
+// Child roles (generator, bounce, echo, probe, table measurement) run as the
+// same binary re-executed inside a lab namespace; a program embedding this
+// package must call RunChild when IsChild(os.Args[1:]) says so, as the
+// xvs-bench command and this package's tests do.
+//
+// The product never imports this package.
+package bench

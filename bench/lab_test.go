@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestLabForwarding builds each lab, forwards a short burst with the kernel
+// and checks that the sink counted it per real server, then that Close
+// leaves no namespace behind.
+//
+//	two-armed: gen ─veth─ dir (forwarding on) ─veth─ trunk [sink] ─ r1..r3
+//	one-armed: gen (macvlan) ─ trunk [sink] ─veth─ dir (hairpin) ; r1..r3
+func TestLabForwarding(t *testing.T) {
+	needRoot(t)
+	if testing.Short() {
+		t.Skip("builds namespaces and sends traffic")
+	}
+	ctx := context.Background()
+	for _, arms := range []int{2, 1} {
+		lab, err := NewLab(ctx, arms, 3, probePort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lab.Close() })
+		if err := lab.SetForwarding(true); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := startChild(ctx, lab.GenNS, -1, childGen, genConfig(lab, ScKernelFwd, Load{UDP, 64, 300}, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := lab.Sink.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res GenResult
+		if err := gen.request(GenCommand{Count: 3000, Duration: 5 * time.Second}, &res, 10*time.Second); err != nil || res.Error != "" {
+			t.Fatalf("generator: %v %s", err, res.Error)
+		}
+		if err := gen.stop(time.Second); err != nil {
+			t.Errorf("generator exit: %v", err)
+		}
+		if res.Sent != 3000 {
+			t.Errorf("%d-armed: sent %d, want exactly 3000 (count bound)", arms, res.Sent)
+		}
+		time.Sleep(100 * time.Millisecond)
+		after, err := lab.Sink.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := after.Sub(before)
+		// Forwarding is lossless at this size; each real server gets a third.
+		for i := 1; i <= 3; i++ {
+			if d.Plain[i] < 900 || d.Plain[i] > 1000 {
+				t.Errorf("%d-armed: real %d got %d frames, want ~1000 (%v)", arms, i, d.Plain[i], d.Plain[:4])
+			}
+		}
+		if d.Plain[0] != 0 || d.Encap[1] != 0 {
+			t.Errorf("%d-armed: unexpected counts: unknown %d, encap %d", arms, d.Plain[0], d.Encap[1])
+		}
+		if err := lab.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range []string{lab.GenNS, lab.DirNS, lab.RealNS} {
+			if _, err := os.Stat(netnsDir + "/" + ns); err == nil {
+				t.Errorf("namespace %s left behind", ns)
+			}
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// Options configure a bench run. DefaultOptions gives the full and the smoke
+// configurations; the command's flags override single fields.
+type Options struct {
+	Smoke bool
+	// Out is the results directory (report.md, chart.svg, results.json).
+	Out string
+	// Rounds of interleaved trials (medians over rounds).
+	Rounds int
+	// Trial is the measured length of one trial, Warmup the unmeasured
+	// run before it (flows established, tables warm), Settle the wait for
+	// in-flight frames after it.
+	Trial, Warmup, Settle time.Duration
+	// Reals is the number of real servers.
+	Reals int
+	// Loads are the UDP loads; SYN adds the new-connection load.
+	Loads []Load
+	SYN   bool
+	// OneArmed runs the one-armed lab (DR, TUN, one-armed bounce).
+	OneArmed bool
+	// Skip names scenarios not to run.
+	Skip map[string]bool
+	// XVS and XVSAdm are the binaries; XVSMode is "auto" (a start failure
+	// marks xvs unavailable), "require" (it fails the run) or "off".
+	XVS, XVSAdm string
+	XVSMode     string
+	XVSCapacity int
+	// XVSMetrics, if set, is passed as --metrics (pprof is looked for there).
+	XVSMetrics string
+	// NftPath is the nft binary ("" looks it up in PATH).
+	NftPath string
+	// Pin puts the generator on CPU 0 and the director's user-space
+	// process (xvs, bounce) on CPU 1.
+	Pin bool
+	// Probe count and spacing for each latency measurement.
+	ProbeCount    int
+	ProbeInterval time.Duration
+	// Latency enables the latency phase.
+	Latency bool
+	// TableSizes are the connection-table sizes whose memory per entry and
+	// lookup cost the bench measures itself (conntrack's benchmarks report
+	// time, not memory).
+	TableSizes []int
+	// GoBench are the Go benchmarks to run; ModuleDir is where.
+	GoBench   []GoBenchSpec
+	ModuleDir string
+	// Profile takes a CPU profile of xvs when it misses a target.
+	Profile bool
+	// Progress receives one line per trial (stderr by default).
+	Progress io.Writer
+}
+
+// DefaultOptions returns the full run (under ten minutes on a two-core
+// machine) or, with smoke, a seconds-long subset that still touches every
+// piece: both baselines kinds, the bounce, one xvs scenario, the SYN load,
+// latency and the Go benchmarks.
+func DefaultOptions(smoke bool) Options {
+	o := Options{
+		Smoke: smoke, Out: "results", Rounds: 3,
+		Trial: time.Second, Warmup: 400 * time.Millisecond, Settle: 100 * time.Millisecond,
+		Reals: 3,
+		Loads: []Load{
+			{UDP, 64, 1}, {UDP, 64, 10_000}, {UDP, 64, 1_000_000},
+			{UDP, 1400, 1}, {UDP, 1400, 10_000}, {UDP, 1400, 1_000_000},
+		},
+		SYN: true, OneArmed: true, Skip: map[string]bool{},
+		XVS: "bin/xvs", XVSAdm: "bin/xvsadm", XVSMode: "auto", XVSCapacity: 4 << 20,
+		Pin: true, ProbeCount: 2000, ProbeInterval: 200 * time.Microsecond, Latency: true,
+		GoBench: []GoBenchSpec{
+			{Pkg: "./conntrack/", Bench: ".", BenchTime: "1s", Timeout: 4 * time.Minute},
+			{Pkg: "./forwarder/", Bench: "Pipeline", BenchTime: "1s", Timeout: 2 * time.Minute},
+		},
+		TableSizes: []int{1000, 1_000_000, 10_000_000},
+		ModuleDir:  ".", Profile: true, Progress: os.Stderr,
+	}
+	if smoke {
+		o.Rounds = 1
+		o.Trial, o.Warmup, o.Settle = 300*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+		o.Loads = []Load{{UDP, 64, 10_000}}
+		o.OneArmed = false
+		o.ProbeCount = 200
+		o.Profile = false
+		o.TableSizes = []int{1000, 1_000_000} // 10 M only in full mode
+		o.GoBench = []GoBenchSpec{
+			{Pkg: "./conntrack/", Bench: "Lookup$/^(100k|1M)$", BenchTime: "10000x", Short: true, Timeout: 2 * time.Minute},
+			{Pkg: "./forwarder/", Bench: "Pipeline", BenchTime: "10000x", Short: true, Timeout: time.Minute},
+		}
+	}
+	return o
+}

@@ -1,0 +1,353 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report files written into the results directory.
+const (
+	ReportFile  = "report.md"
+	ChartFile   = "chart.svg"
+	ResultsFile = "results.json"
+)
+
+// WriteReport writes report.md, chart.svg and results.json into dir.
+func WriteReport(dir string, res *Results) error {
+	if err := writeJSON(filepath.Join(dir, ResultsFile), res); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ChartFile), []byte(Chart(res.Rows)), 0o644); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, ReportFile))
+	if err != nil {
+		return err
+	}
+	if err := Markdown(f, res); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Markdown renders the report.
+func Markdown(w io.Writer, res *Results) error {
+	var b strings.Builder
+	mode := "full"
+	if res.Smoke {
+		mode = "smoke (one short round: figures are indicative only)"
+	}
+	fmt.Fprintf(&b, "# xvs benchmark report\n\n")
+	fmt.Fprintf(&b, "Run %s, %s, %s mode. Kernel %s, %d cores; load average %s at the start, %s at the end.\n\n",
+		res.Started.Format("2006-01-02 15:04 MST"), res.Finished.Sub(res.Started).Round(time.Second), mode,
+		res.Host.Kernel, res.Host.Cores, res.Host.LoadAvgStart, res.Host.LoadAvgEnd)
+	fmt.Fprintf(&b, "**The generator and the director share this machine's %d cores** (generator %s, director user space %s). "+
+		"veth runs the receive half of every hop (NAPI, XDP, the copy into an AF_XDP UMEM, kernel forwarding and nftables) "+
+		"in softirq on the *sending* core, so part of the director's work lands on the generator's core and competes with it. "+
+		"Other jobs on the machine also take CPU: compare scenarios within this run (trials are interleaved), not across runs.\n\n",
+		res.Host.Cores, res.Host.PinnedGen, res.Host.PinnedDirector)
+	fmt.Fprintf(&b, "xvs: %s.\n\n", res.XVS)
+
+	b.WriteString("## Targets\n\n| target | measured | status |\n|---|---|---|\n")
+	for _, t := range res.Targets {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Target, t.Measured, statusMark(t.Status))
+	}
+	b.WriteString("\n")
+
+	fmt.Fprintf(&b, "## Throughput\n\n![delivered packets per second](%s)\n\n", ChartFile)
+	fmt.Fprintf(&b, "Delivered = frames counted by the XDP sink on the real servers' link (median [min–max] over %d round(s) of %v each, after a %v warm-up). "+
+		"Drops = frames the generator sent that no real server received. CPU in cores (CPU-seconds per second): generator = its process; "+
+		"director = all cores' busy time from /proc/stat minus the generator's (everything else the packets cost, including softirq on the generator's core). "+
+		"The SYN load sends TCP SYNs from a new source each, so its rate is new connections per second.\n\n",
+		res.Options.Rounds, res.Options.Trial, res.Options.Warmup)
+	b.WriteString(ThroughputTable(res.Rows))
+	b.WriteString("\n")
+
+	b.WriteString("## Latency\n\n")
+	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
+		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
+	b.WriteString(LatencyTable(res.Latency))
+	b.WriteString("\n")
+
+	b.WriteString("## Connection table\n\n")
+	b.WriteString("Measured by the bench through conntrack's API in a process of its own: heap in use after inserting n NAT connections (forward and reply keys) divided by n, and the mean of 2^20 random lookups (single goroutine).\n\n")
+	b.WriteString(TableMemTable(res.Table))
+	b.WriteString("\n### Go benchmarks (conntrack, forwarder pipeline)\n\n")
+	b.WriteString(GoBenchTable(res.GoBench))
+	for _, e := range res.GoBenchErrors {
+		fmt.Fprintf(&b, "\n- %s\n", e)
+	}
+	b.WriteString("\n")
+
+	if len(res.Profile) > 0 {
+		b.WriteString("## Profiles\n\n")
+		for _, k := range sortedKeys(res.Profile) {
+			fmt.Fprintf(&b, "- %s: %s\n", k, res.Profile[k])
+		}
+		b.WriteString("\n")
+	}
+	if len(res.XVSStat) > 0 {
+		b.WriteString("## xvs counters (`xvsadm -Ln --stats` after the last trial of each mode)\n\n")
+		for _, k := range sortedKeys(res.XVSStat) {
+			fmt.Fprintf(&b, "%s:\n\n```\n%s\n```\n\n", k, strings.TrimRight(res.XVSStat[k], "\n"))
+		}
+	}
+	b.WriteString("## Method\n\n")
+	b.WriteString(methodText(res))
+	if errs := trialErrors(res); len(errs) > 0 {
+		b.WriteString("\n## Errors\n\n")
+		for _, e := range errs {
+			fmt.Fprintf(&b, "- %s\n", e)
+		}
+	}
+	if len(res.Notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range res.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func statusMark(s string) string {
+	switch s {
+	case Met:
+		return "✅ met"
+	case NotMet:
+		return "❌ not met"
+	}
+	return "— n/a"
+}
+
+// scenarioOrder is the table and chart order.
+var scenarioOrder = []string{ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScBounce1, ScXVSDR, ScXVSTUN}
+
+func scenarioRank(s string) int {
+	if i := slices.Index(scenarioOrder, s); i >= 0 {
+		return i
+	}
+	return len(scenarioOrder)
+}
+
+// sortRows orders rows by load (as first seen) and then by scenario.
+func sortRows(rows []Row) []Row {
+	loads := []Load{}
+	for _, r := range rows {
+		if !slices.Contains(loads, r.Load) {
+			loads = append(loads, r.Load)
+		}
+	}
+	out := slices.Clone(rows)
+	slices.SortStableFunc(out, func(a, b Row) int {
+		if d := slices.Index(loads, a.Load) - slices.Index(loads, b.Load); d != 0 {
+			return d
+		}
+		return scenarioRank(a.Scenario) - scenarioRank(b.Scenario)
+	})
+	return out
+}
+
+// ThroughputTable renders the throughput rows as a Markdown table.
+func ThroughputTable(rows []Row) string {
+	var b strings.Builder
+	b.WriteString("| load | scenario | delivered Mpps, median [min–max] | × nft DNAT | × bare bounce | drops | CPU gen | CPU director | director ns/packet |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range sortRows(rows) {
+		if r.PPS.N == 0 {
+			why := "no data"
+			if len(r.Errors) > 0 {
+				why = r.Errors[0]
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | | | | | | |\n", r.Load, r.Scenario, escapePipes(why))
+			continue
+		}
+		nft, bounce := "—", "—"
+		if r.Scenario != ScNftDNAT {
+			if v := medianPPS(rows, ScNftDNAT, r.Load); !math.IsNaN(v) && v > 0 {
+				nft = fmt.Sprintf("%.2f", r.PPS.Median/v)
+			}
+		}
+		if bs := bounceFor(r.Scenario); r.Scenario != bs && r.Load.Proto == UDP {
+			if v := medianPPS(rows, bs, r.Load); !math.IsNaN(v) && v > 0 {
+				bounce = fmt.Sprintf("%.2f", r.PPS.Median/v)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Load, r.Scenario, FormatSummary(r.PPS, 1e-6, 3), nft, bounce,
+			formatPct(r.Loss.Median), formatNum(r.GenCPU.Median, 2), formatNum(r.DirCPU.Median, 2), formatNum(r.NsPerPkt.Median, 0))
+	}
+	return b.String()
+}
+
+// FormatSummary writes "median [min–max]" with values scaled and rounded to
+// prec decimals; a single trial prints its value alone.
+func FormatSummary(s Summary, scale float64, prec int) string {
+	if s.N == 0 {
+		return "—"
+	}
+	m := formatNum(s.Median*scale, prec)
+	if s.N == 1 {
+		return m
+	}
+	return fmt.Sprintf("%s [%s–%s]", m, formatNum(s.Min*scale, prec), formatNum(s.Max*scale, prec))
+}
+
+func formatNum(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
+
+func formatPct(frac float64) string {
+	if math.IsNaN(frac) {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f %%", 100*max(frac, 0))
+}
+
+func escapePipes(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// LatencyTable renders latency results, medians over rounds per scenario.
+func LatencyTable(lat []LatencyResult) string {
+	type acc struct {
+		idle50, idle99, load50, load99, rate []float64
+		lost, samples                        int
+		errs                                 []string
+	}
+	by := map[string]*acc{}
+	var order []string
+	for _, l := range lat {
+		a := by[l.Scenario]
+		if a == nil {
+			a = &acc{}
+			by[l.Scenario] = a
+			order = append(order, l.Scenario)
+		}
+		if l.Err != "" {
+			a.errs = append(a.errs, l.Err)
+			continue
+		}
+		a.lost += l.Lost
+		a.samples += l.Samples
+		if l.LoadPPS > 0 {
+			a.load50, a.load99 = append(a.load50, float64(l.P50)), append(a.load99, float64(l.P99))
+			a.rate = append(a.rate, l.LoadPPS)
+		} else {
+			a.idle50, a.idle99 = append(a.idle50, float64(l.P50)), append(a.idle99, float64(l.P99))
+		}
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return scenarioRank(a) - scenarioRank(b) })
+	ref := math.NaN()
+	if a := by[ScKernelFwd]; a != nil {
+		ref = Median(a.load99)
+	}
+	var b strings.Builder
+	b.WriteString("| scenario | idle p50 | idle p99 | background load | loaded p50 | loaded p99 | added p99 | lost |\n|---|---|---|---|---|---|---|---|\n")
+	us := func(ns float64) string { return formatNum(ns/1e3, 1) + " µs" }
+	for _, s := range order {
+		a := by[s]
+		added := "—"
+		if s != ScKernelFwd && !math.IsNaN(ref) && len(a.load99) > 0 {
+			added = us(Median(a.load99) - ref)
+		}
+		rate := "—"
+		if len(a.rate) > 0 {
+			rate = formatNum(Median(a.rate)/1e6, 3) + " Mpps"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", s,
+			us(Median(a.idle50)), us(Median(a.idle99)), rate, us(Median(a.load50)), us(Median(a.load99)), added,
+			a.lost, a.lost+a.samples)
+		for _, e := range a.errs {
+			fmt.Fprintf(&b, "| %s | error: %s | | | | | | |\n", s, escapePipes(e))
+		}
+	}
+	return b.String()
+}
+
+// TableMemTable renders the connection-table measurements.
+func TableMemTable(ts []TableMemResult) string {
+	if len(ts) == 0 {
+		return "Not measured.\n"
+	}
+	var b strings.Builder
+	b.WriteString("| entries | bytes/entry | heap | fill time | lookup ns |\n|---|---|---|---|---|\n")
+	for _, t := range ts {
+		if t.Error != "" {
+			fmt.Fprintf(&b, "| %s | error: %s | | | |\n", countName(t.Entries), escapePipes(t.Error))
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.1f MiB | %v | %.0f |\n", countName(t.Entries), t.BytesPerEntry,
+			float64(t.HeapBytes)/(1<<20), t.FillTime.Round(time.Millisecond), t.LookupNs)
+	}
+	return b.String()
+}
+
+// GoBenchTable renders Go benchmark results.
+func GoBenchTable(bs []GoBench) string {
+	if len(bs) == 0 {
+		return "No Go benchmark results.\n"
+	}
+	var b strings.Builder
+	b.WriteString("| package | benchmark | iterations | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|---|\n")
+	for _, g := range bs {
+		var other []string
+		for _, u := range g.Units {
+			if u == "ns/op" || u == "B/op" || u == "allocs/op" {
+				continue
+			}
+			other = append(other, fmt.Sprintf("%g %s", g.Metrics[u], u))
+		}
+		get := func(u string) string {
+			if v, ok := g.Metrics[u]; ok {
+				return fmt.Sprintf("%g", v)
+			}
+			return "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s |\n", g.Pkg, g.Name, g.Iterations,
+			get("ns/op"), get("B/op"), get("allocs/op"), strings.Join(other, ", "))
+	}
+	return b.String()
+}
+
+func trialErrors(res *Results) []string {
+	var out []string
+	for _, t := range res.Trials {
+		if t.Err != "" && !strings.Contains(t.Err, ErrXVSUnavailable.Error()) {
+			out = append(out, fmt.Sprintf("%s: %s", t.Trial, t.Err))
+		}
+	}
+	for _, l := range res.Latency {
+		if l.Err != "" {
+			out = append(out, fmt.Sprintf("latency %s round %d: %s", l.Scenario, l.Round+1, l.Err))
+		}
+	}
+	return out
+}
+
+func methodText(res *Results) string {
+	return fmt.Sprintf(`- Labs: network namespaces built per run (names xb<pid>a<arms>-*), addresses in 198.18.0.0/15, removed at the end, on errors and on SIGINT/SIGTERM. Two-armed: generator ─veth─ director ─veth─ real servers' trunk; %d real servers are macvlans on the trunk. One-armed: the generator is one more macvlan on the trunk, so client, director and real servers share a segment (DR, TUN). All neighbour entries are static; no bridge on the path.
+- Generator: Go over AF_XDP TX (asavie/xdp, copy mode) in its own namespace, pre-built frames patched per flow (source address/port, checksums), at most 32 frames per sendto; every run bounded by time. Frame sizes count the FCS (RFC 2544): a 64 B frame is 60 bytes on the veth.
+- Sink: an XDP program (cilium/ebpf asm) on the trunk counts TCP/UDP/IPIP frames per destination MAC (= per real server) in a per-CPU array and drops them; ARP, ICMP and the probe's UDP port pass to the stack.
+- Scenarios: kernel-fwd = kernel IPv4 forwarding to the real servers' addresses (no balancing); nft-dnat = forwarding + an nftables prerouting DNAT of the VIP, numgen round robin, conntrack flushed between trials (nf_conntrack_max %s); bounce = AF_XDP redirect of every IPv4 frame, destination MAC written, sent on (two-armed: one copy between the sockets' UMEMs, one-armed: in place); xvs-* = bin/xvs run with the same services (rr).
+- Trials: for each round and load, the scenarios in interleaved order (xvs, baseline, xvs, ...), rotated each round; each trial starts the scenario from scratch (fresh xvs daemon, fresh conntrack).
+- CPU: /proc/stat busy time of all cores over the measured window (10 ms ticks) minus the generator's own getrusage time.
+`, res.Options.Reals, res.Host.ConntrackMax)
+}
+
+func sortedKeys(m map[string]string) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}

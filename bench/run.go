@@ -1,0 +1,531 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// ErrNoTraffic says a scenario delivered nothing (or the wrong thing): the
+// bench fails rather than report a zero.
+var ErrNoTraffic = errors.New("no traffic delivered")
+
+// runner carries one run's state.
+type runner struct {
+	opts      Options
+	tmp       string
+	res       *Results
+	xvsErr    error // set once xvs proved unavailable
+	xvsWorked bool
+	trialSeq  int
+	total     int
+	fatal     error // first error that must fail the run
+}
+
+// Run executes a bench run and writes its report. It returns the results
+// even when it also returns an error, so a caller can still print them.
+func Run(ctx context.Context, opts Options) (*Results, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the bench needs root (network namespaces, XDP)")
+	}
+	if opts.Progress == nil {
+		opts.Progress = os.Stderr
+	}
+	if err := CleanupStale(); err != nil {
+		return nil, fmt.Errorf("remove stale labs: %w", err)
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "xvs-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	r := &runner{opts: opts, tmp: tmp, res: &Results{
+		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
+		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
+			Reals: opts.Reals, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
+		XVSStat: map[string]string{}, Profile: map[string]string{},
+	}}
+	if opts.XVSMode == "off" {
+		r.xvsErr = fmt.Errorf("%w: disabled with -xvs=off", ErrXVSUnavailable)
+	}
+	r.total = r.countTrials()
+	err = r.run(ctx)
+	r.res.Finished = time.Now()
+	r.res.Host.LoadAvgEnd = loadAvg()
+	switch {
+	case r.xvsErr != nil:
+		r.res.XVS = r.xvsErr.Error()
+	case r.xvsWorked:
+		r.res.XVS = "ok"
+	default:
+		r.res.XVS = "not run"
+	}
+	r.res.Rows = Aggregate(r.res.Trials)
+	r.res.Targets = EvaluateTargets(r.res)
+	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
+		err = werr
+	}
+	if err == nil {
+		err = r.fatal
+	}
+	return r.res, err
+}
+
+// phases: which scenarios run in which lab.
+func (r *runner) phaseScenarios(arms int) (xvs, base []string) {
+	all := map[int][2][]string{
+		2: {{ScXVSNAT}, {ScNftDNAT, ScBounce2, ScKernelFwd}},
+		1: {{ScXVSDR, ScXVSTUN}, {ScBounce1}},
+	}[arms]
+	keep := func(in []string) []string {
+		var out []string
+		for _, s := range in {
+			if !r.opts.Skip[s] {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return keep(all[0]), keep(all[1])
+}
+
+// synScenarios are the scenarios that take the SYN load: the ones that
+// track connections, plus plain forwarding as the reference.
+func synCapable(s string) bool { return s != ScBounce1 && s != ScBounce2 }
+
+func (r *runner) arms() []int {
+	if r.opts.OneArmed {
+		return []int{2, 1}
+	}
+	return []int{2}
+}
+
+func (r *runner) countTrials() int {
+	n := 0
+	for _, a := range r.arms() {
+		x, b := r.phaseScenarios(a)
+		n += r.opts.Rounds * len(r.opts.Loads) * (len(x) + len(b))
+		if r.opts.SYN {
+			for _, s := range append(x, b...) {
+				if synCapable(s) {
+					n += r.opts.Rounds
+				}
+			}
+		}
+	}
+	return n
+}
+
+func (r *runner) run(ctx context.Context) error {
+	for _, arms := range r.arms() {
+		if err := r.phase(ctx, arms); err != nil {
+			return err
+		}
+	}
+	if len(r.opts.TableSizes) > 0 {
+		r.progress("connection table memory and lookup cost at %v entries", r.opts.TableSizes)
+		tm, err := tableMemory(ctx, r.opts.TableSizes)
+		r.res.Table = tm
+		if err != nil {
+			r.fail(fmt.Errorf("conntrack table measurement: %w", err))
+		}
+		for _, t := range tm {
+			r.progress("conntrack %9d entries: %.0f bytes/entry, lookup %.0f ns, filled in %v", t.Entries, t.BytesPerEntry, t.LookupNs, t.FillTime.Round(time.Millisecond))
+		}
+	}
+	for _, spec := range r.opts.GoBench {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.progress("go test -bench %s %s (benchtime %s)", spec.Bench, spec.Pkg, spec.BenchTime)
+		bs, err := RunGoBench(ctx, r.opts.ModuleDir, spec)
+		if err != nil {
+			r.res.GoBenchErrors = append(r.res.GoBenchErrors, err.Error())
+			r.fail(err)
+			continue
+		}
+		if len(bs) == 0 {
+			r.res.GoBenchErrors = append(r.res.GoBenchErrors, fmt.Sprintf("%s: no benchmark matched %q", spec.Pkg, spec.Bench))
+		}
+		r.res.GoBench = append(r.res.GoBench, bs...)
+	}
+	return nil
+}
+
+// fail records the first error that must fail the run without stopping it.
+func (r *runner) fail(err error) {
+	r.progress("ERROR: %v", err)
+	if r.fatal == nil {
+		r.fatal = err
+	}
+}
+
+// phase builds one lab, runs its throughput trials, the latency probes and,
+// if xvs misses a target there, a profile; then removes the lab.
+func (r *runner) phase(ctx context.Context, arms int) (err error) {
+	r.progress("building the %d-armed lab (%d real servers)", arms, r.opts.Reals)
+	lab, err := NewLab(ctx, arms, r.opts.Reals, probePort)
+	if err != nil {
+		return fmt.Errorf("build lab: %w", err)
+	}
+	defer func() {
+		if cerr := lab.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("remove lab: %w", cerr)
+		}
+	}()
+	if arms == 2 && r.res.Host.ConntrackMax == "" {
+		r.res.Host.ConntrackMax = conntrackMax(lab.DirNS)
+	}
+	listen := []netip.AddrPort{}
+	for _, a := range lab.RealAddrs() {
+		listen = append(listen, netip.AddrPortFrom(a, probePort))
+	}
+	if arms == 1 {
+		listen = append(listen, netip.AddrPortFrom(lab.VIP, probePort))
+	}
+	echo, err := startChild(ctx, lab.RealNS, -1, childEcho, EchoConfig{Listen: listen})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = echo.stop(time.Second) }()
+	if arms == 1 {
+		if err := r.startDecap(ctx, lab); err != nil {
+			r.progress("note: %v", err)
+		}
+	}
+
+	xvs, base := r.phaseScenarios(arms)
+	trials := Schedule(r.opts.Rounds, r.opts.Loads, xvs, base)
+	if r.opts.SYN {
+		var sb []string
+		for _, s := range base {
+			if synCapable(s) {
+				sb = append(sb, s)
+			}
+		}
+		trials = append(trials, Schedule(r.opts.Rounds, []Load{{SYN, 64, 0}}, xvs, sb)...)
+	}
+	for _, t := range trials {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := r.trial(ctx, lab, t)
+		r.res.Trials = append(r.res.Trials, res)
+	}
+	if r.opts.Latency {
+		r.latencyPhase(ctx, lab, append(xvs, base...))
+	}
+	if r.opts.Profile {
+		r.maybeProfile(ctx, lab, xvs, base)
+	}
+	return nil
+}
+
+// startDecap attaches xvs's decapsulator to the real servers' interfaces
+// for TUN (the kernels here have no ipip driver). Without bin/xvs the TUN
+// scenario cannot run anyway.
+func (r *runner) startDecap(ctx context.Context, lab *Lab) error {
+	bin, err := filepath.Abs(r.opts.XVS)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("no %s: TUN real servers cannot decapsulate", r.opts.XVS)
+	}
+	for _, re := range lab.Reals {
+		if out, err := Command(ctx, lab.RealNS, bin, "decap", "-i", re.Iface).CombinedOutput(); err != nil {
+			return fmt.Errorf("xvs decap -i %s: %w: %s", re.Iface, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+func (r *runner) genCPU() int {
+	if r.opts.Pin && runtime.NumCPU() >= 2 {
+		return 0
+	}
+	return -1
+}
+
+func (r *runner) dirCPU() int {
+	if r.opts.Pin && runtime.NumCPU() >= 2 {
+		return 1
+	}
+	return -1
+}
+
+func (r *runner) progress(format string, args ...any) {
+	fmt.Fprintf(r.opts.Progress, "xvs-bench: "+format+"\n", args...)
+}
+
+// genConfig is the generator setup for a scenario and load.
+func genConfig(lab *Lab, scenario string, l Load, offset uint64) GenConfig {
+	c := GenConfig{
+		Iface: lab.GenIface, SrcMAC: lab.GenMAC.String(), DstMAC: lab.DirExtMAC.String(),
+		SrcBase: flowSrcBase, Dsts: genDsts(lab, scenario), DstPort: bulkPort,
+		Proto: l.Proto, Size: l.Size, Flows: uint64(l.Flows), FlowOffset: offset,
+	}
+	if l.Proto == SYN {
+		c.DstPort, c.Flows = synPort, 0
+	}
+	return c
+}
+
+// trial runs one measurement and prints its progress line.
+func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult) {
+	r.trialSeq++
+	res.Trial = t
+	prefix := fmt.Sprintf("[%d/%d] %-11s %-9s round %d", r.trialSeq, r.total, t.Scenario, t.Load, t.Round+1)
+	skipped := false
+	defer func() {
+		if res.Err != "" {
+			if skipped {
+				r.progress("%s: skipped: %s", prefix, res.Err)
+				return
+			}
+			r.fail(fmt.Errorf("%s: %s", prefix, res.Err))
+			return
+		}
+		r.progress("%s: %6.3f Mpps delivered of %6.3f sent (loss %4.1f%%), gen %.2f + director %.2f cores, %4.0f ns/pkt",
+			prefix, res.PPS()/1e6, res.SentPPS()/1e6, 100*res.Loss(), res.GenCPU.Seconds()/res.Elapsed.Seconds(),
+			res.DirCPU.Seconds()/res.Elapsed.Seconds(), res.DirNsPerPacket())
+	}()
+	if isXVS(t.Scenario) && r.xvsErr != nil {
+		res.Err, skipped = r.xvsErr.Error(), true
+		return res
+	}
+	dir, err := r.startDirector(ctx, lab, t.Scenario)
+	if err != nil {
+		res.Err, skipped = err.Error(), errors.Is(err, ErrXVSUnavailable)
+		return res
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = dir.Stop()
+		}
+	}()
+	gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, t.Scenario, t.Load, uint64(r.trialSeq)<<20))
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	defer func() { _ = gen.stop(2 * time.Second) }()
+	timeout := r.opts.Trial + 10*time.Second
+	if r.opts.Warmup > 0 && t.Load.Proto != SYN {
+		var w GenResult
+		if err := gen.request(GenCommand{Duration: r.opts.Warmup}, &w, timeout); err != nil || w.Error != "" {
+			res.Err = fmt.Sprintf("warm-up: %v %s", err, w.Error)
+			return res
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	s0, err := lab.Sink.Read()
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	c0, err := ReadCPUTimes()
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	var g GenResult
+	if err := gen.request(GenCommand{Duration: r.opts.Trial}, &g, timeout); err != nil || g.Error != "" {
+		res.Err = fmt.Sprintf("generator: %v %s", err, g.Error)
+		return res
+	}
+	time.Sleep(r.opts.Settle)
+	s1, err := lab.Sink.Read()
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	c1, err := ReadCPUTimes()
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	if xd, ok := dir.(*xvsDirector); ok {
+		if st, err := xd.Stats(ctx); err == nil {
+			r.res.XVSStat[t.Scenario] = st
+		}
+	}
+	stopped = true
+	if err := dir.Stop(); err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	d := s1.Sub(s0)
+	res.Sent, res.Elapsed, res.GenCPU = g.Sent, g.Elapsed, g.CPU
+	res.Busy = c1.Sub(c0).BusyDuration()
+	res.DirCPU = max(res.Busy-res.GenCPU, 0)
+	for i := range d.Plain {
+		res.Delivered += d.Plain[i] + d.Encap[i]
+		res.Encap += d.Encap[i]
+	}
+	res.Unknown = d.Plain[0] + d.Encap[0]
+	for i := range lab.Reals {
+		res.PerReal = append(res.PerReal, d.Plain[i+1]+d.Encap[i+1])
+	}
+	res.Err = checkDelivery(t.Scenario, res)
+	return res
+}
+
+// checkDelivery turns a trial that delivered nothing, or frames of the wrong
+// shape, into an error: a zero in the report would hide a broken setup.
+func checkDelivery(scenario string, t TrialResult) string {
+	switch {
+	case t.Sent == 0:
+		return fmt.Sprintf("%v: the generator sent nothing", ErrNoTraffic)
+	case t.Delivered == 0:
+		return fmt.Sprintf("%v: %d frames sent, none reached a real server", ErrNoTraffic, t.Sent)
+	case scenario == ScXVSTUN && t.Encap < t.Delivered/2:
+		return fmt.Sprintf("%v: TUN delivered %d frames, only %d IPIP", ErrNoTraffic, t.Delivered, t.Encap)
+	case scenario != ScXVSTUN && t.Encap > t.Delivered/100:
+		return fmt.Sprintf("%v: %d of %d frames arrived encapsulated", ErrNoTraffic, t.Encap, t.Delivered)
+	case t.Unknown > t.Delivered/100:
+		return fmt.Sprintf("%v: %d of %d frames went to no real server's MAC", ErrNoTraffic, t.Unknown, t.Delivered)
+	}
+	return ""
+}
+
+// latencyPhase probes every scenario but the bounces (which answer nothing)
+// idle and under half of its own measured 64 B / 10 k-flow rate.
+func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string) {
+	rows := Aggregate(r.res.Trials)
+	half := map[string]float64{}
+	for _, row := range rows {
+		if row.Load == (Load{UDP, 64, 10_000}) && row.PPS.N > 0 {
+			half[row.Scenario] = row.PPS.Median / 2
+		}
+	}
+	rounds := max(1, min(r.opts.Rounds, 3))
+	for round := range rounds {
+		for _, s := range scenarios {
+			if s == ScBounce1 || s == ScBounce2 || (isXVS(s) && r.xvsErr != nil) {
+				continue
+			}
+			rates := []float64{0}
+			if half[s] > 0 {
+				rates = append(rates, half[s])
+			}
+			for _, rate := range rates {
+				lr := r.latency(ctx, lab, s, rate, round)
+				r.res.Latency = append(r.res.Latency, lr)
+				what := "idle"
+				if rate > 0 {
+					what = fmt.Sprintf("under %.2f Mpps", rate/1e6)
+				}
+				if lr.Err != "" {
+					r.fail(fmt.Errorf("latency %s %s: %s", s, what, lr.Err))
+					continue
+				}
+				r.progress("latency %-11s %-18s round %d: p50 %v p99 %v (%d samples, %d lost)", s, what, round+1,
+					lr.P50.Round(time.Microsecond), lr.P99.Round(time.Microsecond), lr.Samples, lr.Lost)
+			}
+		}
+	}
+}
+
+// latency runs one probe series, with a background load when loadPPS > 0.
+func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS float64, round int) (lr LatencyResult) {
+	lr = LatencyResult{Scenario: scenario, Round: round, LoadPPS: loadPPS}
+	dir, err := r.startDirector(ctx, lab, scenario)
+	if err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	defer func() {
+		if err := dir.Stop(); err != nil && lr.Err == "" {
+			lr.Err = err.Error()
+		}
+	}()
+	probeTime := time.Duration(r.opts.ProbeCount) * (r.opts.ProbeInterval + 200*time.Microsecond)
+	if loadPPS > 0 {
+		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{UDP, 64, 10_000}, 0))
+		if err != nil {
+			lr.Err = err.Error()
+			return lr
+		}
+		defer func() { _ = gen.stop(2 * time.Second) }()
+		go func() {
+			var g GenResult
+			_ = gen.request(GenCommand{Duration: probeTime + 3*time.Second, Rate: loadPPS}, &g, probeTime+10*time.Second)
+		}()
+		time.Sleep(300 * time.Millisecond) // flows established, queues in steady state
+	}
+	p, err := startChild(ctx, lab.GenNS, -1, childProbe, ProbeConfig{
+		Target: probeTarget(lab, scenario), Count: r.opts.ProbeCount, Interval: r.opts.ProbeInterval,
+		Timeout: 50 * time.Millisecond,
+	})
+	if err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	defer func() { _ = p.stop(time.Second) }()
+	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	var pr ProbeResult
+	if err := p.readJSON(&pr, probeTime+time.Duration(r.opts.ProbeCount)*50*time.Millisecond+5*time.Second); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	lr.Samples, lr.Lost = len(pr.RTTs), pr.Lost
+	if len(pr.RTTs) == 0 {
+		lr.Err = fmt.Sprintf("%v: no probe answered (%d lost)", ErrNoTraffic, pr.Lost)
+		return lr
+	}
+	f := make([]float64, len(pr.RTTs))
+	for i, d := range pr.RTTs {
+		f[i] = float64(d)
+	}
+	lr.P50 = time.Duration(Percentile(f, 50))
+	lr.P99 = time.Duration(Percentile(f, 99))
+	lr.Max = pr.RTTs[len(pr.RTTs)-1]
+	if pr.Lost > len(pr.RTTs)/2 {
+		lr.Err = fmt.Sprintf("%v: %d of %d probes lost", ErrNoTraffic, pr.Lost, r.opts.ProbeCount)
+	}
+	return lr
+}
+
+func hostInfo(opts Options) HostInfo {
+	h := HostInfo{Cores: runtime.NumCPU(), LoadAvgStart: loadAvg()}
+	h.Kernel, _ = readFileTrim("/proc/sys/kernel/osrelease")
+	if opts.Pin && h.Cores >= 2 {
+		h.PinnedGen, h.PinnedDirector = "CPU 0", "CPU 1"
+	} else {
+		h.PinnedGen, h.PinnedDirector = "not pinned", "not pinned"
+	}
+	return h
+}
+
+func loadAvg() string {
+	s, _ := readFileTrim("/proc/loadavg")
+	f := strings.Fields(s)
+	if len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return s
+}
+
+// writeJSON writes v indented to path.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

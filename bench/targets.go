@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Target statuses.
+const (
+	Met    = "met"
+	NotMet = "not met"
+	NA     = "n/a"
+)
+
+// TargetCheck is one of the project's performance targets with the figure
+// measured in this run.
+type TargetCheck struct {
+	Target   string
+	Measured string
+	Status   string // Met, NotMet or NA
+}
+
+// Loads the targets are stated at.
+var (
+	load64x10k = Load{UDP, 64, 10_000}
+	load64x1M  = Load{UDP, 64, 1_000_000}
+)
+
+// median returns the median delivered pps of scenario under l, NaN if none.
+func medianPPS(rows []Row, scenario string, l Load) float64 {
+	for _, r := range rows {
+		if r.Scenario == scenario && r.Load == l && r.PPS.N > 0 {
+			return r.PPS.Median
+		}
+	}
+	return math.NaN()
+}
+
+func medianNs(rows []Row, scenario string, l Load) float64 {
+	for _, r := range rows {
+		if r.Scenario == scenario && r.Load == l && r.NsPerPkt.N > 0 {
+			return r.NsPerPkt.Median
+		}
+	}
+	return math.NaN()
+}
+
+// bounceFor is the bare bounce a scenario is held against: the one of its
+// own lab.
+func bounceFor(scenario string) string {
+	if scenarioArms(scenario) == 1 {
+		return ScBounce1
+	}
+	return ScBounce2
+}
+
+func status(ok bool) string {
+	if ok {
+		return Met
+	}
+	return NotMet
+}
+
+// EvaluateTargets checks the run against the project's targets. A target
+// whose figures are missing (xvs unavailable, scenario skipped) is NA.
+func EvaluateTargets(res *Results) []TargetCheck {
+	rows := res.Rows
+	var out []TargetCheck
+	ratio := func(target string, a, b string, l Load, want float64) {
+		x, y := medianPPS(rows, a, l), medianPPS(rows, b, l)
+		tc := TargetCheck{Target: target, Status: NA, Measured: "no data"}
+		if !math.IsNaN(x) && !math.IsNaN(y) && y > 0 {
+			tc.Measured = fmt.Sprintf("%.2f× (%.3f vs %.3f Mpps)", x/y, x/1e6, y/1e6)
+			tc.Status = status(x/y >= want)
+		}
+		out = append(out, tc)
+	}
+	ratio("xvs NAT ≥ 1.5× nftables DNAT, 64 B / 10 k flows", ScXVSNAT, ScNftDNAT, load64x10k, 1.5)
+	ratio("xvs NAT ≥ 1× nftables DNAT (no worse), 64 B / 1 M flows", ScXVSNAT, ScNftDNAT, load64x1M, 1.0)
+
+	// Every xvs mode against its lab's bounce, at every UDP load: the worst.
+	tc := TargetCheck{Target: "every xvs mode ≥ 95 % of the bare AF_XDP bounce (worst UDP load)", Status: NA, Measured: "no data"}
+	worst, where := math.Inf(1), ""
+	for _, r := range rows {
+		if !isXVS(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
+			continue
+		}
+		b := medianPPS(rows, bounceFor(r.Scenario), r.Load)
+		if math.IsNaN(b) || b == 0 {
+			continue
+		}
+		if q := r.PPS.Median / b; q < worst {
+			worst, where = q, fmt.Sprintf("%s %s", r.Scenario, r.Load)
+		}
+	}
+	if where != "" {
+		tc.Measured = fmt.Sprintf("%.0f %% (%s)", 100*worst, where)
+		tc.Status = status(worst >= 0.95)
+	}
+	out = append(out, tc)
+
+	x, y := medianNs(rows, ScXVSNAT, load64x10k), medianNs(rows, ScNftDNAT, load64x10k)
+	tc = TargetCheck{Target: "director CPU per packet ≤ 1× nftables DNAT, 64 B / 10 k flows", Status: NA, Measured: "no data"}
+	if !math.IsNaN(x) && !math.IsNaN(y) && y > 0 {
+		tc.Measured = fmt.Sprintf("%.2f× (%.0f vs %.0f ns/packet)", x/y, x, y)
+		tc.Status = status(x <= y)
+	}
+	out = append(out, tc)
+
+	tc = TargetCheck{Target: "p99 latency added under half load ≤ 50 µs (vs kernel forwarding under half load)", Status: NA, Measured: "no data"}
+	ref := loadedP99(res.Latency, ScKernelFwd)
+	worstAdd, whereAdd := time.Duration(math.MinInt64), ""
+	for _, s := range []string{ScXVSNAT, ScXVSDR, ScXVSTUN} {
+		p := loadedP99(res.Latency, s)
+		if p < 0 || ref < 0 {
+			continue
+		}
+		if add := p - ref; add > worstAdd {
+			worstAdd, whereAdd = add, s
+		}
+	}
+	if whereAdd != "" {
+		tc.Measured = fmt.Sprintf("%v (%s)", worstAdd.Round(time.Microsecond), whereAdd)
+		tc.Status = status(worstAdd <= 50*time.Microsecond)
+	}
+	out = append(out, tc)
+	return out
+}
+
+// loadedP99 returns the median over rounds of a scenario's p99 under half
+// load, or -1.
+func loadedP99(lat []LatencyResult, scenario string) time.Duration {
+	var v []float64
+	for _, l := range lat {
+		if l.Scenario == scenario && l.LoadPPS > 0 && l.Err == "" && l.Samples > 0 {
+			v = append(v, float64(l.P99))
+		}
+	}
+	if len(v) == 0 {
+		return -1
+	}
+	slices.Sort(v)
+	return time.Duration(Median(v))
+}

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrXVSUnavailable marks xvs scenarios that could not run because bin/xvs
+// is missing or did not start; the report says why. Baselines still run.
+var ErrXVSUnavailable = errors.New("xvs unavailable")
+
+// xvsConfig writes the daemon's YAML (control.ParseConfig's format): the
+// bulk, probe and SYN services on the VIP, every real server with the
+// scenario's forwarding method, round robin.
+func xvsConfig(vip netip.Addr, reals []netip.Addr, method string) string {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for _, s := range []struct {
+		proto string
+		port  int
+	}{{"udp", bulkPort}, {"udp", probePort}, {"tcp", synPort}} {
+		fmt.Fprintf(&b, "  - proto: %s\n    vip: %s\n    port: %d\n    scheduler: rr\n    reals:\n", s.proto, vip, s.port)
+		for _, a := range reals {
+			fmt.Fprintf(&b, "      - {address: %s, port: %d, weight: 1, method: %s}\n", a, s.port, method)
+		}
+	}
+	return b.String()
+}
+
+// xvsDirector is a running bin/xvs.
+type xvsDirector struct {
+	r    *runner
+	p    *proc
+	sock string
+}
+
+// startXVS runs `bin/xvs run` in the director namespace with the scenario's
+// configuration and waits until its control socket answers. The first failure
+// to start marks xvs unavailable for the run (unless -xvs=require); a later
+// one is an error, because xvs did work earlier in the run.
+func (r *runner) startXVS(ctx context.Context, lab *Lab, method string) (Director, error) {
+	if r.xvsErr != nil {
+		return nil, r.xvsErr
+	}
+	d, err := r.launchXVS(ctx, lab, method)
+	if err == nil {
+		r.xvsWorked = true
+		return d, nil
+	}
+	if !r.xvsWorked && r.opts.XVSMode != "require" {
+		r.xvsErr = fmt.Errorf("%w: %w", ErrXVSUnavailable, err)
+		return nil, r.xvsErr
+	}
+	return nil, err
+}
+
+func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDirector, error) {
+	bin, err := filepath.Abs(r.opts.XVS)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s not found (run make build)", r.opts.XVS)
+	}
+	cfgPath := filepath.Join(r.tmp, "xvs-"+method+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(xvsConfig(lab.VIP, lab.RealAddrs(), method)), 0o644); err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(r.tmp, "xvs.sock")
+	_ = os.Remove(sock)
+	ifaces := lab.DirExt
+	if lab.DirInt != lab.DirExt {
+		ifaces += "," + lab.DirInt
+	}
+	argv := []string{"ip", "netns", "exec", lab.DirNS, "env", "XVS_SOCKET=" + sock, bin, "run",
+		"-i", ifaces, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
+	if r.opts.XVSMetrics != "" {
+		argv = append(argv, "--metrics", r.opts.XVSMetrics)
+	}
+	p, err := startProc(ctx, "xvs "+method, r.dirCPU(), argv, false)
+	if err != nil {
+		return nil, err
+	}
+	d := &xvsDirector{r: r, p: p, sock: sock}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p.exited() {
+			return nil, fmt.Errorf("bin/xvs exited at start: %v: %s", p.err, lastLines(p.stderr.String(), 3))
+		}
+		if _, err := os.Stat(sock); err == nil {
+			if _, err := d.adm(ctx, "-Ln"); err == nil {
+				return d, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = p.stop(2 * time.Second)
+			return nil, fmt.Errorf("bin/xvs not ready after 10s: %s", lastLines(p.stderr.String(), 3))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// adm runs bin/xvsadm against this daemon.
+func (d *xvsDirector) adm(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, d.r.opts.XVSAdm, args...)
+	cmd.Env = append(os.Environ(), "XVS_SOCKET="+d.sock)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("xvsadm %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// Stats returns `xvsadm -Ln --stats`.
+func (d *xvsDirector) Stats(ctx context.Context) (string, error) {
+	return d.adm(ctx, "-Ln", "--stats")
+}
+
+// Pid returns the daemon's pid (the innermost process of the exec chain).
+func (d *xvsDirector) Pid() int { return d.p.cmd.Process.Pid }
+
+// Stop ends the daemon with SIGTERM; it must exit cleanly (it removes its
+// XDP programs on the way out).
+func (d *xvsDirector) Stop() error {
+	if d.p.exited() {
+		return fmt.Errorf("bin/xvs died during the trial: %v: %s", d.p.err, lastLines(d.p.stderr.String(), 3))
+	}
+	return d.p.stop(5 * time.Second)
+}
+
+// lastLines returns the last n lines of s, joined with " | ".
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func readFileTrim(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return strings.TrimSpace(string(b)), err
+}
