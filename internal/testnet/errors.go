@@ -18,6 +18,8 @@ var (
 	ErrNoGo = errors.New("go command not found")
 	// ErrNotReady says a started program did not print its ready line.
 	ErrNotReady = errors.New("program not ready")
+	// ErrNoReply says an address did not answer Host.Ping in time.
+	ErrNoReply = errors.New("no echo reply")
 )
 
 // CmdError is a command that failed inside (or, for namespace management,

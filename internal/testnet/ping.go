@@ -3,7 +3,6 @@ package testnet
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -25,9 +24,6 @@ const (
 	icmp6EchoRequest = 128
 	icmp6EchoReply   = 129
 )
-
-// ErrNoReply says an address did not answer ICMP echo in time.
-var ErrNoReply = errors.New("no echo reply")
 
 // Ping sends ICMP echo requests from h to addr every 200 ms until one is
 // answered by addr, or fails with ErrNoReply when ctx ends (after three
