@@ -129,14 +129,23 @@ func (r *NetlinkRouter) Run(ctx context.Context) {
 	defer tick.Stop()
 	debounce := time.NewTimer(time.Hour)
 	defer debounce.Stop()
-	soon := func() { debounce.Reset(20 * time.Millisecond) }
+	// soon schedules one rebuild shortly; further events before it runs do
+	// not postpone it (a stream of them must not starve the rebuild).
+	pending := false
+	soon := func() {
+		if !pending {
+			pending = true
+			debounce.Reset(20 * time.Millisecond)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case k := <-r.want:
-			r.resolve(k)
-			soon()
+			if r.resolve(k) {
+				soon()
+			}
 		case <-neighs:
 			soon()
 		case <-routes:
@@ -150,6 +159,7 @@ func (r *NetlinkRouter) Run(ctx context.Context) {
 		case <-tick.C:
 			soon()
 		case <-debounce.C:
+			pending = false
 			if err := r.rebuild(); err != nil {
 				r.log.Warn("reading routes and neighbours", "err", err)
 			}
@@ -158,24 +168,31 @@ func (r *NetlinkRouter) Run(ctx context.Context) {
 }
 
 // resolve asks the kernel to resolve a neighbour, at most once a second per
-// neighbour.
-func (r *NetlinkRouter) resolve(k hopKey) {
+// neighbour. It reports whether it asked.
+func (r *NetlinkRouter) resolve(k hopKey) bool {
 	r.mu.Lock()
 	if t, ok := r.asked[k]; ok && time.Since(t) < time.Second {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	r.asked[k] = time.Now()
 	r.mu.Unlock()
 	ip := net.IP(addrFrom16(k.addr).AsSlice())
-	n := &netlink.Neigh{LinkIndex: k.ifindex, IP: ip, State: netlink.NUD_NONE, FlagsExt: netlink.NTF_EXT_MANAGED}
+	// NTF_USE makes the kernel start resolving at once, as if a packet were
+	// waiting; "managed" makes it keep the entry resolved from then on.
+	n := &netlink.Neigh{LinkIndex: k.ifindex, IP: ip, State: netlink.NUD_NONE,
+		Flags: netlink.NTF_USE, FlagsExt: netlink.NTF_EXT_MANAGED}
 	if ip.To4() != nil {
 		n.Family = unix.AF_INET
 	} else {
 		n.Family = unix.AF_INET6
 	}
-	if err := netlink.NeighAdd(n); err == nil || err == unix.EEXIST {
-		return
+	if err := netlink.NeighSet(n); err == nil {
+		return true
+	}
+	n.FlagsExt = 0 // a kernel without managed neighbours
+	if err := netlink.NeighSet(n); err == nil {
+		return true
 	}
 	// No managed neighbours: make the kernel resolve by sending it a packet.
 	a := addrFrom16(k.addr)
@@ -186,10 +203,11 @@ func (r *NetlinkRouter) resolve(k hopKey) {
 	}
 	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 9)))
 	if err != nil {
-		return
+		return true
 	}
 	_, _ = c.Write(nil)
 	c.Close()
+	return true
 }
 
 // rebuild reads links, routes, neighbours and addresses and publishes a new

@@ -143,6 +143,13 @@ func startLab(t *testing.T, mode testnet.Mode) *lab {
 		if err := p.Stop(); err != nil {
 			t.Errorf("xvs exit: %v\n%s", err, p.Output())
 		}
+		// SIGTERM must leave no XDP program on the director's interfaces.
+		for _, ifc := range tl.DirectorIfaces {
+			out, _ := tl.Director.Run(context.Background(), "ip", "-d", "link", "show", "dev", ifc)
+			if strings.Contains(string(out), "xdp") {
+				t.Errorf("XDP still attached to %s after xvs stopped:\n%s", ifc, out)
+			}
+		}
 		if t.Failed() {
 			t.Logf("xvs output:\n%s", p.Output())
 		}
