@@ -219,6 +219,7 @@ type Stats struct {
 	RxVLAN      uint64 // frames whose VLAN tag was put back
 	RxChecksum  uint64 // partial checksums completed
 	RxPollErr   uint64 // socket errors seen while waiting (interface down)
+	RxOutgoing  uint64 // outgoing frames that got past the filter, dropped
 	TxFrames    uint64 // frames queued for transmission
 	TxFull      uint64 // frames dropped for a full transmit ring
 	TxOversize  uint64 // frames larger than the egress MTU, dropped
@@ -252,6 +253,7 @@ func (b *Backend) Stats() Stats {
 		s.RxVLAN += st.rxVLAN.Load()
 		s.RxChecksum += st.rxCsum.Load()
 		s.RxPollErr += st.rxPollErr.Load()
+		s.RxOutgoing += st.rxOutgoing.Load()
 		s.TxFrames += st.txFrames.Load()
 		s.TxFull += st.txFull.Load()
 		s.TxOversize += st.txOversize.Load()

@@ -30,6 +30,10 @@ const (
 	// acceptLen is what the filter returns for a steered packet: the
 	// number of bytes to keep, i.e. all of them.
 	acceptLen = 0x40000
+
+	// adPktType is the ancillary load of skb->pkt_type (SKF_AD_OFF +
+	// SKF_AD_PKTTYPE), which golang.org/x/sys does not define.
+	adPktType = 0xfffff000 + 4
 )
 
 // Labels shared by the whole program.
@@ -54,6 +58,11 @@ func buildFilter(c *compiled) ([]unix.SockFilter, error) {
 	if len(c.v6.svc)+len(c.v6.reply) > 0 {
 		v6 = "v6"
 	}
+	// Our own transmissions (and the host's) leave through the same
+	// device; forwarding them again would loop. Fanout groups have their
+	// own flag for this, but the filter must not depend on it.
+	a.emit(opLdAbsB, adPktType)
+	a.jump(opJeqK, unix.PACKET_OUTGOING, lblReject, "")
 	a.emit(opLdAbsH, offEtherType)
 	a.jump(opJeqK, etherIPv4, v4, "")
 	a.jump(opJeqK, etherIPv6, v6, lblReject)

@@ -171,6 +171,23 @@ func TestFilterMalformed(t *testing.T) {
 	}
 }
 
+func TestFilterRejectsOutgoing(t *testing.T) {
+	prog, err := CompileFilter(sampleRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := pkt{src: cli4, dst: vip4, proto: 6, sport: 40000, dport: 80}.frame()
+	for typ, want := range map[uint8]bool{unix.PACKET_HOST: true, 3 /* PACKET_OTHERHOST */ : true, unix.PACKET_OUTGOING: false} {
+		v, err := runCBPFType(prog, frame, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (v != 0) != want {
+			t.Errorf("pkt_type %d: accepted %v, want %v", typ, v != 0, want)
+		}
+	}
+}
+
 func TestFilterEmptyAcceptsNothing(t *testing.T) {
 	for _, rs := range []Rules{{}, {Local: []netip.Addr{local4}}} {
 		prog, err := CompileFilter(rs)

@@ -21,11 +21,6 @@ type pkt struct {
 	etherType    uint16 // overrides the EtherType when set
 }
 
-var (
-	macA = [6]byte{0x02, 0, 0, 0, 0, 0xa}
-	macB = [6]byte{0x02, 0, 0, 0, 0, 0xb}
-)
-
 func (p pkt) frame() []byte {
 	v4 := p.src.Is4()
 	var l4 []byte

@@ -41,8 +41,8 @@ type Queue struct {
 
 // queueStats are a queue's counters, added to once per call.
 type queueStats struct {
-	rxFrames, rxTruncated, rxGSO, rxVLAN, rxCsum, rxPollErr atomic.Uint64
-	txFrames, txFull, txOversize, txErrors, txKicks, txNoIf atomic.Uint64
+	rxFrames, rxTruncated, rxGSO, rxVLAN, rxCsum, rxOutgoing, rxPollErr atomic.Uint64
+	txFrames, txFull, txOversize, txErrors, txKicks, txNoIf             atomic.Uint64
 }
 
 // Name identifies the queue ("eth0/0").
@@ -82,7 +82,8 @@ func (q *Queue) addRX(c *rxCounts) {
 	if c.frames != 0 {
 		q.st.rxFrames.Add(c.frames)
 	}
-	if c.truncated|c.gso|c.vlan|c.csum != 0 {
+	if c.truncated|c.gso|c.vlan|c.csum|c.outgoing != 0 {
+		q.st.rxOutgoing.Add(c.outgoing)
 		q.st.rxTruncated.Add(c.truncated)
 		q.st.rxGSO.Add(c.gso)
 		q.st.rxVLAN.Add(c.vlan)

@@ -23,6 +23,9 @@ const (
 	tp3VlanTCI    = 32
 	tp3VlanTPID   = 36
 	tp3HdrLen     = 48
+	// The struct sockaddr_ll that follows the header (at
+	// TPACKET_ALIGN(sizeof(struct tpacket3_hdr))) has sll_pkttype at 10.
+	tp3PktType = tp3HdrLen + 10
 )
 
 // rxRing is a socket's TPACKET_V3 receive ring, walked by one worker. Frames
@@ -71,7 +74,7 @@ func (r *rxRing) unmap() {
 
 // rxCounts are the per-batch counters of a walk.
 type rxCounts struct {
-	frames, truncated, gso, vlan, csum uint64
+	frames, truncated, gso, vlan, csum, outgoing uint64
 }
 
 // walk hands out up to len(frames) frames from the ring and reports how many.
@@ -95,7 +98,7 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 			}
 		}
 		base := r.head*r.blockSize + r.cur
-		h := r.mem[base : base+tp3HdrLen]
+		h := r.mem[base : base+tp3PktType+1]
 		next := int(binary.NativeEndian.Uint32(h[tp3NextOffset:]))
 		snap := int(binary.NativeEndian.Uint32(h[tp3Snaplen:]))
 		plen := int(binary.NativeEndian.Uint32(h[tp3Len:]))
@@ -109,6 +112,9 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 		case snap < plen:
 			// Cut to fit the block: forwarding half a packet is wrong.
 			c.truncated++
+		case h[tp3PktType] == unix.PACKET_OUTGOING:
+			// Filtered out already; see joinFanout.
+			c.outgoing++
 		case status&unix.TP_STATUS_GSO_TCP != 0:
 			// A TSO super-packet from a local sender (veth): larger than
 			// the MTU, it cannot be forwarded as one frame.

@@ -25,6 +25,7 @@ type fakeFrame struct {
 	status uint32
 	tci    uint16
 	tpid   uint16
+	pkt    uint8 // sll_pkttype
 }
 
 // fill writes frames into block b and hands it to "user space".
@@ -57,6 +58,7 @@ func (f *fakeRing) fill(t *testing.T, b int, frames ...fakeFrame) {
 		binary.NativeEndian.PutUint16(h[tp3Mac:], uint16(mac))
 		binary.NativeEndian.PutUint32(h[tp3VlanTCI:], uint32(fr.tci))
 		binary.NativeEndian.PutUint16(h[tp3VlanTPID:], fr.tpid)
+		h[tp3PktType] = fr.pkt
 		copy(h[mac:], fr.data)
 		off += size
 	}
@@ -69,7 +71,9 @@ func (f *fakeRing) status(b int) uint32 {
 
 func TestRingWalkAndRelease(t *testing.T) {
 	fr := newFakeRing(3)
-	mk := func(i byte) fakeFrame { return fakeFrame{data: []byte{i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xb5}} }
+	mk := func(i byte) fakeFrame {
+		return fakeFrame{data: []byte{i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x88, 0xb5}}
+	}
 	fr.fill(t, 0, mk(1), mk(2), mk(3))
 	fr.fill(t, 1, mk(4))
 	frames := make([]Frame, 2)
@@ -127,11 +131,12 @@ func TestRingDropsAndFixes(t *testing.T) {
 		fakeFrame{data: partial, status: unix.TP_STATUS_CSUMNOTREADY},     // checksum to complete
 		fakeFrame{data: udp, status: unix.TP_STATUS_VLAN_VALID, tci: 100}, // tag to put back
 		fakeFrame{data: udp, status: unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID, tci: 7, tpid: 0x88a8},
+		fakeFrame{data: udp, pkt: unix.PACKET_OUTGOING}, // our own transmission
 	)
 	frames := make([]Frame, 8)
 	var c rxCounts
 	n := fr.r.walk(frames, 1, &c)
-	if n != 3 || c.truncated != 1 || c.gso != 1 || c.csum != 1 || c.vlan != 2 {
+	if n != 3 || c.truncated != 1 || c.gso != 1 || c.csum != 1 || c.vlan != 2 || c.outgoing != 1 {
 		t.Fatalf("%d frames, counts %+v", n, c)
 	}
 	if got := frames[0].Data(); string(got) != string(udp) {

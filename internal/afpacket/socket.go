@@ -71,12 +71,23 @@ func bindPacket(fd, ifindex int, proto uint16) error {
 // (PACKET_FANOUT_HASH, no defragmentation). With id 0, the kernel picks an
 // id not used in the network namespace (PACKET_FANOUT_FLAG_UNIQUEID) and
 // joinFanout returns it for the other sockets of the group.
+//
+// A fanout group receives through its own hook, so the sockets'
+// PACKET_IGNORE_OUTGOING does not apply to it: the group needs
+// PACKET_FANOUT_FLAG_IGNORE_OUTGOING (Linux 4.20) to skip outgoing frames.
+// The socket filter rejects them too.
 func joinFanout(fd int, id uint16) (uint16, error) {
-	v := int(id) | unix.PACKET_FANOUT_HASH<<16
+	v := int(id) | (unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)<<16
 	if id == 0 {
 		v |= unix.PACKET_FANOUT_FLAG_UNIQUEID << 16
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v); err != nil {
+	err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v)
+	if err == unix.EINVAL {
+		// A kernel without the flag: the filter alone keeps outgoing
+		// frames out.
+		err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v&^(unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING<<16))
+	}
+	if err != nil {
 		return 0, fmt.Errorf("join fanout group %d: %w", id, err)
 	}
 	if id != 0 {

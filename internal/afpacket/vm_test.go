@@ -12,6 +12,12 @@ import (
 // instructions a socket filter may use: a load beyond the packet ends the
 // program with 0. It is the oracle the generated filters run on.
 func runCBPF(prog []unix.SockFilter, pkt []byte) (uint32, error) {
+	return runCBPFType(prog, pkt, unix.PACKET_HOST)
+}
+
+// runCBPFType runs prog on a packet of the given skb->pkt_type, which the
+// ancillary load SKF_AD_PKTTYPE returns.
+func runCBPFType(prog []unix.SockFilter, pkt []byte, pktType uint8) (uint32, error) {
 	var a, x uint32
 	var mem [16]uint32
 	load := func(off uint32, size uint32) (uint32, bool) {
@@ -35,6 +41,13 @@ func runCBPF(prog []unix.SockFilter, pkt []byte) (uint32, error) {
 			size := sizes[in.Code&0x18]
 			switch in.Code & 0xe0 {
 			case unix.BPF_ABS:
+				if in.K == adPktType && size == 1 {
+					a = uint32(pktType)
+					break
+				}
+				if in.K >= 0xfffff000 {
+					return 0, fmt.Errorf("pc %d: unsupported ancillary load %#x", pc, in.K)
+				}
 				v, ok := load(in.K, size)
 				if !ok {
 					return 0, nil
