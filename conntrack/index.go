@@ -5,11 +5,12 @@ import (
 	"sync/atomic"
 )
 
-// index is one shard's open-addressing hash index: buckets of 8 slots, each
+// index is one shard's open-addressing hash index: buckets of 12 slots, each
 // slot naming an entry by shard-local number, with a control byte per slot
 // (Swiss-table style) so a probe rarely touches an entry that does not match.
+// A bucket is 64 bytes, one cache line.
 //
-// Readers probe without locks: they load a bucket's control word, then the
+// Readers probe without locks: they load a bucket's control words, then the
 // slots whose tag matches, then the entries, all atomically. Writers hold the
 // shard lock and publish a slot before its control byte, and retire a slot by
 // its control byte alone. Growth builds a new index and swaps the shard's
@@ -22,14 +23,18 @@ type index struct {
 	limit int    // used may not exceed this (7/8 of the slots)
 }
 
+// bucket: control bytes 0-7 in ctrl[0], 8-11 in the low half of ctrl[1];
+// the high half of ctrl[1] is padding that is neither free nor a tag.
 type bucket struct {
-	ctrl atomic.Uint64 // 8 control bytes: ctrlEmpty, ctrlDeleted or 0x80|tag
-	slot [8]atomic.Uint32
+	ctrl [2]atomic.Uint64
+	slot [bucketSlots]atomic.Uint32
 }
 
 const (
+	bucketSlots = 12
 	ctrlEmpty   = 0x00
 	ctrlDeleted = 0x01
+	ctrlPad     = 0xffffffff << 32
 	lsbs        = 0x0101010101010101
 	msbs        = 0x8080808080808080
 	low7s       = 0x7f7f7f7f7f7f7f7f
@@ -44,7 +49,8 @@ func slotValue(local uint32, reply bool) uint32 {
 	return v
 }
 
-func tagOf(h uint64) uint8 { return 0x80 | uint8(h&0x7f) }
+// tagOf is a full slot's control byte: high bit set, never the padding 0xff.
+func tagOf(h uint64) uint8 { return 0x80 | uint8(h%127) }
 
 // zeroBytes sets the high bit of exactly the bytes of x that are zero.
 func zeroBytes(x uint64) uint64 {
@@ -55,19 +61,23 @@ func zeroBytes(x uint64) uint64 {
 func matchTag(ctrl uint64, tag uint8) uint64 { return zeroBytes(ctrl ^ lsbs*uint64(tag)) }
 
 func newIndex(nb int) *index {
-	if nb < 1 {
-		nb = 1
+	nb = max(nb, 1)
+	ix := &index{b: make([]bucket, nb), nb: uint64(nb), limit: nb * bucketSlots * 7 / 8}
+	for i := range ix.b {
+		ix.b[i].ctrl[1].Store(ctrlPad)
 	}
-	return &index{b: make([]bucket, nb), nb: uint64(nb), limit: nb * 7}
+	return ix
 }
 
 // bucketsFor returns how many buckets hold keys at full load.
-func bucketsFor(keys int) int { return (keys + 6) / 7 }
+func bucketsFor(keys int) int { return (keys*8 + bucketSlots*7 - 1) / (bucketSlots * 7) }
 
 func (ix *index) home(h uint64) uint64 {
 	hi, _ := bits.Mul64(h, ix.nb)
 	return hi
 }
+
+func setByte(w uint64, i uint, b uint8) uint64 { return w&^(0xff<<(i*8)) | uint64(b)<<(i*8) }
 
 // insert places v for hash h in the first free slot of its probe sequence.
 // The caller holds the shard lock and has made room (used < limit).
@@ -76,15 +86,19 @@ func (ix *index) insert(h uint64, v uint32) {
 	b := ix.home(h)
 	for {
 		bk := &ix.b[b]
-		ctrl := bk.ctrl.Load()
-		if free := ^ctrl & msbs; free != 0 {
+		for w := range bk.ctrl {
+			ctrl := bk.ctrl[w].Load()
+			free := ^ctrl & msbs
+			if free == 0 {
+				continue
+			}
 			i := uint(bits.TrailingZeros64(free)) >> 3
 			if byte(ctrl>>(i*8)) == ctrlEmpty {
 				ix.used++
 			}
 			ix.full++
-			bk.slot[i].Store(v)
-			bk.ctrl.Store(ctrl&^(0xff<<(i*8)) | uint64(tag)<<(i*8))
+			bk.slot[uint(w)*8+i].Store(v)
+			bk.ctrl[w].Store(setByte(ctrl, i, tag))
 			return
 		}
 		if b++; b == ix.nb {
@@ -99,24 +113,27 @@ func (ix *index) remove(h uint64, v uint32) bool {
 	b := ix.home(h)
 	for n := uint64(0); n < ix.nb; n++ {
 		bk := &ix.b[b]
-		ctrl := bk.ctrl.Load()
-		for m := matchTag(ctrl, tag); m != 0; m &= m - 1 {
-			i := uint(bits.TrailingZeros64(m)) >> 3
-			if bk.slot[i].Load() != v {
-				continue
+		c0, c1 := bk.ctrl[0].Load(), bk.ctrl[1].Load()
+		hasEmpty := zeroBytes(c0)|zeroBytes(c1) != 0
+		for w, ctrl := range [2]uint64{c0, c1} {
+			for m := matchTag(ctrl, tag); m != 0; m &= m - 1 {
+				i := uint(bits.TrailingZeros64(m)) >> 3
+				if bk.slot[uint(w)*8+i].Load() != v {
+					continue
+				}
+				// A bucket with an empty slot never made a probe go past
+				// it, so the slot can be empty again; else a tombstone.
+				mark := uint8(ctrlDeleted)
+				if hasEmpty {
+					mark = ctrlEmpty
+					ix.used--
+				}
+				ix.full--
+				bk.ctrl[w].Store(setByte(ctrl, i, mark))
+				return true
 			}
-			// A bucket with an empty slot never made a probe go past it,
-			// so the slot can be empty again; otherwise leave a tombstone.
-			mark := uint64(ctrlDeleted)
-			if zeroBytes(ctrl) != 0 {
-				mark = ctrlEmpty
-				ix.used--
-			}
-			ix.full--
-			bk.ctrl.Store(ctrl&^(0xff<<(i*8)) | mark<<(i*8))
-			return true
 		}
-		if zeroBytes(ctrl) != 0 {
+		if hasEmpty {
 			return false
 		}
 		if b++; b == ix.nb {

@@ -61,17 +61,20 @@ func (p *probe) match(c *Conn) (ctl uint64, ok bool) {
 }
 
 // find probes the shard's index for p. It takes no lock.
-func (sh *shard) find(p *probe, h uint64) (*Conn, uint64) {
+func (sh *shard) find(pr *probe, h uint64) (*Conn, uint64) {
 	ix := sh.ix.Load()
 	cs := *sh.chunks.Load() // after ix: at least as new as any slot in it
 	tag := tagOf(h)
 	b := ix.home(h)
 	for n := uint64(0); n < ix.nb; n++ {
 		bk := &ix.b[b]
-		ctrl := bk.ctrl.Load()
-		for m := matchTag(ctrl, tag); m != 0; m &= m - 1 {
-			v := bk.slot[uint(bits.TrailingZeros64(m))>>3].Load()
-			if v&1 != p.reply {
+		c0, c1 := bk.ctrl[0].Load(), bk.ctrl[1].Load()
+		// Matches of slots 0-7 at bits 8i, of slots 8-11 at bits 8i+4.
+		m := matchTag(c0, tag)>>7 | matchTag(c1, tag)>>3
+		for ; m != 0; m &= m - 1 {
+			bit := uint(bits.TrailingZeros64(m))
+			v := bk.slot[bit>>3+(bit&4)<<1].Load()
+			if v&1 != pr.reply {
 				continue
 			}
 			local := v>>1 - 1
@@ -80,11 +83,11 @@ func (sh *shard) find(p *probe, h uint64) (*Conn, uint64) {
 				continue
 			}
 			c := &cs[ci].ents[local%chunkSize]
-			if ctl, ok := p.match(c); ok {
+			if ctl, ok := pr.match(c); ok {
 				return c, ctl
 			}
 		}
-		if zeroBytes(ctrl) != 0 {
+		if zeroBytes(c0)|zeroBytes(c1) != 0 {
 			return nil, 0
 		}
 		if b++; b == ix.nb {

@@ -44,7 +44,7 @@ func (t *Table) Stats() Stats {
 			s.Evictions += n
 		}
 		s.SlabEntries += int(sh.n.Load())
-		s.IndexSlots += int(sh.ix.Load().nb) * 8
+		s.IndexSlots += int(sh.ix.Load().nb) * bucketSlots
 	}
 	return s
 }

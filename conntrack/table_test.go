@@ -15,8 +15,8 @@ func TestSizes(t *testing.T) {
 	if s := unsafe.Sizeof(Key{}); s != 38 {
 		t.Errorf("Key is %d bytes, want 38", s)
 	}
-	if s := unsafe.Sizeof(bucket{}); s != 40 {
-		t.Errorf("bucket is %d bytes, want 40", s)
+	if s := unsafe.Sizeof(bucket{}); s != 64 {
+		t.Errorf("bucket is %d bytes, want 64", s)
 	}
 }
 
