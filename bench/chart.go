@@ -97,13 +97,14 @@ func colorOf(s string) string {
 	return "#777"
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (at least 0.1).
+// niceCeil rounds v up to a round step (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times
+// a power of ten; at least 0.1).
 func niceCeil(v float64) float64 {
 	if v <= 0.1 || math.IsNaN(v) {
 		return 0.1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}

@@ -32,8 +32,6 @@ type Options struct {
 	XVS, XVSAdm string
 	XVSMode     string
 	XVSCapacity int
-	// XVSMetrics, if set, is passed as --metrics (pprof is looked for there).
-	XVSMetrics string
 	// NftPath is the nft binary ("" looks it up in PATH).
 	NftPath string
 	// Pin puts the generator on CPU 0 and the director's user-space

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,34 @@ func TestReadCPUTimes(t *testing.T) {
 	}
 	if b.Busy() < a.Busy() || b.Idle < a.Idle {
 		t.Errorf("times went backwards: %+v then %+v", a, b)
+	}
+}
+
+func TestParsePidStat(t *testing.T) {
+	line := "4242 (go (build) x) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 8 0 1234 0 0"
+	ppid, ticks, err := ParsePidStat(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ppid != 17 || ticks != 325 {
+		t.Errorf("ppid %d ticks %d, want 17 and 325", ppid, ticks)
+	}
+	for _, bad := range []string{"", "12 noparens S 1", "12 (x) S 1 2 3", "12 (x) S a 1 2 3 4 5 6 7 8 9 10 11 12"} {
+		if _, _, err := ParsePidStat(bad); !errors.Is(err, ErrProcStat) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestProcTimesSub(t *testing.T) {
+	before := procTimes{1: 100, 2: 50, 3: 10}
+	after := procTimes{1: 130, 2: 50, 4: 7} // 3 exited, 4 was born
+	if got := after.Sub(before); got != 370*time.Millisecond {
+		t.Errorf("got %v, want 370ms", got)
+	}
+	if got := otherJobs(nil); len(got) == 0 {
+		t.Error("no processes found in /proc")
+	} else if _, self := got[os.Getpid()]; self {
+		t.Error("the bench counted itself as another job")
 	}
 }

@@ -45,9 +45,9 @@ func Markdown(w io.Writer, res *Results) error {
 		mode = "smoke (one short round: figures are indicative only)"
 	}
 	fmt.Fprintf(&b, "# xvs benchmark report\n\n")
-	fmt.Fprintf(&b, "Run %s, %s, %s mode. Kernel %s, %d cores; load average %s at the start, %s at the end.\n\n",
+	fmt.Fprintf(&b, "Run %s, %s, %s mode, checkout %s. Kernel %s, %d cores; load average %s at the start, %s at the end.\n\n",
 		res.Started.Format("2006-01-02 15:04 MST"), res.Finished.Sub(res.Started).Round(time.Second), mode,
-		res.Host.Kernel, res.Host.Cores, res.Host.LoadAvgStart, res.Host.LoadAvgEnd)
+		res.Host.Commit, res.Host.Kernel, res.Host.Cores, res.Host.LoadAvgStart, res.Host.LoadAvgEnd)
 	fmt.Fprintf(&b, "**The generator and the director share this machine's %d cores** (generator %s, director user space %s). "+
 		"veth runs the receive half of every hop (NAPI, XDP, the copy into an AF_XDP UMEM, kernel forwarding and nftables) "+
 		"in softirq on the *sending* core, so part of the director's work lands on the generator's core and competes with it. "+
@@ -64,7 +64,8 @@ func Markdown(w io.Writer, res *Results) error {
 	fmt.Fprintf(&b, "## Throughput\n\n![delivered packets per second](%s)\n\n", ChartFile)
 	fmt.Fprintf(&b, "Delivered = frames counted by the XDP sink on the real servers' link (median [min–max] over %d round(s) of %v each, after a %v warm-up). "+
 		"Drops = frames the generator sent that no real server received. CPU in cores (CPU-seconds per second): generator = its process; "+
-		"director = all cores' busy time from /proc/stat minus the generator's (everything else the packets cost, including softirq on the generator's core). "+
+		"other jobs = user-space processes outside the bench and its namespaces (other work on the shared machine, from /proc/PID/stat); "+
+		"director = all cores' busy time from /proc/stat minus those two (everything else the packets cost, including softirq on the generator's core). "+
 		"The SYN load sends TCP SYNs from a new source each, so its rate is new connections per second.\n\n",
 		res.Options.Rounds, res.Options.Trial, res.Options.Warmup)
 	b.WriteString(ThroughputTable(res.Rows))
@@ -158,15 +159,15 @@ func sortRows(rows []Row) []Row {
 // ThroughputTable renders the throughput rows as a Markdown table.
 func ThroughputTable(rows []Row) string {
 	var b strings.Builder
-	b.WriteString("| load | scenario | delivered Mpps, median [min–max] | × nft DNAT | × bare bounce | drops | CPU gen | CPU director | director ns/packet |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| load | scenario | delivered Mpps, median [min–max] | × nft DNAT | × bare bounce | drops | CPU gen | CPU director | CPU other jobs | director ns/packet |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range sortRows(rows) {
 		if r.PPS.N == 0 {
 			why := "no data"
 			if len(r.Errors) > 0 {
 				why = r.Errors[0]
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | | | | | | |\n", r.Load, r.Scenario, escapePipes(why))
+			fmt.Fprintf(&b, "| %s | %s | %s | | | | | | | |\n", r.Load, r.Scenario, escapePipes(why))
 			continue
 		}
 		nft, bounce := "—", "—"
@@ -180,9 +181,10 @@ func ThroughputTable(rows []Row) string {
 				bounce = fmt.Sprintf("%.2f", r.PPS.Median/v)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Load, r.Scenario, FormatSummary(r.PPS, 1e-6, 3), nft, bounce,
-			formatPct(r.Loss.Median), formatNum(r.GenCPU.Median, 2), formatNum(r.DirCPU.Median, 2), formatNum(r.NsPerPkt.Median, 0))
+			formatPct(r.Loss.Median), formatNum(r.GenCPU.Median, 2), formatNum(r.DirCPU.Median, 2),
+			formatNum(r.Others.Median, 2), formatNum(r.NsPerPkt.Median, 0))
 	}
 	return b.String()
 }
@@ -339,7 +341,7 @@ func methodText(res *Results) string {
 - Sink: an XDP program (cilium/ebpf asm) on the trunk counts TCP/UDP/IPIP frames per destination MAC (= per real server) in a per-CPU array and drops them; ARP, ICMP and the probe's UDP port pass to the stack.
 - Scenarios: kernel-fwd = kernel IPv4 forwarding to the real servers' addresses (no balancing); nft-dnat = forwarding + an nftables prerouting DNAT of the VIP, numgen round robin, conntrack flushed between trials (nf_conntrack_max %s); bounce = AF_XDP redirect of every IPv4 frame, destination MAC written, sent on (two-armed: one copy between the sockets' UMEMs, one-armed: in place); xvs-* = bin/xvs run with the same services (rr).
 - Trials: for each round and load, the scenarios in interleaved order (xvs, baseline, xvs, ...), rotated each round; each trial starts the scenario from scratch (fresh xvs daemon, fresh conntrack).
-- CPU: /proc/stat busy time of all cores over the measured window (10 ms ticks) minus the generator's own getrusage time.
+- CPU: /proc/stat busy time of all cores over the measured window (10 ms ticks), minus the generator's own getrusage time and minus the CPU time unrelated processes used meanwhile (a process that exits inside the window takes its time with it, so some noise remains).
 `, res.Options.Reals, res.Host.ConntrackMax)
 }
 

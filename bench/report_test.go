@@ -35,7 +35,8 @@ func TestFormatSummary(t *testing.T) {
 func testRows() []Row {
 	r := func(s string, l Load, pps, ns float64) Row {
 		return Row{Scenario: s, Load: l, Arms: scenarioArms(s), PPS: sum(pps, pps*0.9, pps*1.1, 3),
-			Loss: sum(0.01, 0, 0.02, 3), GenCPU: sum(0.9, 0.8, 1, 3), DirCPU: sum(1, 0.9, 1.1, 3), NsPerPkt: sum(ns, ns, ns, 3)}
+			Loss: sum(0.01, 0, 0.02, 3), GenCPU: sum(0.9, 0.8, 1, 3), DirCPU: sum(1, 0.9, 1.1, 3), Others: sum(0.2, 0.1, 0.3, 3),
+			NsPerPkt: sum(ns, ns, ns, 3)}
 	}
 	return []Row{
 		r(ScXVSNAT, load64x10k, 2e6, 300), r(ScNftDNAT, load64x10k, 1e6, 600), r(ScBounce2, load64x10k, 2.08e6, 250),
@@ -51,7 +52,7 @@ func TestThroughputTable(t *testing.T) {
 		t.Fatalf("%d lines:\n%s", len(lines), tab)
 	}
 	for _, want := range []string{
-		"| 64B/10k | xvs-nat | 2.000 [1.800–2.200] | 2.00 | 0.96 | 1.0 % | 0.90 | 1.00 | 300 |",
+		"| 64B/10k | xvs-nat | 2.000 [1.800–2.200] | 2.00 | 0.96 | 1.0 % | 0.90 | 1.00 | 0.20 | 300 |",
 		"| 64B/10k | nft-dnat | 1.000 [0.900–1.100] | — | 0.48 |",
 		"| 64B/1M | xvs-nat | 0.900 [0.810–0.990] | 0.90 | 1.00 |",
 		"| 64B/10k | xvs-dr | xvs unavailable: no bin/xvs |",
@@ -126,7 +127,7 @@ func TestChartIsSVG(t *testing.T) {
 }
 
 func TestNiceCeil(t *testing.T) {
-	for _, tt := range []struct{ in, want float64 }{{0.05, 0.1}, {0.37, 0.5}, {1.2, 2}, {2.53, 5}, {5, 5}, {7, 10}, {math.NaN(), 0.1}} {
+	for _, tt := range []struct{ in, want float64 }{{0.05, 0.1}, {0.37, 0.4}, {1.2, 1.5}, {2.53, 3}, {5, 5}, {7, 8}, {9, 10}, {math.NaN(), 0.1}} {
 		if got := niceCeil(tt.in); got != tt.want {
 			t.Errorf("niceCeil(%v) = %v, want %v", tt.in, got, tt.want)
 		}

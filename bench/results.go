@@ -15,10 +15,11 @@ type TrialResult struct {
 	Encap, Unknown uint64
 	PerReal        []uint64
 	// GenCPU is the generator process's CPU time; Busy is the machine's
-	// (all cores, /proc/stat) over the measured window; DirCPU = Busy -
-	// GenCPU: the director and everything else the packets cost.
-	GenCPU, Busy, DirCPU time.Duration
-	Err                  string `json:",omitempty"`
+	// (all cores, /proc/stat) over the measured window; Others is what
+	// unrelated processes used meanwhile (procscan.go); DirCPU = Busy -
+	// GenCPU - Others: the director and everything else the packets cost.
+	GenCPU, Busy, Others, DirCPU time.Duration
+	Err                          string `json:",omitempty"`
 }
 
 // PPS returns delivered frames per second.
@@ -60,6 +61,7 @@ type Row struct {
 	Loss     Summary // fraction
 	GenCPU   Summary // cores (CPU seconds per second)
 	DirCPU   Summary // cores
+	Others   Summary // cores used by unrelated jobs
 	NsPerPkt Summary // director CPU ns per delivered frame
 	Errors   []string
 }
@@ -89,7 +91,7 @@ func Aggregate(trials []TrialResult) []Row {
 		series[i] = append(series[i], t)
 	}
 	for i := range rows {
-		var pps, sent, loss, gen, dir, ns []float64
+		var pps, sent, loss, gen, dir, oth, ns []float64
 		for _, t := range series[i] {
 			secs := t.Elapsed.Seconds()
 			pps = append(pps, t.PPS())
@@ -97,10 +99,12 @@ func Aggregate(trials []TrialResult) []Row {
 			loss = append(loss, t.Loss())
 			gen = append(gen, t.GenCPU.Seconds()/secs)
 			dir = append(dir, t.DirCPU.Seconds()/secs)
+			oth = append(oth, t.Others.Seconds()/secs)
 			ns = append(ns, t.DirNsPerPacket())
 		}
 		rows[i].PPS, rows[i].SentPPS, rows[i].Loss = Summarize(pps), Summarize(sent), Summarize(loss)
 		rows[i].GenCPU, rows[i].DirCPU, rows[i].NsPerPkt = Summarize(gen), Summarize(dir), Summarize(ns)
+		rows[i].Others = Summarize(oth)
 	}
 	return rows
 }
@@ -140,6 +144,9 @@ type Results struct {
 
 // HostInfo describes the machine the run measured.
 type HostInfo struct {
+	// Commit is the checkout measured (git describe), "+dirty" when it
+	// has uncommitted changes.
+	Commit         string
 	Kernel         string
 	Cores          int
 	LoadAvgStart   string

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,6 +74,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	r.res.Rows = Aggregate(r.res.Trials)
 	r.res.Targets = EvaluateTargets(r.res)
+	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
 	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
 		err = werr
 	}
@@ -296,9 +299,10 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 			r.fail(fmt.Errorf("%s: %s", prefix, res.Err))
 			return
 		}
-		r.progress("%s: %6.3f Mpps delivered of %6.3f sent (loss %4.1f%%), gen %.2f + director %.2f cores, %4.0f ns/pkt",
-			prefix, res.PPS()/1e6, res.SentPPS()/1e6, 100*res.Loss(), res.GenCPU.Seconds()/res.Elapsed.Seconds(),
-			res.DirCPU.Seconds()/res.Elapsed.Seconds(), res.DirNsPerPacket())
+		secs := res.Elapsed.Seconds()
+		r.progress("%s: %6.3f Mpps delivered of %6.3f sent (loss %4.1f%%), cores: gen %.2f director %.2f others %.2f, director %4.0f ns/pkt",
+			prefix, res.PPS()/1e6, res.SentPPS()/1e6, 100*res.Loss(), res.GenCPU.Seconds()/secs,
+			res.DirCPU.Seconds()/secs, res.Others.Seconds()/secs, res.DirNsPerPacket())
 	}()
 	if isXVS(t.Scenario) && r.xvsErr != nil {
 		res.Err, skipped = r.xvsErr.Error(), true
@@ -335,6 +339,8 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		res.Err = err.Error()
 		return res
 	}
+	labNS := lab.nsInodes()
+	o0 := otherJobs(labNS)
 	c0, err := ReadCPUTimes()
 	if err != nil {
 		res.Err = err.Error()
@@ -356,6 +362,7 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		res.Err = err.Error()
 		return res
 	}
+	o1 := otherJobs(labNS)
 	if xd, ok := dir.(*xvsDirector); ok {
 		if st, err := xd.Stats(ctx); err == nil {
 			r.res.XVSStat[t.Scenario] = st
@@ -369,7 +376,8 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	d := s1.Sub(s0)
 	res.Sent, res.Elapsed, res.GenCPU = g.Sent, g.Elapsed, g.CPU
 	res.Busy = c1.Sub(c0).BusyDuration()
-	res.DirCPU = max(res.Busy-res.GenCPU, 0)
+	res.Others = o1.Sub(o0)
+	res.DirCPU = max(res.Busy-res.GenCPU-res.Others, 0)
 	for i := range d.Plain {
 		res.Delivered += d.Plain[i] + d.Encap[i]
 		res.Encap += d.Encap[i]
@@ -501,9 +509,34 @@ func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS
 	return lr
 }
 
+// runNotes are caveats the figures need, derived from the run.
+func runNotes(res *Results) []string {
+	var notes []string
+	if n, err := strconv.Atoi(res.Host.ConntrackMax); err == nil {
+		for _, r := range res.Rows {
+			if r.Scenario == ScNftDNAT && r.Load.Flows > n {
+				notes = append(notes, fmt.Sprintf("nftables at %s: %d flows exceed nf_conntrack_max %d (a global sysctl the bench leaves alone), so the kernel evicts unreplied entries to admit new ones.", r.Load, r.Load.Flows, n))
+			}
+		}
+	}
+	for _, g := range res.GoBench {
+		if strings.HasPrefix(g.Pkg, "./conntrack") {
+			notes = append(notes, "conntrack's own benchmarks use 100 k, 1 M and 10 M entries; the 1 k figure is in the connection-table table, measured by the bench.")
+			break
+		}
+	}
+	if len(res.Profile) > 0 {
+		notes = append(notes, "Profiles come from perf record -g on the xvs process (software cpu-clock events on this VM); [k] lines are kernel time spent in the daemon's syscalls.")
+	}
+	return notes
+}
+
 func hostInfo(opts Options) HostInfo {
 	h := HostInfo{Cores: runtime.NumCPU(), LoadAvgStart: loadAvg()}
 	h.Kernel, _ = readFileTrim("/proc/sys/kernel/osrelease")
+	if out, err := exec.Command("git", "-C", opts.ModuleDir, "describe", "--always", "--dirty=+dirty").Output(); err == nil {
+		h.Commit = strings.TrimSpace(string(out))
+	}
 	if opts.Pin && h.Cores >= 2 {
 		h.PinnedGen, h.PinnedDirector = "CPU 0", "CPU 1"
 	} else {

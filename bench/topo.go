@@ -388,21 +388,20 @@ func CleanupStale() error {
 			continue
 		}
 		pid, err := strconv.ParseInt(m[1], 36, 32)
-		if err != nil || (int(pid) != os.Getpid() && benchAlive(int(pid))) {
-			continue
-		}
-		if int(pid) == os.Getpid() {
-			continue // ours: NewLab replaces it
+		if err != nil || int(pid) == os.Getpid() || benchAlive(int(pid)) {
+			continue // not ours to judge, ours (NewLab replaces it), or a live run's
 		}
 		errs = append(errs, deleteNS(e.Name()))
 	}
 	return errors.Join(errs...)
 }
 
-// benchAlive reports whether pid is a running xvs-bench.
+// benchAlive reports whether pid is a running xvs-bench or test binary
+// (this package's tests build labs too).
 func benchAlive(pid int) bool {
 	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return err == nil && strings.TrimSpace(string(comm)) == "xvs-bench"
+	c := strings.TrimSpace(string(comm))
+	return err == nil && (c == "xvs-bench" || strings.HasSuffix(c, ".test"))
 }
 
 func perm(a netip.Addr, mac net.HardwareAddr, dev string) string {

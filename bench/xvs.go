@@ -82,9 +82,6 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDi
 	}
 	argv := []string{"ip", "netns", "exec", lab.DirNS, "env", "XVS_SOCKET=" + sock, bin, "run",
 		"-i", ifaces, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
-	if r.opts.XVSMetrics != "" {
-		argv = append(argv, "--metrics", r.opts.XVSMetrics)
-	}
 	p, err := startProc(ctx, "xvs "+method, r.dirCPU(), argv, false)
 	if err != nil {
 		return nil, err
