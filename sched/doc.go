@@ -40,8 +40,9 @@
 //     (unavailable) until replaced or collected, like the kernel's trash. A full table stops caching, like a
 //     failed kmalloc.
 //
-// Deliberate differences: twos sums weights in 64 bits and draws 64 random bits when the sum exceeds 2^32 (the
-// kernel's int overflows there); a Dest belongs to one Scheduler at a time (the last that installed it).
+// Deliberate differences: twos sums and walks weights in 64 bits, drawing 64 random bits when the sum exceeds
+// 2^32, where the kernel's int arithmetic has overflowed (sums above 2^31-1); a Dest belongs to one Scheduler at
+// a time (the last that installed it).
 //
 // # Concurrency
 //

@@ -91,6 +91,7 @@ type leastTree struct {
 	dests []*Dest
 	size  int             // leaves, a power of two >= len(dests), >= 2
 	nodes []atomic.Uint64 // 1..size-1; version<<32 | winner index (noWinner: none)
+	pos   map[*Dest]int32 // list membership, for lblc/lblcr (nil otherwise)
 }
 
 const noWinner = 0xFFFFFFFF
@@ -181,14 +182,20 @@ func (s *leastSched) Update(dests []*Dest) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.Store(installTree(s.kind, dests, s.st.Load()))
+	s.st.Store(installTree(s.kind, dests, s.st.Load(), false))
 	return nil
 }
 
 // installTree builds a tree for dests, points the destinations at it, fills it from live counters (after
 // re-pointing, so that no change is missed) and releases destinations that left.
-func installTree(kind leastKind, dests []*Dest, old *leastTree) *leastTree {
+func installTree(kind leastKind, dests []*Dest, old *leastTree, withPos bool) *leastTree {
 	t := newLeastTree(kind, dests)
+	if withPos {
+		t.pos = make(map[*Dest]int32, len(dests))
+		for i, d := range dests {
+			t.pos[d] = int32(i)
+		}
+	}
 	watchAll(dests, t)
 	t.rebuild()
 	if old != nil {

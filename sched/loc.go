@@ -186,10 +186,14 @@ func (s *locSched) freeEntry(i int32) {
 }
 
 // member reports whether d is in the installed list: the kernel's IP_VS_DEST_F_AVAILABLE. A removed server stays
-// referenced by entries, as in the kernel's trash, until they are replaced or expire.
+// referenced by entries, as in the kernel's trash, until they are replaced or expire. The Dest's binding answers
+// at once; the map covers the moment in Update when bindings already point at the next list.
 func member(t *leastTree, d *Dest) bool {
-	b := d.watch.Load()
-	return b != nil && b.w == watcher(t)
+	if b := d.watch.Load(); b != nil && b.w == watcher(t) {
+		return true
+	}
+	_, ok := t.pos[d]
+	return ok
 }
 
 // overloadedFor is the lblc/lblcr is_overloaded(): more active connections than weight while some server has
@@ -439,6 +443,6 @@ func (s *locSched) Update(dests []*Dest) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.Store(installTree(kindWLC, dests, s.st.Load()))
+	s.st.Store(installTree(kindWLC, dests, s.st.Load(), true))
 	return nil
 }

@@ -169,15 +169,11 @@ func TestMaglevSizes(t *testing.T) {
 	}
 }
 
+// BenchmarkMaglevBuild is the table build Update runs for mh: M=65537 slots, 1000 servers of weights 1..3.
 func BenchmarkMaglevBuild(b *testing.B) {
-	for _, c := range []struct{ name, m, n int }{{0, 65537, 1000}} {
-		_ = c.name
-		ds := mhDests(c.n, func(i int) int32 { return int32(1 + i%3) })
-		b.Run("M=65537/N=1000", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				mhBuild(ds, uint32(c.m))
-			}
-		})
+	ds := mhDests(1000, func(i int) int32 { return int32(1 + i%3) })
+	b.ReportAllocs()
+	for b.Loop() {
+		mhBuild(ds, 65537)
 	}
 }

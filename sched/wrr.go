@@ -149,10 +149,13 @@ func (st *wrrState) walkPick() *Dest {
 			return d
 		}
 	}
-	for {
+	// top was read from live servers; should they all become unavailable meanwhile, give up after two wraps
+	// instead of walking forever.
+	for wraps := 0; wraps < 2; {
 		st.cw -= st.di
 		if st.cw <= 0 {
 			st.cw = st.mw
+			wraps++
 		}
 		if st.cw > top {
 			k := (st.mw - top + st.di - 1) / st.di
@@ -165,6 +168,7 @@ func (st *wrrState) walkPick() *Dest {
 			}
 		}
 	}
+	return nil
 }
 
 // Update recomputes gcd and max weight and restarts from the list head with cw carried over as
