@@ -123,6 +123,7 @@ func testRules() Rules {
 		Rules: []Rule{
 			{Proto: 6, Prefix: netip.PrefixFrom(vip, 32), PortLo: 80, PortHi: 80},
 			{Proto: 17, Prefix: netip.PrefixFrom(vip, 32), PortLo: 5353, PortHi: 5353},
+			{Proto: 17, Prefix: netip.PrefixFrom(vip6Addr, 128), PortLo: 5353, PortHi: 5353},
 			// The client plays a NAT real server answering from port 9000.
 			{Proto: 17, Prefix: netip.PrefixFrom(cli, 32), PortLo: 9000, PortHi: 9000, Reply: true},
 		},
@@ -266,6 +267,46 @@ func TestBackend(t *testing.T) {
 		}
 	})
 
+	t.Run("udp6 service", func(t *testing.T) {
+		var c6 *net.UDPConn
+		tp.in(t, tp.cli, func() {
+			var err error
+			c6, err = net.DialUDP("udp6", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(vip6Addr, 5353)))
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		defer c6.Close()
+		for i := 0; i < 5; i++ {
+			if _, err := c6.Write([]byte("query6")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		isUDP6 := func(f []byte) bool {
+			return len(f) >= 14+40+8 && binary.BigEndian.Uint16(f[12:]) == etherIPv6 && f[14+6] == 17 &&
+				binary.BigEndian.Uint16(f[14+40+2:]) == 5353
+		}
+		for _, f := range c.waitFor(t, 5, "udp6 to vip:5353", isUDP6) {
+			ip := f[14:]
+			src, dst := netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+			l4 := ip[40 : 40+int(binary.BigEndian.Uint16(ip[4:]))]
+			if sum16(append(pseudo(src, dst, 17, len(l4)), l4...)) != 0xffff {
+				t.Errorf("udp6 frame with a bad checksum: % x", f)
+			}
+		}
+		c6.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c6.Read(make([]byte, 64)); !os.IsTimeout(err) {
+			t.Errorf("read on the client's UDP6 socket: %v, want a timeout (the kernel must not answer)", err)
+		}
+		// Unsteered IPv6 stays with the kernel: TCP to the v6 VIP is refused.
+		tp.in(t, tp.cli, func() {
+			_, err := net.DialTimeout("tcp6", netip.AddrPortFrom(vip6Addr, 80).String(), 400*time.Millisecond)
+			if !errors.Is(err, unix.ECONNREFUSED) {
+				t.Errorf("tcp6 to the vip: %v, want connection refused", err)
+			}
+		})
+	})
+
 	t.Run("tcp syn gets no rst", func(t *testing.T) {
 		if got := dialTCP(t, tp, 80); got != "timeout" {
 			t.Errorf("dial vip:80 = %s, want timeout: the director's kernel answered steered traffic", got)
@@ -286,7 +327,10 @@ func TestBackend(t *testing.T) {
 		if got, _ := c.find(l4To(6, 81)); len(got) != 0 {
 			t.Errorf("%d frames to port 81 reached the queues", len(got))
 		}
-		if got, _ := c.find(func(f []byte) bool { return len(f) > 34 && f[23] == 1 }); len(got) != 0 {
+		icmp := func(f []byte) bool {
+			return len(f) > 34 && binary.BigEndian.Uint16(f[12:]) == etherIPv4 && f[23] == 1
+		}
+		if got, _ := c.find(icmp); len(got) != 0 {
 			t.Errorf("%d ICMP frames reached the queues", len(got))
 		}
 	})

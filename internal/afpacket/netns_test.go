@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,7 +21,9 @@ import (
 //
 //	namespace <base>-c (client)                namespace <base>-d (director)
 //	  c0 198.18.0.2/24  <------- veth ------->  d0 198.18.0.1/24
+//	     2001:db8::2/64                            2001:db8::1/64
 //	  198.18.0.100 and 198.18.7.0/24 via .1      lo 198.18.0.100/32 (the VIP)
+//	  2001:db8:100::100 via 2001:db8::1             2001:db8:100::100/128
 //
 // The VIP is a local address of the director, as it is for a real LVS
 // director, so without the nftables drop the director's kernel would answer
@@ -37,7 +40,8 @@ type topo struct {
 }
 
 var (
-	dirAddr = [4]byte{198, 18, 0, 1}
+	vip6Addr = netip.MustParseAddr("2001:db8:100::100")
+	dirAddr  = [4]byte{198, 18, 0, 1}
 	cliAddr = [4]byte{198, 18, 0, 2}
 	vipAddr = [4]byte{198, 18, 0, 100}
 )
@@ -90,6 +94,9 @@ func newTopo(t testing.TB) *topo {
 	ipCmd(t, "-n", tp.dir, "addr", "add", "198.18.0.1/24", "dev", "d0")
 	ipCmd(t, "-n", tp.dir, "addr", "add", "198.18.0.100/32", "dev", "lo")
 	ipCmd(t, "-n", tp.cli, "addr", "add", "198.18.0.2/24", "dev", "c0")
+	ipCmd(t, "-n", tp.dir, "addr", "add", "2001:db8::1/64", "dev", "d0", "nodad")
+	ipCmd(t, "-n", tp.dir, "addr", "add", "2001:db8:100::100/128", "dev", "lo", "nodad")
+	ipCmd(t, "-n", tp.cli, "addr", "add", "2001:db8::2/64", "dev", "c0", "nodad")
 	for _, ns := range []string{tp.dir, tp.cli} {
 		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
 	}
@@ -97,6 +104,7 @@ func newTopo(t testing.TB) *topo {
 	ipCmd(t, "-n", tp.cli, "link", "set", "c0", "up")
 	ipCmd(t, "-n", tp.cli, "route", "add", "198.18.0.100/32", "via", "198.18.0.1")
 	ipCmd(t, "-n", tp.cli, "route", "add", "198.18.7.0/24", "via", "198.18.0.1")
+	ipCmd(t, "-n", tp.cli, "-6", "route", "add", "2001:db8:100::100/128", "via", "2001:db8::1")
 	tp.in(t, tp.dir, func() {
 		ifi, err := net.InterfaceByName("d0")
 		if err != nil {
@@ -114,6 +122,8 @@ func newTopo(t testing.TB) *topo {
 	// Resolve the neighbours both ways before traffic is steered away.
 	ipCmd(t, "-n", tp.cli, "neigh", "replace", "198.18.0.1", "lladdr", tp.dMAC.String(), "dev", "c0")
 	ipCmd(t, "-n", tp.dir, "neigh", "replace", "198.18.0.2", "lladdr", tp.cMAC.String(), "dev", "d0")
+	ipCmd(t, "-n", tp.cli, "neigh", "replace", "2001:db8::1", "lladdr", tp.dMAC.String(), "dev", "c0")
+	ipCmd(t, "-n", tp.dir, "neigh", "replace", "2001:db8::2", "lladdr", tp.cMAC.String(), "dev", "d0")
 	return tp
 }
 
