@@ -42,8 +42,8 @@ type topo struct {
 var (
 	vip6Addr = netip.MustParseAddr("2001:db8:100::100")
 	dirAddr  = [4]byte{198, 18, 0, 1}
-	cliAddr = [4]byte{198, 18, 0, 2}
-	vipAddr = [4]byte{198, 18, 0, 100}
+	cliAddr  = [4]byte{198, 18, 0, 2}
+	vipAddr  = [4]byte{198, 18, 0, 100}
 )
 
 func requireRoot(t testing.TB) {
