@@ -105,7 +105,7 @@ func config(l *testnet.Lab) string {
 	return b.String()
 }
 
-func startLab(t *testing.T, mode testnet.Mode) *lab {
+func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
 	t.Helper()
 	bin := xvsBinary(t)
 	opts := testnet.Options{Mode: mode, Name: t.Name()}
@@ -130,7 +130,7 @@ func startLab(t *testing.T, mode testnet.Mode) *lab {
 		t.Fatal(err)
 	}
 	p, err := tl.Director.Start(ctx, bin, "run", "-i", strings.Join(tl.DirectorIfaces, ","),
-		"--config", cfg, "--socket", filepath.Join(dir, "xvs.sock"))
+		"--config", cfg, "--socket", filepath.Join(dir, "xvs.sock"), "--backend", backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,15 +161,19 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
-	for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR, testnet.TUN} {
-		t.Run(mode.String(), func(t *testing.T) {
-			l := startLab(t, mode)
-			for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
-				fam := "v4"
-				if vip.Is6() {
-					fam = "v6"
-				}
-				t.Run(fam, func(t *testing.T) { checkService(t, l, vip) })
+	for _, backend := range []string{"xdp", "afpacket"} {
+		t.Run(backend, func(t *testing.T) {
+			for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR, testnet.TUN} {
+				t.Run(mode.String(), func(t *testing.T) {
+					l := startLab(t, mode, backend)
+					for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+						fam := "v4"
+						if vip.Is6() {
+							fam = "v6"
+						}
+						t.Run(fam, func(t *testing.T) { checkService(t, l, vip) })
+					}
+				})
 			}
 		})
 	}
