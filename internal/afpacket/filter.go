@@ -1,10 +1,6 @@
 package afpacket
 
-import (
-	"encoding/binary"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Offsets in an untagged Ethernet frame. The kernel moves a VLAN tag out of
 // the frame data before packet sockets see it (skb_vlan_untag runs before
@@ -340,16 +336,4 @@ func CompileFilter(rs Rules) (Filter, error) {
 		return nil, err
 	}
 	return buildFilter(c)
-}
-
-// Bytes returns the program in the kernel's binary layout (8 bytes per
-// instruction, host byte order), e.g. for comparing two programs.
-func (f Filter) Bytes() []byte {
-	b := make([]byte, 0, 8*len(f))
-	for _, in := range f {
-		b = binary.NativeEndian.AppendUint16(b, in.Code)
-		b = append(b, in.Jt, in.Jf)
-		b = binary.NativeEndian.AppendUint32(b, in.K)
-	}
-	return b
 }

@@ -48,9 +48,6 @@ type queueStats struct {
 // Name identifies the queue ("eth0/0").
 func (q *Queue) Name() string { return q.name }
 
-// Ifindex returns the index of the interface the queue receives from.
-func (q *Queue) Ifindex() int { return q.ifindex }
-
 // Recv fills up to len(frames) frames, waiting up to 5 ms when none is
 // pending. The frames point into the receive ring: they belong to the
 // caller until it passes them to Release, and must not be used after.
