@@ -9,8 +9,9 @@ import (
 // It is 13 atomic words (104 bytes), pointer-free, and lives in a slab chunk;
 // the table reuses it after the entry is removed. A *Conn from Lookup or
 // Insert is for the packet at hand: do not keep it past the current batch.
-// (A removed entry is not reused for at least reuseGrace, so a worker that
-// raced with its removal reads stale but harmless values.)
+// (A removed entry is not reused for at least 50 ms, so a worker that raced
+// with its removal reads stale but harmless values.) Only pass the table a
+// *Conn it returned: a Conn made elsewhere has no slab around it.
 type Conn struct {
 	w [numWords]atomic.Uint64
 }

@@ -37,8 +37,12 @@ type Config struct {
 // They may run concurrently, and the hooks of one entry may arrive out of
 // order (an Activity after the Unbound of a racing removal); the arguments
 // are such that counters kept by adding them up come out right regardless.
+// Hooks must not call Reap.
 type Hooks struct {
-	// Bound: a new connection or template was inserted.
+	// Bound: a new connection or template was inserted. It runs in Insert,
+	// after the entry became visible: count the connection as active or not
+	// by the state it was inserted in (Value.State, NONE by default, which
+	// is inactive), since another goroutine may already have moved it.
 	Bound func(c *Conn)
 	// Activity: a connection moved between active and inactive (State.Active).
 	Activity func(c *Conn, active bool)
