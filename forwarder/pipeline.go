@@ -11,11 +11,16 @@ import (
 type verdict uint8
 
 const (
-	verdictDrop    verdict = iota
-	verdictForward         // send the (rewritten) frame on its Ifindex
-	verdictReply           // the frame was answered: send the generated frame in the worker's scratch
-	verdictPark            // rewritten, but the next hop's MAC is not known yet: hold it briefly
+	verdictDrop      verdict = iota
+	verdictForward           // send the (rewritten) frame on its Ifindex
+	verdictReply             // the frame was answered: send the generated frame in the worker's scratch
+	verdictPark              // rewritten, but the next hop's MAC is not known yet: hold it briefly
+	verdictFragments         // the frame became the fragments in the pipeline's frags
 )
+
+// maxFragments bounds the fragments of one tunnelled packet: a frame of at
+// most 2 KB over a link of at least 576 bytes needs no more.
+const maxFragments = 4
 
 // Connection flags stored in conntrack entries.
 const (
@@ -62,6 +67,11 @@ type pipeline struct {
 	answerIf  int
 	// parkDst is the next-hop destination of a frame given verdictPark.
 	parkDst [16]byte
+
+	// frags holds the fragments of a frame given verdictFragments.
+	frags     [maxFragments][1600]byte
+	fragFrame [maxFragments]Frame
+	nFrags    int
 }
 
 var zeroMAC [6]byte
@@ -283,15 +293,15 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 	over := encap.TunnelOverhead(pkt.Family)
 	if pkt.IPLen+over > hop.MTU {
 		if pkt.Family == 4 && !pkt.DF {
-			// The kernel would fragment the outer packet; xvs does not
-			// fragment, so count it.
-			return p.drop(DropTooBig)
+			// IPv4 that may be fragmented: the kernel fragments the outer
+			// packet, and so does xvs.
+			return p.fragmentTunnel(f, r, hop)
 		}
 		back := p.router.Route(&pkt.Src)
 		if back == nil || back.DstMAC == zeroMAC {
 			return p.drop(DropNoRoute)
 		}
-		n := encap.TooBig(p.answer[:], pkt, back.Src, hop.MTU-over)
+		n := encap.TooBig(p.answer[:], pkt, back.Src, encap.TooBigMTU(pkt.Family, hop.MTU))
 		if n == 0 {
 			return p.drop(DropTooBig)
 		}
@@ -306,6 +316,39 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 	}
 	f.Off, f.Len = off, n
 	return p.emit(f, hop, &r.addr)
+}
+
+// fragmentTunnel encapsulates an IPv4 packet without DF toward r and splits
+// the outer packet into fragments that fit the egress MTU.
+func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
+	pkt := &p.pkt
+	if hop.DstMAC == zeroMAC {
+		return p.drop(DropNoRoute)
+	}
+	l3 := pkt.L3
+	p.ipID++
+	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, hop.Src, r.addr, p.ipID)
+	if !ok {
+		return p.drop(DropTooBig)
+	}
+	f.Off, f.Len = off, n
+	setMACs(f.Data(), hop)
+	p.nFrags = 0
+	for start := 0; ; {
+		if p.nFrags == maxFragments {
+			return p.drop(DropTooBig)
+		}
+		n, next := encap.FragmentIPv4(p.frags[p.nFrags][:], f.Data(), l3, hop.MTU, start)
+		if n == 0 {
+			return p.drop(DropTooBig)
+		}
+		p.fragFrame[p.nFrags] = Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: hop.Ifindex}
+		p.nFrags++
+		if next == 0 {
+			return verdictFragments
+		}
+		start = next
+	}
 }
 
 // reply sends a NAT real server's reply back to the client as from the VIP.

@@ -255,3 +255,33 @@ func TestRoundRobinSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestTUNFragments: an IPv4 packet without DF that does not fit after
+// encapsulation is sent as outer fragments, as the kernel does.
+func TestTUNFragments(t *testing.T) {
+	e, mem := newTestEngine(t, testService(service.UDP, vip4, 9999, "rr", service.MethodTUN, 0, 1))
+	f := buildFrame(t, pkt{src: client4, dst: vip4, sport: 4000, dport: 9999, udp: true, payload: mtu - 28})
+	f[14+6] &^= 0x40 // clear DF
+	f[14+10], f[14+11] = 0, 0
+	c := fold(sum16(f[14:34], 0))
+	f[14+10], f[14+11] = byte(^c>>8), byte(^c)
+	out := run(e, mem, f)
+	if len(out) != 2 {
+		t.Fatalf("sent %d frames, want 2 fragments", len(out))
+	}
+	total := 0
+	for i, o := range out {
+		p := checkFrame(t, o.Data)
+		ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if int(ip.Length) > mtu || ip.Protocol != layers.IPProtocolIPv4 {
+			t.Errorf("fragment %d: length %d protocol %v", i, ip.Length, ip.Protocol)
+		}
+		if (i == 0) != (ip.Flags&layers.IPv4MoreFragments != 0) {
+			t.Errorf("fragment %d: flags %v", i, ip.Flags)
+		}
+		total += int(ip.Length) - 20
+	}
+	if want := mtu; total != want {
+		t.Errorf("fragments carry %d bytes, want the %d-byte inner packet", total, want)
+	}
+}

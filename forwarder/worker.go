@@ -95,6 +95,9 @@ func (w *worker) processBatch(rx []Frame) {
 			w.q.Send(w.reply[:])
 		case verdictPark:
 			w.park(&rx[i])
+		case verdictFragments:
+			w.q.Send(w.p.fragFrame[:w.p.nFrags])
+			st.tx.add(uint64(w.p.nFrags))
 		}
 	}
 	if len(out) > 0 {
