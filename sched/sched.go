@@ -37,6 +37,7 @@ func (f Flags) String() string {
 
 // Options tune a scheduler. The zero value is IPVS's defaults.
 type Options struct {
+	// Flags are the service's scheduler flags; New rejects those that are not the scheduler's (ValidateFlags).
 	Flags Flags
 	// MHTableSize is the Maglev lookup table size, a prime; 0 means 4093 (IPVS's default). The kernel offers
 	// 251..131071; 65537 (Katran's size) also works.
@@ -48,12 +49,13 @@ type Options struct {
 	// is full a Pick still schedules but caches nothing, as the kernel does when kmalloc fails. 0 means 32768 (twice
 	// the kernel's garbage-collection threshold of 16384).
 	LBLCMaxEntries int
-	// Now is the clock for lblc/lblcr expiry; nil means time.Now. Tests inject a manual clock.
+	// Now is the clock for lblc/lblcr expiry; nil means the process's monotonic clock. Tests inject a manual one.
 	Now func() time.Time
 }
 
 // Scheduler picks a destination for a new connection. Pick is safe for concurrent use by many goroutines and does
 // not allocate. It returns nil when no destination is available (the caller then drops / answers like IPVS).
+// The flow must not be nil for the hashing and locality schedulers (sh, dh, mh, lblc, lblcr).
 type Scheduler interface {
 	Name() string
 	Pick(f *Flow) *Dest
