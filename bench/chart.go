@@ -11,7 +11,7 @@ import (
 // scenarioColor gives every scenario a fixed colour: baselines grey/blue,
 // xvs modes warm.
 var scenarioColor = map[string]string{
-	ScKernelFwd: "#9e9e9e", ScNftDNAT: "#5b7fb5", ScBounce2: "#2e4a70",
+	ScGenOnly: "#d0d0d0", ScGenOnly1: "#c4d8c8", ScKernelFwd: "#9e9e9e", ScNftDNAT: "#5b7fb5", ScBounce2: "#2e4a70",
 	ScXVSNAT: "#e07b24", ScBounce1: "#3f6e4e", ScXVSDR: "#d9a420", ScXVSTUN: "#b8432f",
 }
 

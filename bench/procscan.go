@@ -9,13 +9,15 @@ import (
 	"time"
 )
 
-// Other jobs on a shared machine show up in /proc/stat's busy time. To keep
-// them out of the director's figure, the bench also sums the CPU time of
-// every user-space process that is neither the bench itself nor inside a lab
-// namespace (/proc/PID/stat utime+stime) over the measured window, and
-// subtracts it. Kernel threads stay in: ksoftirqd and NAPI threads do the
-// packets' work. A process that exits inside the window takes its time with
-// it, so this removes most, not all, of the noise.
+// CPU attribution on a shared machine. /proc/stat's busy time counts every
+// job on the machine, and other engineers' builds and tests come and go in
+// short-lived processes that no per-process scan catches. So the bench also
+// sums, from /proc/PID/stat, the CPU time of what is its own: every process
+// inside a lab namespace (generator, xvs or the bounce, echo servers) and
+// the kernel threads that run deferred packet work (ksoftirqd, threaded
+// NAPI). Without IRQ time accounting the softirq work of a packet is charged
+// to the task it interrupted, which on this path is almost always one of the
+// lab's own processes (the generator's or the director's sendto).
 
 // procTimes maps pid to cumulative utime+stime in clock ticks.
 type procTimes map[int]uint64
@@ -47,15 +49,19 @@ func ParsePidStat(line string) (ppid int, ticks uint64, err error) {
 	return ppid, ut + st, nil
 }
 
-// otherJobs snapshots user-space processes outside the lab namespaces (by
-// inode) and other than this process.
-func otherJobs(labNS map[uint64]bool) procTimes {
+// cpuScan is one pass over /proc: lab holds the lab's processes and the
+// packet kernel threads, others every other user-space process.
+type cpuScan struct{ lab, others procTimes }
+
+// scanCPU snapshots processes by where they run (lab namespaces by inode).
+// The bench itself is in neither set.
+func scanCPU(labNS map[uint64]bool) cpuScan {
+	sc := cpuScan{lab: procTimes{}, others: procTimes{}}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return sc
 	}
 	self := os.Getpid()
-	out := make(procTimes, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self || pid == 2 {
@@ -67,17 +73,35 @@ func otherJobs(labNS map[uint64]bool) procTimes {
 			continue
 		}
 		ppid, ticks, err := ParsePidStat(string(b))
-		if err != nil || ppid == 2 {
-			continue // kernel thread: its work is the packets'
+		if err != nil {
+			continue
+		}
+		if ppid == 2 {
+			if packetThread(string(b)) {
+				sc.lab[pid] = ticks
+			}
+			continue
 		}
 		if fi, err := os.Stat(base + "/ns/net"); err == nil {
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok && labNS[st.Ino] {
+				sc.lab[pid] = ticks
 				continue
 			}
 		}
-		out[pid] = ticks
+		sc.others[pid] = ticks
 	}
-	return out
+	return sc
+}
+
+// packetThread reports whether a kernel thread's stat line names one that
+// runs deferred packet processing.
+func packetThread(stat string) bool {
+	i := strings.IndexByte(stat, '(')
+	if i < 0 {
+		return false
+	}
+	name := stat[i+1:]
+	return strings.HasPrefix(name, "ksoftirqd/") || strings.HasPrefix(name, "napi/")
 }
 
 // Sub returns the CPU time spent between prev and t; processes born since

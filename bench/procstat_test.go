@@ -95,9 +95,19 @@ func TestProcTimesSub(t *testing.T) {
 	if got := after.Sub(before); got != 370*time.Millisecond {
 		t.Errorf("got %v, want 370ms", got)
 	}
-	if got := otherJobs(nil); len(got) == 0 {
+	sc := scanCPU(nil)
+	if len(sc.others) == 0 {
 		t.Error("no processes found in /proc")
-	} else if _, self := got[os.Getpid()]; self {
+	}
+	if _, self := sc.others[os.Getpid()]; self {
 		t.Error("the bench counted itself as another job")
+	}
+	for _, line := range []string{"12 (ksoftirqd/0) S 2", "99 (napi/eth0-8193) S 2"} {
+		if !packetThread(line) {
+			t.Errorf("%q is a packet thread", line)
+		}
+	}
+	if packetThread("13 (kworker/0:1-events) S 2") {
+		t.Error("a kworker is not a packet thread")
 	}
 }

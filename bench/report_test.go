@@ -35,7 +35,7 @@ func TestFormatSummary(t *testing.T) {
 func testRows() []Row {
 	r := func(s string, l Load, pps, ns float64) Row {
 		return Row{Scenario: s, Load: l, Arms: scenarioArms(s), PPS: sum(pps, pps*0.9, pps*1.1, 3),
-			Loss: sum(0.01, 0, 0.02, 3), GenCPU: sum(0.9, 0.8, 1, 3), DirCPU: sum(1, 0.9, 1.1, 3), Others: sum(0.2, 0.1, 0.3, 3),
+			Loss: sum(0.01, 0, 0.02, 3), GenCPU: sum(0.9, 0.8, 1, 3), DirCPU: sum(1, 0.9, 1.1, 3), Busy: sum(0.2, 0.1, 0.3, 3),
 			NsPerPkt: sum(ns, ns, ns, 3)}
 	}
 	return []Row{
@@ -206,5 +206,33 @@ func TestAggregate(t *testing.T) {
 	}
 	if rows[1].PPS.N != 0 || len(rows[1].Errors) != 1 {
 		t.Errorf("error row %+v", rows[1])
+	}
+}
+
+func TestAttributeCPU(t *testing.T) {
+	l := load64x10k
+	ms := time.Millisecond
+	trials := []TrialResult{
+		// Calibration: 1000 ns of machine time per frame sent, two rounds.
+		{Trial: Trial{Scenario: ScGenOnly, Load: l}, Sent: 1000, LabCPU: ms, Busy: 3 * ms},
+		{Trial: Trial{Scenario: ScGenOnly, Load: l}, Sent: 2000, LabCPU: 2 * ms},
+		// 1000 sent: the generator is 1 ms, the director the remaining 3 ms.
+		{Trial: Trial{Scenario: ScXVSNAT, Load: l}, Sent: 1000, Delivered: 500, LabCPU: 4 * ms, Busy: 9 * ms, GenCPU: 4 * ms},
+		// Other lab: no calibration, the figures stay.
+		{Trial: Trial{Scenario: ScXVSDR, Load: l}, Sent: 1000, Busy: 5 * ms, GenCPU: 2 * ms, DirCPU: 3 * ms},
+		// Other load: no calibration either.
+		{Trial: Trial{Scenario: ScXVSNAT, Load: load64x1M}, Sent: 1000, Busy: 5 * ms, GenCPU: 2 * ms, DirCPU: 3 * ms},
+	}
+	attributeCPU(trials)
+	if x := trials[2]; x.GenCPU != ms || x.DirCPU != 3*ms || x.DirNsPerPacket() != 6000 {
+		t.Errorf("xvs-nat: gen %v dir %v (%v ns/pkt)", x.GenCPU, x.DirCPU, x.DirNsPerPacket())
+	}
+	for _, i := range []int{3, 4} {
+		if x := trials[i]; x.GenCPU != 2*ms || x.DirCPU != 3*ms {
+			t.Errorf("trial %d changed without a calibration: %+v", i, x)
+		}
+	}
+	if x := trials[0]; x.DirCPU != 0 {
+		t.Errorf("gen-only keeps director CPU %v", x.DirCPU)
 	}
 }

@@ -14,12 +14,17 @@ type TrialResult struct {
 	// Unknown those addressed to a MAC that is no real server's.
 	Encap, Unknown uint64
 	PerReal        []uint64
-	// GenCPU is the generator process's CPU time; Busy is the machine's
-	// (all cores, /proc/stat) over the measured window; Others is what
-	// unrelated processes used meanwhile (procscan.go); DirCPU = Busy -
-	// GenCPU - Others: the director and everything else the packets cost.
-	GenCPU, Busy, Others, DirCPU time.Duration
-	Err                          string `json:",omitempty"`
+	// Busy is the machine's busy time (all cores, /proc/stat) over the
+	// measured window; Others what unrelated processes used meanwhile and
+	// LabCPU what the lab's processes and the packet kernel threads used
+	// (procscan.go). GenCPU and DirCPU split LabCPU (see attributeCPU).
+	Busy, Others, LabCPU, GenCPU, DirCPU time.Duration
+	// GenProcCPU is the generator process's own getrusage time. On veth it
+	// includes the receive half of the director's port, which runs in
+	// softirq inside the generator's sendto calls and, without
+	// CONFIG_IRQ_TIME_ACCOUNTING, is charged to it.
+	GenProcCPU time.Duration
+	Err        string `json:",omitempty"`
 }
 
 // PPS returns delivered frames per second.
@@ -61,7 +66,7 @@ type Row struct {
 	Loss     Summary // fraction
 	GenCPU   Summary // cores (CPU seconds per second)
 	DirCPU   Summary // cores
-	Others   Summary // cores used by unrelated jobs
+	Busy     Summary // cores busy machine-wide (/proc/stat, all cores)
 	NsPerPkt Summary // director CPU ns per delivered frame
 	Errors   []string
 }
@@ -91,7 +96,7 @@ func Aggregate(trials []TrialResult) []Row {
 		series[i] = append(series[i], t)
 	}
 	for i := range rows {
-		var pps, sent, loss, gen, dir, oth, ns []float64
+		var pps, sent, loss, gen, dir, busy, ns []float64
 		for _, t := range series[i] {
 			secs := t.Elapsed.Seconds()
 			pps = append(pps, t.PPS())
@@ -99,12 +104,12 @@ func Aggregate(trials []TrialResult) []Row {
 			loss = append(loss, t.Loss())
 			gen = append(gen, t.GenCPU.Seconds()/secs)
 			dir = append(dir, t.DirCPU.Seconds()/secs)
-			oth = append(oth, t.Others.Seconds()/secs)
+			busy = append(busy, t.Busy.Seconds()/secs)
 			ns = append(ns, t.DirNsPerPacket())
 		}
 		rows[i].PPS, rows[i].SentPPS, rows[i].Loss = Summarize(pps), Summarize(sent), Summarize(loss)
 		rows[i].GenCPU, rows[i].DirCPU, rows[i].NsPerPkt = Summarize(gen), Summarize(dir), Summarize(ns)
-		rows[i].Others = Summarize(oth)
+		rows[i].Busy = Summarize(busy)
 	}
 	return rows
 }
@@ -163,4 +168,42 @@ type OptionsSummary struct {
 	Reals                 int
 	ProbeCount            int
 	ProbeInterval         time.Duration
+}
+
+// attributeCPU splits each trial's lab CPU (the lab's processes and packet
+// kernel threads) between generator and director. The generator process's own time
+// cannot be used: veth runs the director port's receive half (NAPI, XDP, the
+// AF_XDP copy, kernel forwarding) inside the generator's sendto calls. So the
+// generator's cost per sent frame is calibrated in the same run and lab by
+// the gen-only trials (frames dropped by XDP at the director's port, nothing
+// else) at the same load, and the director gets the rest:
+//
+//	GenCPU = sent * calibrated cost;  DirCPU = LabCPU - GenCPU
+//
+// Trials without a calibration keep GenCPU = the process's time.
+func attributeCPU(trials []TrialResult) {
+	type key struct {
+		arms int
+		l    Load
+	}
+	cal := map[key][]float64{}
+	for _, t := range trials {
+		if isGenOnly(t.Scenario) && t.Err == "" && t.Sent > 0 {
+			k := key{scenarioArms(t.Scenario), t.Load}
+			cal[k] = append(cal[k], float64(t.LabCPU)/float64(t.Sent))
+		}
+	}
+	for i := range trials {
+		t := &trials[i]
+		if t.Err != "" {
+			continue
+		}
+		c, ok := cal[key{scenarioArms(t.Scenario), t.Load}]
+		if !ok {
+			continue
+		}
+		perSent := Median(c)
+		t.GenCPU = time.Duration(perSent * float64(t.Sent))
+		t.DirCPU = max(t.LabCPU-t.GenCPU, 0)
+	}
 }

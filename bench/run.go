@@ -28,6 +28,7 @@ type runner struct {
 	xvsWorked bool
 	trialSeq  int
 	total     int
+	portSink  *Sink // gen-only: the counter on the director's port
 	fatal     error // first error that must fail the run
 }
 
@@ -72,6 +73,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	default:
 		r.res.XVS = "not run"
 	}
+	attributeCPU(r.res.Trials)
 	r.res.Rows = Aggregate(r.res.Trials)
 	r.res.Targets = EvaluateTargets(r.res)
 	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
@@ -87,8 +89,8 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 // phases: which scenarios run in which lab.
 func (r *runner) phaseScenarios(arms int) (xvs, base []string) {
 	all := map[int][2][]string{
-		2: {{ScXVSNAT}, {ScNftDNAT, ScBounce2, ScKernelFwd}},
-		1: {{ScXVSDR, ScXVSTUN}, {ScBounce1}},
+		2: {{ScXVSNAT}, {ScNftDNAT, ScBounce2, ScKernelFwd, ScGenOnly}},
+		1: {{ScXVSDR, ScXVSTUN}, {ScBounce1, ScGenOnly1}},
 	}[arms]
 	keep := func(in []string) []string {
 		var out []string
@@ -291,6 +293,10 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	prefix := fmt.Sprintf("[%d/%d] %-11s %-9s round %d", r.trialSeq, r.total, t.Scenario, t.Load, t.Round+1)
 	skipped := false
 	defer func() {
+		if res.Err != "" && ctx.Err() != nil {
+			r.progress("%s: interrupted", prefix)
+			return
+		}
 		if res.Err != "" {
 			if skipped {
 				r.progress("%s: skipped: %s", prefix, res.Err)
@@ -300,9 +306,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 			return
 		}
 		secs := res.Elapsed.Seconds()
-		r.progress("%s: %6.3f Mpps delivered of %6.3f sent (loss %4.1f%%), cores: gen %.2f director %.2f others %.2f, director %4.0f ns/pkt",
-			prefix, res.PPS()/1e6, res.SentPPS()/1e6, 100*res.Loss(), res.GenCPU.Seconds()/secs,
-			res.DirCPU.Seconds()/secs, res.Others.Seconds()/secs, res.DirNsPerPacket())
+		r.progress("%s: %6.3f Mpps delivered of %6.3f sent (loss %4.1f%%); cores: lab %.2f (generator process %.2f), machine %.2f, other jobs %.2f",
+			prefix, res.PPS()/1e6, res.SentPPS()/1e6, 100*res.Loss(), res.LabCPU.Seconds()/secs, res.GenProcCPU.Seconds()/secs,
+			res.Busy.Seconds()/secs, res.Others.Seconds()/secs)
 	}()
 	if isXVS(t.Scenario) && r.xvsErr != nil {
 		res.Err, skipped = r.xvsErr.Error(), true
@@ -334,13 +340,17 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	s0, err := lab.Sink.Read()
+	sink := lab.Sink
+	if isGenOnly(t.Scenario) {
+		sink = r.portSink
+	}
+	s0, err := sink.Read()
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	labNS := lab.nsInodes()
-	o0 := otherJobs(labNS)
+	o0 := scanCPU(labNS)
 	c0, err := ReadCPUTimes()
 	if err != nil {
 		res.Err = err.Error()
@@ -352,7 +362,7 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		return res
 	}
 	time.Sleep(r.opts.Settle)
-	s1, err := lab.Sink.Read()
+	s1, err := sink.Read()
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -362,7 +372,7 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		res.Err = err.Error()
 		return res
 	}
-	o1 := otherJobs(labNS)
+	o1 := scanCPU(labNS)
 	if xd, ok := dir.(*xvsDirector); ok {
 		if st, err := xd.Stats(ctx); err == nil {
 			r.res.XVSStat[t.Scenario] = st
@@ -376,13 +386,17 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	d := s1.Sub(s0)
 	res.Sent, res.Elapsed, res.GenCPU = g.Sent, g.Elapsed, g.CPU
 	res.Busy = c1.Sub(c0).BusyDuration()
-	res.Others = o1.Sub(o0)
-	res.DirCPU = max(res.Busy-res.GenCPU-res.Others, 0)
+	res.Others, res.LabCPU = o1.others.Sub(o0.others), o1.lab.Sub(o0.lab)
+	res.GenProcCPU = g.CPU
+	res.DirCPU = max(res.LabCPU-res.GenCPU, 0) // refined by attributeCPU
 	for i := range d.Plain {
 		res.Delivered += d.Plain[i] + d.Encap[i]
 		res.Encap += d.Encap[i]
 	}
 	res.Unknown = d.Plain[0] + d.Encap[0]
+	if isGenOnly(t.Scenario) {
+		res.Unknown = 0 // the director's own MAC: slot 0 by design
+	}
 	for i := range lab.Reals {
 		res.PerReal = append(res.PerReal, d.Plain[i+1]+d.Encap[i+1])
 	}
@@ -398,6 +412,8 @@ func checkDelivery(scenario string, t TrialResult) string {
 		return fmt.Sprintf("%v: the generator sent nothing", ErrNoTraffic)
 	case t.Delivered == 0:
 		return fmt.Sprintf("%v: %d frames sent, none reached a real server", ErrNoTraffic, t.Sent)
+	case isGenOnly(scenario):
+		return "" // counted at the director's port, whatever the MAC
 	case scenario == ScXVSTUN && t.Encap < t.Delivered/2:
 		return fmt.Sprintf("%v: TUN delivered %d frames, only %d IPIP", ErrNoTraffic, t.Delivered, t.Encap)
 	case scenario != ScXVSTUN && t.Encap > t.Delivered/100:
@@ -421,7 +437,7 @@ func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string)
 	rounds := max(1, min(r.opts.Rounds, 3))
 	for round := range rounds {
 		for _, s := range scenarios {
-			if s == ScBounce1 || s == ScBounce2 || (isXVS(s) && r.xvsErr != nil) {
+			if s == ScBounce1 || s == ScBounce2 || isGenOnly(s) || (isXVS(s) && r.xvsErr != nil) {
 				continue
 			}
 			rates := []float64{0}

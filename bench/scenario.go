@@ -30,16 +30,24 @@ const (
 	ScBounce1   = "bounce-1arm" // bare AF_XDP bounce, one-armed (in place)
 	ScXVSDR     = "xvs-dr"      // bin/xvs, direct routing
 	ScXVSTUN    = "xvs-tun"     // bin/xvs, IPIP tunnelling
+	// The generator's own cost: frames dropped by an XDP program on the
+	// director's port, nothing else. It calibrates the CPU split (see
+	// attributeCPU) and shows the generator's ceiling.
+	ScGenOnly  = "gen-only"
+	ScGenOnly1 = "gen-only-1arm"
 )
 
 // scenarioArms says which lab a scenario runs in.
 func scenarioArms(name string) int {
 	switch name {
-	case ScBounce1, ScXVSDR, ScXVSTUN:
+	case ScBounce1, ScXVSDR, ScXVSTUN, ScGenOnly1:
 		return 1
 	}
 	return 2
 }
+
+// isGenOnly reports whether s is a calibration scenario.
+func isGenOnly(s string) bool { return s == ScGenOnly || s == ScGenOnly1 }
 
 // isXVS reports whether a scenario runs bin/xvs.
 func isXVS(name string) bool { return strings.HasPrefix(name, "xvs-") }
@@ -73,6 +81,15 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
 	case ScXVSNAT, ScXVSDR, ScXVSTUN:
 		return r.startXVS(ctx, lab, strings.TrimPrefix(name, "xvs-"))
+	case ScGenOnly, ScGenOnly1:
+		// The sink program counts and drops the frames (slot 0: not a real
+		// server's MAC) right at the director's port.
+		s, err := AttachSink(lab.DirNS, lab.DirExt, lab.SinkPrefix, probePort)
+		if err != nil {
+			return nil, err
+		}
+		r.portSink = s
+		return funcDirector(func() error { r.portSink = nil; return s.Close() }), nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
 }

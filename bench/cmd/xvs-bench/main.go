@@ -114,5 +114,6 @@ func run() error {
 }
 
 func allScenarios() []string {
-	return []string{bench.ScKernelFwd, bench.ScNftDNAT, bench.ScBounce2, bench.ScXVSNAT, bench.ScBounce1, bench.ScXVSDR, bench.ScXVSTUN}
+	return []string{bench.ScGenOnly, bench.ScKernelFwd, bench.ScNftDNAT, bench.ScBounce2, bench.ScXVSNAT,
+		bench.ScGenOnly1, bench.ScBounce1, bench.ScXVSDR, bench.ScXVSTUN}
 }
