@@ -54,8 +54,9 @@ func xvsBinary(t *testing.T) string {
 // lab is one running set-up: namespaces, real servers, the daemon.
 type lab struct {
 	*testnet.Lab
-	xvs  *testnet.Proc
-	sock string
+	xvs     *testnet.Proc
+	sock    string
+	cfgPath string
 }
 
 // stats asks the daemon for its figures over the control socket.
@@ -105,10 +106,27 @@ func config(l *testnet.Lab) string {
 	return b.String()
 }
 
+// setup describes a lab for startWith.
+type setup struct {
+	mode    testnet.Mode
+	backend string
+	reals   int
+	// config returns the daemon's YAML; nil starts it with no services.
+	config func(*testnet.Lab) string
+	// serve is what every real server runs.
+	serve testnet.ServeOptions
+}
+
 func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
+	return startWith(t, setup{mode: mode, backend: backend, config: config,
+		serve: testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}}})
+}
+
+func startWith(t *testing.T, su setup) *lab {
 	t.Helper()
 	bin := xvsBinary(t)
-	opts := testnet.Options{Mode: mode, Name: t.Name()}
+	mode := su.mode
+	opts := testnet.Options{Mode: mode, Name: t.Name(), Reals: su.reals}
 	if mode == testnet.TUN {
 		opts.SetupReal = func(h *testnet.Host) error {
 			_, err := h.Run(context.Background(), bin, "decap", "-i", h.Iface)
@@ -119,18 +137,21 @@ func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, r := range tl.Reals {
-		_, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}})
-		if err != nil {
+		if _, err := r.Serve(ctx, su.serve); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "xvs.yaml")
-	if err := os.WriteFile(cfg, []byte(config(tl)), 0o600); err != nil {
-		t.Fatal(err)
+	args := []string{"run", "-i", strings.Join(tl.DirectorIfaces, ","), "--socket", filepath.Join(dir, "xvs.sock"),
+		"--backend", su.backend, "--metrics", "127.0.0.1:9100"}
+	if su.config != nil {
+		cfg := filepath.Join(dir, "xvs.yaml")
+		if err := os.WriteFile(cfg, []byte(su.config(tl)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", cfg)
 	}
-	p, err := tl.Director.Start(ctx, bin, "run", "-i", strings.Join(tl.DirectorIfaces, ","),
-		"--config", cfg, "--socket", filepath.Join(dir, "xvs.sock"), "--backend", backend)
+	p, err := tl.Director.Start(ctx, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +175,7 @@ func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
 			t.Logf("xvs output:\n%s", p.Output())
 		}
 	})
-	return &lab{Lab: tl, xvs: p, sock: filepath.Join(dir, "xvs.sock")}
+	return &lab{Lab: tl, xvs: p, sock: filepath.Join(dir, "xvs.sock"), cfgPath: filepath.Join(dir, "xvs.yaml")}
 }
 
 func TestEndToEnd(t *testing.T) {
