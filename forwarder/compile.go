@@ -3,6 +3,7 @@ package forwarder
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
@@ -176,6 +177,9 @@ func (g *registry) compile(cfg *service.Config) (*snapshot, error) {
 				g.realIDs = append(g.realIDs, rr.id)
 			}
 		}
+		// The kernel puts a new real server at the head of its list, and
+		// schedulers break ties by list order: hand them the same order.
+		slices.Reverse(dests)
 		if err := rs.sched.Update(dests); err != nil {
 			return nil, fmt.Errorf("service %s: %w", s.Key(), err)
 		}
