@@ -120,7 +120,7 @@ func runCmd(args []string) error {
 		})
 	}
 	errc := make(chan error, 3)
-	srv := control.NewServer(eng, control.WithReload(reload))
+	srv := control.NewServer(eng, control.WithReload(reload), control.WithLogger(log))
 	go func() { errc <- srv.Serve(ctx, f.socket) }()
 	if f.metrics != "" {
 		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng) }()
