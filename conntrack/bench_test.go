@@ -100,6 +100,54 @@ func BenchmarkLookupParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupBatch: hits in batches of 32 keys, as a worker would look
+// up its receive batch; ns/op is per key.
+func BenchmarkLookupBatch(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bt := getBenchTable(b, n)
+			const batch = 32
+			var out [batch]*Conn
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += batch {
+				j := i & (len(bt.sample) - 1) &^ (batch - 1)
+				bt.tab.LookupBatch(bt.sample[j:j+batch], out[:])
+				if out[0] == nil {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLookupBatchParallel: the same on every P.
+func BenchmarkLookupBatchParallel(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bt := getBenchTable(b, n)
+			const batch = 32
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var out [batch]*Conn
+				i := int(seed.Add(1) * 7919 * batch)
+				for {
+					for k := 0; k < batch; k++ {
+						if !pb.Next() {
+							return
+						}
+					}
+					j := i & (len(bt.sample) - 1) &^ (batch - 1)
+					bt.tab.LookupBatch(bt.sample[j:j+batch], out[:])
+					i += batch
+				}
+			})
+		})
+	}
+}
+
 func BenchmarkLookupMiss(b *testing.B) {
 	bt := getBenchTable(b, 1_000_000)
 	miss := make([]Key, 1<<16)
@@ -224,6 +272,35 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 			if per > 128 {
 				b.Errorf("%.1f bytes per entry, want <= 128", per)
 			}
+		})
+	}
+}
+
+var baselineSink uint64
+
+// BenchmarkBaseline is the floor any index-then-entry table can reach on
+// this machine: a random 4-byte index read, then a read of the 104-byte
+// record it names, over the footprint of a table of n NAT connections.
+// Compare BenchmarkLookup with it.
+func BenchmarkBaseline(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(sizeName(n), func(b *testing.B) {
+			idx := make([]uint32, 2*n)
+			recs := make([][13]uint64, n)
+			r := rand.New(rand.NewPCG(3, 4))
+			for i := range idx {
+				idx[i] = uint32(r.IntN(n))
+			}
+			for i := range recs {
+				recs[i][0] = uint64(i)
+			}
+			x, s := uint64(0), uint64(12345)
+			b.ResetTimer()
+			for range b.N {
+				s = s*6364136223846793005 + 1442695040888963407
+				x += recs[idx[(s>>20)%uint64(len(idx))]][0]
+			}
+			baselineSink = x
 		})
 	}
 }

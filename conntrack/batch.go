@@ -1,0 +1,103 @@
+package conntrack
+
+import "math/bits"
+
+// lookupGroup is how many keys LookupBatch carries through each stage
+// together: enough to keep many cache misses in flight, few enough that the
+// per-key state stays in registers and L1.
+const lookupGroup = 16
+
+// LookupBatch is Lookup for each of keys, with out[i] the result for
+// keys[i] (out must be at least as long as keys). It overlaps the memory
+// accesses of the keys: it hashes a group of keys, loads all their index
+// buckets, then all their entries, and only then compares, so a batch of
+// packets pays for its cache misses about once instead of once per packet.
+// Like Lookup it takes no lock and does not allocate.
+func (t *Table) LookupBatch(keys []Key, out []*Conn) {
+	out = out[:len(keys)]
+	for len(keys) > 0 {
+		n := min(len(keys), lookupGroup)
+		t.lookupGroup(keys[:n], out[:n])
+		keys, out = keys[n:], out[n:]
+	}
+}
+
+func (t *Table) lookupGroup(keys []Key, out []*Conn) {
+	var (
+		pr   [lookupGroup]probe
+		hs   [lookupGroup]uint64
+		shs  [lookupGroup]*shard
+		bks  [lookupGroup]*bucket
+		ents [lookupGroup]*Conn
+	)
+	// The stages touching memory are tight loops, so that the misses of the
+	// whole group are in flight together (a loop body of many instructions
+	// fills the CPU's reorder window with fewer of them). Atomic loads whose
+	// values are not used are kept by the compiler: they start the misses.
+	//
+	// 1: hashes.
+	for i := range keys {
+		if hc, h, ok := t.probeOf(&keys[i], &pr[i]); ok {
+			hs[i] = h
+			shs[i] = t.shardOf(hc)
+		}
+	}
+	// 2: the home buckets.
+	for i, sh := range shs {
+		if sh != nil {
+			ix := sh.ix.Load()
+			bks[i] = &ix.b[ix.home(hs[i])]
+			bks[i].ctrl[0].Load()
+		}
+	}
+	// 3: the first candidate slot of each bucket names an entry.
+	for i, bk := range bks {
+		if bk == nil {
+			continue
+		}
+		tag := tagOf(hs[i])
+		m := matchTag(bk.ctrl[0].Load(), tag)>>7 | matchTag(bk.ctrl[1].Load(), tag)>>3
+		if m == 0 {
+			continue
+		}
+		bit := uint(bits.TrailingZeros64(m))
+		v := bk.slot[bit>>3+(bit&4)<<1].Load()
+		cs := *shs[i].chunks.Load()
+		local := v>>1 - 1
+		if ci := int(local / chunkSize); v&1 == pr[i].reply && ci < len(cs) {
+			ents[i] = &cs[ci].ents[local%chunkSize]
+		}
+	}
+	// 4: the entries' key and control words, at both ends of their span.
+	for _, c := range ents {
+		if c != nil {
+			c.w[wSrc0].Load()
+			c.w[wCtl].Load()
+		}
+	}
+	// 5: compare; anything the first candidate did not settle (a tag
+	// collision, a probe past the home bucket) takes the ordinary path.
+	now := t.now()
+	for i := range keys {
+		out[i] = nil
+		if shs[i] == nil {
+			continue
+		}
+		c, ctl, ok := ents[i], uint64(0), false
+		if c != nil {
+			ctl, ok = pr[i].match(c)
+		}
+		if !ok {
+			if c, ctl = shs[i].find(&pr[i], hs[i]); c == nil {
+				continue
+			}
+		}
+		if keys[i].Kind == KindTemplate {
+			if aliveTemplate(ctl, now) {
+				out[i] = c
+			}
+		} else if alive(ctl, now) {
+			out[i] = c
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package conntrack
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestLookupBatch: LookupBatch answers exactly as Lookup for every kind of
+// key: forward, reply, template, misses, expired entries, unknown kinds,
+// with batch lengths around the group size.
+func TestLookupBatch(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 5000, Shards: 4})
+	var keys []Key
+	for i := range uint32(2000) {
+		k := clientKey(i, protoTCP)
+		rk := replyOf(k, real1, 80)
+		var rp *Key
+		if i%2 == 0 {
+			rp = &rk
+		}
+		c := mustInsert(t, tab, k, rp, Value{Dest: i})
+		if i%5 == 0 {
+			handshake(tab, c) // ESTABLISHED: outlives the clock step below
+		}
+		keys = append(keys, k, rk)
+		if i%50 == 0 {
+			tk := Key{Src: k.Src, SrcPort: uint16(i), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+			if _, err := tab.InsertTemplate(tk, Value{}, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, tk)
+		}
+		miss := clientKey(i+1_000_000, protoUDP)
+		odd := k
+		odd.Kind = 7
+		keys = append(keys, miss, odd)
+	}
+	clk.Advance(3 * time.Minute) // the entries still in NONE or SYN_RECV expire
+	r := rand.New(rand.NewPCG(5, 6))
+	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	out := make([]*Conn, len(keys))
+	found := 0
+	for _, n := range []int{0, 1, 15, 16, 17, 33, len(keys)} {
+		tab.LookupBatch(keys[:n], out)
+		for i := range keys[:n] {
+			if want := tab.Lookup(&keys[i]); out[i] != want {
+				t.Fatalf("batch of %d: key %d %v: %p, Lookup %p", n, i, keys[i], out[i], want)
+			}
+			if out[i] != nil {
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("nothing found")
+	}
+	if !raceEnabled {
+		if a := testing.AllocsPerRun(100, func() { tab.LookupBatch(keys[:64], out) }); a != 0 {
+			t.Errorf("LookupBatch: %v allocs", a)
+		}
+	}
+}
