@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -675,5 +676,49 @@ func TestChunkFitsPages(t *testing.T) {
 	size := unsafe.Sizeof(chunk{})
 	if waste := (size+page-1)/page*page - size; waste > 256 {
 		t.Errorf("chunk of %d bytes wastes %d bytes of its last page", size, waste)
+	}
+}
+
+func TestRunReaps(t *testing.T) {
+	tab, clk := newTable(t, Config{Capacity: 10000})
+	for i := range uint32(5000) {
+		mustInsert(t, tab, clientKey(i, protoUDP), nil, Value{})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tab.Run(ctx); close(done) }()
+	clk.Advance(6 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for tab.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if tab.Len() != 0 || tab.Stats().Expired != 5000 {
+		t.Fatalf("Run left %d entries: %+v", tab.Len(), tab.Stats())
+	}
+}
+
+// TestReuseGrace: a removed entry rests before the slab hands it out again,
+// unless the shard's slab may not grow.
+func TestReuseGrace(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 2000, Shards: 1})
+	c := mustInsert(t, tab, clientKey(1, protoTCP), nil, Value{})
+	tab.Expire(c)
+	c2 := mustInsert(t, tab, clientKey(2, protoTCP), nil, Value{})
+	if c2 == c {
+		t.Fatal("a just-removed entry was reused while the slab could grow")
+	}
+	// Fill the slab to its limit; then removed entries are reused at once.
+	limit := int(tab.shards[0].slabLimit(tab))
+	for i := uint32(3); tab.Stats().SlabEntries < limit; i++ {
+		tab.Expire(mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{}))
+	}
+	before := tab.Stats().SlabEntries
+	for i := range uint32(100) {
+		tab.Expire(mustInsert(t, tab, clientKey(100000+i, protoTCP), nil, Value{}))
+	}
+	if got := tab.Stats().SlabEntries; got != before || got > limit {
+		t.Fatalf("slab %d, before %d, limit %d", got, before, limit)
 	}
 }
