@@ -3,7 +3,6 @@ package conntrack
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -334,126 +333,6 @@ func TestInsertReplacesExpired(t *testing.T) {
 	}
 }
 
-func TestTemplates(t *testing.T) {
-	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
-	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2, Flags: 3}, 5*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Flags() != 3 || tmpl.Key() != tk {
-		t.Fatalf("template fields: %v %d %d", tmpl.Key(), tmpl.Dest(), tmpl.Flags())
-	}
-	if tab.Lookup(&tk) != tmpl {
-		t.Fatal("template lookup")
-	}
-	fwd := clientKey(1, protoTCP)
-	fwdAsConn := tk
-	fwdAsConn.Kind = KindConn
-	if tab.Lookup(&fwdAsConn) != nil {
-		t.Fatal("template found as a connection")
-	}
-	c := mustInsert(t, tab, fwd, nil, Value{Dest: 4, Template: tmpl})
-	if c.Template() != tmpl {
-		t.Fatal("Template()")
-	}
-	handshake(tab, c)
-	// The template outlives its timeout while it controls a connection.
-	clk.Advance(10 * time.Minute)
-	tab.Reap(1000)
-	if tab.Lookup(&tk) != tmpl {
-		t.Fatal("template expired while controlling a connection")
-	}
-	// The connection goes; the template lives its timeout from then.
-	tab.Expire(c)
-	clk.Advance(4 * time.Minute)
-	tab.Reap(1000)
-	if tab.Lookup(&tk) != tmpl {
-		t.Fatal("template gone before its timeout after the last connection")
-	}
-	clk.Advance(2 * time.Minute)
-	if tab.Lookup(&tk) != nil {
-		t.Fatal("template outlived its timeout")
-	}
-	if tab.Reap(1000) != 1 || tab.Len() != 0 {
-		t.Fatalf("len %d", tab.Len())
-	}
-	if _, err := tab.Insert(fwd, nil, Value{Template: tmpl}); !errors.Is(err, ErrTemplateGone) {
-		t.Errorf("bind to a removed template: %v", err)
-	}
-	other, _ := newTable(t, Config{Capacity: 10})
-	ot, _ := other.InsertTemplate(tk, Value{}, time.Minute)
-	if _, err := tab.Insert(fwd, nil, Value{Template: ot}); !errors.Is(err, ErrTemplateGone) {
-		t.Errorf("bind to another table's template: %v", err)
-	}
-	if tab.Len() != 0 {
-		t.Errorf("len %d after failed binds", tab.Len())
-	}
-}
-
-// TestTemplateExpireWhileControlling: Expire on a template with connections
-// hides it at once (so a new one may take its key) and frees it after.
-func TestTemplateExpireWhileControlling(t *testing.T) {
-	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
-	tmpl, _ := tab.InsertTemplate(tk, Value{Dest: 1}, time.Minute)
-	fwd := clientKey(1, protoTCP)
-	c := mustInsert(t, tab, fwd, nil, Value{Dest: 1, Template: tmpl})
-	tab.Expire(tmpl)
-	if tab.Lookup(&tk) != nil {
-		t.Fatal("expired template still found")
-	}
-	t2, err := tab.InsertTemplate(tk, Value{Dest: 2}, time.Minute)
-	if err != nil || tab.Lookup(&tk) != t2 {
-		t.Fatalf("new template: %v", err)
-	}
-	if c.Template() != tmpl || tab.Len() != 3 {
-		t.Fatalf("connection lost its template; len %d", tab.Len())
-	}
-	tab.Reap(1000)
-	if tab.Len() != 3 {
-		t.Fatalf("orphan freed while controlling: len %d", tab.Len())
-	}
-	tab.Expire(c)
-	tab.Reap(1000)
-	if tab.Len() != 1 || tab.Lookup(&tk) != t2 {
-		t.Fatalf("after the last connection: len %d", tab.Len())
-	}
-	if tab.Stats().Flushed != 2 {
-		t.Errorf("flushed %d, want 2", tab.Stats().Flushed)
-	}
-	_ = clk
-}
-
-func TestSetCapacity(t *testing.T) {
-	tab, _ := newTable(t, Config{Capacity: 100})
-	for i := range uint32(50) {
-		c := mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
-		handshake(tab, c)
-	}
-	err := tab.SetCapacity(49)
-	if !errors.Is(err, ErrCapacityBelowLive) || !strings.Contains(err.Error(), "50 entries live") {
-		t.Fatalf("below live: %v", err)
-	}
-	if err := tab.SetCapacity(0); !errors.Is(err, ErrBadConfig) {
-		t.Errorf("zero capacity: %v", err)
-	}
-	if err := tab.SetCapacity(50); err != nil || tab.Capacity() != 50 {
-		t.Fatalf("set 50: %v", err)
-	}
-	// Full of ESTABLISHED: nothing may be evicted.
-	if _, err := tab.Insert(clientKey(999, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
-		t.Fatalf("insert at capacity: %v", err)
-	}
-	if err := tab.SetCapacity(51); err != nil {
-		t.Fatal(err)
-	}
-	mustInsert(t, tab, clientKey(999, protoTCP), nil, Value{})
-	if st := tab.Stats(); st.Full != 1 || st.Conns != 51 || st.Established != 50 || st.Embryonic != 1 {
-		t.Errorf("stats %+v", st)
-	}
-}
-
 func TestSetTimeouts(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 10})
 	tcp, fin, udp := tab.Timeouts()
@@ -474,78 +353,6 @@ func TestSetTimeouts(t *testing.T) {
 	clk.Advance(11 * time.Second)
 	if tab.Lookup(&u) != nil {
 		t.Error("UDP entry outlived the new 10 s timeout")
-	}
-}
-
-// TestEvictionOrder fills a table with every class and checks what goes
-// first when new entries need room.
-func TestEvictionOrder(t *testing.T) {
-	tab, clk := newTable(t, Config{Capacity: 40, Shards: 4})
-	i := uint32(0)
-	add := func(proto uint8, setup func(c *Conn)) {
-		c := mustInsert(t, tab, clientKey(i, proto), nil, Value{})
-		i++
-		setup(c)
-	}
-	for range 10 {
-		add(protoTCP, func(c *Conn) { handshake(tab, c) })                    // established
-		add(protoTCP, func(c *Conn) { tab.Observe(c, DirInput, TCPSyn, 40) }) // embryonic
-		add(protoTCP, func(c *Conn) {                                         // closing
-			handshake(tab, c)
-			tab.Observe(c, DirInput, TCPRst, 40)
-		})
-		add(protoUDP, func(c *Conn) { tab.Observe(c, DirInput, 0, 40) }) // datagram
-	}
-	want := []struct {
-		reason EvictReason
-		class  func(Stats) int
-	}{
-		{EvictEmbryonic, func(s Stats) int { return s.Embryonic }},
-		{EvictClosing, func(s Stats) int { return s.Closing }},
-		{EvictDatagram, func(s Stats) int { return s.Datagram }},
-	}
-	for _, w := range want {
-		for range 10 {
-			c := mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
-			i++
-			handshake(tab, c) // established, so it is not evicted itself
-		}
-		st := tab.Stats()
-		if st.Evicted[w.reason] != 10 || w.class(st) != 0 {
-			t.Fatalf("after evicting %v: %+v", w.reason, st)
-		}
-	}
-	// Only ESTABLISHED left, all fresh: the table is full.
-	if _, err := tab.Insert(clientKey(i, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
-		t.Fatalf("insert with only fresh ESTABLISHED: %v", err)
-	}
-	// After 61 s of silence, established entries with few packets may go.
-	clk.Advance(61 * time.Second)
-	mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{})
-	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 || st.Evictions != 31 || st.Conns != 40 {
-		t.Fatalf("idle eviction: %+v", st)
-	}
-	// Now one embryonic exists: no further ESTABLISHED may be evicted, but
-	// the embryonic one may.
-	mustInsert(t, tab, clientKey(i+1, protoTCP), nil, Value{})
-	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 || st.Evicted[EvictEmbryonic] != 11 {
-		t.Fatalf("embryonic before idle: %+v", st)
-	}
-}
-
-func TestEvictTemplates(t *testing.T) {
-	tab, _ := newTable(t, Config{Capacity: 4, Shards: 1})
-	for i := range 4 {
-		tk := Key{Src: addr("10.0.0.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
-		tk.Src[14] = byte(i)
-		if _, err := tab.InsertTemplate(tk, Value{}, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := mustInsert(t, tab, clientKey(1, protoTCP), nil, Value{})
-	handshake(tab, c)
-	if st := tab.Stats(); st.Evicted[EvictTemplate] != 1 || st.Templates != 3 {
-		t.Fatalf("%+v", st)
 	}
 }
 
@@ -652,25 +459,6 @@ func TestIndexGrowthAndTombstones(t *testing.T) {
 	}
 }
 
-// TestNoIdleEvictionWhileEmbryonic: when the table counts embryonic entries
-// that a bounded scan did not reach, ESTABLISHED ones still stay.
-func TestNoIdleEvictionWhileEmbryonic(t *testing.T) {
-	tab, clk := newTable(t, Config{Capacity: 10, Shards: 1})
-	for i := range uint32(10) {
-		handshake(tab, mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{}))
-	}
-	clk.Advance(61 * time.Second)
-	tab.class[classEmbryonic].Add(1) // one the scan cannot find
-	if _, err := tab.Insert(clientKey(99, protoTCP), nil, Value{}); !errors.Is(err, ErrFull) {
-		t.Fatalf("evicted ESTABLISHED while an embryonic entry exists: %v", err)
-	}
-	tab.class[classEmbryonic].Add(-1)
-	mustInsert(t, tab, clientKey(99, protoTCP), nil, Value{})
-	if st := tab.Stats(); st.Evicted[EvictIdle] != 1 {
-		t.Fatalf("%+v", st)
-	}
-}
-
 func TestChunkFitsPages(t *testing.T) {
 	const page = 8192
 	size := unsafe.Sizeof(chunk{})
@@ -696,29 +484,5 @@ func TestRunReaps(t *testing.T) {
 	<-done
 	if tab.Len() != 0 || tab.Stats().Expired != 5000 {
 		t.Fatalf("Run left %d entries: %+v", tab.Len(), tab.Stats())
-	}
-}
-
-// TestReuseGrace: a removed entry rests before the slab hands it out again,
-// unless the shard's slab may not grow.
-func TestReuseGrace(t *testing.T) {
-	tab, _ := newTable(t, Config{Capacity: 2000, Shards: 1})
-	c := mustInsert(t, tab, clientKey(1, protoTCP), nil, Value{})
-	tab.Expire(c)
-	c2 := mustInsert(t, tab, clientKey(2, protoTCP), nil, Value{})
-	if c2 == c {
-		t.Fatal("a just-removed entry was reused while the slab could grow")
-	}
-	// Fill the slab to its limit; then removed entries are reused at once.
-	limit := int(tab.shards[0].slabLimit(tab))
-	for i := uint32(3); tab.Stats().SlabEntries < limit; i++ {
-		tab.Expire(mustInsert(t, tab, clientKey(i, protoTCP), nil, Value{}))
-	}
-	before := tab.Stats().SlabEntries
-	for i := range uint32(100) {
-		tab.Expire(mustInsert(t, tab, clientKey(100000+i, protoTCP), nil, Value{}))
-	}
-	if got := tab.Stats().SlabEntries; got != before || got > limit {
-		t.Fatalf("slab %d, before %d, limit %d", got, before, limit)
 	}
 }
