@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Installs what the benchmark harness needs from Debian, if missing:
-# nft (the nftables DNAT baseline) and perf (profiles of xvs when it misses a
-# target; optional). Idempotent and quiet; needs root, like the bench itself.
+# Installs what the benchmark harness needs from Debian, if missing: nft (the
+# nftables DNAT baseline), taskset (pinning) and, optionally, perf (profiles
+# of xvs when it misses a target; without it the report says why there is
+# none). Idempotent and quiet; needs root, like the bench itself. xvs-bench
+# runs it by itself when nft or taskset is missing.
 set -euo pipefail
 need=()
 command -v ip >/dev/null      || need+=(iproute2)
 command -v nft >/dev/null     || need+=(nftables)
 command -v taskset >/dev/null || need+=(util-linux)
+optional=()
+command -v perf >/dev/null    || optional+=(linux-perf)
+if [ ${#need[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
+	exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get -qq update >/dev/null
 if [ ${#need[@]} -gt 0 ]; then
 	echo "bench deps: installing ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -qq update >/dev/null
 	apt-get -qq -y install --no-install-recommends "${need[@]}" >/dev/null
 fi
-# perf is optional: without it the report says why there is no profile.
-if ! command -v perf >/dev/null; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -qq -y install --no-install-recommends linux-perf >/dev/null 2>&1 ||
-		echo "bench deps: linux-perf not installable; profiles will be skipped"
+if [ ${#optional[@]} -gt 0 ]; then
+	apt-get -qq -y install --no-install-recommends "${optional[@]}" >/dev/null 2>&1 ||
+		echo "bench deps: ${optional[*]} not installable; xvs profiles will be skipped"
 fi

@@ -76,46 +76,11 @@ const genReady = "ready"
 
 // RunGenerator is the child's main: it serves commands from in until EOF.
 func RunGenerator(cfg GenConfig, in io.Reader, out io.Writer) error {
-	srcMAC, err := net.ParseMAC(cfg.SrcMAC)
+	g, err := newGenerator(cfg)
 	if err != nil {
-		return fmt.Errorf("generator: %w", err)
+		return err
 	}
-	dstMAC, err := net.ParseMAC(cfg.DstMAC)
-	if err != nil {
-		return fmt.Errorf("generator: %w", err)
-	}
-	fb, err := NewFrameBuilder(FlowSpec{
-		SrcMAC: srcMAC, DstMAC: dstMAC, SrcBase: cfg.SrcBase, Dsts: cfg.Dsts,
-		DstPort: cfg.DstPort, Proto: cfg.Proto, Size: cfg.Size,
-	})
-	if err != nil {
-		return fmt.Errorf("generator: %w", err)
-	}
-	if cfg.Frames == 0 {
-		cfg.Frames = 4096
-	}
-	ifc, err := net.InterfaceByName(cfg.Iface)
-	if err != nil {
-		return fmt.Errorf("generator: %w", err)
-	}
-	xsk, err := newSocketRetry(ifc.Index, cfg.Queue, &xdp.SocketOptions{
-		NumFrames: cfg.Frames, FrameSize: genFrameSize,
-		FillRingNumDescs: 64, CompletionRingNumDescs: cfg.Frames,
-		RxRingNumDescs: 0, TxRingNumDescs: cfg.Frames / 2,
-	})
-	if err != nil {
-		return fmt.Errorf("generator: AF_XDP socket on %s: %w", cfg.Iface, err)
-	}
-	defer xsk.Close()
-	g := &generator{xsk: xsk, fb: fb, frames: cfg.Frames, flows: cfg.Flows, flow: cfg.FlowOffset}
-	if g.flows == 0 {
-		g.flows = noRepeatFlows
-	}
-	g.flow %= g.flows
-	g.descs = make([]xdp.Desc, genBatch)
-	for k := range cfg.Frames {
-		fb.Init(xsk.GetFrame(xdp.Desc{Addr: uint64(k * genFrameSize), Len: uint32(fb.Len())}))
-	}
+	defer g.close()
 	if _, err := fmt.Fprintln(out, genReady); err != nil {
 		return err
 	}
@@ -138,6 +103,53 @@ func RunGenerator(cfg GenConfig, in io.Reader, out io.Writer) error {
 	}
 	return sc.Err()
 }
+
+// newGenerator opens the AF_XDP socket (in the calling thread's network
+// namespace) and writes every UMEM frame's constant part.
+func newGenerator(cfg GenConfig) (*generator, error) {
+	srcMAC, err := net.ParseMAC(cfg.SrcMAC)
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
+	}
+	dstMAC, err := net.ParseMAC(cfg.DstMAC)
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
+	}
+	fb, err := NewFrameBuilder(FlowSpec{
+		SrcMAC: srcMAC, DstMAC: dstMAC, SrcBase: cfg.SrcBase, Dsts: cfg.Dsts,
+		DstPort: cfg.DstPort, Proto: cfg.Proto, Size: cfg.Size,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
+	}
+	if cfg.Frames == 0 {
+		cfg.Frames = 4096
+	}
+	ifc, err := net.InterfaceByName(cfg.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
+	}
+	xsk, err := newSocketRetry(ifc.Index, cfg.Queue, &xdp.SocketOptions{
+		NumFrames: cfg.Frames, FrameSize: genFrameSize,
+		FillRingNumDescs: 64, CompletionRingNumDescs: cfg.Frames,
+		RxRingNumDescs: 0, TxRingNumDescs: cfg.Frames / 2,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generator: AF_XDP socket on %s: %w", cfg.Iface, err)
+	}
+	g := &generator{xsk: xsk, fb: fb, frames: cfg.Frames, flows: cfg.Flows, flow: cfg.FlowOffset}
+	if g.flows == 0 {
+		g.flows = noRepeatFlows
+	}
+	g.flow %= g.flows
+	g.descs = make([]xdp.Desc, genBatch)
+	for k := range cfg.Frames {
+		fb.Init(xsk.GetFrame(xdp.Desc{Addr: uint64(k * genFrameSize), Len: uint32(fb.Len())}))
+	}
+	return g, nil
+}
+
+func (g *generator) close() { _ = g.xsk.Close() }
 
 type generator struct {
 	xsk       *xdp.Socket

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -131,4 +132,105 @@ func RunProbe(cfg ProbeConfig, out io.Writer) error {
 	}
 	slices.Sort(res.RTTs)
 	return json.NewEncoder(out).Encode(res)
+}
+
+// latencyPhase probes every scenario but the bounces (which answer nothing)
+// idle and under half of its own measured 64 B / 10 k-flow rate.
+func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string) {
+	rows := Aggregate(r.res.Trials)
+	half := map[string]float64{}
+	for _, row := range rows {
+		if row.Load == (Load{UDP, 64, 10_000}) && row.PPS.N > 0 {
+			half[row.Scenario] = row.PPS.Median / 2
+		}
+	}
+	rounds := max(1, min(r.opts.Rounds, 3))
+	for round := range rounds {
+		for _, s := range scenarios {
+			if s == ScBounce1 || s == ScBounce2 || isGenOnly(s) || (isXVS(s) && r.xvsErr != nil) {
+				continue
+			}
+			rates := []float64{0}
+			if half[s] > 0 {
+				rates = append(rates, half[s])
+			}
+			for _, rate := range rates {
+				lr := r.latency(ctx, lab, s, rate, round)
+				r.res.Latency = append(r.res.Latency, lr)
+				what := "idle"
+				if rate > 0 {
+					what = fmt.Sprintf("under %.2f Mpps", rate/1e6)
+				}
+				if lr.Err != "" {
+					r.fail(fmt.Errorf("latency %s %s: %s", s, what, lr.Err))
+					continue
+				}
+				r.progress("latency %-11s %-18s round %d: p50 %v p99 %v (%d samples, %d lost)", s, what, round+1,
+					lr.P50.Round(time.Microsecond), lr.P99.Round(time.Microsecond), lr.Samples, lr.Lost)
+			}
+		}
+	}
+}
+
+// latency runs one probe series, with a background load when loadPPS > 0.
+func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS float64, round int) (lr LatencyResult) {
+	lr = LatencyResult{Scenario: scenario, Round: round, LoadPPS: loadPPS}
+	dir, err := r.startDirector(ctx, lab, scenario)
+	if err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	defer func() {
+		if err := dir.Stop(); err != nil && lr.Err == "" {
+			lr.Err = err.Error()
+		}
+	}()
+	probeTime := time.Duration(r.opts.ProbeCount) * (r.opts.ProbeInterval + 200*time.Microsecond)
+	if loadPPS > 0 {
+		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{UDP, 64, 10_000}, 0))
+		if err != nil {
+			lr.Err = err.Error()
+			return lr
+		}
+		defer func() { _ = gen.stop(2 * time.Second) }()
+		go func() {
+			var g GenResult
+			_ = gen.request(GenCommand{Duration: probeTime + 3*time.Second, Rate: loadPPS}, &g, probeTime+10*time.Second)
+		}()
+		time.Sleep(300 * time.Millisecond) // flows established, queues in steady state
+	}
+	p, err := startChild(ctx, lab.GenNS, -1, childProbe, ProbeConfig{
+		Target: probeTarget(lab, scenario), Count: r.opts.ProbeCount, Interval: r.opts.ProbeInterval,
+		Timeout: 50 * time.Millisecond,
+	})
+	if err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	defer func() { _ = p.stop(time.Second) }()
+	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	var pr ProbeResult
+	if err := p.readJSON(&pr, probeTime+time.Duration(r.opts.ProbeCount)*50*time.Millisecond+5*time.Second); err != nil {
+		lr.Err = err.Error()
+		return lr
+	}
+	lr.Samples, lr.Lost = len(pr.RTTs), pr.Lost
+	if len(pr.RTTs) == 0 {
+		lr.Err = fmt.Sprintf("%v: no probe answered (%d lost)", ErrNoTraffic, pr.Lost)
+		return lr
+	}
+	f := make([]float64, len(pr.RTTs))
+	for i, d := range pr.RTTs {
+		f[i] = float64(d)
+	}
+	lr.P50 = time.Duration(Percentile(f, 50))
+	lr.P99 = time.Duration(Percentile(f, 99))
+	lr.Max = pr.RTTs[len(pr.RTTs)-1]
+	if pr.Lost > len(pr.RTTs)/2 {
+		lr.Err = fmt.Sprintf("%v: %d of %d probes lost", ErrNoTraffic, pr.Lost, r.opts.ProbeCount)
+	}
+	return lr
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -40,6 +39,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	if opts.Progress == nil {
 		opts.Progress = os.Stderr
+	}
+	if err := ensureDeps(opts); err != nil {
+		return nil, err
 	}
 	if err := CleanupStale(); err != nil {
 		return nil, fmt.Errorf("remove stale labs: %w", err)
@@ -84,6 +86,28 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		err = r.fatal
 	}
 	return r.res, err
+}
+
+// ensureDeps runs bench/deps.sh when a tool the bench needs is missing:
+// nft for the nftables baseline and taskset for pinning.
+func ensureDeps(opts Options) error {
+	var missing []string
+	for _, tool := range []string{"nft", "taskset", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil && (tool != "nft" || opts.NftPath == "") {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	script := filepath.Join(opts.ModuleDir, "bench", "deps.sh")
+	fmt.Fprintf(opts.Progress, "xvs-bench: %s missing: running %s\n", strings.Join(missing, ", "), script)
+	cmd := exec.Command("bash", script)
+	cmd.Stdout, cmd.Stderr = opts.Progress, opts.Progress
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s (needed for %s): %w", script, strings.Join(missing, ", "), err)
+	}
+	return nil
 }
 
 // phases: which scenarios run in which lab.
@@ -422,152 +446,6 @@ func checkDelivery(scenario string, t TrialResult) string {
 		return fmt.Sprintf("%v: %d of %d frames went to no real server's MAC", ErrNoTraffic, t.Unknown, t.Delivered)
 	}
 	return ""
-}
-
-// latencyPhase probes every scenario but the bounces (which answer nothing)
-// idle and under half of its own measured 64 B / 10 k-flow rate.
-func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string) {
-	rows := Aggregate(r.res.Trials)
-	half := map[string]float64{}
-	for _, row := range rows {
-		if row.Load == (Load{UDP, 64, 10_000}) && row.PPS.N > 0 {
-			half[row.Scenario] = row.PPS.Median / 2
-		}
-	}
-	rounds := max(1, min(r.opts.Rounds, 3))
-	for round := range rounds {
-		for _, s := range scenarios {
-			if s == ScBounce1 || s == ScBounce2 || isGenOnly(s) || (isXVS(s) && r.xvsErr != nil) {
-				continue
-			}
-			rates := []float64{0}
-			if half[s] > 0 {
-				rates = append(rates, half[s])
-			}
-			for _, rate := range rates {
-				lr := r.latency(ctx, lab, s, rate, round)
-				r.res.Latency = append(r.res.Latency, lr)
-				what := "idle"
-				if rate > 0 {
-					what = fmt.Sprintf("under %.2f Mpps", rate/1e6)
-				}
-				if lr.Err != "" {
-					r.fail(fmt.Errorf("latency %s %s: %s", s, what, lr.Err))
-					continue
-				}
-				r.progress("latency %-11s %-18s round %d: p50 %v p99 %v (%d samples, %d lost)", s, what, round+1,
-					lr.P50.Round(time.Microsecond), lr.P99.Round(time.Microsecond), lr.Samples, lr.Lost)
-			}
-		}
-	}
-}
-
-// latency runs one probe series, with a background load when loadPPS > 0.
-func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS float64, round int) (lr LatencyResult) {
-	lr = LatencyResult{Scenario: scenario, Round: round, LoadPPS: loadPPS}
-	dir, err := r.startDirector(ctx, lab, scenario)
-	if err != nil {
-		lr.Err = err.Error()
-		return lr
-	}
-	defer func() {
-		if err := dir.Stop(); err != nil && lr.Err == "" {
-			lr.Err = err.Error()
-		}
-	}()
-	probeTime := time.Duration(r.opts.ProbeCount) * (r.opts.ProbeInterval + 200*time.Microsecond)
-	if loadPPS > 0 {
-		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{UDP, 64, 10_000}, 0))
-		if err != nil {
-			lr.Err = err.Error()
-			return lr
-		}
-		defer func() { _ = gen.stop(2 * time.Second) }()
-		go func() {
-			var g GenResult
-			_ = gen.request(GenCommand{Duration: probeTime + 3*time.Second, Rate: loadPPS}, &g, probeTime+10*time.Second)
-		}()
-		time.Sleep(300 * time.Millisecond) // flows established, queues in steady state
-	}
-	p, err := startChild(ctx, lab.GenNS, -1, childProbe, ProbeConfig{
-		Target: probeTarget(lab, scenario), Count: r.opts.ProbeCount, Interval: r.opts.ProbeInterval,
-		Timeout: 50 * time.Millisecond,
-	})
-	if err != nil {
-		lr.Err = err.Error()
-		return lr
-	}
-	defer func() { _ = p.stop(time.Second) }()
-	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
-		lr.Err = err.Error()
-		return lr
-	}
-	var pr ProbeResult
-	if err := p.readJSON(&pr, probeTime+time.Duration(r.opts.ProbeCount)*50*time.Millisecond+5*time.Second); err != nil {
-		lr.Err = err.Error()
-		return lr
-	}
-	lr.Samples, lr.Lost = len(pr.RTTs), pr.Lost
-	if len(pr.RTTs) == 0 {
-		lr.Err = fmt.Sprintf("%v: no probe answered (%d lost)", ErrNoTraffic, pr.Lost)
-		return lr
-	}
-	f := make([]float64, len(pr.RTTs))
-	for i, d := range pr.RTTs {
-		f[i] = float64(d)
-	}
-	lr.P50 = time.Duration(Percentile(f, 50))
-	lr.P99 = time.Duration(Percentile(f, 99))
-	lr.Max = pr.RTTs[len(pr.RTTs)-1]
-	if pr.Lost > len(pr.RTTs)/2 {
-		lr.Err = fmt.Sprintf("%v: %d of %d probes lost", ErrNoTraffic, pr.Lost, r.opts.ProbeCount)
-	}
-	return lr
-}
-
-// runNotes are caveats the figures need, derived from the run.
-func runNotes(res *Results) []string {
-	var notes []string
-	if n, err := strconv.Atoi(res.Host.ConntrackMax); err == nil {
-		for _, r := range res.Rows {
-			if r.Scenario == ScNftDNAT && r.Load.Flows > n {
-				notes = append(notes, fmt.Sprintf("nftables at %s: %d flows exceed nf_conntrack_max %d (a global sysctl the bench leaves alone), so the kernel evicts unreplied entries to admit new ones.", r.Load, r.Load.Flows, n))
-			}
-		}
-	}
-	for _, g := range res.GoBench {
-		if strings.HasPrefix(g.Pkg, "./conntrack") {
-			notes = append(notes, "conntrack's own benchmarks use 100 k, 1 M and 10 M entries; the 1 k figure is in the connection-table table, measured by the bench.")
-			break
-		}
-	}
-	if len(res.Profile) > 0 {
-		notes = append(notes, "Profiles come from perf record -g on the xvs process (software cpu-clock events on this VM); [k] lines are kernel time spent in the daemon's syscalls.")
-	}
-	return notes
-}
-
-func hostInfo(opts Options) HostInfo {
-	h := HostInfo{Cores: runtime.NumCPU(), LoadAvgStart: loadAvg()}
-	h.Kernel, _ = readFileTrim("/proc/sys/kernel/osrelease")
-	if out, err := exec.Command("git", "-C", opts.ModuleDir, "describe", "--always", "--dirty=+dirty").Output(); err == nil {
-		h.Commit = strings.TrimSpace(string(out))
-	}
-	if opts.Pin && h.Cores >= 2 {
-		h.PinnedGen, h.PinnedDirector = "CPU 0", "CPU 1"
-	} else {
-		h.PinnedGen, h.PinnedDirector = "not pinned", "not pinned"
-	}
-	return h
-}
-
-func loadAvg() string {
-	s, _ := readFileTrim("/proc/loadavg")
-	f := strings.Fields(s)
-	if len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return s
 }
 
 // writeJSON writes v indented to path.
