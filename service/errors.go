@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 these errors carry ipvsadm's own words, capitals included, for the admin tool to print verbatim.
+
 package service
 
 import "errors"
