@@ -33,5 +33,20 @@
 // package must call RunChild when IsChild(os.Args[1:]) says so, as the
 // xvs-bench command and this package's tests do.
 //
+// # Running it
+//
+// As root, from the module root after `make build`:
+//
+//	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~7 min
+//	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~20 s
+//
+// Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require
+// (auto: a daemon that does not start marks xvs unavailable and only the
+// baselines are measured; require: that fails the run), -no-latency,
+// -no-gobench, -pin=false. Tools it needs (nft, taskset) are installed by
+// bench/deps.sh, which it runs by itself when they are missing. Any setup
+// failure, or a scenario that delivers nothing, fails the run with a
+// non-zero exit; targets that are not met do not.
+//
 // The product never imports this package.
 package bench
