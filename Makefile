@@ -39,7 +39,7 @@ bench: deps build
 	$(GO) run ./bench/cmd/xvs-bench -out results
 
 bench-smoke: deps build
-	$(GO) run ./bench/cmd/xvs-bench -smoke -out $${TMPDIR:-/tmp}/xvs-bench-smoke
+	$(GO) run ./bench/cmd/xvs-bench -smoke -xvs require -out $${TMPDIR:-/tmp}/xvs-bench-smoke
 
 clean:
 	rm -rf $(BIN)
