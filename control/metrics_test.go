@@ -37,7 +37,7 @@ func metricsEngine() *fakeEngine {
 			{Key: tcpKey("198.18.0.1", 80), Counters: Counters{Conns: 999}},
 		},
 		Table: TableStats{Conns: 12, Templates: 2, Capacity: 4096, Evictions: 5},
-		Drops: map[string]uint64{"no-service": 7, "0/ring-full": 3, "1/ring-full": 4, "x/odd": 1},
+		Drops: map[string]uint64{"no-service": 7, "0/ring-full": 3, "1/ring-full": 4, "eth0/2/odd": 1},
 	}
 	return e
 }
@@ -54,7 +54,7 @@ xvs_conntrack_evictions_total 5
 # HELP xvs_drops_total Packets dropped, by queue and reason.
 # TYPE xvs_drops_total counter
 xvs_drops_total{queue="",reason="no-service"} 7
-xvs_drops_total{queue="",reason="x/odd"} 1
+xvs_drops_total{queue="eth0/2",reason="odd"} 1
 xvs_drops_total{queue="0",reason="ring-full"} 3
 xvs_drops_total{queue="1",reason="ring-full"} 4
 # HELP xvs_real_active_connections Established connections of the real server (ipvsadm ActiveConn).
