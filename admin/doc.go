@@ -38,8 +38,8 @@
 //     service names (/etc/services) as ipvsadm does; the CLI resolves host
 //     names with a short timeout and prints the number when there is none.
 //   - -M is read for the service's address family wherever it appears on the
-//     line (ipvsadm reads it for whatever family it has seen so far), and
-//     must be a contiguous mask.
+//     line (ipvsadm reads it for whatever family it has seen so far), must
+//     be a contiguous mask, and needs -p (ipvsadm ignores it silently).
 //   - -S adds " -x N -y N" to real servers with thresholds (ipvsadm -S drops
 //     them) and " --match ..." to groups, so -S then -R restores exactly.
 //   - -R applies the whole file or nothing, and names the line that failed

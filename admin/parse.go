@@ -424,7 +424,8 @@ func anyOf(set optSet, opts []opt) bool {
 // parseNetmask reads -M for the service's family: a dotted mask for IPv4, a
 // prefix length for IPv6. ipvsadm reads it when it meets it, so its
 // meaning depends on whether -t came first; xvs always uses the service's
-// family. A netmask without -p is accepted and ignored, as the kernel does.
+// family. A netmask without -p is refused: it would mean nothing, and
+// ipvsadm's silence about it has surprised operators.
 func (p *parser) parseNetmask() error {
 	s := &p.cmd.Service
 	v6 := s.Group == "" && s.Addr.Is6() || s.Group != "" && len(p.matches) > 0 && p.matches[0].Prefix.Addr().Is6()
@@ -442,9 +443,10 @@ func (p *parser) parseNetmask() error {
 		}
 		bits = n
 	}
-	if s.Persistence != nil {
-		s.Persistence.NetmaskBits = bits
+	if s.Persistence == nil {
+		return syntaxf(ErrIllegalNetmask, "netmask specified for a non-persistent service (add -p)")
 	}
+	s.Persistence.NetmaskBits = bits
 	return nil
 }
 

@@ -100,7 +100,6 @@ func TestParseCommands(t *testing.T) {
 		{"-A -M 64 -p 10 -t [2001:db8::1]:80", Command{Op: OpAddService, HasService: true,
 			Service: service.Service{Proto: service.TCP, Addr: addr("2001:db8::1"), Port: 80, Scheduler: "wlc", Persistence: persist(10, 64)}}},
 		// A netmask without persistence is accepted and means nothing.
-		{"-A -t 198.18.0.1:80 -M 255.255.255.0", Command{Op: OpAddService, HasService: true, Service: withSched(tcpSvc("198.18.0.1", 80), "wlc")}},
 		// Host names through the resolver.
 		{"-A -t www.example.net:https", Command{Op: OpAddService, HasService: true, Service: withSched(tcpSvc("198.18.0.1", 443), "wlc")}},
 		{"-A -t [v6.example.net]:http", Command{Op: OpAddService, HasService: true,
@@ -147,6 +146,7 @@ func TestParseErrors(t *testing.T) {
 		{"-A -t [2001:db8::1]80", "illegal virtual server address[:port] specified", ErrIllegalService, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.x", "illegal real server address[:port] specified", ErrIllegalReal, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w 2147483648", "illegal weight specified", ErrIllegalWeight, 2},
+		{"-A -t 198.18.0.1:80 -M 255.255.255.0", "netmask specified for a non-persistent service (add -p)", ErrIllegalNetmask, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w -1", "illegal weight specified", ErrIllegalWeight, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -w abc", "illegal weight specified", ErrIllegalWeight, 2},
 		{"-a -t 198.18.0.1:80 -r 198.18.1.2 -x -5", "illegal u_threshold specified", ErrIllegalThreshold, 2},
