@@ -27,9 +27,12 @@ func attached(t *testing.T, tl *testnet.Lab) string {
 	if out, err := tl.Director.Run(ctx, "nft", "list", "tables"); err == nil && strings.Contains(string(out), "xvs") {
 		left = append(left, "nftables: "+strings.TrimSpace(string(out)))
 	}
-	out, _ := tl.Director.Run(ctx, "cat", "/proc/net/xdp_sockets")
-	if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines > 0 {
-		left = append(left, "AF_XDP sockets:\n"+string(out))
+	// ss lists sockets through sock_diag: its first line is the header.
+	for _, family := range []string{"--xdp", "--packet"} {
+		out, err := tl.Director.Run(ctx, "ss", "-a", "-H", family)
+		if err == nil && strings.TrimSpace(string(out)) != "" {
+			left = append(left, "sockets ("+family+"):\n"+string(out))
+		}
 	}
 	return strings.Join(left, "; ")
 }
@@ -77,6 +80,11 @@ func TestCrashRestart(t *testing.T) {
 			}
 			p := start()
 			get()
+			if live := attached(t, tl); live == "" {
+				t.Fatal("the running daemon's programs, tables and sockets are invisible: the checks below would prove nothing")
+			} else {
+				t.Logf("while running: %s", live)
+			}
 			if err := p.Cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
