@@ -33,6 +33,8 @@ type Command struct {
 	Real service.Real
 	// Timeouts are the values of --set; zero keeps a timeout unchanged.
 	Timeouts service.Timeouts
+	// Capacity is the value of --set-capacity.
+	Capacity int
 	// Format holds the display options of -L, -S (-n) and -c.
 	Format Format
 	// Connections lists connection entries (-L -c).

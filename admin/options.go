@@ -86,6 +86,7 @@ const (
 	OpZero             // -Z
 	OpHelp             // -h
 	OpVersion          // -v
+	OpSetCapacity      // --set-capacity (xvs only: the connection table's size)
 )
 
 var opNames = [...]string{
@@ -93,7 +94,7 @@ var opNames = [...]string{
 	OpDeleteService: "delete-service", OpClear: "flush", OpList: "list",
 	OpAddReal: "add-server", OpDeleteReal: "delete-server", OpEditReal: "edit-server",
 	OpSetTimeouts: "set", OpStartDaemon: "start-daemon", OpStopDaemon: "stop-daemon",
-	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version",
+	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version", OpSetCapacity: "set-capacity",
 }
 
 // String returns the command's name as ipvsadm's messages spell it
@@ -118,6 +119,7 @@ var legal = map[Op]string{
 	OpDeleteReal:    "xx+xxx+" + x(28),
 	OpEditReal:      "xx+xxx+    " + x(18) + "     " + "x",
 	OpSetTimeouts:   x(35),
+	OpSetCapacity:   x(35),
 	OpStartDaemon:   x(11) + " " + x(7) + " " + x(4) + "    " + x(7),
 	OpStopDaemon:    x(19) + " " + x(15),
 	OpRestore:       x(35),
@@ -238,6 +240,7 @@ var flags = []optFlag{
 	{long: "edit-server", short: 'e', cmd: OpEditReal},
 	{long: "delete-server", short: 'd', cmd: OpDeleteReal},
 	{long: "set", cmd: OpSetTimeouts},
+	{long: "set-capacity", arg: argRequired, cmd: OpSetCapacity},
 	{long: "help", short: 'h', cmd: OpHelp},
 	{long: "version", short: 'v', cmd: OpVersion},
 	{long: "restore", short: 'R', cmd: OpRestore},

@@ -62,6 +62,12 @@ func (p *parser) parse() (*Command, error) {
 	switch c.Op {
 	case OpHelp, OpVersion:
 		return c, nil
+	case OpSetCapacity:
+		n, ok := number(t.val, 1, math.MaxInt32)
+		if !ok {
+			return nil, syntaxf(ErrInvalidOption, "illegal capacity specified")
+		}
+		c.Capacity = int(n)
 	case OpStartDaemon, OpStopDaemon:
 		if t.val != "master" && t.val != "backup" {
 			if c.Op == OpStartDaemon {

@@ -20,6 +20,7 @@ type Backend interface {
 	AllConns() ([]control.Conn, error)
 	Timeouts() (control.Timeouts, error)
 	SetTimeouts(t control.Timeouts) error
+	SetCapacity(n int) error
 }
 
 // Env is Run's view of the world.
@@ -96,6 +97,8 @@ func Run(cmd *Command, b Backend, env Env) error {
 		return b.ZeroStats(nil)
 	case OpSetTimeouts:
 		return b.SetTimeouts(cmd.Timeouts)
+	case OpSetCapacity:
+		return b.SetCapacity(cmd.Capacity)
 	}
 	return syntaxf(ErrInvalidOption, "the '%s' command cannot be run", cmd.Op)
 }

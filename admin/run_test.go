@@ -19,6 +19,7 @@ type fakeBackend struct {
 	timeouts control.Timeouts
 	zeroed   []*service.Key
 	applies  int
+	capacity int
 }
 
 func newFakeBackend() *fakeBackend { return &fakeBackend{cfg: &service.Config{}} }
@@ -47,6 +48,11 @@ func (b *fakeBackend) ZeroStats(k *service.Key) error {
 		return service.ErrNoService
 	}
 	b.zeroed = append(b.zeroed, k)
+	return nil
+}
+
+func (b *fakeBackend) SetCapacity(n int) error {
+	b.capacity = n
 	return nil
 }
 

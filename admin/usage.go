@@ -31,6 +31,7 @@ const usageText = `Usage:
   xvsadm -L|l [virtual-service] [options]
   xvsadm -Z [virtual-service]
   xvsadm --set tcp tcpfin udp
+  xvsadm --set-capacity entries
   xvsadm -h
 
 Commands (long or short form):
@@ -46,6 +47,7 @@ Commands (long or short form):
   --list            -L|-l     list the table
   --zero            -Z        zero the counters of one service or of all
   --set tcp tcpfin udp        set the connection timeouts (seconds, 0 = keep)
+  --set-capacity entries      resize the connection table while running (xvs only)
   --help            -h        show this help
 
 virtual-service:

@@ -183,6 +183,12 @@ func (c *Client) Timeouts() (Timeouts, error) {
 	return *resp.Timeouts, nil
 }
 
+// SetCapacity changes the connection table's capacity at run time.
+func (c *Client) SetCapacity(n int) error {
+	_, err := c.call(&Request{Op: OpSetCapacity, Capacity: n})
+	return err
+}
+
 // SetTimeouts changes the timeouts; zero fields keep their value.
 func (c *Client) SetTimeouts(t Timeouts) error {
 	_, err := c.call(&Request{Op: OpSetTimeouts, Timeouts: &t})

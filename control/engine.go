@@ -21,6 +21,9 @@ type Engine interface {
 	Timeouts() Timeouts
 	// SetTimeouts changes them; a zero field keeps the current value (ipvsadm --set).
 	SetTimeouts(t Timeouts) error
+	// SetCapacity changes how many entries the connection table may hold,
+	// at run time; below the live count it is refused and nothing changes.
+	SetCapacity(n int) error
 }
 
 // The figures the Engine reports are defined in package service, where the

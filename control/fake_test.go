@@ -1,6 +1,7 @@
 package control
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -79,6 +80,16 @@ func (e *fakeEngine) Timeouts() Timeouts {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.timeouts
+}
+
+func (e *fakeEngine) SetCapacity(n int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n < e.stats.Table.Conns {
+		return fmt.Errorf("capacity %d is below the %d live entries", n, e.stats.Table.Conns)
+	}
+	e.stats.Table.Capacity = n
+	return nil
 }
 
 func (e *fakeEngine) SetTimeouts(t Timeouts) error {

@@ -79,6 +79,7 @@ const (
 	OpConns       Op = "conns"
 	OpTimeouts    Op = "timeouts"
 	OpSetTimeouts Op = "set-timeouts"
+	OpSetCapacity Op = "set-capacity"
 	OpReload      Op = "reload"
 )
 
@@ -94,6 +95,8 @@ type Request struct {
 	Max    int    `json:"max,omitempty"`
 	// Timeouts are the new values of a set-timeouts request.
 	Timeouts *Timeouts `json:"timeouts,omitempty"`
+	// Capacity is the new connection table capacity of a set-capacity request.
+	Capacity int `json:"capacity,omitempty"`
 }
 
 // Response is the line the server answers a Request with. Only the fields of

@@ -343,6 +343,11 @@ func (s *Server) do(req *Request) (*Response, error) {
 			return nil, fmt.Errorf("negative timeout: %w", ErrBadRequest)
 		}
 		return &Response{}, s.engine.SetTimeouts(t)
+	case OpSetCapacity:
+		if req.Capacity <= 0 {
+			return nil, fmt.Errorf("capacity %d is not positive: %w", req.Capacity, ErrBadRequest)
+		}
+		return &Response{}, s.engine.SetCapacity(req.Capacity)
 	case OpReload:
 		if s.reload == nil {
 			return nil, ErrNoReload

@@ -257,3 +257,15 @@ func (e *Engine) SetTimeouts(t service.Timeouts) error {
 	e.table.SetTimeouts(t.TCP, t.TCPFin, t.UDP)
 	return nil
 }
+
+// SetCapacity implements control.Engine: the connection table's capacity
+// changes at once, without a rebuild; below the live count it is refused.
+func (e *Engine) SetCapacity(n int) error {
+	if err := e.table.SetCapacity(n); err != nil {
+		if errors.Is(err, conntrack.ErrCapacityBelowLive) {
+			return fmt.Errorf("capacity %d is below the %d entries in the connection table: %w", n, e.table.Len(), err)
+		}
+		return err
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,5 +245,27 @@ func TestRates(t *testing.T) {
 	r := e.Stats().Services[0].Rates
 	if r.CPS < 45 || r.CPS > 50 || r.InPPS < 45 || r.InPPS > 50 {
 		t.Errorf("rates %+v, want about 50 conns/s and packets/s", r)
+	}
+}
+
+// TestSetCapacity: the table's capacity changes at run time; a capacity
+// below the live entries is refused with a message saying so.
+func TestSetCapacity(t *testing.T) {
+	e, mem := newTestEngine(t, testService(service.UDP, vip4, 53, "rr", service.MethodDR, 0, 1))
+	for i := 0; i < 10; i++ {
+		run(e, mem, buildFrame(t, pkt{src: client4, dst: vip4, sport: uint16(100 + i), dport: 53, udp: true}))
+	}
+	err := e.SetCapacity(5)
+	if err == nil || !strings.Contains(err.Error(), "below the 10 entries") {
+		t.Fatalf("capacity below the live count: %v", err)
+	}
+	if got := e.Stats().Table.Capacity; got != 1<<16 {
+		t.Errorf("a refused change moved the capacity to %d", got)
+	}
+	if err := e.SetCapacity(100); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Stats().Table.Capacity; got != 100 {
+		t.Errorf("capacity %d, want 100", got)
 	}
 }

@@ -172,6 +172,17 @@ func TestAdminEndToEnd(t *testing.T) {
 		t.Logf("metrics:\n%s", grepLines(body, "xvs_service"))
 	}
 
+	// The connection table resizes at run time, never below what it holds.
+	bad := exec.Command(xvsadmBinary(t), "--set-capacity", "2")
+	bad.Env = append(os.Environ(), "XVS_SOCKET="+l.sock)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "below the") {
+		t.Errorf("--set-capacity 2 with %d connections: %v %s", n, err, out)
+	}
+	l.xvsadm(t, "--set-capacity", "4096")
+	if got := l.xvsadm(t, "-Ln"); !strings.Contains(got, "(size=4096)") {
+		t.Errorf("after --set-capacity 4096 the header says:\n%s", got)
+	}
+
 	// Save, clear, restore: the table comes back identical.
 	saved := l.xvsadm(t, "-S", "-n")
 	l.xvsadm(t, "-C")

@@ -19,9 +19,10 @@ import (
 
 // engine is a minimal control.Engine over a service.Config.
 type engine struct {
-	mu  sync.Mutex
-	cfg *service.Config
-	to  control.Timeouts
+	mu       sync.Mutex
+	cfg      *service.Config
+	to       control.Timeouts
+	capacity int
 }
 
 func (e *engine) Config() *service.Config { e.mu.Lock(); defer e.mu.Unlock(); return e.cfg.Clone() }
@@ -45,6 +46,7 @@ func (e *engine) ZeroStats(*service.Key) error               { return nil }
 func (e *engine) Conns(uint64, int) ([]control.Conn, uint64) { return nil, 0 }
 func (e *engine) Timeouts() control.Timeouts                 { return e.to }
 func (e *engine) SetTimeouts(t control.Timeouts) error       { e.to = t; return nil }
+func (e *engine) SetCapacity(n int) error                    { e.capacity = n; return nil }
 
 // daemon serves a fresh engine on a temporary socket named by XVS_SOCKET.
 func daemon(t *testing.T) *engine {
