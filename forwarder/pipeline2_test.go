@@ -269,3 +269,39 @@ func TestSetCapacity(t *testing.T) {
 		t.Errorf("capacity %d, want 100", got)
 	}
 }
+
+// TestICMPErrorToRealDRTUN: on DR and TUN the real server answers the client
+// directly, so an ICMP error the client sends about such an answer (quoting
+// VIP:80 -> client) arrives at the VIP and must reach that real server:
+// by MAC on DR, encapsulated on TUN.
+func TestICMPErrorToRealDRTUN(t *testing.T) {
+	for _, m := range []service.Method{service.MethodDR, service.MethodTUN} {
+		t.Run(m.String(), func(t *testing.T) {
+			e, mem := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", m, 0, 2))
+			run(e, mem, buildFrame(t, pkt{src: client4, dst: vip4, sport: 1111, dport: 80, syn: true}))
+			syn := run(e, mem, buildFrame(t, pkt{src: client4, dst: vip4, sport: 2222, dport: 80, syn: true}))
+			want := checkFrame(t, syn[0].Data).LinkLayer().LinkFlow().Dst().String()
+			quoted := buildFrame(t, pkt{src: vip4, dst: client4, sport: 80, dport: 2222, ack: true})
+			out := run(e, mem, icmpFrame(t, client4, vip4, quoted, macClient, macDirExt))
+			if len(out) != 1 || out[0].Ifindex != ifInt {
+				t.Fatalf("sent %v", out)
+			}
+			p := checkFrame(t, out[0].Data)
+			if got := p.LinkLayer().LinkFlow().Dst().String(); got != want {
+				t.Errorf("went to MAC %s, want %s, the real server of the quoted connection", got, want)
+			}
+			ips := 0
+			for _, l := range p.Layers() {
+				if l.LayerType() == layers.LayerTypeIPv4 {
+					ips++
+				}
+			}
+			if m == service.MethodTUN && ips < 2 {
+				t.Errorf("TUN: not encapsulated")
+			}
+			if p.Layer(layers.LayerTypeICMPv4) == nil {
+				t.Errorf("the ICMP error was not forwarded as such")
+			}
+		})
+	}
+}
