@@ -82,7 +82,7 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 	if opts.Frames == 0 {
 		opts.Frames = 4096
 	}
-	mode, err := parseXDPMode(opts.Mode)
+	mode, err := xdpprog.ParseMode(opts.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -120,18 +120,6 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 		}
 	}
 	return b, nil
-}
-
-func parseXDPMode(s string) (xdpprog.Mode, error) {
-	switch s {
-	case "", "auto":
-		return xdpprog.ModeAuto, nil
-	case "native", "drv":
-		return xdpprog.ModeNative, nil
-	case "generic", "skb":
-		return xdpprog.ModeGeneric, nil
-	}
-	return 0, fmt.Errorf("unknown XDP mode %q (want auto, native or generic)", s)
 }
 
 func (b *XDPBackend) openQueue(xi *xdpIface, q, frames int) (*xdpQueue, error) {

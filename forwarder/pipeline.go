@@ -90,6 +90,21 @@ func (p *pipeline) emit(f *Frame, hop *Hop, dst *[16]byte) verdict {
 	return verdictForward
 }
 
+// nextHop routes toward dst and spends one hop of the packet's TTL, as a
+// router does. nil means the packet was dropped and counted.
+func (p *pipeline) nextHop(dst *[16]byte) *Hop {
+	hop := p.router.Route(dst)
+	if hop == nil {
+		p.drop(DropNoRoute)
+		return nil
+	}
+	if !encap.DecTTL(&p.pkt) {
+		p.drop(DropTTL)
+		return nil
+	}
+	return hop
+}
+
 // setMACs writes the Ethernet destination and source of frame.
 func setMACs(frame []byte, hop *Hop) {
 	copy(frame[0:6], hop.DstMAC[:])
@@ -266,12 +281,9 @@ func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
 	rc := p.stats.realStats(r.id)
 	rc.inPkts.add(1)
 	rc.inBytes.add(uint64(pkt.IPLen))
-	hop := p.router.Route(&r.addr)
+	hop := p.nextHop(&r.addr)
 	if hop == nil {
-		return p.drop(DropNoRoute)
-	}
-	if !encap.DecTTL(pkt) {
-		return p.drop(DropTTL)
+		return verdictDrop
 	}
 	switch r.method {
 	case service.MethodNAT:
@@ -359,12 +371,9 @@ func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
 	rc.outPkts.add(1)
 	rc.outBytes.add(uint64(pkt.IPLen))
 	fk := c.Key()
-	hop := p.router.Route(&pkt.Dst)
+	hop := p.nextHop(&pkt.Dst)
 	if hop == nil {
-		return p.drop(DropNoRoute)
-	}
-	if !encap.DecTTL(pkt) {
-		return p.drop(DropTTL)
+		return verdictDrop
 	}
 	encap.SNAT(pkt, fk.Dst, fk.DstPort)
 	return p.emit(f, hop, &pkt.Dst)
@@ -389,12 +398,9 @@ func (p *pipeline) icmpError(f *Frame) verdict {
 			if port == 0 {
 				port = c.Key().DstPort
 			}
-			hop := p.router.Route(&r.addr)
+			hop := p.nextHop(&r.addr)
 			if hop == nil {
-				return p.drop(DropNoRoute)
-			}
-			if !encap.DecTTL(pkt) {
-				return p.drop(DropTTL)
+				return verdictDrop
 			}
 			encap.ICMPErrorToReal(pkt, r.addr, port)
 			return p.emit(f, hop, &r.addr)
@@ -413,12 +419,9 @@ func (p *pipeline) icmpError(f *Frame) verdict {
 		return p.drop(DropNoService)
 	}
 	fk := c.Key()
-	hop := p.router.Route(&pkt.Dst)
+	hop := p.nextHop(&pkt.Dst)
 	if hop == nil {
-		return p.drop(DropNoRoute)
-	}
-	if !encap.DecTTL(pkt) {
-		return p.drop(DropTTL)
+		return verdictDrop
 	}
 	encap.ICMPErrorFromReal(pkt, fk.Dst, fk.DstPort)
 	return p.emit(f, hop, &pkt.Dst)

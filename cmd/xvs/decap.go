@@ -32,7 +32,7 @@ func decapCmd(args []string) error {
 	if *remove {
 		return xdpprog.DetachDecap(link.Attrs().Index)
 	}
-	m, err := parseMode(*mode)
+	m, err := xdpprog.ParseMode(*mode)
 	if err != nil {
 		return err
 	}
@@ -56,16 +56,4 @@ func decapCmd(args []string) error {
 		return fmt.Errorf("interface %q: %w", *iface, err)
 	}
 	return nil
-}
-
-func parseMode(s string) (xdpprog.Mode, error) {
-	switch s {
-	case "", "auto":
-		return xdpprog.ModeAuto, nil
-	case "native", "drv":
-		return xdpprog.ModeNative, nil
-	case "generic", "skb":
-		return xdpprog.ModeGeneric, nil
-	}
-	return 0, fmt.Errorf("unknown XDP mode %q (want auto, native or generic)", s)
 }

@@ -36,6 +36,20 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// ParseMode reads a mode as the command line spells it: "auto" (or empty),
+// "native" (or "drv") and "generic" (or "skb", as iproute2 calls them).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "auto":
+		return ModeAuto, nil
+	case "native", "drv":
+		return ModeNative, nil
+	case "generic", "skb":
+		return ModeGeneric, nil
+	}
+	return 0, fmt.Errorf("unknown XDP mode %q (want auto, native or generic): %w", s, ErrInvalidMode)
+}
+
 // tries returns the concrete modes to attempt, in order.
 func (m Mode) tries() ([]Mode, error) {
 	switch m {
