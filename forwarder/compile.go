@@ -1,7 +1,9 @@
 package forwarder
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -68,97 +70,80 @@ func schedOptions(s *service.Service) (sched.Options, error) {
 	return o, sched.ValidateFlags(s.Scheduler, o.Flags)
 }
 
-// compile builds a snapshot of cfg. It prepares everything first and touches
-// the registry only once nothing can fail any more, so a refused
-// configuration leaves the running one (and its schedulers) untouched.
-func (g *registry) compile(cfg *service.Config) (*snapshot, error) {
-	type plan struct {
-		svc     *service.Service
-		reg     *regService // nil: new service
-		sched   sched.Scheduler
-		newSign string
-		opts    sched.Options
+// clone copies the registry so a change can be staged on it. Schedulers,
+// destinations and regReal values are shared: they are only changed by the
+// effects a commit runs.
+func (g *registry) clone() *registry {
+	n := &registry{
+		services: make(map[service.Key]*regService, len(g.services)),
+		realIDs:  slices.Clone(g.realIDs),
+		realGen:  slices.Clone(g.realGen),
+		nextSvc:  g.nextSvc,
 	}
-	plans := make([]plan, len(cfg.Services))
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		opts, err := schedOptions(s)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", s.Key(), err)
-		}
-		sig := fmt.Sprintf("%s/%d/%d", s.Scheduler, opts.Flags, opts.MHTableSize)
-		p := plan{svc: s, reg: g.services[s.Key()], newSign: sig, opts: opts}
-		if p.reg == nil || p.reg.schedSig != sig {
-			// Validate the scheduler now; it gets its real servers below.
-			sc, err := sched.New(s.Scheduler, nil, opts)
-			if err != nil {
-				return nil, fmt.Errorf("service %s: %w", s.Key(), err)
-			}
-			p.sched = sc
-		}
-		plans[i] = p
+	for k, rs := range g.services {
+		c := *rs
+		c.reals = maps.Clone(rs.reals)
+		n.services[k] = &c
 	}
+	return n
+}
 
-	// Nothing can fail past this point except scheduler updates, which only
-	// build state for lists we validated.
-	snap := &snapshot{
+// compile builds a snapshot of cfg without changing anything live: it stages
+// the registry's new state on a clone and returns commit, which installs
+// that state and applies what touches running objects (weights, thresholds,
+// scheduler updates). A caller that cannot install the snapshot (steering
+// refused) just drops it, and the running configuration is untouched.
+func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() error, err error) {
+	ng := g.clone()
+	var effects []func() error
+	snap = &snapshot{
 		cfg:     cfg,
 		exact:   make(map[svcKey]*serviceState),
 		anyPort: make(map[svcKey]*serviceState),
 	}
-	keep := make(map[service.Key]bool, len(plans))
-	for _, p := range plans {
-		s := p.svc
+	keep := make(map[service.Key]bool, len(cfg.Services))
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
 		keep[s.Key()] = true
-		rs := p.reg
+		opts, err := schedOptions(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("service %s: %w", s.Key(), err)
+		}
+		sig := fmt.Sprintf("%s/%d/%d", s.Scheduler, opts.Flags, opts.MHTableSize)
+		rs := ng.services[s.Key()]
 		if rs == nil {
-			rs = &regService{id: g.nextSvc, reals: make(map[service.RealKey]*regReal)}
-			g.nextSvc++
-			g.services[s.Key()] = rs
+			rs = &regService{id: ng.nextSvc, reals: make(map[service.RealKey]*regReal)}
+			ng.nextSvc++
+			ng.services[s.Key()] = rs
 		}
-		if p.sched != nil {
-			rs.sched, rs.schedSig = p.sched, p.newSign
-		}
-		st := &serviceState{
-			id:            rs.id,
-			key:           s.Key(),
-			proto:         uint8(s.Proto),
-			port:          s.Port,
-			sched:         rs.sched,
-			onePacket:     s.OnePacket,
-			expireQuiesce: s.ExpireQuiescent,
-		}
-		if s.Group == "" {
-			st.vip = addr16(s.Addr)
-		}
-		if s.Persistence != nil {
-			st.persistent = true
-			st.persistTimeout = s.Persistence.Timeout
-			v4 := s.Family() == 4
-			bits := s.Persistence.NetmaskBits
-			if bits == 0 {
-				bits = 128
-				if v4 {
-					bits = 32
-				}
+		fresh := rs.sched == nil || rs.schedSig != sig
+		if fresh {
+			sc, err := sched.New(s.Scheduler, nil, opts)
+			if err != nil {
+				return nil, nil, fmt.Errorf("service %s: %w", s.Key(), err)
 			}
-			st.persistMask = maskBits(bits, v4)
+			rs.sched, rs.schedSig = sc, sig
 		}
+		st := newServiceState(rs, s)
 		seen := make(map[service.RealKey]bool, len(s.Reals))
 		dests := make([]*sched.Dest, 0, len(s.Reals))
 		for j := range s.Reals {
-			r := &s.Reals[j]
+			r := s.Reals[j]
 			seen[r.Key()] = true
 			rr := rs.reals[r.Key()]
 			if rr == nil {
-				id, gen := g.allocReal()
+				id, gen := ng.allocReal()
 				rr = &regReal{id: id, gen: gen, dest: sched.NewDest(id, addr16(r.Addr), r.Port, r.Weight)}
 				rs.reals[r.Key()] = rr
 			}
-			rr.dest.SetWeight(r.Weight)
-			rr.dest.SetThresholds(r.UpperThreshold, r.LowerThreshold)
+			d := rr.dest
+			effects = append(effects, func() error {
+				d.SetWeight(r.Weight)
+				d.SetThresholds(r.UpperThreshold, r.LowerThreshold)
+				return nil
+			})
 			real := &realState{
-				id: rr.id, gen: rr.gen, svc: st, dest: rr.dest, key: r.Key(),
+				id: rr.id, gen: rr.gen, svc: st, dest: d, key: r.Key(),
 				addr: addr16(r.Addr), port: r.Port, method: r.Method,
 			}
 			for int(real.id) >= len(snap.reals) {
@@ -166,7 +151,7 @@ func (g *registry) compile(cfg *service.Config) (*snapshot, error) {
 			}
 			snap.reals[real.id] = real
 			st.reals = append(st.reals, real)
-			dests = append(dests, rr.dest)
+			dests = append(dests, d)
 			if r.Method == service.MethodNAT {
 				snap.hasNAT = true
 			}
@@ -174,39 +159,99 @@ func (g *registry) compile(cfg *service.Config) (*snapshot, error) {
 		for k, rr := range rs.reals {
 			if !seen[k] {
 				delete(rs.reals, k)
-				g.realIDs = append(g.realIDs, rr.id)
+				ng.realIDs = append(ng.realIDs, rr.id)
 			}
 		}
 		// The kernel puts a new real server at the head of its list, and
 		// schedulers break ties by list order: hand them the same order.
 		slices.Reverse(dests)
-		if err := rs.sched.Update(dests); err != nil {
-			return nil, fmt.Errorf("service %s: %w", s.Key(), err)
-		}
-		snap.services = append(snap.services, st)
-		if s.Group != "" {
-			for _, m := range s.Matches {
-				lo, hi := prefixRange(m.Prefix)
-				snap.groups = append(snap.groups, groupMatch{
-					proto: uint8(m.Proto), prefix: m.Prefix, lo: lo, hi: hi,
-					portLo: m.PortLo, portHi: m.PortHi, svc: st,
-				})
+		if fresh {
+			// Nobody picks with a new scheduler yet: fill it now, which
+			// also validates the list.
+			if err := rs.sched.Update(dests); err != nil {
+				return nil, nil, fmt.Errorf("service %s: %w", s.Key(), err)
 			}
-		} else if s.Port == 0 {
-			snap.anyPort[svcKey{addr: st.vip, proto: st.proto}] = st
 		} else {
-			snap.exact[svcKey{addr: st.vip, port: s.Port, proto: st.proto}] = st
+			sc, key := rs.sched, s.Key()
+			effects = append(effects, func() error {
+				if err := sc.Update(dests); err != nil {
+					return fmt.Errorf("service %s: %w", key, err)
+				}
+				return nil
+			})
 		}
+		snap.add(st, s)
 	}
-	for k, rs := range g.services {
+	for k, rs := range ng.services {
 		if !keep[k] {
 			for _, rr := range rs.reals {
-				g.realIDs = append(g.realIDs, rr.id)
+				ng.realIDs = append(ng.realIDs, rr.id)
 			}
-			delete(g.services, k)
+			delete(ng.services, k)
 		}
 	}
-	return snap, nil
+	commit = func() error {
+		*g = *ng
+		// Validated lists only: an error here is a bug, reported but not
+		// rolled back (the snapshot still goes in).
+		var errs []error
+		for _, f := range effects {
+			if err := f(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return snap, commit, nil
+}
+
+// newServiceState is the workers' view of service s.
+func newServiceState(rs *regService, s *service.Service) *serviceState {
+	st := &serviceState{
+		id:            rs.id,
+		key:           s.Key(),
+		proto:         uint8(s.Proto),
+		port:          s.Port,
+		sched:         rs.sched,
+		onePacket:     s.OnePacket,
+		expireQuiesce: s.ExpireQuiescent,
+	}
+	if s.Group == "" {
+		st.vip = addr16(s.Addr)
+	}
+	if s.Persistence != nil {
+		st.persistent = true
+		st.persistTimeout = s.Persistence.Timeout
+		v4 := s.Family() == 4
+		bits := s.Persistence.NetmaskBits
+		if bits == 0 {
+			bits = 128
+			if v4 {
+				bits = 32
+			}
+		}
+		st.persistMask = maskBits(bits, v4)
+	}
+	return st
+}
+
+// add indexes st for lookups by destination.
+func (snap *snapshot) add(st *serviceState, s *service.Service) {
+	snap.services = append(snap.services, st)
+	switch {
+	case s.Group != "":
+		for _, m := range s.Matches {
+			lo, hi := prefixRange(m.Prefix)
+			snap.groups = append(snap.groups, groupMatch{
+				proto: uint8(m.Proto), prefix: m.Prefix, lo: lo, hi: hi,
+				portLo: m.PortLo, portHi: m.PortHi, svc: st,
+			})
+		}
+	case s.Port == 0:
+		snap.anyPort[svcKey{addr: st.vip, proto: st.proto}] = st
+	default:
+		snap.exact[svcKey{addr: st.vip, port: s.Port, proto: st.proto}] = st
+	}
 }
 
 // steerRules derives what the backend must hand to the workers.

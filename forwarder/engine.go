@@ -91,15 +91,15 @@ func New(opts Options) (*Engine, error) {
 	if t := opts.Timeouts; t != (service.Timeouts{}) {
 		table.SetTimeouts(t.TCP, t.TCPFin, t.UDP)
 	}
+	if e.router == nil {
+		return nil, errors.New("forwarder: no router")
+	}
 	cfg := opts.Services.Clone()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := e.install(cfg); err != nil {
 		return nil, err
-	}
-	if e.router == nil {
-		return nil, errors.New("forwarder: no router")
 	}
 	for _, q := range e.backend.Queues() {
 		e.workers = append(e.workers, newWorker(q, e))
@@ -150,9 +150,16 @@ func (e *Engine) Close() error {
 // install compiles cfg, publishes it and updates steering. Callers hold e.mu
 // (or are New).
 func (e *Engine) install(cfg *service.Config) error {
-	snap, err := e.reg.compile(cfg)
+	snap, commit, err := e.reg.compile(cfg)
 	if err != nil {
 		return err
+	}
+	rules := SteerRules{Rules: snap.steerRules()}
+	if l, ok := e.router.(interface{ LocalAddrs() []netip.Addr }); ok {
+		rules.Local = l.LocalAddrs()
+	}
+	if err := e.backend.Steer(rules); err != nil {
+		return fmt.Errorf("steering: %w", err)
 	}
 	for len(e.base) < len(snap.reals) {
 		e.base = append(e.base, service.Counters{})
@@ -164,12 +171,10 @@ func (e *Engine) install(cfg *service.Config) error {
 			e.base[r.id] = e.realCounters(r.id)
 		}
 	}
-	rules := SteerRules{Rules: snap.steerRules()}
-	if l, ok := e.router.(interface{ LocalAddrs() []netip.Addr }); ok {
-		rules.Local = l.LocalAddrs()
-	}
-	if err := e.backend.Steer(rules); err != nil {
-		return fmt.Errorf("steering: %w", err)
+	// From here on the change happens: weights and scheduler lists first,
+	// then the snapshot the workers read.
+	if err := commit(); err != nil {
+		e.log.Error("applying a validated configuration", "err", err)
 	}
 	e.snap.Store(snap)
 	if old != nil {

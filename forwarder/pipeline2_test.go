@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -303,5 +304,53 @@ func TestICMPErrorToRealDRTUN(t *testing.T) {
 				t.Errorf("the ICMP error was not forwarded as such")
 			}
 		})
+	}
+}
+
+// refusingBackend is a MemBackend whose steering can be made to fail, as a
+// full BPF map would.
+type refusingBackend struct {
+	*MemBackend
+	refuse bool
+}
+
+func (b *refusingBackend) Steer(r SteerRules) error {
+	if b.refuse {
+		return errors.New("map full")
+	}
+	return b.MemBackend.Steer(r)
+}
+
+// TestRefusedChangeTouchesNothing: when the backend refuses the new steering,
+// the configuration, the weights and the scheduler's list stay as they were.
+func TestRefusedChangeTouchesNothing(t *testing.T) {
+	mem := &refusingBackend{MemBackend: NewMemBackend(1)}
+	e, err := New(Options{Backend: mem, Router: testRouter(),
+		Services: testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	key := e.Config().Services[0].Key()
+	mem.refuse = true
+	err = e.Apply(func(c *service.Config) error {
+		for i := range c.Services[0].Reals {
+			c.Services[0].Reals[i].Weight = 0
+		}
+		return c.AddReal(key, service.Real{Addr: realAddr(4, 3), Port: 8080, Weight: 1, Method: service.MethodNAT})
+	})
+	if err == nil {
+		t.Fatal("the change went through a refusing backend")
+	}
+	if n := len(e.Config().Services[0].Reals); n != 2 {
+		t.Errorf("config has %d reals, want the old 2", n)
+	}
+	// Both old servers still take connections; the refused one never does.
+	seen := map[netip.Addr]bool{}
+	for i := 0; i < 6; i++ {
+		seen[dstOf(t, run(e, mem.MemBackend, buildFrame(t, pkt{src: client4, dst: vip4, sport: uint16(3000 + i), dport: 80, syn: true})))] = true
+	}
+	if len(seen) != 2 || seen[realAddr(4, 3)] {
+		t.Errorf("after a refused change connections went to %v", seen)
 	}
 }
