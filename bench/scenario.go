@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Ports of the lab's services: bulk UDP, the UDP echo probe, and TCP for the
@@ -30,6 +27,11 @@ const (
 	ScBounce1   = "bounce-1arm" // bare AF_XDP bounce, one-armed (in place)
 	ScXVSDR     = "xvs-dr"      // bin/xvs, direct routing
 	ScXVSTUN    = "xvs-tun"     // bin/xvs, IPIP tunnelling
+	// The same three modes on the daemon's AF_PACKET backend (--backend
+	// afpacket), in the same labs and rounds as their AF_XDP twins.
+	ScXVSNATAFP = ScXVSNAT + afpSuffix
+	ScXVSDRAFP  = ScXVSDR + afpSuffix
+	ScXVSTUNAFP = ScXVSTUN + afpSuffix
 	// The generator's own cost: frames dropped by an XDP program on the
 	// director's port, nothing else. It calibrates the CPU split (see
 	// attributeCPU) and shows the generator's ceiling.
@@ -37,10 +39,19 @@ const (
 	ScGenOnly1 = "gen-only-1arm"
 )
 
+// afpSuffix marks an xvs scenario that runs the AF_PACKET backend.
+const afpSuffix = "-afp"
+
+// xvs backends as bin/xvs's --backend flag names them.
+const (
+	backendXDP = "xdp"
+	backendAFP = "afpacket"
+)
+
 // scenarioArms says which lab a scenario runs in.
 func scenarioArms(name string) int {
 	switch name {
-	case ScBounce1, ScXVSDR, ScXVSTUN, ScGenOnly1:
+	case ScBounce1, ScXVSDR, ScXVSTUN, ScXVSDRAFP, ScXVSTUNAFP, ScGenOnly1:
 		return 1
 	}
 	return 2
@@ -49,8 +60,31 @@ func scenarioArms(name string) int {
 // isGenOnly reports whether s is a calibration scenario.
 func isGenOnly(s string) bool { return s == ScGenOnly || s == ScGenOnly1 }
 
-// isXVS reports whether a scenario runs bin/xvs.
+// isXVS reports whether a scenario runs bin/xvs (either backend).
 func isXVS(name string) bool { return strings.HasPrefix(name, "xvs-") }
+
+// isAFP reports whether an xvs scenario runs the AF_PACKET backend.
+func isAFP(name string) bool { return isXVS(name) && strings.HasSuffix(name, afpSuffix) }
+
+// xvsMode returns an xvs scenario's forwarding method as the daemon's
+// configuration spells it: nat, dr or tun.
+func xvsMode(name string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix)
+}
+
+// xvsBackend returns the --backend an xvs scenario runs bin/xvs with.
+func xvsBackend(name string) string {
+	if isAFP(name) {
+		return backendAFP
+	}
+	return backendXDP
+}
+
+// isTUN reports whether a scenario delivers IPIP (either backend).
+func isTUN(name string) bool { return isXVS(name) && xvsMode(name) == "tun" }
+
+// AllScenarios returns every scenario name in report order.
+func AllScenarios() []string { return slices.Clone(scenarioOrder) }
 
 // Director runs the director side of one scenario for the length of a trial.
 type Director interface {
@@ -79,8 +113,8 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 			return nil, err
 		}
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
-	case ScXVSNAT, ScXVSDR, ScXVSTUN:
-		return r.startXVS(ctx, lab, strings.TrimPrefix(name, "xvs-"))
+	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP:
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name))
 	case ScGenOnly, ScGenOnly1:
 		// The sink program counts and drops the frames (slot 0: not a real
 		// server's MAC) right at the director's port.
@@ -111,88 +145,3 @@ func probeTarget(lab *Lab, name string) netip.AddrPort {
 type funcDirector func() error
 
 func (f funcDirector) Stop() error { return f() }
-
-// nftTable is the bench's nftables table in the director namespace.
-const nftTable = "xvsbench"
-
-// nftRuleset DNATs the VIP's bulk, probe and SYN ports to the real servers
-// in turn (numgen inc: a new real server per connection, like rr).
-func nftRuleset(vip netip.Addr, reals []netip.Addr) string {
-	var m []string
-	for i, a := range reals {
-		m = append(m, fmt.Sprintf("%d : %s", i, a))
-	}
-	pick := fmt.Sprintf("numgen inc mod %d map { %s }", len(reals), strings.Join(m, ", "))
-	return fmt.Sprintf(`table ip %s {
-	chain pre {
-		type nat hook prerouting priority dstnat; policy accept;
-		ip daddr %s udp dport { %d, %d } dnat to %s
-		ip daddr %s tcp dport %d dnat to %s
-	}
-}
-`, nftTable, vip, bulkPort, probePort, pick, vip, synPort, pick)
-}
-
-func startNft(ctx context.Context, lab *Lab, nft string) (Director, error) {
-	if nft == "" {
-		var err error
-		if nft, err = exec.LookPath("nft"); err != nil {
-			return nil, fmt.Errorf("nft not found (install Debian's nftables: bash bench/deps.sh): %w", err)
-		}
-	}
-	cmd := Command(ctx, lab.DirNS, nft, "-f", "-")
-	cmd.Stdin = strings.NewReader(nftRuleset(lab.VIP, lab.RealAddrs()))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("nft ruleset: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	if err := lab.SetForwarding(true); err != nil {
-		return nil, err
-	}
-	return funcDirector(func() error {
-		var errs []string
-		if out, err := Command(context.Background(), lab.DirNS, nft, "delete", "table", "ip", nftTable).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Sprintf("nft delete table: %v: %s", err, out))
-		}
-		// Forget the connections, so every trial starts from an empty table.
-		if err := flushConntrack(lab.DirNS); err != nil {
-			errs = append(errs, err.Error())
-		}
-		if err := lab.SetForwarding(false); err != nil {
-			errs = append(errs, err.Error())
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("nft teardown: %s", strings.Join(errs, "; "))
-		}
-		return nil
-	}), nil
-}
-
-// flushConntrack empties the kernel connection table of namespace ns.
-func flushConntrack(ns string) error {
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		return fmt.Errorf("conntrack flush: %w", err)
-	}
-	defer h.Close()
-	nh, err := netlink.NewHandleAt(h)
-	if err != nil {
-		return fmt.Errorf("conntrack flush: %w", err)
-	}
-	defer nh.Close()
-	if err := nh.ConntrackTableFlush(netlink.ConntrackTable); err != nil {
-		return fmt.Errorf("conntrack flush: %w", err)
-	}
-	return nil
-}
-
-// conntrackMax reads nf_conntrack_max as the director sees it (for the
-// report: a full kernel table changes the nftables figures).
-func conntrackMax(ns string) string {
-	var v string
-	_ = inNS(ns, func() error {
-		b, err := readFileTrim("/proc/sys/net/netfilter/nf_conntrack_max")
-		v = b
-		return err
-	})
-	return v
-}

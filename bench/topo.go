@@ -144,7 +144,7 @@ func NewLab(ctx context.Context, arms, n int, probePort uint16) (_ *Lab, err err
 		return nil, err
 	}
 	// Only the veth ends: a macvlan sends through its lower device (the
-	// trunk), whose checksum setting then applies.
+	// trunk), whose checksum and TSO settings then apply.
 	dirIfs := []string{l.DirExt}
 	if arms == 2 {
 		dirIfs = append(dirIfs, l.DirInt)
@@ -155,6 +155,9 @@ func NewLab(ctx context.Context, arms, n int, probePort uint16) (_ *Lab, err err
 	}
 	for ns, ifs := range veths {
 		if err = disableTxChecksum(ns, ifs...); err != nil {
+			return nil, err
+		}
+		if err = disableTSO(ns, ifs...); err != nil {
 			return nil, err
 		}
 	}

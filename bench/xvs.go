@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/afpacket"
 )
 
 // ErrXVSUnavailable marks xvs scenarios that could not run because bin/xvs
@@ -37,20 +39,23 @@ func xvsConfig(vip netip.Addr, reals []netip.Addr, method string) string {
 
 // xvsDirector is a running bin/xvs.
 type xvsDirector struct {
-	r    *runner
-	p    *proc
-	sock string
+	r       *runner
+	lab     *Lab
+	p       *proc
+	sock    string
+	backend string
 }
 
-// startXVS runs `bin/xvs run` in the director namespace with the scenario's
-// configuration and waits until its control socket answers. The first failure
-// to start marks xvs unavailable for the run (unless -xvs=require); a later
-// one is an error, because xvs did work earlier in the run.
-func (r *runner) startXVS(ctx context.Context, lab *Lab, method string) (Director, error) {
+// startXVS runs `bin/xvs run --backend backend` in the director namespace
+// with the configuration of method and waits until its control socket
+// answers. The first failure to start marks xvs unavailable for the run
+// (unless -xvs=require); a later one is an error, because xvs did work
+// earlier in the run.
+func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string) (Director, error) {
 	if r.xvsErr != nil {
 		return nil, r.xvsErr
 	}
-	d, err := r.launchXVS(ctx, lab, method)
+	d, err := r.launchXVS(ctx, lab, method, backend)
 	if err == nil {
 		r.xvsWorked = true
 		return d, nil
@@ -62,7 +67,7 @@ func (r *runner) startXVS(ctx context.Context, lab *Lab, method string) (Directo
 	return nil, err
 }
 
-func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDirector, error) {
+func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string) (*xvsDirector, error) {
 	bin, err := filepath.Abs(r.opts.XVS)
 	if err != nil {
 		return nil, err
@@ -81,12 +86,12 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDi
 		ifaces += "," + lab.DirInt
 	}
 	argv := []string{"ip", "netns", "exec", lab.DirNS, "env", "XVS_SOCKET=" + sock, bin, "run",
-		"-i", ifaces, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
-	p, err := startProc(ctx, "xvs "+method, r.dirCPU(), argv, false)
+		"-i", ifaces, "--backend", backend, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
+	p, err := startProc(ctx, "xvs "+method+" "+backend, r.dirCPU(), argv, false)
 	if err != nil {
 		return nil, err
 	}
-	d := &xvsDirector{r: r, p: p, sock: sock}
+	d := &xvsDirector{r: r, lab: lab, p: p, sock: sock, backend: backend}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if p.exited() {
@@ -94,7 +99,7 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDi
 		}
 		if _, err := os.Stat(sock); err == nil {
 			if _, err := d.adm(ctx, "-Ln"); err == nil {
-				return d, nil
+				break
 			}
 		}
 		if time.Now().After(deadline) {
@@ -103,6 +108,19 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method string) (*xvsDi
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if backend == backendAFP {
+		// Proof that the flag took: the AF_PACKET backend's nftables table
+		// is there (the AF_XDP backend makes none).
+		tables, err := afpTables(ctx, lab.DirNS, r.opts.NftPath)
+		if err == nil && len(tables) == 0 {
+			err = fmt.Errorf("no %s* nftables table in %s", afpacket.TablePrefix, lab.DirNS)
+		}
+		if err != nil {
+			_ = p.stop(2 * time.Second)
+			return nil, fmt.Errorf("bin/xvs --backend %s: %w", backend, err)
+		}
+	}
+	return d, nil
 }
 
 // adm runs bin/xvsadm against this daemon.
@@ -125,12 +143,17 @@ func (d *xvsDirector) Stats(ctx context.Context) (string, error) {
 func (d *xvsDirector) Pid() int { return d.p.cmd.Process.Pid }
 
 // Stop ends the daemon with SIGTERM; it must exit cleanly (it removes its
-// XDP programs on the way out).
+// XDP programs, or the AF_PACKET backend its nftables table, on the way
+// out).
 func (d *xvsDirector) Stop() error {
 	if d.p.exited() {
 		return fmt.Errorf("bin/xvs died during the trial: %v: %s", d.p.err, lastLines(d.p.stderr.String(), 3))
 	}
-	return d.p.stop(5 * time.Second)
+	err := d.p.stop(5 * time.Second)
+	if d.backend == backendAFP {
+		err = errors.Join(err, removeAFPTables(d.lab.DirNS, d.r.opts.NftPath))
+	}
+	return err
 }
 
 // lastLines returns the last n lines of s, joined with " | ".
