@@ -14,13 +14,16 @@ import (
 
 // maybeProfile records a CPU profile of the xvs daemon under full 64 B /
 // 10 k-flow load for every xvs scenario of this lab that misses its
-// throughput targets. xvs exposes no pprof endpoint (checked: none in its
+// throughput targets (AF_XDP only: the targets are that backend's). xvs exposes no pprof endpoint (checked: none in its
 // metrics server), so the profile comes from perf when the machine has it.
 func (r *runner) maybeProfile(ctx context.Context, lab *Lab, xvs, base []string) {
 	rows := Aggregate(r.res.Trials)
 	for _, s := range xvs {
 		if r.xvsErr != nil {
 			return
+		}
+		if isAFP(s) {
+			continue
 		}
 		x := medianPPS(rows, s, load64x10k)
 		if math.IsNaN(x) {

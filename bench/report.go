@@ -73,6 +73,19 @@ func Markdown(w io.Writer, res *Results) error {
 	b.WriteString(ThroughputTable(res.Rows))
 	b.WriteString("\n")
 
+	b.WriteString("## AF_PACKET backend vs AF_XDP\n\n")
+	b.WriteString("xvs-*-afp = the same daemon, configuration and trials with `--backend afpacket` (packet sockets with TPACKET_V3 rings, a socket filter and an nftables netdev table), run in the same rounds as the AF_XDP rows above. " +
+		"Ratio = AF_PACKET's delivered pps over AF_XDP's, paired round by round, median [min–max] over rounds; ns/packet = the director's CPU per delivered frame, median over rounds. " +
+		"The project's targets are the AF_XDP backend's; AF_PACKET rows are not held to them.\n\n")
+	for _, l := range BackendSummary(res.Backends) {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	if len(res.Backends) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(BackendTable(res.Backends))
+	b.WriteString("\n")
+
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
@@ -131,7 +144,9 @@ func statusMark(s string) string {
 }
 
 // scenarioOrder is the table and chart order.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScGenOnly1, ScBounce1, ScXVSDR, ScXVSTUN}
+// Each AF_PACKET row sits right under its AF_XDP twin.
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP,
+	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 
 func scenarioRank(s string) int {
 	if i := slices.Index(scenarioOrder, s); i >= 0 {
@@ -341,7 +356,7 @@ func methodText(res *Results) string {
 	return fmt.Sprintf(`- Labs: network namespaces built per run (names xb<pid>a<arms>-*), addresses in 198.18.0.0/15, removed at the end, on errors and on SIGINT/SIGTERM. Two-armed: generator ─veth─ director ─veth─ real servers' trunk; %d real servers are macvlans on the trunk. One-armed: the generator is one more macvlan on the trunk, so client, director and real servers share a segment (DR, TUN). All neighbour entries are static; no bridge on the path.
 - Generator: Go over AF_XDP TX (asavie/xdp, copy mode) in its own namespace, pre-built frames patched per flow (source address/port, checksums), at most 32 frames per sendto; every run bounded by time. Frame sizes count the FCS (RFC 2544): a 64 B frame is 60 bytes on the veth.
 - Sink: an XDP program (cilium/ebpf asm) on the trunk counts TCP/UDP/IPIP frames per destination MAC (= per real server) in a per-CPU array and drops them; ARP, ICMP and the probe's UDP port pass to the stack.
-- Scenarios: kernel-fwd = kernel IPv4 forwarding to the real servers' addresses (no balancing); nft-dnat = forwarding + an nftables prerouting DNAT of the VIP, numgen round robin, conntrack flushed between trials (nf_conntrack_max %s); bounce = AF_XDP redirect of every IPv4 frame, destination MAC written, sent on (two-armed: one copy between the sockets' UMEMs, one-armed: in place); xvs-* = bin/xvs run with the same services (rr).
+- Scenarios: kernel-fwd = kernel IPv4 forwarding to the real servers' addresses (no balancing); nft-dnat = forwarding + an nftables prerouting DNAT of the VIP, numgen round robin, conntrack flushed between trials (nf_conntrack_max %s); bounce = AF_XDP redirect of every IPv4 frame, destination MAC written, sent on (two-armed: one copy between the sockets' UMEMs, one-armed: in place); xvs-* = bin/xvs run with the same services (rr), on its default AF_XDP backend; xvs-*-afp = the same with --backend afpacket, whose nftables table (netdev xvs_afpacket_*) is checked to exist while the daemon runs and to be gone after it stops, so it cannot blackhole the next baseline (the nft-dnat baseline's table is ip xvsbench).
 - Trials: for each round and load, the scenarios in interleaved order (xvs, baseline, xvs, ...), rotated each round; each trial starts the scenario from scratch (fresh xvs daemon, fresh conntrack).
 - CPU: over the measured window (10 ms ticks), /proc/stat for the machine and /proc/PID/stat for the lab's processes and packet kernel threads; the latter is split between generator (calibrated by gen-only) and director (the rest). Softirq work that interrupts an unrelated process is charged to that process and missed; frames that a full director port drops cost the generator less than the calibration assumes, so under heavy drops the director's share is underestimated. results.json keeps the raw figures (Busy, Others, LabCPU, GenProcCPU).
 `, res.Options.Reals, res.Host.ConntrackMax)

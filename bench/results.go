@@ -135,10 +135,12 @@ type Results struct {
 	Options           OptionsSummary
 	Trials            []TrialResult
 	Rows              []Row
-	Latency           []LatencyResult
-	Table             []TableMemResult
-	GoBench           []GoBench
-	GoBenchErrors     []string
+	// Backends compares each xvs mode's AF_PACKET and AF_XDP rows.
+	Backends      []BackendRatio
+	Latency       []LatencyResult
+	Table         []TableMemResult
+	GoBench       []GoBench
+	GoBenchErrors []string
 	// XVS is "ok", "off", or "unavailable: <reason>".
 	XVS     string
 	XVSStat map[string]string // last `xvsadm -Ln --stats` per scenario

@@ -77,6 +77,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	attributeCPU(r.res.Trials)
 	r.res.Rows = Aggregate(r.res.Trials)
+	r.res.Backends = BackendRatios(r.res.Trials, r.res.Rows)
 	r.res.Targets = EvaluateTargets(r.res)
 	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
 	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
@@ -110,11 +111,13 @@ func ensureDeps(opts Options) error {
 	return nil
 }
 
-// phases: which scenarios run in which lab.
+// phases: which scenarios run in which lab. Each xvs mode's AF_PACKET twin
+// follows it, so the two backends run in the same rounds under the same
+// loads, interleaved with the baselines like any xvs scenario.
 func (r *runner) phaseScenarios(arms int) (xvs, base []string) {
 	all := map[int][2][]string{
-		2: {{ScXVSNAT}, {ScNftDNAT, ScBounce2, ScKernelFwd, ScGenOnly}},
-		1: {{ScXVSDR, ScXVSTUN}, {ScBounce1, ScGenOnly1}},
+		2: {{ScXVSNAT, ScXVSNATAFP}, {ScNftDNAT, ScBounce2, ScKernelFwd, ScGenOnly}},
+		1: {{ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}, {ScBounce1, ScGenOnly1}},
 	}[arms]
 	keep := func(in []string) []string {
 		var out []string
@@ -438,9 +441,9 @@ func checkDelivery(scenario string, t TrialResult) string {
 		return fmt.Sprintf("%v: %d frames sent, none reached a real server", ErrNoTraffic, t.Sent)
 	case isGenOnly(scenario):
 		return "" // counted at the director's port, whatever the MAC
-	case scenario == ScXVSTUN && t.Encap < t.Delivered/2:
+	case isTUN(scenario) && t.Encap < t.Delivered/2:
 		return fmt.Sprintf("%v: TUN delivered %d frames, only %d IPIP", ErrNoTraffic, t.Delivered, t.Encap)
-	case scenario != ScXVSTUN && t.Encap > t.Delivered/100:
+	case !isTUN(scenario) && t.Encap > t.Delivered/100:
 		return fmt.Sprintf("%v: %d of %d frames arrived encapsulated", ErrNoTraffic, t.Encap, t.Delivered)
 	case t.Unknown > t.Delivered/100:
 		return fmt.Sprintf("%v: %d of %d frames went to no real server's MAC", ErrNoTraffic, t.Unknown, t.Delivered)

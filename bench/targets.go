@@ -81,10 +81,12 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	ratio("xvs NAT ≥ 1× nftables DNAT (no worse), 64 B / 1 M flows", ScXVSNAT, ScNftDNAT, load64x1M, 1.0)
 
 	// Every xvs mode against its lab's bounce, at every UDP load: the worst.
+	// The targets are the default (AF_XDP) backend's; the AF_PACKET
+	// fallback is compared with it in its own table (BackendRatios).
 	tc := TargetCheck{Target: "every xvs mode ≥ 95 % of the bare AF_XDP bounce (worst UDP load)", Status: NA, Measured: "no data"}
 	worst, where := math.Inf(1), ""
 	for _, r := range rows {
-		if !isXVS(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
+		if !isXVS(r.Scenario) || isAFP(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
 			continue
 		}
 		b := medianPPS(rows, bounceFor(r.Scenario), r.Load)

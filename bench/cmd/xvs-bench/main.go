@@ -50,7 +50,7 @@ func run() error {
 	xvsBin := flag.String("xvs-bin", "bin/xvs", "xvs daemon binary")
 	admBin := flag.String("xvsadm-bin", "bin/xvsadm", "xvsadm binary")
 	pin := flag.Bool("pin", true, "pin the generator to CPU 0 and the director's user space to CPU 1")
-	skip := flag.String("skip", "", "comma-separated scenarios to leave out ("+strings.Join(allScenarios(), ",")+")")
+	skip := flag.String("skip", "", "comma-separated scenarios to leave out ("+strings.Join(bench.AllScenarios(), ",")+")")
 	probes := flag.Int("probes", 0, "latency probes per series")
 	noLatency := flag.Bool("no-latency", false, "skip the latency phase")
 	noGoBench := flag.Bool("no-gobench", false, "skip the Go benchmarks (conntrack, forwarder pipeline)")
@@ -106,14 +106,12 @@ func run() error {
 		for _, t := range res.Targets {
 			fmt.Fprintf(os.Stderr, "xvs-bench: target %-8s %s: %s\n", t.Status, t.Target, t.Measured)
 		}
+		for _, l := range bench.BackendSummary(res.Backends) {
+			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
+		}
 		if strings.HasPrefix(res.XVS, "xvs unavailable") {
 			fmt.Fprintf(os.Stderr, "xvs-bench: WARNING: %s — only the baselines were measured\n", res.XVS)
 		}
 	}
 	return err
-}
-
-func allScenarios() []string {
-	return []string{bench.ScGenOnly, bench.ScKernelFwd, bench.ScNftDNAT, bench.ScBounce2, bench.ScXVSNAT,
-		bench.ScGenOnly1, bench.ScBounce1, bench.ScXVSDR, bench.ScXVSTUN}
 }
