@@ -18,15 +18,21 @@
 //   - The sink (sink.go, xdpprog.go): an XDP program in cilium/ebpf asm on
 //     the real servers' link that counts frames per real server (by MAC) in a
 //     per-CPU array and drops them, so the figure is frames delivered.
-//   - Scenarios (scenario.go, xvs.go, bounce.go): bin/xvs in NAT, DR and TUN
-//     mode, and the baselines: plain kernel forwarding, kernel forwarding with
-//     nftables DNAT, and a bare AF_XDP bounce (the ceiling of the path).
+//   - Scenarios (scenario.go, xvs.go, bounce.go, nft.go): bin/xvs in NAT, DR
+//     and TUN mode on each of its backends, AF_XDP (xvs-nat, xvs-dr,
+//     xvs-tun) and AF_PACKET (the same with -afp), and the baselines: plain
+//     kernel forwarding, kernel forwarding with nftables DNAT, and a bare
+//     AF_XDP bounce (the ceiling of the path). The nft-dnat baseline's table
+//     (ip xvsbench) and the AF_PACKET backend's (netdev xvs_afpacket_*)
+//     share the director namespace in turn; every AF_PACKET trial checks
+//     that its daemon's table is gone before the next trial.
 //   - Trials (plan.go, run.go): interleaved xvs/baseline order, rounds,
 //     medians with min–max; CPU from /proc/stat (procstat.go); latency with a
 //     UDP echo probe (latency.go); the connection table's memory and the Go
 //     benchmarks of conntrack and forwarder (ctmem.go, gobench.go).
-//   - The report (report.go, chart.go, targets.go): Markdown tables, the
-//     project's targets with met/not met, an SVG chart.
+//   - The report (report.go, chart.go, targets.go, backends.go): Markdown
+//     tables, the project's targets (of the AF_XDP backend) with met/not
+//     met, the AF_PACKET/AF_XDP ratio per mode and load, an SVG chart.
 //
 // Child roles (generator, bounce, echo, probe, table measurement) run as the
 // same binary re-executed inside a lab namespace; a program embedding this
@@ -37,7 +43,7 @@
 //
 // As root, from the module root after `make build`:
 //
-//	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~7 min
+//	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~8 min
 //	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~20 s
 //
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require

@@ -26,6 +26,7 @@ type runner struct {
 	xvsErr    error // set once xvs proved unavailable
 	xvsWorked bool
 	trialSeq  int
+	start     time.Time // of the run: progress lines say the time since
 	total     int
 	portSink  *Sink // gen-only: the counter on the director's port
 	fatal     error // first error that must fail the run
@@ -54,7 +55,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	r := &runner{opts: opts, tmp: tmp, res: &Results{
+	r := &runner{opts: opts, tmp: tmp, start: time.Now(), res: &Results{
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
 		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
 			Reals: opts.Reals, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
@@ -296,8 +297,10 @@ func (r *runner) dirCPU() int {
 	return -1
 }
 
+// progress prints one line, stamped with the seconds since the run started
+// (which is how the time budget of a full run is checked).
 func (r *runner) progress(format string, args ...any) {
-	fmt.Fprintf(r.opts.Progress, "xvs-bench: "+format+"\n", args...)
+	fmt.Fprintf(r.opts.Progress, "xvs-bench: %5.1fs "+format+"\n", append([]any{time.Since(r.start).Seconds()}, args...)...)
 }
 
 // genConfig is the generator setup for a scenario and load.

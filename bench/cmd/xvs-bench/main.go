@@ -43,7 +43,7 @@ func run() error {
 	smoke := flag.Bool("smoke", false, "seconds-long subset (CI)")
 	out := flag.String("out", "", "results directory (default results)")
 	rounds := flag.Int("rounds", 0, "rounds of interleaved trials (default 3, smoke 1)")
-	trial := flag.Duration("trial", 0, "measured length of one trial (default 1s, smoke 300ms)")
+	trial := flag.Duration("trial", 0, "measured length of one trial (default 700ms, smoke 300ms)")
 	warmup := flag.Duration("warmup", -1, "unmeasured warm-up before each trial")
 	reals := flag.Int("reals", 0, "real servers (default 3)")
 	xvsMode := flag.String("xvs", "auto", "auto: xvs scenarios run if bin/xvs starts; require: fail if not; off: baselines only")
