@@ -16,11 +16,14 @@ type BackendRatio struct {
 	// XDP and AFP are the delivered frames per second of the AF_XDP and
 	// the AF_PACKET scenario, over rounds.
 	XDP, AFP Summary
-	// Ratio is AF_PACKET's delivered pps over AF_XDP's, paired round by
-	// round (the two ran minutes apart at most, so a slow drift of the
-	// shared machine cancels), median [min–max] over the rounds in which
-	// both delivered.
-	Ratio Summary
+	// Ratio is AF_PACKET's median delivered pps over AF_XDP's (NaN
+	// without figures for both). PerRound pairs the two trial by trial
+	// instead: the ratio in each round in which both delivered (they ran
+	// minutes apart at most, so a slow drift of the shared machine
+	// cancels), median [min–max] over those rounds; its spread says how far
+	// Ratio can be trusted.
+	Ratio    float64
+	PerRound Summary
 	// XDPNs and AFPNs are the director's CPU nanoseconds per delivered
 	// frame (see attributeCPU), over rounds.
 	XDPNs, AFPNs Summary
@@ -65,9 +68,13 @@ func BackendRatios(trials []TrialResult, rows []Row) []BackendRatio {
 				q = append(q, ap/xp)
 			}
 		}
+		ratio := math.NaN()
+		if x.PPS.N > 0 && a.PPS.N > 0 && x.PPS.Median > 0 {
+			ratio = a.PPS.Median / x.PPS.Median
+		}
 		out = append(out, BackendRatio{
 			Mode: xvsMode(x.Scenario), Load: x.Load,
-			XDP: x.PPS, AFP: a.PPS, Ratio: Summarize(q),
+			XDP: x.PPS, AFP: a.PPS, Ratio: ratio, PerRound: Summarize(q),
 			XDPNs: x.NsPerPkt, AFPNs: a.NsPerPkt,
 		})
 	}
@@ -90,30 +97,35 @@ func BackendTable(brs []BackendRatio) string {
 		return "Not measured (no AF_PACKET scenario ran).\n"
 	}
 	var b strings.Builder
-	b.WriteString("| load | mode | AF_XDP Mpps | AF_PACKET Mpps | AF_PACKET / AF_XDP, median [min–max] | AF_XDP director ns/packet | AF_PACKET director ns/packet |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| load | mode | AF_XDP Mpps | AF_PACKET Mpps | AF_PACKET / AF_XDP | same-round ratios, median [min–max] | AF_XDP director ns/packet | AF_PACKET director ns/packet |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, br := range brs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", br.Load, br.Mode,
-			formatNum(br.XDP.Median/1e6, 3), formatNum(br.AFP.Median/1e6, 3), formatRatio(br.Ratio),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", br.Load, br.Mode,
+			formatNum(br.XDP.Median/1e6, 3), formatNum(br.AFP.Median/1e6, 3), formatTimes(br.Ratio), formatRatio(br.PerRound),
 			formatNum(br.XDPNs.Median, 0), formatNum(br.AFPNs.Median, 0))
 	}
 	return b.String()
 }
 
-// formatRatio writes a ratio summary as "0.45× [0.41–0.52]".
-func formatRatio(s Summary) string {
-	if s.N == 0 {
+// formatTimes writes a ratio as "0.45×", or "—" for NaN.
+func formatTimes(v float64) string {
+	if math.IsNaN(v) {
 		return "—"
 	}
-	if s.N == 1 {
-		return formatNum(s.Median, 2) + "×"
+	return formatNum(v, 2) + "×"
+}
+
+// formatRatio writes a ratio summary as "0.45× [0.41–0.52]".
+func formatRatio(s Summary) string {
+	if s.N <= 1 {
+		return formatTimes(s.Median)
 	}
 	return fmt.Sprintf("%s× [%s–%s]", formatNum(s.Median, 2), formatNum(s.Min, 2), formatNum(s.Max, 2))
 }
 
 // BackendSummary says the AF_PACKET/AF_XDP ratio in one line per mode: the
 // figures at 64 B / 10 k flows (the load the targets are stated at, or the
-// first measured one) and the range of the medians over all loads.
+// first measured one), then the range of the ratio over all loads.
 func BackendSummary(brs []BackendRatio) []string {
 	var modes []string
 	by := map[string][]BackendRatio{}
@@ -128,21 +140,21 @@ func BackendSummary(brs []BackendRatio) []string {
 		var head *BackendRatio
 		lo, hi, n := math.Inf(1), math.Inf(-1), 0
 		for i, br := range by[m] {
-			if br.Ratio.N == 0 {
+			if math.IsNaN(br.Ratio) {
 				continue
 			}
 			if head == nil || br.Load == load64x10k {
 				head = &by[m][i]
 			}
-			lo, hi, n = min(lo, br.Ratio.Median), max(hi, br.Ratio.Median), n+1
+			lo, hi, n = min(lo, br.Ratio), max(hi, br.Ratio), n+1
 		}
 		if head == nil {
 			out = append(out, fmt.Sprintf("AF_PACKET/AF_XDP %s: no data", m))
 			continue
 		}
-		line := fmt.Sprintf("AF_PACKET/AF_XDP %s: %s at %s (%s vs %s Mpps; director %s vs %s ns/packet)", m,
-			formatNum(head.Ratio.Median, 2)+"×", head.Load, formatNum(head.AFP.Median/1e6, 3), formatNum(head.XDP.Median/1e6, 3),
-			formatNum(head.AFPNs.Median, 0), formatNum(head.XDPNs.Median, 0))
+		line := fmt.Sprintf("AF_PACKET/AF_XDP %s: %s at %s (%s vs %s Mpps, same-round ratios %s; director %s vs %s ns/packet)", m,
+			formatTimes(head.Ratio), head.Load, formatNum(head.AFP.Median/1e6, 3), formatNum(head.XDP.Median/1e6, 3),
+			formatRatio(head.PerRound), formatNum(head.AFPNs.Median, 0), formatNum(head.XDPNs.Median, 0))
 		if n > 1 {
 			line += fmt.Sprintf("; %s–%s× over %d loads", formatNum(lo, 2), formatNum(hi, 2), n)
 		}

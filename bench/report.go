@@ -75,7 +75,7 @@ func Markdown(w io.Writer, res *Results) error {
 
 	b.WriteString("## AF_PACKET backend vs AF_XDP\n\n")
 	b.WriteString("xvs-*-afp = the same daemon, configuration and trials with `--backend afpacket` (packet sockets with TPACKET_V3 rings, a socket filter and an nftables netdev table), run in the same rounds as the AF_XDP rows above. " +
-		"Ratio = AF_PACKET's delivered pps over AF_XDP's, paired round by round, median [min–max] over rounds; ns/packet = the director's CPU per delivered frame, median over rounds. " +
+		"AF_PACKET / AF_XDP = the ratio of the two median delivered rates; same-round ratios = the two scenarios paired in each round (they ran minutes apart at most), median [min–max] over rounds, which shows how far that ratio can be trusted on this shared machine; ns/packet = the director's CPU per delivered frame, median over rounds. " +
 		"The project's targets are the AF_XDP backend's; AF_PACKET rows are not held to them.\n\n")
 	for _, l := range BackendSummary(res.Backends) {
 		fmt.Fprintf(&b, "- %s\n", l)
