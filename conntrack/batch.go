@@ -1,6 +1,9 @@
 package conntrack
 
-import "math/bits"
+import (
+	"math/bits"
+	"runtime"
+)
 
 // lookupGroup is how many keys LookupBatch carries through each stage
 // together: enough to keep many cache misses in flight, few enough that the
@@ -100,4 +103,5 @@ func (t *Table) lookupGroup(keys []Key, out []*Conn) {
 			out[i] = c
 		}
 	}
+	runtime.KeepAlive(t) // the index and entries are outside the heap (see arena)
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // Conn is one entry of the table: a connection or a persistence template.
-// It is 13 atomic words (104 bytes), pointer-free, and lives in a slab chunk;
-// the table reuses it after the entry is removed. A *Conn from Lookup or
-// Insert is for the packet at hand: do not keep it past the current batch.
+// It is 13 atomic words (104 bytes), pointer-free, and lives in a slab chunk,
+// possibly outside the Go heap; the table reuses it after the entry is
+// removed, and unmaps it when the Table is collected, so a *Conn must not be
+// used once its Table is unreachable. A *Conn from Lookup or Insert is for
+// the packet at hand: do not keep it past the current batch.
 // (A removed entry is not reused for at least 50 ms, so a worker that raced
 // with its removal reads stale but harmless values.) Only pass the table a
 // *Conn it returned: a Conn made elsewhere has no slab around it.
@@ -93,19 +95,27 @@ func packPorts(sport, dport uint16, proto uint8, rport uint16, meta uint8) uint6
 	return uint64(sport)<<48 | uint64(dport)<<32 | uint64(proto)<<24 | uint64(rport)<<8 | uint64(meta)
 }
 
-// Chunks of the slab. A chunk's header precedes its entries, so its pointers
-// are the only words the garbage collector scans (ptrdata ends there), and a
-// *Conn finds its table from the offset it keeps in wBytesIn. 1023 entries
-// and the header make 106,416 bytes: 13 pages with 80 to spare, where a
-// power of two would waste most of a page per chunk (dividing by a constant
-// is a multiply).
-const chunkSize = 1023
+// Chunks of the slab: 128 KB each, a 64-byte header and 1259 entries, so a
+// 2 MB huge page holds 16 of them exactly. A chunk holds no Go pointer, so
+// it can live outside the Go heap (see arena): the header names the table by
+// registry number and the shard by index. A *Conn finds its chunk from the
+// offset it keeps in wBytesIn (dividing by the constant chunkSize is a
+// multiply).
+const (
+	chunkBytes  = 128 << 10
+	chunkHeader = 64
+	chunkSize   = (chunkBytes - chunkHeader) / (numWords * 8)
+)
+
+// A chunk fits its 128 KB (this fails to compile otherwise).
+var _ [chunkBytes - unsafe.Sizeof(chunk{})]byte
 
 type chunk struct {
-	t    *Table
-	sh   *shard
-	base uint32 // local number of ents[0]
-	ents [chunkSize]Conn
+	tab   uint32 // the table's registry number
+	shard uint32 // the shard's index in the table
+	base  uint32 // local number of ents[0]
+	_     [chunkHeader - 12]byte
+	ents  [chunkSize]Conn
 }
 
 func (c *Conn) chunk() *chunk {
@@ -184,7 +194,11 @@ func (c *Conn) Template() *Conn {
 	if ref == 0 || c.IsTemplate() {
 		return nil
 	}
-	return c.chunk().t.entryByRef(ref)
+	t := tableByID(c.chunk().tab)
+	if t == nil {
+		return nil
+	}
+	return t.entryByRef(ref)
 }
 
 // Reusable reports whether a new connection attempt (a SYN without ACK) on c

@@ -23,13 +23,27 @@
 //
 // The table is split into shards by a keyed hash of the client's address and
 // port, so a NAT connection's forward and reply keys share a shard. Each
-// shard has a slab of 104-byte, pointer-free entries in chunks (the garbage
-// collector does not scan them) and an open-addressing index of 64-byte,
-// 12-slot buckets with one control byte per slot. Filled to capacity, a NAT
-// connection (two keys) costs about 119 bytes, a DR one about 112. Every entry word is atomic:
-// lookups read them without locks and validate the key against a sequence
-// number that changes when an entry is reused; inserts and removals lock
-// only their shard; Observe changes state and expiry with one CAS.
+// shard has a slab of 104-byte, pointer-free entries in 128 KB chunks and an
+// open-addressing index of 64-byte, 12-slot buckets with one control byte
+// per slot, so a hit reads one bucket and one entry. Filled to capacity, a
+// NAT connection (two keys) costs about 122 bytes of resident memory, a DR
+// one about 115.
+//
+// A big table's memory is outside the Go heap: once a table has 2 MB of
+// chunks, further chunks and every index of 64 KB or more come from regions
+// mapped 2 MB aligned and advised for transparent huge pages before first
+// touch, so that a random lookup in a gigabyte of entries does not miss the
+// TLB twice (the Go runtime does not advise its heap, and with THP in
+// madvise mode nothing else gets huge pages). Chunks hold no Go pointers:
+// they name their table by a registry number. Replaced indexes rest 50 ms
+// before their memory is reused; everything is unmapped when the Table is
+// collected. Under the race detector, and off Linux, the same regions come
+// from the Go heap.
+//
+// Every entry word is atomic: lookups read them without locks and validate
+// the key against a sequence number that changes when an entry is reused;
+// inserts and removals lock only their shard; Observe changes state and
+// expiry with one CAS.
 //
 // # Concurrency contract
 //
@@ -37,6 +51,7 @@
 // entry is removed the slab does not reuse it for 50 ms (longer than a
 // worker's batch), so a worker that raced with the removal reads stale
 // values, not another connection's — unless the shard is at its memory
-// limit, where reuse is immediate (oldest first). Hooks run without locks
-// and may interleave; see Hooks.
+// limit, where reuse is immediate (oldest first). A *Conn does not keep its
+// Table alive: once the Table is unreachable its memory may be unmapped.
+// Hooks run without locks and may interleave; see Hooks.
 package conntrack

@@ -17,6 +17,7 @@ import (
 // pointer, so a reader finishes on whichever index it loaded.
 type index struct {
 	b     []bucket
+	blk   []byte // the arena block under b, nil if b is on the heap
 	nb    uint64 // len(b); any size, mapped with a multiply (not a power of two)
 	used  int    // full + deleted slots; writers only
 	full  int    // full slots; writers only
@@ -60,10 +61,17 @@ func zeroBytes(x uint64) uint64 {
 
 func matchTag(ctrl uint64, tag uint8) uint64 { return zeroBytes(ctrl ^ lsbs*uint64(tag)) }
 
-func newIndex(nb int) *index {
-	nb = max(nb, 1)
-	ix := &index{b: make([]bucket, nb), nb: uint64(nb), limit: nb * bucketSlots * 7 / 8}
+// newIndex makes an empty index of at least nb buckets, in a's memory.
+func newIndex(a *arena, nb int) *index {
+	b, blk := a.newBuckets(max(nb, 1))
+	nb = len(b)
+	ix := &index{b: b, blk: blk, nb: uint64(nb), limit: nb * bucketSlots * 7 / 8}
+	// An arena block may hold an old index, which a slow reader may still
+	// be probing: rewrite every control word, atomically.
 	for i := range ix.b {
+		if blk != nil {
+			ix.b[i].ctrl[0].Store(0)
+		}
 		ix.b[i].ctrl[1].Store(ctrlPad)
 	}
 	return ix

@@ -36,7 +36,7 @@ func (ix *index) has(h uint64, v uint32) bool {
 func TestIndexOracle(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, nb := range []int{1, 3, 8} {
-		ix := newIndex(nb)
+		ix := newIndex(nil, nb)
 		model := map[uint32]uint64{} // value -> hash
 		for step := range 20000 {
 			if len(model) < ix.limit-1 && (len(model) == 0 || r.IntN(3) > 0) {

@@ -1,6 +1,9 @@
 package conntrack
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // Insert adds a connection under its forward key fwd (Kind KindConn) and, for
 // NAT, its reply key (Kind KindReply, from the real server to the same client
@@ -74,10 +77,10 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 	var ref uint32
 	if tc := v.Template; tc != nil {
 		ch := tc.chunk()
-		if ch.t != t || !t.bind(tc, now) {
+		if ch.tab != t.id || !t.bind(tc, now) {
 			return t.abort(sh, &rm, nil, ErrTemplateGone)
 		}
-		ref = refOf(ch.sh, ch.base+uint32(tc.w[wBytesIn].Load()&0xffff))
+		ref = refOf(&t.shards[ch.shard], ch.base+uint32(tc.w[wBytesIn].Load()&0xffff))
 	}
 	local, c, ok := sh.alloc(t, coarseNow())
 	if !ok {
@@ -142,6 +145,7 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 	if t.hooks.Bound != nil {
 		t.hooks.Bound(c)
 	}
+	runtime.KeepAlive(t) // c is outside the heap (see arena)
 	return c, nil
 }
 
@@ -287,6 +291,7 @@ func (t *Table) finish(rm *removed) {
 	}
 	rm.sh.mu.Unlock()
 	rm.n = 0
+	runtime.KeepAlive(t) // the entries are outside the heap (see arena)
 }
 
 // Expire removes c now: its real server was deleted, a new SYN reuses its
@@ -298,10 +303,10 @@ func (t *Table) Expire(c *Conn) {
 		return
 	}
 	ch := c.chunk()
-	if ch.t != t {
+	if ch.tab != t.id {
 		return
 	}
-	sh := ch.sh
+	sh := &t.shards[ch.shard]
 	local := ch.base + uint32(c.w[wBytesIn].Load()&0xffff)
 	rm := removed{sh: sh}
 	sh.mu.Lock()
@@ -327,4 +332,5 @@ func (t *Table) Expire(c *Conn) {
 	}
 	sh.mu.Unlock()
 	t.finish(&rm)
+	runtime.KeepAlive(t) // c is outside the heap (see arena)
 }

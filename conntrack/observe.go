@@ -1,5 +1,7 @@
 package conntrack
 
+import "runtime"
+
 // Observe accounts one packet of connection c: it runs the state machine
 // (TCP), refreshes the timeout, and counts packets and bytes per direction.
 // It returns the new state. It is lock-free and does not allocate: the two
@@ -64,5 +66,6 @@ func (t *Table) Observe(c *Conn, dir Dir, tcpFlags uint8, bytes int) State {
 			t.hooks.Activity(c, a)
 		}
 	}
+	runtime.KeepAlive(t) // c is outside the heap (see arena)
 	return ns
 }

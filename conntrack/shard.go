@@ -43,7 +43,7 @@ func (sh *shard) init(id uint32) {
 	sh.id = id
 	cs := []*chunk{}
 	sh.chunks.Store(&cs)
-	sh.ix.Store(newIndex(1))
+	sh.ix.Store(newIndex(nil, 1))
 }
 
 func (sh *shard) entry(local uint32) *Conn {
@@ -90,7 +90,8 @@ func (sh *shard) alloc(t *Table, realNow int64) (uint32, *Conn, bool) {
 	if int(n/chunkSize) >= len(cs) {
 		// Entries learn their offset (wBytesIn) when first handed out, so
 		// a new chunk's pages are not touched until used.
-		ch := &chunk{t: t, sh: sh, base: n}
+		ch := t.arena.newChunk()
+		ch.tab, ch.shard, ch.base = t.id, sh.id, n
 		ncs := append(cs[:len(cs):len(cs)], ch)
 		sh.chunks.Store(&ncs)
 	}
@@ -131,7 +132,7 @@ func (sh *shard) ensureRoom(t *Table, need int) {
 	capKeys := (share+share/16+16)*perEntry256/256 + need
 	nb := min(bucketsFor(2*keys), bucketsFor(capKeys))
 	nb = max(nb, bucketsFor(keys+keys/8+8))
-	nix := newIndex(nb)
+	nix := newIndex(t.arena, nb)
 	n := sh.n.Load()
 	for local := uint32(0); local < n; local++ {
 		c := sh.entry(local)
@@ -146,6 +147,7 @@ func (sh *shard) ensureRoom(t *Table, need int) {
 		}
 	}
 	sh.ix.Store(nix)
+	t.arena.freeBlock(ix.blk, coarseNow())
 }
 
 // removed collects entries taken out under a shard lock whose Unbound hooks

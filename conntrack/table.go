@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,8 @@ type Table struct {
 	hooks  Hooks
 	sloppy bool
 	memCap int64
+	id     uint32 // registry number, in chunk headers
+	arena  *arena // the slab and index memory outside the Go heap
 
 	capacity  atomic.Int64 // effective: min(configured, MemoryCap/entryBytes)
 	live      atomic.Int64 // connections + templates
@@ -114,6 +117,7 @@ func New(cfg Config) (*Table, error) {
 		hooks:  cfg.Hooks,
 		sloppy: cfg.Sloppy,
 		memCap: cfg.MemoryCap,
+		arena:  &arena{},
 	}
 	for i := range t.seed {
 		t.seed[i] = rand.Uint64() | 1
@@ -141,7 +145,22 @@ func New(cfg Config) (*Table, error) {
 	if err := t.setCapacity(capacity); err != nil {
 		return nil, err
 	}
+	// Chunks name the table by number; when it is collected, its number
+	// is freed and its memory outside the heap unmapped.
+	t.id = register(t)
+	runtime.AddCleanup(t, releaseTable, tableRes{t.id, t.arena})
 	return t, nil
+}
+
+// tableRes is what a collected table leaves to release.
+type tableRes struct {
+	id    uint32
+	arena *arena
+}
+
+func releaseTable(r tableRes) {
+	unregister(r.id)
+	r.arena.release()
 }
 
 // shardOf picks the shard of a client hash (a shift by 64 gives 0).
