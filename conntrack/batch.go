@@ -66,8 +66,8 @@ func (t *Table) lookupGroup(keys []Key, out []*Conn) {
 		bit := uint(bits.TrailingZeros64(m))
 		v := bk.slot[bit>>3+(bit&4)<<1].Load()
 		cs := *shs[i].chunks.Load()
-		local := v>>1 - 1
-		if ci := int(local / chunkSize); v&1 == pr[i].reply && ci < len(cs) {
+		local := slotLocal(v)
+		if ci := int(local / chunkSize); v&slotCheck == slotHash(hs[i])|pr[i].reply && ci < len(cs) {
 			ents[i] = &cs[ci].ents[local%chunkSize]
 		}
 	}

@@ -16,7 +16,7 @@ func (ix *index) has(h uint64, v uint32) bool {
 		m := matchTag(c0, tag)>>7 | matchTag(c1, tag)>>3
 		for ; m != 0; m &= m - 1 {
 			bit := uint(bits.TrailingZeros64(m))
-			if bk.slot[bit>>3+(bit&4)<<1].Load() == v {
+			if bk.slot[bit>>3+(bit&4)<<1].Load() == v|slotHash(h) {
 				return true
 			}
 		}

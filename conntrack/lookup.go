@@ -65,6 +65,7 @@ func (sh *shard) find(pr *probe, h uint64) (*Conn, uint64) {
 	ix := sh.ix.Load()
 	cs := *sh.chunks.Load() // after ix: at least as new as any slot in it
 	tag := tagOf(h)
+	want := slotHash(h) | pr.reply
 	b := ix.home(h)
 	for n := uint64(0); n < ix.nb; n++ {
 		bk := &ix.b[b]
@@ -74,10 +75,10 @@ func (sh *shard) find(pr *probe, h uint64) (*Conn, uint64) {
 		for ; m != 0; m &= m - 1 {
 			bit := uint(bits.TrailingZeros64(m))
 			v := bk.slot[bit>>3+(bit&4)<<1].Load()
-			if v&1 != pr.reply {
+			if v&slotCheck != want {
 				continue
 			}
-			local := v>>1 - 1
+			local := slotLocal(v)
 			ci := int(local / chunkSize)
 			if ci >= len(cs) {
 				continue
