@@ -90,6 +90,15 @@ func tmplCtl(n uint32, exp uint32, bits uint64) uint64 {
 	return ctlLive | bits | uint64(n)<<32 | uint64(exp)
 }
 
+// set stores v in word i unless it is there already: an atomic store is a
+// locked instruction, which waits for all the stores before it, and filling
+// an entry is a dozen of them.
+func (c *Conn) set(i int, v uint64) {
+	if c.w[i].Load() != v {
+		c.w[i].Store(v)
+	}
+}
+
 // packPorts builds wPorts.
 func packPorts(sport, dport uint16, proto uint8, rport uint16, meta uint8) uint64 {
 	return uint64(sport)<<48 | uint64(dport)<<32 | uint64(proto)<<24 | uint64(rport)<<8 | uint64(meta)

@@ -59,12 +59,14 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 		_, hr, _ = t.probeOf(reply, &rp)
 	}
 	sh := t.shardOf(hc)
+	sh.prefetch(h, hr, reply != nil)
 	now := t.now()
 	ctl = withExpiry(ctl, now+timeout)
 	if !t.reserve(sh, now) {
 		return nil, ErrFull
 	}
-	rm := removed{sh: sh}
+	var rmBuf [2]removedEnt // the holders of fwd and reply
+	rm := removed{ent: rmBuf[:]}
 	sh.mu.Lock()
 	if c, err := t.replaceLocked(sh, &fp, h, typ == typeTmpl, now, &rm); err != nil {
 		return t.abort(sh, &rm, c, err)
@@ -96,35 +98,36 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 	}
 	sh.ensureRoom(t, need)
 
-	// Fill the entry; wPorts (with a new sequence) and wCtl go last.
-	c.w[wSrc0].Store(fp.a0)
-	c.w[wSrc1].Store(fp.a1)
-	c.w[wDst0].Store(fp.b0)
-	c.w[wDst1].Store(fp.b1)
+	// Fill the entry; wPorts (with a new sequence) and wCtl go last. A
+	// reused entry often keeps its VIP, real server and service.
+	c.set(wSrc0, fp.a0)
+	c.set(wSrc1, fp.a1)
+	c.set(wDst0, fp.b0)
+	c.set(wDst1, fp.b1)
 	meta := typ | (uint8(c.w[wPorts].Load())+metaSeqOne)&^(metaSeqOne-1)
 	var rport uint16
 	switch {
 	case reply != nil:
-		c.w[wRep0].Store(rp.b0)
-		c.w[wRep1].Store(rp.b1)
+		c.set(wRep0, rp.b0)
+		c.set(wRep1, rp.b1)
 		rport = reply.SrcPort
 		meta |= metaReply
 	case typ == typeTmpl:
-		c.w[wRep0].Store(uint64(timeout))
-		c.w[wRep1].Store(0)
+		c.set(wRep0, uint64(timeout))
+		c.set(wRep1, 0)
 	default:
-		c.w[wRep0].Store(0)
-		c.w[wRep1].Store(0)
+		c.set(wRep0, 0)
+		c.set(wRep1, 0)
 	}
-	c.w[wSvc].Store(uint64(v.Service)<<32 | uint64(v.Dest))
+	c.set(wSvc, uint64(v.Service)<<32|uint64(v.Dest))
 	gen := uint64(v.DestGen)
 	if typ == typeTmpl {
 		gen |= uint64(v.Flags) << 32
 	}
-	c.w[wGen].Store(gen)
-	c.w[wTmpl].Store(uint64(ref))
-	c.w[wBytesIn].Store(uint64(local % chunkSize))
-	c.w[wBytesOut].Store(0)
+	c.set(wGen, gen)
+	c.set(wTmpl, uint64(ref))
+	c.set(wBytesIn, uint64(local%chunkSize))
+	c.set(wBytesOut, 0)
 	c.w[wPorts].Store(packPorts(k.SrcPort, k.DstPort, k.Proto, rport, meta))
 	c.w[wCtl].Store(ctl)
 
@@ -139,9 +142,9 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 	} else {
 		t.class[stateClass[ctlState(ctl)]].Add(1)
 	}
-	sh.inserts.Add(1)
+	sh.inserts++
 	sh.mu.Unlock()
-	t.finish(&rm)
+	t.finish(sh, &rm)
 	if t.hooks.Bound != nil {
 		t.hooks.Bound(c)
 	}
@@ -153,7 +156,7 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 func (t *Table) abort(sh *shard, rm *removed, c *Conn, err error) (*Conn, error) {
 	sh.mu.Unlock()
 	t.live.Add(-1)
-	t.finish(rm)
+	t.finish(sh, rm)
 	return c, err
 }
 
@@ -257,39 +260,40 @@ func (t *Table) removeLocked(sh *shard, c *Conn, local uint32, old uint64, why i
 	}
 	switch {
 	case why == removeExpired:
-		sh.expired.Add(1)
+		sh.expired++
 	case why == removeFlushed:
-		sh.flushed.Add(1)
+		sh.flushed++
 	default:
-		sh.evicted[why].Add(1)
+		sh.evicted[why]++
 	}
 	if t.hooks.Unbound == nil {
 		sh.free(local, c, coarseNow())
 		return true
 	}
-	e := &rm.ent[rm.n]
-	e.c, e.local, e.ctl = c, local, old
+	rm.ent[rm.n] = removedEnt{local, old}
 	rm.n++
 	return true
 }
 
-// finish runs the Unbound hooks of removed entries, outside any lock, and
-// then frees them.
-func (t *Table) finish(rm *removed) {
+// finish runs the Unbound hooks of entries removed from sh, outside any
+// lock, and then frees them.
+func (t *Table) finish(sh *shard, rm *removed) {
 	if rm.n == 0 {
 		return
 	}
 	for i := 0; i < rm.n; i++ {
 		e := &rm.ent[i]
-		wasActive := e.c.w[wPorts].Load()&typeMask == typeConn && ctlState(e.ctl).Active()
-		t.hooks.Unbound(e.c, wasActive)
+		c := sh.entry(e.local)
+		wasActive := c.w[wPorts].Load()&typeMask == typeConn && ctlState(e.ctl).Active()
+		t.hooks.Unbound(c, wasActive)
 	}
 	now := coarseNow()
-	rm.sh.mu.Lock()
+	sh.mu.Lock()
 	for i := 0; i < rm.n; i++ {
-		rm.sh.free(rm.ent[i].local, rm.ent[i].c, now)
+		local := rm.ent[i].local
+		sh.free(local, sh.entry(local), now)
 	}
-	rm.sh.mu.Unlock()
+	sh.mu.Unlock()
 	rm.n = 0
 	runtime.KeepAlive(t) // the entries are outside the heap (see arena)
 }
@@ -308,7 +312,8 @@ func (t *Table) Expire(c *Conn) {
 	}
 	sh := &t.shards[ch.shard]
 	local := ch.base + uint32(c.w[wBytesIn].Load()&0xffff)
-	rm := removed{sh: sh}
+	var rmBuf [1]removedEnt
+	rm := removed{ent: rmBuf[:]}
 	sh.mu.Lock()
 	for {
 		ctl := c.w[wCtl].Load()
@@ -331,6 +336,6 @@ func (t *Table) Expire(c *Conn) {
 		}
 	}
 	sh.mu.Unlock()
-	t.finish(&rm)
+	t.finish(sh, &rm)
 	runtime.KeepAlive(t) // c is outside the heap (see arena)
 }

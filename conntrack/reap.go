@@ -85,7 +85,8 @@ func (t *Table) evictScan(pref *shard, r EvictReason, now uint32, budget int) bo
 	mask := len(t.shards) - 1
 	for i := 0; i < len(t.shards) && budget > 0; i++ {
 		sh := &t.shards[(int(pref.id)+i)&mask]
-		rm := removed{sh: sh}
+		var rmBuf [1]removedEnt // the scan stops at the first removal
+		rm := removed{ent: rmBuf[:]}
 		found := false
 		sh.mu.Lock()
 		n := sh.n.Load()
@@ -107,7 +108,7 @@ func (t *Table) evictScan(pref *shard, r EvictReason, now uint32, budget int) bo
 		}
 		sh.evictPos = pos
 		sh.mu.Unlock()
-		t.finish(&rm)
+		t.finish(sh, &rm)
 		if found {
 			return true
 		}
@@ -209,7 +210,18 @@ func (t *Table) Reap(max int) int {
 }
 
 func (t *Table) reapBatch(sh *shard, cand []uint32, now uint32) int {
-	rm := removed{sh: sh}
+	// Start the index misses of the whole batch before the removals,
+	// whose locked instructions would take them one at a time.
+	ix := sh.ix.Load()
+	for _, local := range cand {
+		h, hr, reply := t.entryHashes(sh.entry(local))
+		ix.b[ix.home(h)].ctrl[0].Load()
+		if reply {
+			ix.b[ix.home(hr)].ctrl[0].Load()
+		}
+	}
+	var rmBuf [removedBatch]removedEnt
+	rm := removed{ent: rmBuf[:len(cand)]}
 	n := 0
 	sh.mu.Lock()
 	for _, local := range cand {
@@ -224,7 +236,7 @@ func (t *Table) reapBatch(sh *shard, cand []uint32, now uint32) int {
 		}
 	}
 	sh.mu.Unlock()
-	t.finish(&rm)
+	t.finish(sh, &rm)
 	return n
 }
 

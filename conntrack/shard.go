@@ -17,15 +17,20 @@ type shard struct {
 	n      atomic.Uint32 // slab entries handed out so far (written under mu)
 	id     uint32
 
-	// Guarded by mu.
-	freeHead, freeTail uint32 // local+1 of the free list's ends; 0 = empty
-	nFree              int
-	live               int    // live entries of this shard
-	evictPos           uint32 // clock hand of the eviction scan
+	// freeHead and freeTail are local+1 of the free list's ends, 0 when it
+	// is empty. Guarded by mu; freeHead is atomic for prefetch.
+	freeHead atomic.Uint32
+	freeTail uint32
 
-	// Counters; atomic so Stats can read them without the lock.
-	inserts, expired, flushed atomic.Uint64
-	evicted                   [NumEvictReasons]atomic.Uint64
+	// Guarded by mu.
+	nFree    int
+	live     int    // live entries of this shard
+	evictPos uint32 // clock hand of the eviction scan
+
+	// Counters, guarded by mu: Stats takes it to read them, which costs
+	// less than a locked add on every insert and removal.
+	inserts, expired, flushed uint64
+	evicted                   [NumEvictReasons]uint64
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
@@ -71,12 +76,13 @@ const maxLocal = 1<<24 - 1
 func (sh *shard) alloc(t *Table, realNow int64) (uint32, *Conn, bool) {
 	limit := sh.slabLimit(t)
 	n := sh.n.Load()
-	if sh.freeHead != 0 {
-		local := sh.freeHead - 1
+	if head := sh.freeHead.Load(); head != 0 {
+		local := head - 1
 		c := sh.entry(local)
 		if realNow-int64(c.w[wSvc].Load()) >= reuseGrace || n >= limit {
-			sh.freeHead = uint32(c.w[wTmpl].Load())
-			if sh.freeHead == 0 {
+			next := uint32(c.w[wTmpl].Load())
+			sh.freeHead.Store(next)
+			if next == 0 {
 				sh.freeTail = 0
 			}
 			sh.nFree--
@@ -99,12 +105,29 @@ func (sh *shard) alloc(t *Table, realNow int64) (uint32, *Conn, bool) {
 	return n, sh.entry(n), true
 }
 
+// prefetch starts the cache misses an insert of keys hashed h (and hr, if
+// two) will wait on: their home buckets and the entry the free list will
+// hand out. Loaded here, before the insert's locked instructions, they are
+// in flight together; loaded where they are used, each would wait for the
+// one before (a locked instruction waits for every load before it). The
+// loads' values are not used: they are atomic, so the compiler keeps them.
+func (sh *shard) prefetch(h, hr uint64, two bool) {
+	ix := sh.ix.Load()
+	ix.b[ix.home(h)].ctrl[0].Load()
+	if two {
+		ix.b[ix.home(hr)].ctrl[0].Load()
+	}
+	if head := sh.freeHead.Load(); head != 0 {
+		sh.entry(head - 1).w[wSvc].Load()
+	}
+}
+
 // free puts a removed entry at the tail of the free list.
 func (sh *shard) free(local uint32, c *Conn, realNow int64) {
 	c.w[wSvc].Store(uint64(realNow))
 	c.w[wTmpl].Store(0) // next link; a stale counter add touches only the high half
 	if sh.freeTail == 0 {
-		sh.freeHead = local + 1
+		sh.freeHead.Store(local + 1)
 	} else {
 		sh.entry(sh.freeTail - 1).w[wTmpl].Or(uint64(local + 1))
 	}
@@ -150,16 +173,20 @@ func (sh *shard) ensureRoom(t *Table, need int) {
 	t.arena.freeBlock(ix.blk, coarseNow())
 }
 
-// removed collects entries taken out under a shard lock whose Unbound hooks
-// must run after the lock is released; only then are they freed.
+// removed collects the entries of one shard taken out under its lock whose
+// Unbound hooks must run after the lock is released; only then are they
+// freed. ent is the caller's, as long as the most it removes under one lock
+// (an insert two, the reaper a batch): zeroing a batch-sized array on every
+// insert costs more than the insert's own stores. It holds entry numbers, no
+// pointers, so that the caller's array stays on its stack.
 type removed struct {
-	sh  *shard
 	n   int
-	ent [removedBatch]struct {
-		c     *Conn
-		local uint32
-		ctl   uint64
-	}
+	ent []removedEnt
+}
+
+type removedEnt struct {
+	local uint32
+	ctl   uint64 // its control word when it went
 }
 
 const removedBatch = 64

@@ -35,14 +35,15 @@ func (t *Table) Stats() Stats {
 	s.Conns = int(t.live.Load()) - s.Templates
 	for i := range t.shards {
 		sh := &t.shards[i]
-		s.Inserts += sh.inserts.Load()
-		s.Expired += sh.expired.Load()
-		s.Flushed += sh.flushed.Load()
-		for r := range sh.evicted {
-			n := sh.evicted[r].Load()
+		sh.mu.Lock()
+		s.Inserts += sh.inserts
+		s.Expired += sh.expired
+		s.Flushed += sh.flushed
+		for r, n := range sh.evicted {
 			s.Evicted[r] += n
 			s.Evictions += n
 		}
+		sh.mu.Unlock()
 		s.SlabEntries += int(sh.n.Load())
 		s.IndexSlots += int(sh.ix.Load().nb) * bucketSlots
 	}
