@@ -7,8 +7,9 @@ import (
 
 // lookupGroup is how many keys LookupBatch carries through each stage
 // together: enough to keep many cache misses in flight, few enough that the
-// per-key state stays in registers and L1.
-const lookupGroup = 16
+// per-key state stays in registers and L1. At 10 M entries 32 took a third
+// less time per key than 16, measured in batches of 32.
+const lookupGroup = 32
 
 // LookupBatch is Lookup for each of keys, with out[i] the result for
 // keys[i] (out must be at least as long as keys). It overlaps the memory
