@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math/bits"
 	"sync"
 	"unsafe"
 )
@@ -33,6 +34,7 @@ type arena struct {
 
 	// heapOnly keeps everything on the Go heap; tests set it to compare.
 	heapOnly bool
+	released bool
 }
 
 // region is one sysMap result: mapping to release, mem to carve.
@@ -52,6 +54,10 @@ const (
 func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
 func alignUp[T ~int | ~uintptr](x T, a int) T { return (x + T(a) - 1) &^ (T(a) - 1) }
+
+// regionSize is the size of the n-th region of a kind: 2 MB, doubling up to
+// maxRegion.
+func regionSize(n int) int { return hugePage << min(n, bits.Len(maxRegion/hugePage)-1) }
 
 // mapRegion maps size bytes, or returns nil if the system refuses.
 func (a *arena) mapRegion(size int) []byte {
@@ -74,7 +80,7 @@ func (a *arena) newChunk() *chunk {
 	if len(a.chunkMem) < chunkBytes {
 		// Regions double up to maxRegion, so a table that just passed
 		// heapChunks maps 2 MB, and a big one a few dozen regions.
-		mem := a.mapRegion(min(hugePage<<a.nChunkRg, maxRegion))
+		mem := a.mapRegion(regionSize(a.nChunkRg))
 		if mem == nil {
 			return new(chunk) // correct, only slower
 		}
@@ -149,7 +155,7 @@ func (a *arena) allocBlock(size int, now int64) []byte {
 			return b
 		}
 	}
-	mem := a.mapRegion(max(alignUp(size, hugePage), min(hugePage<<len(a.blocks), maxRegion)))
+	mem := a.mapRegion(max(alignUp(size, hugePage), regionSize(len(a.blocks))))
 	if mem == nil {
 		return nil
 	}
@@ -198,14 +204,20 @@ func (r *blockRegion) release(s span) {
 	r.free[i] = s
 }
 
-// release unmaps every region. It runs when the table is unreachable.
-func (a *arena) release() {
+// release unmaps every region, once: it reports whether this call did. It
+// runs when the table is unreachable (or when a test is done with it).
+func (a *arena) release() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.released {
+		return false
+	}
+	a.released = true
 	for _, r := range a.regions {
 		if r.mapping != nil {
 			sysUnmap(r.mapping)
 		}
 	}
 	a.regions, a.blocks, a.chunkMem = nil, nil, nil
+	return true
 }

@@ -48,6 +48,17 @@ func TestArenaBlocks(t *testing.T) {
 	big[len(big)-1] = 1 // mapped and writable to its end
 }
 
+func TestRegionSize(t *testing.T) {
+	for n, want := range []int{2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20, 64 << 20} {
+		if got := regionSize(n); got != want {
+			t.Errorf("regionSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+	if got := regionSize(1000); got != maxRegion {
+		t.Errorf("regionSize(1000) = %d", got)
+	}
+}
+
 // TestIndexOnReusedBlock: an index built in a block that held another one
 // starts empty.
 func TestIndexOnReusedBlock(t *testing.T) {
@@ -104,6 +115,15 @@ func TestTableMemoryReleased(t *testing.T) {
 		n = len(a.regions)
 		a.mu.Unlock()
 		if n == 0 && tableByID(id) == nil {
+			// A second release (a test's early one, then the cleanup's)
+			// frees nothing twice.
+			if freeCount(id) != 1 {
+				t.Fatalf("number %d freed %d times", id, freeCount(id))
+			}
+			releaseTable(tableRes{id, a})
+			if freeCount(id) != 1 {
+				t.Errorf("number %d freed again by a second release", id)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
@@ -111,6 +131,19 @@ func TestTableMemoryReleased(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// freeCount is how many times the registry lists id as free.
+func freeCount(id uint32) int {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	n := 0
+	for _, f := range registry.free {
+		if f == id {
+			n++
+		}
+	}
+	return n
 }
 
 // TestHugePages: where the kernel offers transparent huge pages, a big

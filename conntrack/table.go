@@ -158,9 +158,11 @@ type tableRes struct {
 	arena *arena
 }
 
+// releaseTable runs once per table, however often it is called.
 func releaseTable(r tableRes) {
-	unregister(r.id)
-	r.arena.release()
+	if r.arena.release() {
+		unregister(r.id)
+	}
 }
 
 // shardOf picks the shard of a client hash (a shift by 64 gives 0).
