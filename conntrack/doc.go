@@ -24,10 +24,14 @@
 // The table is split into shards by a keyed hash of the client's address and
 // port, so a NAT connection's forward and reply keys share a shard. Each
 // shard has a slab of 104-byte, pointer-free entries in 128 KB chunks and an
-// open-addressing index of 64-byte, 12-slot buckets with one control byte
-// per slot, so a hit reads one bucket and one entry. Filled to capacity, a
-// NAT connection (two keys) costs about 122 bytes of resident memory, a DR
-// one about 115.
+// open-addressing index of 64-byte, 12-slot buckets. A bucket has a control
+// byte per slot (7 bits of the key's hash) and each slot 6 more hash bits
+// beside the entry's number, so a probe reads an entry only when 13 bits
+// match: a hit reads one bucket line and the entry's key and control words
+// (64 bytes, on two lines for 7 entries in 8), and a miss or an insert's
+// duplicate check almost never reads an entry. Filled to capacity, a NAT
+// connection (two keys) costs about 122 bytes of resident memory, a DR one
+// about 115.
 //
 // A big table's memory is outside the Go heap: once a table has 2 MB of
 // chunks, further chunks and every index of 64 KB or more come from regions
@@ -39,6 +43,13 @@
 // before their memory is reused; everything is unmapped when the Table is
 // collected. Under the race detector, and off Linux, the same regions come
 // from the Go heap.
+//
+// In a big table a lookup is two dependent cache misses, the bucket and
+// then the entry. Lookup pays them one after the other; LookupBatch overlaps
+// those of 32 keys. Insert starts the misses it will wait on (its keys'
+// buckets, the entry the free list hands out) before its locked
+// instructions, which would take them one at a time, and the reaper does the
+// same for the buckets of a batch of expired entries.
 //
 // Every entry word is atomic: lookups read them without locks and validate
 // the key against a sequence number that changes when an entry is reused;
