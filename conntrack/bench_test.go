@@ -19,18 +19,23 @@ type benchTable struct {
 	tab    *Table
 	sample []Key // random live keys, forward and reply mixed
 	conns  []*Conn
+	// failed says why the build stopped, so that the benchmarks after the
+	// one that built it fail with the reason instead of an empty table.
+	failed string
 }
 
 func getBenchTable(b *testing.B, n int) *benchTable {
 	v, _ := benchTables.LoadOrStore(n, &benchTable{})
 	bt := v.(*benchTable)
 	bt.once.Do(func() {
+		bt.failed = "build did not finish"
 		bt.tab, _ = newTable(b, Config{Capacity: n})
 		for i := range uint32(n) {
 			k := clientKey(i, protoTCP)
 			rk := replyOf(k, real1, 80)
 			if _, err := bt.tab.Insert(k, &rk, Value{Dest: i}); err != nil {
-				b.Fatal(err)
+				bt.failed = fmt.Sprintf("insert %d: %v (%+v)", i, err, bt.tab.Stats())
+				b.Fatal(bt.failed)
 			}
 		}
 		r := rand.New(rand.NewPCG(1, 2))
@@ -47,7 +52,11 @@ func getBenchTable(b *testing.B, n int) *benchTable {
 			bt.conns[i] = bt.tab.Lookup(&bt.sample[i])
 		}
 		runtime.GC()
+		bt.failed = ""
 	})
+	if bt.failed != "" {
+		b.Fatalf("table of %d: %s", n, bt.failed)
+	}
 	return bt
 }
 
