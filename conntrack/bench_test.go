@@ -63,7 +63,8 @@ func getBenchTable(b *testing.B, n int) *benchTable {
 // cpuMeter adds a cpu-ns/op metric to a single-goroutine benchmark: the CPU
 // time of its thread per op. On a machine shared with other work, ns/op
 // also counts the time the thread was not running; cpu-ns/op does not (it
-// still counts the cache misses others cause).
+// still counts the cache misses others cause). The kernel accounts thread
+// time coarsely: trust it for runs of a second or so, not for -benchtime 1x.
 type cpuMeter struct {
 	start int64
 	ok    bool
