@@ -73,15 +73,7 @@ func (b *AFPacketBackend) Queues() []Queue { return append([]Queue(nil), b.queue
 
 // Steer implements Backend.
 func (b *AFPacketBackend) Steer(r SteerRules) error {
-	return b.b.Steer(afpacketRules(r))
-}
-
-func afpacketRules(r SteerRules) afpacket.Rules {
-	out := afpacket.Rules{Local: r.Local, Rules: make([]afpacket.Rule, len(r.Rules))}
-	for i, x := range r.Rules {
-		out.Rules[i] = afpacket.Rule{Proto: x.Proto, Prefix: x.Prefix, PortLo: x.PortLo, PortHi: x.PortHi, Reply: x.Reply}
-	}
-	return out
+	return b.b.Steer(r)
 }
 
 // Stats implements Backend.

@@ -166,12 +166,8 @@ func (b *XDPBackend) Queues() []Queue {
 
 // Steer implements Backend.
 func (b *XDPBackend) Steer(r SteerRules) error {
-	cfg := xdpprog.Config{Local: r.Local}
-	for _, x := range r.Rules {
-		cfg.Rules = append(cfg.Rules, xdpprog.Rule{Proto: x.Proto, Prefix: x.Prefix, PortLo: x.PortLo, PortHi: x.PortHi, Reply: x.Reply})
-	}
 	for _, xi := range b.ifaces {
-		if err := xi.steer.Update(cfg); err != nil {
+		if err := xi.steer.Update(r); err != nil {
 			return fmt.Errorf("interface %q: %w", xi.name, err)
 		}
 	}

@@ -3,6 +3,7 @@ package forwarder
 import (
 	"errors"
 	"fmt"
+	"github.com/xvs-project/xvs/internal/steer"
 	"maps"
 	"net/netip"
 	"slices"
@@ -287,17 +288,8 @@ func (s *snapshot) steerRules() []SteerRule {
 // SteerRule selects traffic a backend hands to the workers: packets to a
 // service (by destination) or, with Reply, a NAT real server's replies (by
 // source). PortLo = PortHi = 0 means every port.
-type SteerRule struct {
-	Proto          uint8
-	Prefix         netip.Prefix
-	PortLo, PortHi uint16
-	Reply          bool
-}
+type SteerRule = steer.Rule
 
-// SteerRules is the whole steering set.
-type SteerRules struct {
-	Rules []SteerRule
-	// Local lists the director's own addresses: replies to them are the
-	// director's own traffic (health checks) and stay with the kernel.
-	Local []netip.Addr
-}
+// SteerRules is the whole steering set, with the director's own addresses,
+// whose replies (health checks) stay with the kernel.
+type SteerRules = steer.Rules

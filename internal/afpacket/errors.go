@@ -1,13 +1,17 @@
 package afpacket
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/xvs-project/xvs/internal/steer"
+)
 
 // Errors returned by the package. Callers test them with errors.Is; the
 // returned errors wrap them with the interface, rule or socket involved.
 var (
 	// ErrInvalidRule: a rule has a protocol other than TCP or UDP, an
 	// invalid prefix, or PortLo > PortHi.
-	ErrInvalidRule = errors.New("invalid steering rule")
+	ErrInvalidRule = steer.ErrInvalidRule
 	// ErrInvalidAddress: a local address is not valid.
 	ErrInvalidAddress = errors.New("invalid local address")
 	// ErrTooManyRules: the rule set compiles into a socket filter longer

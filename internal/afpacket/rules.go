@@ -3,32 +3,16 @@ package afpacket
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/xvs-project/xvs/internal/steer"
 	"net/netip"
 	"slices"
 )
 
-// Rule selects traffic to hand to the queues. It mirrors the forwarder's
-// SteerRule and the XDP steering program's Rule, with the same meaning.
-type Rule struct {
-	// Proto is 6 (TCP) or 17 (UDP).
-	Proto uint8
-	// Prefix is the destination (or, for Reply, the source) address range.
-	// An IPv4-mapped IPv6 prefix of at least 96 bits is treated as IPv4.
-	Prefix netip.Prefix
-	// PortLo and PortHi bound the port inclusively; 0,0 means every port.
-	PortLo, PortHi uint16
-	// Reply matches a NAT real server's replies by their source instead of
-	// the destination.
-	Reply bool
-}
+// Rule selects traffic to hand to the queues (see package steer).
+type Rule = steer.Rule
 
 // Rules is a complete steering set.
-type Rules struct {
-	Rules []Rule
-	// Local holds the director's own addresses: replies and ICMP errors
-	// addressed to them stay with the kernel (health checks).
-	Local []netip.Addr
-}
+type Rules = steer.Rules
 
 // prefix is a normalized address range: the address masked to bits, IPv4 in
 // the first four bytes of addr.
@@ -113,19 +97,6 @@ func normPrefix(p netip.Prefix) prefix {
 	return np
 }
 
-func (r Rule) validate() error {
-	if r.Proto != 6 && r.Proto != 17 {
-		return fmt.Errorf("proto %d: %w", r.Proto, ErrInvalidRule)
-	}
-	if !r.Prefix.IsValid() {
-		return fmt.Errorf("prefix %v: %w", r.Prefix, ErrInvalidRule)
-	}
-	if r.PortLo > r.PortHi {
-		return fmt.Errorf("ports %d-%d: %w", r.PortLo, r.PortHi, ErrInvalidRule)
-	}
-	return nil
-}
-
 // compile validates rs and groups its rules by family, direction and
 // prefix. The output is deterministic (sorted), so equal rule sets give
 // identical programs.
@@ -136,7 +107,7 @@ func compile(rs Rules) (*compiled, error) {
 	}
 	ports := make(map[key][]portRange)
 	for i, r := range rs.Rules {
-		if err := r.validate(); err != nil {
+		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i, err)
 		}
 		pr := portRange{proto: r.Proto, lo: r.PortLo, hi: r.PortHi}

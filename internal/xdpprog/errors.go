@@ -1,11 +1,15 @@
 package xdpprog
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/xvs-project/xvs/internal/steer"
+)
 
 // Errors returned by this package; match them with errors.Is.
 var (
 	// ErrInvalidRule reports a Rule with a bad proto, prefix or port range.
-	ErrInvalidRule = errors.New("invalid steering rule")
+	ErrInvalidRule = steer.ErrInvalidRule
 	// ErrInvalidAddress reports an invalid local address.
 	ErrInvalidAddress = errors.New("invalid address")
 	// ErrTooManyEntries reports a Config that compiles into more than

@@ -3,34 +3,19 @@ package xdpprog
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/xvs-project/xvs/internal/steer"
 	"net/netip"
 	"slices"
 )
 
-// Rule selects packets to steer.
-type Rule struct {
-	// Proto is 6 (TCP) or 17 (UDP).
-	Proto uint8
-	// Prefix is the destination (or, for Reply, the source) address range.
-	// A single VIP is a /32 or /128; service groups may use wider prefixes.
-	// An IPv4-mapped IPv6 prefix of at least 96 bits is treated as IPv4.
-	Prefix netip.Prefix
-	// PortLo and PortHi bound the port inclusively; 0,0 means every port
-	// (port-0 persistent services). Other ranges are expanded into one entry
-	// per port, so they count against MaxEntries.
-	PortLo, PortHi uint16
-	// Reply matches the packet's source (a real server's reply on NAT)
-	// instead of its destination.
-	Reply bool
-}
+// Rule selects packets to steer (see package steer). Port ranges other
+// than 0,0 are expanded into one entry per port, so they count against
+// MaxEntries.
+type Rule = steer.Rule
 
-// Config is a complete rule set for a Steering program.
-type Config struct {
-	Rules []Rule
-	// Local holds the director's own addresses: replies and ICMP errors
-	// addressed to them are never steered.
-	Local []netip.Addr
-}
+// Config is a complete rule set and the director's own addresses, whose
+// replies are never steered.
+type Config = steer.Rules
 
 // MaxEntries bounds the number of trie entries one Config may compile into
 // (each port of a port range is one entry, each prefix adds one
@@ -109,7 +94,7 @@ func compile(cfg Config) ([]trieKey, error) {
 		return nil
 	}
 	for i, r := range cfg.Rules {
-		if err := r.validate(); err != nil {
+		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i, err)
 		}
 		p := r.Prefix.Masked()
@@ -147,17 +132,4 @@ func compile(cfg Config) ([]trieKey, error) {
 	}
 	slices.SortFunc(keys, func(a, b trieKey) int { return slices.Compare(a[:], b[:]) })
 	return keys, nil
-}
-
-func (r Rule) validate() error {
-	if r.Proto != 6 && r.Proto != 17 {
-		return fmt.Errorf("proto %d: %w", r.Proto, ErrInvalidRule)
-	}
-	if !r.Prefix.IsValid() {
-		return fmt.Errorf("prefix %v: %w", r.Prefix, ErrInvalidRule)
-	}
-	if r.PortLo > r.PortHi {
-		return fmt.Errorf("ports %d-%d: %w", r.PortLo, r.PortHi, ErrInvalidRule)
-	}
-	return nil
 }

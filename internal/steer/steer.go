@@ -1,0 +1,56 @@
+// Package steer owns the description of which traffic a backend hands to
+// xvs's workers: packets to a service's addresses and ports, and on NAT the
+// real servers' replies. The forwarder derives Rules from its configuration;
+// the XDP steering program (internal/xdpprog) and the AF_PACKET socket filter
+// and nftables table (internal/afpacket) each compile the same Rules into
+// their own form, so both backends steer exactly the same traffic.
+package steer
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// ErrInvalidRule reports a Rule with a protocol other than TCP or UDP, an
+// invalid prefix or an empty port range.
+var ErrInvalidRule = errors.New("invalid steering rule")
+
+// Rule selects traffic to steer.
+type Rule struct {
+	// Proto is 6 (TCP) or 17 (UDP).
+	Proto uint8
+	// Prefix is the destination (or, for Reply, the source) address range.
+	// A single VIP is a /32 or /128; service groups may use wider prefixes.
+	// An IPv4-mapped IPv6 prefix of at least 96 bits is treated as IPv4.
+	Prefix netip.Prefix
+	// PortLo and PortHi bound the port inclusively; 0,0 means every port
+	// (port-0 persistent services).
+	PortLo, PortHi uint16
+	// Reply matches the packet's source (a real server's reply on NAT)
+	// instead of its destination.
+	Reply bool
+}
+
+// Rules is a complete steering set.
+type Rules struct {
+	Rules []Rule
+	// Local holds the director's own addresses: replies and ICMP errors
+	// addressed to them are the director's own traffic (health checks) and
+	// stay with the kernel.
+	Local []netip.Addr
+}
+
+// Validate checks one rule.
+func (r Rule) Validate() error {
+	if r.Proto != 6 && r.Proto != 17 {
+		return fmt.Errorf("proto %d: %w", r.Proto, ErrInvalidRule)
+	}
+	if !r.Prefix.IsValid() {
+		return fmt.Errorf("prefix %v: %w", r.Prefix, ErrInvalidRule)
+	}
+	if r.PortLo > r.PortHi {
+		return fmt.Errorf("ports %d-%d: %w", r.PortLo, r.PortHi, ErrInvalidRule)
+	}
+	return nil
+}
