@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // TestLabForwarding builds each lab, forwards a short burst with the kernel
@@ -99,7 +101,7 @@ func TestGeneratorLoopAllocs(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = lab.Close() })
 	var g *generator
-	if err := inNS(lab.GenNS, func() error {
+	if err := testnet.DoIn(lab.GenNS, func() error {
 		var err error
 		g, err = newGenerator(genConfig(lab, ScBounce2, Load{UDP, 64, 10_000}, 0))
 		return err

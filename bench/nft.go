@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/xvs-project/xvs/internal/afpacket"
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // Two parties put nftables tables into the director namespace: the
@@ -103,7 +104,7 @@ func flushConntrack(ns string) error {
 // report: a full kernel table changes the nftables figures).
 func conntrackMax(ns string) string {
 	var v string
-	_ = inNS(ns, func() error {
+	_ = testnet.DoIn(ns, func() error {
 		b, err := readFileTrim("/proc/sys/net/netfilter/nf_conntrack_max")
 		v = b
 		return err

@@ -7,6 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // Sink is the counting XDP program on the real servers' link: it counts
@@ -52,7 +54,7 @@ func AttachSink(ns, iface string, macPrefix [5]byte, probePort uint16) (*Sink, e
 		return nil, err
 	}
 	s := &Sink{coll: coll, counters: coll.Maps["counters"]}
-	err = inNS(ns, func() error {
+	err = testnet.DoIn(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // The bench builds its own labs instead of internal/testnet's: a benchmark
@@ -274,7 +276,7 @@ func (l *Lab) sysctls() error {
 		"net/ipv4/conf/default/rp_filter": "0",
 	}
 	set := func(ns string, kv map[string]string) error {
-		return inNS(ns, func() error {
+		return testnet.DoIn(ns, func() error {
 			for k, v := range kv {
 				if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0); err != nil {
 					return fmt.Errorf("%s: sysctl %s=%s: %w", ns, k, v, err)
@@ -314,7 +316,7 @@ func (l *Lab) SetForwarding(on bool) error {
 	if on {
 		v = "1"
 	}
-	return inNS(l.DirNS, func() error {
+	return testnet.DoIn(l.DirNS, func() error {
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(v), 0)
 	})
 }

@@ -57,6 +57,22 @@ type ifreqData struct {
 // SetOffload switches offload f of interface iface in h's namespace, like
 // `ethtool -K iface f on|off`, through the SIOCETHTOOL ioctl.
 func (h *Host) SetOffload(iface string, f Offload, on bool) error {
+	if err := h.lab.checkOpen(); err != nil {
+		return err
+	}
+	return SetOffloadIn(h.NS, iface, f, on)
+}
+
+// Offload reports whether offload f of iface in h's namespace is on.
+func (h *Host) Offload(iface string, f Offload) (bool, error) {
+	if err := h.lab.checkOpen(); err != nil {
+		return false, err
+	}
+	return OffloadIn(h.NS, iface, f)
+}
+
+// SetOffloadIn is SetOffload for interface iface of namespace ns.
+func SetOffloadIn(ns, iface string, f Offload, on bool) error {
 	if f < 0 || int(f) >= len(ethtoolCmds) {
 		return fmt.Errorf("%w: unknown offload %d", ErrOptions, int(f))
 	}
@@ -64,16 +80,16 @@ func (h *Host) SetOffload(iface string, f Offload, on bool) error {
 	if on {
 		v = 1
 	}
-	return h.Do(func() error { return ethtool(iface, ethtoolCmds[f].set, &v) })
+	return DoIn(ns, func() error { return ethtool(iface, ethtoolCmds[f].set, &v) })
 }
 
-// Offload reports whether offload f of iface in h's namespace is on.
-func (h *Host) Offload(iface string, f Offload) (bool, error) {
+// OffloadIn is Offload for interface iface of namespace ns.
+func OffloadIn(ns, iface string, f Offload) (bool, error) {
 	if f < 0 || int(f) >= len(ethtoolCmds) {
 		return false, fmt.Errorf("%w: unknown offload %d", ErrOptions, int(f))
 	}
 	var v uint32
-	err := h.Do(func() error { return ethtool(iface, ethtoolCmds[f].get, &v) })
+	err := DoIn(ns, func() error { return ethtool(iface, ethtoolCmds[f].get, &v) })
 	return v != 0, err
 }
 

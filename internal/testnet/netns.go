@@ -24,7 +24,7 @@ func (h *Host) Do(fn func() error) error {
 	if err := h.lab.checkOpen(); err != nil {
 		return err
 	}
-	return doInNS(h.NS, fn)
+	return DoIn(h.NS, fn)
 }
 
 // nsResult carries fn's outcome back from the locked goroutine.
@@ -34,7 +34,11 @@ type nsResult struct {
 	pv       any
 }
 
-func doInNS(ns string, fn func() error) error {
+// DoIn runs fn on an OS thread that has entered the named network namespace
+// (under /run/netns), as Host.Do does for a lab's hosts; it serves callers
+// that build namespaces of their own (the benchmark harness). If the thread
+// cannot return to its namespace it is discarded rather than reused.
+func DoIn(ns string, fn func() error) error {
 	target, err := os.Open(filepath.Join(netnsDir, ns))
 	if err != nil {
 		return fmt.Errorf("open namespace: %w", err)
