@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/xvs-project/xvs/conntrack"
-	"github.com/xvs-project/xvs/internal/rate"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -135,11 +134,11 @@ func (e *Engine) ZeroStats(k *service.Key) error {
 		for _, r := range svc.reals {
 			e.base[r.id] = e.realCounters(r.id)
 			if re := e.est.reals[r.id]; re != nil {
-				re.est.Zero(toRate(e.base[r.id]))
+				re.est.Zero(e.base[r.id])
 			}
 		}
 		if se := e.est.services[svc.id]; se != nil {
-			se.Zero(rate.Counters{})
+			se.Zero(service.Counters{})
 		}
 	}
 	if !found {

@@ -20,14 +20,6 @@ type realEstimator struct {
 	est rate.Estimator
 }
 
-func toRate(c service.Counters) rate.Counters {
-	return rate.Counters{Conns: c.Conns, InPkts: c.InPkts, OutPkts: c.OutPkts, InBytes: c.InBytes, OutBytes: c.OutBytes}
-}
-
-func fromRate(r rate.Rates) service.Rates {
-	return service.Rates{CPS: r.CPS, InPPS: r.InPPS, OutPPS: r.OutPPS, InBPS: r.InBPS, OutBPS: r.OutBPS}
-}
-
 // runEstimator ticks every rate.Interval, as the kernel's estimator does.
 func (e *Engine) runEstimator(ctx context.Context) {
 	t := time.NewTicker(rate.Interval)
@@ -66,7 +58,7 @@ func (e *Engine) estimate(now time.Time) {
 				re = &realEstimator{gen: r.gen}
 				e.est.reals[r.id] = re
 			}
-			re.est.Update(now, toRate(c))
+			re.est.Update(now, c)
 		}
 		liveSvcs[svc.id] = true
 		se := e.est.services[svc.id]
@@ -74,7 +66,7 @@ func (e *Engine) estimate(now time.Time) {
 			se = &rate.Estimator{}
 			e.est.services[svc.id] = se
 		}
-		se.Update(now, toRate(sum))
+		se.Update(now, sum)
 	}
 	for id := range e.est.reals {
 		if !liveReals[id] {
@@ -91,14 +83,14 @@ func (e *Engine) estimate(now time.Time) {
 // realRates and serviceRates read the estimates; callers hold e.mu.
 func (e *Engine) realRates(r *realState) service.Rates {
 	if re := e.est.reals[r.id]; re != nil && re.gen == r.gen {
-		return fromRate(re.est.Rates())
+		return re.est.Rates()
 	}
 	return service.Rates{}
 }
 
 func (e *Engine) serviceRates(id uint32) service.Rates {
 	if se := e.est.services[id]; se != nil {
-		return fromRate(se.Rates())
+		return se.Rates()
 	}
 	return service.Rates{}
 }

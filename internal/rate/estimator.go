@@ -1,6 +1,10 @@
 package rate
 
-import "time"
+import (
+	"time"
+
+	"github.com/xvs-project/xvs/service"
+)
 
 // Interval is the estimator's period, as in IPVS.
 const Interval = 2 * time.Second
@@ -19,23 +23,13 @@ const (
 // average is set to the gap's mean rate instead of stepping through it.
 const maxSteps = 16
 
-// Counters are cumulative totals of one service or real server.
-type Counters struct {
-	Conns    uint64
-	InPkts   uint64
-	OutPkts  uint64
-	InBytes  uint64
-	OutBytes uint64
-}
+// Counters are cumulative totals of one service or real server, as the
+// forwarder keeps them.
+type Counters = service.Counters
 
-// Rates are smoothed per-second estimates of Counters.
-type Rates struct {
-	CPS    uint64
-	InPPS  uint64
-	OutPPS uint64
-	InBPS  uint64
-	OutBPS uint64
-}
+// Rates are smoothed per-second estimates of Counters, as ipvsadm --rate
+// shows them.
+type Rates = service.Rates
 
 // Estimator smooths the rates of one set of Counters. The zero value is
 // ready: its first step measures growth from all-zero counters, as a new
