@@ -59,14 +59,22 @@ type lab struct {
 	cfgPath string
 }
 
-// stats asks the daemon for its figures over the control socket.
-func (l *lab) stats(t *testing.T) control.Stats {
+// client connects to the lab's daemon over its control socket; the
+// connection is closed when the test ends.
+func (l *lab) client(t *testing.T) *control.Client {
 	t.Helper()
 	c, err := control.Dial(l.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// stats asks the daemon for its figures over the control socket.
+func (l *lab) stats(t *testing.T) control.Stats {
+	t.Helper()
+	c := l.client(t)
 	st, err := c.Stats()
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/internal/testnet"
 )
 
@@ -71,11 +70,7 @@ func TestReloadEndToEnd(t *testing.T) {
 	if err := os.WriteFile(l.cfgPath, []byte("services:\n  - proto: tcp\n    vip: 198.18.0.10\n    port: 80\n    reals:\n      - {address: nonsense, method: dr}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := control.Dial(l.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := l.client(t)
 	err = c.Reload()
 	if err == nil || !strings.Contains(err.Error(), ":6:") || !strings.Contains(err.Error(), "nonsense") {
 		t.Fatalf("bad reload: %v, want the line and the culprit", err)

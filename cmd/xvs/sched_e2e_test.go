@@ -80,11 +80,7 @@ func (l *lab) reconfigure(t *testing.T, yaml string) {
 	if err := os.WriteFile(l.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := control.Dial(l.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := l.client(t)
 	if err := c.Reload(); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
@@ -93,11 +89,7 @@ func (l *lab) reconfigure(t *testing.T, yaml string) {
 // apply sends changes to the daemon.
 func (l *lab) apply(t *testing.T, changes ...control.Change) {
 	t.Helper()
-	c, err := control.Dial(l.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := l.client(t)
 	if err := c.Apply(changes); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +101,13 @@ func dr(l *lab, port int) string {
 		fmt.Fprintf(&b, "      - {address: %s, port: %d, method: dr}\n", r.Addr4, port)
 	}
 	return b.String()
+}
+
+// webService is a TCP VIP:80 service over every real server (DR) with
+// scheduler sched.
+func webService(l *lab, sched string) string {
+	return fmt.Sprintf("services:\n  - proto: tcp\n    vip: %s\n    port: 80\n    scheduler: %s\n    reals:\n%s",
+		l.VIP4, sched, dr(l, 80))
 }
 
 // setWeight changes one real server's weight on the TCP VIP:80 service.
@@ -170,8 +169,7 @@ func TestSchedulingEndToEnd(t *testing.T) {
 	})
 
 	t.Run("quiescent", func(t *testing.T) {
-		l.reconfigure(t, fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: rr, reals: [%s]}\n",
-			l.VIP4, strings.TrimSuffix(strings.ReplaceAll(strings.TrimSpace(strings.ReplaceAll(dr(l, 80), "      - ", "")), "\n", ", "), ",")))
+		l.reconfigure(t, webService(l, "rr"))
 		held, err := dial(l.Client, netip.Addr{}, web)
 		if err != nil {
 			t.Fatal(err)
@@ -194,8 +192,7 @@ func TestSchedulingEndToEnd(t *testing.T) {
 	})
 
 	t.Run("least connection", func(t *testing.T) {
-		l.reconfigure(t, fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: lc, reals: [%s]}\n",
-			l.VIP4, strings.TrimSuffix(strings.ReplaceAll(strings.TrimSpace(strings.ReplaceAll(dr(l, 80), "      - ", "")), "\n", ", "), ",")))
+		l.reconfigure(t, webService(l, "lc"))
 		busy := l.Reals[0]
 		for _, r := range l.Reals[1:] {
 			l.setWeight(t, r, 0)
