@@ -130,6 +130,21 @@ func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
 		serve: testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}}})
 }
 
+// launch starts xvs with args on host h and waits until it serves.
+func launch(ctx context.Context, t *testing.T, h *testnet.Host, args ...string) *testnet.Proc {
+	t.Helper()
+	p, err := h.Start(ctx, xvsBinary(t), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := p.WaitOutput(wctx, "xvs running"); err != nil {
+		t.Fatalf("xvs did not start: %v\n%s", err, p.Output())
+	}
+	return p
+}
+
 func startWith(t *testing.T, su setup) *lab {
 	t.Helper()
 	bin := xvsBinary(t)
@@ -159,15 +174,7 @@ func startWith(t *testing.T, su setup) *lab {
 		}
 		args = append(args, "--config", cfg)
 	}
-	p, err := tl.Director.Start(ctx, bin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer wcancel()
-	if err := p.WaitOutput(wctx, "xvs running"); err != nil {
-		t.Fatalf("xvs did not start: %v\n%s", err, p.Output())
-	}
+	p := launch(ctx, t, tl.Director, args...)
 	t.Cleanup(func() {
 		if err := p.Stop(); err != nil {
 			t.Errorf("xvs exit: %v\n%s", err, p.Output())

@@ -43,7 +43,6 @@ func TestCrashRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
-	bin := xvsBinary(t)
 	for _, backend := range []string{"xdp", "afpacket"} {
 		t.Run(backend, func(t *testing.T) {
 			tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, Reals: 1, Name: t.Name()})
@@ -60,17 +59,8 @@ func TestCrashRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := func() *testnet.Proc {
-				p, err := tl.Director.Start(ctx, bin, "run", "-i", tl.Director.Iface, "--config", cfg,
+				return launch(ctx, t, tl.Director, "run", "-i", tl.Director.Iface, "--config", cfg,
 					"--socket", filepath.Join(dir, "xvs.sock"), "--backend", backend)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-				defer wcancel()
-				if err := p.WaitOutput(wctx, "xvs running"); err != nil {
-					t.Fatalf("xvs did not start: %v\n%s", err, p.Output())
-				}
-				return p
 			}
 			get := func() {
 				sum, err := tl.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(tl.VIP4, 80, "/"), N: 10, Parallel: 2})
