@@ -1,5 +1,7 @@
 package forwarder
 
+import "github.com/xvs-project/xvs/encap"
+
 // Hop is where a packet toward some destination leaves the director: the
 // egress interface, the MACs to write and the interface's MTU and address.
 type Hop struct {
@@ -35,13 +37,8 @@ func (r *StaticRouter) Route(dst *[16]byte) *Hop {
 	if h, ok := r.Hosts[*dst]; ok {
 		return h
 	}
-	if isV4(dst) {
+	if encap.IsV4Mapped(*dst) {
 		return r.Default4
 	}
 	return r.Default6
-}
-
-// isV4 reports whether a 16-byte address is v4-mapped.
-func isV4(a *[16]byte) bool {
-	return a[10] == 0xff && a[11] == 0xff && a[0]|a[1]|a[2]|a[3]|a[4]|a[5]|a[6]|a[7]|a[8]|a[9] == 0
 }
