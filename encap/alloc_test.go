@@ -25,6 +25,7 @@ func TestNoAllocations(t *testing.T) {
 		{"DNAT tcp6", func() { Parse(tcp6, &p); DNAT(&p, real6a, 8080) }},
 		{"SNAT udp4", func() { Parse(udp4, &p); SNAT(&p, vip4a, 80) }},
 		{"DecTTL", func() { Parse(tcp4, &p); DecTTL(&p) }},
+		{"CompletePartialChecksum", func() { Parse(tcp4, &p); CompletePartialChecksum(&p) }},
 		{"SetMACs", func() { Parse(tcp4, &p); SetMACs(&p, [6]byte{1}, [6]byte{2}) }},
 		{"ICMPErrorToReal v4", func() { Parse(icmp4, &p); ICMPErrorToReal(&p, real4a, 8080) }},
 		{"ICMPErrorFromReal v6", func() { Parse(icmp6, &p); ICMPErrorFromReal(&p, real6a, 80) }},

@@ -117,6 +117,10 @@ func (p *pipeline) process(f *Frame) verdict {
 	pkt := &p.pkt
 	switch encap.Parse(f.Data(), pkt) {
 	case encap.KindTCP, encap.KindUDP:
+		// Senders with TX checksum offload (every veth and virtio device by
+		// default) hand over partial checksums; finish them before any
+		// incremental update or forwarding (encap/partial.go).
+		encap.CompletePartialChecksum(pkt)
 		return p.transport(f)
 	case encap.KindICMPError:
 		return p.icmpError(f)

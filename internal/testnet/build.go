@@ -237,7 +237,7 @@ func (l *Lab) finishHost(h *Host) error {
 			return err
 		}
 	}
-	if l.Options.KeepOffloads {
+	if !l.Options.TxChecksumOff {
 		return nil
 	}
 	// Full checksums on everything a veth sends (see the package doc).

@@ -75,14 +75,16 @@
 //
 // # Checksums and offloads
 //
-// A veth with TX checksum offload on hands its peer CHECKSUM_PARTIAL packets
-// whose L4 checksum holds only the pseudo-header sum; an XDP program or AF_XDP
-// socket sees them as corrupt. New turns TX checksum offload off on every veth
-// end (which also turns TSO off, so the stack segments and checksums in
-// software) with the SIOCETHTOOL ioctl from Go, so the lab needs no ethtool
-// binary. Options.KeepOffloads keeps the kernel defaults; Host.SetOffload changes
-// single features (GRO, for instance). TestOffloadChecksums proves both with a
-// packet capture.
+// A veth with TX checksum offload on (the kernel's default) hands its peer
+// CHECKSUM_PARTIAL packets whose L4 checksum holds only the pseudo-header sum,
+// and with TSO on, TCP super-packets far above the MTU; an XDP program or a
+// raw socket sees them like that. Labs keep those defaults, because every
+// container and VM network has them and the product must work there.
+// Options.TxChecksumOff turns TX checksum offload off on every veth end (which
+// also turns TSO off, so the stack segments and checksums in software) with
+// the SIOCETHTOOL ioctl from Go, for tests about offloads only;
+// Host.SetOffload changes single features (GRO, for instance).
+// TestOffloadChecksums proves both with a packet capture.
 //
 // # Requirements
 //

@@ -5,9 +5,9 @@ package testnet
 //
 //	client --(ext)--> director <--(int)-- [bridge] -- r1
 //
-// With the lab's default (TX checksum offload off on every veth end) every
+// With Options.TxChecksumOff (TX checksum offload off on every veth end) every
 // TCP and UDP packet must arrive with a complete, valid L4 checksum and
-// without TP_STATUS_CSUMNOTREADY. With Options.KeepOffloads the same packets
+// without TP_STATUS_CSUMNOTREADY. With the kernel's defaults (the lab's default) the same packets
 // arrive CHECKSUM_PARTIAL (and TCP in GSO super-packets far above the MTU),
 // which proves the capture can tell the difference.
 
@@ -27,7 +27,7 @@ import (
 func TestOffloadChecksums(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprintf("keep-offloads=%v", keep), func(t *testing.T) {
-			l := NewT(t, Options{Mode: NAT, Reals: 1, KeepOffloads: keep})
+			l := NewT(t, Options{Mode: NAT, Reals: 1, TxChecksumOff: !keep})
 			for _, h := range l.Hosts() {
 				for _, k := range h.Links {
 					on, err := h.Offload(k.Iface, TxChecksum)

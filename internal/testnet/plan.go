@@ -62,9 +62,10 @@ type Options struct {
 	// Forwarding turns the director kernel's IPv4 and IPv6 forwarding on.
 	// Off by default so that only xvs can carry client traffic to real servers.
 	Forwarding bool
-	// KeepOffloads leaves the veth offloads at the kernel's defaults (TX
-	// checksum offload on); see the package doc.
-	KeepOffloads bool
+	// TxChecksumOff turns TX checksum offload (and with it TSO) off on every
+	// veth end. Labs keep the kernel's defaults otherwise, as users' networks
+	// do; only tests about offloads set it (see the package doc).
+	TxChecksumOff bool
 	// SetupReal, if set, runs for every real server once the lab is wired,
 	// for instance to start `xvs decap -i` on h.Iface for TUN. Processes it
 	// starts with h.Start are stopped by Close. An error fails New.
