@@ -26,6 +26,7 @@ func TestNoAllocations(t *testing.T) {
 		{"SNAT udp4", func() { Parse(udp4, &p); SNAT(&p, vip4a, 80) }},
 		{"DecTTL", func() { Parse(tcp4, &p); DecTTL(&p) }},
 		{"CompletePartialChecksum", func() { Parse(tcp4, &p); CompletePartialChecksum(&p) }},
+		{"SegmentTCP", func() { Parse(tcp4, &p); SegmentTCP(out, &p, 8, 0) }},
 		{"SetMACs", func() { Parse(tcp4, &p); SetMACs(&p, [6]byte{1}, [6]byte{2}) }},
 		{"ICMPErrorToReal v4", func() { Parse(icmp4, &p); ICMPErrorToReal(&p, real4a, 8080) }},
 		{"ICMPErrorFromReal v6", func() { Parse(icmp6, &p); ICMPErrorFromReal(&p, real6a, 80) }},

@@ -86,6 +86,7 @@ func (b *AFPacketBackend) Stats() map[string]uint64 {
 		"afpacket/rx-freeze":    s.RxFreezes,
 		"afpacket/rx-truncated": s.RxTruncated,
 		"afpacket/rx-gso":       s.RxGSO,
+		"afpacket/rx-segmented": s.RxSegmented,
 		"afpacket/rx-vlan":      s.RxVLAN,
 		"afpacket/rx-checksum":  s.RxChecksum,
 		"afpacket/rx-poll-err":  s.RxPollErr,

@@ -84,6 +84,7 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 			if err = q.openRX(o, reject); err != nil {
 				return nil, fmt.Errorf("interface %q queue %d: %w", ii.name, j, err)
 			}
+			q.rx.seg = newSegmenter(mtus[i])
 			if ii.fanout, err = joinFanout(q.fd, ii.fanout); err != nil {
 				return nil, fmt.Errorf("interface %q queue %d: %w", ii.name, j, err)
 			}
@@ -215,7 +216,8 @@ type Stats struct {
 	RxDrops     uint64 // packets the kernel dropped for lack of ring space
 	RxFreezes   uint64 // times a ring was full (queue frozen)
 	RxTruncated uint64 // frames cut to fit a block, dropped
-	RxGSO       uint64 // TSO super-packets from a local sender, dropped
+	RxGSO       uint64 // GRO/TSO super-packets that could not be segmented, dropped
+	RxSegmented uint64 // GRO/TSO super-packets forwarded as segments
 	RxVLAN      uint64 // frames whose VLAN tag was put back
 	RxChecksum  uint64 // partial checksums completed
 	RxPollErr   uint64 // socket errors seen while waiting (interface down)
@@ -250,6 +252,7 @@ func (b *Backend) Stats() Stats {
 		s.RxFrames += st.rxFrames.Load()
 		s.RxTruncated += st.rxTruncated.Load()
 		s.RxGSO += st.rxGSO.Load()
+		s.RxSegmented += st.rxSegmented.Load()
 		s.RxVLAN += st.rxVLAN.Load()
 		s.RxChecksum += st.rxCsum.Load()
 		s.RxPollErr += st.rxPollErr.Load()

@@ -38,11 +38,14 @@
 //     the pseudo-header sum in its TCP/UDP checksum field
 //     (TP_STATUS_CSUMNOTREADY). Recv completes it, or a forwarded copy would
 //     leave with a wrong checksum.
+//   - Offloaded super-packets: GRO aggregates of the receiving device and
+//     TSO packets of a local sender over veth (TP_STATUS_GSO_TCP), TCP of up
+//     to 64 KB in one frame, are cut into segments that fit the interface's
+//     MTU (segment.go), so bulk TCP works with the kernel's default offloads.
+//     The default 128 KiB block holds such a frame whole.
 //   - Dropped and counted: frames cut to fit a block (tp_snaplen < tp_len);
-//     TSO super-packets (TP_STATUS_GSO_TCP), which only local senders over
-//     veth produce — a test topology must turn TSO off on the sending veth
-//     (ethtool -K IFACE tso off) for bulk TCP through this backend; and
-//     outgoing frames (see below).
+//     super-packets whose segments do not fit a batch; and outgoing frames
+//     (see below).
 //
 // Our own transmissions must never be tapped again: a DR-forwarded frame
 // still goes to the VIP and port it was steered for, and would loop. The

@@ -14,9 +14,11 @@ type Options struct {
 	// joined in one PACKET_FANOUT_HASH group. Default runtime.NumCPU().
 	Sockets int
 	// BlockSize is the size of one TPACKET_V3 receive block: a power of two,
-	// at least the page size. Default 64 KiB.
+	// at least the page size. Default 128 KiB, so a 64 KB GRO/TSO
+	// super-packet fits a block whole (a frame larger than a block is cut
+	// and dropped).
 	BlockSize int
-	// Blocks is the number of receive blocks per socket. Default 64 (4 MiB
+	// Blocks is the number of receive blocks per socket. Default 64 (8 MiB
 	// per socket with the default block size).
 	Blocks int
 	// RetireTimeout is how long the kernel keeps a partly filled block
@@ -34,7 +36,7 @@ type Options struct {
 
 // Defaults.
 const (
-	defaultBlockSize     = 64 << 10
+	defaultBlockSize     = 128 << 10
 	defaultBlocks        = 64
 	defaultRetireTimeout = 2 * time.Millisecond
 	defaultTxFrames      = 256

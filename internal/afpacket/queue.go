@@ -41,8 +41,8 @@ type Queue struct {
 
 // queueStats are a queue's counters, added to once per call.
 type queueStats struct {
-	rxFrames, rxTruncated, rxGSO, rxVLAN, rxCsum, rxOutgoing, rxPollErr atomic.Uint64
-	txFrames, txFull, txOversize, txErrors, txKicks, txNoIf             atomic.Uint64
+	rxFrames, rxTruncated, rxGSO, rxSegmented, rxVLAN, rxCsum, rxOutgoing, rxPollErr atomic.Uint64
+	txFrames, txFull, txOversize, txErrors, txKicks, txNoIf                          atomic.Uint64
 }
 
 // Name identifies the queue ("eth0/0").
@@ -58,6 +58,9 @@ func (q *Queue) Recv(frames []Frame) int {
 		return 0
 	}
 	q.retryKicks()
+	if q.rx.seg != nil {
+		q.rx.seg.reset() // the previous batch is released (see segment.go)
+	}
 	var c rxCounts
 	n := q.rx.walk(frames, q.ifindex, &c)
 	if n == 0 {
@@ -79,7 +82,8 @@ func (q *Queue) addRX(c *rxCounts) {
 	if c.frames != 0 {
 		q.st.rxFrames.Add(c.frames)
 	}
-	if c.truncated|c.gso|c.vlan|c.csum|c.outgoing != 0 {
+	if c.truncated|c.gso|c.segmented|c.vlan|c.csum|c.outgoing != 0 {
+		q.st.rxSegmented.Add(c.segmented)
 		q.st.rxOutgoing.Add(c.outgoing)
 		q.st.rxTruncated.Add(c.truncated)
 		q.st.rxGSO.Add(c.gso)

@@ -36,13 +36,14 @@ type rxRing struct {
 	mem       []byte
 	blockSize int
 	nBlocks   int
-	head      int     // block being walked, or next to walk
-	tail      int     // oldest block not given back
-	walked    int     // blocks in [tail, head): walked, waiting for releases
-	left      int     // frames of the head block not walked yet (when open)
-	open      bool    // the head block is being walked
-	cur       int     // offset in the head block of the next frame header
-	out       []int32 // frames handed out and not released, per block
+	head      int        // block being walked, or next to walk
+	tail      int        // oldest block not given back
+	walked    int        // blocks in [tail, head): walked, waiting for releases
+	left      int        // frames of the head block not walked yet (when open)
+	open      bool       // the head block is being walked
+	cur       int        // offset in the head block of the next frame header
+	out       []int32    // frames handed out and not released, per block
+	seg       *segmenter // cuts offloaded super-packets; nil drops them
 }
 
 // setupRX configures fd's receive ring and maps it.
@@ -74,7 +75,7 @@ func (r *rxRing) unmap() {
 
 // rxCounts are the per-batch counters of a walk.
 type rxCounts struct {
-	frames, truncated, gso, vlan, csum, outgoing uint64
+	frames, truncated, gso, segmented, vlan, csum, outgoing uint64
 }
 
 // walk hands out up to len(frames) frames from the ring and reports how many.
@@ -106,6 +107,12 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 		mac := int(binary.NativeEndian.Uint16(h[tp3Mac:]))
 		tci := uint16(binary.NativeEndian.Uint32(h[tp3VlanTCI:]))
 		tpid := binary.NativeEndian.Uint16(h[tp3VlanTPID:])
+		gso := status&unix.TP_STATUS_GSO_TCP != 0 && snap >= plen && h[tp3PktType] != unix.PACKET_OUTGOING
+		if gso && n > 0 && r.seg != nil && r.seg.plan(r.mem[base+mac:base+mac+snap]) > min(len(frames)-n, r.seg.free()) {
+			// Its segments do not fit this batch: leave the super-packet
+			// for the next walk, which starts with room for them.
+			break
+		}
 		r.left--
 		r.cur += next
 		switch {
@@ -115,10 +122,15 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 		case h[tp3PktType] == unix.PACKET_OUTGOING:
 			// Filtered out already; see joinFanout.
 			c.outgoing++
-		case status&unix.TP_STATUS_GSO_TCP != 0:
-			// A TSO super-packet from a local sender (veth): larger than
-			// the MTU, it cannot be forwarded as one frame.
-			c.gso++
+		case gso:
+			// A GRO aggregate or a local sender's TSO packet: larger than
+			// the MTU, it is forwarded as segments (segment.go).
+			if k := r.segment(frames[n:], base, mac, snap, ifindex, status, tpid, tci); k > 0 {
+				n += k
+				c.segmented++
+			} else {
+				c.gso++
+			}
 		default:
 			f := &frames[n]
 			end := base + mac + snap
@@ -145,6 +157,27 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 	}
 	c.frames += uint64(n)
 	return n
+}
+
+// segment cuts the super-packet at base+mac in the ring into segments in
+// frames and returns how many, 0 when it cannot (no segmenter, not TCP, no
+// room). The ring slot itself is not handed out.
+func (r *rxRing) segment(frames []Frame, base, mac, snap, ifindex int, status uint32, tpid, tci uint16) int {
+	if r.seg == nil {
+		return 0
+	}
+	f := Frame{Buf: r.mem[base : base+mac+snap : base+mac+snap], Off: mac, Len: snap}
+	if status&unix.TP_STATUS_VLAN_VALID != 0 {
+		if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
+			tpid = 0x8100
+		}
+		insertVLAN(&f, tpid, tci)
+	}
+	need := r.seg.plan(f.Data())
+	if need == 0 || need > min(len(frames), r.seg.free()) {
+		return 0
+	}
+	return r.seg.cut(frames, ifindex)
 }
 
 // finishBlock moves past the walked head block and gives back what it can.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/xvs-project/xvs/encap"
 	"golang.org/x/sys/unix"
 )
 
@@ -220,5 +221,57 @@ func TestOptions(t *testing.T) {
 		if got := txFrameSize(mtu); got != want {
 			t.Errorf("txFrameSize(%d) = %d, want %d", mtu, got, want)
 		}
+	}
+}
+
+// TestRingSegmentsSuperPackets: a GRO/TSO super-packet is handed out as
+// segments that fit the MTU, each a valid TCP segment, carrying the payload
+// in order; the block goes back although no ring frame was handed out.
+func TestRingSegmentsSuperPackets(t *testing.T) {
+	fr := newFakeRing(2)
+	fr.r.seg = newSegmenter(1000)
+	body := make([]byte, 2500)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	big := pkt{src: cli4, dst: vip4, proto: 6, sport: 40000, dport: 80, payload: body}.frame()
+	fr.fill(t, 0, fakeFrame{data: big, status: unix.TP_STATUS_GSO_TCP | unix.TP_STATUS_CSUMNOTREADY})
+	frames := make([]Frame, 8)
+	var c rxCounts
+	n := fr.r.walk(frames, 3, &c)
+	if n != 3 || c.segmented != 1 || c.gso != 0 {
+		t.Fatalf("%d frames, counts %+v; want 3 segments", n, c)
+	}
+	var got []byte
+	for i, f := range frames[:n] {
+		var p encap.Packet
+		if encap.Parse(f.Data(), &p) != encap.KindTCP || !encap.VerifyChecksums(&p) {
+			t.Fatalf("segment %d: not a valid TCP segment", i)
+		}
+		if p.IPLen > 1000 || f.Off < MinHeadroom || f.Ifindex != 3 {
+			t.Errorf("segment %d: IP length %d, headroom %d, ifindex %d", i, p.IPLen, f.Off, f.Ifindex)
+		}
+		got = append(got, f.Data()[p.L4+20:]...)
+	}
+	if string(got) != string(body) {
+		t.Error("segments do not carry the payload in order")
+	}
+	fr.r.release(frames[:n])
+	if fr.status(0) != unix.TP_STATUS_KERNEL {
+		t.Fatal("block not given back")
+	}
+
+	// Segments that do not fit what is left of a batch wait for the next
+	// walk instead of being dropped.
+	udp := pkt{src: cli4, dst: vip4, proto: 17, sport: 1, dport: 53, payload: []byte("x")}.frame()
+	fr.fill(t, 1, fakeFrame{data: udp}, fakeFrame{data: big, status: unix.TP_STATUS_GSO_TCP})
+	fr.r.seg.reset()
+	if n := fr.r.walk(frames[:3], 3, &c); n != 1 {
+		t.Fatalf("walk with 2 slots left for 3 segments: %d frames, want 1", n)
+	}
+	fr.r.release(frames[:1])
+	fr.r.seg.reset()
+	if n := fr.r.walk(frames[:3], 3, &c); n != 3 || c.gso != 0 {
+		t.Fatalf("next walk: %d frames (counts %+v), want the 3 segments", n, c)
 	}
 }
