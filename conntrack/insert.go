@@ -8,10 +8,22 @@ import (
 // Insert adds a connection under its forward key fwd (Kind KindConn) and, for
 // NAT, its reply key (Kind KindReply, from the real server to the same client
 // address and port, same protocol); reply is nil for DR and TUN. It returns
-// ErrFull when the table is at capacity and nothing may be evicted, and the
-// live entry with ErrExists when either key is taken. An entry that holds a
-// key but has expired is replaced. Insert does not allocate unless the shard
-// has to grow.
+// ErrFull when the table is at capacity and nothing may be evicted, the live
+// entry with ErrExists when the forward key is taken, and the live entry with
+// ErrReplyClash (which also matches ErrExists) when the reply key is held by
+// a connection that is not closing. An entry that holds a key but has expired
+// is replaced. Insert does not allocate unless the shard has to grow.
+//
+// A reply key held by a closing TCP connection (FIN_WAIT, TIME_WAIT, CLOSE,
+// CLOSE_WAIT, LAST_ACK) is taken over: the holder is expired. This is the
+// common case of two NAT services on one real server: a client's new
+// connection to the second VIP reuses the port of a finished connection to
+// the first, and the real server sees the very same tuple again, so that
+// tuple can only belong to the new connection now. (IPVS keeps both entries,
+// because its table is keyed by the client tuple alone and replies are
+// matched by walking a hash chain; which entry a reply then finds is the
+// chain's order. A takeover gives replies one owner, and it is what
+// nftables' NAT does for a SYN that meets a closing conntrack entry.)
 func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
 	if fwd.Kind != KindConn {
 		return nil, ErrBadKey
@@ -68,11 +80,11 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 	var rmBuf [2]removedEnt // the holders of fwd and reply
 	rm := removed{ent: rmBuf[:]}
 	sh.mu.Lock()
-	if c, err := t.replaceLocked(sh, &fp, h, typ == typeTmpl, now, &rm); err != nil {
+	if c, err := t.replaceLocked(sh, &fp, h, typ == typeTmpl, false, now, &rm); err != nil {
 		return t.abort(sh, &rm, c, err)
 	}
 	if reply != nil {
-		if c, err := t.replaceLocked(sh, &rp, hr, false, now, &rm); err != nil {
+		if c, err := t.replaceLocked(sh, &rp, hr, false, true, now, &rm); err != nil {
 			return t.abort(sh, &rm, c, err)
 		}
 	}
@@ -160,17 +172,39 @@ func (t *Table) abort(sh *shard, rm *removed, c *Conn, err error) (*Conn, error)
 	return c, err
 }
 
-// replaceLocked checks that p's key is free, removing an expired holder of it.
-func (t *Table) replaceLocked(sh *shard, p *probe, h uint64, tmpl bool, now uint32, rm *removed) (*Conn, error) {
+// replaceLocked checks that p's key is free, removing an expired holder of
+// it, and for a reply key (reply) also a closing TCP holder (see Insert).
+func (t *Table) replaceLocked(sh *shard, p *probe, h uint64, tmpl, reply bool, now uint32, rm *removed) (*Conn, error) {
 	c, ctl := sh.find(p, h)
 	if c == nil {
 		return nil, nil
 	}
-	if (tmpl && aliveTemplate(ctl, now)) || (!tmpl && alive(ctl, now)) ||
-		!t.removeLocked(sh, c, c.local(), ctl, removeExpired, rm) {
+	why := removeExpired
+	if (tmpl && aliveTemplate(ctl, now)) || (!tmpl && alive(ctl, now)) {
+		if !reply {
+			return c, ErrExists
+		}
+		if !closingTCP(c, ctl) {
+			return c, ErrReplyClash
+		}
+		why = removeFlushed // taken over, as if Expire'd
+	}
+	if !t.removeLocked(sh, c, c.local(), ctl, why, rm) {
+		// It changed under us (a lookup's Observe): judge it again on
+		// the caller's retry rather than here.
+		if reply {
+			return c, ErrReplyClash
+		}
 		return c, ErrExists
 	}
 	return nil, nil
+}
+
+// closingTCP reports whether connection c, whose control word is ctl, is a
+// TCP connection on its way out, whose tuple a new connection may take.
+func closingTCP(c *Conn, ctl uint64) bool {
+	p := c.w[wPorts].Load()
+	return p&typeMask == typeConn && uint8(p>>24) == protoTCP && stateClass[ctlState(ctl)] == classClosing
 }
 
 // reserve takes one unit of capacity, evicting to make room if need be.

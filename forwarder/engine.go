@@ -29,6 +29,9 @@ type Options struct {
 	// Sloppy creates TCP state from a mid-flow packet, so a standby director
 	// (or a changed mh table) picks up established connections.
 	Sloppy bool
+	// ConnReuse is IPVS's conn_reuse_mode; the zero value is the kernel's
+	// default (mode 1).
+	ConnReuse ConnReuse
 	// Clock is the table's monotonic clock in nanoseconds (nil: the real one).
 	Clock func() int64
 	// Logger receives the engine's (rare) log lines; nil: slog.Default().

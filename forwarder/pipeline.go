@@ -1,6 +1,8 @@
 package forwarder
 
 import (
+	"errors"
+
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/sched"
@@ -53,6 +55,7 @@ type pipeline struct {
 	table  *conntrack.Table
 	router Router
 	sloppy bool
+	reuse  ConnReuse
 	stats  *queueStats
 
 	snap *snapshot // loaded once per batch
@@ -169,12 +172,13 @@ func (p *pipeline) transport(f *Frame) verdict {
 }
 
 // restart reports whether a SYN arrives on an entry that is closing, so the
-// flow should be scheduled afresh without IPVS's one-second stall.
+// flow should be scheduled afresh without IPVS's one-second stall; which
+// closing states count is the conn_reuse_mode (see ConnReuse).
 func (p *pipeline) restart(c *conntrack.Conn) bool {
-	if p.pkt.Proto != 6 || p.pkt.TCPFlags&(tcpSYN|tcpACK) != tcpSYN {
+	if p.reuse == ReuseNever || p.pkt.Proto != 6 || p.pkt.TCPFlags&(tcpSYN|tcpACK) != tcpSYN {
 		return false
 	}
-	return c.Reusable()
+	return c.Reusable() || (p.reuse == ReuseFinWait && c.ReusableInputOnly())
 }
 
 // schedule makes a new connection for a packet to svc.
@@ -209,10 +213,30 @@ func (p *pipeline) schedule(f *Frame, svc *serviceState) verdict {
 		c, err = p.table.Insert(fwd, nil, v)
 	}
 	if err != nil {
-		return p.drop(DropTableFull)
+		return p.insertFailed(f, c, err)
 	}
 	p.stats.realStats(r.id).conns.add(1)
 	return p.forward(f, c, r)
+}
+
+// insertFailed handles a refused insert, counting a drop by its real cause.
+// A forward key that another worker inserted meanwhile is that worker's
+// connection: the packet follows it.
+func (p *pipeline) insertFailed(f *Frame, c *conntrack.Conn, err error) verdict {
+	switch {
+	case errors.Is(err, conntrack.ErrFull):
+		return p.drop(DropTableFull)
+	case errors.Is(err, conntrack.ErrReplyClash):
+		return p.drop(DropClash)
+	case errors.Is(err, conntrack.ErrTemplateGone):
+		return p.drop(DropTmplGone)
+	case errors.Is(err, conntrack.ErrExists) && c != nil:
+		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil {
+			return p.forward(f, c, r)
+		}
+		return p.drop(DropNoDest)
+	}
+	return p.drop(DropInsert)
 }
 
 // replyKey is the tuple of the real server's replies on NAT.

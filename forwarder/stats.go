@@ -18,12 +18,16 @@ const (
 	DropTooBig                      // a tunnelled packet did not fit and could not be answered
 	DropFragment                    // a fragment without a port to look up
 	DropTxFull                      // the egress ring had no room
+	DropClash                       // NAT: the reply tuple (real -> client) is held by another live connection
+	DropTmplGone                    // the persistence template went away while the connection was made
+	DropInsert                      // the connection table refused the entry for another reason (a bug)
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"malformed", "not-ours", "no-service", "no-conn", "no-dest", "table-full",
 	"ttl", "no-route", "too-big", "fragment", "tx-full",
+	"reply-clash", "template-gone", "insert-refused",
 }
 
 // String returns the reason's metric label.

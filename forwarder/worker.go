@@ -48,7 +48,7 @@ func newWorker(q Queue, e *Engine) *worker {
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]Frame, 0, parkSlots),
 	}
-	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, stats: &queueStats{name: q.Name()}}
+	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}}
 	return w
 }
 
