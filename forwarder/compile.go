@@ -28,6 +28,13 @@ type regService struct {
 	sched    sched.Scheduler
 	schedSig string // scheduler name, flags and table size it was built with
 	reals    map[service.RealKey]*regReal
+	// trash holds deleted real servers that connections still refer to,
+	// as IPVS's destination trash does: re-added with the same address and
+	// port, a real server gets its id, generation and sched.Dest back, so
+	// its connections keep forwarding. An entry leaves (and its id is
+	// freed) at a later change once no connection or template counts on
+	// its sched.Dest.
+	trash map[service.RealKey]*regReal
 }
 
 type regReal struct {
@@ -84,6 +91,7 @@ func (g *registry) clone() *registry {
 	for k, rs := range g.services {
 		c := *rs
 		c.reals = maps.Clone(rs.reals)
+		c.trash = maps.Clone(rs.trash)
 		n.services[k] = &c
 	}
 	return n
@@ -113,7 +121,8 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 		sig := fmt.Sprintf("%s/%d/%d", s.Scheduler, opts.Flags, opts.MHTableSize)
 		rs := ng.services[s.Key()]
 		if rs == nil {
-			rs = &regService{id: ng.nextSvc, reals: make(map[service.RealKey]*regReal)}
+			rs = &regService{id: ng.nextSvc, reals: make(map[service.RealKey]*regReal),
+				trash: make(map[service.RealKey]*regReal)}
 			ng.nextSvc++
 			ng.services[s.Key()] = rs
 		}
@@ -132,6 +141,12 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 			r := s.Reals[j]
 			seen[r.Key()] = true
 			rr := rs.reals[r.Key()]
+			if rr == nil && rs.trash[r.Key()] != nil {
+				// Re-added while its connections live: revive it.
+				rr = rs.trash[r.Key()]
+				delete(rs.trash, r.Key())
+				rs.reals[r.Key()] = rr
+			}
 			if rr == nil {
 				id, gen := ng.allocReal()
 				rr = &regReal{id: id, gen: gen, dest: sched.NewDest(id, addr16(r.Addr), r.Port, r.Weight)}
@@ -157,11 +172,27 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 				snap.hasNAT = true
 			}
 		}
+		for k, rr := range rs.trash {
+			if !referenced(rr.dest) {
+				delete(rs.trash, k)
+				ng.realIDs = append(ng.realIDs, rr.id)
+			}
+		}
 		for k, rr := range rs.reals {
 			if !seen[k] {
 				delete(rs.reals, k)
-				ng.realIDs = append(ng.realIDs, rr.id)
+				if referenced(rr.dest) {
+					rs.trash[k] = rr
+				} else {
+					ng.realIDs = append(ng.realIDs, rr.id)
+				}
 			}
+		}
+		for _, rr := range rs.trash {
+			for int(rr.id) >= len(snap.trash) {
+				snap.trash = append(snap.trash, nil)
+			}
+			snap.trash[rr.id] = &realState{id: rr.id, gen: rr.gen, dest: rr.dest, svc: st}
 		}
 		// The kernel puts a new real server at the head of its list, and
 		// schedulers break ties by list order: hand them the same order.
@@ -188,6 +219,9 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 			for _, rr := range rs.reals {
 				ng.realIDs = append(ng.realIDs, rr.id)
 			}
+			for _, rr := range rs.trash {
+				ng.realIDs = append(ng.realIDs, rr.id)
+			}
 			delete(ng.services, k)
 		}
 	}
@@ -204,6 +238,11 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 		return errors.Join(errs...)
 	}
 	return snap, commit, nil
+}
+
+// referenced reports whether connections or templates still count on d.
+func referenced(d *sched.Dest) bool {
+	return d.ActiveConns()+d.InactiveConns()+d.PersistConns() > 0
 }
 
 // newServiceState is the workers' view of service s.

@@ -54,6 +54,11 @@ type Engine struct {
 	base []service.Counters // per real id: figures at creation or last ZeroStats
 	est  estimators
 
+	// folded keeps, per service id, the figures of its deleted real
+	// servers, so a service's totals do not drop when one goes (IPVS
+	// counts services apart from their destinations). Guarded by mu.
+	folded map[uint32]service.Counters
+
 	runOnce sync.Once
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -168,6 +173,7 @@ func (e *Engine) install(cfg *service.Config) error {
 		e.base = append(e.base, service.Counters{})
 	}
 	old := e.snap.Load()
+	e.foldGone(old, snap)
 	for _, r := range snap.reals {
 		if r != nil && (old == nil || old.real(r.id, r.gen) == nil) {
 			// A new real server (maybe on a reused id) starts from zero.

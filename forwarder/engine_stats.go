@@ -15,7 +15,7 @@ func (e *Engine) destOf(c *conntrack.Conn) *realState {
 	if snap == nil {
 		return nil
 	}
-	return snap.real(c.Dest(), c.DestGen())
+	return snap.counted(c.Dest(), c.DestGen())
 }
 
 func (e *Engine) connBound(c *conntrack.Conn) {
@@ -101,6 +101,7 @@ func (e *Engine) Stats() service.Stats {
 			addTo(&ss.Counters, rs.Counters)
 			ss.Reals = append(ss.Reals, rs)
 		}
+		addTo(&ss.Counters, e.folded[svc.id])
 		ss.Rates = e.serviceRates(svc.id)
 		st.Services = append(st.Services, ss)
 	}
@@ -137,6 +138,7 @@ func (e *Engine) ZeroStats(k *service.Key) error {
 				re.est.Zero(e.base[r.id])
 			}
 		}
+		delete(e.folded, svc.id)
 		if se := e.est.services[svc.id]; se != nil {
 			se.Zero(service.Counters{})
 		}
@@ -191,4 +193,34 @@ func templateVirtual(snap *snapshot, id uint32) string {
 		}
 	}
 	return "?"
+}
+
+// foldGone adds the figures of real servers that leave their (remaining)
+// service to that service's folded totals, and forgets the totals of
+// services that are gone. Callers hold e.mu.
+func (e *Engine) foldGone(old, cur *snapshot) {
+	if old == nil {
+		return
+	}
+	if e.folded == nil {
+		e.folded = make(map[uint32]service.Counters)
+	}
+	kept := make(map[uint32]bool, len(cur.services))
+	for _, s := range cur.services {
+		kept[s.id] = true
+	}
+	for _, svc := range old.services {
+		if !kept[svc.id] {
+			delete(e.folded, svc.id)
+			continue
+		}
+		for _, r := range svc.reals {
+			if cur.real(r.id, r.gen) != nil {
+				continue
+			}
+			f := e.folded[svc.id]
+			addTo(&f, sub(e.realCounters(r.id), e.base[r.id]))
+			e.folded[svc.id] = f
+		}
+	}
 }

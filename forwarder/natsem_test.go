@@ -163,3 +163,110 @@ func drFinWait(int) []pkt {
 	return []pkt{fromClient(vip4, port, false, true, false), fromClient(vip4, port, false, true, true),
 		fromClient(vip4, port, false, true, false)}
 }
+
+// TestTrashRevive: a real server deleted and re-added (same service, address
+// and port) while its connections live gets them back, as IPVS's destination
+// trash does; one that is not re-added loses them on their next packet.
+func TestTrashRevive(t *testing.T) {
+	for _, readd := range []bool{true, false} {
+		name := map[bool]string{true: "re-added", false: "deleted"}[readd]
+		t.Run(name, func(t *testing.T) {
+			e, mem := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", service.MethodDR, 80, 2))
+			syn := fromClient(vip4, 40000, true, false, false)
+			out := run(e, mem, buildFrame(t, syn))
+			if len(out) != 1 {
+				t.Fatal("SYN dropped")
+			}
+			n := int(out[0].Data[5]) // the real server's number, from its MAC
+			key := e.Config().Services[0].Key()
+			var real service.Real
+			for _, r := range e.Config().Services[0].Reals {
+				if r.Addr == realAddr(4, n) {
+					real = r
+				}
+			}
+			old := e.snap.Load().reals
+			if err := e.Apply(func(c *service.Config) error { return c.DeleteReal(key, real.Key()) }); err != nil {
+				t.Fatal(err)
+			}
+			if readd {
+				if err := e.Apply(func(c *service.Config) error { return c.AddReal(key, real) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ack := fromClient(vip4, 40000, false, true, false)
+			out = run(e, mem, buildFrame(t, ack))
+			if !readd {
+				if len(out) != 0 || e.Stats().Drops["mem/0/no-conn"] != 1 {
+					t.Fatalf("ACK of a deleted real's connection: sent %d, drops %v", len(out), e.Stats().Drops)
+				}
+				return
+			}
+			if len(out) != 1 || int(out[0].Data[5]) != n {
+				t.Fatalf("ACK after the re-add: sent %d frames (drops %v), want to real %d", len(out), e.Stats().Drops, n)
+			}
+			var rs *realState
+			for _, r := range e.snap.Load().services[0].reals {
+				if r.addr == addr16(realAddr(4, n)) {
+					rs = r
+				}
+			}
+			if rs == nil || old[rs.id] == nil || old[rs.id].gen != rs.gen || old[rs.id].dest != rs.dest {
+				t.Fatalf("re-added real server did not get its id, generation and counts back")
+			}
+			if a := rs.dest.ActiveConns(); a != 1 {
+				t.Errorf("active connections %d, want 1", a)
+			}
+		})
+	}
+}
+
+// TestTrashEmptied: a deleted real server without connections leaves the
+// trash at once, and a re-add is a new real server.
+func TestTrashEmptied(t *testing.T) {
+	e, _ := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", service.MethodDR, 80, 1))
+	s := e.Config().Services[0]
+	before := *e.snap.Load().services[0].reals[0]
+	if err := e.Apply(func(c *service.Config) error { return c.DeleteReal(s.Key(), s.Reals[0].Key()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(func(c *service.Config) error { return c.AddReal(s.Key(), s.Reals[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	after := e.snap.Load().services[0].reals[0]
+	if after.id == before.id && after.gen == before.gen {
+		t.Errorf("a real server without connections was revived (id %d gen %d)", after.id, after.gen)
+	}
+	for _, rs := range e.reg.services {
+		if len(rs.trash) != 0 {
+			t.Errorf("trash holds %d entries", len(rs.trash))
+		}
+	}
+}
+
+// TestServiceTotalsKept: deleting a real server keeps the service's
+// counters (3000 connections stay 3000, not 2000); -Z clears them.
+func TestServiceTotalsKept(t *testing.T) {
+	e, mem := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", service.MethodDR, 80, 3))
+	for i := 0; i < 30; i++ {
+		run(e, mem, buildFrame(t, fromClient(vip4, uint16(41000+i), true, false, false)))
+	}
+	st := e.Stats().Services[0]
+	if st.Counters.Conns != 30 || st.Counters.InPkts != 30 {
+		t.Fatalf("before: %+v", st.Counters)
+	}
+	s := e.Config().Services[0]
+	if err := e.Apply(func(c *service.Config) error { return c.DeleteReal(s.Key(), s.Reals[0].Key()) }); err != nil {
+		t.Fatal(err)
+	}
+	st = e.Stats().Services[0]
+	if len(st.Reals) != 2 || st.Counters.Conns != 30 || st.Counters.InPkts != 30 {
+		t.Errorf("after -d: %d reals, %+v; want the totals kept", len(st.Reals), st.Counters)
+	}
+	if err := e.ZeroStats(nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.Stats().Services[0].Counters; c != (service.Counters{}) {
+		t.Errorf("after -Z: %+v", c)
+	}
+}

@@ -60,6 +60,7 @@ func (e *Engine) estimate(now time.Time) {
 			}
 			re.est.Update(now, c)
 		}
+		addTo(&sum, e.folded[svc.id])
 		liveSvcs[svc.id] = true
 		se := e.est.services[svc.id]
 		if se == nil {

@@ -67,7 +67,12 @@ type snapshot struct {
 	groups   []groupMatch
 	services []*serviceState
 	// reals is indexed by realState.id; nil where the id is free.
-	reals  []*realState
+	reals []*realState
+	// trash is indexed by id too: deleted real servers kept for their
+	// connections (see regService.trash). Packets never use them; the
+	// table's hooks do, so the connection counts of a real server that is
+	// re-added stay true.
+	trash  []*realState
 	hasNAT bool
 }
 
@@ -101,6 +106,20 @@ func (s *snapshot) real(id, gen uint32) *realState {
 		return nil
 	}
 	return r
+}
+
+// counted returns the real server with id and gen whose sched.Dest counts
+// the connections bound to it: a live one, or one in the trash.
+func (s *snapshot) counted(id, gen uint32) *realState {
+	if r := s.real(id, gen); r != nil {
+		return r
+	}
+	if int(id) < len(s.trash) {
+		if r := s.trash[id]; r != nil && r.gen == gen {
+			return r
+		}
+	}
+	return nil
 }
 
 // realOfDest maps a scheduler's choice back to this snapshot's real server.
