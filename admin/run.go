@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -28,6 +29,30 @@ type Env struct {
 	Stdin    io.Reader // the rules of -R
 	Stdout   io.Writer // listings, -S, -h, -v
 	Resolver Resolver  // names for parsing and listings; nil: WellKnown()
+	// Stderr receives the daemon's warnings about a change it made (one
+	// line each, the command still succeeds); nil: they are not shown.
+	Stderr io.Writer
+}
+
+// WarningBackend is a Backend that can say what a change it made cannot do
+// (*control.Client is one).
+type WarningBackend interface {
+	ApplyWarn(changes []control.Change) ([]string, error)
+}
+
+// apply makes changes on b and prints the daemon's warnings to env.Stderr.
+func apply(b Backend, changes []control.Change, env Env) error {
+	wb, ok := b.(WarningBackend)
+	if !ok {
+		return b.Apply(changes)
+	}
+	warnings, err := wb.ApplyWarn(changes)
+	if env.Stderr != nil {
+		for _, w := range warnings {
+			fmt.Fprintln(env.Stderr, "Warning: "+w)
+		}
+	}
+	return err
 }
 
 // NeedsBackend reports whether running cmd needs the daemon (everything but
@@ -60,7 +85,7 @@ func Run(cmd *Command, b Backend, env Env) error {
 		return ErrNoBackend
 	}
 	if ch, ok := cmd.Change(); ok {
-		err := b.Apply([]control.Change{ch})
+		err := apply(b, []control.Change{ch}, env)
 		var be *control.BatchError
 		if errors.As(err, &be) {
 			return be.Err
@@ -88,7 +113,7 @@ func Run(cmd *Command, b Backend, env Env) error {
 		if len(rules) == 0 {
 			return nil
 		}
-		return lineOf(b.Apply(Changes(rules)), rules)
+		return lineOf(apply(b, Changes(rules), env), rules)
 	case OpZero:
 		if cmd.HasService {
 			k := cmd.Key()

@@ -126,8 +126,18 @@ func (c *Client) Config() (*service.Config, error) {
 // Apply makes all changes or none; a failure is a *BatchError naming the
 // change that failed.
 func (c *Client) Apply(changes []Change) error {
-	_, err := c.call(&Request{Op: OpApply, Changes: changes})
+	_, err := c.ApplyWarn(changes)
 	return err
+}
+
+// ApplyWarn is Apply that also returns the daemon's warnings about the
+// change it made (see Response.Warnings).
+func (c *Client) ApplyWarn(changes []Change) ([]string, error) {
+	resp, err := c.call(&Request{Op: OpApply, Changes: changes})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Warnings, nil
 }
 
 // Stats returns the engine's counters, rates and table figures.

@@ -20,6 +20,7 @@ package control
 //	apply         changes: []Change, applied in order to a copy of the running
 //	              configuration and installed atomically only if all succeed
 //	              (ipvsadm -A/-E/-D/-C/-a/-e/-d, and a whole -R file at once)
+//	              → warnings: what the installed change cannot do, if anything
 //	stats         → stats: Stats (counters, rates, table figures, drops)
 //	zero          key: service.Key or absent for all → (nothing) (ipvsadm -Z)
 //	conns         cursor, max → conns: []Conn, next: cursor of the following
@@ -108,6 +109,18 @@ type Response struct {
 	Conns    []Conn          `json:"conns,omitempty"`
 	Next     uint64          `json:"next,omitempty"`
 	Timeouts *Timeouts       `json:"timeouts,omitempty"`
+	// Warnings of an apply that succeeded: what the new configuration
+	// cannot do (a real server no served interface routes to). The change
+	// is made all the same.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Warner is an Engine that can say what an applied change cannot do; the
+// server answers an apply with its warnings when the engine is one.
+type Warner interface {
+	// ApplyWarn is Engine.Apply that also returns warnings about the
+	// installed configuration; they never make the change fail.
+	ApplyWarn(fn func(*service.Config) error) ([]string, error)
 }
 
 // ErrorReply describes a failed request.

@@ -306,16 +306,21 @@ func (s *Server) do(req *Request) (*Response, error) {
 		return &Response{Config: s.engine.Config()}, nil
 	case OpApply:
 		changes := req.Changes
-		err := s.engine.Apply(func(cfg *service.Config) error {
-			return ApplyChanges(cfg, changes)
-		})
+		fn := func(cfg *service.Config) error { return ApplyChanges(cfg, changes) }
+		var warnings []string
+		var err error
+		if w, ok := s.engine.(Warner); ok {
+			warnings, err = w.ApplyWarn(fn)
+		} else {
+			err = s.engine.Apply(fn)
+		}
 		if err != nil {
 			return nil, err
 		}
 		if len(changes) > 0 {
-			s.log.Info("control: configuration changed", "changes", len(changes))
+			s.log.Info("control: configuration changed", "changes", len(changes), "warnings", len(warnings))
 		}
-		return &Response{}, nil
+		return &Response{Warnings: warnings}, nil
 	case OpStats:
 		st := s.engine.Stats()
 		return &Response{Stats: &st}, nil

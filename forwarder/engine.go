@@ -106,7 +106,7 @@ func New(opts Options) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := e.install(cfg); err != nil {
+	if _, err := e.install(cfg); err != nil {
 		return nil, err
 	}
 	for _, q := range e.backend.Queues() {
@@ -155,19 +155,20 @@ func (e *Engine) Close() error {
 	return e.backend.Close()
 }
 
-// install compiles cfg, publishes it and updates steering. Callers hold e.mu
-// (or are New).
-func (e *Engine) install(cfg *service.Config) error {
+// install compiles cfg, publishes it and updates steering. It returns (and
+// logs) warnings about what the new configuration cannot do. Callers hold
+// e.mu (or are New).
+func (e *Engine) install(cfg *service.Config) ([]string, error) {
 	snap, commit, err := e.reg.compile(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rules := SteerRules{Rules: snap.steerRules()}
 	if l, ok := e.router.(interface{ LocalAddrs() []netip.Addr }); ok {
 		rules.Local = l.LocalAddrs()
 	}
 	if err := e.backend.Steer(rules); err != nil {
-		return fmt.Errorf("steering: %w", err)
+		return nil, fmt.Errorf("steering: %w", err)
 	}
 	for len(e.base) < len(snap.reals) {
 		e.base = append(e.base, service.Counters{})
@@ -198,7 +199,7 @@ func (e *Engine) install(cfg *service.Config) error {
 		}
 		p.Prefetch(addrs)
 	}
-	return nil
+	return e.routeWarnings(old, snap), nil
 }
 
 // expireGone flushes UDP connections of real servers that were deleted (TCP
@@ -242,14 +243,22 @@ func (e *Engine) expireGone(old, cur *snapshot) {
 // Apply implements control.Engine: fn runs on a clone of the configuration,
 // which is validated and installed atomically; on error nothing changes.
 func (e *Engine) Apply(fn func(*service.Config) error) error {
+	_, err := e.ApplyWarn(fn)
+	return err
+}
+
+// ApplyWarn is Apply that also returns warnings about the installed
+// configuration (a real server no served interface routes to); they are
+// logged too. It implements control.Warner.
+func (e *Engine) ApplyWarn(fn func(*service.Config) error) ([]string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cfg := e.snap.Load().cfg.Clone()
 	if err := fn(cfg); err != nil {
-		return err
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	return e.install(cfg)
 }

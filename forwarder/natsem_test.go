@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket/layers"
@@ -268,5 +269,35 @@ func TestServiceTotalsKept(t *testing.T) {
 	}
 	if c := e.Stats().Services[0].Counters; c != (service.Counters{}) {
 		t.Errorf("after -Z: %+v", c)
+	}
+}
+
+// TestRouteWarning: adding a real server no served interface routes to is
+// answered with a warning (and a log line), and the change is made.
+func TestRouteWarning(t *testing.T) {
+	router := testRouter()
+	router.Default4 = nil // only the reals 198.18.1.1-8 are reachable
+	e, err := New(Options{Backend: NewMemBackend(1), Router: router, TableCapacity: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 1)
+	far := service.Real{Addr: netip.MustParseAddr("198.19.9.9"), Port: 8080, Weight: 1, Method: service.MethodNAT}
+	cfg.Services[0].Reals = append(cfg.Services[0].Reals, far)
+	warnings, err := e.ApplyWarn(func(c *service.Config) error { *c = *cfg; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "198.19.9.9:8080") || !strings.Contains(warnings[0], "no route") {
+		t.Fatalf("warnings %q, want one about 198.19.9.9:8080", warnings)
+	}
+	if n := len(e.Config().Services[0].Reals); n != 2 {
+		t.Errorf("%d reals installed, want 2", n)
+	}
+	// An unrelated change does not repeat it.
+	warnings, err = e.ApplyWarn(func(c *service.Config) error { c.Services[0].Scheduler = "wrr"; return nil })
+	if err != nil || len(warnings) != 0 {
+		t.Errorf("second apply: %v %q", err, warnings)
 	}
 }

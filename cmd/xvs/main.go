@@ -16,8 +16,11 @@ import (
 const usage = `usage:
   xvs run -i IFACE[,IFACE...] [--config FILE] [--backend xdp|afpacket|auto]
           [--xdp-mode auto|native|generic] [--socket PATH] [--metrics ADDR]
-          [--capacity N] [--sloppy]
-      run the director on the given interfaces (NAT: external,internal)
+          [--capacity N] [--sloppy] [--conn-reuse-mode 0|1|2]
+      run the director on the given interfaces (NAT: external,internal);
+      --conn-reuse-mode is IPVS's net.ipv4.vs.conn_reuse_mode (default 1):
+      whether a SYN from a reused client port is scheduled afresh (0 never,
+      1 on TIME_WAIT/CLOSE entries, 2 also on DR/TUN FIN_WAIT ones)
   xvs decap -i IFACE [--remove]
       on a TUN real server: attach (or remove) xvs's XDP decapsulator, which
       strips IPIP/IP6IP6 headers of packets addressed to this host

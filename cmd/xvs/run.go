@@ -28,6 +28,7 @@ type runFlags struct {
 	metrics  string
 	capacity int
 	sloppy   bool
+	reuse    forwarder.ConnReuse
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -42,6 +43,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9100)")
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
 	fs.BoolVar(&f.sloppy, "sloppy", false, "create TCP state from mid-flow packets")
+	reuseMode := fs.Int("conn-reuse-mode", 1, "IPVS's net.ipv4.vs.conn_reuse_mode: 0, 1 or 2")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -59,6 +61,11 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	if f.capacity < 0 {
 		return nil, fmt.Errorf("run: capacity %d is negative", f.capacity)
 	}
+	reuse, err := forwarder.ParseConnReuse(*reuseMode)
+	if err != nil {
+		return nil, fmt.Errorf("run: --conn-reuse-mode %d: want 0, 1 or 2", *reuseMode)
+	}
+	f.reuse = reuse
 	return f, nil
 }
 
@@ -97,7 +104,7 @@ func runCmd(args []string) error {
 	}
 	eng, err := forwarder.New(forwarder.Options{
 		Backend: backend, Router: router, Services: cfg,
-		TableCapacity: f.capacity, Sloppy: f.sloppy, Logger: log,
+		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log,
 	})
 	if err != nil {
 		backend.Close()

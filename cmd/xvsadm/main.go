@@ -41,7 +41,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer c.Close()
 		backend = c
 	}
-	if err := admin.Run(cmd, backend, admin.Env{Stdin: stdin, Stdout: stdout, Resolver: names}); err != nil {
+	if err := admin.Run(cmd, backend, admin.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Resolver: names}); err != nil {
 		fmt.Fprintln(stderr, admin.Message(err))
 		return admin.ExitStatus(err)
 	}
