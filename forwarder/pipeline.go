@@ -75,6 +75,13 @@ type pipeline struct {
 	frags     [maxFragments][1600]byte
 	fragFrame [maxFragments]Frame
 	nFrags    int
+
+	// frag tracks fragmented datagrams (fragments.go); last and lastReply
+	// say which real server, and which direction, the last forwarded or
+	// replied packet went to, for the first fragment's entry.
+	frag      fragState
+	last      *realState
+	lastReply bool
 }
 
 var zeroMAC [6]byte
@@ -130,7 +137,7 @@ func (p *pipeline) process(f *Frame) verdict {
 	case encap.KindMalformed:
 		return p.drop(DropMalformed)
 	case encap.KindFragment:
-		return p.drop(DropFragment)
+		return p.fragment(f)
 	}
 	return p.drop(DropNotOurs)
 }
@@ -306,6 +313,7 @@ func (p *pipeline) forward(f *Frame, c *conntrack.Conn, r *realState) verdict {
 // forwardNew rewrites and routes a client's packet toward r.
 func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
 	pkt := &p.pkt
+	p.last, p.lastReply = r, false
 	rc := p.stats.realStats(r.id)
 	rc.inPkts.add(1)
 	rc.inBytes.add(uint64(pkt.IPLen))
@@ -395,6 +403,7 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
 	pkt := &p.pkt
 	p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
+	p.last, p.lastReply = r, true
 	rc := p.stats.realStats(r.id)
 	rc.outPkts.add(1)
 	rc.outBytes.add(uint64(pkt.IPLen))

@@ -16,11 +16,14 @@ const (
 	DropTTL                         // TTL or hop limit would reach zero
 	DropNoRoute                     // next hop unknown or unresolved yet
 	DropTooBig                      // a tunnelled packet did not fit and could not be answered
-	DropFragment                    // a fragment without a port to look up
+	DropFragment                    // a first fragment too short to hold its TCP/UDP header
 	DropTxFull                      // the egress ring had no room
 	DropClash                       // NAT: the reply tuple (real -> client) is held by another live connection
 	DropTmplGone                    // the persistence template went away while the connection was made
 	DropInsert                      // the connection table refused the entry for another reason (a bug)
+	DropFragWait                    // a held later fragment whose first fragment did not come in time
+	DropFragFull                    // a later fragment before its first, no hold slot free (or too long for one)
+	DropFragFirst                   // a later fragment of a datagram whose first fragment was dropped
 	numDropReasons
 )
 
@@ -28,6 +31,7 @@ var dropNames = [numDropReasons]string{
 	"malformed", "not-ours", "no-service", "no-conn", "no-dest", "table-full",
 	"ttl", "no-route", "too-big", "fragment", "tx-full",
 	"reply-clash", "template-gone", "insert-refused",
+	"frag-timeout", "frag-hold-full", "frag-first-dropped",
 }
 
 // String returns the reason's metric label.

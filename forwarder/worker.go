@@ -49,6 +49,7 @@ func newWorker(q Queue, e *Engine) *worker {
 		resend: make([]Frame, 0, parkSlots),
 	}
 	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}}
+	w.p.frag.clock = e.opts.Clock
 	return w
 }
 
@@ -71,11 +72,13 @@ func (w *worker) poll() int {
 	if w.nParked > 0 {
 		w.unpark()
 	}
-	if n == 0 {
-		return 0
+	if n > 0 {
+		w.processBatch(w.rx[:n])
+		w.q.Release(w.rx[:n])
 	}
-	w.processBatch(w.rx[:n])
-	w.q.Release(w.rx[:n])
+	if w.p.frag.nHeld > 0 {
+		w.fragments() // release or expire out-of-order fragments
+	}
 	return n
 }
 
