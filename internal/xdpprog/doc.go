@@ -19,16 +19,23 @@
 //   - ICMP errors (IPv4 types 3, 11, 12; ICMPv6 types 1-4) whose outer
 //     destination is a service address on any port, or whose outer source is
 //     a real-server address and whose destination is not local;
-//   - IPv4 fragments (MF set or a non-zero offset) of TCP/UDP, matched by
+//   - IPv4 fragments (MF set or a non-zero offset) and IPv6 fragments (a
+//     Fragment header with an offset or M set) of TCP/UDP, matched by
 //     address only in the same way as ICMP errors, because a non-first
 //     fragment has no ports and all fragments of a datagram must take the same
 //     path. The forwarder decides what to do with them.
 //
+// IPv6 extension headers are walked, at most six of them (the verifier wants
+// a bounded, here unrolled, loop): hop-by-hop, destination options, routing
+// headers without segments left and atomic fragments (RFC 6946) are skipped,
+// as encap's parser skips them, so a SYN with a destination-options header
+// reaches the workers instead of the director's kernel, which would reset it.
+//
 // Everything else passes to the kernel: ARP, neighbour discovery, echo, the
 // director's own traffic, non-IP frames, truncated or malformed headers, and
-// IPv6 packets whose next header is neither TCP, UDP nor ICMPv6 (extension
-// headers, including the fragment header, are not walked, so such packets
-// pass). Ethernet with at most one 802.1Q or 802.1ad tag is parsed.
+// IPv6 packets with more extension headers, a routing header with segments
+// left, or an upper layer other than TCP, UDP and ICMPv6. Ethernet with at
+// most one 802.1Q or 802.1ad tag is parsed.
 //
 // The rule set lives in one LPM trie (see rules.go for the key layout) that
 // sits in the single slot of an ARRAY_OF_MAPS. The program fetches the trie

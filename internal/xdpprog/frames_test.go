@@ -24,10 +24,13 @@ type pkt struct {
 	sport    uint16
 	dport    uint16
 	icmpType uint8
-	ipv4Opts bool   // IPv4 with a 4-byte option (IHL 6)
-	mf       bool   // IPv4 more-fragments flag
-	fragOff  uint16 // IPv4 fragment offset in 8-byte units
-	hopByHop bool   // IPv6 hop-by-hop header before L4
+	ipv4Opts bool    // IPv4 with a 4-byte option (IHL 6)
+	mf       bool    // IPv4 more-fragments flag
+	fragOff  uint16  // IPv4 fragment offset in 8-byte units
+	hopByHop bool    // IPv6 hop-by-hop header before L4
+	ext6     []uint8 // IPv6 extension headers (0, 43, 44, 60) before L4, 8 bytes each
+	segLeft  uint8   // segments left of an ext6 routing header
+	frag6    uint16  // offset field of an ext6 fragment header: offset<<3 | M
 	payload  []byte
 }
 
@@ -80,6 +83,28 @@ func ipPacket(t testing.TB, p pkt) []byte {
 			hbh.NextHeader = layers.IPProtocol(p.proto)
 			hbh.Options = []*layers.IPv6HopByHopOption{{OptionType: 1, OptionLength: 4, OptionData: make([]byte, 4)}}
 			ls = append(ls, hbh)
+		}
+		if len(p.ext6) > 0 {
+			ip.NextHeader = layers.IPProtocol(p.ext6[0])
+			var ext []byte
+			for i, t := range p.ext6 {
+				nh := p.proto
+				if i+1 < len(p.ext6) {
+					nh = p.ext6[i+1]
+				}
+				h := []byte{nh, 0, 0, 0, 0, 0, 0, 0}
+				switch t {
+				case 43:
+					h[3] = p.segLeft
+				case 44:
+					binary.BigEndian.PutUint16(h[2:], p.frag6)
+					binary.BigEndian.PutUint32(h[4:], 0x1234)
+				default:
+					h[2], h[3] = 1, 4 // a PadN option filling the header
+				}
+				ext = append(ext, h...)
+			}
+			ls = append(ls, gopacket.Payload(ext))
 		}
 		l3 = ip
 	}

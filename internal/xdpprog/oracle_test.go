@@ -53,8 +53,11 @@ func oracleSteer(cfg Config, f []byte) string {
 		proto = ip[6]
 		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
 		l4 = ip[40:]
-		if proto != 6 && proto != 17 && proto != 58 {
-			return "pass_other"
+		var verdict string
+		if proto, l4, verdict = oracleExt6(proto, l4); verdict == "fragment" {
+			return oracleAddr(cfg, src, dst, "steer_fragment")
+		} else if verdict != "" {
+			return verdict
 		}
 	default:
 		return "pass_other"
@@ -90,6 +93,50 @@ func oracleSteer(cfg Config, f []byte) string {
 		}
 	}
 	return "pass_nomatch"
+}
+
+// oracleExt6 skips IPv6 extension headers as the program must: at most
+// maxExtHeaders of hop-by-hop, destination options, routing without segments
+// left and atomic fragments, each needing its 8 bytes. It returns the
+// upper-layer protocol and header, or a verdict: "fragment" for a real
+// fragment of TCP/UDP, or a counter name.
+func oracleExt6(proto uint8, l4 []byte) (uint8, []byte, string) {
+	for i := 0; ; i++ {
+		switch proto {
+		case 6, 17, 58:
+			return proto, l4, ""
+		case 0, 60, 43, 44:
+			if i == maxExtHeaders {
+				return proto, l4, "pass_other"
+			}
+		default:
+			return proto, l4, "pass_other"
+		}
+		if len(l4) < 8 {
+			return proto, l4, "pass_short"
+		}
+		n := (int(l4[1]) + 1) * 8
+		switch proto {
+		case 43:
+			if l4[3] != 0 {
+				return proto, l4, "pass_other"
+			}
+		case 44:
+			n = 8
+			if binary.BigEndian.Uint16(l4[2:])&0xfff9 != 0 {
+				if l4[0] != 6 && l4[0] != 17 {
+					return proto, l4, "pass_other"
+				}
+				return proto, l4, "fragment"
+			}
+		}
+		proto = l4[0]
+		if n > len(l4) {
+			l4 = nil
+		} else {
+			l4 = l4[n:]
+		}
+	}
 }
 
 func oracleAddr(cfg Config, src, dst netip.Addr, steer string) string {

@@ -140,7 +140,7 @@ func steeringInsns() (asm.Instructions, error) {
 		asm.Ja.Label("pass_other"),
 	)
 
-	// --- IPv6: fixed header only ---
+	// --- IPv6: fixed header, then up to maxExtHeaders extension headers ---
 	b.label("ipv6")
 	b.emit(
 		asm.Mov.Reg(rTmp, rPkt),
@@ -154,11 +154,10 @@ func steeringInsns() (asm.Instructions, error) {
 	b.initKeys(6)
 	b.copy16(fpDstKey+keyOffAddr, rPkt, 24, rVal)
 	b.copy16(fpSrcKey+keyOffAddr, rPkt, 8, rVal)
+	b.emit(asm.Add.Imm(rPkt, 40))
+	b.ipv6Walk(rEnd, rTmp, rVal)
+	b.label("icmp6")
 	b.emit(
-		asm.Add.Imm(rPkt, 40),
-		asm.JEq.Imm(rProto, 6, "ports"),
-		asm.JEq.Imm(rProto, 17, "ports"),
-		asm.JNE.Imm(rProto, 58, "pass_other"),
 		// ICMPv6 errors are types 1 to 4.
 		asm.Mov.Reg(rTmp, rPkt),
 		asm.Add.Imm(rTmp, 1),
@@ -280,6 +279,85 @@ func steeringInsns() (asm.Instructions, error) {
 		b.returnImm(xdpPass)
 	}
 	return b.program()
+}
+
+// maxExtHeaders bounds the IPv6 extension headers the steering program
+// walks (the verifier wants bounded loops, so the walk is unrolled). Six
+// covers RFC 8200's recommended order (hop-by-hop, destination options,
+// routing, fragment, destination options) with one to spare; a packet with
+// more goes to the kernel (pass_other).
+const maxExtHeaders = 6
+
+// ipv6Walk skips IPv6 extension headers from rPkt with next header rProto,
+// as encap's parser does: hop-by-hop (0), destination options (60), a
+// routing header (43) without segments left, and an atomic fragment (44
+// with offset 0 and M clear, RFC 6946). It jumps to ports (TCP/UDP) or
+// icmp6 with rPkt at the upper-layer header; a real fragment goes to
+// match_addr (by addresses, like an IPv4 fragment) when its Next Header is
+// TCP or UDP; anything else to pass_other, and a header cut short to
+// pass_short. Each header is checked to lie within the packet before it is
+// read; its length, (Hdr Ext Len + 1) * 8, is at most 2048 bytes, so the
+// verifier sees a bounded packet offset.
+func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
+	need8 := func() {
+		b.emit(
+			asm.Mov.Reg(rTmp, rPkt),
+			asm.Add.Imm(rTmp, 8),
+			asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+		)
+	}
+	for i := 0; i < maxExtHeaders; i++ {
+		opt, rt, next := b.uniq("v6opt"), b.uniq("v6rt"), b.uniq("v6ext")
+		b.emit(
+			asm.JEq.Imm(rProto, 6, "ports"),
+			asm.JEq.Imm(rProto, 17, "ports"),
+			asm.JEq.Imm(rProto, 58, "icmp6"),
+			asm.JEq.Imm(rProto, 0, opt),
+			asm.JEq.Imm(rProto, 60, opt),
+			asm.JEq.Imm(rProto, 43, rt),
+			asm.JNE.Imm(rProto, 44, "pass_other"),
+		)
+		// Fragment header: 8 bytes; offset (13 bits) << 3 | res | M.
+		need8()
+		b.emit(
+			asm.LoadMem(rProto, rPkt, 0, asm.Byte),
+			asm.LoadMem(rVal, rPkt, 2, asm.Half),
+			asm.And.Imm(rVal, netConst16(0xfff9)),
+			asm.JNE.Imm(rVal, 0, "frag6"),
+			asm.Add.Imm(rPkt, 8),
+			asm.Ja.Label(next),
+		)
+		// Routing header: only without segments left is the
+		// destination final.
+		b.label(rt)
+		need8()
+		b.emit(
+			asm.LoadMem(rVal, rPkt, 3, asm.Byte),
+			asm.JNE.Imm(rVal, 0, "pass_other"),
+		)
+		b.label(opt)
+		need8()
+		b.emit(
+			asm.LoadMem(rVal, rPkt, 1, asm.Byte),
+			asm.LoadMem(rProto, rPkt, 0, asm.Byte),
+			asm.Add.Imm(rVal, 1),
+			asm.LSh.Imm(rVal, 3),
+			asm.Add.Reg(rPkt, rVal),
+		)
+		b.label(next)
+	}
+	b.emit(
+		asm.JEq.Imm(rProto, 6, "ports"),
+		asm.JEq.Imm(rProto, 17, "ports"),
+		asm.JEq.Imm(rProto, 58, "icmp6"),
+		asm.Ja.Label("pass_other"),
+	)
+	b.label("frag6")
+	b.emit(
+		asm.JEq.Imm(rProto, 6, "match_addr"),
+		asm.JEq.Imm(rProto, 17, "match_addr"),
+		asm.Ja.Label("pass_other"),
+	)
 }
 
 // initKeys sets the family of both keys and zeroes their kind, proto, port

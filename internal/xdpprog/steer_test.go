@@ -161,7 +161,31 @@ var steerCases = []steerCase{
 	{"fragment from real server", p(pkt{fragOff: 100, src: "198.18.20.5", dst: client4, proto: 6}), "steer_fragment"},
 	{"fragment elsewhere", p(pkt{mf: true, src: client4, dst: "198.18.0.1", proto: 17, sport: 1, dport: 53}), "pass_nomatch"},
 	{"icmp fragment", p(pkt{mf: true, src: client4, dst: "198.18.10.1", proto: 1, icmpType: 3}), "pass_other"},
-	{"ipv6 hop-by-hop passes", p(pkt{hopByHop: true, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "pass_other"},
+	{"ipv6 hop-by-hop", p(pkt{hopByHop: true, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
+	{"ipv6 destination options", p(pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
+	{"ipv6 hop-by-hop wrong port", p(pkt{ext6: []uint8{0}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 444}), "pass_nomatch"},
+	{"ipv6 five headers", p(pkt{ext6: []uint8{0, 60, 43, 44, 60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
+	{"ipv6 six headers", p(pkt{ext6: []uint8{0, 60, 60, 60, 60, 60}, src: "2001:db8:20::5", dst: client6, proto: 17, sport: 1, dport: 2}), "steer_reply"},
+	{"ipv6 seven headers", p(pkt{ext6: []uint8{0, 60, 60, 60, 60, 60, 60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "pass_other"},
+	{"ipv6 routing done", p(pkt{ext6: []uint8{43}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
+	{"ipv6 routing segments left", p(pkt{ext6: []uint8{43}, segLeft: 1, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "pass_other"},
+	{"ipv6 atomic fragment", p(pkt{ext6: []uint8{44}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
+	{"ipv6 first fragment", p(pkt{ext6: []uint8{44}, frag6: 1, src: client6, dst: "2001:db8:10::1", proto: 17, sport: 1, dport: 9}), "steer_fragment"},
+	{"ipv6 later fragment", p(pkt{ext6: []uint8{0, 44}, frag6: 1448, src: client6, dst: "2001:db8:10::1", proto: 17}), "steer_fragment"},
+	{"ipv6 fragment from real server", p(pkt{ext6: []uint8{44}, frag6: 1448 | 1, src: "2001:db8:20::5", dst: client6, proto: 6}), "steer_fragment"},
+	{"ipv6 fragment to local from real server", p(pkt{ext6: []uint8{44}, frag6: 8, src: "2001:db8:20::5", dst: "2001:db8::1", proto: 6}), "pass_local"},
+	{"ipv6 fragment elsewhere", p(pkt{ext6: []uint8{44}, frag6: 8, src: client6, dst: "2001:db8:99::1", proto: 17}), "pass_nomatch"},
+	{"ipv6 icmp fragment", p(pkt{ext6: []uint8{44}, frag6: 1, src: client6, dst: "2001:db8:10::1", proto: 58, icmpType: 1}), "pass_other"},
+	{"ipv6 icmp error after options", p(pkt{ext6: []uint8{60}, src: "2001:db8:40::1", dst: "2001:db8:10::1", proto: 58, icmpType: 1}), "steer_icmp"},
+	{"ipv6 options cut short", func(t testing.TB) []byte {
+		f := frame(t, pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443})
+		return f[:14+40+6]
+	}, "pass_short"},
+	{"ipv6 options longer than the packet", func(t testing.TB) []byte {
+		f := frame(t, pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443})
+		f[14+40+1] = 200
+		return f
+	}, "pass_short"},
 	{"gre to vip", p(pkt{src: client4, dst: "198.18.10.1", proto: 47}), "pass_other"},
 	{"arp for vip", func(t testing.TB) []byte { return arpFrame(t, "198.18.10.1") }, "pass_other"},
 	{"bad ihl", func(t testing.TB) []byte {
@@ -224,6 +248,8 @@ func TestSteerTruncated(t *testing.T) {
 		{"vlan tcp4 options", frame(t, pkt{vlan: true, ipv4Opts: true, src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80}), 18 + 24 + 4, "steer_service"},
 		{"icmp4", frame(t, pkt{src: "198.18.40.1", dst: "198.18.10.1", proto: 1, icmpType: 3}), 14 + 20 + 1, "steer_icmp"},
 		{"icmp6", frame(t, pkt{src: "2001:db8:40::1", dst: "2001:db8:10::1", proto: 58, icmpType: 1}), 14 + 40 + 1, "steer_icmp"},
+		{"tcp6 hop-by-hop dstopts", frame(t, pkt{ext6: []uint8{0, 60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), 14 + 40 + 16 + 4, "steer_service"},
+		{"udp6 later fragment", frame(t, pkt{ext6: []uint8{44}, frag6: 16, src: client6, dst: "2001:db8:10::1", proto: 17}), 14 + 40 + 8, "steer_fragment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The kernel refuses test runs below an Ethernet header.
