@@ -40,7 +40,7 @@ func TestFragmentsEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
-	for _, backend := range []string{"xdp"} {
+	for _, backend := range []string{"xdp", "afpacket"} {
 		t.Run(backend, func(t *testing.T) {
 			for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR} {
 				t.Run(mode.String(), func(t *testing.T) {

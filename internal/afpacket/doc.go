@@ -83,11 +83,18 @@
 //     unless addressed to a director address (Rules.Local);
 //   - ICMP errors (IPv4 types 3, 11, 12; ICMPv6 1-4) to a service address,
 //     or from a real server and not to a director address;
-//   - IPv4 fragments of TCP/UDP, matched by address like ICMP errors.
+//   - IPv4 and IPv6 fragments of TCP/UDP, matched by address like ICMP
+//     errors;
+//   - IPv6 behind up to six extension headers (hop-by-hop, destination
+//     options, a routing header without segments left, atomic fragments),
+//     walked like the XDP program walks them (filter6.go).
 //
 // Everything else stays with the kernel: ARP, neighbour discovery, echo,
-// the director's own traffic, IPv6 with extension headers, malformed
-// headers. An empty rule set accepts nothing.
+// the director's own traffic, IPv6 with a routing header that has segments
+// left or an AH header, malformed headers. An empty rule set accepts
+// nothing. One difference is left: the kernel walks any number of IPv6
+// extension headers, the filter six, so a TCP/UDP packet to a service
+// behind seven or more is dropped by nftables and steered to no socket.
 //
 // The filter is classic BPF assembled here (filter.go, cbpf.go; there is no
 // BPF assembler in go.mod). Host prefixes of IPv4 are dispatched with one

@@ -157,20 +157,16 @@ func genV6(a *asm, f *family) {
 	a.emit(opAndK, 0xf0)
 	a.jump(opJeqK, 0x60, "", lblReject)
 	saveAddrs(a, fm)
-	// Only the fixed header: extension headers are not walked.
-	a.emit(opLdAbsB, offV6Next)
-	a.emit(opSt, fm.proto)
-	a.jump(opJeqK, unix.IPPROTO_TCP, "v6l4", "")
-	a.jump(opJeqK, unix.IPPROTO_UDP, "v6l4", "")
-	a.jump(opJeqK, unix.IPPROTO_ICMPV6, "", lblReject)
-	// ICMPv6 errors are types 1 to 4.
-	a.emit(opLdAbsB, offV6L4)
+	genV6Walk(a, fm)
+	// ICMPv6 errors are types 1 to 4; X is the ICMPv6 header's offset.
+	a.label("v6icmp")
+	a.emit(opLdIndB, offL3)
 	a.jump(opJgeK, 1, "", lblReject)
 	a.jump(opJgtK, 4, lblReject, fm.addrLbl)
 	a.label("v6l4")
-	a.emit(opLdAbsH, offV6L4)
+	a.emit(opLdIndH, offL3)
 	a.emit(opSt, fm.sport)
-	a.emit(opLdAbsH, offV6L4+2)
+	a.emit(opLdIndH, offL3+2)
 	a.emit(opSt, fm.dport)
 	genBody(a, f, fm)
 }

@@ -111,6 +111,21 @@ func TestFilterTable(t *testing.T) {
 		{"fragment from real to director", pkt{src: real4, dst: local4, proto: 17, frag: 0x0001}, false},
 		{"fragment from real", pkt{src: real4, dst: cli4, proto: 17, frag: 0x0001}, true},
 		{"icmp fragment to vip", pkt{src: cli4, dst: vip4, proto: 1, icmpType: 3, frag: 0x2000}, false},
+		{"tcp6 hop-by-hop", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{0}}, true},
+		{"tcp6 destination options", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{60}}, true},
+		{"tcp6 options, wrong port", pkt{src: cli6, dst: vip6, proto: 6, sport: 443, dport: 444, ext6: []uint8{60}}, false},
+		{"tcp6 five headers", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{0, 60, 43, 44, 60}}, true},
+		{"udp6 reply six headers", pkt{src: real6, dst: cli6, proto: 17, sport: 53, dport: 9, ext6: []uint8{0, 60, 60, 60, 60, 60}}, true},
+		{"tcp6 routing done", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{43}}, true},
+		{"tcp6 routing segments left", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{43}, segLeft: 2}, false},
+		{"tcp6 atomic fragment", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{44}}, true},
+		{"tcp6 behind AH", pkt{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{51}}, false},
+		{"udp6 first fragment to vip", pkt{src: cli6, dst: vip6, proto: 17, sport: 1, dport: 9, ext6: []uint8{44}, frag6: 1}, true},
+		{"udp6 later fragment to vip", pkt{src: cli6, dst: vip6, proto: 17, ext6: []uint8{0, 44}, frag6: 1448}, true},
+		{"tcp6 fragment from real", pkt{src: real6, dst: cli6, proto: 6, ext6: []uint8{44}, frag6: 8 | 1}, true},
+		{"tcp6 fragment from real to director", pkt{src: real6, dst: local6, proto: 6, ext6: []uint8{44}, frag6: 8}, false},
+		{"icmpv6 fragment to vip", pkt{src: cli6, dst: vip6, proto: 58, icmpType: 1, ext6: []uint8{44}, frag6: 1}, false},
+		{"icmpv6 error behind options", pkt{src: cli6, dst: vip6, proto: 58, icmpType: 1, ext6: []uint8{60}}, true},
 		{"gre to vip", pkt{src: cli4, dst: vip4, proto: 47}, false},
 		{"unrelated tcp", pkt{src: cli4, dst: a("198.18.0.1"), proto: 6, sport: 22, dport: 22}, false},
 		{"arp", pkt{src: cli4, dst: vip4, proto: 6, dport: 80, etherType: 0x0806}, false},
@@ -386,6 +401,16 @@ func randPkt(r *rand.Rand) pkt {
 	} else {
 		p.proto = []uint8{6, 17, 58, 0, 44}[r.IntN(5)]
 		p.icmpType = uint8(r.IntN(6)) + []uint8{0, 126, 131}[r.IntN(3)]
+		// Extension headers, at most maxExtHeaders: the kernel walks any
+		// number, so more would be dropped by nftables and not steered
+		// (see doc.go).
+		if r.IntN(3) == 0 {
+			for i := r.IntN(maxExtHeaders) + 1; i > 0; i-- {
+				p.ext6 = append(p.ext6, []uint8{0, 60, 43, 44, 51}[r.IntN(5)])
+			}
+			p.segLeft = uint8(r.IntN(2))
+			p.frag6 = []uint16{0, 1, 8, 9, 1448}[r.IntN(5)]
+		}
 	}
 	return p
 }
@@ -443,6 +468,8 @@ func FuzzFilter(f *testing.F) {
 		{src: real4, dst: cli4, proto: 6, sport: 8080, dport: 1},
 		{src: cli6, dst: vip6, proto: 58, icmpType: 2},
 		{src: cli4, dst: vip4, proto: 17, frag: 0x2000},
+		{src: cli6, dst: vip6, proto: 6, sport: 1, dport: 443, ext6: []uint8{0, 60}},
+		{src: cli6, dst: vip6, proto: 17, ext6: []uint8{44}, frag6: 8},
 	} {
 		f.Add(p.frame())
 	}

@@ -18,7 +18,10 @@ type pkt struct {
 	payload      []byte
 	srcMAC       [6]byte
 	dstMAC       [6]byte
-	etherType    uint16 // overrides the EtherType when set
+	etherType    uint16  // overrides the EtherType when set
+	ext6         []uint8 // IPv6 extension headers (0, 43, 44, 51, 60) before L4, 8 bytes each
+	segLeft      uint8   // segments left of an ext6 routing header
+	frag6        uint16  // offset field of an ext6 fragment header: offset<<3 | M
 }
 
 func (p pkt) frame() []byte {
@@ -62,8 +65,30 @@ func (p pkt) frame() []byte {
 	} else {
 		ip = make([]byte, 40)
 		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(l4)))
 		ip[6] = p.proto
+		for i, t := range p.ext6 {
+			if i == 0 {
+				ip[6] = t
+			}
+			nh := p.proto
+			if i+1 < len(p.ext6) {
+				nh = p.ext6[i+1]
+			}
+			h := []byte{nh, 0, 0, 0, 0, 0, 0, 0}
+			switch t {
+			case 43:
+				h[3] = p.segLeft
+			case 44:
+				binary.BigEndian.PutUint16(h[2:], p.frag6)
+				binary.BigEndian.PutUint32(h[4:], 0x1234)
+			case 51:
+				h[1] = 0 // (0 + 2) * 4 = 8 bytes
+			default:
+				h[2], h[3] = 1, 4 // PadN filling the header
+			}
+			ip = append(ip, h...)
+		}
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(ip)-40+len(l4)))
 		ip[7] = 64
 		copy(ip[8:], p.src.AsSlice())
 		copy(ip[24:], p.dst.AsSlice())
@@ -151,6 +176,30 @@ func steerRef(frame []byte, rs Rules) bool {
 		}
 		src, dst, proto = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), ip[6]
 		l4 = ip[40:]
+		// At most maxExtHeaders extension headers, each with its 8 bytes
+		// in the frame.
+		for i := 0; proto == 0 || proto == 60 || proto == 43 || proto == 44; i++ {
+			if i == maxExtHeaders || len(l4) < 8 {
+				return false
+			}
+			n := (int(l4[1]) + 1) * 8
+			switch proto {
+			case 43:
+				if l4[3] != 0 {
+					return false
+				}
+			case 44:
+				n = 8
+				if binary.BigEndian.Uint16(l4[2:])&0xfff9 != 0 {
+					return (l4[0] == 6 || l4[0] == 17) && addrMatch(src, dst, rs)
+				}
+			}
+			proto = l4[0]
+			if n > len(l4) {
+				n = len(l4)
+			}
+			l4 = l4[n:]
+		}
 		if proto == 58 {
 			return len(l4) >= 1 && l4[0] >= 1 && l4[0] <= 4 && addrMatch(src, dst, rs)
 		}

@@ -30,10 +30,15 @@ import (
 //	    daddr is a director address           return
 //	    saddr in a real-server prefix         drop
 //
-// and the same for IPv6 (chains v6, v6addr; ICMPv6 types 1-4; the next
-// header of the fixed header only, no fragments). Ports are read at the
-// transport header offset the kernel computed; fragments never reach a port
-// match.
+// and the same for IPv6 (chains v6, v6addr; ICMPv6 types 1-4), where the
+// protocol is meta l4proto and the transport header the one the kernel
+// finds past the extension headers (ipv6_find_hdr), so a SYN behind a
+// hop-by-hop or destination-options header is dropped like the socket
+// filter steers it. Before those rules, the v6 chain returns what the
+// filter's walk leaves to the kernel (a routing header with segments left,
+// an AH header) and sends fragments of TCP/UDP (a Fragment header with an offset or M
+// set) to v6addr. Ports are read at the transport header offset the kernel
+// computed; fragments never reach a port match.
 
 // Regular chains of the table.
 const (
@@ -49,12 +54,14 @@ const (
 
 // nftMatch compares bytes of the packet (or skb->protocol) with data.
 type nftMatch struct {
-	meta bool   // meta protocol instead of a payload load
-	base uint32 // NFT_PAYLOAD_NETWORK_HEADER or NFT_PAYLOAD_TRANSPORT_HEADER
-	off  uint32
-	mask []byte // optional: AND before comparing
-	op   uint32 // NFT_CMP_*
-	data []byte
+	meta    bool   // meta protocol instead of a payload load
+	l4proto bool   // meta l4proto (the kernel's upper-layer protocol)
+	exthdr  uint8  // non-zero: a load from this IPv6 extension header (exthdr)
+	base    uint32 // NFT_PAYLOAD_NETWORK_HEADER or NFT_PAYLOAD_TRANSPORT_HEADER
+	off     uint32
+	mask    []byte // optional: AND before comparing
+	op      uint32 // NFT_CMP_*
+	data    []byte
 }
 
 // nftRule is one rule: all matches, then a verdict.
@@ -71,6 +78,29 @@ func nh(off uint32, op uint32, data ...byte) nftMatch {
 
 func th(off uint32, op uint32, data ...byte) nftMatch {
 	return nftMatch{base: unix.NFT_PAYLOAD_TRANSPORT_HEADER, off: off, op: op, data: data}
+}
+
+// l4 compares the upper-layer protocol the kernel found (meta l4proto).
+func l4(op uint32, p byte) nftMatch {
+	return nftMatch{l4proto: true, op: op, data: []byte{p}}
+}
+
+// ext6 compares bytes at off of the first IPv6 extension header of type
+// typ; the rule does not match when the packet has no such header.
+func ext6(typ uint8, off uint32, op uint32, data ...byte) nftMatch {
+	return nftMatch{exthdr: typ, off: off, op: op, data: data}
+}
+
+// l4ProtoOff, as a protocol offset, selects meta l4proto instead of a
+// network-header byte.
+const l4ProtoOff = ^uint32(0)
+
+// protoMatch compares the protocol at protoOff, or meta l4proto.
+func protoMatch(protoOff uint32, p byte) nftMatch {
+	if protoOff == l4ProtoOff {
+		return l4(unix.NFT_CMP_EQ, p)
+	}
+	return nh(protoOff, unix.NFT_CMP_EQ, p)
 }
 
 func (m nftMatch) masked(mask ...byte) nftMatch { m.mask = mask; return m }
@@ -108,8 +138,16 @@ func nftRules(c *compiled) []nftRule {
 
 	// IPv6.
 	add(chainV6, ret, "", nh(0, ne, 0x60).masked(0xf0))
-	add(chainV6, goTo, chainV6Addr, nh(6, eq, unix.IPPROTO_ICMPV6), th(0, unix.NFT_CMP_GTE, 1), th(0, unix.NFT_CMP_LTE, 4))
-	addFamily(add, &c.v6, chainV6, chainV6Addr, 6, 8, 24)
+	add(chainV6, ret, "", ext6(unix.IPPROTO_ROUTING, 3, ne, 0))
+	add(chainV6, ret, "", ext6(unix.IPPROTO_AH, 0, unix.NFT_CMP_GTE, 0)) // AH anywhere: the filter stops there
+	for _, p := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+		// The Fragment header's own Next Header, as the filter reads it
+		// (meta l4proto would look past more headers of a first fragment).
+		add(chainV6, goTo, chainV6Addr, ext6(unix.IPPROTO_FRAGMENT, 2, ne, 0, 0).masked(0xff, 0xf9), ext6(unix.IPPROTO_FRAGMENT, 0, eq, p))
+	}
+	add(chainV6, ret, "", ext6(unix.IPPROTO_FRAGMENT, 2, ne, 0, 0).masked(0xff, 0xf9))
+	add(chainV6, goTo, chainV6Addr, l4(eq, unix.IPPROTO_ICMPV6), th(0, unix.NFT_CMP_GTE, 1), th(0, unix.NFT_CMP_LTE, 4))
+	addFamily(add, &c.v6, chainV6, chainV6Addr, l4ProtoOff, 8, 24)
 	return out
 }
 
@@ -148,7 +186,7 @@ func portMatches(g group, protoOff, addrOff, portOff uint32) [][]nftMatch {
 	var out [][]nftMatch
 	pm := prefixMatch(g.prefix, addrOff)
 	for _, p := range g.ports {
-		ms := []nftMatch{nh(protoOff, unix.NFT_CMP_EQ, p.proto)}
+		ms := []nftMatch{protoMatch(protoOff, p.proto)}
 		ms = append(ms, pm...)
 		switch {
 		case p.any():
@@ -195,12 +233,25 @@ func (r nftRule) encode(m *nlBuilder, table string) {
 	exprs := m.nest(unix.NFTA_RULE_EXPRESSIONS)
 	for _, x := range r.matches {
 		n := uint32(len(x.data))
-		if x.meta {
+		switch {
+		case x.meta || x.l4proto:
+			key := uint32(unix.NFT_META_PROTOCOL)
+			if x.l4proto {
+				key = unix.NFT_META_L4PROTO
+			}
 			expr(m, "meta", func() {
 				m.u32(unix.NFTA_META_DREG, unix.NFT_REG_1)
-				m.u32(unix.NFTA_META_KEY, unix.NFT_META_PROTOCOL)
+				m.u32(unix.NFTA_META_KEY, key)
 			})
-		} else {
+		case x.exthdr != 0:
+			// NFTA_EXTHDR_OP absent: the IPv6 extension-header walk.
+			expr(m, "exthdr", func() {
+				m.u32(unix.NFTA_EXTHDR_DREG, unix.NFT_REG_1)
+				m.attr(unix.NFTA_EXTHDR_TYPE, []byte{x.exthdr}) // NLA_U8
+				m.u32(unix.NFTA_EXTHDR_OFFSET, x.off)
+				m.u32(unix.NFTA_EXTHDR_LEN, n)
+			})
+		default:
 			expr(m, "payload", func() {
 				m.u32(unix.NFTA_PAYLOAD_DREG, unix.NFT_REG_1)
 				m.u32(unix.NFTA_PAYLOAD_BASE, x.base)
@@ -257,9 +308,14 @@ func dataAttr(m *nlBuilder, typ uint16, value []byte) {
 func (r nftRule) String() string {
 	var sb strings.Builder
 	for _, x := range r.matches {
-		if x.meta {
+		switch {
+		case x.meta:
 			sb.WriteString("meta protocol")
-		} else {
+		case x.l4proto:
+			sb.WriteString("meta l4proto")
+		case x.exthdr != 0:
+			fmt.Fprintf(&sb, "@exthdr%d,%d,%d", x.exthdr, 8*x.off, 8*len(x.data))
+		default:
 			b := "@nh"
 			if x.base == unix.NFT_PAYLOAD_TRANSPORT_HEADER {
 				b = "@th"

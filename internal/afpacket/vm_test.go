@@ -176,6 +176,8 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 	proto := frame[12:14]
 	nhdr := frame[14:]
 	thoff, l4ok := -1, false
+	var l4proto byte
+	l4set := false
 	switch binary.BigEndian.Uint16(proto) {
 	case etherIPv4:
 		if len(nhdr) >= 20 && nhdr[0]>>4 == 4 && nhdr[0]&15 >= 5 {
@@ -183,6 +185,7 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 			ihl := int(nhdr[0]&15) * 4
 			if tot <= len(nhdr) && tot >= ihl {
 				thoff = ihl
+				l4proto, l4set = nhdr[9], true
 				// Loads stop at skb->len, which still includes any
 				// Ethernet padding: ip_rcv trims it later.
 				l4ok = binary.BigEndian.Uint16(nhdr[6:])&0x1fff == 0
@@ -190,7 +193,10 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 		}
 	case etherIPv6:
 		if len(nhdr) >= 40 && nhdr[0]>>4 == 6 && 40+int(binary.BigEndian.Uint16(nhdr[4:])) <= len(nhdr) {
-			thoff, l4ok = 40, true
+			if nh, off, fragoff, ok := findHdr6(nhdr, -1); ok {
+				l4proto, l4set = nh, true
+				thoff, l4ok = off, fragoff == 0
+			}
 		}
 	}
 	chains := map[string][]nftRule{}
@@ -220,6 +226,17 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 			switch {
 			case m.meta:
 				v = proto
+			case m.l4proto:
+				ok = l4set
+				v = []byte{l4proto}
+			case m.exthdr != 0:
+				ok = false
+				if binary.BigEndian.Uint16(proto) == etherIPv6 && len(nhdr) >= 40 {
+					if _, off, _, found := findHdr6(nhdr, int(m.exthdr)); found && off+int(m.off)+len(m.data) <= len(nhdr) {
+						ok = true
+						v = nhdr[off+int(m.off) : off+int(m.off)+len(m.data)]
+					}
+				}
 			case m.base == unix.NFT_PAYLOAD_NETWORK_HEADER:
 				if int(m.off)+len(m.data) > len(nhdr) {
 					ok = false
@@ -287,6 +304,59 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 		}
 	}
 	return 0, fmt.Errorf("chain loop")
+}
+
+// findHdr6 models the kernel's ipv6_find_hdr as nftables calls it, on the
+// IPv6 packet ip: with target -1 (and IP6_FH_F_AUTH, as
+// nft_set_pktinfo_ipv6_validate passes) it returns the upper-layer protocol
+// and its offset, stopping at AH and at a non-first fragment (offset 0
+// then, with fragoff set); with a target it returns the offset of the first
+// extension header of that type. ok is false where the kernel returns an
+// error.
+func findHdr6(ip []byte, target int) (nexthdr byte, off, fragoff int, ok bool) {
+	isExt := func(nh byte) bool { return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 59 || nh == 60 }
+	nh, start := ip[6], 40
+	for {
+		found := int(nh) == target
+		if !isExt(nh) || nh == 59 {
+			if target < 0 || found {
+				return nh, start, 0, true
+			}
+			return 0, 0, 0, false
+		}
+		if start+2 > len(ip) {
+			return 0, 0, 0, false
+		}
+		next, hl := ip[start], int(ip[start+1])
+		var n int
+		switch nh {
+		case 44:
+			if start+4 > len(ip) {
+				return 0, 0, 0, false
+			}
+			if fo := int(binary.BigEndian.Uint16(ip[start+2:]) &^ 7); fo != 0 {
+				if target < 0 && (!isExt(next) || next == 59) {
+					return next, 0, fo, true
+				}
+				if !found {
+					return 0, 0, 0, false
+				}
+				return nh, start, fo, true
+			}
+			n = 8
+		case 51:
+			if target < 0 {
+				return nh, start, 0, true
+			}
+			n = (hl + 2) << 2
+		default:
+			n = (hl + 1) << 3
+		}
+		if found {
+			return nh, start, 0, true
+		}
+		nh, start = next, start+n
+	}
 }
 
 // tableRules returns the complete rule list of a table for runNFT: the base
