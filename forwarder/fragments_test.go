@@ -428,52 +428,89 @@ func TestFragmentTiny(t *testing.T) {
 	}
 }
 
+// fragBench is a worker with 16 datagrams of three fragments each, fed last
+// fragment first (held, then released) or in order.
+type fragBench struct {
+	e      *Engine
+	w      *worker
+	inputs [][]byte
+	batch  []Frame
+	bufs   [][]byte
+}
+
+func newFragBench(tb testing.TB, m service.Method, reversed bool) *fragBench {
+	cfg := testService(service.UDP, vip4, 9000, "rr", m, 0, 3)
+	mem := NewMemBackend(1)
+	mem.Queue(0).OnSend = func(int, []byte) {}
+	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 16})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	fb := &fragBench{e: e, w: e.workers[0]}
+	for d := 0; d < 16; d++ {
+		frags := fragmentFrame(tb, buildFrame(tb, pkt{src: client4, dst: vip4, sport: uint16(2000 + d), dport: 9000, udp: true, payload: 3000}), 1400, uint32(d))
+		if reversed {
+			frags = []([]byte){frags[2], frags[0], frags[1]}
+		}
+		fb.inputs = append(fb.inputs, frags...)
+	}
+	fb.batch = make([]Frame, len(fb.inputs))
+	for range fb.inputs {
+		fb.bufs = append(fb.bufs, make([]byte, MemHeadroom+2048))
+	}
+	fb.step()
+	return fb
+}
+
+// step pushes every input once through processBatch and the release.
+func (fb *fragBench) step() {
+	for i, in := range fb.inputs {
+		copy(fb.bufs[i][MemHeadroom:], in)
+		fb.batch[i] = Frame{Buf: fb.bufs[i], Off: MemHeadroom, Len: len(in)}
+	}
+	fb.w.processBatch(fb.batch)
+	fb.w.fragments()
+}
+
+// BenchmarkFragments reports ns per fragment (first fragments looked up in
+// the connection table, later ones matched in the fragment table) in order
+// and with the last fragment first (held and released).
+func BenchmarkFragments(b *testing.B) {
+	for _, m := range []service.Method{service.MethodNAT, service.MethodDR} {
+		for _, rev := range []bool{false, true} {
+			name := m.String() + map[bool]string{false: "/in-order", true: "/last-first"}[rev]
+			b.Run(name, func(b *testing.B) {
+				fb := newFragBench(b, m, rev)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					fb.step()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fb.inputs)), "ns/frag")
+			})
+		}
+	}
+}
+
 // TestFragmentZeroAllocs: the fragment path (first fragment scheduled,
 // later fragments matched, an out-of-order fragment held and released)
 // allocates nothing once the worker's table exists.
 func TestFragmentZeroAllocs(t *testing.T) {
 	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
-		cfg := testService(service.UDP, vip4, 9000, "rr", m, 0, 3)
-		mem := NewMemBackend(1)
-		mem.Queue(0).OnSend = func(int, []byte) {}
-		e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 16})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := e.workers[0]
-		var inputs [][]byte
-		for d := 0; d < 16; d++ {
-			frags := fragmentFrame(t, buildFrame(t, pkt{src: client4, dst: vip4, sport: uint16(2000 + d), dport: 9000, udp: true, payload: 3000}), 1400, uint32(d))
-			// last fragment first: it is held, then released.
-			inputs = append(inputs, frags[2], frags[0], frags[1])
-		}
-		batch := make([]Frame, len(inputs))
-		bufs := make([][]byte, len(inputs))
-		for i := range bufs {
-			bufs[i] = make([]byte, MemHeadroom+2048)
-		}
-		step := func() {
-			for i, in := range inputs {
-				copy(bufs[i][MemHeadroom:], in)
-				batch[i] = Frame{Buf: bufs[i], Off: MemHeadroom, Len: len(in)}
-			}
-			w.processBatch(batch)
-			w.fragments()
-		}
-		step()
-		if a := testing.AllocsPerRun(50, step); a != 0 {
+		fb := newFragBench(t, m, true)
+		if a := testing.AllocsPerRun(50, fb.step); a != 0 {
 			t.Errorf("%v: %.1f allocations per run", m, a)
 		}
-		st := e.Stats()
+		st := fb.e.Stats()
 		for k, v := range st.Drops {
 			if v != 0 {
 				t.Errorf("%v: drops %s = %d", m, k, v)
 			}
 		}
-		if st.Services[0].Counters.InPkts < 51*uint64(len(inputs)) {
+		if st.Services[0].Counters.InPkts < 51*uint64(len(fb.inputs)) {
 			t.Errorf("%v: only %d packets counted", m, st.Services[0].Counters.InPkts)
 		}
-		e.Close()
 	}
 }
 
