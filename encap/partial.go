@@ -45,7 +45,10 @@ func CompletePartialChecksum(p *Packet) bool {
 	}
 	src, dst := p.addrBytes()
 	ps := csumFold(pseudoSum(src, dst, proto, n))
-	if be16(seg[field:]) != ps {
+	if be16(seg[field:]) != ps || IsFragment(p) {
+		// A first fragment (ParseFragment reclassifies it as TCP/UDP) is
+		// never partial: the kernel completes checksums before it
+		// fragments, and the segment here is not the whole datagram.
 		return false
 	}
 	// The field already holds the pseudo-header sum, so summing the segment
