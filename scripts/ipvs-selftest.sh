@@ -104,6 +104,18 @@ teardown() {
 trap 'teardown; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
+# A run killed with SIGKILL cannot clean up: remove the namespaces of runs
+# whose shell is gone (the PID in the name is dead), and stop what still
+# runs inside them (a daemon keeps its namespace, and its XDP program,
+# alive). A live PID is left alone, even if it was reused.
+for stale in $(ip netns list | grep -oE '^xvsst[0-9]+-ns[012]'); do
+	pid=${stale#xvsst}
+	pid=${pid%%-*}
+	kill -0 "$pid" 2>/dev/null && continue
+	for p in $(ip netns pids "$stale" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	ip netns del "$stale" 2>/dev/null
+done
+
 # setup builds the three namespaces and their links as the selftest does and
 # writes a fresh 32-byte payload.
 setup() {
@@ -154,7 +166,7 @@ start_director() {
 			daemon_pid=
 			return 1
 		fi
-		grep -q "xvs running" "$log" && timeout 5 "$xvsadm" -Ln >/dev/null 2>&1 && return 0
+		grep -qs "xvs running" "$log" && timeout 5 "$xvsadm" -Ln >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	echo "xvs did not answer on $sock within 30 s" >&2
