@@ -7,6 +7,7 @@ command -v ip >/dev/null       || need+=(iproute2)
 command -v nft >/dev/null      || need+=(nftables)
 command -v ethtool >/dev/null  || need+=(ethtool)
 command -v curl >/dev/null     || need+=(curl)
+command -v socat >/dev/null    || need+=(socat)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
