@@ -24,8 +24,12 @@
 //
 // Nothing here allocates, locks or logs: a worker calls [Parse] once per
 // frame into a Packet it reuses, switches on the returned [Kind], and calls
-// the rewrites it needs. Checksums are not verified on the hot path;
-// [VerifyChecksums] exists for tests and slow paths.
+// the rewrites it needs. [Check] then says whether the kernel's receive path
+// would drop the packet (IPv4 header checksum and options, UDP length,
+// martian addresses), so garbage is dropped before it makes state;
+// [StripVLAN] and [PushVLAN] move a frame between VLANs. TCP/UDP checksums
+// are not verified on the hot path; [VerifyChecksums] exists for tests and
+// slow paths.
 //
 // Addresses are [16]byte everywhere; IPv4 addresses are stored v4-mapped
 // (::ffff:a.b.c.d) so both families compare uniformly. The package knows

@@ -27,9 +27,15 @@ func seedFrames() [][]byte {
 // FuzzParse: Parse never panics, never changes the frame, and every offset it
 // reports lies inside the frame with the headers it promises; no rewrite
 // panics on whatever Parse made of the bytes.
+//
+// Check never panics and finds no fault in a non-IP kind; VLAN strip and push
+// keep the packet what a fresh parse of the resulting frame says.
 func FuzzParse(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(s)
+	}
+	for _, r := range checkRows() {
+		f.Add(r.in)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := append([]byte(nil), data...)
@@ -42,6 +48,13 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("kind %d", k)
 		}
 		checkInvariants(t, &p, k)
+		if fault := Check(&p); fault >= numFaults || (!k.isIP() && fault != FaultNone) {
+			t.Fatalf("Check = %v for kind %v", fault, k)
+		}
+		if !bytes.Equal(data, orig) {
+			t.Fatal("Check modified the frame")
+		}
+		vlanFuzz(t, data, &p)
 
 		// Nothing may panic on any parse result.
 		buf := make([]byte, 64+len(data))
@@ -63,6 +76,34 @@ func FuzzParse(f *testing.F) {
 		PopTunnel(append([]byte(nil), data...), 0, len(data))
 		FragmentIPv4(make([]byte, 1500), data, q.L3, 576, 0)
 	})
+}
+
+// vlanFuzz strips the tags of a copy of data and checks the packet against a
+// fresh parse of the untagged frame, then pushes a tag back.
+func vlanFuzz(t *testing.T, data []byte, parsed *Packet) {
+	t.Helper()
+	ids, n := VLANIDs(parsed)
+	if n > maxVLANTags || (n > 0) != parsed.VLAN && parsed.L3 <= len(data) {
+		t.Fatalf("VLANIDs n=%d for VLAN=%v", n, parsed.VLAN)
+	}
+	for i := 0; i < n; i++ {
+		if ids[i] > vlanIDMask {
+			t.Fatalf("VLAN ID %d", ids[i])
+		}
+	}
+	buf := make([]byte, 8+len(data))
+	copy(buf[8:], data)
+	var p Packet
+	k := Parse(buf[8:], &p)
+	off, l := StripVLAN(buf, 8, len(data), &p)
+	if k.isIP() && n > 0 {
+		var q Packet
+		if qk := Parse(buf[off:off+l], &q); qk != k || q.VLAN || q.L3 != p.L3 || q.L4 != p.L4 ||
+			q.InnerL3 != p.InnerL3 || q.InnerL4 != p.InnerL4 || q.IPLen != p.IPLen {
+			t.Fatalf("after StripVLAN: kind %v/%v, packet %+v, fresh %+v", qk, k, p, q)
+		}
+	}
+	PushVLAN(buf, off, l, 1)
 }
 
 func checkInvariants(t *testing.T, p *Packet, k Kind) {

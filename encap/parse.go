@@ -82,7 +82,10 @@ func (p *Packet) Kind() Kind { return p.kind }
 // A TCP header must be 20 bytes or more (data offset >= 5) and lie within the
 // IP packet; a UDP header needs its 8 bytes (the UDP length field is not
 // checked); an ICMP message needs 8 bytes. Checksums are not verified (see
-// VerifyChecksums).
+// VerifyChecksums). What the kernel would still drop in a readable packet —
+// a bad IPv4 header checksum or options, a UDP length that contradicts the
+// IP length, martian addresses — is Check's to say, so a caller that does
+// not forward can skip that cost.
 func Parse(frame []byte, p *Packet) Kind {
 	*p = Packet{Frame: frame}
 	k := parse(frame, p)
