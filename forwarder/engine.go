@@ -36,6 +36,9 @@ type Options struct {
 	Clock func() int64
 	// Logger receives the engine's (rare) log lines; nil: slog.Default().
 	Logger *slog.Logger
+	// VLANs are the VLANs served on tagged frames (see VLAN; LearnVLANs
+	// finds the director's own). None: tagged frames are dropped.
+	VLANs []VLAN
 }
 
 // Engine is the forwarding engine: workers per queue, the connection table,
@@ -47,6 +50,7 @@ type Engine struct {
 	router  Router
 	table   *conntrack.Table
 	snap    atomic.Pointer[snapshot]
+	vlans   atomic.Pointer[vlanTable] // never nil after New
 	workers []*worker
 
 	mu   sync.Mutex // serialises configuration changes; guards reg, base
@@ -101,6 +105,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if e.router == nil {
 		return nil, errors.New("forwarder: no router")
+	}
+	if err := e.SetVLANs(opts.VLANs); err != nil {
+		return nil, err
 	}
 	cfg := opts.Services.Clone()
 	if err := cfg.Validate(); err != nil {

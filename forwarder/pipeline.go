@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
@@ -57,6 +58,7 @@ type pipeline struct {
 	sloppy bool
 	reuse  ConnReuse
 	stats  *queueStats
+	vlans  *atomic.Pointer[vlanTable] // the engine's; never holds nil
 
 	snap *snapshot // loaded once per batch
 	pkt  encap.Packet
@@ -91,17 +93,53 @@ var zeroMAC [6]byte
 // packets for an incomplete neighbour, instead of costing the client a
 // retransmission.
 func (p *pipeline) emit(f *Frame, hop *Hop, dst *[16]byte) verdict {
+	ifindex, ok := p.tag(f, hop)
+	if !ok {
+		return p.drop(DropVLAN)
+	}
 	if hop.DstMAC == zeroMAC {
+		// Parked tagged already: unpark only writes the MACs.
 		p.parkDst = *dst
 		return verdictPark
 	}
 	setMACs(f.Data(), hop)
-	f.Ifindex = hop.Ifindex
+	f.Ifindex = ifindex
 	return verdictForward
 }
 
+// tag pushes the VLAN tag of hop's interface when hop is on a VLAN device of
+// a served interface, and returns the interface the frame leaves by. ok is
+// false when the frame has no headroom for the tag.
+func (p *pipeline) tag(f *Frame, hop *Hop) (ifindex int, ok bool) {
+	t := p.vlans.Load()
+	if len(t.out) == 0 {
+		return hop.Ifindex, true
+	}
+	parent, id, isVLAN := t.egress(hop.Ifindex)
+	if !isVLAN {
+		return hop.Ifindex, true
+	}
+	off, n, ok := encap.PushVLAN(f.Buf, f.Off, f.Len, id)
+	if !ok {
+		return 0, false
+	}
+	f.Off, f.Len = off, n
+	return parent, true
+}
+
+// egressIfindex is the interface a frame toward hop leaves by: the VLAN
+// device's parent for a hop on a VLAN device, else hop's own.
+func (p *pipeline) egressIfindex(hop *Hop) int {
+	if parent, _, ok := p.vlans.Load().egress(hop.Ifindex); ok {
+		return parent
+	}
+	return hop.Ifindex
+}
+
 // nextHop routes toward dst and spends one hop of the packet's TTL, as a
-// router does. nil means the packet was dropped and counted.
+// router does. nil means the packet was dropped and counted. (A TTL that
+// would reach zero was already refused by process, before any state; the
+// check here stays as a guard.)
 func (p *pipeline) nextHop(dst *[16]byte) *Hop {
 	hop := p.router.Route(dst)
 	if hop == nil {
@@ -121,11 +159,45 @@ func setMACs(frame []byte, hop *Hop) {
 	copy(frame[6:12], hop.SrcMAC[:])
 }
 
+// faultDrops maps what encap.Check finds to the drop reason counted.
+var faultDrops = [...]DropReason{
+	encap.FaultIPChecksum: DropBadIPChecksum,
+	encap.FaultIPOptions:  DropBadIPOptions,
+	encap.FaultUDPLength:  DropBadUDPLength,
+	encap.FaultMartian:    DropMartian,
+}
+
 // process handles one frame in place. On verdictForward, f.Ifindex (and, for
-// a tunnel, f.Off/f.Len) have been updated.
+// a tunnel or a VLAN, f.Off/f.Len) have been updated.
+//
+// Everything the kernel's receive path would drop is dropped here, before a
+// connection is looked up, created or counted: frames of a VLAN the director
+// is not on, bad IPv4 headers and options, bad UDP lengths, martians (see
+// encap.Check), and — since every method forwards, and a forwarder spends a
+// hop — a TTL or hop limit of 1 or 0 (IPVS's decrement_ttl in ip_vs_xmit.c
+// drops these for NAT, DR and TUN alike, but only after the connection was
+// made; xvs does it first so garbage makes no state).
 func (p *pipeline) process(f *Frame) verdict {
 	pkt := &p.pkt
-	switch encap.Parse(f.Data(), pkt) {
+	k := encap.Parse(f.Data(), pkt)
+	if pkt.VLAN {
+		if !p.vlanServed(f) {
+			return p.drop(DropVLAN)
+		}
+		f.Off, f.Len = encap.StripVLAN(f.Buf, f.Off, f.Len, pkt)
+	}
+	if fault := encap.Check(pkt); fault != encap.FaultNone {
+		return p.drop(faultDrops[fault])
+	}
+	switch k {
+	case encap.KindTCP, encap.KindUDP, encap.KindICMPError, encap.KindFragment:
+		// Every path below forwards (a first fragment makes a connection
+		// too), and forwarding spends a hop.
+		if pkt.TTL <= 1 {
+			return p.drop(DropTTL)
+		}
+	}
+	switch k {
 	case encap.KindTCP, encap.KindUDP:
 		// Senders with TX checksum offload (every veth and virtio device by
 		// default) hand over partial checksums; finish them before any
@@ -140,6 +212,13 @@ func (p *pipeline) process(f *Frame) verdict {
 		return p.fragment(f)
 	}
 	return p.drop(DropNotOurs)
+}
+
+// vlanServed reports whether the tagged frame f (parsed into p.pkt) is on a
+// VLAN served on the interface it arrived on. Two tags are never served.
+func (p *pipeline) vlanServed(f *Frame) bool {
+	ids, n := encap.VLANIDs(&p.pkt)
+	return n == 1 && p.vlans.Load().allowed(f.Ifindex, ids[0])
 }
 
 func (p *pipeline) drop(r DropReason) verdict {
@@ -353,7 +432,17 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 		if n == 0 {
 			return p.drop(DropTooBig)
 		}
-		p.answerLen, p.answerIf = n, back.Ifindex
+		ifindex := back.Ifindex
+		if parent, id, ok := p.vlans.Load().egress(back.Ifindex); ok {
+			// Back to a client on a VLAN: make room for its tag.
+			if n+4 > len(p.answer) {
+				return p.drop(DropTooBig)
+			}
+			copy(p.answer[4:n+4], p.answer[:n])
+			_, n, _ = encap.PushVLAN(p.answer[:], 4, n, id)
+			ifindex = parent
+		}
+		p.answerLen, p.answerIf = n, ifindex
 		p.stats.tooBig.add(1)
 		return verdictReply
 	}
@@ -381,6 +470,11 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 	}
 	f.Off, f.Len = off, n
 	setMACs(f.Data(), hop)
+	ifindex, ok := p.tag(f, hop)
+	if !ok {
+		return p.drop(DropVLAN)
+	}
+	l3 += f.Len - n // the tag pushed, if any, is part of each fragment's L2 header
 	p.nFrags = 0
 	for start := 0; ; {
 		if p.nFrags == maxFragments {
@@ -390,7 +484,7 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 		if n == 0 {
 			return p.drop(DropTooBig)
 		}
-		p.fragFrame[p.nFrags] = Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: hop.Ifindex}
+		p.fragFrame[p.nFrags] = Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: ifindex}
 		p.nFrags++
 		if next == 0 {
 			return verdictFragments

@@ -24,6 +24,15 @@ const (
 	DropFragWait                    // a held later fragment whose first fragment did not come in time
 	DropFragFull                    // a later fragment before its first, no hold slot free (or too long for one)
 	DropFragFirst                   // a later fragment of a datagram whose first fragment was dropped
+
+	// Garbage the kernel's receive path would drop (encap.Check), and VLANs
+	// the director is not on; all dropped before any connection state.
+	DropBadIPChecksum // IPv4 header checksum wrong
+	DropBadIPOptions  // IPv4 options that do not walk, or a source route / CIPSO
+	DropBadUDPLength  // UDP length below 8 or beyond the IP payload
+	DropMartian       // martian source or destination (loopback, multicast, v4-mapped IPv6, ...)
+	DropVLAN          // tagged with a VLAN not served on the arrival interface (see VLAN)
+
 	numDropReasons
 )
 
@@ -32,6 +41,7 @@ var dropNames = [numDropReasons]string{
 	"ttl", "no-route", "too-big", "fragment", "tx-full",
 	"reply-clash", "template-gone", "insert-refused",
 	"frag-timeout", "frag-hold-full", "frag-first-dropped",
+	"bad-ip-checksum", "bad-ip-options", "bad-udp-length", "martian", "vlan",
 }
 
 // String returns the reason's metric label.

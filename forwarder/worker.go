@@ -48,7 +48,7 @@ func newWorker(q Queue, e *Engine) *worker {
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]Frame, 0, parkSlots),
 	}
-	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}}
+	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
 	return w
 }
@@ -135,7 +135,7 @@ func (w *worker) unpark() {
 		switch {
 		case hop != nil && hop.DstMAC != zeroMAC:
 			setMACs(pf.buf[:pf.n], hop)
-			out = append(out, Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: hop.Ifindex})
+			out = append(out, Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: w.p.egressIfindex(hop)})
 			pf.n = 0
 		case now.After(pf.deadline):
 			w.p.stats.drops[DropNoRoute].add(1)
