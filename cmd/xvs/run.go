@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,6 +31,7 @@ type runFlags struct {
 	capacity int
 	sloppy   bool
 	reuse    forwarder.ConnReuse
+	vlans    []uint16 // --vlan: served on every interface, beside the learnt ones
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -44,6 +47,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
 	fs.BoolVar(&f.sloppy, "sloppy", false, "create TCP state from mid-flow packets")
 	reuseMode := fs.Int("conn-reuse-mode", 1, "IPVS's net.ipv4.vs.conn_reuse_mode: 0, 1 or 2")
+	vlans := fs.String("vlan", "", "VLAN IDs to serve on every interface, comma separated (VLAN devices of the interfaces are served anyway)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -66,7 +70,35 @@ func parseRunFlags(args []string) (*runFlags, error) {
 		return nil, fmt.Errorf("run: --conn-reuse-mode %d: want 0, 1 or 2", *reuseMode)
 	}
 	f.reuse = reuse
+	if *vlans != "" {
+		for _, v := range strings.Split(*vlans, ",") {
+			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+			if err != nil || id < 1 || id > 4094 {
+				return nil, fmt.Errorf("run: bad VLAN ID %q (want 1..4094)", v)
+			}
+			f.vlans = append(f.vlans, uint16(id))
+		}
+	}
 	return f, nil
+}
+
+// servedVLANs is what the engine serves on tagged frames: the VLAN devices
+// on top of the served interfaces as the kernel has them now, and the
+// --vlan IDs on every served interface. It runs at start and on every
+// reload, so a VLAN device added later is served after a SIGHUP (routes
+// through a device added later need a restart: the router's interfaces are
+// fixed at start).
+func servedVLANs(f *runFlags, ifindexes []int) ([]forwarder.VLAN, error) {
+	vs, err := forwarder.LearnVLANs(ifindexes)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range f.vlans {
+		for _, p := range ifindexes {
+			vs = append(vs, forwarder.VLAN{Parent: p, ID: id})
+		}
+	}
+	return vs, nil
 }
 
 // runCmd validates everything it can before touching any interface, so a bad
@@ -93,18 +125,31 @@ func runCmd(args []string) error {
 		ifindexes = append(ifindexes, link.Attrs().Index)
 	}
 
+	vlans, err := servedVLANs(f, ifindexes)
+	if err != nil {
+		return err
+	}
+	// The router also knows routes through the VLAN devices: a next hop
+	// there leaves the parent tagged.
+	routed := slices.Clone(ifindexes)
+	for _, v := range vlans {
+		if v.Ifindex > 0 {
+			routed = append(routed, v.Ifindex)
+		}
+	}
+
 	backend, err := openBackend(f, names, log)
 	if err != nil {
 		return err
 	}
-	router, err := forwarder.NewNetlinkRouter(ifindexes, log)
+	router, err := forwarder.NewNetlinkRouter(routed, log)
 	if err != nil {
 		backend.Close()
 		return err
 	}
 	eng, err := forwarder.New(forwarder.Options{
 		Backend: backend, Router: router, Services: cfg,
-		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log,
+		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log, VLANs: vlans,
 	})
 	if err != nil {
 		backend.Close()
@@ -120,6 +165,11 @@ func runCmd(args []string) error {
 		next, err := control.LoadConfigFile(f.config)
 		if err != nil {
 			return err
+		}
+		if vs, err := servedVLANs(f, ifindexes); err != nil {
+			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
+		} else if err := eng.SetVLANs(vs); err != nil {
+			log.Error("served VLANs unchanged", "err", err)
 		}
 		return eng.Apply(func(c *service.Config) error {
 			*c = *next
@@ -143,7 +193,7 @@ func runCmd(args []string) error {
 			}
 		}
 	}()
-	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(cfg.Services), "socket", f.socket)
+	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(cfg.Services), "socket", f.socket, "vlans", vlanList(vlans))
 	go func() { errc <- eng.Run(ctx) }()
 	select {
 	case <-ctx.Done():
@@ -175,4 +225,20 @@ func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backe
 		return nil, fmt.Errorf("%w (try --backend afpacket)", err)
 	}
 	return b, nil
+}
+
+// vlanList is the served VLANs for the log line: "10@eth0 20@eth0".
+func vlanList(vs []forwarder.VLAN) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		name := strconv.Itoa(v.Parent)
+		if l, err := netlink.LinkByIndex(v.Parent); err == nil {
+			name = l.Attrs().Name
+		}
+		fmt.Fprintf(&b, "%d@%s", v.ID, name)
+	}
+	return b.String()
 }
