@@ -123,6 +123,8 @@ type setup struct {
 	config func(*testnet.Lab) string
 	// serve is what every real server runs.
 	serve testnet.ServeOptions
+	// args are more `xvs run` flags.
+	args []string
 }
 
 func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
@@ -174,7 +176,7 @@ func startWith(t *testing.T, su setup) *lab {
 		}
 		args = append(args, "--config", cfg)
 	}
-	p := launch(ctx, t, tl.Director, args...)
+	p := launch(ctx, t, tl.Director, append(args, su.args...)...)
 	t.Cleanup(func() {
 		if err := p.Stop(); err != nil {
 			t.Errorf("xvs exit: %v\n%s", err, p.Output())
