@@ -7,13 +7,20 @@
 //
 // One packet's path through a worker:
 //
-//	Queue.Recv ─► encap.Parse ─► conntrack.Lookup ─┬─ hit ─────────────────────┐
-//	                                               └─ miss: service lookup     │
-//	                                                  ─► persistence template  │
-//	                                                  ─► sched.Pick            │
-//	                                                  ─► conntrack.Insert ─────┤
+//	Queue.Recv ─► encap.Parse ─► VLAN served? strip ─► encap.Check, TTL > 1
+//	           ─► conntrack.Lookup ─┬─ hit ────────────────────────────────────┐
+//	                                └─ miss: service lookup                    │
+//	                                   ─► persistence template                 │
+//	                                   ─► sched.Pick                           │
+//	                                   ─► conntrack.Insert ────────────────────┤
 //	        NAT: DNAT / reply SNAT │ DR: MAC │ TUN: push IPIP/IP6IP6 ◄─────────┘
-//	                              ─► Queue.Send (batched) ─► counters
+//	                              ─► egress VLAN tag ─► Queue.Send (batched) ─► counters
+//
+// Garbage makes no state: a frame of a VLAN not served on its interface
+// (see VLAN), one the kernel's receive path would drop (encap.Check: IPv4
+// header checksum and options, UDP length, martian addresses), and one
+// whose TTL or hop limit would expire here are dropped and counted, each
+// with its own DropReason, before any connection is looked up or made.
 //
 // Workers read the configuration through an immutable snapshot that the
 // control plane swaps atomically; a packet never waits for a lock.
