@@ -120,6 +120,8 @@ func TestGarbageMakesNoState(t *testing.T) {
 			return buildFrame(t, pkt{src: client4, dst: vip4, sport: 40000, dport: 80, syn: true, ttl: 1})
 		}, DropTTL},
 		{"ttl 0 udp", func() []byte { return fixIPv4(set(udp4(), ip4+8, 0)) }, DropTTL},
+		{"first fragment ttl 1", func() []byte { return fixIPv4(set(udp4(), ip4+6, 0x20, 0, 1)) }, DropTTL},
+		{"first fragment bad ip checksum", func() []byte { b := set(udp4(), ip4+6, 0x20, 0); b[ip4+10]++; return b }, DropBadIPChecksum},
 		{"vlan not configured", func() []byte { return tagged(syn4(), 10) }, DropVLAN},
 	}
 	rows6 := []row{
