@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +28,8 @@ import (
 // TCP and UDP traffic, v4 and v6), and one UDP service per flavour, on its
 // own port, answers a datagram too big for its tunnel with "fragmentation
 // needed" / "packet too big" carrying the link MTU less that tunnel's
-// overhead, read on the client with a raw ICMP socket.
+// overhead, read on the client with a raw ICMP socket. On the XDP backend
+// xvsadm then lists (--tun-info), edits (-e) and saves/restores the tunnels.
 
 // tunnelFlavour is one real server's tunnel in the lab's YAML, with the
 // bytes it adds over IPv4 (IPv6 adds 20).
@@ -117,7 +120,55 @@ func TestTunnelEndToEnd(t *testing.T) {
 					}
 				})
 			}
+			if backend == "xdp" {
+				t.Run("xvsadm", func(t *testing.T) { checkTunnelAdmin(t, l) })
+			}
 		})
+	}
+}
+
+// checkTunnelAdmin drives the tunnel options through xvsadm against the
+// running daemon: -L --tun-info shows each flavour as ipvsadm does, -e
+// changes a real server's tunnel live (the too-big answer follows the new
+// overhead), and -S / -C / -R restores the table exactly.
+func checkTunnelAdmin(t *testing.T, l *lab) {
+	info := l.xvsadm(t, "-L", "-n", "--tun-info")
+	for _, want := range []string{"Forward TunnelInfo    Weight", "Tunnel  gue:6080:-c   1", "Tunnel  gre:+c        1", "Tunnel  gue:6079:+c   1", "Tunnel  gre:-c        1"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("-L --tun-info lacks %q:\n%s", want, info)
+		}
+	}
+	mtu, err := l.Director.MTU(l.DirectorIfaces[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7004 is plain GRE (24 bytes); make it GUE with checksum (32).
+	svc := netip.AddrPortFrom(l.VIP4, 7004).String()
+	real := l.Reals[0].Addr4.String()
+	l.xvsadm(t, "-e", "-u", svc, "-r", real, "-i", "--tun-type", "gue", "--tun-port", "6080", "--tun-csum")
+	if got, err := probeTooBig(l.Client, l.VIP4, 7004, mtu); err != nil || got != mtu-32 {
+		t.Errorf("after -e to gue: too-big MTU %d (%v), want %d", got, err, mtu-32)
+	}
+	if out := l.xvsadm(t, "-S", "-n"); !strings.Contains(out, "-a -u "+svc+" -r "+real+":7004 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n") {
+		t.Errorf("-S after -e:\n%s", out)
+	}
+	saved := l.xvsadm(t, "-S", "-n")
+	l.xvsadm(t, "-C")
+	cmd := exec.Command(xvsadmBinary(t), "-R")
+	cmd.Env = append(os.Environ(), "XVS_SOCKET="+l.sock)
+	cmd.Stdin = strings.NewReader(saved)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("-R: %v\n%s", err, out)
+	}
+	if again := l.xvsadm(t, "-S", "-n"); again != saved {
+		t.Errorf("restored table differs:\n%s\nwant:\n%s", again, saved)
+	}
+	// The restored table still carries GUE to r1.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	udp, err := l.Client.UDP(ctx, testnet.UDPOptions{Addr: netip.AddrPortFrom(l.VIP4, 53).String(), N: 30})
+	if err != nil || udp.OK != 30 {
+		t.Errorf("UDP after -R: %+v, %v", udp, err)
 	}
 }
 
