@@ -48,7 +48,14 @@
 //   - Sorting compares addresses as numbers (ipvsadm's comparison can wrap
 //     for addresses far apart).
 //   - Typographic dashes pasted from documents ("–stats") count as "--".
-//   - Not supported, with a message saying so: SCTP services, --pe, tunnel
-//     types other than ipip, --start-daemon/--stop-daemon (connection sync
-//     is set in the configuration file); -L --daemon prints nothing.
+//   - Not supported, with a message saying so: SCTP services, --pe,
+//     --start-daemon/--stop-daemon (connection sync is set in the
+//     configuration file); -L --daemon prints nothing.
+//   - Tunnels: --tun-type ipip|gue|gre, --tun-port and --tun-nocsum,
+//     --tun-csum, --tun-remcsum are checked as ipvsadm checks them and kept;
+//     --tun-remcsum sends what --tun-csum sends, because the inner checksums
+//     xvs forwards are complete (the kernel adds its remote-checksum option
+//     only for partial ones). A tunnelling real server must be of the
+//     service's address family, as for every method in xvs (IPVS lets
+//     tunnels cross families).
 package admin

@@ -72,7 +72,12 @@ func fixtureConfig() *service.Config {
 		{
 			Proto: service.UDP, Addr: addr("198.18.0.2"), Port: 53, Scheduler: "sh",
 			SchedFlags: []string{"sh-port", "sh-fallback"}, OnePacket: true,
-			Reals: []service.Real{{Addr: addr("198.18.2.1"), Port: 53, Weight: 1, Method: service.MethodTUN}},
+			Reals: []service.Real{
+				{Addr: addr("198.18.2.1"), Port: 53, Weight: 1, Method: service.MethodTUN},
+				{Addr: addr("198.18.2.3"), Port: 53, Weight: 1, Method: service.MethodTUN, Tunnel: service.Tunnel{Type: service.TunGRE, Csum: service.TunCsum}},
+				{Addr: addr("198.18.2.2"), Port: 53, Weight: 2, Method: service.MethodTUN, Tunnel: service.Tunnel{Type: service.TunGUE, Port: 6080}},
+				{Addr: addr("198.18.2.4"), Port: 53, Weight: 1, Method: service.MethodTUN, Tunnel: service.Tunnel{Type: service.TunGUE, Port: 6079, Csum: service.TunRemCsum}},
+			},
 		},
 		{
 			Group: "web", Scheduler: "wrr",

@@ -16,6 +16,8 @@ var fuzzSeeds = []string{
 	"-A -u [2001:db8::1]:53 -s rr -o -p -M 64",
 	"-a -t 198.18.0.1:80 -r 198.18.1.2:8080 -m -w 0 -x 100 -y 50",
 	"-a -u 198.18.0.2:domain -r 198.18.2.1:domain -i -w 1 --tun-type ipip",
+	"-a -t 207.175.44.110:80 -r 192.168.10.5:80 -i --tun-type gue --tun-port 6079 --tun-remcsum",
+	"-e -t 10.0.0.1:80 -r 192.168.11.1:80 -i --tun-type gre --tun-csum",
 	"-A -f web -s wrr --match tcp:198.18.0.10/32:80-81 --match udp:[2001:db8::/64]:53",
 	"-a -f web -6 -r [2001:db8::2]:0 -g -w 1",
 	"--set 900 120 300",
@@ -58,6 +60,8 @@ func FuzzParse(f *testing.F) {
 // empty table is saved and restored again to the same table.
 func FuzzParseRules(f *testing.F) {
 	f.Add(strings.Join(fuzzSeeds[:2], "\n"))
+	f.Add("-A -t 198.18.0.1:80 -s rr\n-a -t 198.18.0.1:80 -r 198.18.1.2 -i --tun-type gue --tun-port 6080 --tun-csum\n" +
+		"-a -t 198.18.0.1:80 -r 198.18.1.3 -i --tun-type gre\n")
 	f.Add("-A -t 198.18.0.1:http -s wlc\n-a -t 198.18.0.1:http -r 198.18.1.2:http -g -w 1\n# c\n\nipvsadm -C\n")
 	f.Add("-A -f 7 -s rr --match tcp:198.18.0.0/24:1-1024 -p 60 -M 255.255.0.0\n-a -f 7 -r 198.18.1.2:0 -g -w 5\n-a -f 7 -r 198.18.1.3:80 -m\n")
 	f.Add("-A -t [2001:db8::1]:443 -s mh -b mh-port,mh-fallback -p 30 -M 56\n-a -t [2001:db8::1]:443 -r [2001:db8::9]:8443 -m -w 65535 -x 7 -y 3\n")

@@ -158,10 +158,7 @@ func (l *lister) service(w io.Writer, s *service.Service) {
 		case f.PersistentConn:
 			fmt.Fprintf(w, "  -> %-28s %-9d %-11d %-10d %-10d\n", dname, r.Weight, persist, active, inact)
 		case f.TunInfo:
-			info := "n/a"
-			if r.Method == service.MethodTUN {
-				info = "ipip"
-			}
+			info := tunInfo(r)
 			fmt.Fprintf(w, "  -> %-28s %-7s %-13s %-6d %-10d %-10d\n", dname, r.Method, info, r.Weight, active, inact)
 		default:
 			fmt.Fprintf(w, "  -> %-28s %-7s %-6d %-10d %-10d\n", dname, r.Method, r.Weight, active, inact)
@@ -313,4 +310,24 @@ func sortedReals(s *service.Service, noSort bool) []*service.Real {
 		})
 	}
 	return out
+}
+
+// tunInfo is the TunnelInfo column of -L --tun-info, as ipvsadm prints it:
+// "ipip", "gue:PORT:FLAGS" or "gre:FLAGS" with FLAGS -c (no checksum), +c
+// (checksum) or r+c (remote checksum); "n/a" for other methods.
+func tunInfo(r *service.Real) string {
+	if r.Method != service.MethodTUN {
+		return "n/a"
+	}
+	t := r.Tunnel
+	flags := [...]string{service.TunNoCsum: "-c", service.TunCsum: "+c", service.TunRemCsum: "r+c"}
+	switch t.Type {
+	case service.TunIPIP:
+		return "ipip"
+	case service.TunGUE:
+		return fmt.Sprintf("gue:%d:%s", t.Port, flags[t.Csum%3])
+	case service.TunGRE:
+		return "gre:" + flags[t.Csum%3]
+	}
+	return "n/a"
 }

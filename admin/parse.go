@@ -209,19 +209,21 @@ func (p *parser) option(t token) error {
 		if err := p.mark(optTunType); err != nil {
 			return err
 		}
-		switch t.val {
-		case "ipip", "gue", "gre":
-			p.tunType = t.val
-		default:
+		typ, err := service.ParseTunType(t.val)
+		if err != nil {
 			return syntaxf(ErrTunnel, "illegal tunnel type specified")
 		}
+		p.tunType = t.val
+		c.Real.Tunnel.Type = typ
 	case fTunPort:
 		if err := p.mark(optTunPort); err != nil {
 			return err
 		}
-		if _, ok := number(t.val, 1, 65535); !ok {
+		n, ok := number(t.val, 1, 65535)
+		if !ok {
 			return syntaxf(ErrTunnel, "illegal tunnel port specified")
 		}
+		c.Real.Tunnel.Port = uint16(n)
 	case fSchedFlags:
 		if err := p.mark(optSchedFlags); err != nil {
 			return err
@@ -267,6 +269,10 @@ func (p *parser) option(t token) error {
 			f.Exact = true
 		case optTunInfo:
 			f.TunInfo = true
+		case optTunCsum:
+			c.Real.Tunnel.Csum = service.TunCsum
+		case optTunRemCsum:
+			c.Real.Tunnel.Csum = service.TunRemCsum
 		case optOps:
 			c.Service.OnePacket = true
 		}
@@ -411,9 +417,6 @@ func (p *parser) finishReal() error {
 			}
 			first = i
 		}
-	}
-	if typ != "ipip" {
-		return syntaxf(ErrUnsupported, "tunnel type %s is not supported by xvs (ipip only)", typ)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func Save(w io.Writer, cfg *service.Config, numeric bool, r Resolver) error {
 		for _, rl := range sortedReals(s, false) {
 			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", name, n.addrPort(rl.Addr, rl.Port, s.Proto), methodSwitch(rl.Method), rl.Weight)
 			if rl.Method == service.MethodTUN {
-				bw.WriteString(" --tun-type ipip")
+				bw.WriteString(tunnelRule(rl.Tunnel))
 			}
 			if rl.UpperThreshold != 0 {
 				fmt.Fprintf(bw, " -x %d", rl.UpperThreshold)
@@ -83,4 +83,19 @@ func methodSwitch(m service.Method) string {
 		return "-i"
 	}
 	return "-g"
+}
+
+// tunnelRule is what ipvsadm 1.31 -S appends to a tunnelling real server:
+// " --tun-type ipip", " --tun-type gue --tun-port N --tun-nocsum" or
+// " --tun-type gre --tun-csum" (the checksum option is always written for
+// GUE and GRE).
+func tunnelRule(t service.Tunnel) string {
+	csum := [...]string{service.TunNoCsum: "--tun-nocsum", service.TunCsum: "--tun-csum", service.TunRemCsum: "--tun-remcsum"}
+	switch t.Type {
+	case service.TunGUE:
+		return fmt.Sprintf(" --tun-type gue --tun-port %d %s", t.Port, csum[t.Csum%3])
+	case service.TunGRE:
+		return " --tun-type gre " + csum[t.Csum%3]
+	}
+	return " --tun-type ipip"
 }

@@ -68,7 +68,12 @@ Options:
                                   tcp:198.18.0.10/32:80-81, udp:[2001:db8::/64]:53
   --real-server  -r host[:port]   the real server
   --gatewaying   -g               direct routing (default)
-  --ipip         -i               IPIP tunnelling
+  --ipip         -i               tunnelling (IPIP unless --tun-type says otherwise)
+  --tun-type     type             one of ipip|gue|gre (default ipip)
+  --tun-port     port             tunnel destination port (gue, required)
+  --tun-nocsum                    tunnel without checksum (default; gue, gre)
+  --tun-csum                      tunnel with checksum (gue, gre)
+  --tun-remcsum                   tunnel with remote checksum (gue)
   --masquerading -m               NAT
   --weight       -w weight        0..2147483647 (default 1)
   --u-threshold  -x n             stop sending new connections above n

@@ -58,6 +58,9 @@ func LoadConfigFile(path string) (*service.Config, error) {
 //	        port: 8080        # NAT may map ports; DR/TUN use the service port
 //	        weight: 1
 //	        method: nat       # nat | dr | tun
+//	        tun-type: ipip    # tun only: ipip | gue | gre (ipvsadm --tun-type)
+//	        tun-port: 6080    # gue only, required (--tun-port)
+//	        tun-csum: nocsum  # gue, gre: nocsum | csum | remcsum (gue only)
 //	        upper-threshold: 0
 //	        lower-threshold: 0
 //	  - group: web            # a service group (fwmark-style): one scheduler
@@ -386,6 +389,27 @@ func (p *parser) real(n *yaml.Node, path string) (service.Real, error) {
 				return p.fail(v, f, err)
 			}
 			r.Method = m
+			return nil
+		},
+		"tun-type": func(v *yaml.Node, f string) error {
+			t, err := service.ParseTunType(v.Value)
+			if err != nil {
+				return p.failf(v, f, "%q is not ipip, gue or gre", v.Value)
+			}
+			r.Tunnel.Type = t
+			return nil
+		},
+		"tun-port": func(v *yaml.Node, f string) error {
+			x, err := p.int(v, f, 1, 65535)
+			r.Tunnel.Port = uint16(x)
+			return err
+		},
+		"tun-csum": func(v *yaml.Node, f string) error {
+			c, err := service.ParseChecksum(v.Value)
+			if err != nil {
+				return p.fail(v, f, err)
+			}
+			r.Tunnel.Csum = c
 			return nil
 		},
 		"upper-threshold": func(v *yaml.Node, f string) error {

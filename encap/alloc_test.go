@@ -33,13 +33,25 @@ func TestNoAllocations(t *testing.T) {
 		{"PushTunnel+PopTunnel v4", func() {
 			copy(buf[64:], tcp4)
 			Parse(buf[64:64+len(tcp4)], &p)
-			o, n, _ := PushTunnel(buf, 64, len(tcp4), &p, dir4, real4a, 1)
-			PopTunnel(buf, o, n)
+			o, n, _ := PushTunnel(buf, 64, len(tcp4), &p, Tunnel{}, dir4, real4a, 1)
+			PopTunnel(buf, o, n, 0)
 		}},
 		{"PushTunnel v6", func() {
 			copy(buf[64:], tcp6)
 			Parse(buf[64:64+len(tcp6)], &p)
-			PushTunnel(buf, 64, len(tcp6), &p, dir6, real6a, 1)
+			PushTunnel(buf, 64, len(tcp6), &p, Tunnel{}, dir6, real6a, 1)
+		}},
+		{"PushTunnel+PopTunnel GUE csum v4", func() {
+			copy(buf[64:], tcp4)
+			Parse(buf[64:64+len(tcp4)], &p)
+			o, n, _ := PushTunnel(buf, 64, len(tcp4), &p, Tunnel{Type: TunnelGUE, Port: 6080, Csum: true}, dir4, real4a, 1)
+			PopTunnel(buf, o, n, 6080)
+		}},
+		{"PushTunnel+PopTunnel GRE csum v6", func() {
+			copy(buf[64:], tcp6)
+			Parse(buf[64:64+len(tcp6)], &p)
+			o, n, _ := PushTunnel(buf, 64, len(tcp6), &p, Tunnel{Type: TunnelGRE, Csum: true}, dir6, real6a, 1)
+			PopTunnel(buf, o, n, 0)
 		}},
 		{"TooBig v4", func() { Parse(tcp4, &p); TooBig(out, &p, dir4, 1400) }},
 		{"TooBig v6", func() { Parse(tcp6, &p); TooBig(out, &p, dir6, 1280) }},

@@ -77,10 +77,15 @@ func BenchmarkPushTunnel(b *testing.B) {
 	for _, c := range []struct {
 		name     string
 		f        flow
+		tun      Tunnel
 		src, dst [16]byte
 	}{
-		{"v4", req4(), a16(director4), a16(real4)},
-		{"v6", req6(), a16(director6), a16(real6)},
+		{"v4", req4(), Tunnel{}, a16(director4), a16(real4)},
+		{"v6", req6(), Tunnel{}, a16(director6), a16(real6)},
+		{"v4 gue", req4(), Tunnel{Type: TunnelGUE, Port: 6080}, a16(director4), a16(real4)},
+		{"v4 gue csum", req4(), Tunnel{Type: TunnelGUE, Port: 6080, Csum: true}, a16(director4), a16(real4)},
+		{"v6 gre", req6(), Tunnel{Type: TunnelGRE}, a16(director6), a16(real6)},
+		{"v6 gre csum", req6(), Tunnel{Type: TunnelGRE, Csum: true}, a16(director6), a16(real6)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			frame := c.f.frame()
@@ -91,7 +96,7 @@ func BenchmarkPushTunnel(b *testing.B) {
 			l2 := append([]byte(nil), frame[:p.L3]...)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, ok := PushTunnel(buf, 64, len(frame), &p, c.src, c.dst, 1); !ok {
+				if _, _, ok := PushTunnel(buf, 64, len(frame), &p, c.tun, c.src, c.dst, 1); !ok {
 					b.Fatal("refused")
 				}
 				copy(buf[64:], l2)

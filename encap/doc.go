@@ -9,8 +9,9 @@
 //     [ICMPErrorToReal] and [ICMPErrorFromReal] that mirror the kernel's
 //     ip_vs_nat_icmp.
 //   - DR: [SetMACs] and [DecTTL].
-//   - TUN: [PushTunnel] (IPIP or IPv6-in-IPv6 outer header written into the
-//     headroom in front of the frame), [PopTunnel] (its inverse), and
+//   - TUN: [PushTunnel] (IPIP or IPv6-in-IPv6 outer header, or GUE or GRE
+//     as IPVS sends them, chosen by a [Tunnel], written into the headroom in
+//     front of the frame), [PopTunnel] (its inverse), and
 //     [TooBig], the "fragmentation needed" / "packet too big" answer for a
 //     packet that no longer fits the egress MTU once encapsulated
 //     ([NeedsTooBig] and [TooBigMTU] decide when and what to advertise), and
@@ -18,7 +19,9 @@
 //
 // Every rewrite keeps every checksum valid with incremental updates (RFC 1624,
 // equation 3: HC' = ~(~HC + ~m + m')), so the cost does not depend on the
-// payload size. The incremental result is bit-identical to a full recompute
+// payload size; the one exception is the optional GUE (UDP) and GRE checksum
+// of an encapsulation, which covers the whole inner packet and is summed once.
+// The incremental result is bit-identical to a full recompute
 // (both yield the same representative of ones'-complement zero), which the
 // tests check byte for byte against an independent slow implementation.
 //

@@ -45,7 +45,7 @@ func ExamplePushTunnel() {
 	encap.Parse(buf[headroom:], &p)
 	dip := netip.MustParseAddr("198.18.1.1").As16()
 	rip := netip.MustParseAddr("198.18.2.20").As16()
-	off, n, ok := encap.PushTunnel(buf, headroom, len(frame), &p, dip, rip, 1)
+	off, n, ok := encap.PushTunnel(buf, headroom, len(frame), &p, encap.Tunnel{}, dip, rip, 1)
 
 	var outer encap.Packet
 	kind := encap.Parse(buf[off:off+n], &outer)

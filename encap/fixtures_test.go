@@ -56,11 +56,11 @@ func opDR(t *testing.T, buf []byte, off, n int, p *Packet) []byte {
 
 func opPush(src, dst netip.Addr, id uint16) func(*testing.T, []byte, int, int, *Packet) []byte {
 	return func(t *testing.T, buf []byte, off, n int, p *Packet) []byte {
-		no, nn, ok := PushTunnel(buf, off, n, p, a16(src), a16(dst), id)
+		no, nn, ok := PushTunnel(buf, off, n, p, Tunnel{}, a16(src), a16(dst), id)
 		if !ok {
 			t.Fatal("PushTunnel refused")
 		}
-		if want := off - TunnelOverhead(p.Family); no != want {
+		if want := off - TunnelOverhead(p.Family, Tunnel{}); no != want {
 			t.Fatalf("PushTunnel newOff = %d, want %d", no, want)
 		}
 		return buf[no : no+nn]
@@ -71,11 +71,11 @@ func opPush(src, dst netip.Addr, id uint16) func(*testing.T, []byte, int, int, *
 // (without Ethernet padding) must come back at the original offset.
 func opPushPop(src, dst netip.Addr) func(*testing.T, []byte, int, int, *Packet) []byte {
 	return func(t *testing.T, buf []byte, off, n int, p *Packet) []byte {
-		no, nn, ok := PushTunnel(buf, off, n, p, a16(src), a16(dst), 1)
+		no, nn, ok := PushTunnel(buf, off, n, p, Tunnel{}, a16(src), a16(dst), 1)
 		if !ok {
 			t.Fatal("PushTunnel refused")
 		}
-		po, pn, ok := PopTunnel(buf, no, nn)
+		po, pn, ok := PopTunnel(buf, no, nn, 0)
 		if !ok || po != off {
 			t.Fatalf("PopTunnel = %d, %d, %v; want offset %d", po, pn, ok, off)
 		}

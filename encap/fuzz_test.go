@@ -70,10 +70,10 @@ func FuzzParse(f *testing.F) {
 		ICMPErrorFromReal(&q, a16(vip6), 4)
 		DecTTL(&q)
 		SetMACs(&q, [6]byte{1}, [6]byte{2})
-		NeedsTooBig(&q, 1500)
-		PushTunnel(buf, 64, len(data), &q, a16(director4), a16(real4), 1)
-		PopTunnel(buf, 0, len(buf))
-		PopTunnel(append([]byte(nil), data...), 0, len(data))
+		NeedsTooBig(&q, Tunnel{}, 1500)
+		PushTunnel(buf, 64, len(data), &q, Tunnel{}, a16(director4), a16(real4), 1)
+		PopTunnel(buf, 0, len(buf), 0)
+		PopTunnel(append([]byte(nil), data...), 0, len(data), 0)
 		FragmentIPv4(make([]byte, 1500), data, q.L3, 576, 0)
 	})
 }
@@ -221,16 +221,21 @@ func FuzzSNAT(f *testing.F) {
 }
 
 // FuzzPushTunnel: PushTunnel writes only buf[off-overhead : off+L3], leaves
-// the inner packet intact, writes a correct outer header, and PopTunnel
-// restores the original frame (without Ethernet padding) at the original
-// offset.
+// the inner packet intact, writes a correct outer header (and GUE/GRE header
+// with correct checksums), and PopTunnel restores the original frame
+// (without Ethernet padding) at the original offset. The tunnel comes from
+// the inputs: type from extra's top bits (3: IPIP again), checksum and GUE
+// port from id, so the committed corpus keeps its shape.
 func FuzzPushTunnel(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(s, uint8(0), uint16(7))
 		f.Add(s, uint8(33), uint16(0xffff))
+		f.Add(s, uint8(64+20), uint16(6080))
+		f.Add(s, uint8(128+40), uint16(6081))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, extra uint8, id uint16) {
 		off := 19 + int(extra)%64 // sometimes too little headroom
+		tun := Tunnel{Type: TunnelType(extra>>6) % 3, Port: id | 1, Csum: id&1 == 1}
 		buf := make([]byte, off+len(data)+16)
 		for i := range buf {
 			buf[i] = byte(i*7 + 3)
@@ -243,14 +248,14 @@ func FuzzPushTunnel(f *testing.F) {
 		if p.Family == 6 {
 			src, dst = a16(director6), a16(real6)
 		}
-		no, nn, ok := PushTunnel(buf, off, len(data), &p, src, dst, id)
+		no, nn, ok := PushTunnel(buf, off, len(data), &p, tun, src, dst, id)
 		if !ok {
 			if !bytes.Equal(buf, before) {
 				t.Fatal("PushTunnel refused but wrote")
 			}
 			return
 		}
-		h := TunnelOverhead(p.Family)
+		h := TunnelOverhead(p.Family, tun)
 		if !p.kind.isIP() || off < h || no != off-h || nn != p.L3+h+p.IPLen {
 			t.Fatalf("PushTunnel = %d, %d for off %d kind %v", no, nn, off, p.kind)
 		}
@@ -260,21 +265,66 @@ func FuzzPushTunnel(f *testing.F) {
 			}
 		}
 		var o Packet
-		if k := Parse(buf[no:no+nn], &o); k != KindOtherL4 || o.Src != src || o.Dst != dst || o.TTL != p.TTL ||
-			o.IPLen != h+p.IPLen || o.L3 != p.L3 || !VerifyChecksums(&o) {
+		k := Parse(buf[no:no+nn], &o)
+		if o.Src != src || o.Dst != dst || o.TTL != p.TTL || o.IPLen != h+p.IPLen || o.L3 != p.L3 {
 			t.Fatalf("outer header: kind %v %+v", k, o.view())
 		}
-		if p.Family == 4 && (o.Proto != protoIPIP || o.DF != p.DF || be16(buf[no+o.L3+ipv4ID:]) != id) {
-			t.Fatal("ipv4 outer: protocol, DF or ID wrong")
+		innerProto := uint8(protoIPIP)
+		if p.Family == 6 {
+			innerProto = protoIPv6
 		}
-		if p.Family == 6 && (o.Proto != protoIPv6 || !bytes.Equal(buf[no+o.L3:no+o.L3+4], data[p.L3:p.L3+4])) {
-			t.Fatal("ipv6 outer: next header, traffic class or flow label wrong")
+		checkTunnelHeader(t, buf[no+o.L4:no+nn], &o, k, tun, innerProto)
+		if p.Family == 4 && (o.DF != p.DF || be16(buf[no+o.L3+ipv4ID:]) != id) {
+			t.Fatal("ipv4 outer: DF or ID wrong")
 		}
-		po, pn, ok := PopTunnel(buf, no, nn)
+		if p.Family == 6 && !bytes.Equal(buf[no+o.L3:no+o.L3+4], data[p.L3:p.L3+4]) {
+			t.Fatal("ipv6 outer: traffic class or flow label wrong")
+		}
+		po, pn, ok := PopTunnel(buf, no, nn, tun.Port)
 		if !ok || po != off || pn != p.L3+p.IPLen || !bytes.Equal(buf[po:po+pn], data[:pn]) {
 			t.Fatalf("PopTunnel = %d, %d, %v: original not restored", po, pn, ok)
 		}
 	})
+}
+
+// checkTunnelHeader checks the outer packet o (parsed as kind k) and its
+// payload b (from the tunnel header on) against tunnel tun: protocol, GUE
+// and GRE fields, and their checksums, computed independently of
+// writeTunnelHeader.
+func checkTunnelHeader(t *testing.T, b []byte, o *Packet, k Kind, tun Tunnel, innerProto uint8) {
+	t.Helper()
+	switch tun.Type {
+	case TunnelIPIP:
+		if k != KindOtherL4 || o.Proto != innerProto || !VerifyChecksums(o) {
+			t.Fatalf("ipip outer: kind %v proto %d", k, o.Proto)
+		}
+	case TunnelGUE:
+		if k != KindUDP || o.DstPort != tun.Port || o.SrcPort < guePortMin || o.SrcPort >= guePortMax ||
+			int(be16(b[4:])) != len(b) || !bytes.Equal(b[8:12], []byte{0, innerProto, 0, 0}) {
+			t.Fatalf("gue: kind %v ports %d→%d header % x", k, o.SrcPort, o.DstPort, b[:12])
+		}
+		if c := be16(b[6:]); tun.Csum != (c != 0) || (tun.Csum && !VerifyChecksums(o)) {
+			t.Fatalf("gue: udp checksum %#04x with csum %v", c, tun.Csum)
+		}
+		if o.Family == 4 && csumFold(csumAdd(o.Frame[o.L3:o.L4], 0)) != 0xffff {
+			t.Fatal("gue: outer ipv4 header checksum")
+		}
+	case TunnelGRE:
+		et := uint16(etherTypeIPv4)
+		if innerProto == protoIPv6 {
+			et = etherTypeIPv6
+		}
+		flags := uint16(0)
+		if tun.Csum {
+			flags = greFlagCsum
+			if refChecksum(b, 0) != 0 {
+				t.Fatal("gre: checksum does not verify")
+			}
+		}
+		if k != KindOtherL4 || o.Proto != protoGRE || be16(b) != flags || be16(b[2:]) != et {
+			t.Fatalf("gre: kind %v proto %d header % x", k, o.Proto, b[:4])
+		}
+	}
 }
 
 // FuzzICMPError: the translations never panic, change nothing unless the

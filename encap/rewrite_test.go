@@ -127,7 +127,7 @@ func TestPushTunnelRefuses(t *testing.T) {
 		orig := append([]byte(nil), buf...)
 		var p Packet
 		Parse(buf[c.off:], &p)
-		if _, _, ok := PushTunnel(buf, c.off, len(c.frame), &p, c.src, c.dst, 1); ok {
+		if _, _, ok := PushTunnel(buf, c.off, len(c.frame), &p, Tunnel{}, c.src, c.dst, 1); ok {
 			t.Errorf("%s: PushTunnel accepted", c.name)
 		}
 		if !bytes.Equal(buf, orig) {
@@ -140,7 +140,7 @@ func TestPushTunnelRefuses(t *testing.T) {
 	var p Packet
 	Parse(buf[64:], &p)
 	for _, n := range []int{-1, len(in4) + 1, p.L3 + p.IPLen - 1} {
-		if _, _, ok := PushTunnel(buf, 64, n, &p, a16(director4), a16(real4), 1); ok {
+		if _, _, ok := PushTunnel(buf, 64, n, &p, Tunnel{}, a16(director4), a16(real4), 1); ok {
 			t.Errorf("PushTunnel accepted n=%d", n)
 		}
 	}
@@ -180,7 +180,7 @@ func TestPopTunnel(t *testing.T) {
 	}
 	for _, c := range ok {
 		buf := append([]byte(nil), c.frame...)
-		off, n, good := PopTunnel(buf, 0, len(buf))
+		off, n, good := PopTunnel(buf, 0, len(buf), 0)
 		want := c.inner.frame()
 		if !good || !bytes.Equal(buf[off:off+n], want) {
 			t.Errorf("%s: PopTunnel = %d, %d, %v:\n%s", c.name, off, n, good, hexDiff(buf[off:off+n], want))
@@ -205,12 +205,12 @@ func TestPopTunnel(t *testing.T) {
 			continue
 		}
 		buf := append([]byte(nil), c.frame...)
-		if _, _, good := PopTunnel(buf, 0, len(buf)); good || !bytes.Equal(buf, c.frame) {
+		if _, _, good := PopTunnel(buf, 0, len(buf), 0); good || !bytes.Equal(buf, c.frame) {
 			t.Errorf("%s: PopTunnel accepted or wrote", c.name)
 		}
 	}
 	for _, c := range [][2]int{{-1, 10}, {0, -1}, {10, 1 << 20}} {
-		if _, _, good := PopTunnel(make([]byte, 100), c[0], c[1]); good {
+		if _, _, good := PopTunnel(make([]byte, 100), c[0], c[1], 0); good {
 			t.Errorf("PopTunnel accepted off=%d n=%d", c[0], c[1])
 		}
 	}
@@ -261,21 +261,21 @@ func TestNeedsTooBig(t *testing.T) {
 	var p Packet
 	df := with(req4(), func(f *flow) { f.payload = make([]byte, 1460-40) }) // 1460-byte IP packet
 	Parse(df.frame(), &p)
-	if NeedsTooBig(&p, 1480) || !NeedsTooBig(&p, 1479) {
+	if NeedsTooBig(&p, Tunnel{}, 1480) || !NeedsTooBig(&p, Tunnel{}, 1479) {
 		t.Error("IPv4 DF: 1460 + 20 fits exactly 1480 and not 1479")
 	}
 	Parse(with(df, func(f *flow) { f.df = false }).frame(), &p)
-	if NeedsTooBig(&p, 1000) {
+	if NeedsTooBig(&p, Tunnel{}, 1000) {
 		t.Error("IPv4 without DF never needs TooBig")
 	}
 	Parse(with(req6(), func(f *flow) { f.payload = make([]byte, 1440-60) }).frame(), &p)
-	if NeedsTooBig(&p, 1480) || !NeedsTooBig(&p, 1479) {
+	if NeedsTooBig(&p, Tunnel{}, 1480) || !NeedsTooBig(&p, Tunnel{}, 1479) {
 		t.Error("IPv6: 1440 + 40 fits exactly 1480 and not 1479")
 	}
-	if TooBigMTU(4, 1500) != 1480 || TooBigMTU(6, 1500) != 1460 || TooBigMTU(6, 1300) != 1280 {
+	if TooBigMTU(4, Tunnel{}, 1500) != 1480 || TooBigMTU(6, Tunnel{}, 1500) != 1460 || TooBigMTU(6, Tunnel{}, 1300) != 1280 {
 		t.Error("TooBigMTU")
 	}
-	if TunnelOverhead(0) != 0 || TunnelOverhead(4) != 20 || TunnelOverhead(6) != 40 {
+	if TunnelOverhead(0, Tunnel{}) != 0 || TunnelOverhead(4, Tunnel{}) != 20 || TunnelOverhead(6, Tunnel{}) != 40 {
 		t.Error("TunnelOverhead")
 	}
 }
@@ -319,7 +319,7 @@ func TestPushTunnelLengthLimits(t *testing.T) {
 		if p.Family == 6 {
 			src, dst = a16(director6), a16(real6)
 		}
-		_, n, ok := PushTunnel(buf, 64, len(frame), &p, src, dst, 1)
+		_, n, ok := PushTunnel(buf, 64, len(frame), &p, Tunnel{}, src, dst, 1)
 		if ok != c.ok || p.IPLen != c.ipLen {
 			t.Errorf("family %d ipLen %d: PushTunnel ok=%v, want %v (n=%d)", p.Family, c.ipLen, ok, c.ok, n)
 		}

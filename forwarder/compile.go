@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -160,7 +161,7 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 			})
 			real := &realState{
 				id: rr.id, gen: rr.gen, svc: st, dest: d, key: r.Key(),
-				addr: addr16(r.Addr), port: r.Port, method: r.Method,
+				addr: addr16(r.Addr), port: r.Port, method: r.Method, tunnel: encapTunnel(r.Tunnel),
 			}
 			for int(real.id) >= len(snap.reals) {
 				snap.reals = append(snap.reals, nil)
@@ -332,3 +333,11 @@ type SteerRule = steer.Rule
 // SteerRules is the whole steering set, with the director's own addresses,
 // whose replies (health checks) stay with the kernel.
 type SteerRules = steer.Rules
+
+// encapTunnel is a real server's tunnel as PushTunnel takes it. remcsum sends
+// what csum sends: the inner checksums xvs forwards are complete, and for
+// those the kernel adds no remote-checksum option but still sets the UDP
+// checksum.
+func encapTunnel(t service.Tunnel) encap.Tunnel {
+	return encap.Tunnel{Type: encap.TunnelType(t.Type), Port: t.Port, Csum: t.Csum != service.TunNoCsum}
+}

@@ -417,7 +417,7 @@ func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
 // encapsulated packet would not fit the egress MTU.
 func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 	pkt := &p.pkt
-	over := encap.TunnelOverhead(pkt.Family)
+	over := encap.TunnelOverhead(pkt.Family, r.tunnel)
 	if pkt.IPLen+over > hop.MTU {
 		if pkt.Family == 4 && !pkt.DF {
 			// IPv4 that may be fragmented: the kernel fragments the outer
@@ -428,7 +428,7 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 		if back == nil || back.DstMAC == zeroMAC {
 			return p.drop(DropNoRoute)
 		}
-		n := encap.TooBig(p.answer[:], pkt, back.Src, encap.TooBigMTU(pkt.Family, hop.MTU))
+		n := encap.TooBig(p.answer[:], pkt, back.Src, encap.TooBigMTU(pkt.Family, r.tunnel, hop.MTU))
 		if n == 0 {
 			return p.drop(DropTooBig)
 		}
@@ -447,7 +447,7 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 		return verdictReply
 	}
 	p.ipID++
-	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, hop.Src, r.addr, p.ipID)
+	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, r.tunnel, hop.Src, r.addr, p.ipID)
 	if !ok {
 		return p.drop(DropTooBig)
 	}
@@ -464,7 +464,7 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 	}
 	l3 := pkt.L3
 	p.ipID++
-	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, hop.Src, r.addr, p.ipID)
+	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, r.tunnel, hop.Src, r.addr, p.ipID)
 	if !ok {
 		return p.drop(DropTooBig)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -46,6 +47,7 @@ type realState struct {
 	addr   [16]byte
 	port   uint16 // 0: keep the packet's destination port
 	method service.Method
+	tunnel encap.Tunnel // MethodTUN: the encapsulation
 }
 
 // groupMatch is one entry of a service group, scanned in order after the

@@ -8,6 +8,7 @@ command -v nft >/dev/null      || need+=(nftables)
 command -v ethtool >/dev/null  || need+=(ethtool)
 command -v curl >/dev/null     || need+=(curl)
 command -v socat >/dev/null    || need+=(socat)
+command -v tshark >/dev/null   || need+=(tshark) # decodes GUE/GRE frames in encap tests
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

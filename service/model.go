@@ -51,8 +51,9 @@ const (
 	// MethodDR rewrites only the destination MAC; the real server holds the VIP
 	// on lo and answers the client directly ("Route", gatewaying).
 	MethodDR
-	// MethodTUN encapsulates the packet in IPIP / IP6IP6 toward the real server,
-	// which decapsulates it and answers the client directly ("Tunnel").
+	// MethodTUN encapsulates the packet toward the real server (IPIP /
+	// IP6IP6, or GUE or GRE as Real.Tunnel says), which decapsulates it and
+	// answers the client directly ("Tunnel").
 	MethodTUN
 )
 
@@ -91,6 +92,9 @@ type Real struct {
 	Port   uint16
 	Weight int32
 	Method Method
+	// Tunnel is the encapsulation of a MethodTUN real server (ipvsadm
+	// --tun-type, --tun-port, --tun-*csum); zero (IPIP) otherwise.
+	Tunnel Tunnel
 	// UpperThreshold and LowerThreshold bound the connections sent to the
 	// server (ipvsadm -x / -y); 0 means no bound.
 	UpperThreshold uint32

@@ -167,6 +167,9 @@ func (s *Service) validateReal(r *Real) error {
 	if r.Weight < 0 {
 		return bad("weight", fmt.Sprintf("%d is out of range 0..%d", r.Weight, MaxWeight))
 	}
+	if field, msg, ok := validateTunnel(r); !ok {
+		return bad(field, msg)
+	}
 	if r.UpperThreshold != 0 && r.LowerThreshold > r.UpperThreshold {
 		return bad("lower-threshold", fmt.Sprintf("%d is above the upper threshold %d", r.LowerThreshold, r.UpperThreshold))
 	}

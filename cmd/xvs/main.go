@@ -3,7 +3,7 @@
 // AF_XDP, in userspace.
 //
 //	xvs run -i IFACE[,IFACE...] [--config FILE] [--backend xdp|afpacket|auto] [--socket PATH] [--metrics ADDR]
-//	xvs decap -i IFACE [--remove]
+//	xvs decap -i IFACE [--gue-port N[,N...]] [--remove]
 //
 // Services are managed with xvsadm (ipvsadm's syntax) or the config file.
 package main
@@ -21,9 +21,10 @@ const usage = `usage:
       --conn-reuse-mode is IPVS's net.ipv4.vs.conn_reuse_mode (default 1):
       whether a SYN from a reused client port is scheduled afresh (0 never,
       1 on TIME_WAIT/CLOSE entries, 2 also on DR/TUN FIN_WAIT ones)
-  xvs decap -i IFACE [--remove]
+  xvs decap -i IFACE [--gue-port N[,N...]] [--remove]
       on a TUN real server: attach (or remove) xvs's XDP decapsulator, which
-      strips IPIP/IP6IP6 headers of packets addressed to this host
+      strips IPIP/IP6IP6 and GRE headers of packets addressed to this host,
+      and GUE headers of UDP to the --gue-port ports (repeatable)
 `
 
 func main() {

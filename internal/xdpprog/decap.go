@@ -24,11 +24,22 @@ type Decap struct {
 
 // NewDecap loads the decapsulation program. Tunnel packets are decapsulated
 // only when their outer destination is one of local; an empty local
-// decapsulates every IPIP, IPv6-in-IPv4, IPv6-in-IPv6 and IPv4-in-IPv6 packet
-// the interface receives, whoever it is addressed to. The addresses are fixed
-// for the life of the program: run NewDecap and Attach again to change them.
-func NewDecap(local []netip.Addr) (*Decap, error) {
-	insns, err := decapInsns(len(local) > 0)
+// decapsulates every IPIP, IPv6-in-IPv4, IPv6-in-IPv6, IPv4-in-IPv6 and GRE
+// packet the interface receives, whoever it is addressed to, and GUE to any
+// of guePorts (at most MaxGUEPorts; none: GUE is left to the kernel). GRE and
+// GUE checksums are not verified (see decapInsns). The addresses and ports
+// are fixed for the life of the program: run NewDecap and Attach again to
+// change them.
+func NewDecap(local []netip.Addr, guePorts []uint16) (*Decap, error) {
+	if len(guePorts) > MaxGUEPorts {
+		return nil, fmt.Errorf("%d GUE ports: %w", len(guePorts), ErrTooManyPorts)
+	}
+	for _, p := range guePorts {
+		if p == 0 {
+			return nil, fmt.Errorf("GUE port 0: %w", ErrInvalidPort)
+		}
+	}
+	insns, err := decapInsns(len(local) > 0, guePorts)
 	if err != nil {
 		return nil, fmt.Errorf("generate decap program: %w", err)
 	}

@@ -20,14 +20,25 @@ const (
 // Registers that live across helper calls.
 const (
 	rL2Len    = asm.R7 // 14, or 18 with a VLAN tag
-	rOuterLen = asm.R8 // outer IP header length
+	rOuterLen = asm.R8 // outer IP header length, plus the GUE/GRE header
 	rInnerEth = asm.R9 // ethertype of the inner packet, as loaded from the frame
 )
 
+// MaxGUEPorts bounds the GUE ports one decap program listens on: each is one
+// comparison in the program.
+const MaxGUEPorts = 16
+
 // decapInsns generates the decapsulation program. With checkLocal the outer
 // destination must be a key of the local-address hash; without it every
-// tunnel packet is decapsulated.
-func decapInsns(checkLocal bool) (asm.Instructions, error) {
+// tunnel packet is decapsulated. Besides IPIP, IPv6-in-IPv4, IPv6-in-IPv6 and
+// IPv4-in-IPv6 it strips GRE (version 0, no flags or only the checksum flag,
+// protocol 0x0800 / 0x86DD) and, to the UDP ports in guePorts, GUE (variant
+// 0, not a control message, no options or flags, protocol 4 / 41) together
+// with the outer header. Neither the GRE nor the UDP checksum is verified:
+// the inner packet keeps its own transport checksum, which the kernel checks
+// on delivery, and verifying would mean summing the whole packet in the
+// program. The UDP length is not checked either.
+func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rL3, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
@@ -101,8 +112,73 @@ func decapInsns(checkLocal bool) (asm.Instructions, error) {
 		asm.JEq.Imm(rVal, 4, "is_tunnel"),
 		asm.Mov.Imm(rInnerEth, etherIPv6),
 		asm.JEq.Imm(rVal, 41, "is_tunnel"),
-		asm.Ja.Label("pass"),
+		asm.JEq.Imm(rVal, 47, "gre"),
 	)
+	if len(guePorts) > 0 {
+		b.emit(asm.JEq.Imm(rVal, 17, "gue"))
+	}
+	b.emit(asm.Ja.Label("pass"))
+
+	// GRE: 4-byte base header, 4 more with the checksum flag. rEnd was
+	// used as scratch for the address key: reload it. R1 points at the
+	// tunnel header; rOuterLen grows by the tunnel header's length.
+	const rTun = asm.R1
+	b.label("gre")
+	b.emit(
+		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.Mov.Reg(rTun, rL3),
+		asm.Add.Reg(rTun, rOuterLen),
+		asm.Mov.Reg(rVal, rTun),
+		asm.Add.Imm(rVal, 4),
+		asm.JGT.Reg(rVal, rEnd, "pass"),
+		asm.LoadMem(rVal, rTun, 2, asm.Half),
+		asm.Mov.Imm(rInnerEth, etherIPv4),
+		asm.JEq.Imm(rVal, etherIPv4, "gre_flags"),
+		asm.Mov.Imm(rInnerEth, etherIPv6),
+		asm.JNE.Imm(rVal, etherIPv6, "pass"),
+	)
+	b.label("gre_flags")
+	b.emit(
+		asm.LoadMem(rVal, rTun, 0, asm.Half),
+		asm.Add.Imm(rOuterLen, 4),
+		asm.JEq.Imm(rVal, 0, "is_tunnel"),
+		asm.JNE.Imm(rVal, netConst16(0x8000), "pass"),
+		asm.Add.Imm(rOuterLen, 4), // checksum + reserved; the inner check covers them
+		asm.Ja.Label("is_tunnel"),
+	)
+
+	// GUE: UDP to one of guePorts, then the 4-byte GUE header.
+	if len(guePorts) > 0 {
+		b.label("gue")
+		b.emit(
+			asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+			asm.Mov.Reg(rTun, rL3),
+			asm.Add.Reg(rTun, rOuterLen),
+			asm.Mov.Reg(rVal, rTun),
+			asm.Add.Imm(rVal, 12),
+			asm.JGT.Reg(rVal, rEnd, "pass"),
+			asm.LoadMem(rVal, rTun, 2, asm.Half),
+		)
+		for _, port := range guePorts {
+			b.emit(asm.JEq.Imm(rVal, netConst16(port), "gue_hdr"))
+		}
+		b.emit(asm.Ja.Label("pass"))
+		b.label("gue_hdr")
+		b.emit(
+			// Byte 0: version 0, C 0, hlen 0; bytes 2-3: no flags.
+			asm.LoadMem(rVal, rTun, 8, asm.Byte),
+			asm.JNE.Imm(rVal, 0, "pass"),
+			asm.LoadMem(rVal, rTun, 10, asm.Half),
+			asm.JNE.Imm(rVal, 0, "pass"),
+			asm.LoadMem(rVal, rTun, 9, asm.Byte),
+			asm.Add.Imm(rOuterLen, 12),
+			asm.Mov.Imm(rInnerEth, etherIPv4),
+			asm.JEq.Imm(rVal, 4, "is_tunnel"),
+			asm.Mov.Imm(rInnerEth, etherIPv6),
+			asm.JEq.Imm(rVal, 41, "is_tunnel"),
+			asm.Ja.Label("pass"),
+		)
+	}
 	b.label("is_tunnel")
 	if checkLocal {
 		b.mapLookup(decapLocalMap, fpLocal)

@@ -58,9 +58,15 @@
 // and 4 (IPv4 in IPv6) whose outer destination is a local address lose their
 // outer header (bpf_xdp_adjust_head; the Ethernet header and an optional VLAN
 // tag move forward and take the inner family's ethertype) and pass to the
-// stack, which then delivers the inner packet to the VIP on lo. Outer IPv4
-// fragments, IPv6 outers with extension headers and inner headers that are
-// short or carry the wrong version pass untouched. The program is attached
+// stack, which then delivers the inner packet to the VIP on lo. IPVS's other
+// tunnel types go the same way with their tunnel header: GRE (protocol 47,
+// version 0, no flags or only C, protocol type 0x0800 / 0x86DD) and GUE
+// (UDP to one of the ports NewDecap was given, variant 0, no control
+// message, options or flags, protocol 4 / 41); their checksums and the UDP
+// length are not verified — the inner transport checksum still is, by the
+// stack. Outer IPv4 fragments, IPv6 outers with extension headers, GRE with
+// key/sequence/routing, GUE with options, and inner headers that are short
+// or carry the wrong version pass untouched. The program is attached
 // through netlink so it survives `xvs decap` exiting; [DetachDecap] removes
 // it again, matching the attach mode the kernel reports.
 //

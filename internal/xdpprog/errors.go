@@ -26,6 +26,11 @@ var (
 	// ErrForeignProgram reports an XDP program on the interface that xvs did
 	// not load.
 	ErrForeignProgram = errors.New("xdp program is not ours")
+	// ErrTooManyPorts reports more GUE ports than a decap program takes
+	// (MaxGUEPorts).
+	ErrTooManyPorts = errors.New("too many GUE ports")
+	// ErrInvalidPort reports a GUE port of 0.
+	ErrInvalidPort = errors.New("invalid port")
 	// ErrInvalidMode reports a Mode value outside the defined ones.
 	ErrInvalidMode = errors.New("invalid xdp mode")
 )

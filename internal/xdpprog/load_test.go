@@ -25,8 +25,8 @@ func TestVerifierAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decap := func(checkLocal bool) *ebpf.CollectionSpec {
-		insns, err := decapInsns(checkLocal)
+	decap := func(checkLocal bool, guePorts []uint16) *ebpf.CollectionSpec {
+		insns, err := decapInsns(checkLocal, guePorts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,8 +45,10 @@ func TestVerifierAccepts(t *testing.T) {
 		prog string
 	}{
 		{"steer", steer, steerProgName},
-		{"decap_local", decap(true), decapProgName},
-		{"decap_any", decap(false), decapProgName},
+		{"decap_local", decap(true, nil), decapProgName},
+		{"decap_any", decap(false, nil), decapProgName},
+		{"decap_local_gue", decap(true, []uint16{6080}), decapProgName},
+		{"decap_any_gue_max", decap(false, make([]uint16, MaxGUEPorts)), decapProgName},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			coll, err := ebpf.NewCollectionWithOptions(tc.spec, ebpf.CollectionOptions{

@@ -221,7 +221,7 @@ func TestNetnsDecap(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			tp := newTopo(t)
 			if err := inNS(tp.b, func() error {
-				d, err := NewDecap([]netip.Addr{netip.MustParseAddr("198.18.40.2"), netip.MustParseAddr("2001:db8:40::2")})
+				d, err := NewDecap([]netip.Addr{netip.MustParseAddr("198.18.40.2"), netip.MustParseAddr("2001:db8:40::2")}, nil)
 				if err != nil {
 					return err
 				}
@@ -301,7 +301,7 @@ func TestNetnsDecapReplace(t *testing.T) {
 	tp := newTopo(t)
 	attach := func(mode Mode) error {
 		return inNS(tp.b, func() error {
-			d, err := NewDecap(nil)
+			d, err := NewDecap(nil, nil)
 			if err != nil {
 				return err
 			}

@@ -178,8 +178,9 @@ func oracleLocal(cfg Config, a netip.Addr) bool {
 
 // oracleDecap is the Go model of the decap program: it returns the frame the
 // program must produce from f (f itself when the frame is left alone). An
-// empty local decapsulates for any outer destination.
-func oracleDecap(local []netip.Addr, f []byte) []byte {
+// empty local decapsulates for any outer destination; GUE is recognised on
+// guePorts.
+func oracleDecap(local []netip.Addr, guePorts []uint16, f []byte) []byte {
 	if len(f) < 14 {
 		return f
 	}
@@ -207,6 +208,41 @@ func oracleDecap(local []netip.Addr, f []byte) []byte {
 		outer, proto, dst = 40, ip[6], netip.AddrFrom16([16]byte(ip[24:40]))
 	default:
 		return f
+	}
+	// GRE and GUE: the tunnel header joins the outer header and names the
+	// inner protocol.
+	switch proto {
+	case 47:
+		if len(ip) < outer+4 {
+			return f
+		}
+		flags, et := binary.BigEndian.Uint16(ip[outer:]), binary.BigEndian.Uint16(ip[outer+2:])
+		switch {
+		case et == 0x0800:
+			proto = 4
+		case et == 0x86dd:
+			proto = 41
+		default:
+			return f
+		}
+		switch flags {
+		case 0:
+			outer += 4
+		case 0x8000:
+			outer += 8
+		default:
+			return f
+		}
+	case 17:
+		if len(guePorts) == 0 || len(ip) < outer+12 || !slices.Contains(guePorts, binary.BigEndian.Uint16(ip[outer+2:])) {
+			return f
+		}
+		g := ip[outer+8:]
+		if g[0] != 0 || g[2] != 0 || g[3] != 0 {
+			return f
+		}
+		proto = g[1]
+		outer += 12
 	}
 	innerLen, innerVer, innerEt := 20, byte(4), uint16(0x0800)
 	switch proto {
