@@ -31,6 +31,10 @@ const (
 	numCounters
 )
 
+// counterQueues is how many receive queues get their own row of counters;
+// packets of higher queues are counted in one shared row after them.
+const counterQueues = 64
+
 // counterNames are the keys Steering.Counters returns.
 var counterNames = [numCounters]string{
 	ctrPassShort:     "pass_short",
@@ -411,10 +415,23 @@ func (b *builder) notLocal(steer string) {
 	)
 }
 
-// count adds one to counter slot idx of this CPU. R0-R5 are clobbered.
+// count adds one to counter idx of the packet's receive queue on this CPU:
+// slot queue*numCounters+idx, with queues from counterQueues on sharing the
+// last row, so a verdict is never left uncounted. R0-R5 are clobbered.
 func (b *builder) count(idx int) {
 	done := b.uniq("counted")
-	b.emit(asm.StoreImm(asm.RFP, fpScratch, int64(idx), asm.Word))
+	row := b.uniq("counter_row")
+	b.emit(
+		asm.LoadMem(asm.R1, rCtx, mdRxQueueIndex, asm.Word),
+		asm.JLT.Imm(asm.R1, counterQueues, row),
+		asm.Mov.Imm(asm.R1, counterQueues),
+	)
+	b.label(row)
+	b.emit(
+		asm.Mul.Imm(asm.R1, numCounters),
+		asm.Add.Imm(asm.R1, int32(idx)),
+		asm.StoreMem(asm.RFP, fpScratch, asm.R1, asm.Word),
+	)
 	b.mapLookup(steerStatsMap, fpScratch)
 	b.emit(
 		asm.JEq.Imm(asm.R0, 0, done),

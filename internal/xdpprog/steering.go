@@ -46,7 +46,7 @@ func steeringSpec(queues int) (*ebpf.CollectionSpec, error) {
 			},
 			steerStatsMap: {
 				Name: steerStatsMap, Type: ebpf.PerCPUArray,
-				KeySize: 4, ValueSize: 8, MaxEntries: numCounters,
+				KeySize: 4, ValueSize: 8, MaxEntries: (counterQueues + 1) * numCounters,
 			},
 		},
 		Programs: map[string]*ebpf.ProgramSpec{
@@ -254,27 +254,66 @@ func (s *Steering) Close() error {
 	return errors.Join(errs...)
 }
 
-// Counters returns per-verdict packet counts summed over CPUs: pass_short,
-// pass_other, pass_nomatch, pass_local, steer_service, steer_reply,
-// steer_icmp, steer_fragment (each packet counts in exactly one of these)
-// and steer_nosocket (steered packets whose queue had no socket and passed).
+// Counters returns per-verdict packet counts summed over CPUs and queues:
+// pass_short, pass_other, pass_nomatch, pass_local, steer_service,
+// steer_reply, steer_icmp, steer_fragment (each packet counts in exactly one
+// of these) and steer_nosocket (steered packets whose queue had no socket
+// and passed).
 func (s *Steering) Counters() (map[string]uint64, error) {
+	rows, err := s.QueueCounters()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, numCounters)
+	for _, c := range rows {
+		out[c.Name] += c.Count
+	}
+	for _, name := range counterNames {
+		if _, ok := out[name]; !ok {
+			out[name] = 0
+		}
+	}
+	return out, nil
+}
+
+// QueueCounter is one verdict counter of one receive queue, summed over
+// CPUs. Queue is the receive queue, or -1 for the shared row of the queues
+// from 64 on.
+type QueueCounter struct {
+	Queue int
+	Name  string
+	Count uint64
+}
+
+// QueueCounters returns the non-zero verdict counters per receive queue
+// (names as Counters has them), ordered by queue and then counter.
+func (s *Steering) QueueCounters() ([]QueueCounter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
-	out := make(map[string]uint64, numCounters)
+	var out []QueueCounter
 	var perCPU []uint64
-	for i := range uint32(numCounters) {
-		if err := s.stats.Lookup(i, &perCPU); err != nil {
-			return nil, fmt.Errorf("read counter %s: %w", counterNames[i], err)
+	for q := range counterQueues + 1 {
+		for i := range numCounters {
+			slot := uint32(q*numCounters + i)
+			if err := s.stats.Lookup(slot, &perCPU); err != nil {
+				return nil, fmt.Errorf("read counter %s of queue %d: %w", counterNames[i], q, err)
+			}
+			var sum uint64
+			for _, v := range perCPU {
+				sum += v
+			}
+			if sum == 0 {
+				continue
+			}
+			qc := QueueCounter{Queue: q, Name: counterNames[i], Count: sum}
+			if q == counterQueues {
+				qc.Queue = -1
+			}
+			out = append(out, qc)
 		}
-		var sum uint64
-		for _, v := range perCPU {
-			sum += v
-		}
-		out[counterNames[i]] = sum
 	}
 	return out, nil
 }
