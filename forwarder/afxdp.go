@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/asavie/xdp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/internal/xdpprog"
+	"github.com/xvs-project/xvs/service"
 )
 
 // XDPOptions tune the AF_XDP backend.
@@ -22,10 +25,48 @@ type XDPOptions struct {
 	// Frames is the number of UMEM frames per socket, half for receiving and
 	// half for transmitting (default 4096).
 	Frames int
+	// FrameSize is the UMEM chunk size, 2048 or 4096; 0 chooses the smaller
+	// one that holds a full-sized frame of every served interface (see
+	// FrameSizeFor).
+	FrameSize int
+}
+
+// UMEM chunk sizes. Copy mode takes power-of-two chunks of at most a page,
+// and the kernel puts every received frame XDP_PACKET_HEADROOM bytes into
+// its chunk, so a 2048-byte chunk holds frames of at most 1792 bytes: at a
+// larger MTU, longer frames would be dropped by the kernel (rx_dropped) and
+// never reach a worker.
+const (
+	xdpSmallFrame     = 2048
+	xdpLargeFrame     = 4096
+	xdpPacketHeadroom = 256 // XDP_PACKET_HEADROOM
+	// xdpL2Overhead is the Ethernet header and one VLAN tag on top of the MTU.
+	xdpL2Overhead = 14 + 4
+)
+
+// XDPMaxMTU is the largest interface MTU the AF_XDP backend can serve.
+const XDPMaxMTU = xdpLargeFrame - xdpPacketHeadroom - xdpL2Overhead
+
+// ErrMTUTooLarge is returned by OpenXDP and FrameSizeFor for an interface
+// whose MTU exceeds XDPMaxMTU.
+var ErrMTUTooLarge = errors.New("MTU too large for AF_XDP")
+
+// FrameSizeFor returns the UMEM chunk size that holds a full-sized frame
+// (MTU plus Ethernet header and one VLAN tag) at the kernel's receive
+// headroom for an interface of the given MTU, or an error naming the
+// interface, its MTU and the limit.
+func FrameSizeFor(iface string, mtu int) (int, error) {
+	switch need := mtu + xdpL2Overhead + xdpPacketHeadroom; {
+	case need <= xdpSmallFrame:
+		return xdpSmallFrame, nil
+	case need <= xdpLargeFrame:
+		return xdpLargeFrame, nil
+	}
+	return 0, fmt.Errorf("interface %q: MTU %d is larger than the AF_XDP backend can receive (at most %d with %d-byte frames); lower the MTU or use --backend afpacket: %w",
+		iface, mtu, XDPMaxMTU, xdpLargeFrame, ErrMTUTooLarge)
 }
 
 const (
-	xdpFrameSize = 2048
 	// xdpKicks bounds the sendto calls per batch: copy-mode AF_XDP sends at
 	// most 32 frames per call.
 	xdpKicks = 8
@@ -35,12 +76,11 @@ const (
 // interface, fed by xvs's steering program, which hands the socket only the
 // service traffic (and NAT replies) and leaves everything else to the kernel.
 type XDPBackend struct {
-	ifaces  []*xdpIface
-	byIndex map[int]*xdpIface
-	queues  []*xdpQueue
-	closed  atomic.Bool
-	txErr   atomic.Uint64
-	txFull  atomic.Uint64
+	ifaces    []*xdpIface
+	byIndex   map[int]*xdpIface
+	queues    []*xdpQueue
+	frameSize int // UMEM chunk size of every socket
+	closed    atomic.Bool
 }
 
 type xdpIface struct {
@@ -73,6 +113,10 @@ type xdpQueue struct {
 	txHead   int        // next TX frame to use (FIFO: completions return in order)
 	inFlight int
 	txDescs  []xdp.Desc
+
+	// Transmit losses of this socket, added under txMu (txNoIf by the
+	// worker of this queue), read by ReportDrops.
+	txFull, txOversize, txErr, txNoIf atomic.Uint64
 }
 
 // OpenXDP attaches xvs's steering program to every interface and opens one
@@ -86,17 +130,37 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &XDPBackend{byIndex: make(map[int]*xdpIface)}
+	b := &XDPBackend{byIndex: make(map[int]*xdpIface), frameSize: opts.FrameSize}
 	defer func() {
 		if err != nil {
 			b.Close()
 		}
 	}()
-	for _, name := range ifaces {
+	// One chunk size for all sockets, large enough for every interface:
+	// a frame may leave by another interface than it came in on.
+	links := make([]netlink.Link, len(ifaces))
+	for i, name := range ifaces {
 		link, lerr := netlink.LinkByName(name)
 		if lerr != nil {
 			return nil, fmt.Errorf("interface %q: %w", name, lerr)
 		}
+		links[i] = link
+		fs, ferr := FrameSizeFor(name, link.Attrs().MTU)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if opts.FrameSize == 0 {
+			b.frameSize = max(b.frameSize, fs)
+		} else if fs > opts.FrameSize {
+			return nil, fmt.Errorf("interface %q: MTU %d needs %d-byte frames, %d configured: %w",
+				name, link.Attrs().MTU, fs, opts.FrameSize, ErrMTUTooLarge)
+		}
+	}
+	if b.frameSize != xdpSmallFrame && b.frameSize != xdpLargeFrame {
+		return nil, fmt.Errorf("frame size %d: want %d or %d", b.frameSize, xdpSmallFrame, xdpLargeFrame)
+	}
+	for i, name := range ifaces {
+		link := links[i]
 		nq := rxQueues(name, link.Attrs().NumRxQueues)
 		xi := &xdpIface{name: name, index: link.Attrs().Index}
 		b.ifaces = append(b.ifaces, xi)
@@ -124,9 +188,10 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 
 func (b *XDPBackend) openQueue(xi *xdpIface, q, frames int) (*xdpQueue, error) {
 	half := frames / 2
+	fsz := b.frameSize
 	so := xdp.SocketOptions{
 		NumFrames:              frames,
-		FrameSize:              xdpFrameSize,
+		FrameSize:              fsz,
 		FillRingNumDescs:       half,
 		CompletionRingNumDescs: half,
 		RxRingNumDescs:         half,
@@ -143,10 +208,10 @@ func (b *XDPBackend) openQueue(xi *xdpIface, q, frames int) (*xdpQueue, error) {
 		txDescs: make([]xdp.Desc, 0, half),
 	}
 	// The whole UMEM, as one slice: GetFrame only slices, it does not copy.
-	xq.umem = xsk.GetFrame(xdp.Desc{Addr: 0, Len: uint32(frames * xdpFrameSize)})
+	xq.umem = xsk.GetFrame(xdp.Desc{Addr: 0, Len: uint32(frames * fsz)})
 	xq.pfd[0] = unix.PollFd{Fd: int32(xq.fd), Events: unix.POLLIN}
 	for i := 0; i < half; i++ {
-		xq.fill = append(xq.fill, xdp.Desc{Addr: uint64(i * xdpFrameSize), Len: xdpFrameSize})
+		xq.fill = append(xq.fill, xdp.Desc{Addr: uint64(i * fsz), Len: uint32(fsz)})
 	}
 	if n := xsk.Fill(xq.fill); n != half {
 		xsk.Close()
@@ -174,10 +239,20 @@ func (b *XDPBackend) Steer(r SteerRules) error {
 	return nil
 }
 
-// Stats implements Backend.
+// Stats implements Backend: the transmit losses summed over sockets.
 func (b *XDPBackend) Stats() map[string]uint64 {
-	return map[string]uint64{"xdp/tx-error": b.txErr.Load(), "xdp/tx-full": b.txFull.Load()}
+	var full, over, txErr, noIf uint64
+	for _, q := range b.queues {
+		full += q.txFull.Load()
+		over += q.txOversize.Load()
+		txErr += q.txErr.Load()
+		noIf += q.txNoIf.Load()
+	}
+	return map[string]uint64{"xdp/tx-error": txErr, "xdp/tx-full": full, "xdp/tx-oversize": over, "xdp/tx-no-if": noIf}
 }
+
+// FrameSize returns the UMEM chunk size the sockets use.
+func (b *XDPBackend) FrameSize() int { return b.frameSize }
 
 // Ifindexes returns the served interfaces' indexes.
 func (b *XDPBackend) Ifindexes() []int {
@@ -230,9 +305,10 @@ func (q *xdpQueue) Recv(frames []Frame) int {
 	}
 	descs := q.xsk.Receive(n)
 	for i, d := range descs {
-		base := d.Addr &^ (xdpFrameSize - 1)
+		fsz := uint64(q.b.frameSize)
+		base := d.Addr &^ (fsz - 1)
 		frames[i] = Frame{
-			Buf: q.umem[base : base+xdpFrameSize], Off: int(d.Addr - base), Len: int(d.Len),
+			Buf: q.umem[base : base+fsz], Off: int(d.Addr - base), Len: int(d.Len),
 			Ifindex: q.iface.index, handle: base,
 		}
 	}
@@ -243,7 +319,7 @@ func (q *xdpQueue) Recv(frames []Frame) int {
 func (q *xdpQueue) Release(frames []Frame) {
 	fill := q.fill[:0]
 	for i := range frames {
-		fill = append(fill, xdp.Desc{Addr: frames[i].handle, Len: xdpFrameSize})
+		fill = append(fill, xdp.Desc{Addr: frames[i].handle, Len: uint32(q.b.frameSize)})
 	}
 	q.xsk.Fill(fill)
 	q.fill = fill[:0]
@@ -260,7 +336,7 @@ func (q *xdpQueue) Send(frames []Frame) {
 		}
 		xi := q.b.byIndex[idx]
 		if xi == nil {
-			q.b.txErr.Add(uint64(n))
+			q.txNoIf.Add(uint64(n))
 		} else {
 			xi.sockets[q.qid%len(xi.sockets)].transmit(frames[:n])
 		}
@@ -280,14 +356,19 @@ func (q *xdpQueue) transmit(frames []Frame) {
 		q.inFlight -= done
 	}
 	descs := q.txDescs[:0]
+	fsz := q.b.frameSize
 	for i := range frames {
 		f := &frames[i]
-		if q.inFlight == q.txN || f.Len > xdpFrameSize {
-			q.b.txFull.Add(1)
+		switch {
+		case f.Len > fsz:
+			q.txOversize.Add(1)
+			continue
+		case q.inFlight == q.txN:
+			q.txFull.Add(1)
 			continue
 		}
-		addr := uint64((q.txFirst + q.txHead) * xdpFrameSize)
-		copy(q.umem[addr:addr+xdpFrameSize], f.Data())
+		addr := uint64((q.txFirst + q.txHead) * fsz)
+		copy(q.umem[addr:addr+uint64(fsz)], f.Data())
 		descs = append(descs, xdp.Desc{Addr: addr, Len: uint32(f.Len)})
 		q.txHead = (q.txHead + 1) % q.txN
 		q.inFlight++
@@ -305,19 +386,92 @@ func (q *xdpQueue) transmit(frames []Frame) {
 func (q *xdpQueue) submit(descs []xdp.Desc) {
 	defer func() {
 		if recover() != nil {
-			q.b.txErr.Add(1)
+			q.txErr.Add(1)
 		}
 	}()
 	if n := q.xsk.Transmit(descs); n < len(descs) {
-		q.b.txFull.Add(uint64(len(descs) - n))
+		q.txFull.Add(uint64(len(descs) - n))
 		q.inFlight -= len(descs) - n
 		q.txHead = (q.txHead - (len(descs) - n) + q.txN) % q.txN
 	}
 	for i := 1; i < xdpKicks && q.xsk.NumFreeTxSlots() < q.txRing; i++ {
 		if _, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(q.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0); errno != 0 &&
 			errno != unix.EAGAIN && errno != unix.EBUSY && errno != unix.EINTR {
-			q.b.txErr.Add(1)
+			q.txErr.Add(1)
 			return
 		}
 	}
+}
+
+// ReportDrops implements DropReporter. Per socket ("eth0/3") it reports the
+// kernel's XDP_STATISTICS:
+//
+//	xsk-rx-ring-full      frames dropped because the RX ring was full (the
+//	                      worker fell behind)
+//	xsk-fill-ring-empty   frames dropped because the fill ring had no free
+//	                      frame (frames not recycled fast enough)
+//	xsk-rx-dropped        the socket's other receive drops: rx_dropped less
+//	                      the fill-ring ones, mostly frames longer than a
+//	                      chunk (see FrameSizeFor)
+//	xsk-rx-invalid-descs  bad descriptors on the fill ring
+//	xsk-tx-invalid-descs  bad descriptors on the TX ring
+//
+// and its own transmit losses (tx-full, tx-oversize, tx-error, tx-no-if as
+// "xsk-tx-..."). Events get tx_ring_empty_descs ("xsk-tx-ring-empty", kicks
+// that found nothing to send) and, per interface queue, the steering
+// program's verdicts ("steer-service", "pass-nomatch", ...); the verdict
+// "steer-no-socket" (steered, but the queue had no socket, so the kernel got
+// it) is a loss and goes to Drops.
+func (b *XDPBackend) ReportDrops(r *service.DropReport) {
+	for _, q := range b.queues {
+		var ks unix.XDPStatistics
+		ok := q.kernelStats(&ks)
+		if ok {
+			fillEmpty := ks.Rx_fill_ring_empty_descs
+			r.Drops = appendDrop(r.Drops, q.name, "xsk-rx-ring-full", ks.Rx_ring_full)
+			r.Drops = appendDrop(r.Drops, q.name, "xsk-fill-ring-empty", fillEmpty)
+			r.Drops = appendDrop(r.Drops, q.name, "xsk-rx-dropped", ks.Rx_dropped-min(ks.Rx_dropped, fillEmpty))
+			r.Drops = appendDrop(r.Drops, q.name, "xsk-rx-invalid-descs", ks.Rx_invalid_descs)
+			r.Drops = appendDrop(r.Drops, q.name, "xsk-tx-invalid-descs", ks.Tx_invalid_descs)
+			r.Events = appendDrop(r.Events, q.name, "xsk-tx-ring-empty", ks.Tx_ring_empty_descs)
+		}
+		r.Drops = appendDrop(r.Drops, q.name, "xsk-tx-full", q.txFull.Load())
+		r.Drops = appendDrop(r.Drops, q.name, "xsk-tx-oversize", q.txOversize.Load())
+		r.Drops = appendDrop(r.Drops, q.name, "xsk-tx-error", q.txErr.Load())
+		r.Drops = appendDrop(r.Drops, q.name, "xsk-tx-no-if", q.txNoIf.Load())
+	}
+	for _, xi := range b.ifaces {
+		if xi.steer == nil {
+			continue
+		}
+		rows, err := xi.steer.QueueCounters()
+		if err != nil {
+			continue
+		}
+		for _, c := range rows {
+			queue := xi.name + "/other"
+			if c.Queue >= 0 {
+				queue = xi.name + "/" + strconv.Itoa(c.Queue)
+			}
+			reason := strings.ReplaceAll(c.Name, "_", "-")
+			if reason == "steer-nosocket" {
+				r.Drops = appendDrop(r.Drops, queue, "steer-no-socket", c.Count)
+				continue
+			}
+			r.Events = appendDrop(r.Events, queue, reason, c.Count)
+		}
+	}
+}
+
+// kernelStats reads the socket's XDP_STATISTICS; false once it is closed.
+func (q *xdpQueue) kernelStats(ks *unix.XDPStatistics) bool {
+	q.txMu.Lock()
+	defer q.txMu.Unlock()
+	if q.b.closed.Load() {
+		return false
+	}
+	size := uint32(unsafe.Sizeof(*ks))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(q.fd), unix.SOL_XDP, unix.XDP_STATISTICS,
+		uintptr(unsafe.Pointer(ks)), uintptr(unsafe.Pointer(&size)), 0)
+	return errno == 0
 }

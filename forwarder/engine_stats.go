@@ -107,16 +107,15 @@ func (e *Engine) Stats() service.Stats {
 	}
 	ts := e.table.Stats()
 	st.Table = service.TableStats{Conns: ts.Conns, Templates: ts.Templates, Capacity: ts.Capacity, Evictions: ts.Evictions}
+	// Every loss counter, keyed "QUEUE/REASON" or, for a total, "REASON"
+	// (control.DropKey's form), so the metrics see what Drops reports.
 	st.Drops = make(map[string]uint64)
-	for _, w := range e.workers {
-		for r := DropReason(0); r < numDropReasons; r++ {
-			if n := w.p.stats.drops[r].load(); n > 0 {
-				st.Drops[w.p.stats.name+"/"+r.String()] += n
-			}
+	for _, d := range e.Drops().Drops {
+		k := d.Reason
+		if d.Queue != "" {
+			k = d.Queue + "/" + d.Reason
 		}
-	}
-	for k, v := range e.backend.Stats() {
-		st.Drops[k] += v
+		st.Drops[k] += d.Count
 	}
 	return st
 }
