@@ -149,6 +149,16 @@ func (c *Client) Stats() (Stats, error) {
 	return *resp.Stats, nil
 }
 
+// Drops returns the engine's loss counters as (queue, reason, count)
+// records, with the steering verdicts as Events.
+func (c *Client) Drops() (DropReport, error) {
+	resp, err := c.call(&Request{Op: OpDrops})
+	if err != nil || resp.Drops == nil {
+		return DropReport{}, err
+	}
+	return *resp.Drops, nil
+}
+
 // ZeroStats clears the counters of service k, or of all services when k is nil.
 func (c *Client) ZeroStats(k *service.Key) error {
 	_, err := c.call(&Request{Op: OpZero, Key: k})

@@ -37,4 +37,30 @@ type (
 	Stats        = service.Stats
 	TableStats   = service.TableStats
 	Conn         = service.Conn
+	Drop         = service.Drop
+	DropReport   = service.DropReport
 )
+
+// DropReporter is an Engine that also lists its loss counters as typed
+// records (the drops request, xvsadm -L --drops, the xvs_events_total
+// metric). The forwarder implements it; an Engine without it answers the
+// drops request from Stats.Drops.
+type DropReporter interface {
+	// Drops returns every loss counter by queue and reason, and the
+	// counters that explain where the other traffic went.
+	Drops() DropReport
+}
+
+// EngineDrops returns engine's drop report: its own when it is a
+// DropReporter, else one built from Stats.Drops.
+func EngineDrops(engine Engine) DropReport {
+	if dr, ok := engine.(DropReporter); ok {
+		return dr.Drops()
+	}
+	var r DropReport
+	for key, n := range engine.Stats().Drops {
+		q, reason := SplitDropKey(key)
+		r.Drops = append(r.Drops, Drop{Queue: q, Reason: reason, Count: n})
+	}
+	return r
+}

@@ -47,6 +47,13 @@ import (
 //	xvs_conntrack_capacity                           gauge
 //	xvs_conntrack_evictions_total                    counter
 //	xvs_drops_total{queue,reason}                    counter
+//	xvs_events_total{queue,event}                    counter
+//
+// xvs_drops_total covers every loss counter of the engine's drop report
+// (workers, AF_XDP sockets, steering, AF_PACKET, evictions); an engine that
+// is a DropReporter also exports the report's Events (the steering
+// program's verdicts per queue, "steer-service", "pass-nomatch", ...) as
+// xvs_events_total.
 //
 // Counters restart from zero after ipvsadm -Z; Prometheus treats that as a
 // counter reset.
@@ -71,6 +78,7 @@ var (
 	descCapacity   = prometheus.NewDesc("xvs_conntrack_capacity", "Entries the connection table can hold.", nil, nil)
 	descEvictions  = prometheus.NewDesc("xvs_conntrack_evictions_total", "Entries evicted to make room in a full table.", nil, nil)
 	descDrops      = prometheus.NewDesc("xvs_drops_total", "Packets dropped, by queue and reason.", []string{"queue", "reason"}, nil)
+	descEvents     = prometheus.NewDesc("xvs_events_total", "Packets not lost but not forwarded either (steering verdicts), by queue and event.", []string{"queue", "event"}, nil)
 )
 
 // collector is a prometheus.Collector over an Engine.
@@ -85,7 +93,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descSvcConns, descSvcPkts, descSvcBytes, descRealConns, descRealPkts, descRealBytes,
 		descRealActive, descRealInact, descRealPers, descEntries, descTemplates, descCapacity,
-		descEvictions, descDrops,
+		descEvictions, descDrops, descEvents,
 	} {
 		ch <- d
 	}
@@ -144,6 +152,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range drops {
 		counter(descDrops, n, k[0], k[1])
+	}
+	if dr, ok := c.engine.(DropReporter); ok {
+		events := make(map[[2]string]uint64)
+		for _, e := range dr.Drops().Events {
+			events[[2]string{e.Queue, e.Reason}] += e.Count
+		}
+		for k, n := range events {
+			counter(descEvents, n, k[0], k[1])
+		}
 	}
 }
 

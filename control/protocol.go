@@ -22,6 +22,9 @@ package control
 //	              (ipvsadm -A/-E/-D/-C/-a/-e/-d, and a whole -R file at once)
 //	              → warnings: what the installed change cannot do, if anything
 //	stats         → stats: Stats (counters, rates, table figures, drops)
+//	drops         → drops: DropReport, every loss counter as a (queue,
+//	              reason, count) record, and the steering verdicts beside
+//	              them (xvsadm -L --drops)
 //	zero          key: service.Key or absent for all → (nothing) (ipvsadm -Z)
 //	conns         cursor, max → conns: []Conn, next: cursor of the following
 //	              page, 0 when done (ipvsadm -Lc); max is capped at MaxConnsPage
@@ -82,6 +85,7 @@ const (
 	OpSetTimeouts Op = "set-timeouts"
 	OpSetCapacity Op = "set-capacity"
 	OpReload      Op = "reload"
+	OpDrops       Op = "drops"
 )
 
 // Request is one line a client sends.
@@ -113,6 +117,8 @@ type Response struct {
 	// cannot do (a real server no served interface routes to). The change
 	// is made all the same.
 	Warnings []string `json:"warnings,omitempty"`
+	// Drops answers a drops request.
+	Drops *DropReport `json:"drops,omitempty"`
 }
 
 // Warner is an Engine that can say what an applied change cannot do; the

@@ -324,6 +324,9 @@ func (s *Server) do(req *Request) (*Response, error) {
 	case OpStats:
 		st := s.engine.Stats()
 		return &Response{Stats: &st}, nil
+	case OpDrops:
+		d := EngineDrops(s.engine)
+		return &Response{Drops: &d}, nil
 	case OpZero:
 		return &Response{}, s.engine.ZeroStats(req.Key)
 	case OpConns:
