@@ -43,6 +43,9 @@ type Command struct {
 	ShowTimeouts bool
 	// Daemon lists the sync daemons (-L --daemon); xvs shows none.
 	Daemon bool
+	// Drops lists the daemon's loss counters by reason and queue (-L
+	// --drops, xvs only).
+	Drops bool
 }
 
 // Key returns the key of the service the command names.

@@ -48,6 +48,11 @@
 //   - Sorting compares addresses as numbers (ipvsadm's comparison can wrap
 //     for addresses far apart).
 //   - Typographic dashes pasted from documents ("–stats") count as "--".
+//   - -L --drops (xvs only; ipvsadm has no such option) lists the daemon's
+//     loss counters (control.DropReport, see ListDrops): one line per reason
+//     and queue, a subtotal per reason seen on several queues, the total,
+//     and under "Not dropped" the steering program's verdicts per queue. It
+//     goes with -L (and -n) only.
 //   - Not supported, with a message saying so: SCTP services, --pe,
 //     --start-daemon/--stop-daemon (connection sync is set in the
 //     configuration file); -L --daemon prints nothing.

@@ -225,6 +225,7 @@ const (
 	fTunCsum
 	fTunRemCsum
 	fMatch
+	fDrops // xvs: -L --drops, outside the legal table (see parser.finish)
 )
 
 // flags is the vocabulary, as ipvsadm 1.31 declares it, plus --match.
@@ -289,6 +290,7 @@ var flags = []optFlag{
 	{long: "tun-csum", id: fTunCsum},
 	{long: "tun-remcsum", id: fTunRemCsum},
 	{long: "match", arg: argRequired, id: fMatch},
+	{long: "drops", id: fDrops},
 }
 
 func lookupLong(name string) *optFlag {

@@ -229,6 +229,11 @@ func (p *parser) option(t token) error {
 			return err
 		}
 		p.schedFlags = t.val
+	case fDrops:
+		if c.Drops {
+			return syntaxf(ErrInvalidOption, "multiple 'drops' options specified")
+		}
+		c.Drops = true
 	case fMatch:
 		p.set |= 1 << optMatch
 		m, err := ParseMatch(t.val)
@@ -320,6 +325,9 @@ func (p *parser) finish() error {
 		}
 	}
 	if err := check(c.Op, p.set); err != nil {
+		return err
+	}
+	if err := p.checkDrops(); err != nil {
 		return err
 	}
 	if p.maskArg != "" {

@@ -145,6 +145,16 @@ func list(cmd *Command, b Backend, w io.Writer, r Resolver) error {
 	case cmd.Daemon:
 		// xvs runs no IPVS sync daemons; ipvsadm prints nothing then.
 		return nil
+	case cmd.Drops:
+		db, ok := b.(DropsBackend)
+		if !ok {
+			return syntaxf(ErrUnsupported, "this daemon does not report drops")
+		}
+		rep, err := db.Drops()
+		if err != nil {
+			return err
+		}
+		return ListDrops(w, rep)
 	}
 	cfg, err := b.Config()
 	if err != nil {

@@ -87,6 +87,7 @@ Options:
   --thresholds                    list thresholds
   --persistent-conn               list persistent connection counts
   --tun-info                      list tunnel types
+  --drops                         list dropped packets by reason and queue (xvs only)
   --nosort                        keep the configuration's order
   --sort                          sort (the default)
 
