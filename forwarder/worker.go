@@ -17,7 +17,7 @@ const (
 
 // parkedFrame is a rewritten frame waiting for its next hop's MAC.
 type parkedFrame struct {
-	buf      [2048]byte
+	buf      [xdpLargeFrame]byte // the largest frame a backend receives
 	n        int
 	dst      [16]byte
 	deadline time.Time

@@ -221,6 +221,9 @@ func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backe
 		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
 	}
 	b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode})
+	if errors.Is(err, forwarder.ErrMTUTooLarge) {
+		return nil, err // it names the interface, its MTU, the limit and the way out
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (try --backend afpacket)", err)
 	}
