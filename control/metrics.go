@@ -29,8 +29,8 @@ import (
 //	queue      the NIC queue of a drop counter, "" when not per queue
 //	reason     why packets were dropped
 //
-// Stats.Drops keys are "REASON" or "QUEUE/REASON" with QUEUE a decimal queue
-// number: "no-service", "3/ring-full". An engine reports a reason either per
+// Stats.Drops keys are "REASON" or "QUEUE/REASON" with QUEUE the queue's
+// name: "no-service", "eth0/3/xsk-rx-ring-full". An engine reports a reason either per
 // queue or in total, not both, so sums over queue are right.
 //
 //	xvs_service_connections_total{service}          counter
