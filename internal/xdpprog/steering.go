@@ -286,34 +286,78 @@ type QueueCounter struct {
 }
 
 // QueueCounters returns the non-zero verdict counters per receive queue
-// (names as Counters has them), ordered by queue and then counter.
+// (names as Counters has them), ordered by queue and then counter. It reads
+// the whole counter map with one batch lookup where the kernel has it.
 func (s *Steering) QueueCounters() ([]QueueCounter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
+	sums, err := readSums(s.stats)
+	if err != nil {
+		return nil, fmt.Errorf("read steering counters: %w", err)
+	}
 	var out []QueueCounter
-	var perCPU []uint64
-	for q := range counterQueues + 1 {
-		for i := range numCounters {
-			slot := uint32(q*numCounters + i)
-			if err := s.stats.Lookup(slot, &perCPU); err != nil {
-				return nil, fmt.Errorf("read counter %s of queue %d: %w", counterNames[i], q, err)
-			}
-			var sum uint64
-			for _, v := range perCPU {
-				sum += v
-			}
-			if sum == 0 {
-				continue
-			}
-			qc := QueueCounter{Queue: q, Name: counterNames[i], Count: sum}
-			if q == counterQueues {
-				qc.Queue = -1
-			}
-			out = append(out, qc)
+	for slot, sum := range sums {
+		if sum == 0 {
+			continue
 		}
+		qc := QueueCounter{Queue: slot / numCounters, Name: counterNames[slot%numCounters], Count: sum}
+		if qc.Queue == counterQueues {
+			qc.Queue = -1
+		}
+		out = append(out, qc)
 	}
 	return out, nil
+}
+
+// readSums returns every slot of a per-CPU array of uint64, summed over
+// CPUs, indexed by slot.
+func readSums(m *ebpf.Map) ([]uint64, error) {
+	n := int(m.MaxEntries())
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]uint64, n)
+	keys := make([]uint32, n)
+	vals := make([]uint64, n*cpus)
+	var cursor ebpf.MapBatchCursor
+	got := 0
+	for got < n {
+		c, err := m.BatchLookup(&cursor, keys[:n-got], vals[:(n-got)*cpus], nil)
+		for i := range c {
+			for _, v := range vals[i*cpus : (i+1)*cpus] {
+				sums[keys[i]] += v
+			}
+		}
+		got += c
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return readSumsEach(m, sums)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sums, nil
+}
+
+// readSumsEach is readSums one lookup per slot, for kernels without batch
+// operations on arrays.
+func readSumsEach(m *ebpf.Map, sums []uint64) ([]uint64, error) {
+	var perCPU []uint64
+	for slot := range sums {
+		if err := m.Lookup(uint32(slot), &perCPU); err != nil {
+			return nil, err
+		}
+		sums[slot] = 0
+		for _, v := range perCPU {
+			sums[slot] += v
+		}
+	}
+	return sums, nil
 }
