@@ -455,8 +455,9 @@ func (q *xdpQueue) submit(descs []xdp.Desc) {
 //	xsk-tx-invalid-descs  bad descriptors on the TX ring
 //
 // and its own transmit losses (tx-full, tx-oversize, tx-error, tx-no-if as
-// "xsk-tx-..."). Events get tx_ring_empty_descs ("xsk-tx-ring-empty", kicks
-// that found nothing to send) and, per interface queue, the steering
+// "xsk-tx-..."). Events get tx_ring_empty_descs ("xsk-tx-ring-empty": kicks
+// that found nothing more to send; in copy mode every poll of an idle
+// worker counts too) and, per interface queue, the steering
 // program's verdicts ("steer-service", "pass-nomatch", ...); the verdict
 // "steer-no-socket" (steered, but the queue had no socket, so the kernel got
 // it) is a loss and goes to Drops.

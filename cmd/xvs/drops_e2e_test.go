@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,4 +154,65 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-var _ = netip.Addr{}
+// TestDropsListed: a NAT daemon that serves only the external interface
+// cannot reach the real servers behind the internal one; every datagram to
+// the service is dropped for no-route, and the drop listing and the metrics
+// say so, per queue and in the total.
+func TestDropsListed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	tl := testnet.NewT(t, testnet.Options{Mode: testnet.NAT, Name: t.Name(), Reals: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel) // after the daemon's own cleanup, which stops it
+	ext := tl.DirectorIfaces[0]
+	cfg := fmt.Sprintf("services:\n  - proto: udp\n    vip: %s\n    port: %d\n    scheduler: rr\n    reals:\n      - {address: %s, port: %d, method: nat}\n",
+		tl.VIP4, burstPort, tl.Reals[0].Addr4, burstPort)
+	l := launchOn(ctx, t, tl, []string{ext}, "xdp", cfg)
+	const n = 10
+	if out, err := tl.Client.Run(ctx, "python3", "-c", burstSender, tl.VIP4.String(), strconv.Itoa(burstPort), strconv.Itoa(burstFirst), strconv.Itoa(n)); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	// A parked frame is counted when it has waited parkTime (1 s).
+	var listing string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if listing = l.xvsadm(t, "-L", "--drops"); listedDrops(listing, "total", "") == n {
+			break
+		}
+	}
+	if got, total := listedDrops(listing, "no-route", ext+"/0"), listedDrops(listing, "total", ""); got != n || total != n {
+		t.Errorf("want %d no-route drops on %s/0 and a total of %d:\n%s", n, ext, n, listing)
+	}
+	metrics, err := tl.Director.Run(ctx, "curl", "-sf", "http://127.0.0.1:9100/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v\n%s", err, metrics)
+	}
+	want := fmt.Sprintf(`xvs_drops_total{queue="%s/0",reason="no-route"} %d`, ext, n)
+	if !strings.Contains(string(metrics), want) {
+		t.Errorf("metrics lack %s:\n%s", want, grepLines(string(metrics), "xvs_drops_total"))
+	}
+	if !strings.Contains(string(metrics), fmt.Sprintf(`xvs_events_total{event="steer-service",queue="%s/0"} %d`, ext, n)) {
+		t.Errorf("metrics lack the steering verdicts:\n%s", grepLines(string(metrics), "xvs_events_total"))
+	}
+}
+
+// listedDrops returns the count of the -L --drops line with reason and
+// queue (queue "" for the total line), or -1.
+func listedDrops(listing, reason, queue string) int {
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != reason {
+			continue
+		}
+		if queue == "" && len(f) == 2 || len(f) == 3 && f[1] == queue {
+			n, err := strconv.Atoi(f[len(f)-1])
+			if err == nil {
+				return n
+			}
+		}
+		if f[0] == "Not" {
+			break
+		}
+	}
+	return -1
+}

@@ -109,23 +109,7 @@ func jumbo(t *testing.T, mode testnet.Mode, backend string) {
 			t.Fatal(err)
 		}
 	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "xvs.yaml")
-	if err := os.WriteFile(cfg, []byte(jumboConfig(tl)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "xvs.sock")
-	p := launch(ctx, t, tl.Director, "run", "-i", strings.Join(tl.DirectorIfaces, ","), "--socket", sock,
-		"--backend", backend, "--config", cfg)
-	l := &lab{Lab: tl, xvs: p, sock: sock, cfgPath: cfg}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("xvs exit: %v\n%s", err, p.Output())
-		}
-		if t.Failed() {
-			t.Logf("xvs output:\n%s", p.Output())
-		}
-	})
+	l := launchOn(ctx, t, tl, tl.DirectorIfaces, backend, jumboConfig(tl))
 
 	out, err := tl.Client.Run(ctx, "python3", "-c", udpJumbo, tl.VIP4.String(), strconv.Itoa(jumboUDPPort), strconv.Itoa(jumboUDPSize), "20")
 	if err != nil {
@@ -147,6 +131,29 @@ func jumbo(t *testing.T, mode testnet.Mode, backend string) {
 	if rep, err := l.client(t).Drops(); err != nil || rep.Total() != 0 || t.Failed() {
 		t.Errorf("drops (err %v):\n%s", err, drops)
 	}
+}
+
+// launchOn starts the daemon on the director's interfaces ifaces with the
+// YAML config and stops it when the test ends.
+func launchOn(ctx context.Context, t *testing.T, tl *testnet.Lab, ifaces []string, backend, config string) *lab {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xvs.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "xvs.sock")
+	p := launch(ctx, t, tl.Director, "run", "-i", strings.Join(ifaces, ","), "--socket", sock,
+		"--backend", backend, "--config", cfg, "--metrics", "127.0.0.1:9100")
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("xvs exit: %v\n%s", err, p.Output())
+		}
+		if t.Failed() {
+			t.Logf("xvs output:\n%s", p.Output())
+		}
+	})
+	return &lab{Lab: tl, xvs: p, sock: sock, cfgPath: cfg}
 }
 
 // TestJumboMTURefused: an interface whose MTU no AF_XDP chunk can hold is
