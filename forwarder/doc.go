@@ -24,4 +24,11 @@
 //
 // Workers read the configuration through an immutable snapshot that the
 // control plane swaps atomically; a packet never waits for a lock.
+//
+// Nothing is dropped silently: Engine.Drops lists every loss as a (queue,
+// reason, count) record — the workers' DropReasons, the AF_XDP sockets'
+// kernel counters (XDP_STATISTICS) and transmit losses, the steering
+// program's per-queue verdicts, the AF_PACKET rings' overruns and the
+// connection table's evictions — and Engine.Stats carries the same figures
+// in Stats.Drops for the metrics.
 package forwarder
