@@ -81,11 +81,11 @@ func TestBurstFlows(t *testing.T) {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
 	for _, backend := range []string{"xdp", "afpacket"} {
-		t.Run(backend, func(t *testing.T) { burst(t, backend) })
+		t.Run(backend, func(t *testing.T) { flowBurst(t, backend) })
 	}
 }
 
-func burst(t *testing.T, backend string) {
+func flowBurst(t *testing.T, backend string) {
 	l := startWith(t, setup{mode: testnet.NAT, backend: backend, reals: 1, config: func(tl *testnet.Lab) string {
 		return fmt.Sprintf("services:\n  - proto: udp\n    vip: %s\n    port: %d\n    scheduler: rr\n    reals:\n      - {address: %s, port: %d, method: nat}\n",
 			tl.VIP4, burstPort, tl.Reals[0].Addr4, burstPort)
