@@ -79,6 +79,12 @@ func ParseConfig(name string, data []byte) (*service.Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p := parser{file: name}
+	if err := p.secondDocument(dec); err != nil {
+		return nil, err
+	}
+	if err := p.duplicateKeys(&root, ""); err != nil {
+		return nil, err
+	}
 	cfg, err := p.config(&root)
 	if err != nil {
 		return nil, err
