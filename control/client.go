@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"syscall"
@@ -36,25 +37,67 @@ func (e *DialError) Unwrap() error { return e.Err }
 // Client talks to a daemon over its control socket. Its methods may be called
 // from several goroutines; requests are sent one at a time.
 type Client struct {
-	mu   sync.Mutex // guards conn, r and the request/answer sequence
-	conn net.Conn
-	r    *bufio.Reader
+	mu sync.Mutex // guards r, broken and the request/answer sequence
+	// connMu guards conn's replacement and closed, so Close can interrupt
+	// a request without waiting for mu; conn is replaced with both held.
+	connMu sync.Mutex
+	conn   net.Conn
+	closed bool
+	r      *bufio.Reader
 	// broken is set once a request failed half-way: the stream may hold a
 	// stale answer, so later calls fail rather than read it.
 	broken error
 	// timeout bounds one request's round trip: a large restore, or the
 	// stats of many services on a busy host, can take a while.
 	timeout time.Duration
+	// path is the socket, for a new connection after a busy answer.
+	path string
+	// busyWait bounds how long a request is retried while the daemon
+	// answers busy.
+	busyWait time.Duration
 }
+
+// Client-side bounds.
+const (
+	// dialWait bounds connecting, including retries while the daemon's
+	// accept backlog is full (EAGAIN on a Unix socket).
+	dialWait = 5 * time.Second
+	// busyWait bounds retrying a request the daemon answered busy: it
+	// ran nothing, so sending it again is safe. A burst of commands
+	// queues on the daemon first; this covers the rare overflow.
+	busyWait = 30 * time.Second
+	// retryMax caps the pause between two retries.
+	retryMax = 500 * time.Millisecond
+)
 
 // Dial connects to the daemon's socket at path (use SocketPath() for the
 // default). A missing socket or a refused connection is a *DialError that
 // matches ErrNotRunning; a socket the caller may not open matches
 // ErrPermission.
 func Dial(path string) (*Client, error) {
-	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	conn, err := dialSocket(path)
 	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), timeout: 2 * time.Minute,
+		path: path, busyWait: busyWait}, nil
+}
+
+// dialSocket connects to path, retrying with a growing pause while the listener's
+// backlog is full.
+func dialSocket(path string) (net.Conn, error) {
+	deadline := time.Now().Add(dialWait)
+	pause := 5 * time.Millisecond
+	for {
+		conn, err := net.DialTimeout("unix", path, time.Until(deadline))
+		if err == nil {
+			return conn, nil
+		}
 		switch {
+		case errors.Is(err, syscall.EAGAIN) && time.Now().Add(pause).Before(deadline):
+			time.Sleep(jitter(pause))
+			pause = min(2*pause, retryMax)
+			continue
 		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 			return nil, &DialError{Path: path, Err: ErrPermission}
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOTDIR):
@@ -62,13 +105,24 @@ func Dial(path string) (*Client, error) {
 		}
 		return nil, &DialError{Path: path, Err: err}
 	}
-	return &Client{conn: c, r: bufio.NewReaderSize(c, 64<<10), timeout: 2 * time.Minute}, nil
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// jitter spreads d over [d/2, d) so a burst of clients does not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
 
-// call sends one request and reads its answer.
+// Close closes the connection; a request in progress fails.
+func (c *Client) Close() error {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	c.closed = true
+	return c.conn.Close()
+}
+
+// call sends one request and reads its answer. A busy answer means the
+// daemon ran nothing: the request is sent again on a new connection, with a
+// growing pause, for up to busyWait.
 func (c *Client) call(req *Request) (*Response, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -79,12 +133,40 @@ func (c *Client) call(req *Request) (*Response, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	deadline := time.Now().Add(c.busyWait)
+	pause := 10 * time.Millisecond
+	for {
+		resp, err := c.roundTrip(req.Op, b)
+		if !errors.Is(err, ErrBusy) || !time.Now().Add(pause).Before(deadline) {
+			return resp, err
+		}
+		time.Sleep(jitter(pause))
+		pause = min(2*pause, retryMax)
+		conn, derr := dialSocket(c.path)
+		if derr != nil {
+			return nil, derr
+		}
+		c.connMu.Lock()
+		if c.closed {
+			c.connMu.Unlock()
+			conn.Close()
+			return nil, fmt.Errorf("%s: %w", req.Op, net.ErrClosed)
+		}
+		c.conn.Close()
+		c.conn, c.broken = conn, nil
+		c.connMu.Unlock()
+		c.r.Reset(conn)
+	}
+}
+
+// roundTrip sends one encoded request and reads its answer; c.mu is held.
+func (c *Client) roundTrip(op Op, b []byte) (*Response, error) {
 	if c.broken != nil {
 		return nil, c.broken
 	}
 	c.conn.SetDeadline(time.Now().Add(c.timeout))
 	if _, err := c.conn.Write(append(b, '\n')); err != nil {
-		c.broken = fmt.Errorf("send %s request: %w", req.Op, err)
+		c.broken = fmt.Errorf("send %s request: %w", op, err)
 		// A server that refuses the caller answers before it reads
 		// anything and hangs up: its reason is still in the stream.
 		c.conn.SetReadDeadline(time.Now().Add(time.Second))
@@ -98,12 +180,12 @@ func (c *Client) call(req *Request) (*Response, error) {
 	}
 	line, err := readLine(c.r, 1<<31-1)
 	if err != nil {
-		c.broken = fmt.Errorf("read %s answer: %w", req.Op, err)
+		c.broken = fmt.Errorf("read %s answer: %w", op, err)
 		return nil, c.broken
 	}
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {
-		return nil, fmt.Errorf("decode %s answer: %w", req.Op, err)
+		return nil, fmt.Errorf("decode %s answer: %w", op, err)
 	}
 	if resp.Error != nil {
 		return nil, resp.Error.remoteError()

@@ -13,18 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/service"
 )
-
-// maxClients bounds the connections served at once; more are told CodeBusy.
-const maxClients = 32
-
-// writeTimeout bounds the time to send one answer to a slow client.
-const writeTimeout = 30 * time.Second
 
 // Server answers the control protocol (see the protocol description in
 // protocol.go) for one Engine.
@@ -35,8 +31,20 @@ type Server struct {
 	// allow decides whether a peer uid may use the API; tests replace it.
 	allow func(uid uint32) bool
 
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
+	lim    limits
+	active chan struct{} // handler slots: a request holds one while it is handled and answered
+	large  chan struct{} // the one token for reading a line longer than lim.smallLine
+	bufs   sync.Pool     // *[]byte of lim.smallLine bytes: read buffers of connections mid-request
+	// lineBytes is the size of every request-line buffer in use: what
+	// clients make the daemon hold, bounded by the limits.
+	lineBytes atomic.Int64
+
+	mu    sync.Mutex // guards conns and every clientConn's waiting and since
+	conns map[*clientConn]struct{}
+
+	acceptLog, busyLog, evictLog rateLog
+	// freeLarge rate-limits returning a large line's memory to the OS.
+	freeLarge rateLog
 }
 
 // Option configures a Server.
@@ -59,13 +67,18 @@ func NewServer(engine Engine, opts ...Option) *Server {
 	s := &Server{
 		engine: engine,
 		log:    slog.Default(),
-		conns:  make(map[net.Conn]struct{}),
+		lim:    defaultLimits,
+		conns:  make(map[*clientConn]struct{}),
 	}
 	euid := uint32(os.Geteuid())
 	s.allow = func(uid uint32) bool { return uid == 0 || uid == euid }
 	for _, o := range opts {
 		o(s)
 	}
+	s.active = make(chan struct{}, s.lim.maxActive)
+	s.large = make(chan struct{}, 1)
+	size := s.lim.smallLine
+	s.bufs.New = func() any { b := make([]byte, size); return &b }
 	return s
 }
 
@@ -125,18 +138,25 @@ func listen(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
-func (s *Server) serveListener(ctx context.Context, l *net.UnixListener) error {
+// unixListener is what the accept loop needs of a *net.UnixListener (tests
+// inject accept failures through it).
+type unixListener interface {
+	AcceptUnix() (*net.UnixConn, error)
+	Close() error
+}
+
+func (s *Server) serveListener(ctx context.Context, l unixListener) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() {
 		l.Close()
 		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
+		for cc := range s.conns {
+			cc.c.Close()
 		}
 		s.mu.Unlock()
 	})
 	defer stop()
-	sem := make(chan struct{}, maxClients)
+	var backoff time.Duration
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -144,58 +164,114 @@ func (s *Server) serveListener(ctx context.Context, l *net.UnixListener) error {
 				wg.Wait()
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				// Only shutdown closes the listener; anything else
+				// is a bug that retrying cannot fix.
+				wg.Wait()
+				return fmt.Errorf("control socket accept: %w", err)
 			}
-			l.Close()
-			wg.Wait()
-			return fmt.Errorf("control socket accept: %w", err)
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.refuse(c, ErrBusy)
+			// Out of descriptors (EMFILE, ENFILE), out of memory
+			// (ENOBUFS, ENOMEM), a peer gone before accept
+			// (ECONNABORTED): all pass. The daemon keeps
+			// forwarding meanwhile, and the pending client stays in
+			// the backlog until the retry.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if ok, n := s.acceptLog.allow(time.Now()); ok {
+				s.log.Warn("control: accept failed; retrying", "err", err, "retry-in", backoff, "suppressed", n)
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// An idle client's descriptor is better spent on
+				// the one waiting.
+				s.mu.Lock()
+				s.evictLocked(time.Now(), s.lim.evictAfter)
+				s.mu.Unlock()
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
 			continue
 		}
-		if !s.track(ctx, c) {
-			<-sem
+		backoff = 0
+		cc := s.admit(ctx, c)
+		if cc == nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			defer s.untrack(c)
-			s.serveConn(c)
+			defer s.untrack(cc)
+			s.serveConn(ctx, cc)
 		}()
 	}
 }
 
-// track registers c so shutdown can close it; it refuses once ctx is done.
-func (s *Server) track(ctx context.Context, c net.Conn) bool {
+// admit registers c so shutdown can close it, making room by closing the
+// longest-idle client when lim.maxConns are open. It answers busy and
+// returns nil when every open connection is working or too young to close,
+// and returns nil once ctx is done.
+func (s *Server) admit(ctx context.Context, c *net.UnixConn) *clientConn {
+	now := time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if ctx.Err() != nil {
+		s.mu.Unlock()
 		c.Close()
+		return nil
+	}
+	if len(s.conns) >= s.lim.maxConns && !s.evictLocked(now, s.lim.evictAfter) {
+		s.mu.Unlock()
+		if ok, n := s.busyLog.allow(now); ok {
+			s.log.Warn("control: too many clients at once; refused one", "max", s.lim.maxConns, "suppressed", n)
+		}
+		// A fresh socket's send buffer is empty: this write does not
+		// block the accept loop.
+		s.refuse(c, ErrBusy)
+		return nil
+	}
+	cc := &clientConn{c: c, waiting: true, since: now}
+	s.conns[cc] = struct{}{}
+	s.mu.Unlock()
+	return cc
+}
+
+// evictLocked closes the connection that has waited longest for its client
+// (idle, or slowly sending a short line), if it has waited at least minAge,
+// and reports whether it closed one. A connection whose request is queued,
+// handled or answered is never closed: that work was accepted. s.mu must be
+// held.
+func (s *Server) evictLocked(now time.Time, minAge time.Duration) bool {
+	var victim *clientConn
+	for cc := range s.conns {
+		if cc.waiting && now.Sub(cc.since) >= minAge && (victim == nil || cc.since.Before(victim.since)) {
+			victim = cc
+		}
+	}
+	if victim == nil {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	delete(s.conns, victim)
+	victim.c.Close()
+	if ok, n := s.evictLog.allow(now); ok {
+		s.log.Info("control: closed the longest-idle client to make room", "idle", now.Sub(victim.since).Round(time.Millisecond), "suppressed", n)
+	}
 	return true
 }
 
-func (s *Server) untrack(c net.Conn) {
+func (s *Server) untrack(cc *clientConn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	delete(s.conns, cc)
 	s.mu.Unlock()
-	c.Close()
+	cc.c.Close()
+	s.putBuf(cc)
 }
 
-// refuse answers one error line and closes c.
-func (s *Server) refuse(c net.Conn, err error) {
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	writeResponse(c, &Response{Error: errorReply(err)})
-	c.Close()
+// setWaiting records whether cc waits for its client (and may be evicted).
+func (s *Server) setWaiting(cc *clientConn, waiting bool) {
+	s.mu.Lock()
+	cc.waiting, cc.since = waiting, time.Now()
+	s.mu.Unlock()
 }
 
 // peerUID reads the connecting process's uid from the socket (SO_PEERCRED).
@@ -215,42 +291,6 @@ func peerUID(c *net.UnixConn) (uint32, error) {
 		return 0, serr
 	}
 	return cred.Uid, nil
-}
-
-func (s *Server) serveConn(c *net.UnixConn) {
-	uid, err := peerUID(c)
-	if err != nil || !s.allow(uid) {
-		if err != nil {
-			s.log.Warn("control: cannot read peer credentials", "err", err)
-		}
-		s.refuse(c, ErrPermission)
-		return
-	}
-	r := bufio.NewReaderSize(c, 64<<10)
-	for {
-		c.SetReadDeadline(time.Now().Add(IdleTimeout))
-		line, err := readLine(r, MaxRequestSize)
-		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				s.refuse(c, fmt.Errorf("request longer than %d bytes: %w", MaxRequestSize, ErrBadRequest))
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				var ne net.Error
-				if !errors.As(err, &ne) || !ne.Timeout() {
-					s.log.Debug("control: read", "err", err)
-				}
-			}
-			return
-		}
-		if len(line) == 0 {
-			continue
-		}
-		resp := s.handle(line)
-		c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := writeResponse(c, resp); err != nil {
-			s.log.Debug("control: write", "err", err)
-			return
-		}
-	}
 }
 
 var errLineTooLong = errors.New("line too long")
