@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -205,17 +207,47 @@ func MetricsHandler(engine Engine) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
+// MetricsOption configures ServeMetrics.
+type MetricsOption func(*metricsOptions)
+
+type metricsOptions struct {
+	log *slog.Logger
+}
+
+// WithMetricsLogger sets where the metrics server logs its own problems
+// (accept failures, bad clients), rate-limited; default slog's default.
+func WithMetricsLogger(l *slog.Logger) MetricsOption {
+	return func(o *metricsOptions) { o.log = l }
+}
+
 // ServeMetrics serves MetricsHandler(engine) at /metrics on addr (host:port)
 // until ctx is done, then shuts down and returns nil. It fails at once if
-// addr cannot be listened on.
-func ServeMetrics(ctx context.Context, addr string, engine Engine) error {
+// addr cannot be listened on. Connections are capped and timed out (see
+// metricsMaxConns), so clients of the port cannot exhaust the daemon; a
+// failing accept (out of descriptors) is retried by net/http with a backoff.
+func ServeMetrics(ctx context.Context, addr string, engine Engine, opts ...MetricsOption) error {
+	o := metricsOptions{log: slog.Default()}
+	for _, f := range opts {
+		f(&o)
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	cl := newCapListener(l, metricsMaxConns)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", MetricsHandler(engine))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: metricsReadHeaderTimeout,
+		ReadTimeout:       metricsReadTimeout,
+		WriteTimeout:      metricsWriteTimeout,
+		IdleTimeout:       metricsIdleTimeout,
+		MaxHeaderBytes:    metricsMaxHeaderBytes,
+		ConnState:         cl.track,
+		ErrorLog:          log.New(&rateWriter{log: o.log}, "", 0),
+	}
+	l = cl
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -228,8 +260,22 @@ func ServeMetrics(ctx context.Context, addr string, engine Engine) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("metrics shutdown: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// rateWriter turns net/http's error log into rate-limited warnings: a flood
+// of bad clients costs the daemon's log one line every few seconds.
+type rateWriter struct {
+	log  *slog.Logger
+	rate rateLog
+}
+
+func (w *rateWriter) Write(b []byte) (int, error) {
+	if ok, n := w.rate.allow(time.Now()); ok {
+		w.log.Warn("metrics: "+strings.TrimSpace(string(b)), "suppressed", n)
+	}
+	return len(b), nil
 }

@@ -180,6 +180,9 @@ func TestBurstQueues(t *testing.T) {
 	lim := testLimits
 	lim.maxConns = 4
 	lim.evictAfter = time.Hour // only the queue and the client's retry help
+	// A loaded machine (-race, two cores) may starve a client between its
+	// dial and its request for longer than the test's short idle timeout.
+	lim.idleTimeout = time.Minute
 	path, _ := startServer(t, slowEngine{newFakeEngine(), 20 * time.Millisecond}, withLimits(lim))
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -226,9 +229,22 @@ func TestConnectionCap(t *testing.T) {
 			lim := testLimits
 			lim.evictAfter = tt.evictAfter
 			path, srv := startServer(t, newFakeEngine(), withLimits(lim))
-			// Each idle client is answered once first, so it is
-			// surely admitted (and startServer's probe, accepted
-			// before it, surely seen).
+			// startServer's probe is accepted before a first client
+			// is answered (accept is in order); wait until both are
+			// gone so the count below is the idle clients' alone.
+			first := rawDial(t, path)
+			first.Write([]byte(`{"op":"timeouts"}` + "\n"))
+			if _, err := first.answer(); err != nil {
+				t.Fatal(err)
+			}
+			first.Close()
+			waitFor(t, "probe and first client gone", func() bool {
+				srv.mu.Lock()
+				defer srv.mu.Unlock()
+				return len(srv.conns) == 0
+			})
+			// Each idle client is answered once, so it is surely
+			// admitted.
 			idle := make([]*rawConn, lim.maxConns)
 			for i := range idle {
 				idle[i] = rawDial(t, path)

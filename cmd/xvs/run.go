@@ -109,6 +109,7 @@ func runCmd(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	raiseFileLimit(log)
 	cfg := &service.Config{}
 	if f.config != "" {
 		if cfg, err = control.LoadConfigFile(f.config); err != nil {
@@ -180,7 +181,7 @@ func runCmd(args []string) error {
 	srv := control.NewServer(eng, control.WithReload(reload), control.WithLogger(log))
 	go func() { errc <- srv.Serve(ctx, f.socket) }()
 	if f.metrics != "" {
-		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng) }()
+		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log)) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -244,4 +245,32 @@ func vlanList(vs []forwarder.VLAN) string {
 		fmt.Fprintf(&b, "%d@%s", v.ID, name)
 	}
 	return b.String()
+}
+
+// lowFileLimit is the open-files limit below which the daemon warns: the
+// data path's sockets, the control socket's clients and the metrics
+// endpoint's connections all take descriptors.
+const lowFileLimit = 4096
+
+// raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit, as daemons
+// do, so a burst of clients cannot starve the data path and the control
+// socket of descriptors. (Go's runtime already does this at start on Linux;
+// doing it here keeps the daemon right however it is built, and says so
+// when the hard limit itself is low.)
+func raiseFileLimit(log *slog.Logger) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		log.Warn("cannot read the open-files limit", "err", err)
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			log.Warn("cannot raise the open-files limit", "err", err)
+			_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+		}
+	}
+	if lim.Cur < lowFileLimit {
+		log.Warn("the open-files limit is low; raise it (LimitNOFILE= in systemd, ulimit -n)", "limit", lim.Cur, "want", lowFileLimit)
+	}
 }
