@@ -16,7 +16,9 @@ const (
 	// metricsMaxConns bounds the connections open at once. At the cap
 	// the connection that has been idle longest (no request in flight) is
 	// closed to admit the new one; when every one is busy, accepting
-	// waits until one finishes, which the timeouts below bound.
+	// waits until one finishes, which the timeouts below bound. Closed
+	// connections whose goroutine has not yet run keep their descriptor
+	// a moment: up to a quarter more descriptors are open.
 	metricsMaxConns = 64
 	// metricsReadHeaderTimeout bounds a new connection's wait for its
 	// request's headers.
@@ -40,16 +42,21 @@ type capListener struct {
 	net.Listener
 	max int
 
-	mu     sync.Mutex // guards conns, closed
+	mu     sync.Mutex // guards conns, closing, closed
 	conns  map[net.Conn]*capState
 	closed bool
-	freed  *sync.Cond // signalled when a connection closes, or on Close
+	// closing counts evicted connections whose server goroutine has not
+	// yet closed them: their descriptors are still open until it has
+	// (a Read in progress holds the descriptor), so they count.
+	closing int
+	freed   *sync.Cond // signalled when a connection closes or turns idle, or on Close
 }
 
 // capState is one open connection's state.
 type capState struct {
-	idle  bool // new or between requests: may be closed for room
-	since time.Time
+	idle    bool // new or between requests: may be closed for room
+	closing bool // evicted, not yet reported closed
+	since   time.Time
 }
 
 func newCapListener(l net.Listener, max int) *capListener {
@@ -66,9 +73,18 @@ func (l *capListener) Accept() (net.Conn, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for len(l.conns) >= l.max && !l.closed {
-		if l.evictLocked() {
+	// Admit once fewer than max connections are live and fewer than
+	// max+maxClosing descriptors are open, evicted ones included (a Read
+	// in progress keeps an evicted connection's descriptor open until its
+	// goroutine has run). A few evictions at a time drain a flood
+	// quickly on a loaded machine.
+	for !l.closed {
+		live := len(l.conns) - l.closing
+		if live < l.max && len(l.conns) < l.max+l.maxClosing() {
 			break
+		}
+		if live >= l.max && l.closing < l.maxClosing() && l.evictLocked() {
+			continue
 		}
 		l.freed.Wait()
 	}
@@ -80,20 +96,26 @@ func (l *capListener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// evictLocked closes the connection idle longest and reports whether there
-// was one. l.mu must be held.
+// maxClosing bounds the evicted connections not yet closed by their
+// goroutine.
+func (l *capListener) maxClosing() int { return max(1, l.max/4) }
+
+// evictLocked closes the connection idle longest, if any, and reports
+// whether there was one; it stays counted until the server reports it
+// closed. l.mu must be held.
 func (l *capListener) evictLocked() bool {
 	var victim net.Conn
 	var vs *capState
 	for c, st := range l.conns {
-		if st.idle && (vs == nil || st.since.Before(vs.since)) {
+		if st.idle && !st.closing && (vs == nil || st.since.Before(vs.since)) {
 			victim, vs = c, st
 		}
 	}
 	if victim == nil {
 		return false
 	}
-	delete(l.conns, victim)
+	vs.closing = true
+	l.closing++
 	victim.Close()
 	return true
 }
@@ -106,12 +128,16 @@ func (l *capListener) track(c net.Conn, state http.ConnState) {
 	case http.StateNew, http.StateIdle:
 		if st, ok := l.conns[c]; ok {
 			st.idle, st.since = true, time.Now()
+			l.freed.Broadcast()
 		}
 	case http.StateActive:
 		if st, ok := l.conns[c]; ok {
 			st.idle = false
 		}
 	case http.StateClosed, http.StateHijacked:
+		if st, ok := l.conns[c]; ok && st.closing {
+			l.closing--
+		}
 		delete(l.conns, c)
 		l.freed.Broadcast()
 	}

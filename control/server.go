@@ -42,9 +42,13 @@ type Server struct {
 	mu    sync.Mutex // guards conns and every clientConn's waiting and since
 	conns map[*clientConn]struct{}
 
+	// largeBuf is the long-line buffer, owned by whoever holds the large
+	// token; largeTimer frees it largeKeep after the last long line.
+	largeBuf   []byte
+	largeMu    sync.Mutex // guards largeTimer
+	largeTimer *time.Timer
+
 	acceptLog, busyLog, evictLog rateLog
-	// freeLarge rate-limits returning a large line's memory to the OS.
-	freeLarge rateLog
 }
 
 // Option configures a Server.

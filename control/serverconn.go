@@ -31,7 +31,10 @@ import (
 //	                   the pool when the client has nothing more pending;
 //	                   complete within lineTimeout of its first byte
 //	long line          (a restore) one at a time, up to maxLine, complete
-//	                   within largeLineTimeout; others wait up to queueWait
+//	                   within largeLineTimeout; others wait up to queueWait;
+//	                   read into one buffer that the next long line reuses
+//	                   (so repeated ones make no garbage) and that is freed
+//	                   largeKeep after the last one
 //	handling           maxActive requests are decoded, run and answered at
 //	                   once, each answer written within writeTimeout; the
 //	                   rest wait in arrival order up to queueWait, then are
@@ -50,6 +53,7 @@ type limits struct {
 	largeLineTimeout time.Duration
 	idleTimeout      time.Duration
 	writeTimeout     time.Duration
+	largeKeep        time.Duration
 }
 
 var defaultLimits = limits{
@@ -63,6 +67,7 @@ var defaultLimits = limits{
 	largeLineTimeout: time.Minute,
 	idleTimeout:      IdleTimeout,
 	writeTimeout:     10 * time.Second,
+	largeKeep:        5 * time.Second,
 }
 
 // withLimits replaces the limits (tests shrink them).
@@ -79,8 +84,6 @@ type clientConn struct {
 	buf      *[]byte
 	off, end int
 	first    [1]byte // where an idle connection's next byte lands
-	// bigCap is the size of the long line being read or handled, 0 if none.
-	bigCap int
 
 	// waiting is set while the connection waits for its client, since
 	// when; guarded by Server.mu.
@@ -117,15 +120,7 @@ func (s *Server) serveConn(ctx context.Context, cc *clientConn) {
 		s.setWaiting(cc, false)
 		ok := s.answer(ctx, cc, line)
 		if large {
-			s.lineBytes.Add(-int64(cc.bigCap))
-			cc.bigCap = 0
-			<-s.large
-			// The long line and its decoded request are garbage now;
-			// give their pages back soon rather than at the next
-			// GC cycle, which an idle daemon may not reach for minutes.
-			if free, _ := s.freeLarge.allow(time.Now()); free {
-				debug.FreeOSMemory()
-			}
+			s.releaseLarge(cc)
 		}
 		if !ok {
 			return
@@ -236,28 +231,27 @@ func (s *Server) readLarge(ctx context.Context, cc *clientConn) ([]byte, bool, e
 		return nil, false, net.ErrClosed
 	}
 	fail := func(err error) ([]byte, bool, error) {
-		s.lineBytes.Add(-int64(cc.bigCap))
-		cc.bigCap = 0
-		<-s.large
+		s.releaseLarge(cc)
 		return nil, false, err
 	}
 	cc.c.SetReadDeadline(time.Now().Add(s.lim.largeLineTimeout))
 	small := *cc.buf
-	big := make([]byte, cc.end, min(4*len(small), s.lim.maxLine+1))
+	// The token holder owns s.largeBuf.
+	s.largeBuf = s.largeBuf[:0]
+	if want := min(4*len(small), s.lim.maxLine+1); cap(s.largeBuf) < want {
+		s.growLarge(want)
+	}
+	big := s.largeBuf[:cc.end]
 	copy(big, small[:cc.end])
-	cc.bigCap = cap(big)
-	s.lineBytes.Add(int64(cc.bigCap))
 	cc.off, cc.end = 0, 0
 	for {
 		if len(big) == cap(big) {
 			if len(big) > s.lim.maxLine {
 				return fail(errLineTooLong)
 			}
-			nb := make([]byte, len(big), min(2*cap(big), s.lim.maxLine+1))
-			copy(nb, big)
-			big = nb
-			s.lineBytes.Add(int64(cap(big) - cc.bigCap))
-			cc.bigCap = cap(big)
+			s.largeBuf = big
+			s.growLarge(min(2*cap(big), s.lim.maxLine+1))
+			big = s.largeBuf
 		}
 		chunk := big[len(big):min(cap(big), len(big)+len(small))]
 		n, err := cc.c.Read(chunk)
@@ -279,6 +273,48 @@ func (s *Server) readLarge(ctx context.Context, cc *clientConn) ([]byte, bool, e
 			}
 			return fail(err)
 		}
+	}
+}
+
+// growLarge replaces the long-line buffer by one of capacity n keeping its
+// contents; the caller holds the token.
+func (s *Server) growLarge(n int) {
+	nb := make([]byte, len(s.largeBuf), n)
+	copy(nb, s.largeBuf)
+	s.lineBytes.Add(int64(n - cap(s.largeBuf)))
+	s.largeBuf = nb
+}
+
+// releaseLarge gives back the long-line token after a long line was handled
+// or refused, and arranges for the buffer to be freed if no other long line
+// comes within largeKeep. The parameter documents which connection held it.
+func (s *Server) releaseLarge(*clientConn) {
+	<-s.large
+	s.largeMu.Lock()
+	defer s.largeMu.Unlock()
+	if s.largeTimer == nil {
+		s.largeTimer = time.AfterFunc(s.lim.largeKeep, s.dropLarge)
+	} else {
+		s.largeTimer.Reset(s.lim.largeKeep)
+	}
+}
+
+// dropLarge frees the long-line buffer once long lines have stopped, and
+// gives the pages of it and of the requests decoded from it back to the
+// OS now rather than at the next GC cycle, which an idle daemon may not
+// reach for minutes. A long line in progress reschedules it when done.
+func (s *Server) dropLarge() {
+	select {
+	case s.large <- struct{}{}:
+	default:
+		return
+	}
+	freed := cap(s.largeBuf)
+	s.largeBuf = nil
+	s.lineBytes.Add(-int64(freed))
+	<-s.large
+	if freed > 0 {
+		debug.FreeOSMemory()
 	}
 }
 

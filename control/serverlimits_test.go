@@ -31,6 +31,7 @@ var testLimits = limits{
 	largeLineTimeout: 2 * time.Second,
 	idleTimeout:      2 * time.Second,
 	writeTimeout:     2 * time.Second,
+	largeKeep:        100 * time.Millisecond,
 }
 
 // slowEngine makes every timeouts request take a while, so requests pile up.
