@@ -204,7 +204,11 @@ func MetricsHandler(engine Engine) http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	// A scrape costs CPU the data path and the control socket need;
+	// Prometheus scrapes one at a time, so more at once are answered 503
+	// at once instead of queueing for the daemon's cores.
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError,
+		MaxRequestsInFlight: metricsMaxScrapes})
 }
 
 // MetricsOption configures ServeMetrics.

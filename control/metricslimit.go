@@ -32,6 +32,9 @@ const (
 	metricsIdleTimeout = 30 * time.Second
 	// metricsMaxHeaderBytes bounds a request's headers.
 	metricsMaxHeaderBytes = 8 << 10
+	// metricsMaxScrapes bounds the scrapes computed at once; more are
+	// answered 503 Service Unavailable.
+	metricsMaxScrapes = 4
 )
 
 // capListener caps the connections it has accepted and that are still open.
