@@ -174,6 +174,8 @@ var (
 	// ErrBadRequest is a malformed or unknown request.
 	ErrBadRequest = errors.New("bad request")
 	// ErrBusy means the server is serving its maximum number of clients.
+	// The request was not run, so it may be sent again; Client does, for
+	// a while, before it returns ErrBusy.
 	ErrBusy = errors.New("the xvs daemon is busy, try again")
 )
 

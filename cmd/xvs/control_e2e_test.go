@@ -204,9 +204,11 @@ func TestMetricsFlood(t *testing.T) {
 	}
 	base := l.fds(t)
 	var floods []*syncBuffer
+	var flooders []*exec.Cmd
 	for range procs {
-		_, out := startAsNobody(t, l.Director, bin, "-addr", "127.0.0.1:9100", "-n", strconv.Itoa(total/procs), "-hold", "30s")
+		cmd, out := startAsNobody(t, l.Director, bin, "-addr", "127.0.0.1:9100", "-n", strconv.Itoa(total/procs), "-hold", "30s")
 		floods = append(floods, out)
+		flooders = append(flooders, cmd)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -283,6 +285,22 @@ func TestMetricsFlood(t *testing.T) {
 	}
 	if !scraped {
 		t.Error("no scrape of /metrics got through during the flood")
+	}
+	// Once the flooders are gone, so are their connections' descriptors.
+	for _, cmd := range flooders {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	var after int
+	for range 100 {
+		if after = l.fds(t); after <= base+2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("daemon fds after the flooders left: %d", after)
+	if after > base+2 {
+		t.Errorf("daemon holds %d descriptors 10 s after the flood, %d before", after, base)
 	}
 }
 
