@@ -253,6 +253,19 @@ func TestConnectionCap(t *testing.T) {
 				if _, err := idle[i].answer(); err != nil {
 					t.Fatal(err)
 				}
+				// Its connection waits for it again before the next
+				// one starts, so idle[0] has surely waited longest.
+				waitFor(t, "connection idle again", func() bool {
+					srv.mu.Lock()
+					defer srv.mu.Unlock()
+					n := 0
+					for cc := range srv.conns {
+						if cc.waiting {
+							n++
+						}
+					}
+					return n == i+1
+				})
 			}
 			waitFor(t, "all connections admitted", func() bool {
 				srv.mu.Lock()
