@@ -18,6 +18,7 @@ const (
 const (
 	mdData         = 0
 	mdDataEnd      = 4
+	mdDataMeta     = 8
 	mdRxQueueIndex = 16
 )
 

@@ -37,6 +37,21 @@
 // left, or an upper layer other than TCP, UDP and ICMPv6. Ethernet with at
 // most one 802.1Q or 802.1ad tag is parsed.
 //
+// A VLAN tag may not be in the frame at all: a NIC with rx-vlan-offload, and
+// veth for every tag its peer sent with tx-vlan-offload (a bridge forwarding
+// a tagged frame does), keep it as descriptor or skb metadata, and a frame
+// redirected to AF_XDP would reach the worker untagged, its VLAN unknowable
+// (the forwarder serves only configured VLANs). [NewSteeringFor] therefore
+// also loads the program device-bound (BPF_F_XDP_DEV_BOUND_ONLY) with a call
+// to the kfunc bpf_xdp_metadata_rx_vlan_tag at its start; a steered frame
+// with an offloaded tag gets it back in front of its ethertype
+// (bpf_xdp_adjust_head and a 12-byte move of the MAC addresses) just before
+// the redirect, and loses it again if the redirect fails, so the kernel
+// never sees it twice. Rules match the same either way. The kernel attaches
+// device-bound programs only in native mode and cannot test-run them, so
+// generic mode (and a kernel without the kfunc) gets the plain program, and
+// the unit tests run a variant that reads the tag from the XDP metadata area.
+//
 // The rule set lives in one LPM trie (see rules.go for the key layout) that
 // sits in the single slot of an ARRAY_OF_MAPS. The program fetches the trie
 // once per packet and does all lookups in it, and [Steering.Update] builds a

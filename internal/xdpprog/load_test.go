@@ -7,7 +7,42 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
+
+// TestVerifierAcceptsDeviceBound loads the device-bound steering program
+// (bpf_xdp_metadata_rx_vlan_tag) on a veth; a rejection fails with the
+// verifier's log. The kernel binds XDP programs only to devices with XDP,
+// so not to lo.
+func TestVerifierAcceptsDeviceBound(t *testing.T) {
+	tp := newTopo(t)
+	id, err := rxVLANKfunc()
+	if err != nil {
+		t.Fatalf("kernel 6.8 or later has bpf_xdp_metadata_rx_vlan_tag: %v", err)
+	}
+	spec, err := steeringSpec(4, tagSource{kfunc: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := spec.Programs[steerProgName]
+	ps.Ifindex, ps.Flags = uint32(tp.vb), unix.BPF_F_XDP_DEV_BOUND_ONLY
+	if err := inNS(tp.b, func() error {
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+			Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelStats},
+		})
+		if err != nil {
+			return err
+		}
+		defer coll.Close()
+		t.Logf("%d instructions; %s", len(ps.Instructions), coll.Programs[steerProgName].VerifierLog)
+		return nil
+	}); err != nil {
+		if ve := (*ebpf.VerifierError)(nil); errors.As(err, &ve) {
+			t.Fatalf("verifier rejected: %+v", ve)
+		}
+		t.Fatal(err)
+	}
+}
 
 // needRoot skips tests that load BPF programs or build namespaces.
 func needRoot(t testing.TB) {
@@ -21,7 +56,11 @@ func needRoot(t testing.TB) {
 // and logs them; a rejection fails with the verifier's own log.
 func TestVerifierAccepts(t *testing.T) {
 	needRoot(t)
-	steer, err := steeringSpec(4)
+	steer, err := steeringSpec(4, tagSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steerMeta, err := steeringSpec(4, tagSource{meta: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +84,7 @@ func TestVerifierAccepts(t *testing.T) {
 		prog string
 	}{
 		{"steer", steer, steerProgName},
+		{"steer_meta_tags", steerMeta, steerProgName},
 		{"decap_local", decap(true, nil), decapProgName},
 		{"decap_any", decap(false, nil), decapProgName},
 		{"decap_local_gue", decap(true, []uint16{6080}), decapProgName},

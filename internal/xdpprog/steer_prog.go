@@ -28,6 +28,8 @@ const (
 	ctrSteerICMP            // ICMP error about service or real-server traffic
 	ctrSteerFragment        // IPv4 fragment matched by address
 	ctrNoSocket             // redirect found no socket on the queue and passed
+	ctrVLANTag              // steered with its offloaded VLAN tag put back in the frame
+	ctrVLANNoPush           // steered, offloaded tag not put back (no headroom): passed
 	numCounters
 )
 
@@ -46,16 +48,39 @@ var counterNames = [numCounters]string{
 	ctrSteerICMP:     "steer_icmp",
 	ctrSteerFragment: "steer_fragment",
 	ctrNoSocket:      "steer_nosocket",
+	ctrVLANTag:       "steer_vlan_tag",
+	ctrVLANNoPush:    "steer_vlan_nopush",
 }
 
 // Stack frame of the steering program: two trie keys (destination and
-// source side, see rules.go for the layout; each address 8-byte aligned) and
-// a scratch word for array indexes.
+// source side, see rules.go for the layout; each address 8-byte aligned), a
+// scratch word for array indexes, and the frame's offloaded VLAN tag
+// (protocol as on the wire, then the TCI in host order; protocol 0: none).
 const (
-	fpDstKey  = -28
-	fpSrcKey  = -60
-	fpScratch = -64
+	fpDstKey    = -28
+	fpSrcKey    = -60
+	fpScratch   = -64
+	fpVLANProto = -68
+	fpVLANTCI   = -66
 )
+
+// tagSource is where the steering program learns a frame's VLAN tag when the
+// driver took it out of the frame (rx-vlan-offload, and every veth whose
+// peer sent with tx-vlan-offload): the tag is then descriptor or skb
+// metadata, and a frame redirected to AF_XDP would arrive untagged, its VLAN
+// unknowable to the worker.
+type tagSource struct {
+	// kfunc is the vmlinux BTF ID of bpf_xdp_metadata_rx_vlan_tag; 0: the
+	// program does not read offloaded tags (today's program, for generic
+	// mode and kernels or devices without the kfunc).
+	kfunc int32
+	// meta makes the program read the tag from the first four bytes of the
+	// XDP metadata area instead (protocol, TCI) — for BPF_PROG_TEST_RUN,
+	// which cannot run device-bound programs.
+	meta bool
+}
+
+func (t tagSource) reads() bool { return t.kfunc != 0 || t.meta }
 
 // Registers that live across helper calls.
 const (
@@ -65,14 +90,17 @@ const (
 	rTrie  = asm.R9 // inner rule trie
 )
 
-// steeringInsns generates the steering program.
-func steeringInsns() (asm.Instructions, error) {
+// steeringInsns generates the steering program; tags says whether and how
+// it reads offloaded VLAN tags.
+func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
+	b.emit(asm.Mov.Reg(rCtx, asm.R1))
+	b.readTag(tags)
+
 	// --- Ethernet and one optional VLAN tag ---
 	b.emit(
-		asm.Mov.Reg(rCtx, asm.R1),
 		asm.LoadMem(rData, rCtx, mdData, asm.Word),
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
 		asm.Mov.Reg(rTmp, rData),
@@ -257,6 +285,10 @@ func steeringInsns() (asm.Instructions, error) {
 		b.emit(asm.Ja.Label("redirect"))
 	}
 	b.label("redirect")
+	if tags.reads() {
+		b.pushTag()
+	}
+	b.label("redirect_frame")
 	b.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
 		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
@@ -440,4 +472,126 @@ func (b *builder) count(idx int) {
 		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 	)
 	b.label(done)
+}
+
+// readTag stores the frame's offloaded VLAN tag at fpVLANProto/fpVLANTCI, or
+// protocol 0 when it has none; it emits nothing for the plain program. It runs
+// before parsing: the kfunc clobbers R1-R5. A frame whose tag is still in its
+// data has none offloaded; one that has both is double-tagged (QinQ), the
+// offloaded tag being the outer one.
+func (b *builder) readTag(tags tagSource) {
+	if !tags.reads() {
+		return
+	}
+	done := b.uniq("tag_read")
+	b.emit(asm.StoreImm(asm.RFP, fpVLANProto, 0, asm.Word))
+	if tags.meta {
+		b.emit(
+			asm.LoadMem(asm.R2, rCtx, mdDataMeta, asm.Word),
+			asm.LoadMem(asm.R3, rCtx, mdData, asm.Word),
+			asm.Mov.Reg(asm.R4, asm.R2),
+			asm.Add.Imm(asm.R4, 4),
+			asm.JGT.Reg(asm.R4, asm.R3, done),
+			asm.LoadMem(asm.R4, asm.R2, 0, asm.Word),
+			asm.StoreMem(asm.RFP, fpVLANProto, asm.R4, asm.Word),
+		)
+		b.label(done)
+		return
+	}
+	// int bpf_xdp_metadata_rx_vlan_tag(struct xdp_md *ctx, __be16
+	// *vlan_proto, u16 *vlan_tci): 0 with both written, or an error
+	// (-ENODATA: no tag; -EOPNOTSUPP: the driver cannot tell).
+	b.emit(
+		asm.Mov.Reg(asm.R1, rCtx),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, fpVLANProto),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, fpVLANTCI),
+		asm.Instruction{
+			OpCode:   asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call),
+			Src:      asm.PseudoKfuncCall,
+			Constant: int64(tags.kfunc),
+		},
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.StoreImm(asm.RFP, fpVLANProto, 0, asm.Word),
+	)
+	b.label(done)
+}
+
+// pushTag puts an offloaded VLAN tag back into a frame about to be
+// redirected, in front of its ethertype as it was on the wire, so the worker
+// applies its VLAN policy (forwarder/vlan.go) exactly as on AF_PACKET, where
+// the tag comes back from the packet's auxiliary data. An untagged frame
+// costs one stack load and a branch. Should the redirect fail (no socket on
+// the queue) the tag comes out again: the frame passes to the kernel as it
+// came, tag still offloaded, and the kernel would see two tags otherwise.
+func (b *builder) pushTag() {
+	const rData, rEnd, rTmp = asm.R2, asm.R3, asm.R4
+	b.emit(
+		asm.LoadMem(asm.R1, asm.RFP, fpVLANProto, asm.Half),
+		asm.JEq.Imm(asm.R1, 0, "redirect_frame"),
+		asm.Mov.Reg(asm.R1, rCtx),
+		asm.Mov.Imm(asm.R2, -4),
+		asm.FnXdpAdjustHead.Call(),
+		asm.JNE.Imm(asm.R0, 0, "tag_nopush"),
+	)
+	b.frameBounds(rData, rEnd, rTmp, 18, "tag_nopull")
+	// The MAC addresses move four bytes to the front, in 4-byte words from
+	// the lowest so none is overwritten before it is read.
+	for off := int16(0); off < 12; off += 4 {
+		b.emit(
+			asm.LoadMem(rTmp, rData, off+4, asm.Word),
+			asm.StoreMem(rData, off, rTmp, asm.Word),
+		)
+	}
+	b.emit(
+		asm.LoadMem(rTmp, asm.RFP, fpVLANProto, asm.Half),
+		asm.StoreMem(rData, 12, rTmp, asm.Half),
+		asm.LoadMem(rTmp, asm.RFP, fpVLANTCI, asm.Half),
+		asm.HostTo(asm.BE, rTmp, asm.Half),
+		asm.StoreMem(rData, 14, rTmp, asm.Half),
+	)
+	b.count(ctrVLANTag)
+	b.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
+		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.JNE.Imm(asm.R0, xdpRedirect, "tag_pull"),
+		asm.Return(),
+	)
+	// No socket: undo, from the highest word down.
+	b.label("tag_pull")
+	b.frameBounds(rData, rEnd, rTmp, 18, "tag_nopull")
+	for off := int16(8); off >= 0; off -= 4 {
+		b.emit(
+			asm.LoadMem(rTmp, rData, off, asm.Word),
+			asm.StoreMem(rData, off+4, rTmp, asm.Word),
+		)
+	}
+	b.emit(
+		asm.Mov.Reg(asm.R1, rCtx),
+		asm.Mov.Imm(asm.R2, 4),
+		asm.FnXdpAdjustHead.Call(),
+		asm.Ja.Label("no_socket"),
+	)
+	// The frame was at least 14 bytes before the push, so these two are
+	// unreachable; the verifier wants the bounds checked all the same.
+	b.label("tag_nopull")
+	b.returnImm(xdpPass)
+	b.label("tag_nopush")
+	b.count(ctrVLANNoPush)
+	b.returnImm(xdpPass)
+}
+
+// frameBounds reloads the packet pointers after a helper that moved them
+// and jumps to short unless n bytes are in the frame.
+func (b *builder) frameBounds(rData, rEnd, rTmp asm.Register, n int32, short string) {
+	b.emit(
+		asm.LoadMem(rData, rCtx, mdData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.Mov.Reg(rTmp, rData),
+		asm.Add.Imm(rTmp, n),
+		asm.JGT.Reg(rTmp, rEnd, short),
+	)
 }

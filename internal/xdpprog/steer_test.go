@@ -61,11 +61,19 @@ func newTestSteering(t testing.TB, cfg Config) *Steering {
 // packet must also count steer_nosocket.
 func classify(t testing.TB, s *Steering, f []byte) string {
 	t.Helper()
+	got, _ := classifyRun(t, s, &ebpf.RunOptions{Data: f, Repeat: 1})
+	return got
+}
+
+// classifyRun is classify with the run's options given; it also returns
+// the counters' changes.
+func classifyRun(t testing.TB, s *Steering, opts *ebpf.RunOptions) (string, map[string]uint64) {
+	t.Helper()
 	before, err := s.Counters()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ret, err := s.prog.Run(&ebpf.RunOptions{Data: f, Repeat: 1})
+	ret, err := s.prog.Run(opts)
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
@@ -96,7 +104,11 @@ func classify(t testing.TB, s *Steering, f []byte) string {
 	if steered := got[:5] == "steer"; steered != (nosock == 1) {
 		t.Fatalf("verdict %s but steer_nosocket moved by %d", got, nosock)
 	}
-	return got
+	delta := make(map[string]uint64, len(after))
+	for name, n := range after {
+		delta[name] = n - before[name]
+	}
+	return got, delta
 }
 
 type steerCase struct {
@@ -452,8 +464,16 @@ func BenchmarkSteerUpdate(b *testing.B) {
 // BenchmarkSteerProgram measures the program itself per packet with
 // BPF_PROG_TEST_RUN repeat (the kernel's own loop), for a steered service
 // packet and for a packet that misses every rule (the longest lookup chain).
+//
+// "tags" is the program variant that reads offloaded VLAN tags, here from
+// the (empty) metadata area: the cost of the tag check on an untagged frame.
+// The device-bound variant calls the kfunc instead and cannot be test-run.
 func BenchmarkSteerProgram(b *testing.B) {
-	s := newTestSteering(b, testConfig)
+	b.Run("plain", func(b *testing.B) { benchSteer(b, newTestSteering(b, testConfig)) })
+	b.Run("tags", func(b *testing.B) { benchSteer(b, newTagTestSteering(b, testConfig)) })
+}
+
+func benchSteer(b *testing.B, s *Steering) {
 	for _, bc := range []struct {
 		name string
 		f    []byte

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -13,12 +14,16 @@ import (
 // Steering is a loaded steering program with its maps. It is safe for
 // concurrent use.
 type Steering struct {
-	mu       sync.Mutex // guards every field below and serialises Update
-	prog     *ebpf.Program
-	xsks     *ebpf.Map // XSKMAP: queue -> AF_XDP socket
-	rules    *ebpf.Map // ARRAY_OF_MAPS with one slot: the current trie
-	trie     *ebpf.Map // the trie in the slot, kept for inspection
-	stats    *ebpf.Map // PERCPU_ARRAY of counters
+	mu       sync.Mutex    // guards every field below and serialises Update
+	prog     *ebpf.Program // for any interface and mode
+	tagProg  *ebpf.Program // device-bound, puts offloaded VLAN tags back; may be nil
+	tagIf    int           // the interface tagProg is bound to
+	tagErr   error         // why tagProg is not attached, once known
+	tags     bool          // the attached program is tagProg
+	xsks     *ebpf.Map     // XSKMAP: queue -> AF_XDP socket
+	rules    *ebpf.Map     // ARRAY_OF_MAPS with one slot: the current trie
+	trie     *ebpf.Map     // the trie in the slot, kept for inspection
+	stats    *ebpf.Map     // PERCPU_ARRAY of counters
 	trieSpec *ebpf.MapSpec
 	queues   int
 	link     link.Link // nil when not attached
@@ -28,8 +33,8 @@ type Steering struct {
 
 // steeringSpec describes the steering program and its maps for an XSKMAP
 // of queues entries.
-func steeringSpec(queues int) (*ebpf.CollectionSpec, error) {
-	insns, err := steeringInsns()
+func steeringSpec(queues int, tags tagSource) (*ebpf.CollectionSpec, error) {
+	insns, err := steeringInsns(tags)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +76,91 @@ func trieSpec() *ebpf.MapSpec {
 // NewSteering loads the steering program and its maps with an XSKMAP of
 // queues entries (one per RX queue of the interface). The rule set starts
 // empty, so everything passes until Update installs rules.
+//
+// This program cannot see VLAN tags the driver took out of the frame (see
+// NewSteeringFor); Attach reports that through VLANTags.
 func NewSteering(queues int) (*Steering, error) {
+	return newSteering(queues, tagSource{})
+}
+
+// ErrNoTagProgram is what VLANTags reports for a Steering made by
+// NewSteering, which has only the program blind to offloaded tags.
+var ErrNoTagProgram = errors.New("steering program not bound to the device")
+
+// ErrGenericTags is what VLANTags reports after an attach in generic mode:
+// the kernel attaches device-bound programs only in native mode.
+var ErrGenericTags = errors.New("device-bound programs do not attach in generic mode")
+
+// NewSteeringFor is NewSteering for interface ifindex, with a second,
+// device-bound instance of the program that reads the VLAN tag the driver
+// took out of a frame (bpf_xdp_metadata_rx_vlan_tag: rx-vlan-offload on a
+// NIC, and on veth every tag its peer sent with tx-vlan-offload, the
+// default) and puts it back before the redirect, so the worker sees the
+// frame as it was on the wire and serves only configured VLANs (a frame
+// redirected without it would arrive untagged, its VLAN unknown). Attach on
+// ifindex in native mode prefers that instance; where the kernel refuses to
+// load or attach it (no kfunc, no BTF, generic mode) it attaches the plain
+// program and VLANTags says why. Failing to load the device-bound instance
+// is not an error here.
+func NewSteeringFor(ifindex, queues int) (*Steering, error) {
+	s, err := newSteering(queues, tagSource{})
+	if err != nil {
+		return nil, err
+	}
+	s.tagIf = ifindex
+	s.tagProg, s.tagErr = loadTagProgram(ifindex, queues, s)
+	return s, nil
+}
+
+// loadTagProgram loads the device-bound steering program for ifindex on
+// s's maps.
+func loadTagProgram(ifindex, queues int, s *Steering) (*ebpf.Program, error) {
+	id, err := rxVLANKfunc()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := steeringSpec(queues, tagSource{kfunc: id})
+	if err != nil {
+		return nil, err
+	}
+	ps := spec.Programs[steerProgName]
+	ps.Ifindex = uint32(ifindex)
+	ps.Flags = unix.BPF_F_XDP_DEV_BOUND_ONLY
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		MapReplacements: map[string]*ebpf.Map{steerXSKMap: s.xsks, steerRulesMap: s.rules, steerStatsMap: s.stats},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load device-bound steering program: %w", err)
+	}
+	defer coll.Close()
+	return coll.DetachProgram(steerProgName), nil
+}
+
+// rxVLANKfunc returns the vmlinux BTF ID of bpf_xdp_metadata_rx_vlan_tag
+// (Linux 6.8). cilium/ebpf resolves kfuncs only for programs read from ELF,
+// so the generated program carries the ID itself.
+func rxVLANKfunc() (int32, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return 0, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName("bpf_xdp_metadata_rx_vlan_tag", &fn); err != nil {
+		return 0, fmt.Errorf("kfunc bpf_xdp_metadata_rx_vlan_tag: %w", err)
+	}
+	id, err := spec.TypeID(fn)
+	if err != nil {
+		return 0, fmt.Errorf("kfunc bpf_xdp_metadata_rx_vlan_tag: %w", err)
+	}
+	return int32(id), nil
+}
+
+// newSteering loads the steering program reading tags as given.
+func newSteering(queues int, tags tagSource) (*Steering, error) {
 	if queues < 1 {
 		return nil, fmt.Errorf("%d queues: %w", queues, ErrInvalidQueue)
 	}
-	spec, err := steeringSpec(queues)
+	spec, err := steeringSpec(queues, tags)
 	if err != nil {
 		return nil, fmt.Errorf("generate steering program: %w", err)
 	}
@@ -90,6 +175,7 @@ func NewSteering(queues int) (*Steering, error) {
 		stats:    coll.Maps[steerStatsMap],
 		trieSpec: trieSpec(),
 		queues:   queues,
+		tagErr:   ErrNoTagProgram,
 	}
 	if err := s.Update(Config{}); err != nil {
 		coll.Close()
@@ -117,16 +203,44 @@ func (s *Steering) Attach(ifindex int, mode Mode) error {
 	}
 	var errs []error
 	for _, m := range tries {
+		if m == ModeNative && s.tagProg != nil && ifindex == s.tagIf {
+			l, err := link.AttachXDP(link.XDPOptions{
+				Program: s.tagProg, Interface: ifindex, Flags: m.linkFlags(),
+			})
+			if err == nil {
+				s.link, s.mode, s.tags, s.tagErr = l, m, true, nil
+				return nil
+			}
+			s.tagErr = fmt.Errorf("attach device-bound steering program: %w", err)
+		}
 		l, err := link.AttachXDP(link.XDPOptions{
 			Program: s.prog, Interface: ifindex, Flags: m.linkFlags(),
 		})
 		if err == nil {
-			s.link, s.mode = l, m
+			s.link, s.mode, s.tags = l, m, false
+			if m == ModeGeneric && s.tagProg != nil {
+				s.tagErr = ErrGenericTags
+			}
 			return nil
 		}
 		errs = append(errs, fmt.Errorf("%v: %w", m, err))
 	}
 	return fmt.Errorf("attach steering to link %d: %w", ifindex, errors.Join(errs...))
+}
+
+// VLANTags reports whether the attached program puts VLAN tags the driver
+// took out of frames back into them before the redirect, and if not, why:
+// without it, a tagged frame whose tag was offloaded reaches the worker as
+// untagged and is served whatever its VLAN. Tags left in the frame (no
+// offload) reach the worker either way. Before the first Attach, a Steering
+// from NewSteeringFor whose device-bound program loaded reports false, nil.
+func (s *Steering) VLANTags() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tags {
+		return true, nil
+	}
+	return false, s.tagErr
 }
 
 // Mode reports the mode of the current attachment: ModeNative or
@@ -231,7 +345,7 @@ func (s *Steering) detachLocked() error {
 		return nil
 	}
 	err := s.link.Close()
-	s.link = nil
+	s.link, s.tags = nil, false
 	if err != nil {
 		return fmt.Errorf("detach steering: %w", err)
 	}
@@ -250,6 +364,9 @@ func (s *Steering) Close() error {
 	errs := []error{s.detachLocked()}
 	for _, c := range []interface{ Close() error }{s.prog, s.xsks, s.rules, s.trie, s.stats} {
 		errs = append(errs, c.Close())
+	}
+	if s.tagProg != nil {
+		errs = append(errs, s.tagProg.Close())
 	}
 	return errors.Join(errs...)
 }
