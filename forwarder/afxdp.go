@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ type XDPOptions struct {
 	// one that holds a full-sized frame of every served interface (see
 	// FrameSizeFor).
 	FrameSize int
+	// Logger gets one line per interface where VLAN filtering is not
+	// available (see OpenXDP); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // UMEM chunk sizes. Copy mode takes power-of-two chunks of at most a page,
@@ -157,6 +161,13 @@ type xdpQueue struct {
 // OpenXDP attaches xvs's steering program to every interface and opens one
 // AF_XDP socket per receive queue. On any error, everything already attached
 // is detached again.
+//
+// Where it can, the program is the device-bound one that puts a VLAN tag
+// the driver took out of a frame back into it (xdpprog.NewSteeringFor), so
+// the workers serve only configured VLANs as on AF_PACKET. Where the kernel
+// refuses that one (generic mode, no bpf_xdp_metadata_rx_vlan_tag) the
+// plain program serves, and a log line says VLAN filtering is unavailable
+// on the interface: offloaded tags then go unseen.
 func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 	opts.RxFrames = cmp.Or(opts.RxFrames, DefaultXDPRxFrames)
 	opts.TxFrames = cmp.Or(opts.TxFrames, DefaultXDPTxFrames)
@@ -169,6 +180,7 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cmp.Or(opts.Logger, slog.Default())
 	b := &XDPBackend{byIndex: make(map[int]*xdpIface), frameSize: opts.FrameSize}
 	defer func() {
 		if err != nil {
@@ -204,11 +216,15 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 		xi := &xdpIface{name: name, index: link.Attrs().Index}
 		b.ifaces = append(b.ifaces, xi)
 		b.byIndex[xi.index] = xi
-		if xi.steer, err = xdpprog.NewSteering(nq); err != nil {
+		if xi.steer, err = xdpprog.NewSteeringFor(xi.index, nq); err != nil {
 			return nil, fmt.Errorf("interface %q: loading the steering program: %w", name, err)
 		}
 		if err = xi.steer.Attach(xi.index, mode); err != nil {
 			return nil, fmt.Errorf("interface %q: attaching XDP: %w", name, err)
+		}
+		if ok, why := xi.steer.VLANTags(); !ok {
+			log.Warn("VLAN filtering unavailable: frames whose VLAN tag the driver took out reach the workers untagged and are served whatever their VLAN",
+				"interface", name, "mode", xi.steer.Mode().String(), "reason", why)
 		}
 		for q := 0; q < nq; q++ {
 			xq, qerr := b.openQueue(xi, q, opts.RxFrames, opts.TxFrames)

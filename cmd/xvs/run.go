@@ -213,7 +213,7 @@ func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backe
 	case "afpacket":
 		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
 	case "auto":
-		b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode})
+		b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode, Logger: log})
 		if err == nil {
 			log.Info("backend chosen", "backend", "xdp")
 			return b, nil
@@ -221,7 +221,7 @@ func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backe
 		log.Info("backend chosen", "backend", "afpacket", "reason", err.Error())
 		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
 	}
-	b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode})
+	b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode, Logger: log})
 	if errors.Is(err, forwarder.ErrMTUTooLarge) {
 		return nil, err // it names the interface, its MTU, the limit and the way out
 	}
