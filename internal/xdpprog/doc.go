@@ -49,8 +49,10 @@
 // the redirect, and loses it again if the redirect fails, so the kernel
 // never sees it twice. Rules match the same either way. The kernel attaches
 // device-bound programs only in native mode and cannot test-run them, so
-// generic mode (and a kernel without the kfunc) gets the plain program, and
-// the unit tests run a variant that reads the tag from the XDP metadata area.
+// generic mode, a kernel without the kfunc and a driver without it (the
+// kernel's netdev netlink family says which drivers have it) get the plain
+// program, and the unit tests run a variant that reads the tag from the XDP
+// metadata area.
 //
 // The rule set lives in one LPM trie (see rules.go for the key layout) that
 // sits in the single slot of an ARRAY_OF_MAPS. The program fetches the trie

@@ -72,8 +72,8 @@ func (tp *topo) sendUDP(t *testing.T, dst string, payload string) {
 // TestNetnsSteerOffloadedVLAN: the device-bound steering program on vb
 // hands the AF_XDP socket a frame whose VLAN tag veth carried as metadata
 // with the tag back in the frame, and an untagged one as it is. In generic
-// mode the kernel refuses device-bound programs: the plain one attaches and
-// VLANTags says why.
+// mode the kernel refuses device-bound programs, and lo's driver has no VLAN
+// metadata: the plain program serves and VLANTags says why.
 func TestNetnsSteerOffloadedVLAN(t *testing.T) {
 	needRoot(t)
 	cfg := Config{
@@ -96,6 +96,29 @@ func TestNetnsSteerOffloadedVLAN(t *testing.T) {
 			}
 			if ok, why := s.VLANTags(); ok || !errors.Is(why, ErrGenericTags) {
 				return fmt.Errorf("VLANTags() = %v, %v; want false, ErrGenericTags", ok, why)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("no driver support", func(t *testing.T) {
+		tp := newTopo(t)
+		if err := inNS(tp.b, func() error {
+			if err := rxVLANMetadata(tp.vb); err != nil {
+				return fmt.Errorf("veth: %w", err)
+			}
+			lo, err := netlink.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			s, err := NewSteeringFor(lo.Attrs().Index, 1)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if ok, why := s.VLANTags(); ok || !errors.Is(why, ErrNoVLANMetadata) {
+				return fmt.Errorf("lo: VLANTags() = %v, %v; want false, ErrNoVLANMetadata", ok, why)
 			}
 			return nil
 		}); err != nil {

@@ -98,9 +98,11 @@ var ErrGenericTags = errors.New("device-bound programs do not attach in generic 
 // default) and puts it back before the redirect, so the worker sees the
 // frame as it was on the wire and serves only configured VLANs (a frame
 // redirected without it would arrive untagged, its VLAN unknown). Attach on
-// ifindex in native mode prefers that instance; where the kernel refuses to
-// load or attach it (no kfunc, no BTF, generic mode) it attaches the plain
-// program and VLANTags says why. Failing to load the device-bound instance
+// ifindex in native mode prefers that instance; where the driver does not
+// implement the kfunc (ErrNoVLANMetadata, asked of the kernel's netdev
+// netlink family) or the kernel refuses to load or attach the instance (no
+// kfunc, no BTF, generic mode) it attaches the plain program and VLANTags
+// says why. The interface is ifindex in the calling thread's namespace. Failing to load the device-bound instance
 // is not an error here.
 func NewSteeringFor(ifindex, queues int) (*Steering, error) {
 	s, err := newSteering(queues, tagSource{})
@@ -108,6 +110,9 @@ func NewSteeringFor(ifindex, queues int) (*Steering, error) {
 		return nil, err
 	}
 	s.tagIf = ifindex
+	if s.tagErr = rxVLANMetadata(ifindex); s.tagErr != nil {
+		return s, nil
+	}
 	s.tagProg, s.tagErr = loadTagProgram(ifindex, queues, s)
 	return s, nil
 }
