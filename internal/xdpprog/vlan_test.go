@@ -3,6 +3,7 @@ package xdpprog
 import (
 	"bytes"
 	"encoding/binary"
+	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -104,4 +105,54 @@ func TestOraclePushTag(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("got %x\nwant %x", got, want)
 	}
+}
+
+// FuzzSteerOffloadedTag is FuzzSteer for the tag-reading program with an
+// arbitrary offloaded tag: the verdict is the oracle's, a steered frame with
+// a tag counts steer_vlan_tag, and every frame leaves the run unchanged (the
+// push is undone when the redirect fails).
+func FuzzSteerOffloadedTag(f *testing.F) {
+	needRoot(f)
+	for _, tc := range steerCases {
+		f.Add(uint16(0x8100), uint16(10), tc.f(f))
+	}
+	f.Add(uint16(0), uint16(0), steerCases[0].f(f))
+	var (
+		once sync.Once
+		s    *Steering
+		err  error
+	)
+	f.Fuzz(func(t *testing.T, proto, tci uint16, b []byte) {
+		if len(b) < 14 || len(b) > 1500 {
+			return // the kernel refuses test runs outside these sizes anyway
+		}
+		once.Do(func() {
+			if s, err = newSteering(1, tagSource{meta: true}); err == nil {
+				err = s.Update(testConfig)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := append(tagMeta(proto, tci), b...)
+		opts := &ebpf.RunOptions{
+			Data: in, DataOut: make([]byte, len(in)+64), Repeat: 1,
+			Context: xdpMD{Data: 4, DataEnd: uint32(len(in))},
+		}
+		want := oracleSteer(testConfig, b)
+		got, delta := classifyRun(t, s, opts)
+		if got != want {
+			t.Fatalf("program %s, oracle %s for % x", got, want, b)
+		}
+		wantTag := uint64(0)
+		if proto != 0 && got[:5] == "steer" {
+			wantTag = 1
+		}
+		if delta["steer_vlan_tag"] != wantTag {
+			t.Fatalf("steer_vlan_tag +%d for verdict %s, tag protocol %#x", delta["steer_vlan_tag"], got, proto)
+		}
+		if !bytes.Equal(opts.DataOut, in) {
+			t.Fatalf("frame changed:\n in % x\nout % x", in, opts.DataOut)
+		}
+	})
 }
