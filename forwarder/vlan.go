@@ -18,6 +18,14 @@ import (
 // tags (QinQ) are never served: the kernel hands them only to a stacked VLAN
 // device, which xvs does not model.
 //
+// The tag is often not in the frame as received: drivers with
+// rx-vlan-offload, and veth for tags its peer sent offloaded, keep it as
+// metadata. AF_PACKET hands it over as packet auxiliary data; on AF_XDP the
+// steering program puts it back into the frame where the driver lets XDP
+// read it (xdpprog.NewSteeringFor: native mode, Linux 6.8). Where it cannot,
+// OpenXDP logs that VLAN filtering is unavailable on the interface, and a
+// frame whose tag was offloaded there is served as untagged.
+//
 // A served tagged frame loses its tag before it is rewritten: where it goes
 // next, and with which tag, is the next hop's business. A next hop reached
 // through a VLAN device (Ifindex) leaves by Parent tagged with ID; any other
