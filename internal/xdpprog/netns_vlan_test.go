@@ -18,18 +18,18 @@ import (
 )
 
 // tagEgress attaches a TCX program to va in A that tags every frame it
-// sends with VLAN id through bpf_skb_vlan_push. That helper leaves the tag
+// sends with the TCI tci (priority and VLAN ID) through bpf_skb_vlan_push. That helper leaves the tag
 // in the skb's metadata (the hardware-accelerated tag), and veth, with its
 // default tx-vlan-offload, hands it to vb that way: exactly the frame the
 // steering program cannot see the VLAN of without the kfunc. (A bridge
 // does the same to tagged frames it forwards; the cmd/xvs labs go that way.)
-func (tp *topo) tagEgress(t *testing.T, id uint16) {
+func (tp *topo) tagEgress(t *testing.T, tci uint16) {
 	t.Helper()
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "xvs_test_tag", Type: ebpf.SchedCLS, License: programLicense,
 		Instructions: asm.Instructions{
 			asm.Mov.Imm(asm.R2, etherVLAN),
-			asm.Mov.Imm(asm.R3, int32(id)),
+			asm.Mov.Imm(asm.R3, int32(tci)),
 			asm.FnSkbVlanPush.Call(),
 			asm.Mov.Imm(asm.R0, 0), // TCX_PASS
 			asm.Return(),
@@ -188,12 +188,12 @@ func TestNetnsSteerOffloadedVLAN(t *testing.T) {
 			t.Fatalf("unexpected frame: %v", pk)
 		}
 
-		tp.tagEgress(t, 10)
+		tp.tagEgress(t, 5<<13|10)
 		tp.sendUDP(t, "198.18.41.100:7777", "tagged")
 		pk = receive()
 		q, _ := pk.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
-		if q == nil || q.VLANIdentifier != 10 || q.Type != layers.EthernetTypeIPv4 {
-			t.Fatalf("frame with VLAN 10 offloaded arrived without its tag: %v", pk)
+		if q == nil || q.VLANIdentifier != 10 || q.Priority != 5 || q.Type != layers.EthernetTypeIPv4 {
+			t.Fatalf("frame with VLAN 10 priority 5 offloaded arrived without that tag: %v", pk)
 		}
 		if eth := pk.LinkLayer().(*layers.Ethernet); eth.EthernetType != layers.EthernetTypeDot1Q || eth.DstMAC.String() != vbMAC.String() {
 			t.Fatalf("Ethernet header: %v", eth)
