@@ -33,4 +33,14 @@ var (
 	ErrInvalidPort = errors.New("invalid port")
 	// ErrInvalidMode reports a Mode value outside the defined ones.
 	ErrInvalidMode = errors.New("invalid xdp mode")
+	// ErrNoTagProgram is what VLANTags reports for a Steering made by
+	// NewSteering, which has only the program blind to offloaded tags.
+	ErrNoTagProgram = errors.New("steering program not bound to the device")
+	// ErrGenericTags is what VLANTags reports after an attach in generic
+	// mode: the kernel attaches device-bound programs only in native mode.
+	ErrGenericTags = errors.New("device-bound programs do not attach in generic mode")
+	// ErrNoVLANMetadata is what VLANTags reports for a driver without
+	// bpf_xdp_metadata_rx_vlan_tag: a device-bound program would call a
+	// stub that always fails, so the plain program serves.
+	ErrNoVLANMetadata = errors.New("the driver does not give XDP the VLAN tags it takes out of frames (xdp-rx-metadata-features lacks vlan-tag)")
 )

@@ -2,7 +2,6 @@ package xdpprog
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -19,11 +18,6 @@ const (
 	netdevADevXDPRxMetadata    = 5 // NETDEV_A_DEV_XDP_RX_METADATA_FEATURES
 	netdevXDPRxMetadataVLANTag = 4 // NETDEV_XDP_RX_METADATA_VLAN_TAG
 )
-
-// ErrNoVLANMetadata is what VLANTags reports for a driver without
-// bpf_xdp_metadata_rx_vlan_tag: a device-bound program would call a stub that
-// always fails, so the plain program serves.
-var ErrNoVLANMetadata = errors.New("the driver does not give XDP the VLAN tags it takes out of frames (xdp-rx-metadata-features lacks vlan-tag)")
 
 // rxVLANMetadata asks the kernel whether the driver of ifindex (in the
 // calling thread's network namespace) implements

@@ -83,14 +83,6 @@ func NewSteering(queues int) (*Steering, error) {
 	return newSteering(queues, tagSource{})
 }
 
-// ErrNoTagProgram is what VLANTags reports for a Steering made by
-// NewSteering, which has only the program blind to offloaded tags.
-var ErrNoTagProgram = errors.New("steering program not bound to the device")
-
-// ErrGenericTags is what VLANTags reports after an attach in generic mode:
-// the kernel attaches device-bound programs only in native mode.
-var ErrGenericTags = errors.New("device-bound programs do not attach in generic mode")
-
 // NewSteeringFor is NewSteering for interface ifindex, with a second,
 // device-bound instance of the program that reads the VLAN tag the driver
 // took out of a frame (bpf_xdp_metadata_rx_vlan_tag: rx-vlan-offload on a
