@@ -43,8 +43,9 @@
 // redirected to AF_XDP would reach the worker untagged, its VLAN unknowable
 // (the forwarder serves only configured VLANs). [NewSteeringFor] therefore
 // also loads the program device-bound (BPF_F_XDP_DEV_BOUND_ONLY) with a call
-// to the kfunc bpf_xdp_metadata_rx_vlan_tag at its start; a steered frame
-// with an offloaded tag gets it back in front of its ethertype
+// to the kfunc bpf_xdp_metadata_rx_vlan_tag before the redirect (frames that
+// pass to the kernel never make it); a steered frame with an offloaded tag
+// gets it back in front of its ethertype
 // (bpf_xdp_adjust_head and a 12-byte move of the MAC addresses) just before
 // the redirect, and loses it again if the redirect fails, so the kernel
 // never sees it twice. Rules match the same either way. The kernel attaches

@@ -62,7 +62,7 @@ func removeStaleNamespaces() {
 	}
 }
 
-func newTopo(t *testing.T) *topo {
+func newTopo(t testing.TB) *topo {
 	t.Helper()
 	needRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {

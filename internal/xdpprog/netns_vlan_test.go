@@ -15,6 +15,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // tagEgress attaches a TCX program to va in A that tags every frame it
@@ -23,7 +24,7 @@ import (
 // default tx-vlan-offload, hands it to vb that way: exactly the frame the
 // steering program cannot see the VLAN of without the kfunc. (A bridge
 // does the same to tagged frames it forwards; the cmd/xvs labs go that way.)
-func (tp *topo) tagEgress(t *testing.T, tci uint16) {
+func (tp *topo) tagEgress(t testing.TB, tci uint16) {
 	t.Helper()
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "xvs_test_tag", Type: ebpf.SchedCLS, License: programLicense,
@@ -212,4 +213,129 @@ func TestNetnsSteerOffloadedVLAN(t *testing.T) {
 			t.Errorf("counters %v", c)
 		}
 	})
+}
+
+// BenchmarkNetnsSteerRuntime measures the steering program where it runs,
+// on vb in native mode with a socket on the queue, from the kernel's own
+// per-program run-time statistics (BPF_ENABLE_STATS, held only while a
+// sub-benchmark runs): the plain program against the device-bound one, both
+// loaded on the same maps in the same lab and attached in turn, on frames
+// that pass (the kfunc is called only before a redirect), steered untagged
+// frames (the kfunc call is the difference) and steered frames whose tag
+// veth carries as metadata (kfunc, push and counter; the device-bound
+// program only). Each iteration is one datagram from A. Run it with a
+// fixed count, e.g. -benchtime 50000x.
+func BenchmarkNetnsSteerRuntime(b *testing.B) {
+	needRoot(b)
+	tp := newTopo(b)
+	var s *Steering
+	var xsk *xdp.Socket
+	var vbMAC net.HardwareAddr
+	if err := inNS(tp.b, func() error {
+		var err error
+		if s, err = NewSteeringFor(tp.vb, 1); err != nil {
+			return err
+		}
+		if err := s.Update(Config{
+			Rules: []Rule{{Proto: 17, Prefix: netip.MustParsePrefix("198.18.41.100/32"), PortLo: 7777, PortHi: 7777}},
+			Local: []netip.Addr{netip.MustParseAddr("198.18.40.2")},
+		}); err != nil {
+			return err
+		}
+		if xsk, err = xdp.NewSocket(tp.vb, 0, nil); err != nil {
+			return err
+		}
+		l, err := netlink.LinkByIndex(tp.vb)
+		if err != nil {
+			return err
+		}
+		vbMAC = l.Attrs().HardwareAddr
+		return s.SetSocket(0, xsk.FD())
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { xsk.Close(); s.Close() })
+	if s.tagProg == nil {
+		b.Fatalf("no device-bound program: %v", s.tagErr)
+	}
+	ipCmd(b, "-n", tp.a, "neigh", "replace", "198.18.40.2", "lladdr", vbMAC.String(), "dev", "va", "nud", "permanent")
+	dial := func(port int) net.Conn {
+		var c net.Conn
+		if err := inNS(tp.a, func() error {
+			var err error
+			c, err = net.Dial("udp", fmt.Sprintf("198.18.41.100:%d", port))
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		return c
+	}
+	steered, passed := dial(7777), dial(7778)
+	for _, v := range []struct {
+		name   string
+		c      net.Conn
+		tagged bool
+		progs  []string
+	}{
+		{"pass", passed, false, []string{"plain", "devbound"}},
+		{"steer", steered, false, []string{"plain", "devbound"}},
+		{"steer_tagged", steered, true, []string{"devbound"}},
+	} {
+		if v.tagged {
+			tp.tagEgress(b, 10) // stays for the rest: steer_tagged is last
+		}
+		for _, name := range v.progs {
+			b.Run(v.name+"/"+name, func(b *testing.B) {
+				prog := s.prog
+				if name == "devbound" {
+					prog = s.tagProg
+				}
+				var l link.Link
+				if err := inNS(tp.b, func() error {
+					var err error
+					l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: tp.vb, Flags: link.XDPDriverMode})
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+				if err != nil {
+					b.Fatalf("BPF_ENABLE_STATS: %v", err)
+				}
+				defer stats.Close()
+				before, err := prog.Stats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				tagsBefore, err := s.Counters()
+				if err != nil {
+					b.Fatal(err)
+				}
+				payload := make([]byte, 64)
+				for b.Loop() {
+					if _, err := v.c.Write(payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+				after, err := prog.Stats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				runs := after.RunCount - before.RunCount
+				if runs == 0 {
+					b.Fatal("the program never ran")
+				}
+				b.ReportMetric(float64(after.Runtime-before.Runtime)/float64(runs), "ns/run")
+				tagsAfter, err := s.Counters()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tagged := tagsAfter["steer_vlan_tag"] - tagsBefore["steer_vlan_tag"]; (tagged > 0) != v.tagged {
+					b.Fatalf("steer_vlan_tag moved by %d", tagged)
+				}
+			})
+		}
+	}
 }

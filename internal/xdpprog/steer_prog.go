@@ -96,11 +96,9 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
-	b.emit(asm.Mov.Reg(rCtx, asm.R1))
-	b.readTag(tags)
-
 	// --- Ethernet and one optional VLAN tag ---
 	b.emit(
+		asm.Mov.Reg(rCtx, asm.R1),
 		asm.LoadMem(rData, rCtx, mdData, asm.Word),
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
 		asm.Mov.Reg(rTmp, rData),
@@ -286,6 +284,7 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	}
 	b.label("redirect")
 	if tags.reads() {
+		b.readTag(tags)
 		b.pushTag()
 	}
 	b.label("redirect_frame")
@@ -475,10 +474,11 @@ func (b *builder) count(idx int) {
 }
 
 // readTag stores the frame's offloaded VLAN tag at fpVLANProto/fpVLANTCI, or
-// protocol 0 when it has none; it emits nothing for the plain program. It runs
-// before parsing: the kfunc clobbers R1-R5. A frame whose tag is still in its
-// data has none offloaded; one that has both is double-tagged (QinQ), the
-// offloaded tag being the outer one.
+// protocol 0 when it has none. It runs only at the redirect: rules match
+// the same whatever the tag, so a frame that passes to the kernel costs
+// exactly what it costs in the plain program. A frame whose tag is still in
+// its data has none offloaded; one that has both is double-tagged (QinQ),
+// the offloaded tag being the outer one. R1-R5 are clobbered.
 func (b *builder) readTag(tags tagSource) {
 	if !tags.reads() {
 		return
@@ -521,8 +521,8 @@ func (b *builder) readTag(tags tagSource) {
 // pushTag puts an offloaded VLAN tag back into a frame about to be
 // redirected, in front of its ethertype as it was on the wire, so the worker
 // applies its VLAN policy (forwarder/vlan.go) exactly as on AF_PACKET, where
-// the tag comes back from the packet's auxiliary data. An untagged frame
-// costs one stack load and a branch. Should the redirect fail (no socket on
+// the tag comes back from the packet's auxiliary data. On an untagged
+// frame, after readTag, it costs one stack load and a branch. Should the redirect fail (no socket on
 // the queue) the tag comes out again: the frame passes to the kernel as it
 // came, tag still offloaded, and the kernel would see two tags otherwise.
 func (b *builder) pushTag() {
