@@ -355,6 +355,34 @@ func TestVLANEndToEnd(t *testing.T) {
 	}
 }
 
+// TestVLANGenericModeWarns: in generic mode the kernel does not attach the
+// device-bound steering program that puts offloaded tags back, so xvs says
+// at start that VLAN filtering is unavailable on the interface, and still
+// serves untagged traffic.
+func TestVLANGenericModeWarns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	l := startWith(t, setup{mode: testnet.DR, backend: "xdp", reals: 2, config: config,
+		args:  []string{"--vlan", "10", "--xdp-mode", "generic"},
+		serve: testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{":53"}}})
+	out := l.xvs.Output()
+	if !strings.Contains(out, "VLAN filtering unavailable") || !strings.Contains(out, "mode=generic") ||
+		!strings.Contains(out, "interface="+l.Director.Iface) {
+		t.Fatalf("no warning naming the interface and generic mode:\n%s", out)
+	}
+	quietBridge(t, l)
+	s := newRawSender(t, l.Client, l.Director)
+	s.send(t, s.craft(t, rawPkt{src: l.Client.Addr4, dst: l.VIP4, sport: 40200, dport: 53, udp: true, payload: "untagged"}))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(l.xvsadm(t, "-Lnc"), "UDP") {
+		if time.Now().After(deadline) {
+			t.Fatalf("an untagged datagram made no entry in generic mode:\n%s", l.xvsadm(t, "-Lnc"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func checkVLANs(t *testing.T, l *lab, device bool) {
 	quietBridge(t, l)
 	s := newRawSender(t, l.Client, l.Director)
