@@ -222,6 +222,15 @@ func OpenXDP(ifaces []string, opts XDPOptions) (_ *XDPBackend, err error) {
 		if err = xi.steer.Attach(xi.index, mode); err != nil {
 			return nil, fmt.Errorf("interface %q: attaching XDP: %w", name, err)
 		}
+		if xi.steer.Mode() == xdpprog.ModeGeneric {
+			// Generic XDP runs after GRO and on a veth's GSO skbs: a TCP
+			// super-packet (up to 64 KB) is larger than any UMEM chunk and
+			// the socket drops it (counted as xsk-rx-dropped), so bulk TCP
+			// stalls. Native mode on a veth makes its peer segment; GRO
+			// aggregates on a NIC need GRO off or --backend afpacket.
+			log.Warn("generic XDP: GRO and TSO super-packets are larger than an AF_XDP frame and are dropped; use native mode, turn GRO off on the interface, or --backend afpacket",
+				"interface", name, "link", link.Type())
+		}
 		if ok, why := xi.steer.VLANTags(); !ok {
 			log.Warn("VLAN filtering unavailable: frames whose VLAN tag the driver took out reach the workers untagged and are served whatever their VLAN",
 				"interface", name, "mode", xi.steer.Mode().String(), "reason", why)

@@ -358,7 +358,8 @@ func TestVLANEndToEnd(t *testing.T) {
 // TestVLANGenericModeWarns: in generic mode the kernel does not attach the
 // device-bound steering program that puts offloaded tags back, so xvs says
 // at start that VLAN filtering is unavailable on the interface, and still
-// serves untagged traffic.
+// serves untagged traffic. It also warns that GRO/TSO super-packets cannot
+// reach AF_XDP in generic mode.
 func TestVLANGenericModeWarns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
@@ -370,6 +371,11 @@ func TestVLANGenericModeWarns(t *testing.T) {
 	if !strings.Contains(out, "VLAN filtering unavailable") || !strings.Contains(out, "mode=generic") ||
 		!strings.Contains(out, "interface="+l.Director.Iface) {
 		t.Fatalf("no warning naming the interface and generic mode:\n%s", out)
+	}
+	// Generic XDP cannot take GRO/TSO super-packets either; the daemon
+	// says so rather than letting bulk TCP stall unexplained.
+	if !strings.Contains(out, "generic XDP: GRO and TSO super-packets") {
+		t.Errorf("no warning about super-packets in generic mode:\n%s", out)
 	}
 	quietBridge(t, l)
 	s := newRawSender(t, l.Client, l.Director)
