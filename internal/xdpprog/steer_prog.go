@@ -146,7 +146,7 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	b.emit(
 		asm.LoadMem(rVal, rPkt, 6, asm.Half),
 		asm.And.Imm(rVal, fragMask),
-		asm.JNE.Imm(rVal, 0, "frag4"),
+		asm.JNE.Imm(rVal, 0, "frag"),
 		// The L4 header starts IHL*4 bytes in; rTmp is bounded to [20, 60].
 		asm.Add.Reg(rPkt, rTmp),
 		asm.JEq.Imm(rProto, 6, "ports"),
@@ -163,7 +163,9 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		asm.JEq.Imm(rVal, 12, "match_addr"),
 		asm.Ja.Label("pass_other"),
 	)
-	b.label("frag4")
+	// A fragment of either family (IPv6 jumps here from its walk): TCP and
+	// UDP fragments are steered by address, as the ports are not in every one.
+	b.label("frag")
 	b.emit(
 		asm.JEq.Imm(rProto, 6, "match_addr"),
 		asm.JEq.Imm(rProto, 17, "match_addr"),
@@ -358,7 +360,7 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 			asm.LoadMem(rProto, rPkt, 0, asm.Byte),
 			asm.LoadMem(rVal, rPkt, 2, asm.Half),
 			asm.And.Imm(rVal, netConst16(0xfff9)),
-			asm.JNE.Imm(rVal, 0, "frag6"),
+			asm.JNE.Imm(rVal, 0, "frag"),
 			asm.Add.Imm(rPkt, 8),
 			asm.Ja.Label(next),
 		)
@@ -385,12 +387,6 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 		asm.JEq.Imm(rProto, 6, "ports"),
 		asm.JEq.Imm(rProto, 17, "ports"),
 		asm.JEq.Imm(rProto, 58, "icmp6"),
-		asm.Ja.Label("pass_other"),
-	)
-	b.label("frag6")
-	b.emit(
-		asm.JEq.Imm(rProto, 6, "match_addr"),
-		asm.JEq.Imm(rProto, 17, "match_addr"),
 		asm.Ja.Label("pass_other"),
 	)
 }
