@@ -45,20 +45,21 @@ func TestFragmentsEndToEnd(t *testing.T) {
 			for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR} {
 				t.Run(mode.String(), func(t *testing.T) {
 					l := startLab(t, mode, backend)
-					if l.Switch != nil {
-						// The bridge must pass the crafted fragments as
-						// they are: with bridge netfilter on, a bridge
-						// may reassemble them (and so repair the order).
-						_ = l.Switch.Sysctl("net.bridge.bridge-nf-call-iptables", "0")
-						_ = l.Switch.Sysctl("net.bridge.bridge-nf-call-ip6tables", "0")
-					}
+					// The kernel's own fragments and the extension-header
+					// SYNs cross the lab's bridge at its defaults.
 					for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
 						t.Run(famName(vip)+"/udp-4000", func(t *testing.T) { checkBigUDP(t, l, vip) })
 					}
-					t.Run("v4/out-of-order", func(t *testing.T) { checkOutOfOrder(t, l, l.VIP4) })
 					for _, ext := range []layers.IPProtocol{layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Destination} {
 						t.Run("v6/syn-"+ext.String(), func(t *testing.T) { checkExtSYN(t, l, ext) })
 					}
+					// The crafted out-of-order fragments must reach the
+					// director in the order sent: with bridge netfilter on,
+					// a bridge may reassemble them and so repair the order.
+					if l.Switch != nil {
+						quietBridge(t, l)
+					}
+					t.Run("v4/out-of-order", func(t *testing.T) { checkOutOfOrder(t, l, l.VIP4) })
 					for k, v := range l.stats(t).Drops {
 						if strings.Contains(k, "frag") && v != 0 {
 							t.Errorf("drop %s = %d", k, v)
