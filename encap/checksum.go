@@ -75,3 +75,17 @@ func checksum(b []byte, initial uint64) uint16 {
 func pseudoSum(src, dst []byte, proto uint8, length int) uint64 {
 	return csumAdd(dst, csumAdd(src, 0)) + uint64(proto) + uint64(uint32(length)>>16) + uint64(length&0xffff)
 }
+
+// Checksum returns the Internet checksum (RFC 1071) of b on top of initial,
+// a partial sum such as PseudoHeaderSum's (0 for none). It is the one
+// checksum function of the module: backends, labs and benchmarks that build
+// or finish packets call it rather than keeping their own. b must start at
+// an even offset of the checksummed region.
+func Checksum(b []byte, initial uint64) uint16 { return checksum(b, initial) }
+
+// PseudoHeaderSum is the partial sum of the TCP/UDP/ICMPv6 pseudo-header for
+// addresses src and dst (4 or 16 bytes each, as in the IP header), protocol
+// proto and an L4 length of length bytes; pass it to Checksum.
+func PseudoHeaderSum(src, dst []byte, proto uint8, length int) uint64 {
+	return pseudoSum(src, dst, proto, length)
+}
