@@ -1,0 +1,20 @@
+// Package connsync owns IPVS connection synchronisation: the datagrams a
+// master director multicasts so that a backup knows the connections it will
+// have to carry on after a failover, in the kernel's own wire format
+// (net/netfilter/ipvs/ip_vs_sync.c), so xvs can pair with a kernel IPVS
+// director or with another xvs.
+//
+// This file set holds the codec. Version 1 messages (an 8-byte header whose
+// first byte is zero, then connection entries of 36 bytes for IPv4 or 72 for
+// IPv6 plus options, each entry starting on a 4-byte boundary) are written
+// and read; version 0 messages (IPv4 only, 24-byte entries, no timeout) are
+// read, since a kernel with net.ipv4.vs.sync_version=0 still sends them.
+//
+// Decoding follows the kernel's receiver in what it refuses: a defect in the
+// framing (a size that is not the datagram's length, an entry running past
+// the end, an option of length zero or repeated) drops the whole datagram,
+// as the kernel does, while an entry the kernel would skip alone (an
+// unknown mandatory option, a protocol or state it has no table for) is
+// skipped and counted. Decode never allocates: entries are handed to a
+// callback one at a time in a reused Conn whose PE fields alias the input.
+package connsync
