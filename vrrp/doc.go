@@ -1,0 +1,12 @@
+// Package vrrp owns the Virtual Router Redundancy Protocol a pair of xvs
+// directors elects its active one with, interoperable with keepalived:
+// version 3 (RFC 5798, RFC 9568) for IPv4 and IPv6 and version 2 (RFC 3768)
+// for IPv4.
+//
+// This file set holds the two pure halves: the advertisement codec
+// (Marshal, Parse) and the per-instance state machine (Machine), which
+// takes events with the time they happened and answers with actions — send
+// an advertisement, take or drop the virtual addresses — so that timing is
+// tested without sleeping and the daemon that owns the sockets and the
+// addresses stays small.
+package vrrp

@@ -1,0 +1,203 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is an instance's VRRP state.
+type State int
+
+// States of RFC 5798 section 6.4.
+const (
+	Initialize State = iota
+	Backup
+	Master
+)
+
+// String returns keepalived's word for s.
+func (s State) String() string {
+	switch s {
+	case Initialize:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Config is one VRRP instance (keepalived's vrrp_instance).
+type Config struct {
+	VRID     uint8
+	Priority uint8         // 1..255; 255 owns the addresses
+	Interval time.Duration // advert_int
+	Version  int           // 2 or 3
+	// NoPreempt keeps a backup from taking over from a master of lower
+	// priority (keepalived's nopreempt). PreemptDelay, if set, only delays
+	// that takeover until so long after Start (preempt_delay).
+	NoPreempt    bool
+	PreemptDelay time.Duration
+	// Primary is this router's own address on the link: a master that
+	// hears an equal priority from a higher address yields.
+	Primary netip.Addr
+}
+
+// Action is what the daemon must do after an event, in order.
+type Action int
+
+// Actions.
+const (
+	// SendAdvert: multicast an advertisement with the configured priority.
+	SendAdvert Action = iota + 1
+	// SendStop: multicast an advertisement with priority 0 (leaving).
+	SendStop
+	// TakeAddrs: this router became master: add the virtual addresses and
+	// announce them (gratuitous ARP, unsolicited neighbour advertisements).
+	TakeAddrs
+	// DropAddrs: this router is no longer master: remove the addresses.
+	DropAddrs
+)
+
+// Machine is one instance's state machine. It is not safe for concurrent
+// use; the daemon serialises events per instance.
+type Machine struct {
+	cfg                 Config
+	state               State
+	started             time.Time
+	masterAdverInterval time.Duration
+	downAt, adverAt     time.Time
+	// Ignored counts adverts not for this instance or with an interval that
+	// version 2 does not allow to differ.
+	Ignored uint64
+}
+
+// NewMachine checks cfg and returns a machine in Initialize.
+func NewMachine(cfg Config) (*Machine, error) {
+	switch {
+	case cfg.VRID == 0:
+		return nil, fmt.Errorf("virtual_router_id 0: must be 1..255")
+	case cfg.Priority == 0:
+		return nil, fmt.Errorf("priority 0: must be 1..255")
+	case cfg.Version != 2 && cfg.Version != 3:
+		return nil, fmt.Errorf("version %d: must be 2 or 3", cfg.Version)
+	case cfg.Version == 2 && cfg.Interval%time.Second != 0 || cfg.Interval <= 0:
+		return nil, fmt.Errorf("advert_int %v: must be positive (whole seconds in version 2)", cfg.Interval)
+	}
+	return &Machine{cfg: cfg, masterAdverInterval: cfg.Interval}, nil
+}
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Deadline is when Timer must next be called; zero in Initialize.
+func (m *Machine) Deadline() time.Time {
+	switch m.state {
+	case Backup:
+		return m.downAt
+	case Master:
+		return m.adverAt
+	}
+	return time.Time{}
+}
+
+// skew is Skew_Time: how much later than a higher priority this one's
+// master-down timer fires.
+func (m *Machine) skew() time.Duration {
+	p := time.Duration(256 - int(m.cfg.Priority))
+	if m.cfg.Version == 2 {
+		return p * time.Second / 256 // RFC 3768: in seconds, whatever the interval
+	}
+	return p * m.masterAdverInterval / 256
+}
+
+// masterDown is Master_Down_Interval.
+func (m *Machine) masterDown() time.Duration { return 3*m.masterAdverInterval + m.skew() }
+
+// Start leaves Initialize: the address owner becomes master at once, any
+// other router backup until it has heard nothing for Master_Down_Interval
+// (keepalived: even with `state MASTER`).
+func (m *Machine) Start(now time.Time) []Action {
+	m.started = now
+	m.masterAdverInterval = m.cfg.Interval
+	if m.cfg.Priority == OwnerPriority {
+		return m.becomeMaster(now)
+	}
+	m.state = Backup
+	m.downAt = now.Add(m.masterDown())
+	return nil
+}
+
+func (m *Machine) becomeMaster(now time.Time) []Action {
+	m.state = Master
+	m.adverAt = now.Add(m.cfg.Interval)
+	return []Action{SendAdvert, TakeAddrs}
+}
+
+// Timer handles the expiry of Deadline: a backup that heard no master
+// takes over; a master advertises again.
+func (m *Machine) Timer(now time.Time) []Action {
+	switch m.state {
+	case Backup:
+		if !now.Before(m.downAt) {
+			return m.becomeMaster(now)
+		}
+	case Master:
+		if !now.Before(m.adverAt) {
+			m.adverAt = now.Add(m.cfg.Interval)
+			return []Action{SendAdvert}
+		}
+	}
+	return nil
+}
+
+// Advert handles a received advertisement a (already checked by Parse)
+// from src.
+func (m *Machine) Advert(now time.Time, a *Advert, src netip.Addr) []Action {
+	if a.VRID != m.cfg.VRID || a.Version != m.cfg.Version ||
+		(m.cfg.Version == 2 && a.Interval != m.cfg.Interval) {
+		m.Ignored++
+		return nil
+	}
+	switch m.state {
+	case Backup:
+		switch {
+		case a.Priority == StopPriority:
+			m.downAt = now.Add(m.skew())
+		case m.cfg.NoPreempt || a.Priority >= m.cfg.Priority || now.Before(m.started.Add(m.cfg.PreemptDelay)):
+			if m.cfg.Version == 3 {
+				m.masterAdverInterval = a.Interval
+			}
+			m.downAt = now.Add(m.masterDown())
+		}
+		// A lower priority with preemption: ignored, so the down timer
+		// runs out and this router takes over.
+	case Master:
+		switch {
+		case a.Priority == StopPriority:
+			m.adverAt = now.Add(m.cfg.Interval)
+			return []Action{SendAdvert}
+		case a.Priority > m.cfg.Priority || (a.Priority == m.cfg.Priority && m.cfg.Primary.Less(src)):
+			m.state = Backup
+			if m.cfg.Version == 3 {
+				m.masterAdverInterval = a.Interval
+			}
+			m.downAt = now.Add(m.masterDown())
+			return []Action{DropAddrs}
+		}
+	}
+	return nil
+}
+
+// Stop returns to Initialize; a master first says it is leaving, so that a
+// backup takes over after Skew_Time instead of Master_Down_Interval.
+func (m *Machine) Stop() []Action {
+	was := m.state
+	m.state = Initialize
+	if was == Master {
+		return []Action{SendStop, DropAddrs}
+	}
+	return nil
+}
