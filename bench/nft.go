@@ -12,8 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/xvs-project/xvs/internal/afpacket"
 	"github.com/xvs-project/xvs/internal/testnet"
+	"github.com/xvs-project/xvs/link/afpacket"
 )
 
 // Two parties put nftables tables into the director namespace: the

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xvs-project/xvs/internal/afpacket"
+	"github.com/xvs-project/xvs/link/afpacket"
 )
 
 // TestTableNamesApart: the nft-dnat baseline's table and the AF_PACKET

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xvs-project/xvs/internal/afpacket"
+	"github.com/xvs-project/xvs/link/afpacket"
 )
 
 // ErrXVSUnavailable marks xvs scenarios that could not run because bin/xvs

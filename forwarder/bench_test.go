@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -15,14 +17,14 @@ type pipelineBench struct {
 	e      *Engine
 	w      *worker
 	inputs [][]byte
-	batch  []Frame
+	batch  []link.Frame
 	bufs   [][]byte
 	next   int
 }
 
 func newPipelineBench(tb testing.TB, m service.Method, flows int) *pipelineBench {
 	cfg := testService(service.UDP, vip4, 53, "rr", m, 0, 3)
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
 	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 20})
 	if err != nil {
@@ -34,9 +36,9 @@ func newPipelineBench(tb testing.TB, m service.Method, flows int) *pipelineBench
 		src := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
 		pb.inputs = append(pb.inputs, buildFrame(tb, pkt{src: src, dst: vip4, sport: uint16(1024 + i), dport: 53, udp: true, payload: 18}))
 	}
-	pb.batch = make([]Frame, batchSize)
+	pb.batch = make([]link.Frame, batchSize)
 	for range pb.batch {
-		pb.bufs = append(pb.bufs, make([]byte, MemHeadroom+2048))
+		pb.bufs = append(pb.bufs, make([]byte, linktest.Headroom+2048))
 	}
 	pb.step(flows) // establish every flow once
 	return pb
@@ -49,8 +51,8 @@ func (pb *pipelineBench) step(n int) {
 		for i := 0; i < k; i++ {
 			in := pb.inputs[pb.next]
 			pb.next = (pb.next + 1) % len(pb.inputs)
-			copy(pb.bufs[i][MemHeadroom:], in)
-			pb.batch[i] = Frame{Buf: pb.bufs[i], Off: MemHeadroom, Len: len(in)}
+			copy(pb.bufs[i][linktest.Headroom:], in)
+			pb.batch[i] = link.Frame{Buf: pb.bufs[i], Off: linktest.Headroom, Len: len(in)}
 		}
 		pb.w.processBatch(pb.batch[:k])
 		n -= k
@@ -106,7 +108,7 @@ func BenchmarkPipeline(b *testing.B) {
 // its NAT reply key).
 func BenchmarkPipelineNewConns(b *testing.B) {
 	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 3)
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
 	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 22})
 	if err != nil {
@@ -115,10 +117,10 @@ func BenchmarkPipelineNewConns(b *testing.B) {
 	defer e.Close()
 	w := e.workers[0]
 	syn := buildFrame(b, pkt{src: client4, dst: vip4, sport: 1024, dport: 80, syn: true})
-	batch := make([]Frame, batchSize)
+	batch := make([]link.Frame, batchSize)
 	bufs := make([][]byte, batchSize)
 	for i := range bufs {
-		bufs[i] = make([]byte, MemHeadroom+2048)
+		bufs[i] = make([]byte, linktest.Headroom+2048)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -126,7 +128,7 @@ func BenchmarkPipelineNewConns(b *testing.B) {
 	for n < b.N {
 		k := min(b.N-n, batchSize)
 		for i := 0; i < k; i++ {
-			f := bufs[i][MemHeadroom:]
+			f := bufs[i][linktest.Headroom:]
 			copy(f, syn)
 			// A new client address and port per SYN. The pipeline drops a
 			// bad IPv4 header checksum before any state, so that one is
@@ -136,7 +138,7 @@ func BenchmarkPipelineNewConns(b *testing.B) {
 			f[14+20], f[14+21] = byte(id>>8)|0x80, byte(id)
 			f[14+10], f[14+11] = 0, 0
 			binary.BigEndian.PutUint16(f[14+10:], ^fold(sum16(f[14:14+20], 0)))
-			batch[i] = Frame{Buf: bufs[i], Off: MemHeadroom, Len: len(syn)}
+			batch[i] = link.Frame{Buf: bufs[i], Off: linktest.Headroom, Len: len(syn)}
 		}
 		w.processBatch(batch[:k])
 		n += k

@@ -3,12 +3,12 @@ package forwarder
 import (
 	"errors"
 	"fmt"
-	"github.com/xvs-project/xvs/internal/steer"
 	"maps"
 	"net/netip"
 	"slices"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -296,15 +296,15 @@ func (snap *snapshot) add(st *serviceState, s *service.Service) {
 }
 
 // steerRules derives what the backend must hand to the workers.
-func (s *snapshot) steerRules() []SteerRule {
-	var rules []SteerRule
+func (s *snapshot) steerRules() []link.Rule {
+	var rules []link.Rule
 	for _, st := range s.services {
 		for _, r := range st.reals {
 			if r.method != service.MethodNAT {
 				continue
 			}
 			a := addrFrom16(r.addr)
-			rules = append(rules, SteerRule{
+			rules = append(rules, link.Rule{
 				Proto: st.proto, Prefix: netip.PrefixFrom(a, a.BitLen()),
 				PortLo: r.port, PortHi: r.port, Reply: true,
 			})
@@ -315,24 +315,15 @@ func (s *snapshot) steerRules() []SteerRule {
 			continue
 		}
 		a := addrFrom16(st.vip)
-		rules = append(rules, SteerRule{
+		rules = append(rules, link.Rule{
 			Proto: st.proto, Prefix: netip.PrefixFrom(a, a.BitLen()), PortLo: st.port, PortHi: st.port,
 		})
 	}
 	for _, g := range s.groups {
-		rules = append(rules, SteerRule{Proto: g.proto, Prefix: g.prefix, PortLo: g.portLo, PortHi: g.portHi})
+		rules = append(rules, link.Rule{Proto: g.proto, Prefix: g.prefix, PortLo: g.portLo, PortHi: g.portHi})
 	}
 	return rules
 }
-
-// SteerRule selects traffic a backend hands to the workers: packets to a
-// service (by destination) or, with Reply, a NAT real server's replies (by
-// source). PortLo = PortHi = 0 means every port.
-type SteerRule = steer.Rule
-
-// SteerRules is the whole steering set, with the director's own addresses,
-// whose replies (health checks) stay with the kernel.
-type SteerRules = steer.Rules
 
 // encapTunnel is a real server's tunnel as PushTunnel takes it. remcsum sends
 // what csum sends: the inner checksums xvs forwards are complete, and for

@@ -1,9 +1,10 @@
-// Package forwarder owns xvs's data plane: the Engine that runs one worker per
-// receive queue, the backends that move frames (AF_XDP with xvs's steering
-// program, AF_PACKET as the fallback, and an in-memory backend for tests and
-// benchmarks), next-hop resolution from the kernel's routes and neighbours, and
-// per-queue statistics. It is also the library a Go program embeds to run xvs
-// without the CLI.
+// Package forwarder owns xvs's forwarding engine: the Engine that runs one
+// worker per receive queue of a link.Backend, next-hop resolution from the
+// kernel's routes and neighbours (NetlinkRouter, a Router), and per-queue
+// statistics. It is also the library a Go program embeds to run xvs without
+// the CLI. The backends that move the frames are link's subpackages (afxdp,
+// afpacket, and linktest's in-memory one for tests and benchmarks; backends
+// picks a real one by name); the engine knows them only through link.
 //
 // One packet's path through a worker:
 //
@@ -23,12 +24,16 @@
 // with its own DropReason, before any connection is looked up or made.
 //
 // Workers read the configuration through an immutable snapshot that the
-// control plane swaps atomically; a packet never waits for a lock.
+// control plane swaps atomically, so a configuration change never makes a
+// packet wait. (Locks below the engine are the backends': AF_XDP's
+// transmit side of a socket, shared by the workers of every interface, and
+// AF_PACKET's per-queue close guard, each taken once per batch.)
 //
 // Nothing is dropped silently: Engine.Drops lists every loss as a (queue,
-// reason, count) record — the workers' DropReasons, the AF_XDP sockets'
-// kernel counters (XDP_STATISTICS) and transmit losses, the steering
-// program's per-queue verdicts, the AF_PACKET rings' overruns and the
+// reason, count) record — the workers' DropReasons, the backend's own
+// (link.Backend.Stats: for AF_XDP the sockets' kernel counters
+// (XDP_STATISTICS), transmit losses and the steering program's per-queue
+// verdicts; for AF_PACKET the rings' overruns and transmit losses) and the
 // connection table's evictions — and Engine.Stats carries the same figures
 // in Stats.Drops for the metrics.
 package forwarder

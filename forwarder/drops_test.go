@@ -4,22 +4,28 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
 // fakeDropBackend adds backend loss counters to a MemBackend.
-type fakeDropBackend struct{ *MemBackend }
+type fakeDropBackend struct{ *linktest.MemBackend }
 
-func (fakeDropBackend) ReportDrops(r *service.DropReport) {
-	r.Drops = appendDrop(r.Drops, "mem/0", "xsk-rx-ring-full", 9)
-	r.Drops = appendDrop(r.Drops, "mem/0", "xsk-tx-full", 0) // zero: left out
-	r.Events = appendDrop(r.Events, "mem/0", "steer-service", 12)
+func (fakeDropBackend) Stats() link.Stats {
+	return link.Stats{
+		Drops: []link.Counter{
+			{Queue: "mem/0", Reason: "xsk-rx-ring-full", Count: 9},
+			{Queue: "mem/0", Reason: "xsk-tx-full"}, // zero: left out
+		},
+		Events: []link.Counter{{Queue: "mem/0", Reason: "steer-service", Count: 12}},
+	}
 }
 
 // TestDropReport: the report holds the workers' reasons by queue, the backend's
 // own counters and the table's evictions, and Stats.Drops says the same.
 func TestDropReport(t *testing.T) {
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	e, err := New(Options{Backend: fakeDropBackend{mem}, Router: testRouter(), TableCapacity: 1,
 		Services: testService(service.UDP, vip4, 53, "rr", service.MethodNAT, 53, 1)})
 	if err != nil {

@@ -5,18 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/service"
 )
 
 // Options configure an Engine.
 type Options struct {
-	// Backend moves the frames: OpenXDP, OpenAFPacket or NewMemBackend.
-	Backend Backend
+	// Backend moves the frames: afxdp.Open, afpacket.Open (or either by
+	// name, backends.Open) or linktest.NewMemBackend.
+	Backend link.Backend
 	// Router resolves next hops; nil means NewNetlinkRouter over the
 	// backend's interfaces (the kernel's routes and neighbours).
 	Router Router
@@ -46,7 +47,7 @@ type Options struct {
 type Engine struct {
 	opts    Options
 	log     *slog.Logger
-	backend Backend
+	backend link.Backend
 	router  Router
 	table   *conntrack.Table
 	snap    atomic.Pointer[snapshot]
@@ -141,9 +142,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	go e.table.Run(ctx)
 	go e.runEstimator(ctx)
-	if r, ok := e.router.(interface{ Run(context.Context) }); ok {
-		go r.Run(ctx)
-	}
+	go e.router.Run(ctx)
 	select {
 	case <-ctx.Done():
 	case <-e.stop:
@@ -170,10 +169,7 @@ func (e *Engine) install(cfg *service.Config) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := SteerRules{Rules: snap.steerRules()}
-	if l, ok := e.router.(interface{ LocalAddrs() []netip.Addr }); ok {
-		rules.Local = l.LocalAddrs()
-	}
+	rules := link.Rules{Rules: snap.steerRules(), Local: e.router.LocalAddrs()}
 	if err := e.backend.Steer(rules); err != nil {
 		return nil, fmt.Errorf("steering: %w", err)
 	}
@@ -197,15 +193,13 @@ func (e *Engine) install(cfg *service.Config) ([]string, error) {
 	if old != nil {
 		e.expireGone(old, snap)
 	}
-	if p, ok := e.router.(interface{ Prefetch([][16]byte) }); ok {
-		var addrs [][16]byte
-		for _, r := range snap.reals {
-			if r != nil {
-				addrs = append(addrs, r.addr)
-			}
+	var addrs [][16]byte
+	for _, r := range snap.reals {
+		if r != nil {
+			addrs = append(addrs, r.addr)
 		}
-		p.Prefetch(addrs)
 	}
+	e.router.Prefetch(addrs)
 	return e.routeWarnings(old, snap), nil
 }
 

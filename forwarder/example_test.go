@@ -7,6 +7,9 @@ import (
 	"net/netip"
 
 	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/afxdp"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -15,7 +18,7 @@ import (
 // runs, and read the statistics. (Needs root and an interface; not run as a
 // test.)
 func Example() {
-	backend, err := forwarder.OpenXDP([]string{"eth0"}, forwarder.XDPOptions{})
+	backend, err := afxdp.Open([]string{"eth0"}, afxdp.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,10 +60,10 @@ func Example() {
 // The same engine over the in-memory backend, as tests and benchmarks run
 // it: frames go in and out of Go slices, next hops come from a fixed table.
 func Example_inMemory() {
-	mem := forwarder.NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	engine, err := forwarder.New(forwarder.Options{
 		Backend: mem,
-		Router:  &forwarder.StaticRouter{Default4: &forwarder.Hop{Ifindex: 1, MTU: 1500, DstMAC: [6]byte{2, 0, 0, 0, 0, 1}}},
+		Router:  &linktest.StaticRouter{Default4: &link.Hop{Ifindex: 1, MTU: 1500, DstMAC: [6]byte{2, 0, 0, 0, 0, 1}}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -111,7 +112,7 @@ type fragState struct {
 	release   bool  // a first fragment made an entry while fragments were held
 	releasing bool  // held fragments are being processed: do not hold again
 	nextSweep int64 // clock value of the next expiry check
-	out       []Frame
+	out       []link.Frame
 	fr        encap.Frag
 }
 
@@ -129,7 +130,7 @@ func (fs *fragState) now() int64 {
 func (fs *fragState) init() {
 	fs.table = make([]fragEntry, fragTableSize)
 	fs.held = make([]heldFrag, fragHoldSlots)
-	fs.out = make([]Frame, 0, fragHoldSlots)
+	fs.out = make([]link.Frame, 0, fragHoldSlots)
 	fs.seed = rand.Uint64() | 1 // keyed, so a sender cannot aim at one bucket
 }
 
@@ -194,7 +195,7 @@ func (fs *fragState) account(e *fragEntry) {
 }
 
 // fragment handles a KindFragment packet.
-func (p *pipeline) fragment(f *Frame) verdict {
+func (p *pipeline) fragment(f *link.Frame) verdict {
 	fs := &p.frag
 	if fs.table == nil {
 		fs.init()
@@ -258,7 +259,7 @@ func fragServed(family, proto uint8) bool {
 
 // laterFragment forwards a fragment without a transport header as its
 // datagram's first fragment was.
-func (p *pipeline) laterFragment(f *Frame, e *fragEntry) verdict {
+func (p *pipeline) laterFragment(f *link.Frame, e *fragEntry) verdict {
 	if e.dropped {
 		return p.drop(DropFragFirst)
 	}
@@ -294,7 +295,7 @@ func (p *pipeline) laterFragment(f *Frame, e *fragEntry) verdict {
 }
 
 // hold copies an out-of-order fragment into a free slot.
-func (p *pipeline) hold(f *Frame, k *fragKey, now int64) verdict {
+func (p *pipeline) hold(f *link.Frame, k *fragKey, now int64) verdict {
 	fs := &p.frag
 	if f.Len > fragHoldMax {
 		return p.drop(DropFragFull)
@@ -346,12 +347,12 @@ func (w *worker) fragments() {
 			continue
 		}
 		h.done = true
-		fr := Frame{Buf: h.buf[:], Off: fragHeadroom, Len: h.n, Ifindex: h.ifindex}
+		fr := link.Frame{Buf: h.buf[:], Off: fragHeadroom, Len: h.n, Ifindex: h.ifindex}
 		switch w.p.process(&fr) {
 		case verdictForward:
 			out = append(out, fr)
 		case verdictReply:
-			w.reply[0] = Frame{Buf: w.p.answer[:], Len: w.p.answerLen, Ifindex: w.p.answerIf}
+			w.reply[0] = link.Frame{Buf: w.p.answer[:], Len: w.p.answerLen, Ifindex: w.p.answerIf}
 			w.q.Send(w.reply[:])
 		case verdictPark:
 			w.park(&fr)

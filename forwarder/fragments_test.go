@@ -11,6 +11,8 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -164,7 +166,7 @@ func stripOuter(t testing.TB, f []byte, real netip.Addr) []byte {
 	return append(slices.Clone(f[:14]), ip[20:]...)
 }
 
-func sentData(s []SentFrame) [][]byte {
+func sentData(s []linktest.SentFrame) [][]byte {
 	var out [][]byte
 	for _, f := range s {
 		out = append(out, f.Data)
@@ -374,7 +376,7 @@ func TestFragmentTUN6TooBig(t *testing.T) {
 // counted too; fragments of a dropped first fragment are dropped at once.
 func TestFragmentHoldTimeout(t *testing.T) {
 	var now int64
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	e, err := New(Options{Backend: mem, Router: testRouter(), TableCapacity: 1 << 10,
 		Services: testService(service.UDP, vip4, 9000, "rr", service.MethodDR, 0, 1), Clock: func() int64 { return now }})
 	if err != nil {
@@ -434,13 +436,13 @@ type fragBench struct {
 	e      *Engine
 	w      *worker
 	inputs [][]byte
-	batch  []Frame
+	batch  []link.Frame
 	bufs   [][]byte
 }
 
 func newFragBench(tb testing.TB, m service.Method, reversed bool) *fragBench {
 	cfg := testService(service.UDP, vip4, 9000, "rr", m, 0, 3)
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
 	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 16})
 	if err != nil {
@@ -455,9 +457,9 @@ func newFragBench(tb testing.TB, m service.Method, reversed bool) *fragBench {
 		}
 		fb.inputs = append(fb.inputs, frags...)
 	}
-	fb.batch = make([]Frame, len(fb.inputs))
+	fb.batch = make([]link.Frame, len(fb.inputs))
 	for range fb.inputs {
-		fb.bufs = append(fb.bufs, make([]byte, MemHeadroom+2048))
+		fb.bufs = append(fb.bufs, make([]byte, linktest.Headroom+2048))
 	}
 	fb.step()
 	return fb
@@ -466,8 +468,8 @@ func newFragBench(tb testing.TB, m service.Method, reversed bool) *fragBench {
 // step pushes every input once through processBatch and the release.
 func (fb *fragBench) step() {
 	for i, in := range fb.inputs {
-		copy(fb.bufs[i][MemHeadroom:], in)
-		fb.batch[i] = Frame{Buf: fb.bufs[i], Off: MemHeadroom, Len: len(in)}
+		copy(fb.bufs[i][linktest.Headroom:], in)
+		fb.batch[i] = link.Frame{Buf: fb.bufs[i], Off: linktest.Headroom, Len: len(in)}
 	}
 	fb.w.processBatch(fb.batch)
 	fb.w.fragments()
@@ -545,7 +547,7 @@ func FuzzFragmentMatcher(f *testing.F) {
 	f.Add([]byte{8, 0xfe, 0, 0xfd, 9, 0x81, 0x40, 9, 9}, make([]byte, 80))
 	f.Fuzz(func(t *testing.T, ops, raw []byte) {
 		var now int64
-		mem := NewMemBackend(1)
+		mem := linktest.NewMemBackend(1)
 		var sent [][]byte
 		mem.Queue(0).OnSend = func(_ int, b []byte) { sent = append(sent, slices.Clone(b)) }
 		cfg := testService(service.UDP, vip4, 9000, "rr", service.MethodDR, 0, 3)
@@ -583,11 +585,11 @@ func FuzzFragmentMatcher(f *testing.F) {
 				realOf[key] = mac
 			}
 		}
-		buf := make([]byte, MemHeadroom+2048)
+		buf := make([]byte, linktest.Headroom+2048)
 		nSent := 0
 		feed := func(b []byte) {
-			n := copy(buf[MemHeadroom:], b)
-			w.processBatch([]Frame{{Buf: buf, Off: MemHeadroom, Len: n}})
+			n := copy(buf[linktest.Headroom:], b)
+			w.processBatch([]link.Frame{{Buf: buf, Off: linktest.Headroom, Len: n}})
 			w.fragments()
 			check()
 			nSent += len(sent)

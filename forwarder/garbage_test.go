@@ -9,18 +9,20 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
 // runOn processes frames that arrived on interface ifindex (the in-memory
 // backend's Inject has no interface) and returns what the worker sent.
-func runOn(e *Engine, mem *MemBackend, ifindex int, frames ...[]byte) []SentFrame {
+func runOn(e *Engine, mem *linktest.MemBackend, ifindex int, frames ...[]byte) []linktest.SentFrame {
 	w := e.workers[0]
-	rx := make([]Frame, len(frames))
+	rx := make([]link.Frame, len(frames))
 	for i, f := range frames {
-		buf := make([]byte, MemHeadroom+len(f)+64)
-		copy(buf[MemHeadroom:], f)
-		rx[i] = Frame{Buf: buf, Off: MemHeadroom, Len: len(f), Ifindex: ifindex}
+		buf := make([]byte, linktest.Headroom+len(f)+64)
+		copy(buf[linktest.Headroom:], f)
+		rx[i] = link.Frame{Buf: buf, Off: linktest.Headroom, Len: len(f), Ifindex: ifindex}
 	}
 	w.processBatch(rx)
 	return mem.Queue(0).Sent()
@@ -187,7 +189,7 @@ func TestVLANServed(t *testing.T) {
 	clientHop := *r.Default4
 	clientHop.Ifindex = vlanDev
 	r.Default4 = &clientHop
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	e, err := New(Options{Backend: mem, Router: r, TableCapacity: 1 << 10,
 		Services: testService(service.UDP, vip4, 80, "rr", service.MethodNAT, 8080, 1),
 		VLANs:    []VLAN{{Parent: ifExt, ID: 10, Ifindex: vlanDev}, {Parent: ifExt, ID: 30}}})
@@ -290,13 +292,13 @@ func TestGarbageZeroAllocs(t *testing.T) {
 	w.p.snap = w.snap.Load()
 	bufs := make([][]byte, len(frames))
 	for i := range frames {
-		bufs[i] = make([]byte, MemHeadroom+len(frames[i]))
+		bufs[i] = make([]byte, linktest.Headroom+len(frames[i]))
 	}
-	var f Frame
+	var f link.Frame
 	for i, fr := range frames {
 		a := testing.AllocsPerRun(100, func() {
-			copy(bufs[i][MemHeadroom:], fr)
-			f = Frame{Buf: bufs[i], Off: MemHeadroom, Len: len(fr), Ifindex: ifExt}
+			copy(bufs[i][linktest.Headroom:], fr)
+			f = link.Frame{Buf: bufs[i], Off: linktest.Headroom, Len: len(fr), Ifindex: ifExt}
 			w.p.process(&f)
 		})
 		if a != 0 {

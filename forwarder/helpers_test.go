@@ -8,6 +8,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -39,19 +41,19 @@ const (
 	mtu   = 1500
 )
 
-func testRouter() *StaticRouter {
-	r := &StaticRouter{Hosts: map[[16]byte]*Hop{}}
+func testRouter() *linktest.StaticRouter {
+	r := &linktest.StaticRouter{Hosts: map[[16]byte]*link.Hop{}}
 	for fam := 4; fam <= 6; fam += 2 {
 		src := addr16(netip.MustParseAddr("198.18.1.254"))
 		if fam == 6 {
 			src = addr16(netip.MustParseAddr("2001:db8:1::fe"))
 		}
 		for i := 1; i <= 8; i++ {
-			r.Hosts[addr16(realAddr(fam, i))] = &Hop{Ifindex: ifInt, SrcMAC: macDirInt, DstMAC: realMAC(i), MTU: mtu, Src: src}
+			r.Hosts[addr16(realAddr(fam, i))] = &link.Hop{Ifindex: ifInt, SrcMAC: macDirInt, DstMAC: realMAC(i), MTU: mtu, Src: src}
 		}
 	}
-	r.Default4 = &Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("198.18.0.2"))}
-	r.Default6 = &Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("2001:db8::2"))}
+	r.Default4 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("198.18.0.2"))}
+	r.Default6 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("2001:db8::2"))}
 	return r
 }
 
@@ -68,9 +70,9 @@ func testService(proto service.Proto, vip netip.Addr, port uint16, sched string,
 	return &service.Config{Services: []service.Service{s}}
 }
 
-func newTestEngine(t testing.TB, cfg *service.Config) (*Engine, *MemBackend) {
+func newTestEngine(t testing.TB, cfg *service.Config) (*Engine, *linktest.MemBackend) {
 	t.Helper()
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 16})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +139,7 @@ func buildFrame(t testing.TB, p pkt) []byte {
 }
 
 // run pushes frames through the engine's only worker and returns what it sent.
-func run(e *Engine, mem *MemBackend, frames ...[]byte) []SentFrame {
+func run(e *Engine, mem *linktest.MemBackend, frames ...[]byte) []linktest.SentFrame {
 	for _, f := range frames {
 		mem.Queue(0).Inject(f)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -120,7 +121,7 @@ func TestConnReuseModes(t *testing.T) {
 			if reuse.Mode() != tc.mode {
 				t.Fatalf("mode %d round-trips as %d", tc.mode, reuse.Mode())
 			}
-			mem := NewMemBackend(1)
+			mem := linktest.NewMemBackend(1)
 			cfg := testService(service.TCP, vip4, 80, "rr", tc.method, 80, 2)
 			e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 10, ConnReuse: reuse})
 			if err != nil {
@@ -277,7 +278,7 @@ func TestServiceTotalsKept(t *testing.T) {
 func TestRouteWarning(t *testing.T) {
 	router := testRouter()
 	router.Default4 = nil // only the reals 198.18.1.1-8 are reachable
-	e, err := New(Options{Backend: NewMemBackend(1), Router: router, TableCapacity: 1 << 10})
+	e, err := New(Options{Backend: linktest.NewMemBackend(1), Router: router, TableCapacity: 1 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

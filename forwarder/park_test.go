@@ -4,17 +4,19 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
 // lateRouter knows the routes but resolves neighbours only when told to.
 type lateRouter struct {
-	*StaticRouter
+	*linktest.StaticRouter
 	resolved atomic.Bool
-	pending  Hop
+	pending  link.Hop
 }
 
-func (r *lateRouter) Route(dst *[16]byte) *Hop {
+func (r *lateRouter) Route(dst *[16]byte) *link.Hop {
 	h := r.StaticRouter.Route(dst)
 	if h == nil || r.resolved.Load() {
 		return h
@@ -28,7 +30,7 @@ func (r *lateRouter) Route(dst *[16]byte) *Hop {
 // dropped, and leaves once the neighbour is known; one that waits too long is
 // counted as no-route.
 func TestParkUntilResolved(t *testing.T) {
-	mem := NewMemBackend(1)
+	mem := linktest.NewMemBackend(1)
 	router := &lateRouter{StaticRouter: testRouter()}
 	e, err := New(Options{Backend: mem, Router: router,
 		Services: testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 1)})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -75,7 +76,7 @@ type pipeline struct {
 
 	// frags holds the fragments of a frame given verdictFragments.
 	frags     [maxFragments][1600]byte
-	fragFrame [maxFragments]Frame
+	fragFrame [maxFragments]link.Frame
 	nFrags    int
 
 	// frag tracks fragmented datagrams (fragments.go); last and lastReply
@@ -92,7 +93,7 @@ var zeroMAC [6]byte
 // the neighbour is not resolved yet the frame is parked, as the kernel queues
 // packets for an incomplete neighbour, instead of costing the client a
 // retransmission.
-func (p *pipeline) emit(f *Frame, hop *Hop, dst *[16]byte) verdict {
+func (p *pipeline) emit(f *link.Frame, hop *link.Hop, dst *[16]byte) verdict {
 	ifindex, ok := p.tag(f, hop)
 	if !ok {
 		return p.drop(DropVLAN)
@@ -110,7 +111,7 @@ func (p *pipeline) emit(f *Frame, hop *Hop, dst *[16]byte) verdict {
 // tag pushes the VLAN tag of hop's interface when hop is on a VLAN device of
 // a served interface, and returns the interface the frame leaves by. ok is
 // false when the frame has no headroom for the tag.
-func (p *pipeline) tag(f *Frame, hop *Hop) (ifindex int, ok bool) {
+func (p *pipeline) tag(f *link.Frame, hop *link.Hop) (ifindex int, ok bool) {
 	t := p.vlans.Load()
 	if len(t.out) == 0 {
 		return hop.Ifindex, true
@@ -129,7 +130,7 @@ func (p *pipeline) tag(f *Frame, hop *Hop) (ifindex int, ok bool) {
 
 // egressIfindex is the interface a frame toward hop leaves by: the VLAN
 // device's parent for a hop on a VLAN device, else hop's own.
-func (p *pipeline) egressIfindex(hop *Hop) int {
+func (p *pipeline) egressIfindex(hop *link.Hop) int {
 	if parent, _, ok := p.vlans.Load().egress(hop.Ifindex); ok {
 		return parent
 	}
@@ -140,7 +141,7 @@ func (p *pipeline) egressIfindex(hop *Hop) int {
 // router does. nil means the packet was dropped and counted. (A TTL that
 // would reach zero was already refused by process, before any state; the
 // check here stays as a guard.)
-func (p *pipeline) nextHop(dst *[16]byte) *Hop {
+func (p *pipeline) nextHop(dst *[16]byte) *link.Hop {
 	hop := p.router.Route(dst)
 	if hop == nil {
 		p.drop(DropNoRoute)
@@ -154,7 +155,7 @@ func (p *pipeline) nextHop(dst *[16]byte) *Hop {
 }
 
 // setMACs writes the Ethernet destination and source of frame.
-func setMACs(frame []byte, hop *Hop) {
+func setMACs(frame []byte, hop *link.Hop) {
 	copy(frame[0:6], hop.DstMAC[:])
 	copy(frame[6:12], hop.SrcMAC[:])
 }
@@ -177,7 +178,7 @@ var faultDrops = [...]DropReason{
 // hop — a TTL or hop limit of 1 or 0 (IPVS's decrement_ttl in ip_vs_xmit.c
 // drops these for NAT, DR and TUN alike, but only after the connection was
 // made; xvs does it first so garbage makes no state).
-func (p *pipeline) process(f *Frame) verdict {
+func (p *pipeline) process(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := encap.Parse(f.Data(), pkt)
 	if pkt.VLAN {
@@ -216,7 +217,7 @@ func (p *pipeline) process(f *Frame) verdict {
 
 // vlanServed reports whether the tagged frame f (parsed into p.pkt) is on a
 // VLAN served on the interface it arrived on. Two tags are never served.
-func (p *pipeline) vlanServed(f *Frame) bool {
+func (p *pipeline) vlanServed(f *link.Frame) bool {
 	ids, n := encap.VLANIDs(&p.pkt)
 	return n == 1 && p.vlans.Load().allowed(f.Ifindex, ids[0])
 }
@@ -228,7 +229,7 @@ func (p *pipeline) drop(r DropReason) verdict {
 
 // transport handles a TCP or UDP packet: a client's packet to a service, or a
 // real server's reply on NAT.
-func (p *pipeline) transport(f *Frame) verdict {
+func (p *pipeline) transport(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := &p.key
 	*k = conntrack.Key{Src: pkt.Src, Dst: pkt.Dst, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort,
@@ -268,7 +269,7 @@ func (p *pipeline) restart(c *conntrack.Conn) bool {
 }
 
 // schedule makes a new connection for a packet to svc.
-func (p *pipeline) schedule(f *Frame, svc *serviceState) verdict {
+func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	pkt := &p.pkt
 	if pkt.Proto == 6 && pkt.TCPFlags&(tcpSYN|tcpACK|tcpRST) != tcpSYN && !p.sloppy {
 		return p.drop(DropNoConn)
@@ -308,7 +309,7 @@ func (p *pipeline) schedule(f *Frame, svc *serviceState) verdict {
 // insertFailed handles a refused insert, counting a drop by its real cause.
 // A forward key that another worker inserted meanwhile is that worker's
 // connection: the packet follows it.
-func (p *pipeline) insertFailed(f *Frame, c *conntrack.Conn, err error) verdict {
+func (p *pipeline) insertFailed(f *link.Frame, c *conntrack.Conn, err error) verdict {
 	switch {
 	case errors.Is(err, conntrack.ErrFull):
 		return p.drop(DropTableFull)
@@ -380,7 +381,7 @@ func (p *pipeline) persistentReal(svc *serviceState) (*conntrack.Conn, *realStat
 }
 
 // forward sends a client's packet of connection c to its real server.
-func (p *pipeline) forward(f *Frame, c *conntrack.Conn, r *realState) verdict {
+func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdict {
 	dir := conntrack.DirInput
 	if r.method != service.MethodNAT {
 		dir = conntrack.DirInputOnly
@@ -390,7 +391,7 @@ func (p *pipeline) forward(f *Frame, c *conntrack.Conn, r *realState) verdict {
 }
 
 // forwardNew rewrites and routes a client's packet toward r.
-func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
+func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
 	pkt := &p.pkt
 	p.last, p.lastReply = r, false
 	rc := p.stats.realStats(r.id)
@@ -415,7 +416,7 @@ func (p *pipeline) forwardNew(f *Frame, r *realState) verdict {
 
 // tunnel encapsulates toward r, or answers "too big" as IPVS does when the
 // encapsulated packet would not fit the egress MTU.
-func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
+func (p *pipeline) tunnel(f *link.Frame, r *realState, hop *link.Hop) verdict {
 	pkt := &p.pkt
 	over := encap.TunnelOverhead(pkt.Family, r.tunnel)
 	if pkt.IPLen+over > hop.MTU {
@@ -457,7 +458,7 @@ func (p *pipeline) tunnel(f *Frame, r *realState, hop *Hop) verdict {
 
 // fragmentTunnel encapsulates an IPv4 packet without DF toward r and splits
 // the outer packet into fragments that fit the egress MTU.
-func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
+func (p *pipeline) fragmentTunnel(f *link.Frame, r *realState, hop *link.Hop) verdict {
 	pkt := &p.pkt
 	if hop.DstMAC == zeroMAC {
 		return p.drop(DropNoRoute)
@@ -484,7 +485,7 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 		if n == 0 {
 			return p.drop(DropTooBig)
 		}
-		p.fragFrame[p.nFrags] = Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: ifindex}
+		p.fragFrame[p.nFrags] = link.Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: ifindex}
 		p.nFrags++
 		if next == 0 {
 			return verdictFragments
@@ -494,7 +495,7 @@ func (p *pipeline) fragmentTunnel(f *Frame, r *realState, hop *Hop) verdict {
 }
 
 // reply sends a NAT real server's reply back to the client as from the VIP.
-func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
+func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict {
 	pkt := &p.pkt
 	p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
 	p.last, p.lastReply = r, true
@@ -513,7 +514,7 @@ func (p *pipeline) reply(f *Frame, c *conntrack.Conn, r *realState) verdict {
 // icmpError handles an ICMP error that quotes a packet of a tracked flow: on
 // NAT it is translated in either direction; on DR/TUN the client's errors go
 // to the real server that sent the quoted reply.
-func (p *pipeline) icmpError(f *Frame) verdict {
+func (p *pipeline) icmpError(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := &p.key
 	// The quoted packet went the other way: swap its ends to get our key.

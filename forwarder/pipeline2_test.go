@@ -10,6 +10,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -118,7 +120,7 @@ func checkQuoted(t *testing.T, frame []byte, fam int, addr netip.Addr, port uint
 	}
 }
 
-func dstOf(t *testing.T, out []SentFrame) netip.Addr {
+func dstOf(t *testing.T, out []linktest.SentFrame) netip.Addr {
 	t.Helper()
 	if len(out) != 1 {
 		t.Fatalf("sent %d frames, want 1", len(out))
@@ -310,11 +312,11 @@ func TestICMPErrorToRealDRTUN(t *testing.T) {
 // refusingBackend is a MemBackend whose steering can be made to fail, as a
 // full BPF map would.
 type refusingBackend struct {
-	*MemBackend
+	*linktest.MemBackend
 	refuse bool
 }
 
-func (b *refusingBackend) Steer(r SteerRules) error {
+func (b *refusingBackend) Steer(r link.Rules) error {
 	if b.refuse {
 		return errors.New("map full")
 	}
@@ -324,7 +326,7 @@ func (b *refusingBackend) Steer(r SteerRules) error {
 // TestRefusedChangeTouchesNothing: when the backend refuses the new steering,
 // the configuration, the weights and the scheduler's list stay as they were.
 func TestRefusedChangeTouchesNothing(t *testing.T) {
-	mem := &refusingBackend{MemBackend: NewMemBackend(1)}
+	mem := &refusingBackend{MemBackend: linktest.NewMemBackend(1)}
 	e, err := New(Options{Backend: mem, Router: testRouter(),
 		Services: testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 2)})
 	if err != nil {

@@ -1,44 +1,31 @@
 package forwarder
 
-import "github.com/xvs-project/xvs/encap"
+import (
+	"context"
+	"net/netip"
 
-// Hop is where a packet toward some destination leaves the director: the
-// egress interface, the MACs to write and the interface's MTU and address.
-type Hop struct {
-	Ifindex int
-	SrcMAC  [6]byte
-	DstMAC  [6]byte
-	MTU     int
-	// Src is the director's own address on the egress interface, in 16-byte
-	// form: the outer source of tunnelled packets and the source of ICMP
-	// errors the director sends.
-	Src [16]byte
-}
+	"github.com/xvs-project/xvs/link"
+)
 
-// Router resolves next hops. Route is called per packet: it must not block,
-// lock or allocate. It returns nil when there is no route. When the route is
-// known but the neighbour is not resolved yet, it returns a Hop whose DstMAC
-// is all zero and starts resolving it in the background; the worker holds the
-// packet briefly, as the kernel queues packets for an incomplete neighbour.
+// Router resolves next hops for the engine; NetlinkRouter is the kernel's,
+// linktest.StaticRouter a fixed table for tests.
 type Router interface {
-	Route(dst *[16]byte) *Hop
-}
-
-// StaticRouter is a Router with a fixed table, for the in-memory backend and
-// tests: an exact-address table, then a default per family.
-type StaticRouter struct {
-	Hosts    map[[16]byte]*Hop
-	Default4 *Hop
-	Default6 *Hop
-}
-
-// Route implements Router.
-func (r *StaticRouter) Route(dst *[16]byte) *Hop {
-	if h, ok := r.Hosts[*dst]; ok {
-		return h
-	}
-	if encap.IsV4Mapped(*dst) {
-		return r.Default4
-	}
-	return r.Default6
+	// Route is called per packet: it must not block, lock or allocate. It
+	// returns nil when there is no route. When the route is known but the
+	// neighbour is not resolved yet, it returns a Hop whose DstMAC is all
+	// zero and starts resolving it in the background; the worker holds the
+	// packet briefly, as the kernel queues packets for an incomplete
+	// neighbour.
+	Route(dst *[16]byte) *link.Hop
+	// LocalAddrs returns the director's own addresses: replies to them
+	// (health checks) are the kernel's, and the backend is told so with
+	// every steering change (link.Rules.Local).
+	LocalAddrs() []netip.Addr
+	// Prefetch asks for the next hops of addrs (the real servers of a new
+	// configuration) to be resolved now, so the first packet toward a new
+	// real server is not dropped. It must not block.
+	Prefetch(addrs [][16]byte)
+	// Run keeps the router's view current until ctx is done; the engine
+	// runs it in a goroutine of its own while it runs.
+	Run(ctx context.Context)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // NetlinkRouter resolves next hops from the kernel's main routing table and
@@ -46,12 +48,12 @@ type routeEntry struct {
 	hasGW   bool
 	// pending is the hop returned while the neighbour is unresolved:
 	// interface, MACs and MTU known, DstMAC zero.
-	pending *Hop
+	pending *link.Hop
 }
 
 type routeTable struct {
 	routes []routeEntry // longest prefix first
-	hops   map[hopKey]*Hop
+	hops   map[hopKey]*link.Hop
 	local  []netip.Addr
 }
 
@@ -78,7 +80,7 @@ func NewNetlinkRouter(ifindexes []int, log *slog.Logger) (*NetlinkRouter, error)
 }
 
 // Route implements Router.
-func (r *NetlinkRouter) Route(dst *[16]byte) *Hop {
+func (r *NetlinkRouter) Route(dst *[16]byte) *link.Hop {
 	t := r.tab.Load()
 	for i := range t.routes {
 		re := &t.routes[i]
@@ -213,7 +215,7 @@ func (r *NetlinkRouter) resolve(k hopKey) bool {
 // rebuild reads links, routes, neighbours and addresses and publishes a new
 // table.
 func (r *NetlinkRouter) rebuild() error {
-	t := &routeTable{hops: make(map[hopKey]*Hop)}
+	t := &routeTable{hops: make(map[hopKey]*link.Hop)}
 	type linkInfo struct {
 		mac  [6]byte
 		mtu  int
@@ -281,7 +283,7 @@ func (r *NetlinkRouter) rebuild() error {
 			e.gw, e.hasGW = addr16(gw.Unmap()), true
 		}
 		if li := links[rt.LinkIndex]; li != nil {
-			e.pending = &Hop{Ifindex: rt.LinkIndex, SrcMAC: li.mac, MTU: li.mtu, Src: li.src4}
+			e.pending = &link.Hop{Ifindex: rt.LinkIndex, SrcMAC: li.mac, MTU: li.mtu, Src: li.src4}
 			if p.Addr().Is6() {
 				e.pending.Src = li.src6
 			}
@@ -300,7 +302,7 @@ func (r *NetlinkRouter) rebuild() error {
 			if n.State&usable == 0 || len(n.HardwareAddr) != 6 {
 				continue
 			}
-			h := &Hop{Ifindex: idx, SrcMAC: li.mac, MTU: li.mtu}
+			h := &link.Hop{Ifindex: idx, SrcMAC: li.mac, MTU: li.mtu}
 			copy(h.DstMAC[:], n.HardwareAddr)
 			if h.DstMAC == ([6]byte{}) {
 				continue // never send to a zero MAC

@@ -3,6 +3,8 @@ package forwarder
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // batchSize is how many frames a worker takes from its queue at once.
@@ -15,9 +17,14 @@ const (
 	parkTime  = time.Second
 )
 
+// parkFrameMax is the longest frame a worker parks: an AF_XDP chunk, the
+// largest frame that backend receives. Longer ones (AF_PACKET at a jumbo
+// MTU) are dropped as no-route instead of parked.
+const parkFrameMax = 4096
+
 // parkedFrame is a rewritten frame waiting for its next hop's MAC.
 type parkedFrame struct {
-	buf      [xdpLargeFrame]byte // the largest frame a backend receives
+	buf      [parkFrameMax]byte
 	n        int
 	dst      [16]byte
 	deadline time.Time
@@ -26,27 +33,27 @@ type parkedFrame struct {
 // worker serves one queue: it owns the queue, its frame arrays and its
 // pipeline scratch, all allocated before the loop.
 type worker struct {
-	q     Queue
+	q     link.Queue
 	snap  *atomic.Pointer[snapshot]
 	p     pipeline
-	rx    []Frame
-	out   []Frame
-	reply [1]Frame
+	rx    []link.Frame
+	out   []link.Frame
+	reply [1]link.Frame
 
 	parked  []parkedFrame // parkSlots long; the first nParked are in use
 	nParked int
-	resend  []Frame
+	resend  []link.Frame
 }
 
-func newWorker(q Queue, e *Engine) *worker {
+func newWorker(q link.Queue, e *Engine) *worker {
 	w := &worker{
 		q:    q,
 		snap: &e.snap,
-		rx:   make([]Frame, batchSize),
-		out:  make([]Frame, 0, batchSize),
+		rx:   make([]link.Frame, batchSize),
+		out:  make([]link.Frame, 0, batchSize),
 
 		parked: make([]parkedFrame, parkSlots),
-		resend: make([]Frame, 0, parkSlots),
+		resend: make([]link.Frame, 0, parkSlots),
 	}
 	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
@@ -82,7 +89,7 @@ func (w *worker) poll() int {
 	return n
 }
 
-func (w *worker) processBatch(rx []Frame) {
+func (w *worker) processBatch(rx []link.Frame) {
 	st := w.p.stats
 	st.rx.add(uint64(len(rx)))
 	w.p.snap = w.snap.Load()
@@ -94,7 +101,7 @@ func (w *worker) processBatch(rx []Frame) {
 		case verdictReply:
 			// Rare (too-big answers): send it on its own so the scratch
 			// buffer can be reused for the next one.
-			w.reply[0] = Frame{Buf: w.p.answer[:], Len: w.p.answerLen, Ifindex: w.p.answerIf}
+			w.reply[0] = link.Frame{Buf: w.p.answer[:], Len: w.p.answerLen, Ifindex: w.p.answerIf}
 			w.q.Send(w.reply[:])
 		case verdictPark:
 			w.park(&rx[i])
@@ -112,7 +119,7 @@ func (w *worker) processBatch(rx []Frame) {
 
 // park copies a frame that waits for its neighbour, or drops it when the
 // parking is full or the frame too long for a slot.
-func (w *worker) park(f *Frame) {
+func (w *worker) park(f *link.Frame) {
 	if w.nParked == len(w.parked) || f.Len > len(w.parked[0].buf) {
 		w.p.stats.drops[DropNoRoute].add(1)
 		return
@@ -135,7 +142,7 @@ func (w *worker) unpark() {
 		switch {
 		case hop != nil && hop.DstMAC != zeroMAC:
 			setMACs(pf.buf[:pf.n], hop)
-			out = append(out, Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: w.p.egressIfindex(hop)})
+			out = append(out, link.Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: w.p.egressIfindex(hop)})
 			pf.n = 0
 		case now.After(pf.deadline):
 			w.p.stats.drops[DropNoRoute].add(1)

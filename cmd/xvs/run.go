@@ -18,6 +18,9 @@ import (
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/afxdp"
+	"github.com/xvs-project/xvs/link/backends"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -58,7 +61,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 		return nil, errors.New("run: -i IFACE is required")
 	}
 	switch f.backend {
-	case "xdp", "afpacket", "auto":
+	case backends.XDP, backends.AFPacket, backends.Auto:
 	default:
 		return nil, fmt.Errorf("run: unknown backend %q (want xdp, afpacket or auto)", f.backend)
 	}
@@ -119,11 +122,11 @@ func runCmd(args []string) error {
 	names := strings.Split(f.ifaces, ",")
 	var ifindexes []int
 	for _, n := range names {
-		link, err := netlink.LinkByName(n)
+		l, err := netlink.LinkByName(n)
 		if err != nil {
 			return fmt.Errorf("interface %q: no such interface", n)
 		}
-		ifindexes = append(ifindexes, link.Attrs().Index)
+		ifindexes = append(ifindexes, l.Attrs().Index)
 	}
 
 	vlans, err := servedVLANs(f, ifindexes)
@@ -208,27 +211,14 @@ func runCmd(args []string) error {
 	return err
 }
 
-func openBackend(f *runFlags, names []string, log *slog.Logger) (forwarder.Backend, error) {
-	switch f.backend {
-	case "afpacket":
-		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
-	case "auto":
-		b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode, Logger: log})
-		if err == nil {
-			log.Info("backend chosen", "backend", "xdp")
-			return b, nil
-		}
-		log.Info("backend chosen", "backend", "afpacket", "reason", err.Error())
-		return forwarder.OpenAFPacket(names, forwarder.AFPacketOptions{})
-	}
-	b, err := forwarder.OpenXDP(names, forwarder.XDPOptions{Mode: f.xdpMode, Logger: log})
-	if errors.Is(err, forwarder.ErrMTUTooLarge) {
-		return nil, err // it names the interface, its MTU, the limit and the way out
-	}
-	if err != nil {
+// openBackend opens the --backend chosen (backends.Open logs what "auto"
+// took). A refused AF_XDP says how to go on, unless its error already does.
+func openBackend(f *runFlags, names []string, log *slog.Logger) (link.Backend, error) {
+	b, err := backends.Open(f.backend, names, backends.Options{XDP: afxdp.Options{Mode: f.xdpMode}, Logger: log})
+	if err != nil && f.backend == backends.XDP && !errors.Is(err, afxdp.ErrMTUTooLarge) {
 		return nil, fmt.Errorf("%w (try --backend afpacket)", err)
 	}
-	return b, nil
+	return b, err
 }
 
 // vlanList is the served VLANs for the log line: "10@eth0 20@eth0".

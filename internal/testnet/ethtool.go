@@ -2,9 +2,10 @@ package testnet
 
 import (
 	"fmt"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	ethioctl "github.com/xvs-project/xvs/internal/ethtool"
 )
 
 // Offload is a veth feature that the legacy ethtool ioctls switch on and off
@@ -39,19 +40,6 @@ func (o Offload) String() string {
 		return fmt.Sprintf("offload(%d)", int(o))
 	}
 	return ethtoolCmds[o].name
-}
-
-// ethtoolValue is struct ethtool_value.
-type ethtoolValue struct {
-	cmd  uint32
-	data uint32
-}
-
-// ifreqData is struct ifreq with ifr_data set, padded to the kernel's size.
-type ifreqData struct {
-	name [unix.IFNAMSIZ]byte
-	data unsafe.Pointer
-	_    [24 - unsafe.Sizeof(uintptr(0))]byte
 }
 
 // SetOffload switches offload f of interface iface in h's namespace, like
@@ -95,22 +83,4 @@ func OffloadIn(ns, iface string, f Offload) (bool, error) {
 
 // ethtool runs one ETHTOOL_G*/S* value command on iface in the calling
 // thread's namespace; *v is the value to set or receives the one read.
-func ethtool(iface string, cmd uint32, v *uint32) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("ethtool socket: %w", err)
-	}
-	defer unix.Close(fd)
-	ev := &ethtoolValue{cmd: cmd, data: *v}
-	var ifr ifreqData
-	if len(iface) >= len(ifr.name) {
-		return fmt.Errorf("ethtool %s: %w", iface, unix.EINVAL)
-	}
-	copy(ifr.name[:], iface)
-	ifr.data = unsafe.Pointer(ev)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
-		return fmt.Errorf("ethtool %s cmd %#x: %w", iface, cmd, errno)
-	}
-	*v = ev.data
-	return nil
-}
+func ethtool(iface string, cmd uint32, v *uint32) error { return ethioctl.Value(iface, cmd, v) }

@@ -3,13 +3,13 @@ package xdpprog
 import (
 	"errors"
 
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 )
 
 // Errors returned by this package; match them with errors.Is.
 var (
 	// ErrInvalidRule reports a Rule with a bad proto, prefix or port range.
-	ErrInvalidRule = steer.ErrInvalidRule
+	ErrInvalidRule = link.ErrInvalidRule
 	// ErrInvalidAddress reports an invalid local address.
 	ErrInvalidAddress = errors.New("invalid address")
 	// ErrTooManyEntries reports a Config that compiles into more than

@@ -3,19 +3,19 @@ package xdpprog
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 	"net/netip"
 	"slices"
 )
 
-// Rule selects packets to steer (see package steer). Port ranges other
+// Rule selects packets to steer (see package link). Port ranges other
 // than 0,0 are expanded into one entry per port, so they count against
 // MaxEntries.
-type Rule = steer.Rule
+type Rule = link.Rule
 
 // Config is a complete rule set and the director's own addresses, whose
 // replies are never steered.
-type Config = steer.Rules
+type Config = link.Rules
 
 // MaxEntries bounds the number of trie entries one Config may compile into
 // (each port of a port range is one entry, each prefix adds one

@@ -9,9 +9,11 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
-// Backend is the AF_PACKET data path of a set of interfaces: per interface,
+// Backend is the AF_PACKET link.Backend of a set of interfaces: per interface,
 // Options.Sockets receive sockets in one fanout group (one Queue each), a
 // socket filter on each that taps only the steered traffic, transmit rings
 // for every queue and interface, and xvs's nftables table that drops the
@@ -127,8 +129,15 @@ func (q *Queue) openRX(o Options, f Filter) (err error) {
 	return bindPacket(q.fd, q.ifindex, ethPAll)
 }
 
-// Queues returns the queues to run a worker for, interface by interface.
-func (b *Backend) Queues() []*Queue { return slices.Clone(b.queues) }
+// Queues implements link.Backend: the queues to run a worker for,
+// interface by interface.
+func (b *Backend) Queues() []link.Queue {
+	qs := make([]link.Queue, len(b.queues))
+	for i, q := range b.queues {
+		qs[i] = q
+	}
+	return qs
+}
 
 // Ifindexes returns the served interfaces' indexes.
 func (b *Backend) Ifindexes() []int {
@@ -150,7 +159,7 @@ func (b *Backend) TableName() string {
 	return b.table.name
 }
 
-// Steer installs a new steering set. The change never opens a window in
+// Steer implements link.Backend: it installs a new steering set. The change never opens a window in
 // which the kernel drops traffic that no socket taps: the sockets first get
 // a filter accepting the old and the new set, then the nftables rules
 // change in one transaction, then the filters narrow to the new set. An
@@ -209,8 +218,8 @@ func union(a, b Rules) Rules {
 	return u
 }
 
-// Stats are the backend's counters, summed over its queues.
-type Stats struct {
+// Counters are the backend's counters, summed over its queues.
+type Counters struct {
 	RxFrames    uint64 // frames handed to workers
 	RxKernel    uint64 // packets the kernel queued to the rings (PACKET_STATISTICS)
 	RxDrops     uint64 // packets the kernel dropped for lack of ring space
@@ -230,8 +239,8 @@ type Stats struct {
 	TxNoIf      uint64 // frames for an interface the backend does not serve
 }
 
-// Stats reads the kernel's ring counters and returns the totals.
-func (b *Backend) Stats() Stats {
+// Counters reads the kernel's ring counters and returns the totals.
+func (b *Backend) Counters() Counters {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.closed {
@@ -246,7 +255,7 @@ func (b *Backend) Stats() Stats {
 			}
 		}
 	}
-	s := Stats{RxKernel: b.kern.packets, RxDrops: b.kern.drops, RxFreezes: b.kern.freezes}
+	s := Counters{RxKernel: b.kern.packets, RxDrops: b.kern.drops, RxFreezes: b.kern.freezes}
 	for _, q := range b.queues {
 		st := &q.st
 		s.RxFrames += st.rxFrames.Load()
@@ -267,7 +276,30 @@ func (b *Backend) Stats() Stats {
 	return s
 }
 
-// Close gives the traffic back to the kernel and releases everything:
+// Stats implements link.Backend with the totals of Counters (the backend
+// keeps them for all queues together, Queue ""): the kernel's ring overruns
+// ("afpacket-rx-ring-full", PACKET_STATISTICS drops), frames cut to fit a
+// block, offloaded super-frames, and the transmit losses are Drops; ring
+// freezes, socket errors and the director's own outgoing frames the filter
+// let through are Events.
+func (b *Backend) Stats() link.Stats {
+	c := b.Counters()
+	var s link.Stats
+	s.AddDrop("", "afpacket-rx-ring-full", c.RxDrops)
+	s.AddDrop("", "afpacket-rx-truncated", c.RxTruncated)
+	s.AddDrop("", "afpacket-rx-gso", c.RxGSO)
+	s.AddDrop("", "afpacket-tx-full", c.TxFull)
+	s.AddDrop("", "afpacket-tx-oversize", c.TxOversize)
+	s.AddDrop("", "afpacket-tx-error", c.TxErrors)
+	s.AddDrop("", "afpacket-tx-no-if", c.TxNoIf)
+	s.AddEvent("", "afpacket-rx-freeze", c.RxFreezes)
+	s.AddEvent("", "afpacket-rx-poll-error", c.RxPollErr)
+	s.AddEvent("", "afpacket-rx-outgoing", c.RxOutgoing)
+	return s
+}
+
+// Close implements link.Backend: it gives the traffic back to the kernel
+// and releases everything:
 // first the nftables table goes (the kernel handles the service traffic
 // again), then the sockets, with their filters and rings. Workers should be
 // stopped first; a call they make afterwards returns at once. It is safe to

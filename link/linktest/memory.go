@@ -1,14 +1,25 @@
-package forwarder
+package linktest
 
 import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/xvs-project/xvs/link"
 )
 
-// MemHeadroom is the headroom in front of every frame of the in-memory
-// backend, as AF_XDP leaves in front of received data.
-const MemHeadroom = 256
+// Headroom is the headroom in front of every frame of the in-memory
+// backend, as AF_XDP leaves in front of received data (at least
+// link.MinHeadroom).
+const Headroom = 256
+
+// Batch is the most frames one MemQueue.Recv hands out: each has its own
+// buffer, reused by the next Recv. It is the engine's batch, so a worker
+// is never short of frames.
+const Batch = 64
+
+// FrameRoom is the longest frame a MemQueue receives whole.
+const FrameRoom = 2048
 
 // MemBackend is an in-memory Backend: tests and benchmarks inject frames and
 // read what the engine transmitted, so the whole per-packet pipeline runs
@@ -16,7 +27,7 @@ const MemHeadroom = 256
 type MemBackend struct {
 	queues []*MemQueue
 	mu     sync.Mutex
-	rules  SteerRules // guarded by mu
+	rules  link.Rules // guarded by mu
 }
 
 // NewMemBackend returns a backend with n queues.
@@ -31,17 +42,17 @@ func NewMemBackend(n int) *MemBackend {
 // Queue returns queue i, for injecting frames.
 func (b *MemBackend) Queue(i int) *MemQueue { return b.queues[i] }
 
-// Queues implements Backend.
-func (b *MemBackend) Queues() []Queue {
-	qs := make([]Queue, len(b.queues))
+// Queues implements link.Backend.
+func (b *MemBackend) Queues() []link.Queue {
+	qs := make([]link.Queue, len(b.queues))
 	for i, q := range b.queues {
 		qs[i] = q
 	}
 	return qs
 }
 
-// Steer implements Backend: it records the rules for tests to inspect.
-func (b *MemBackend) Steer(r SteerRules) error {
+// Steer implements link.Backend: it records the rules for tests to inspect.
+func (b *MemBackend) Steer(r link.Rules) error {
 	b.mu.Lock()
 	b.rules = r
 	b.mu.Unlock()
@@ -49,16 +60,16 @@ func (b *MemBackend) Steer(r SteerRules) error {
 }
 
 // Rules returns the steering rules last installed.
-func (b *MemBackend) Rules() SteerRules {
+func (b *MemBackend) Rules() link.Rules {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.rules
 }
 
-// Stats implements Backend.
-func (b *MemBackend) Stats() map[string]uint64 { return nil }
+// Stats implements link.Backend: the in-memory backend loses nothing.
+func (b *MemBackend) Stats() link.Stats { return link.Stats{} }
 
-// Close implements Backend.
+// Close implements link.Backend.
 func (b *MemBackend) Close() error { return nil }
 
 // MemQueue is one queue of a MemBackend. Frames injected with Inject are
@@ -68,7 +79,7 @@ type MemQueue struct {
 	name string
 	in   chan []byte
 	idle *time.Timer // reused: waiting must not allocate
-	buf  [batchSize][MemHeadroom + 2048]byte
+	buf  [Batch][Headroom + FrameRoom]byte
 
 	mu     sync.Mutex
 	sent   []SentFrame                     // guarded by mu
@@ -93,13 +104,13 @@ func (q *MemQueue) Sent() []SentFrame {
 	return s
 }
 
-// Name implements Queue.
+// Name implements link.Queue.
 func (q *MemQueue) Name() string { return q.name }
 
-// Recv implements Queue.
-func (q *MemQueue) Recv(frames []Frame) int {
+// Recv implements link.Queue.
+func (q *MemQueue) Recv(frames []link.Frame) int {
 	n := 0
-	for n < len(frames) && n < batchSize {
+	for n < len(frames) && n < Batch {
 		var f []byte
 		if n == 0 {
 			q.idle.Reset(5 * time.Millisecond)
@@ -117,15 +128,15 @@ func (q *MemQueue) Recv(frames []Frame) int {
 			}
 		}
 		b := q.buf[n][:]
-		copy(b[MemHeadroom:], f)
-		frames[n] = Frame{Buf: b, Off: MemHeadroom, Len: len(f)}
+		copy(b[Headroom:], f)
+		frames[n] = link.Frame{Buf: b, Off: Headroom, Len: len(f)}
 		n++
 	}
 	return n
 }
 
-// Send implements Queue.
-func (q *MemQueue) Send(frames []Frame) {
+// Send implements link.Queue.
+func (q *MemQueue) Send(frames []link.Frame) {
 	for i := range frames {
 		f := &frames[i]
 		if q.OnSend != nil {
@@ -138,5 +149,5 @@ func (q *MemQueue) Send(frames []Frame) {
 	}
 }
 
-// Release implements Queue.
-func (q *MemQueue) Release([]Frame) {}
+// Release implements link.Queue.
+func (q *MemQueue) Release([]link.Frame) {}

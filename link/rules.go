@@ -1,10 +1,4 @@
-// Package steer owns the description of which traffic a backend hands to
-// xvs's workers: packets to a service's addresses and ports, and on NAT the
-// real servers' replies. The forwarder derives Rules from its configuration;
-// the XDP steering program (internal/xdpprog) and the AF_PACKET socket filter
-// and nftables table (internal/afpacket) each compile the same Rules into
-// their own form, so both backends steer exactly the same traffic.
-package steer
+package link
 
 import (
 	"errors"
@@ -16,7 +10,14 @@ import (
 // invalid prefix or an empty port range.
 var ErrInvalidRule = errors.New("invalid steering rule")
 
-// Rule selects traffic to steer.
+// Steering: which traffic a backend hands to xvs's workers — packets to a
+// service's addresses and ports, and on NAT the real servers' replies. The
+// engine derives Rules from its configuration; the XDP steering program
+// (internal/xdpprog) and the AF_PACKET socket filter and nftables table
+// (afpacket) each compile the same Rules into their own form.
+
+// Rule selects traffic to steer: packets to a service (by destination) or,
+// with Reply, a NAT real server's replies (by source).
 type Rule struct {
 	// Proto is 6 (TCP) or 17 (UDP).
 	Proto uint8
@@ -32,7 +33,8 @@ type Rule struct {
 	Reply bool
 }
 
-// Rules is a complete steering set.
+// Rules is a complete steering set, with the director's own addresses,
+// whose replies (health checks) stay with the kernel.
 type Rules struct {
 	Rules []Rule
 	// Local holds the director's own addresses: replies and ICMP errors

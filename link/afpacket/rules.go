@@ -3,16 +3,17 @@ package afpacket
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/xvs-project/xvs/internal/steer"
 	"net/netip"
 	"slices"
+
+	"github.com/xvs-project/xvs/link"
 )
 
-// Rule selects traffic to hand to the queues (see package steer).
-type Rule = steer.Rule
+// Rule selects traffic to hand to the queues (see package link).
+type Rule = link.Rule
 
 // Rules is a complete steering set.
-type Rules = steer.Rules
+type Rules = link.Rules
 
 // prefix is a normalized address range: the address masked to bits, IPv4 in
 // the first four bytes of addr.

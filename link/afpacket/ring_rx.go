@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // TPACKET_V3 layout (linux/if_packet.h). A block starts with struct
@@ -79,7 +81,7 @@ type rxCounts struct {
 }
 
 // walk hands out up to len(frames) frames from the ring and reports how many.
-func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
+func (r *rxRing) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 	n := 0
 	for n < len(frames) {
 		if !r.open {
@@ -162,11 +164,11 @@ func (r *rxRing) walk(frames []Frame, ifindex int, c *rxCounts) int {
 // segment cuts the super-packet at base+mac in the ring into segments in
 // frames and returns how many, 0 when it cannot (no segmenter, not TCP, no
 // room). The ring slot itself is not handed out.
-func (r *rxRing) segment(frames []Frame, base, mac, snap, ifindex int, status uint32, tpid, tci uint16) int {
+func (r *rxRing) segment(frames []link.Frame, base, mac, snap, ifindex int, status uint32, tpid, tci uint16) int {
 	if r.seg == nil {
 		return 0
 	}
-	f := Frame{Buf: r.mem[base : base+mac+snap : base+mac+snap], Off: mac, Len: snap}
+	f := link.Frame{Buf: r.mem[base : base+mac+snap : base+mac+snap], Off: mac, Len: snap}
 	if status&unix.TP_STATUS_VLAN_VALID != 0 {
 		if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
 			tpid = 0x8100
@@ -192,7 +194,7 @@ func (r *rxRing) finishBlock() {
 }
 
 // release returns frames handed out by walk.
-func (r *rxRing) release(frames []Frame) {
+func (r *rxRing) release(frames []link.Frame) {
 	for i := range frames {
 		if h := frames[i].Handle; h < uint64(r.nBlocks) && r.out[h] > 0 {
 			r.out[h]--
@@ -217,7 +219,7 @@ func (r *rxRing) giveBack() {
 // insertVLAN puts back the 802.1Q/802.1ad tag the kernel took out of the
 // frame (into metadata) before the tap, so the worker sees the frame as it
 // was on the wire. The MAC addresses move 4 bytes into the headroom.
-func insertVLAN(f *Frame, tpid, tci uint16) {
+func insertVLAN(f *link.Frame, tpid, tci uint16) {
 	b := f.Buf
 	o := f.Off
 	copy(b[o-4:o+8], b[o:o+12])

@@ -1,4 +1,4 @@
-package forwarder
+package afpacket
 
 import (
 	"encoding/binary"
@@ -13,14 +13,10 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/xvs-project/xvs/internal/afpacket"
+	"github.com/xvs-project/xvs/link"
 )
 
-func TestAFPacketNoInterfaces(t *testing.T) {
-	if _, err := OpenAFPacket(nil, AFPacketOptions{}); err == nil {
-		t.Fatal("OpenAFPacket without interfaces succeeded")
-	}
-}
+var _ link.Backend = (*Backend)(nil)
 
 // inPrivateNetns runs fn on a thread moved into a new, empty network
 // namespace (loopback only, brought up), which vanishes with the test.
@@ -81,19 +77,20 @@ func loopbackUDP(sport, dport uint16, payload string) []byte {
 	return f
 }
 
-// TestAFPacketBackendLoopback runs the adapter on lo of a private namespace:
+// TestLinkBackendLoopback runs the backend through link's interfaces, as
+// the engine does, on lo of a private namespace:
 // steered UDP reaches the queue (and not the kernel's socket), a frame sent
 // through the queue reaches a kernel socket, and the per-batch path does
 // not allocate.
-func TestAFPacketBackendLoopback(t *testing.T) {
+func TestLinkBackendLoopback(t *testing.T) {
 	inPrivateNetns(t, func() {
-		b, err := OpenAFPacket([]string{"lo"}, AFPacketOptions{SocketsPerInterface: 1})
+		b, err := Open([]string{"lo"}, Options{Sockets: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Close()
 		lo := netip.MustParseAddr("127.0.0.1")
-		err = b.Steer(SteerRules{Rules: []SteerRule{{Proto: 17, Prefix: netip.PrefixFrom(lo, 32), PortLo: 5353, PortHi: 5353}}})
+		err = b.Steer(link.Rules{Rules: []link.Rule{{Proto: 17, Prefix: netip.PrefixFrom(lo, 32), PortLo: 5353, PortHi: 5353}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,12 +100,12 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 		}
 		defer svc.Close()
 		// A raw socket on lo sees what the queue transmits.
-		capFd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(afpHtons(unix.ETH_P_ALL)))
+		capFd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer unix.Close(capFd)
-		if err := unix.Bind(capFd, &unix.SockaddrLinklayer{Protocol: afpHtons(unix.ETH_P_ALL), Ifindex: 1}); err != nil {
+		if err := unix.Bind(capFd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: 1}); err != nil {
 			t.Fatal(err)
 		}
 		tv := unix.NsecToTimeval(int64(time.Second))
@@ -124,7 +121,7 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 			t.Fatalf("queues %d (%s), ifindexes %v", len(qs), qs[0].Name(), b.Ifindexes())
 		}
 		q := qs[0]
-		frames := make([]Frame, 16)
+		frames := make([]link.Frame, 16)
 		if _, err := cli.Write([]byte("steered")); err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +131,7 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			n := q.Recv(frames)
 			for _, f := range frames[:n] {
-				if f.Ifindex != 1 || f.Off < afpacket.MinHeadroom {
+				if f.Ifindex != 1 || f.Off < link.MinHeadroom {
 					t.Errorf("frame ifindex %d, headroom %d", f.Ifindex, f.Off)
 				}
 				got = append(got, slices.Clone(f.Data()))
@@ -152,7 +149,7 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 		out := loopbackUDP(5353, 7000, "sent")
 		buf := make([]byte, 128+len(out))
 		copy(buf[128:], out)
-		q.Send([]Frame{{Buf: buf, Off: 128, Len: len(out), Ifindex: 1}})
+		q.Send([]link.Frame{{Buf: buf, Off: 128, Len: len(out), Ifindex: 1}})
 		rb := make([]byte, 2048)
 		for {
 			n, _, err := unix.Recvfrom(capFd, rb, 0)
@@ -171,7 +168,7 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 		var raw int
 		fd.Control(func(f uintptr) { raw = int(f) })
 		payload := []byte("again")
-		tx := []Frame{{Buf: buf, Off: 128, Len: len(out), Ifindex: 1}}
+		tx := []link.Frame{{Buf: buf, Off: 128, Len: len(out), Ifindex: 1}}
 		received := 0
 		allocs := testing.AllocsPerRun(20, func() {
 			_, _ = unix.Write(raw, payload)
@@ -189,12 +186,10 @@ func TestAFPacketBackendLoopback(t *testing.T) {
 			t.Fatalf("only %d frames in 21 runs", received)
 		}
 		if allocs != 0 {
-			t.Fatalf("Recv+Send+Release through the adapter: %v allocations per run", allocs)
+			t.Fatalf("Recv+Send+Release through link.Queue: %v allocations per run", allocs)
 		}
-		if s := b.Stats(); s["afpacket/rx-frames"] < 21 || s["afpacket/tx-frames"] < 21 {
+		if s := b.Counters(); s.RxFrames < 21 || s.TxFrames < 21 {
 			t.Fatalf("stats %v", s)
 		}
 	})
 }
-
-func afpHtons(v uint16) uint16 { return v<<8 | v>>8 }

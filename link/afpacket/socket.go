@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 const (
@@ -21,6 +23,10 @@ const (
 	// frame (Frame.Off), VLAN tag reinsertion already deducted.
 	MinHeadroom = rxReserve + 82 - 4
 )
+
+// The backend's headroom must cover what the engine relies on (a compile
+// error otherwise).
+const _ = uint(MinHeadroom - link.MinHeadroom)
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 

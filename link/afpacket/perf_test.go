@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // udpSender returns a UDP socket in the client namespace connected to
@@ -47,7 +49,7 @@ func openOn(t testing.TB, tp *topo, o Options) *Backend {
 }
 
 // bounce turns received frames around: back out of d0 to the client's MAC.
-func bounce(frames []Frame) {
+func bounce(frames []link.Frame) {
 	for i := range frames {
 		d := frames[i].Data()
 		var mac [6]byte
@@ -66,7 +68,7 @@ func TestRecvSendAllocs(t *testing.T) {
 	q := b.Queues()[0]
 	fd := udpSender(t, tp)
 	payload := make([]byte, 64)
-	frames := make([]Frame, 64)
+	frames := make([]link.Frame, 64)
 	const perRun = 16
 	received := 0
 	allocs := testing.AllocsPerRun(50, func() {
@@ -89,7 +91,7 @@ func TestRecvSendAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("Recv+Send+Release: %v allocations per run of %d frames", allocs, perRun)
 	}
-	if s := b.Stats(); s.TxFrames == 0 {
+	if s := b.Counters(); s.TxFrames == 0 {
 		t.Fatalf("nothing sent: %+v", s)
 	}
 }
@@ -143,11 +145,11 @@ func BenchmarkRecvSend(b *testing.B) {
 					defer runtime.UnlockOSThread()
 					cpu0 := threadCPU()
 					defer func() { cpuNs.Add(threadCPU() - cpu0) }()
-					frames := make([]Frame, 64)
+					frames := make([]link.Frame, 64)
 					// The alternative to handing out ring frames: one
 					// worker-owned buffer per frame, with headroom.
 					bufs := make([][2048]byte, 64)
-					copies := make([]Frame, 64)
+					copies := make([]link.Frame, 64)
 					for {
 						select {
 						case <-stop:
@@ -206,7 +208,7 @@ func BenchmarkRecvSend(b *testing.B) {
 			b.StopTimer()
 			close(stop)
 			wg.Wait()
-			s := be.Stats()
+			s := be.Counters()
 			b.ReportMetric(float64(got.Load())/el.Seconds(), "pps")
 			b.ReportMetric(float64(cpuNs.Load())/float64(got.Load()), "worker-cpu-ns/frame")
 			b.ReportMetric(float64(s.RxDrops), "ring-drops")

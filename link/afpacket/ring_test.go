@@ -6,6 +6,8 @@ import (
 
 	"github.com/xvs-project/xvs/encap"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // fakeRing builds an rxRing in ordinary memory laid out as the kernel lays
@@ -77,7 +79,7 @@ func TestRingWalkAndRelease(t *testing.T) {
 	}
 	fr.fill(t, 0, mk(1), mk(2), mk(3))
 	fr.fill(t, 1, mk(4))
-	frames := make([]Frame, 2)
+	frames := make([]link.Frame, 2)
 	var c rxCounts
 
 	if n := fr.r.walk(frames, 7, &c); n != 2 || frames[0].Data()[0] != 1 || frames[1].Data()[0] != 2 {
@@ -134,7 +136,7 @@ func TestRingDropsAndFixes(t *testing.T) {
 		fakeFrame{data: udp, status: unix.TP_STATUS_VLAN_VALID | unix.TP_STATUS_VLAN_TPID_VALID, tci: 7, tpid: 0x88a8},
 		fakeFrame{data: udp, pkt: unix.PACKET_OUTGOING}, // our own transmission
 	)
-	frames := make([]Frame, 8)
+	frames := make([]link.Frame, 8)
 	var c rxCounts
 	n := fr.r.walk(frames, 1, &c)
 	if n != 3 || c.truncated != 1 || c.gso != 1 || c.csum != 1 || c.vlan != 2 || c.outgoing != 1 {
@@ -162,7 +164,7 @@ func TestRingDropsAndFixes(t *testing.T) {
 func TestRingWalkAllocs(t *testing.T) {
 	fr := newFakeRing(2)
 	data := pkt{src: cli4, dst: vip4, proto: 17, sport: 1, dport: 53}.frame()
-	frames := make([]Frame, 4)
+	frames := make([]link.Frame, 4)
 	var c rxCounts
 	b := 0
 	allocs := testing.AllocsPerRun(100, func() {
@@ -236,7 +238,7 @@ func TestRingSegmentsSuperPackets(t *testing.T) {
 	}
 	big := pkt{src: cli4, dst: vip4, proto: 6, sport: 40000, dport: 80, payload: body}.frame()
 	fr.fill(t, 0, fakeFrame{data: big, status: unix.TP_STATUS_GSO_TCP | unix.TP_STATUS_CSUMNOTREADY})
-	frames := make([]Frame, 8)
+	frames := make([]link.Frame, 8)
 	var c rxCounts
 	n := fr.r.walk(frames, 3, &c)
 	if n != 3 || c.segmented != 1 || c.gso != 0 {

@@ -1,8 +1,9 @@
 // Package afpacket owns xvs's raw-socket data path, for hosts where AF_XDP
 // cannot run: packet sockets with memory-mapped rings that tap the service
 // traffic, a classic BPF socket filter that selects it, and an nftables
-// table that keeps the kernel from handling it too. It compiles and is
-// tested on its own; package forwarder adapts it to its Backend interface.
+// table that keeps the kernel from handling it too. Backend and Queue
+// implement link.Backend and link.Queue directly: the worker gets the ring's
+// frames as link.Frames, with no copy of the fields.
 //
 // # Receiving
 //

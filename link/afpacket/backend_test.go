@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // collector runs one receive loop per queue, as the forwarder's workers do,
@@ -26,13 +28,13 @@ type collector struct {
 	wg     sync.WaitGroup
 }
 
-func collect(qs []*Queue) *collector {
+func collect(qs []link.Queue) *collector {
 	c := &collector{stop: make(chan struct{})}
 	for _, q := range qs {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			buf := make([]Frame, 64)
+			buf := make([]link.Frame, 64)
 			for {
 				select {
 				case <-c.stop:
@@ -397,14 +399,14 @@ func TestBackend(t *testing.T) {
 		})
 		defer unix.Close(capFd)
 		defer rcv.Close()
-		frames := []Frame{}
+		frames := []link.Frame{}
 		want := [][]byte{}
 		for i := 0; i < 3; i++ {
 			f := tp.udpFrame(5353, 7777, "crafted-"+itoa(i))
 			want = append(want, f)
 			buf := make([]byte, 256+len(f))
 			copy(buf[256:], f)
-			frames = append(frames, Frame{Buf: buf, Off: 256, Len: len(f), Ifindex: tp.dIndex})
+			frames = append(frames, link.Frame{Buf: buf, Off: 256, Len: len(f), Ifindex: tp.dIndex})
 		}
 		// A frame forwarded DR-style: still addressed to a steered VIP
 		// and port. Leaving through d0, it must not come back into the
@@ -413,8 +415,8 @@ func TestBackend(t *testing.T) {
 		copy(dr.dstMAC[:], tp.cMAC)
 		copy(dr.srcMAC[:], tp.dMAC)
 		want = append(want, dr.frame())
-		frames = append(frames, Frame{Buf: want[3], Len: len(want[3]), Ifindex: tp.dIndex})
-		frames = append(frames, Frame{Buf: make([]byte, 64), Len: 60, Ifindex: 9999})
+		frames = append(frames, link.Frame{Buf: want[3], Len: len(want[3]), Ifindex: tp.dIndex})
+		frames = append(frames, link.Frame{Buf: make([]byte, 64), Len: 60, Ifindex: 9999})
 		b.Queues()[1].Send(frames)
 		// The exact bytes on the client's wire...
 		tv := unix.NsecToTimeval(int64(2 * time.Second))
@@ -441,7 +443,7 @@ func TestBackend(t *testing.T) {
 		if err != nil || string(buf[:n]) != "crafted-0" {
 			t.Errorf("udp socket read %q, %v", buf[:n], err)
 		}
-		if s := b.Stats(); s.TxFrames < 4 || s.TxNoIf != 1 {
+		if s := b.Counters(); s.TxFrames < 4 || s.TxNoIf != 1 {
 			t.Errorf("stats %+v: want 4 frames sent and 1 for an unknown interface", s)
 		}
 		time.Sleep(20 * time.Millisecond) // a block retire timeout and more
@@ -450,7 +452,7 @@ func TestBackend(t *testing.T) {
 		}
 		// The kernel must keep it out already (fanout flag, filter);
 		// Recv's own check is the last resort.
-		if s := b.Stats(); s.RxOutgoing != 0 {
+		if s := b.Counters(); s.RxOutgoing != 0 {
 			t.Errorf("%d outgoing frames reached the ring", s.RxOutgoing)
 		}
 	})
@@ -476,7 +478,7 @@ func TestBackend(t *testing.T) {
 	t.Run("close", func(t *testing.T) {
 		name := b.TableName()
 		c.close()
-		s := b.Stats()
+		s := b.Counters()
 		t.Logf("stats before close: %+v", s)
 		if s.RxFrames == 0 || s.RxChecksum == 0 || s.RxVLAN != 1 || s.RxKernel < s.RxFrames {
 			t.Errorf("stats %+v: want frames, completed checksums, one VLAN frame, kernel count >= frames", s)
@@ -506,7 +508,7 @@ func TestBackend(t *testing.T) {
 		if got := dialTCP(t, tp, 81); got != "refused" {
 			t.Errorf("dial vip:81 after close: %s, want refused (the kernel has the traffic back)", got)
 		}
-		if b.Queues()[0].Recv(make([]Frame, 4)) != 0 {
+		if b.Queues()[0].Recv(make([]link.Frame, 4)) != 0 {
 			t.Error("Recv after close returned frames")
 		}
 		if err := b.Steer(testRules()); !errors.Is(err, ErrClosed) {

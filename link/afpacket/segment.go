@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"github.com/xvs-project/xvs/encap"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // Offloaded super-packets. A packet socket taps frames before anything
@@ -62,7 +64,7 @@ func (s *segmenter) plan(frame []byte) int {
 // cut writes the segments of the frame last given to plan into frames and
 // returns how many; frames must have room for what plan said, and so must
 // the scratch area (free reports it).
-func (s *segmenter) cut(frames []Frame, ifindex int) int {
+func (s *segmenter) cut(frames []link.Frame, ifindex int) int {
 	mss := encap.TCPMaxPayload(&s.pkt, s.mtu)
 	n := 0
 	for start := 0; ; {
@@ -72,7 +74,7 @@ func (s *segmenter) cut(frames []Frame, ifindex int) int {
 			return n
 		}
 		s.used++
-		frames[n] = Frame{Buf: slot, Off: segHeadroom, Len: l, Ifindex: ifindex, Handle: noBlock}
+		frames[n] = link.Frame{Buf: slot, Off: segHeadroom, Len: l, Ifindex: ifindex, Handle: noBlock}
 		n++
 		if next == 0 {
 			return n

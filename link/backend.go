@@ -1,20 +1,4 @@
-package forwarder
-
-// Frame is one packet in a buffer owned by a backend (or, for packets the
-// engine generates, by the worker). The packet is Buf[Off:Off+Len]; the bytes
-// before Off are headroom, so a tunnel header can be pushed in place.
-type Frame struct {
-	Buf      []byte
-	Off, Len int
-	// Ifindex is the interface the frame arrived on (Recv) or must leave by
-	// (Send).
-	Ifindex int
-	// handle is the backend's reference to the buffer (e.g. a UMEM address).
-	handle uint64
-}
-
-// Data returns the packet bytes.
-func (f *Frame) Data() []byte { return f.Buf[f.Off : f.Off+f.Len] }
+package link
 
 // Queue is one receive queue of a backend, served by exactly one worker.
 // Frames are batch-shaped in both directions.
@@ -42,9 +26,11 @@ type Backend interface {
 	// Steer tells the backend which traffic to hand to the queues: packets
 	// for the services and, on NAT, the real servers' replies. It is called
 	// whenever the configuration changes.
-	Steer(rules SteerRules) error
-	// Stats returns the backend's own counters (ring drops, kicks, ...).
-	Stats() map[string]uint64
+	Steer(rules Rules) error
+	// Stats returns the backend's own counters: what it and the kernel
+	// beneath it lost (ring overruns, transmit failures) and what else it
+	// counts. The engine lists them beside its workers' drops.
+	Stats() Stats
 	// Close stops steering, releases the queues and detaches from the
 	// interfaces. It is safe to call more than once.
 	Close() error

@@ -5,25 +5,16 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
-)
 
-// Frame is one packet: Buf[Off:Off+Len], with Buf[:Off] free headroom. It
-// has the shape of the forwarder's Frame, whose adapter copies the fields.
-type Frame struct {
-	Buf      []byte
-	Off, Len int
-	// Ifindex is the interface the frame arrived on (Recv) or must leave
-	// by (Send).
-	Ifindex int
-	// Handle identifies the ring block a received frame lives in.
-	Handle uint64
-}
+	"github.com/xvs-project/xvs/link"
+)
 
 // pollTimeout bounds how long Recv waits for a block, in milliseconds.
 const pollTimeout = 5
 
 // Queue is one receive socket with its transmit rings (one per served
-// interface), served by exactly one worker.
+// interface), served by exactly one worker: a link.Queue. A received
+// frame's Handle is the ring block it lives in.
 type Queue struct {
 	// mu serializes the worker's calls against Close, which unmaps the
 	// rings: it is uncontended while the backend runs and taken once per
@@ -45,13 +36,13 @@ type queueStats struct {
 	txFrames, txFull, txOversize, txErrors, txKicks, txNoIf                          atomic.Uint64
 }
 
-// Name identifies the queue ("eth0/0").
+// Name implements link.Queue: the queue's name in statistics ("eth0/0").
 func (q *Queue) Name() string { return q.name }
 
-// Recv fills up to len(frames) frames, waiting up to 5 ms when none is
-// pending. The frames point into the receive ring: they belong to the
+// Recv implements link.Queue: it fills up to len(frames) frames, waiting
+// up to 5 ms when none is pending. The frames point into the receive ring: they belong to the
 // caller until it passes them to Release, and must not be used after.
-func (q *Queue) Recv(frames []Frame) int {
+func (q *Queue) Recv(frames []link.Frame) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || len(frames) == 0 {
@@ -92,9 +83,9 @@ func (q *Queue) addRX(c *rxCounts) {
 	}
 }
 
-// Release gives received frames back; their ring blocks return to the
+// Release implements link.Queue: it gives received frames back; their ring blocks return to the
 // kernel once all their frames are back.
-func (q *Queue) Release(frames []Frame) {
+func (q *Queue) Release(frames []link.Frame) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -103,11 +94,11 @@ func (q *Queue) Release(frames []Frame) {
 	q.rx.release(frames)
 }
 
-// Send transmits frames on their Ifindex, copying them into that
+// Send implements link.Queue: it transmits frames on their Ifindex, copying them into that
 // interface's transmit ring of this queue; the caller keeps the frames.
 // Frames that cannot go (full ring, too large, unknown interface) are
 // counted and dropped.
-func (q *Queue) Send(frames []Frame) {
+func (q *Queue) Send(frames []link.Frame) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -180,6 +171,3 @@ func (q *Queue) close() {
 		t.close()
 	}
 }
-
-// Data returns the packet bytes.
-func (f *Frame) Data() []byte { return f.Buf[f.Off : f.Off+f.Len] }

@@ -3,7 +3,7 @@ package afpacket
 import (
 	"errors"
 
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 )
 
 // Errors returned by the package. Callers test them with errors.Is; the
@@ -11,7 +11,7 @@ import (
 var (
 	// ErrInvalidRule: a rule has a protocol other than TCP or UDP, an
 	// invalid prefix, or PortLo > PortHi.
-	ErrInvalidRule = steer.ErrInvalidRule
+	ErrInvalidRule = link.ErrInvalidRule
 	// ErrInvalidAddress: a local address is not valid.
 	ErrInvalidAddress = errors.New("invalid local address")
 	// ErrTooManyRules: the rule set compiles into a socket filter longer

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link"
 )
 
 // TPACKET_V2 transmit frame layout: struct tpacket2_hdr, then the packet at
@@ -107,7 +109,7 @@ type txCounts struct {
 // send copies frames into the ring and kicks the kernel once. A frame that
 // finds no free slot or is larger than the interface allows is counted and
 // dropped.
-func (t *txRing) send(frames []Frame, c *txCounts) {
+func (t *txRing) send(frames []link.Frame, c *txCounts) {
 	queued := 0
 	for i := range frames {
 		f := &frames[i]

@@ -1,0 +1,22 @@
+// Package afxdp owns xvs's AF_XDP backend, a link.Backend: xvs's steering
+// program (internal/xdpprog) on every served interface hands the service
+// traffic (and, on NAT, the real servers' replies) to one AF_XDP socket per
+// receive queue and leaves everything else to the kernel.
+//
+// Each socket has its own UMEM, split into receive frames (the fill and RX
+// rings) and transmit frames (the TX and completion rings). A received
+// frame is handed to the worker in place, at the kernel's headroom
+// (XDP_PACKET_HEADROOM, 256 bytes, more than link.MinHeadroom), and goes
+// back to the fill ring on Release. Send copies each frame into a transmit
+// frame of the egress interface's socket for the same queue number: the
+// transmit side of a socket may be used by the worker of any interface, so
+// it is guarded by a mutex taken once per batch (the one lock on the
+// packet path; the receive side is the serving worker's alone).
+//
+// The UMEM chunk size (2048 or 4096, see FrameSizeFor) bounds the MTU the
+// backend can serve; a larger one is refused with an *MTUError at Open
+// rather than losing every long frame in the kernel.
+//
+// Its losses are link.Stats: the sockets' XDP_STATISTICS and transmit
+// failures per queue, and the steering program's per-queue verdicts.
+package afxdp
