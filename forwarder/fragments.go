@@ -59,13 +59,16 @@ const (
 	fragTableSize = 1024 // entries per worker; a power of two
 	fragProbes    = 8    // slots looked at per lookup or insert
 	fragHoldSlots = 64   // out-of-order fragments held per worker
-	fragHeadroom  = 128  // in front of a held frame, for a tunnel header
 	fragHoldMax   = 2048 // the longest frame that can be held
 
 	fragLife      = int64(time.Second)
 	fragHoldTime  = int64(250 * time.Millisecond)
 	fragSweepTime = int64(10 * time.Millisecond) // how often held slots are checked for expiry
 )
+
+// fragHeadroom is in front of a held frame, as a backend leaves it in front
+// of a received one, for a tunnel header and a VLAN tag.
+const fragHeadroom = link.MinHeadroom
 
 // verdictHeld is the verdict of a fragment copied into a hold slot: the
 // worker does nothing more with the frame it received.
