@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -38,14 +39,15 @@ type rxRing struct {
 	mem       []byte
 	blockSize int
 	nBlocks   int
-	head      int        // block being walked, or next to walk
-	tail      int        // oldest block not given back
-	walked    int        // blocks in [tail, head): walked, waiting for releases
-	left      int        // frames of the head block not walked yet (when open)
-	open      bool       // the head block is being walked
-	cur       int        // offset in the head block of the next frame header
-	out       []int32    // frames handed out and not released, per block
-	seg       *segmenter // cuts offloaded super-packets; nil drops them
+	head      int          // block being walked, or next to walk
+	tail      int          // oldest block not given back
+	walked    int          // blocks in [tail, head): walked, waiting for releases
+	left      int          // frames of the head block not walked yet (when open)
+	open      bool         // the head block is being walked
+	cur       int          // offset in the head block of the next frame header
+	out       []int32      // frames handed out and not released, per block
+	seg       *segmenter   // cuts offloaded super-packets; nil drops them
+	pkt       encap.Packet // scratch of completeChecksum
 }
 
 // setupRX configures fd's receive ring and maps it.
@@ -140,7 +142,7 @@ func (r *rxRing) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 			f.Off, f.Len = mac, snap
 			f.Ifindex = ifindex
 			f.Handle = uint64(r.head)
-			if status&unix.TP_STATUS_CSUMNOTREADY != 0 && completeChecksum(f.Buf[f.Off:]) {
+			if status&unix.TP_STATUS_CSUMNOTREADY != 0 && completeChecksum(f.Buf[f.Off:], &r.pkt) {
 				c.csum++
 			}
 			if status&unix.TP_STATUS_VLAN_VALID != 0 {

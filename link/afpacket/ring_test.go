@@ -192,7 +192,7 @@ func TestCompleteChecksum(t *testing.T) {
 		l4len := len(want) - l4
 		got := append([]byte(nil), want...)
 		binary.BigEndian.PutUint16(got[off:], sum16(pseudo(p.src, p.dst, p.proto, l4len)))
-		if !completeChecksum(got) || string(got) != string(want) {
+		if !completeChecksum(got, new(encap.Packet)) || string(got) != string(want) {
 			t.Errorf("%v: completed % x, want % x", p.dst, got[off:off+2], want[off:off+2])
 		}
 	}
@@ -203,7 +203,7 @@ func TestCompleteChecksum(t *testing.T) {
 		pkt{src: cli4, dst: vip4, proto: 6, etherType: 0x0806}.frame(),
 		pkt{src: cli4, dst: vip4, proto: 6}.frame()[:40],
 	} {
-		if completeChecksum(bad) {
+		if completeChecksum(bad, new(encap.Packet)) {
 			t.Errorf("completed a checksum in % x", bad)
 		}
 	}
