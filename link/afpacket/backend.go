@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/afpacket/nft"
 )
 
 // Backend is the AF_PACKET link.Backend of a set of interfaces: per interface,
@@ -23,7 +24,7 @@ type Backend struct {
 	mu     sync.Mutex
 	ifaces []ifaceInfo
 	queues []*Queue
-	table  *nftTable
+	table  *nft.Table
 	rules  Rules // the steering set installed last
 	closed bool
 	kern   kernelStats
@@ -156,7 +157,7 @@ func (b *Backend) TableName() string {
 	if b.table == nil {
 		return ""
 	}
-	return b.table.name
+	return b.table.Name()
 }
 
 // Steer implements link.Backend: it installs a new steering set. The change never opens a window in
@@ -183,7 +184,7 @@ func (b *Backend) Steer(rs Rules) error {
 	if both, err := CompileFilter(union(b.rules, rs)); err == nil {
 		_ = b.attach(both)
 	}
-	if err := b.table.update(nftRules(c)); err != nil {
+	if err := b.table.Update(nftRules(c)); err != nil {
 		// Back to the filter that matches the rules still in force.
 		if old, cerr := CompileFilter(b.rules); cerr == nil {
 			_ = b.attach(old)
@@ -312,7 +313,7 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	var errs []error
-	if err := b.table.close(); err != nil {
+	if err := b.table.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, q := range b.queues {

@@ -121,8 +121,8 @@
 // UDP) or route NAT replies itself. The package therefore creates its own
 // table, family netdev, named TablePrefix+"<pid>_<n>", with one base chain
 // per served interface on the ingress hook (priority -500) that drops the
-// steered traffic; see nft_rules.go for the layout. It talks nf_tables
-// netlink itself (nft_netlink.go): no nft binary and no nftables library is
+// steered traffic; see nft_rules.go for the layout. Subpackage nft talks
+// nf_tables netlink itself: no nft binary and no nftables library is
 // needed.
 //
 // Order of the receive path, in __netif_receive_skb_core: generic XDP, VLAN

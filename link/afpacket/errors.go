@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/xvs-project/xvs/link"
+	"github.com/xvs-project/xvs/link/afpacket/nft"
 )
 
 // Errors returned by the package. Callers test them with errors.Is; the
@@ -24,5 +25,5 @@ var (
 	// ErrClosed: the backend was closed.
 	ErrClosed = errors.New("afpacket backend closed")
 	// ErrNetlink: the kernel refused an nftables request.
-	ErrNetlink = errors.New("nftables netlink request failed")
+	ErrNetlink = nft.ErrNetlink
 )

@@ -507,8 +507,8 @@ func TestNftRulesText(t *testing.T) {
 	}
 	var got []string
 	for _, r := range nftRules(c) {
-		if r.chain == chainV4 || r.chain == chainV4Addr {
-			got = append(got, r.chain+": "+r.String())
+		if r.Chain == chainV4 || r.Chain == chainV4Addr {
+			got = append(got, r.Chain+": "+r.String())
 		}
 	}
 	want := []string{

@@ -27,7 +27,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process for TestKilledProcessLeftovers")
 	}
 	if os.Getenv(helperNoOwner) != "" {
-		tableFlags = 0
+		tableOwner = false
 	}
 	var b *Backend
 	inNS(t, ns, func() {
@@ -168,8 +168,8 @@ func TestKilledProcessLeftovers(t *testing.T) {
 		kill(t, cmd)
 		// This process's table has no owner either, so only the list of
 		// live backends keeps Cleanup off it.
-		tableFlags = 0
-		defer func() { tableFlags = nftTableFOwner }()
+		tableOwner = false
+		defer func() { tableOwner = true }()
 		var b *Backend
 		tp.in(t, tp.dir, func() {
 			var err error

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link/afpacket/nft"
 )
 
 // Test topology, built per test with unique names and deleted on cleanup
@@ -190,18 +192,9 @@ func packetSockets(t testing.TB, ifindex int) int {
 // it as well (the two must agree).
 func tableNames(t testing.TB) []string {
 	t.Helper()
-	c, err := dialNetfilter()
+	names, err := nft.TableNames()
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer c.close()
-	ts, err := listTables(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, ti := range ts {
-		names = append(names, ti.name)
 	}
 	if _, err := exec.LookPath("nft"); err == nil {
 		// Run on this thread's namespace: nft inherits it from the fork.

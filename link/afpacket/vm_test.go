@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/link/afpacket/nft"
 )
 
 // runCBPF is a classic BPF interpreter with the kernel's semantics for the
@@ -169,7 +171,7 @@ const (
 // loads are relative to the network header, and transport loads work only
 // when the kernel's IPv4/IPv6 header validation succeeded and the packet is
 // not a non-first fragment.
-func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
+func runNFT(rules []nft.Rule, frame []byte) (nftVerdict, error) {
 	if len(frame) < 14 {
 		return nftAccepted, nil
 	}
@@ -199,9 +201,9 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 			}
 		}
 	}
-	chains := map[string][]nftRule{}
+	chains := map[string][]nft.Rule{}
 	for _, r := range rules {
-		chains[r.chain] = append(chains[r.chain], r)
+		chains[r.Chain] = append(chains[r.Chain], r)
 	}
 	type frameT struct {
 		chain string
@@ -221,49 +223,49 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 		r := rs[cur.pc]
 		cur.pc++
 		ok := true
-		for _, m := range r.matches {
+		for _, m := range r.Matches {
 			var v []byte
 			switch {
-			case m.meta:
+			case m.Meta:
 				v = proto
-			case m.l4proto:
+			case m.L4Proto:
 				ok = l4set
 				v = []byte{l4proto}
-			case m.exthdr != 0:
+			case m.ExtHdr != 0:
 				ok = false
 				if binary.BigEndian.Uint16(proto) == etherIPv6 && len(nhdr) >= 40 {
-					if _, off, _, found := findHdr6(nhdr, int(m.exthdr)); found && off+int(m.off)+len(m.data) <= len(nhdr) {
+					if _, off, _, found := findHdr6(nhdr, int(m.ExtHdr)); found && off+int(m.Off)+len(m.Data) <= len(nhdr) {
 						ok = true
-						v = nhdr[off+int(m.off) : off+int(m.off)+len(m.data)]
+						v = nhdr[off+int(m.Off) : off+int(m.Off)+len(m.Data)]
 					}
 				}
-			case m.base == unix.NFT_PAYLOAD_NETWORK_HEADER:
-				if int(m.off)+len(m.data) > len(nhdr) {
+			case m.Base == unix.NFT_PAYLOAD_NETWORK_HEADER:
+				if int(m.Off)+len(m.Data) > len(nhdr) {
 					ok = false
 				} else {
-					v = nhdr[m.off : int(m.off)+len(m.data)]
+					v = nhdr[m.Off : int(m.Off)+len(m.Data)]
 				}
-			case m.base == unix.NFT_PAYLOAD_TRANSPORT_HEADER:
-				if !l4ok || thoff+int(m.off)+len(m.data) > len(nhdr) {
+			case m.Base == unix.NFT_PAYLOAD_TRANSPORT_HEADER:
+				if !l4ok || thoff+int(m.Off)+len(m.Data) > len(nhdr) {
 					ok = false
 				} else {
-					v = nhdr[thoff+int(m.off) : thoff+int(m.off)+len(m.data)]
+					v = nhdr[thoff+int(m.Off) : thoff+int(m.Off)+len(m.Data)]
 				}
 			default:
-				return 0, fmt.Errorf("bad payload base %d", m.base)
+				return 0, fmt.Errorf("bad payload base %d", m.Base)
 			}
 			if !ok {
 				break
 			}
-			if m.mask != nil {
+			if m.Mask != nil {
 				w := make([]byte, len(v))
 				for i := range v {
-					w[i] = v[i] & m.mask[i]
+					w[i] = v[i] & m.Mask[i]
 				}
 				v = w
 			}
-			c := bytes.Compare(v, m.data)
-			switch m.op {
+			c := bytes.Compare(v, m.Data)
+			switch m.Op {
 			case unix.NFT_CMP_EQ:
 				ok = c == 0
 			case unix.NFT_CMP_NEQ:
@@ -284,10 +286,10 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 		if !ok {
 			continue
 		}
-		switch r.verdict {
-		case nfDrop:
+		switch r.Verdict {
+		case nft.Drop:
 			return nftDropped, nil
-		case nfAccept:
+		case nft.Accept:
 			return nftAccepted, nil
 		case unix.NFT_RETURN:
 			if len(stack) == 0 {
@@ -296,11 +298,11 @@ func runNFT(rules []nftRule, frame []byte) (nftVerdict, error) {
 			cur, stack = stack[len(stack)-1], stack[:len(stack)-1]
 		case unix.NFT_JUMP:
 			stack = append(stack, cur)
-			cur = frameT{chain: r.target}
+			cur = frameT{chain: r.Target}
 		case unix.NFT_GOTO:
-			cur = frameT{chain: r.target}
+			cur = frameT{chain: r.Target}
 		default:
-			return 0, fmt.Errorf("bad verdict %d", r.verdict)
+			return 0, fmt.Errorf("bad verdict %d", r.Verdict)
 		}
 	}
 	return 0, fmt.Errorf("chain loop")
@@ -361,6 +363,6 @@ func findHdr6(ip []byte, target int) (nexthdr byte, off, fragoff int, ok bool) {
 
 // tableRules returns the complete rule list of a table for runNFT: the base
 // chain (named "base") and the regular chains.
-func tableRules(c *compiled) []nftRule {
+func tableRules(c *compiled) []nft.Rule {
 	return append(baseRules("base"), nftRules(c)...)
 }

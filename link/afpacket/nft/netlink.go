@@ -1,4 +1,4 @@
-package afpacket
+package nft
 
 import (
 	"encoding/binary"
@@ -9,18 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This file speaks just enough nf_tables netlink to create, fill, list and
-// delete xvs's table: messages are built by hand (there is no nftables
-// library in go.mod and the nft binary may be missing), and every change
-// goes to the kernel as one batch, which it applies atomically.
+// ErrNetlink: the kernel refused an nftables request. Errors wrap it with
+// the request and the kernel's errno.
+var ErrNetlink = errors.New("nftables netlink request failed")
 
 // nf_tables constants that golang.org/x/sys does not have.
 const (
 	nftTableFOwner  = 0x2 // NFT_TABLE_F_OWNER: the table dies with its netlink socket
 	nftaTableOwner  = 7   // NFTA_TABLE_OWNER
 	nftaTableHandle = 4   // NFTA_TABLE_HANDLE
-	nfAccept        = 1   // NF_ACCEPT
-	nfDrop          = 0   // NF_DROP
 )
 
 // nlBuilder appends netlink messages and attributes to one buffer. nf_tables

@@ -1,4 +1,4 @@
-package afpacket
+package nft
 
 import (
 	"encoding/binary"
@@ -18,39 +18,48 @@ import (
 // process is gone.
 const TablePrefix = "xvs_afpacket_"
 
-// tableFlags are the flags a new table gets. NFT_TABLE_F_OWNER binds the
-// table to the netlink socket that created it: when the process dies, even
-// by SIGKILL, the kernel deletes the table with the socket, so a crash
-// cannot leave the steered traffic blackholed. Kernels before 5.12 refuse
-// the flag; the table is then created without it and a crashed run's table
-// is removed by Cleanup or the next Open. Tests clear it to simulate such a
-// kernel.
-var tableFlags uint32 = nftTableFOwner
-
 var (
 	tableSeq atomic.Uint32
-	// liveTables holds the tables of this process's open backends, which
+	// liveTables holds the tables of this process not closed yet, which
 	// Cleanup must not touch even though their pid is alive.
 	liveTables sync.Map
 )
 
-// nftTable is xvs's table in one network namespace, with the netlink
-// socket that owns it.
-type nftTable struct {
+// Table is xvs's table (family netdev) in one network namespace, with the
+// netlink socket that owns it.
+type Table struct {
 	conn   *nlConn
 	name   string
-	ifaces []string
+	chains []Chain
 	owned  bool // created with NFT_TABLE_F_OWNER
+}
+
+// Chain is a chain of a Table. With a Device it is a base chain on the
+// netdev ingress hook of that interface, at Priority, with policy accept,
+// holding Rules; without, a regular chain, empty until Update fills it.
+type Chain struct {
+	Name     string
+	Device   string
+	Priority int32
+	Rules    []Rule
 }
 
 func newTableName() string {
 	return TablePrefix + strconv.Itoa(os.Getpid()) + "_" + strconv.Itoa(int(tableSeq.Add(1)))
 }
 
-// createTable removes leftovers of dead processes, then creates the table
-// with a base chain on the ingress hook of each interface and the empty
-// regular chains, in one batch.
-func createTable(ifaces []string) (*nftTable, error) {
+// Create removes leftovers of dead processes (see Cleanup), then creates a
+// table named TablePrefix+"<pid>_<n>" with chains, in the order given (a
+// base chain's rules may jump only to a chain before it), in one batch, in
+// the network namespace of the calling thread.
+//
+// With owner the table gets NFT_TABLE_F_OWNER, which binds it to the
+// netlink socket that created it: when the process dies, even by SIGKILL,
+// the kernel deletes the table with the socket, so a crash cannot leave the
+// steered traffic blackholed. Kernels before 5.12 refuse the flag; the
+// table is then created without it, and a crashed run's table is removed
+// by Cleanup or the next Create.
+func Create(chains []Chain, owner bool) (*Table, error) {
 	c, err := dialNetfilter()
 	if err != nil {
 		return nil, err
@@ -59,8 +68,11 @@ func createTable(ifaces []string) (*nftTable, error) {
 		c.close()
 		return nil, err
 	}
-	t := &nftTable{conn: c, name: newTableName(), ifaces: ifaces}
-	flags := tableFlags
+	t := &Table{conn: c, name: newTableName(), chains: chains}
+	var flags uint32
+	if owner {
+		flags = nftTableFOwner
+	}
 	err = c.batch(func(m *nlBuilder) { t.fillCreate(m, flags) })
 	if errors.Is(err, unix.EOPNOTSUPP) && flags != 0 {
 		flags = 0
@@ -75,48 +87,50 @@ func createTable(ifaces []string) (*nftTable, error) {
 	return t, nil
 }
 
-func (t *nftTable) fillCreate(m *nlBuilder, flags uint32) {
+func (t *Table) fillCreate(m *nlBuilder, flags uint32) {
 	m.msg(unix.NFT_MSG_NEWTABLE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, "new table "+t.name)
 	m.str(unix.NFTA_TABLE_NAME, t.name)
 	m.u32(unix.NFTA_TABLE_FLAGS, flags)
 	m.end()
-	for _, ch := range []string{chainV4, chainV4Addr, chainV6, chainV6Addr} {
-		m.msg(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE|unix.NLM_F_EXCL, "new chain "+ch)
+	for _, ch := range t.chains {
+		m.msg(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE|unix.NLM_F_EXCL, "new chain "+ch.Name)
 		m.str(unix.NFTA_CHAIN_TABLE, t.name)
-		m.str(unix.NFTA_CHAIN_NAME, ch)
+		m.str(unix.NFTA_CHAIN_NAME, ch.Name)
+		if ch.Device != "" {
+			h := m.nest(unix.NFTA_CHAIN_HOOK)
+			m.u32(unix.NFTA_HOOK_HOOKNUM, unix.NF_NETDEV_INGRESS)
+			m.u32(unix.NFTA_HOOK_PRIORITY, uint32(ch.Priority))
+			m.str(unix.NFTA_HOOK_DEV, ch.Device)
+			m.unnest(h)
+			m.str(unix.NFTA_CHAIN_TYPE, "filter")
+			m.u32(unix.NFTA_CHAIN_POLICY, uint32(Accept))
+		}
 		m.end()
-	}
-	for _, ifname := range t.ifaces {
-		ch := baseChainName(ifname)
-		m.msg(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE|unix.NLM_F_EXCL, "new chain "+ch)
-		m.str(unix.NFTA_CHAIN_TABLE, t.name)
-		m.str(unix.NFTA_CHAIN_NAME, ch)
-		h := m.nest(unix.NFTA_CHAIN_HOOK)
-		m.u32(unix.NFTA_HOOK_HOOKNUM, unix.NF_NETDEV_INGRESS)
-		prio := int32(ingressPriority)
-		m.u32(unix.NFTA_HOOK_PRIORITY, uint32(prio))
-		m.str(unix.NFTA_HOOK_DEV, ifname)
-		m.unnest(h)
-		m.str(unix.NFTA_CHAIN_TYPE, "filter")
-		m.u32(unix.NFTA_CHAIN_POLICY, nfAccept)
-		m.end()
-		for _, r := range baseRules(ch) {
+		for _, r := range ch.Rules {
 			r.encode(m, t.name)
 		}
 	}
 }
 
-func baseChainName(ifname string) string { return "ingress_" + ifname }
+// Owned reports whether the table has NFT_TABLE_F_OWNER: the kernel deletes
+// it when its socket closes, even when the process is killed.
+func (t *Table) Owned() bool { return t.owned }
 
-// update replaces the rules of the regular chains with rules, atomically:
-// one batch flushes the chains and adds the new rules, and a packet sees
+// Name returns the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Update replaces the rules of the regular chains with rules, atomically:
+// one batch flushes those chains and adds the new rules, and a packet sees
 // either the old set or the new one.
-func (t *nftTable) update(rules []nftRule) error {
+func (t *Table) Update(rules []Rule) error {
 	err := t.conn.batch(func(m *nlBuilder) {
-		for _, ch := range []string{chainV4, chainV4Addr, chainV6, chainV6Addr} {
-			m.msg(unix.NFT_MSG_DELRULE, 0, "flush chain "+ch)
+		for _, ch := range t.chains {
+			if ch.Device != "" {
+				continue
+			}
+			m.msg(unix.NFT_MSG_DELRULE, 0, "flush chain "+ch.Name)
 			m.str(unix.NFTA_RULE_TABLE, t.name)
-			m.str(unix.NFTA_RULE_CHAIN, ch)
+			m.str(unix.NFTA_RULE_CHAIN, ch.Name)
 			m.end()
 		}
 		for _, r := range rules {
@@ -129,10 +143,11 @@ func (t *nftTable) update(rules []nftRule) error {
 	return nil
 }
 
-// close deletes the table and closes its socket. With the owner flag,
+// Close deletes the table and closes its socket. With the owner flag,
 // closing the socket alone would delete it; the explicit delete makes the
-// removal visible (and checked) before close returns.
-func (t *nftTable) close() error {
+// removal visible (and checked) before Close returns. A nil Table or a
+// second call does nothing.
+func (t *Table) Close() error {
 	if t == nil || t.conn == nil {
 		return nil
 	}
@@ -162,6 +177,25 @@ type tableInfo struct {
 	owner uint32 // netlink port id of the owner, if flags has the owner bit
 }
 
+// TableNames lists the netdev tables of the calling thread's network
+// namespace, xvs's and others'.
+func TableNames() ([]string, error) {
+	c, err := dialNetfilter()
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	ts, err := listTables(c)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ts))
+	for i, ti := range ts {
+		names[i] = ti.name
+	}
+	return names, nil
+}
+
 func listTables(c *nlConn) ([]tableInfo, error) {
 	msgs, err := c.dump(unix.NFT_MSG_GETTABLE, unix.NFPROTO_NETDEV)
 	if err != nil {
@@ -187,10 +221,10 @@ func listTables(c *nlConn) ([]tableInfo, error) {
 
 // Cleanup removes, in the network namespace of the calling thread, the
 // tables that runs of this package left behind: tables named with
-// TablePrefix that have no owner socket (see tableFlags) and whose process
-// is gone, or that belong to this process but to no open backend. Tables
-// with an owner are alive by definition (the kernel deletes them with their
-// socket). Open calls it too, so a restarted daemon replaces its crashed
+// TablePrefix that have no owner socket (see Create) and whose process is
+// gone, or that belong to this process but are closed. Tables with an owner
+// are alive by definition (the kernel deletes them with their socket).
+// Create calls it too, so a restarted daemon replaces its crashed
 // predecessor's table.
 //
 // The creator is recognized by the pid in the table name, which assumes the
@@ -222,7 +256,7 @@ func cleanup(c *nlConn) error {
 }
 
 // stale reports whether the table called name belongs to a dead process, or
-// to this one but to no open backend.
+// to this one but is closed.
 func stale(name string) bool {
 	rest := strings.TrimPrefix(name, TablePrefix)
 	pidStr, _, _ := strings.Cut(rest, "_")
