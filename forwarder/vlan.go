@@ -23,7 +23,7 @@ import (
 // metadata. AF_PACKET hands it over as packet auxiliary data; on AF_XDP the
 // steering program puts it back into the frame where the driver lets XDP
 // read it (xdpprog.NewSteeringFor: native mode, Linux 6.8). Where it cannot,
-// OpenXDP logs that VLAN filtering is unavailable on the interface, and a
+// afxdp.Open logs that VLAN filtering is unavailable on the interface, and a
 // frame whose tag was offloaded there is served as untagged.
 //
 // A served tagged frame loses its tag before it is rewritten: where it goes
