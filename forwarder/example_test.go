@@ -8,17 +8,18 @@ import (
 
 	"github.com/xvs-project/xvs/forwarder"
 	"github.com/xvs-project/xvs/link"
-	"github.com/xvs-project/xvs/link/afxdp"
+	"github.com/xvs-project/xvs/link/backends"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
 
-// A Go program embedding xvs on a real director: attach to an interface,
-// start the engine, add a virtual service with two real servers while it
+// A Go program embedding xvs on a real director: attach to an interface
+// (AF_XDP where it can, else AF_PACKET, as xvs run --backend auto), start
+// the engine, add a virtual service with two real servers while it
 // runs, and read the statistics. (Needs root and an interface; not run as a
 // test.)
 func Example() {
-	backend, err := afxdp.Open([]string{"eth0"}, afxdp.Options{})
+	backend, err := backends.Open(backends.Auto, []string{"eth0"}, backends.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
