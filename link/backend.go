@@ -35,3 +35,13 @@ type Backend interface {
 	// interfaces. It is safe to call more than once.
 	Close() error
 }
+
+// QueuesOf returns a backend's own queues as Queues, a fresh slice, for its
+// Queues method.
+func QueuesOf[Q Queue](qs []Q) []Queue {
+	out := make([]Queue, len(qs))
+	for i, q := range qs {
+		out[i] = q
+	}
+	return out
+}

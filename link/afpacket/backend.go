@@ -132,13 +132,7 @@ func (q *Queue) openRX(o Options, f Filter) (err error) {
 
 // Queues implements link.Backend: the queues to run a worker for,
 // interface by interface.
-func (b *Backend) Queues() []link.Queue {
-	qs := make([]link.Queue, len(b.queues))
-	for i, q := range b.queues {
-		qs[i] = q
-	}
-	return qs
-}
+func (b *Backend) Queues() []link.Queue { return link.QueuesOf(b.queues) }
 
 // Ifindexes returns the served interfaces' indexes.
 func (b *Backend) Ifindexes() []int {

@@ -234,13 +234,7 @@ func (b *Backend) openQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error) {
 }
 
 // Queues implements link.Backend.
-func (b *Backend) Queues() []link.Queue {
-	qs := make([]link.Queue, len(b.queues))
-	for i, q := range b.queues {
-		qs[i] = q
-	}
-	return qs
-}
+func (b *Backend) Queues() []link.Queue { return link.QueuesOf(b.queues) }
 
 // Steer implements link.Backend.
 func (b *Backend) Steer(r link.Rules) error {

@@ -43,13 +43,7 @@ func NewMemBackend(n int) *MemBackend {
 func (b *MemBackend) Queue(i int) *MemQueue { return b.queues[i] }
 
 // Queues implements link.Backend.
-func (b *MemBackend) Queues() []link.Queue {
-	qs := make([]link.Queue, len(b.queues))
-	for i, q := range b.queues {
-		qs[i] = q
-	}
-	return qs
-}
+func (b *MemBackend) Queues() []link.Queue { return link.QueuesOf(b.queues) }
 
 // Steer implements link.Backend: it records the rules for tests to inspect.
 func (b *MemBackend) Steer(r link.Rules) error {
