@@ -1,0 +1,308 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Instance is one vrrp_instance as the daemon runs it.
+type Instance struct {
+	// Name is the instance's name (keepalived's VI_1), for logs and
+	// notify scripts.
+	Name string
+	// Interface carries the advertisements and the virtual addresses.
+	Interface string
+	Config
+	// VIPs are the virtual addresses (virtual_ipaddress), all of one
+	// family; IPv6 instances speak version 3.
+	VIPs []netip.Prefix
+	// V3ChecksumAsV2 leaves the pseudo-header out of IPv4 version 3
+	// checksums (keepalived's v3_checksum_as_v2); both are accepted.
+	V3ChecksumAsV2 bool
+	// AuthPass is version 2's auth_pass (PASS authentication), up to 8
+	// bytes; empty for none.
+	AuthPass string
+	// GARPRepeat and GARPDelay: a new master sends GARPRepeat gratuitous
+	// ARPs (or neighbour advertisements) per address at once and as many
+	// again GARPDelay later (vrrp_garp_master_repeat 5, _delay 5 s).
+	GARPRepeat int
+	GARPDelay  time.Duration
+	// NetNS is the path of the network namespace the instance runs in
+	// (/run/netns/NAME); empty for the daemon's own.
+	NetNS string
+	// OnState, if set, is called after every state change (notify
+	// scripts, starting and stopping the sync daemon).
+	OnState func(State)
+	// Log receives a line per transition and per discarded advert kind;
+	// nil logs nothing.
+	Log *slog.Logger
+}
+
+// Status is what an operator sees of a running instance.
+type Status struct {
+	Name      string
+	State     State
+	Priority  uint8
+	Since     time.Time
+	Sent      uint64
+	Received  uint64
+	Discarded map[string]uint64
+}
+
+// Speaker runs one Instance: its socket, its state machine, its addresses.
+type Speaker struct {
+	in   Instance
+	m    *Machine
+	conn *conn
+	addr *addrs
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewSpeaker checks in, opens the socket and the address handle. Nothing
+// is sent and no address is touched until Run.
+func NewSpeaker(in Instance) (*Speaker, error) {
+	if len(in.VIPs) == 0 {
+		return nil, fmt.Errorf("vrrp_instance %s: no virtual_ipaddress", in.Name)
+	}
+	v6 := in.VIPs[0].Addr().Is6() && !in.VIPs[0].Addr().Is4In6()
+	for _, p := range in.VIPs {
+		if (p.Addr().Is6() && !p.Addr().Is4In6()) != v6 {
+			return nil, fmt.Errorf("vrrp_instance %s: virtual addresses of both families (%v)", in.Name, p)
+		}
+	}
+	if v6 && in.Version == 2 {
+		return nil, fmt.Errorf("vrrp_instance %s: version 2 cannot carry IPv6", in.Name)
+	}
+	if len(in.AuthPass) > authLen {
+		return nil, fmt.Errorf("vrrp_instance %s: auth_pass longer than 8 bytes", in.Name)
+	}
+	if in.GARPRepeat == 0 {
+		in.GARPRepeat = 5
+	}
+	if in.GARPDelay == 0 {
+		in.GARPDelay = 5 * time.Second
+	}
+	a, err := openAddrs(in.NetNS, in.Interface, v6)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
+	}
+	if !in.Primary.IsValid() {
+		in.Primary = a.primary
+	}
+	if !in.Primary.IsValid() {
+		a.close()
+		return nil, fmt.Errorf("vrrp_instance %s: %s has no address to advertise from", in.Name, in.Interface)
+	}
+	m, err := NewMachine(in.Config)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
+	}
+	c, err := openConn(in.NetNS, in.Interface, v6)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
+	}
+	return &Speaker{in: in, m: m, conn: c, addr: a,
+		status: Status{Name: in.Name, Priority: in.Priority, Discarded: map[string]uint64{}}}, nil
+}
+
+// Status returns a copy of the instance's status.
+func (s *Speaker) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Discarded = make(map[string]uint64, len(s.status.Discarded))
+	for k, v := range s.status.Discarded {
+		st.Discarded[k] = v
+	}
+	return st
+}
+
+// Run speaks VRRP until ctx ends; then a master says it is leaving and
+// drops its addresses. It returns nil after a clean stop.
+func (s *Speaker) Run(ctx context.Context) error {
+	defer s.addr.close()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.conn.pc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // wakes the read; the loop sees ctx
+		case <-stopped:
+		}
+	}()
+	defer s.conn.close()
+
+	var a Advert
+	buf := make([]byte, 1500)
+	var garpAt time.Time // the second burst of announcements
+	s.do(s.m.Start(time.Now()), &garpAt)
+	for ctx.Err() == nil {
+		deadline := s.m.Deadline()
+		if !garpAt.IsZero() && garpAt.Before(deadline) {
+			deadline = garpAt
+		}
+		msg, src, dst, ttl, err := s.conn.recv(buf, deadline)
+		now := time.Now()
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				s.discard("read-error")
+				continue
+			}
+			if !garpAt.IsZero() && !now.Before(garpAt) {
+				garpAt = time.Time{}
+				if s.m.State() == Master {
+					s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
+				}
+			}
+			s.do(s.m.Timer(now), &garpAt)
+			continue
+		}
+		if dst.IsValid() && dst != s.conn.group {
+			s.discard("not-to-group")
+			continue
+		}
+		if err := Parse(&a, msg, src, s.conn.group, ttl); err != nil {
+			s.discard(reasonOf(err))
+			continue
+		}
+		if a.VRID != s.in.VRID {
+			continue // another router's instance on the same link
+		}
+		if reason := s.checkAdvert(&a); reason != "" {
+			s.discard(reason)
+			continue
+		}
+		s.mu.Lock()
+		s.status.Received++
+		s.mu.Unlock()
+		s.do(s.m.Advert(now, &a, src), &garpAt)
+	}
+	s.do(s.m.Stop(), &garpAt)
+	return nil
+}
+
+// checkAdvert is keepalived's check of an advertisement for this instance:
+// the same version, authentication and virtual addresses.
+func (s *Speaker) checkAdvert(a *Advert) string {
+	if a.Version != s.in.Version {
+		return "version-mismatch"
+	}
+	if a.Version == 2 {
+		want := s.auth()
+		if (s.in.AuthPass == "") != (a.AuthType == AuthNone) || (s.in.AuthPass != "" && a.Auth != want) {
+			return "auth-mismatch"
+		}
+	}
+	if len(a.Addrs) != len(s.in.VIPs) {
+		return "address-count"
+	}
+	for _, p := range s.in.VIPs {
+		if !slices.Contains(a.Addrs, p.Addr()) {
+			return "address-mismatch"
+		}
+	}
+	return ""
+}
+
+func (s *Speaker) auth() (b [authLen]byte) {
+	copy(b[:], s.in.AuthPass)
+	return b
+}
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, ErrTTL):
+		return "ttl"
+	case errors.Is(err, ErrChecksum):
+		return "checksum"
+	case errors.Is(err, ErrVersion):
+		return "version"
+	case errors.Is(err, ErrCount), errors.Is(err, ErrShort):
+		return "length"
+	}
+	return "malformed"
+}
+
+func (s *Speaker) discard(reason string) {
+	s.mu.Lock()
+	s.status.Discarded[reason]++
+	n := s.status.Discarded[reason]
+	s.mu.Unlock()
+	if s.in.Log != nil && n&(n-1) == 0 { // 1st, 2nd, 4th, 8th …: never a flood
+		s.in.Log.Warn("vrrp advert discarded", "instance", s.in.Name, "reason", reason, "count", n)
+	}
+}
+
+// do carries out the machine's actions in order.
+func (s *Speaker) do(acts []Action, garpAt *time.Time) {
+	before := s.Status().State
+	for _, act := range acts {
+		switch act {
+		case SendAdvert, SendStop:
+			prio := s.in.Priority
+			if act == SendStop {
+				prio = StopPriority
+			}
+			s.send(prio)
+		case TakeAddrs:
+			if err := s.addr.add(s.in.VIPs); err != nil && s.in.Log != nil {
+				s.in.Log.Error("vrrp: adding virtual addresses", "instance", s.in.Name, "err", err)
+			}
+			s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
+			*garpAt = time.Now().Add(s.in.GARPDelay)
+		case DropAddrs:
+			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
+				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
+			}
+			*garpAt = time.Time{}
+		}
+	}
+	now := s.m.State()
+	if now == before {
+		return
+	}
+	s.mu.Lock()
+	s.status.State, s.status.Since = now, time.Now()
+	s.mu.Unlock()
+	if s.in.Log != nil {
+		s.in.Log.Info("vrrp transition", "instance", s.in.Name, "from", before.String(), "to", now.String())
+	}
+	if s.in.OnState != nil {
+		s.in.OnState(now)
+	}
+}
+
+func (s *Speaker) send(prio uint8) {
+	a := Advert{Version: s.in.Version, VRID: s.in.VRID, Priority: prio, Interval: s.in.Interval}
+	if s.in.Version == 2 && s.in.AuthPass != "" {
+		a.AuthType, a.Auth = AuthPass, s.auth()
+	}
+	for _, p := range s.in.VIPs {
+		a.Addrs = append(a.Addrs, p.Addr())
+	}
+	msg, err := Marshal(nil, &a, s.in.Primary, s.conn.group, s.in.V3ChecksumAsV2)
+	if err == nil {
+		err = s.conn.send(msg)
+	}
+	if err != nil {
+		s.discard("send-error")
+		return
+	}
+	s.mu.Lock()
+	s.status.Sent++
+	s.mu.Unlock()
+}
