@@ -1,0 +1,131 @@
+package health
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Net says where a probe's socket comes from. The zero value dials from the director's own
+// namespace with the kernel's choice of source address.
+type Net struct {
+	// Source binds the probe's socket (keepalived bindto); Port binds its port (bind_port).
+	Source netip.Addr
+	Port   uint16
+	// Device binds the socket to an interface (bind_if, SO_BINDTODEVICE).
+	Device string
+	// Mark sets SO_MARK (keepalived's checker fwmark), for policy routing of probes.
+	Mark uint32
+	// Control runs on the raw socket before it connects, after the options above.
+	Control func(network, address string, c syscall.RawConn) error
+	// Enter, when set, runs fn where the socket must be made: a new socket belongs to the network
+	// namespace of the thread that creates it, so InNetns(path) makes probes start inside that
+	// namespace and keep working from it. Exec checks start their process inside Enter too.
+	Enter func(fn func() error) error
+}
+
+func (n *Net) enter(fn func() error) error {
+	if n == nil || n.Enter == nil {
+		return fn()
+	}
+	return n.Enter(fn)
+}
+
+func (n *Net) control(network, address string, c syscall.RawConn) error {
+	if n == nil {
+		return nil
+	}
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if n.Device != "" {
+			if serr = unix.BindToDevice(int(fd), n.Device); serr != nil {
+				return
+			}
+		}
+		if n.Mark != 0 {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(n.Mark))
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err == nil && n.Control != nil {
+		err = n.Control(network, address, c)
+	}
+	return err
+}
+
+// dialer returns a net.Dialer bound as n says; tcp says which kind of local address to build.
+func (n *Net) dialer(tcp bool) *net.Dialer {
+	d := &net.Dialer{Control: n.control}
+	if n == nil {
+		return d
+	}
+	if n.Source.IsValid() || n.Port != 0 {
+		ap := netip.AddrPortFrom(n.Source, n.Port)
+		if tcp {
+			d.LocalAddr = net.TCPAddrFromAddrPort(ap)
+		} else {
+			d.LocalAddr = net.UDPAddrFromAddrPort(ap)
+		}
+	}
+	return d
+}
+
+// Dial connects to addr over network ("tcp" or "udp") as n says, within ctx.
+func (n *Net) Dial(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error) {
+	var c net.Conn
+	err := n.enter(func() error {
+		var err error
+		c, err = n.dialer(network == "tcp").DialContext(ctx, network, addr.String())
+		return err
+	})
+	return c, err
+}
+
+// InNetns returns an Enter function that runs fn on a thread switched into the network
+// namespace at path (e.g. /run/netns/probe) and switches the thread back afterwards. If the
+// switch back fails the thread is left locked, so the Go runtime retires it instead of reusing
+// a thread in the wrong namespace.
+func InNetns(path string) func(fn func() error) error {
+	return func(fn func() error) error {
+		target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &netnsError{path, err}
+		}
+		defer unix.Close(target)
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			return &netnsError{path, err}
+		}
+		defer unix.Close(self)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			return &netnsError{path, err}
+		}
+		ferr := fn()
+		if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
+			return &netnsError{path, err} // thread stays locked: the runtime drops it
+		}
+		runtime.UnlockOSThread()
+		return ferr
+	}
+}
+
+type netnsError struct {
+	path string
+	err  error
+}
+
+func (e *netnsError) Error() string { return "netns " + e.path + ": " + e.err.Error() }
+func (e *netnsError) Unwrap() error { return e.err }
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked read or write at once.
+var aLongTimeAgo = time.Unix(1, 0)
