@@ -223,6 +223,12 @@ func (e *Engine) apply(c *checkState, res Result, took time.Duration) time.Durat
 		e.setDelta(c, delta)
 	}
 	v, next := c.m.step(res.OK, c.cfg.Timing)
+	if v == wentDown && c.delta != 0 {
+		// A dynamic checker that failed for good gives up its weight offset without an
+		// edit of its own, as keepalived's MISC epilogue: the server is leaving anyway.
+		c.real.delta -= c.delta
+		c.delta = 0
+	}
 	if v == wentUp || v == wentDown {
 		c.st.Transitions++
 		c.st.LastChange = now

@@ -378,3 +378,25 @@ func TestEngineRealClock(t *testing.T) {
 		t.Fatal("no probe in 5 s")
 	}
 }
+
+// TestEngineDynamicWeightResetOnFailure: a dynamic checker that fails for good drops its
+// offset, so the server returns at its configured weight.
+func TestEngineDynamicWeightResetOnFailure(t *testing.T) {
+	rs := reals("r1")
+	rs[0].Weight = 10
+	t1 := tm
+	t1.Retry = 0
+	h := newHarness(t, Service{Name: "vs", Quorum: 1, Reals: rs}, t1)
+	h.e.Start()
+	h.rec.take()
+	h.checks["r1"].set(Result{OK: true, Dynamic: true, Weight: 5})
+	h.clock.Advance(time.Second)
+	h.expect("weight 5", h.rec.take(), "weight vs r1 5")
+	h.checks["r1"].set(Result{Reason: "exit status 1"})
+	h.clock.Advance(10 * time.Second)
+	h.expect("down", h.rec.take(), "remove vs r1")
+	h.checks["r1"].set(okR)
+	h.clock.Advance(10 * time.Second)
+	h.expect("back at its weight", h.rec.take(), "add vs r1 10")
+	h.e.Stop()
+}
