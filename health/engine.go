@@ -50,6 +50,7 @@ type checkState struct {
 	m     machine
 	delta int // this dynamic checker's weight offset
 	timer Timer
+	dead  bool // dropped by a Reload: a probe in flight is not applied
 	st    CheckStatus
 }
 
@@ -68,6 +69,18 @@ func New(services []Service, actions Actions, opts Options) (*Engine, error) {
 	if e.opts.LogWindow <= 0 {
 		e.opts.LogWindow = time.Minute
 	}
+	svcs, err := build(services)
+	if err != nil {
+		return nil, err
+	}
+	e.services = svcs
+	return e, nil
+}
+
+// build validates services and makes their fresh state: every checker at its start (up, or
+// down under alpha), nothing in the pool yet.
+func build(services []Service) ([]*svcState, error) {
+	var out []*svcState
 	for i := range services {
 		cfg := services[i] // a copy: the caller may reuse its slice
 		if err := cfg.validate(); err != nil {
@@ -91,9 +104,9 @@ func New(services []Service, actions Actions, opts Options) (*Engine, error) {
 		if cfg.Sorry != nil {
 			s.sorry = &realState{cfg: cfg.Sorry, svc: s, inhibit: cfg.SorryInhibit}
 		}
-		e.services = append(e.services, s)
+		out = append(out, s)
 	}
-	return e, nil
+	return out, nil
 }
 
 // Start puts the initial pool in place through Actions (servers without alpha checkers join
@@ -177,23 +190,23 @@ func (e *Engine) schedule(c *checkState, d time.Duration) {
 // probe runs one check outside the lock and applies its result under it.
 func (e *Engine) probe(c *checkState) {
 	e.mu.Lock()
-	if e.stopped {
+	if e.stopped || c.dead {
 		e.mu.Unlock()
 		return
 	}
-	ctx := e.ctx
+	ctx, checker, timeout := e.ctx, c.cfg.Checker, c.cfg.Timing.Timeout // c.cfg changes on Reload
 	e.wg.Add(1)
 	e.mu.Unlock()
 	defer e.wg.Done()
 
-	pctx, cancel := context.WithTimeout(ctx, c.cfg.Timing.Timeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	began := time.Now()
-	res := c.cfg.Checker.Check(pctx)
+	res := checker.Check(pctx)
 	took := time.Since(began)
 	cancel()
 
 	e.mu.Lock()
-	if e.stopped {
+	if e.stopped || c.dead {
 		e.mu.Unlock()
 		return
 	}
