@@ -400,3 +400,25 @@ func TestEngineDynamicWeightResetOnFailure(t *testing.T) {
 	h.expect("back at its weight", h.rec.take(), "add vs r1 10")
 	h.e.Stop()
 }
+
+func TestWriteStatus(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var b bytes.Buffer
+	err := WriteStatus(&b, []CheckStatus{
+		{Service: "TCP 198.18.0.1:80", Real: "198.18.1.2:80", Kind: KindHTTP, Target: "198.18.1.2:80/health", Up: false,
+			LastReason: "HTTP status 503", Runs: 9, Failures: 3, Transitions: 1, LastChange: now.Add(-90 * time.Second)},
+		{Service: "TCP 198.18.0.1:80", Real: "198.18.1.3:80", Kind: KindTCP, Target: "198.18.1.3:80", Up: true, LastOK: true, Weight: 1, Runs: 9, LastChange: now.Add(-time.Hour)},
+		{Service: "TCP 198.18.0.1:80", Real: "198.18.1.4:80", Kind: KindTCP, Target: "198.18.1.4:80", Up: true},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `SERVICE            REAL           KIND       TARGET                STATE     WEIGHT  LAST  REASON             SINCE   RUNS  FAILS  TRANS
+TCP 198.18.0.1:80  198.18.1.2:80  HTTP_GET   198.18.1.2:80/health  down      0       fail  "HTTP status 503"  1m30s   9     3      1
+TCP 198.18.0.1:80  198.18.1.3:80  TCP_CHECK  198.18.1.3:80         up        1       pass  -                  1h0m0s  9     0      0
+TCP 198.18.0.1:80  198.18.1.4:80  TCP_CHECK  198.18.1.4:80         starting  0       -     -                  -       0     0      0
+`
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

@@ -66,6 +66,10 @@ func (lx *lexer) file(name string, src []byte, depth int) error {
 		if err != nil {
 			return err
 		}
+		if len(words) > 0 && !words[0].quoted && strings.HasPrefix(words[0].text, "$") && strings.Contains(words[0].text, "=") {
+			lx.warnings = append(lx.warnings, Warning{pos, "parameter definition " + words[0].text + " is not implemented; line ignored"})
+			continue
+		}
 		if len(words) > 0 && words[0].is("include") {
 			if len(words) < 2 {
 				return &Error{Pos: pos, Field: "include", Msg: "needs a file name or pattern"}

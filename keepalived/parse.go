@@ -51,6 +51,12 @@ func (b *builder) warn(n *node, msg string) {
 }
 
 func (b *builder) unknown(n *node, in string) {
+	if strings.HasPrefix(n.key.text, "@") {
+		// keepalived's @name prefix makes a line apply on one host only; this reader cannot
+		// know which host it is, so the line (and its block) is left out, loudly.
+		b.warn(n, "conditional line "+n.key.text+" is not implemented; ignored with its block")
+		return
+	}
 	what := "keyword"
 	if n.block {
 		what = "block"

@@ -339,3 +339,24 @@ type nopActions struct{}
 func (nopActions) AddReal(any, any, int) error   { return nil }
 func (nopActions) RemoveReal(any, any) error     { return nil }
 func (nopActions) SetWeight(any, any, int) error { return nil }
+
+func TestSorryServerMethodAndUnsupportedLines(t *testing.T) {
+	src := "$WEB=198.18.0.1\n@other virtual_server 198.18.0.9 80 {\n}\n" +
+		"virtual_server 198.18.0.1 80 {\n lb_kind NAT\n sorry_server 198.18.2.1 8080\n sorry_server_lvs_method DR\n}\n"
+	c, err := mem(nil).Parse("t.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.VirtualServers) != 1 || c.VirtualServers[0].Sorry.Method != "DR" || c.VirtualServers[0].Sorry.Port != 8080 {
+		t.Fatalf("%+v", c.VirtualServers[0].Sorry)
+	}
+	want := "t.conf:1: parameter definition $WEB=198.18.0.1 is not implemented; line ignored|" +
+		"t.conf:2: conditional line @other is not implemented; ignored with its block"
+	var ws []string
+	for _, w := range c.Warnings {
+		ws = append(ws, w.String())
+	}
+	if len(ws) != 2 || ws[0] != strings.Split(want, "|")[0] || ws[1] != strings.Split(want, "|")[1] {
+		t.Fatalf("%q", ws)
+	}
+}

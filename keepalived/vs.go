@@ -52,6 +52,8 @@ func (b *builder) virtualServer(n *node) error {
 	var tm timingOpt
 	weight := 1
 	var realNodes []*node
+	var sorryMethod *string
+	var sorryTunnel Tunnel
 	for _, k := range n.children {
 		if ok, err := tm.set(c, k); ok {
 			if err != nil {
@@ -106,6 +108,12 @@ func (b *builder) virtualServer(n *node) error {
 			v.QuorumDown, err = c.command(k, health.SplitCommand)
 		case "sorry_server":
 			v.Sorry, err = c.sorry(k)
+		case "sorry_server_lvs_method":
+			var m string
+			var tun Tunnel
+			if m, tun, err = c.method(k); err == nil {
+				sorryMethod, sorryTunnel = &m, tun
+			}
 		case "sorry_server_inhibit":
 			v.SorryInhibit, err = c.flag(k)
 		case "omega":
@@ -145,8 +153,9 @@ func (b *builder) virtualServer(n *node) error {
 		v.Reals = append(v.Reals, r)
 	}
 	if v.Sorry != nil {
-		if v.Sorry.Method == "" {
-			v.Sorry.Method, v.Sorry.Tunnel = v.Method, v.Tunnel
+		v.Sorry.Method, v.Sorry.Tunnel = v.Method, v.Tunnel
+		if sorryMethod != nil {
+			v.Sorry.Method, v.Sorry.Tunnel = *sorryMethod, sorryTunnel
 		}
 		if v.Sorry.Port == 0 {
 			v.Sorry.Port = v.Port
