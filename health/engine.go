@@ -212,7 +212,7 @@ func (e *Engine) probe(c *checkState) {
 	}
 	next := e.apply(c, res, took)
 	e.schedule(c, next)
-	st := c.st
+	st := c.status()
 	e.mu.Unlock()
 	if e.opts.Observe != nil {
 		e.opts.Observe(st, took)

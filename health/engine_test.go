@@ -371,7 +371,7 @@ func TestEngineRealClock(t *testing.T) {
 	defer cancel()
 	select {
 	case st := <-seen:
-		if st.LastOK || st.LastReason != "connect: connection refused" {
+		if st.LastOK || st.LastReason != "connect: connection refused" || st.RealAlive || st.Weight != 0 || st.State() != "down" {
 			t.Fatalf("%+v", st)
 		}
 	case <-ctx.Done():

@@ -53,18 +53,23 @@ func (e *Engine) Status() []CheckStatus {
 	var out []CheckStatus
 	for _, s := range e.services {
 		for _, r := range s.reals {
-			w := 0
-			if r.set && r.alive && s.poolOpen() {
-				w = r.weight()
-			}
 			for _, c := range r.checks {
-				st := c.st
-				st.Up, st.RealAlive, st.Weight = c.m.up, r.alive, w
-				out = append(out, st)
+				out = append(out, c.status())
 			}
 		}
 	}
 	return out
+}
+
+// status is the checker's line with its real server's present state; e.mu must be held.
+func (c *checkState) status() CheckStatus {
+	r := c.real
+	st := c.st
+	st.Up, st.RealAlive = c.m.up, r.alive
+	if r.set && r.alive && r.svc.poolOpen() {
+		st.Weight = r.weight()
+	}
+	return st
 }
 
 // Services returns each service's quorum state, sorted by name.

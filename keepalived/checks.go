@@ -18,7 +18,6 @@ type checkDraft struct {
 	ip        *netip.Addr
 	port      *uint16
 	net       health.Net
-	netSet    bool
 	http      health.HTTP
 	vhost     *string
 	enableSNI bool
@@ -65,8 +64,10 @@ func (b *builder) check(rc ctx, n *node, v *VirtualServer, r *RealServer, vsT, r
 	}
 	t, alpha := resolve(d.kind, &d.tm, rsT, vsT)
 	chk := Check{Pos: n.key.pos, Kind: d.kind, Timing: t, Alpha: alpha}
+	// Every network checker gets a Net, bound or not, so the daemon can add Enter or Control
+	// (path-true probes) without rebuilding the checker.
 	var np *health.Net
-	if d.netSet {
+	if d.kind != health.KindMisc {
 		nn := d.net
 		np = &nn
 		chk.Net = np
@@ -151,7 +152,7 @@ func (d *checkDraft) common(c ctx, k *node) (bool, error) {
 		if !ok {
 			return true, c.err(k, "bad address "+strconv.Quote(s))
 		}
-		d.net.Source, d.netSet = a, true
+		d.net.Source = a
 	case "bind_port":
 		s, err := c.one(k)
 		if err != nil {
@@ -161,19 +162,19 @@ func (d *checkDraft) common(c ctx, k *node) (bool, error) {
 		if !ok {
 			return true, c.err(k, "bad port "+strconv.Quote(s))
 		}
-		d.net.Port, d.netSet = p, true
+		d.net.Port = p
 	case "bind_if":
 		s, err := c.one(k)
 		if err != nil {
 			return true, err
 		}
-		d.net.Device, d.netSet = s, true
+		d.net.Device = s
 	case "fwmark":
 		m, err := c.uint(k, 1, 1<<32-1)
 		if err != nil {
 			return true, err
 		}
-		d.net.Mark, d.netSet = uint32(m), true
+		d.net.Mark = uint32(m)
 	default:
 		return false, nil
 	}

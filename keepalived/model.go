@@ -116,7 +116,7 @@ type Check struct {
 	Timing  health.Timing
 	Alpha   bool
 	Checker health.Checker
-	// Net is the checker's bindto / bind_port / bind_if / fwmark, shared with Checker (nil if
-	// none was given): the daemon may set Enter or Control on it for path-true probes.
+	// Net is the checker's bindto / bind_port / bind_if / fwmark, shared with Checker (nil only
+	// for MISC_CHECK): the daemon may set Enter or Control on it for path-true probes.
 	Net *health.Net
 }

@@ -49,7 +49,7 @@ func TestTwoVirtualServers(t *testing.T) {
 	}
 	tc := r2.Checks[0].Checker.(*health.TCP)
 	want = health.Timing{DelayLoop: 6 * time.Second, Timeout: 2 * time.Second, Retry: 1, DelayBeforeRetry: time.Second, Warmup: 6 * time.Second}
-	if tc.Addr != netip.MustParseAddrPort("198.18.1.3:80") || r2.Checks[0].Timing != want || r2.Inhibit {
+	if tc.Addr != netip.MustParseAddrPort("198.18.1.3:80") || r2.Checks[0].Timing != want || r2.Inhibit || tc.Net == nil || tc.Net != r2.Checks[0].Net {
 		t.Fatalf("tcp %+v %+v", tc, r2.Checks[0].Timing)
 	}
 	if db.Method != "NAT" || db.Scheduler != "rr" || !db.Alpha || !db.Omega || db.Quorum != 1 {
