@@ -56,14 +56,11 @@ func (d *DNS) Check(ctx context.Context) Result {
 	if err != nil {
 		return fail(err.Error())
 	}
-	c, err := d.Net.Dial(ctx, "udp", d.Addr)
+	c, err := d.Net.session(ctx, "udp", d.Addr)
 	if err != nil {
 		return failErr("connect", err)
 	}
 	defer c.Close()
-	c.SetDeadline(deadline(ctx))
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	defer stop()
 	if _, err := c.Write(q); err != nil {
 		return udpFail("write", err)
 	}

@@ -114,14 +114,11 @@ func (h *HTTP) Request(u *URL) []byte {
 }
 
 func (h *HTTP) get(ctx context.Context, u *URL) Result {
-	c, err := h.Net.Dial(ctx, "tcp", h.Addr)
+	c, err := h.Net.session(ctx, "tcp", h.Addr)
 	if err != nil {
 		return failErr("connect", err)
 	}
 	defer c.Close()
-	c.SetDeadline(deadline(ctx))
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	defer stop()
 	var conn net.Conn = c
 	if h.TLS {
 		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: h.SNI}) //nolint:gosec // keepalived does not verify either

@@ -88,6 +88,29 @@ func (n *Net) Dial(ctx context.Context, network string, addr netip.AddrPort) (ne
 	return c, err
 }
 
+// session dials like Dial and bounds the connection's whole life by ctx: its deadline becomes
+// the socket's, and cancelling ctx wakes a blocked read at once. Closing the connection
+// releases the hook.
+func (n *Net) session(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error) {
+	c, err := n.Dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(deadline(ctx))
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	return &boundConn{Conn: c, stop: stop}, nil
+}
+
+type boundConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (b *boundConn) Close() error {
+	b.stop()
+	return b.Conn.Close()
+}
+
 // InNetns returns an Enter function that runs fn on a thread switched into the network
 // namespace at path (e.g. /run/netns/probe) and switches the thread back afterwards. If the
 // switch back fails the thread is left locked, so the Go runtime retires it instead of reusing

@@ -31,14 +31,11 @@ func (u *UDP) Describe() (Kind, string) { return KindUDP, u.Addr.String() }
 
 // Check sends the payload and waits for a reply or an error until the deadline.
 func (u *UDP) Check(ctx context.Context) Result {
-	c, err := u.Net.Dial(ctx, "udp", u.Addr)
+	c, err := u.Net.session(ctx, "udp", u.Addr)
 	if err != nil {
 		return failErr("connect", err)
 	}
 	defer c.Close()
-	c.SetDeadline(deadline(ctx))
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	defer stop()
 	payload := u.Payload
 	if len(payload) == 0 {
 		payload = make([]byte, 8)

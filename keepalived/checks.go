@@ -122,63 +122,35 @@ func (d *checkDraft) common(c ctx, k *node) (bool, error) {
 	if d.kind == health.KindMisc {
 		return false, nil
 	}
+	var err error
 	switch k.key.text {
 	case "connect_ip":
-		s, err := c.one(k)
-		if err != nil {
-			return true, err
+		var a netip.Addr
+		if a, err = c.addrValue(k); err == nil {
+			d.ip = &a
 		}
-		a, ok := parseAddr(s)
-		if !ok {
-			return true, c.err(k, "bad address "+strconv.Quote(s))
-		}
-		d.ip = &a
 	case "connect_port":
-		s, err := c.one(k)
-		if err != nil {
-			return true, err
+		var p uint16
+		if p, err = c.portValue(k); err == nil {
+			if p == 0 {
+				return true, c.err(k, "port 0")
+			}
+			d.port = &p
 		}
-		p, ok := parsePort(s)
-		if !ok || p == 0 {
-			return true, c.err(k, "bad port "+strconv.Quote(s))
-		}
-		d.port = &p
 	case "bindto":
-		s, err := c.one(k)
-		if err != nil {
-			return true, err
-		}
-		a, ok := parseAddr(s)
-		if !ok {
-			return true, c.err(k, "bad address "+strconv.Quote(s))
-		}
-		d.net.Source = a
+		d.net.Source, err = c.addrValue(k)
 	case "bind_port":
-		s, err := c.one(k)
-		if err != nil {
-			return true, err
-		}
-		p, ok := parsePort(s)
-		if !ok {
-			return true, c.err(k, "bad port "+strconv.Quote(s))
-		}
-		d.net.Port = p
+		d.net.Port, err = c.portValue(k)
 	case "bind_if":
-		s, err := c.one(k)
-		if err != nil {
-			return true, err
-		}
-		d.net.Device = s
+		d.net.Device, err = c.one(k)
 	case "fwmark":
-		m, err := c.uint(k, 1, 1<<32-1)
-		if err != nil {
-			return true, err
-		}
+		var m uint64
+		m, err = c.uint(k, 1, 1<<32-1)
 		d.net.Mark = uint32(m)
 	default:
 		return false, nil
 	}
-	return true, nil
+	return true, err
 }
 
 func (b *builder) httpKey(c ctx, k *node, d *checkDraft) (bool, error) {

@@ -99,6 +99,21 @@ func (c ctx) addr(n *node, t token) (netip.Addr, error) {
 	return a, nil
 }
 
+// addrValue and portValue read a keyword's one value as an address or a port.
+func (c ctx) addrValue(n *node) (netip.Addr, error) {
+	if err := c.argc(n, 1, 1); err != nil {
+		return netip.Addr{}, err
+	}
+	return c.addr(n, n.args[0])
+}
+
+func (c ctx) portValue(n *node) (uint16, error) {
+	if err := c.argc(n, 1, 1); err != nil {
+		return 0, err
+	}
+	return c.port(n, n.args[0])
+}
+
 func (c ctx) port(n *node, t token) (uint16, error) {
 	p, ok := parsePort(t.text)
 	if !ok {
