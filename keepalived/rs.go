@@ -54,9 +54,7 @@ func (b *builder) realServer(n *node, v *VirtualServer, vsTiming *timingOpt, wei
 		var err error
 		switch k.key.text {
 		case "weight":
-			var w uint64
-			w, err = c.uint(k, 0, 1<<31-1)
-			r.Weight = int(w)
+			r.Weight, err = c.int(k, 0)
 		case "lvs_method":
 			r.Method, r.Tunnel, err = c.method(k)
 		case "uthreshold":

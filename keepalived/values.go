@@ -64,6 +64,12 @@ func (c ctx) uint(n *node, lo, hi uint64) (uint64, error) {
 	return v, nil
 }
 
+// int reads a non-negative count of at least lo that fits an int32.
+func (c ctx) int(n *node, lo uint64) (int, error) {
+	v, err := c.uint(n, lo, 1<<31-1)
+	return int(v), err
+}
+
 // flag reads a keyword that is true alone or takes on/off, true/false, yes/no.
 func (c ctx) flag(n *node) (bool, error) {
 	if len(n.args) == 0 {

@@ -95,13 +95,9 @@ func (b *builder) virtualServer(n *node) error {
 				v.Protocol = s
 			}
 		case "quorum":
-			var q uint64
-			q, err = c.uint(k, 1, 1<<31-1)
-			v.Quorum = int(q)
+			v.Quorum, err = c.int(k, 1)
 		case "hysteresis":
-			var h uint64
-			h, err = c.uint(k, 0, 1<<31-1)
-			v.Hysteresis = int(h)
+			v.Hysteresis, err = c.int(k, 0)
 		case "quorum_up":
 			v.QuorumUp, err = c.command(k, health.SplitCommand)
 		case "quorum_down":
@@ -126,9 +122,7 @@ func (b *builder) virtualServer(n *node) error {
 		case "virtualhost":
 			v.VirtualHost, err = c.one(k)
 		case "weight":
-			var w uint64
-			w, err = c.uint(k, 0, 1<<31-1)
-			weight = int(w)
+			weight, err = c.int(k, 0)
 		case "real_server":
 			realNodes = append(realNodes, k)
 		default:
