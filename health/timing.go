@@ -10,7 +10,9 @@ import (
 type Timing struct {
 	// DelayLoop is the time between checks while nothing fails (delay_loop).
 	DelayLoop time.Duration
-	// Timeout bounds one probe: connect_timeout, or misc_timeout for MISC_CHECK.
+	// Timeout bounds one probe as a whole: connect_timeout, or misc_timeout for MISC_CHECK.
+	// (keepalived restarts connect_timeout at each read of an HTTP reply; here connecting,
+	// the TLS handshake and the whole reply share one budget.)
 	Timeout time.Duration
 	// Retry is how many failures past the first an up checker forgives (retry, nb_get_retry).
 	Retry int
