@@ -76,6 +76,10 @@ type Packet struct {
 	ICMPRest     uint32 // the ICMP header's 4 type-specific bytes (MTU, pointer, id+seq)
 	UDPNoSum     bool   // an IPv4 UDP datagram sent without a checksum (field 0)
 	Payload      []byte
+	// Raw sends Payload right after the IP header whatever Proto says: an
+	// L4 header written by hand (a GUE tunnel's own UDP header, a
+	// malformed segment).
+	Raw bool
 }
 
 // V6 reports whether p is an IPv6 packet.
@@ -194,6 +198,9 @@ func (p Packet) ext6() []byte {
 // l4Layers returns the L4 header and payload layers.
 func (p Packet) l4Layers(nl gopacket.NetworkLayer) []gopacket.SerializableLayer {
 	payload := gopacket.Payload(p.Payload)
+	if p.Raw {
+		return []gopacket.SerializableLayer{payload}
+	}
 	switch p.Proto {
 	case ProtoTCP:
 		win := p.Window
