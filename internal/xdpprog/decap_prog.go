@@ -42,47 +42,13 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rL3, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
-	b.emit(
-		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rL3, rData),
-		asm.Add.Imm(rL3, 14),
-		asm.JGT.Reg(rL3, rEnd, "pass"),
-		asm.LoadMem(rVal, rData, 12, asm.Half),
-		asm.Mov.Imm(rL2Len, 14),
-		asm.JEq.Imm(rVal, etherVLAN, "vlan"),
-		asm.JEq.Imm(rVal, etherQinQ, "vlan"),
-		asm.Ja.Label("l3"),
-	)
-	b.label("vlan")
-	b.emit(
-		asm.Mov.Reg(rL3, rData),
-		asm.Add.Imm(rL3, 18),
-		asm.JGT.Reg(rL3, rEnd, "pass"),
-		asm.LoadMem(rVal, rData, 16, asm.Half),
-		asm.Mov.Imm(rL2Len, 18),
-	)
-	b.label("l3")
-	b.emit(
-		asm.JEq.Imm(rVal, etherIPv4, "ipv4"),
-		asm.JEq.Imm(rVal, etherIPv6, "ipv6"),
-		asm.Ja.Label("pass"),
-	)
+	b.ethernet(l2Walk{data: rData, end: rEnd, bound: rL3, cursor: rL3, et: rVal, l2Len: rL2Len,
+		short: "pass", other: "pass"})
 
 	// Outer IPv4: any IHL, no fragments, proto 4 or 41.
 	b.label("ipv4")
+	b.ipv4Header(rL3, rEnd, rVal, rOuterLen, rVal, "pass")
 	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 20),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rOuterLen, rL3, 0, asm.Byte),
-		asm.Mov.Reg(rVal, rOuterLen),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass"),
-		asm.And.Imm(rOuterLen, 0x0f),
-		asm.LSh.Imm(rOuterLen, 2),
-		asm.JLT.Imm(rOuterLen, 20, "pass"),
 		asm.LoadMem(rVal, rL3, 6, asm.Half),
 		asm.And.Imm(rVal, fragMask),
 		asm.JNE.Imm(rVal, 0, "pass"),
@@ -93,13 +59,8 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 
 	// Outer IPv6: fixed header directly followed by the inner packet.
 	b.label("ipv6")
+	b.ipVersion(rL3, rEnd, rVal, rVal, 6, "pass")
 	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 40),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass"),
 		asm.Mov.Imm(rOuterLen, 40),
 		asm.LoadMem(rVal, rL3, 6, asm.Byte),
 	)
@@ -128,9 +89,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
 		asm.Mov.Reg(rTun, rL3),
 		asm.Add.Reg(rTun, rOuterLen),
-		asm.Mov.Reg(rVal, rTun),
-		asm.Add.Imm(rVal, 4),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
+	)
+	b.need(rVal, rTun, rEnd, 4, "pass")
+	b.emit(
 		asm.LoadMem(rVal, rTun, 2, asm.Half),
 		asm.Mov.Imm(rInnerEth, etherIPv4),
 		asm.JEq.Imm(rVal, etherIPv4, "gre_flags"),
@@ -154,9 +115,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 			asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
 			asm.Mov.Reg(rTun, rL3),
 			asm.Add.Reg(rTun, rOuterLen),
-			asm.Mov.Reg(rVal, rTun),
-			asm.Add.Imm(rVal, 12),
-			asm.JGT.Reg(rVal, rEnd, "pass"),
+		)
+		b.need(rVal, rTun, rEnd, 12, "pass")
+		b.emit(
 			asm.LoadMem(rVal, rTun, 2, asm.Half),
 		)
 		for _, port := range guePorts {
@@ -190,30 +151,18 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	b.emit(
 		asm.LoadMem(rData, rCtx, mdData, asm.Word),
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rVal, rData),
-		asm.Add.Imm(rVal, 18),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
+	)
+	b.need(rVal, rData, rEnd, 18, "pass")
+	b.emit(
 		asm.Mov.Reg(rL3, rData),
 		asm.Add.Reg(rL3, rL2Len),
 		asm.Add.Reg(rL3, rOuterLen), // the inner header
 		asm.JEq.Imm(rInnerEth, etherIPv6, "inner6"),
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 20),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass"),
-		asm.Ja.Label("pop"),
 	)
+	b.ipVersion(rL3, rEnd, rVal, rVal, 4, "pass")
+	b.emit(asm.Ja.Label("pop"))
 	b.label("inner6")
-	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 40),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass"),
-	)
+	b.ipVersion(rL3, rEnd, rVal, rVal, 6, "pass")
 
 	// Save the L2 header, drop the outer IP header from the front, and
 	// write the L2 header back in front of the inner packet.
@@ -229,9 +178,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.JNE.Imm(asm.R0, 0, "pass"),
 		asm.LoadMem(rData, rCtx, mdData, asm.Word),
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rVal, rData),
-		asm.Add.Imm(rVal, 18),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
+	)
+	b.need(rVal, rData, rEnd, 18, "pass")
+	b.emit(
 		asm.LoadMem(rVal, asm.RFP, fpL2, asm.DWord),
 		asm.StoreMem(rData, 0, rVal, asm.DWord),
 		asm.LoadMem(rVal, asm.RFP, fpL2+8, asm.Word),

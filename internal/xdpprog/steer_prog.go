@@ -97,49 +97,13 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
 	// --- Ethernet and one optional VLAN tag ---
-	b.emit(
-		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, 14),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rData, 12, asm.Half),
-		asm.Mov.Reg(rPkt, rTmp),
-		asm.JEq.Imm(rVal, etherVLAN, "vlan"),
-		asm.JEq.Imm(rVal, etherQinQ, "vlan"),
-		asm.Ja.Label("l3"),
-	)
-	b.label("vlan")
-	b.emit(
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, 18),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rData, 16, asm.Half),
-		asm.Mov.Reg(rPkt, rTmp),
-	)
-	b.label("l3")
-	b.emit(
-		asm.JEq.Imm(rVal, etherIPv4, "ipv4"),
-		asm.JEq.Imm(rVal, etherIPv6, "ipv6"),
-		asm.Ja.Label("pass_other"),
-	)
+	b.ethernet(l2Walk{data: rData, end: rEnd, bound: rTmp, cursor: rPkt, et: rVal, l2Len: asm.R0,
+		short: "pass_short", other: "pass_other"})
 
 	// --- IPv4: version, IHL, addresses, fragments ---
 	b.label("ipv4")
-	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 20),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rTmp, rPkt, 0, asm.Byte),
-		asm.Mov.Reg(rVal, rTmp),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass_short"),
-		asm.And.Imm(rTmp, 0x0f),
-		asm.LSh.Imm(rTmp, 2),
-		asm.JLT.Imm(rTmp, 20, "pass_short"),
-		asm.LoadMem(rProto, rPkt, 9, asm.Byte),
-	)
+	b.ipv4Header(rPkt, rEnd, rTmp, rTmp, rVal, "pass_short")
+	b.emit(asm.LoadMem(rProto, rPkt, 9, asm.Byte))
 	b.initKeys(4)
 	b.storeV4(fpDstKey+keyOffAddr, rPkt, 16, rVal)
 	b.storeV4(fpSrcKey+keyOffAddr, rPkt, 12, rVal)
@@ -152,11 +116,11 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		asm.JEq.Imm(rProto, 6, "ports"),
 		asm.JEq.Imm(rProto, 17, "ports"),
 		asm.JNE.Imm(rProto, 1, "pass_other"),
-		// ICMP: steer only errors (destination unreachable, time
-		// exceeded, parameter problem), which quote a packet of a flow.
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 1),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+	)
+	// ICMP: steer only errors (destination unreachable, time exceeded,
+	// parameter problem), which quote a packet of a flow.
+	b.need(rTmp, rPkt, rEnd, 1, "pass_short")
+	b.emit(
 		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
 		asm.JEq.Imm(rVal, 3, "match_addr"),
 		asm.JEq.Imm(rVal, 11, "match_addr"),
@@ -174,26 +138,17 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 
 	// --- IPv6: fixed header, then up to maxExtHeaders extension headers ---
 	b.label("ipv6")
-	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 40),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass_short"),
-		asm.LoadMem(rProto, rPkt, 6, asm.Byte),
-	)
+	b.ipVersion(rPkt, rEnd, rTmp, rVal, 6, "pass_short")
+	b.emit(asm.LoadMem(rProto, rPkt, 6, asm.Byte))
 	b.initKeys(6)
 	b.copy16(fpDstKey+keyOffAddr, rPkt, 24, rVal)
 	b.copy16(fpSrcKey+keyOffAddr, rPkt, 8, rVal)
 	b.emit(asm.Add.Imm(rPkt, 40))
 	b.ipv6Walk(rEnd, rTmp, rVal)
 	b.label("icmp6")
+	// ICMPv6 errors are types 1 to 4.
+	b.need(rTmp, rPkt, rEnd, 1, "pass_short")
 	b.emit(
-		// ICMPv6 errors are types 1 to 4.
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 1),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
 		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
 		asm.Add.Imm(rVal, -1),
 		asm.JLE.Imm(rVal, 3, "match_addr"),
@@ -202,10 +157,8 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 
 	// --- TCP/UDP ports into both keys ---
 	b.label("ports")
+	b.need(rTmp, rPkt, rEnd, 4, "pass_short")
 	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 4),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
 		asm.LoadMem(rVal, rPkt, 0, asm.Half),
 		asm.StoreMem(asm.RFP, fpSrcKey+keyOffPort, rVal, asm.Half),
 		asm.LoadMem(rVal, rPkt, 2, asm.Half),
@@ -337,11 +290,7 @@ const maxExtHeaders = 6
 // verifier sees a bounded packet offset.
 func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 	need8 := func() {
-		b.emit(
-			asm.Mov.Reg(rTmp, rPkt),
-			asm.Add.Imm(rTmp, 8),
-			asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		)
+		b.need(rTmp, rPkt, rEnd, 8, "pass_short")
 	}
 	for i := 0; i < maxExtHeaders; i++ {
 		opt, rt, next := b.uniq("v6opt"), b.uniq("v6rt"), b.uniq("v6ext")
@@ -485,9 +434,9 @@ func (b *builder) readTag(tags tagSource) {
 		b.emit(
 			asm.LoadMem(asm.R2, rCtx, mdDataMeta, asm.Word),
 			asm.LoadMem(asm.R3, rCtx, mdData, asm.Word),
-			asm.Mov.Reg(asm.R4, asm.R2),
-			asm.Add.Imm(asm.R4, 4),
-			asm.JGT.Reg(asm.R4, asm.R3, done),
+		)
+		b.need(asm.R4, asm.R2, asm.R3, 4, done)
+		b.emit(
 			asm.LoadMem(asm.R4, asm.R2, 0, asm.Word),
 			asm.StoreMem(asm.RFP, fpVLANProto, asm.R4, asm.Word),
 		)
@@ -586,8 +535,6 @@ func (b *builder) frameBounds(rData, rEnd, rTmp asm.Register, n int32, short str
 	b.emit(
 		asm.LoadMem(rData, rCtx, mdData, asm.Word),
 		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, n),
-		asm.JGT.Reg(rTmp, rEnd, short),
 	)
+	b.need(rTmp, rData, rEnd, n, short)
 }
