@@ -84,7 +84,6 @@ func Steer(rs steer.Rules, frame []byte, l2 L2) string {
 		if len(ip) < 40 || ip[0]>>4 != 6 {
 			return PassShort
 		}
-		proto = ip[6]
 		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
 		var verdict string
 		if proto, l4, verdict = skipExt6(ip[6], ip[40:]); verdict == SteerFragment {
