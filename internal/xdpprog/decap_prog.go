@@ -2,6 +2,8 @@ package xdpprog
 
 import (
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // Names of the decapsulation program and its map.
@@ -69,9 +71,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// rVal holds the outer protocol / next header.
 	b.label("inner_proto")
 	b.emit(
-		asm.Mov.Imm(rInnerEth, etherIPv4),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
 		asm.JEq.Imm(rVal, 4, "is_tunnel"),
-		asm.Mov.Imm(rInnerEth, etherIPv6),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
 		asm.JEq.Imm(rVal, 41, "is_tunnel"),
 		asm.JEq.Imm(rVal, 47, "gre"),
 	)
@@ -86,24 +88,24 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	const rTun = asm.R1
 	b.label("gre")
 	b.emit(
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 		asm.Mov.Reg(rTun, rL3),
 		asm.Add.Reg(rTun, rOuterLen),
 	)
 	b.need(rVal, rTun, rEnd, 4, "pass")
 	b.emit(
 		asm.LoadMem(rVal, rTun, 2, asm.Half),
-		asm.Mov.Imm(rInnerEth, etherIPv4),
-		asm.JEq.Imm(rVal, etherIPv4, "gre_flags"),
-		asm.Mov.Imm(rInnerEth, etherIPv6),
-		asm.JNE.Imm(rVal, etherIPv6, "pass"),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
+		asm.JEq.Imm(rVal, bpfasm.EtherIPv4, "gre_flags"),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
+		asm.JNE.Imm(rVal, bpfasm.EtherIPv6, "pass"),
 	)
 	b.label("gre_flags")
 	b.emit(
 		asm.LoadMem(rVal, rTun, 0, asm.Half),
 		asm.Add.Imm(rOuterLen, 4),
 		asm.JEq.Imm(rVal, 0, "is_tunnel"),
-		asm.JNE.Imm(rVal, netConst16(0x8000), "pass"),
+		asm.JNE.Imm(rVal, bpfasm.NetConst16(0x8000), "pass"),
 		asm.Add.Imm(rOuterLen, 4), // checksum + reserved; the inner check covers them
 		asm.Ja.Label("is_tunnel"),
 	)
@@ -112,7 +114,7 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	if len(guePorts) > 0 {
 		b.label("gue")
 		b.emit(
-			asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+			asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 			asm.Mov.Reg(rTun, rL3),
 			asm.Add.Reg(rTun, rOuterLen),
 		)
@@ -121,7 +123,7 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 			asm.LoadMem(rVal, rTun, 2, asm.Half),
 		)
 		for _, port := range guePorts {
-			b.emit(asm.JEq.Imm(rVal, netConst16(port), "gue_hdr"))
+			b.emit(asm.JEq.Imm(rVal, bpfasm.NetConst16(port), "gue_hdr"))
 		}
 		b.emit(asm.Ja.Label("pass"))
 		b.label("gue_hdr")
@@ -133,9 +135,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 			asm.JNE.Imm(rVal, 0, "pass"),
 			asm.LoadMem(rVal, rTun, 9, asm.Byte),
 			asm.Add.Imm(rOuterLen, 12),
-			asm.Mov.Imm(rInnerEth, etherIPv4),
+			asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
 			asm.JEq.Imm(rVal, 4, "is_tunnel"),
-			asm.Mov.Imm(rInnerEth, etherIPv6),
+			asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
 			asm.JEq.Imm(rVal, 41, "is_tunnel"),
 			asm.Ja.Label("pass"),
 		)
@@ -149,15 +151,15 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// Re-derive the packet pointers (the lookup clobbered them) and check
 	// that a whole inner header of the right version follows.
 	b.emit(
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 	)
 	b.need(rVal, rData, rEnd, 18, "pass")
 	b.emit(
 		asm.Mov.Reg(rL3, rData),
 		asm.Add.Reg(rL3, rL2Len),
 		asm.Add.Reg(rL3, rOuterLen), // the inner header
-		asm.JEq.Imm(rInnerEth, etherIPv6, "inner6"),
+		asm.JEq.Imm(rInnerEth, bpfasm.EtherIPv6, "inner6"),
 	)
 	b.ipVersion(rL3, rEnd, rVal, rVal, 4, "pass")
 	b.emit(asm.Ja.Label("pop"))
@@ -176,8 +178,8 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.Mov.Reg(asm.R2, rOuterLen),
 		asm.FnXdpAdjustHead.Call(),
 		asm.JNE.Imm(asm.R0, 0, "pass"),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 	)
 	b.need(rVal, rData, rEnd, 18, "pass")
 	b.emit(
@@ -196,6 +198,6 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.StoreMem(rData, 16, rInnerEth, asm.Half),
 	)
 	b.label("pass")
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 	return b.program()
 }

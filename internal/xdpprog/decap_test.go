@@ -12,6 +12,8 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/xvs-project/xvs/internal/packettest"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 var decapLocal = []netip.Addr{netip.MustParseAddr("198.18.40.2"), netip.MustParseAddr("2001:db8:40::2")}
@@ -41,7 +43,7 @@ func runDecap(t testing.TB, d *Decap, in []byte) []byte {
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
-	if ret != xdpPass {
+	if ret != bpfasm.XDPPass {
 		t.Fatalf("returned %d, want XDP_PASS", ret)
 	}
 	return out

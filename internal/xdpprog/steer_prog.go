@@ -2,6 +2,8 @@ package xdpprog
 
 import (
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // Names of the steering program and its maps (kernel object names are at
@@ -245,15 +247,15 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	b.label("redirect_frame")
 	b.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
 		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, xdpRedirect, "no_socket"),
+		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, "no_socket"),
 		asm.Return(),
 	)
 	b.label("no_socket")
 	b.count(ctrNoSocket)
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 
 	for _, v := range []struct {
 		label string
@@ -266,7 +268,7 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	} {
 		b.label(v.label)
 		b.count(v.ctr)
-		b.returnImm(xdpPass)
+		b.returnImm(bpfasm.XDPPass)
 	}
 	return b.program()
 }
@@ -308,7 +310,7 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 		b.emit(
 			asm.LoadMem(rProto, rPkt, 0, asm.Byte),
 			asm.LoadMem(rVal, rPkt, 2, asm.Half),
-			asm.And.Imm(rVal, netConst16(0xfff9)),
+			asm.And.Imm(rVal, bpfasm.NetConst16(0xfff9)),
 			asm.JNE.Imm(rVal, 0, "frag"),
 			asm.Add.Imm(rPkt, 8),
 			asm.Ja.Label(next),
@@ -343,7 +345,7 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 // initKeys sets the family of both keys and zeroes their kind, proto, port
 // and padding bytes.
 func (b *builder) initKeys(family byte) {
-	w := int64(netConst32([4]byte{family, 0, 0, 0}))
+	w := int64(bpfasm.NetConst32([4]byte{family, 0, 0, 0}))
 	b.emit(
 		asm.StoreImm(asm.RFP, fpDstKey+keyOffFamily, w, asm.Word),
 		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Word),
@@ -398,7 +400,7 @@ func (b *builder) count(idx int) {
 	done := b.uniq("counted")
 	row := b.uniq("counter_row")
 	b.emit(
-		asm.LoadMem(asm.R1, rCtx, mdRxQueueIndex, asm.Word),
+		asm.LoadMem(asm.R1, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
 		asm.JLT.Imm(asm.R1, counterQueues, row),
 		asm.Mov.Imm(asm.R1, counterQueues),
 	)
@@ -432,8 +434,8 @@ func (b *builder) readTag(tags tagSource) {
 	b.emit(asm.StoreImm(asm.RFP, fpVLANProto, 0, asm.Word))
 	if tags.meta {
 		b.emit(
-			asm.LoadMem(asm.R2, rCtx, mdDataMeta, asm.Word),
-			asm.LoadMem(asm.R3, rCtx, mdData, asm.Word),
+			asm.LoadMem(asm.R2, rCtx, bpfasm.MDDataMeta, asm.Word),
+			asm.LoadMem(asm.R3, rCtx, bpfasm.MDData, asm.Word),
 		)
 		b.need(asm.R4, asm.R2, asm.R3, 4, done)
 		b.emit(
@@ -499,10 +501,10 @@ func (b *builder) pushTag() {
 	b.count(ctrVLANTag)
 	b.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
 		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, xdpRedirect, "tag_pull"),
+		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, "tag_pull"),
 		asm.Return(),
 	)
 	// No socket: undo, from the highest word down.
@@ -523,18 +525,18 @@ func (b *builder) pushTag() {
 	// The frame was at least 14 bytes before the push, so these two are
 	// unreachable; the verifier wants the bounds checked all the same.
 	b.label("tag_nopull")
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 	b.label("tag_nopush")
 	b.count(ctrVLANNoPush)
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 }
 
 // frameBounds reloads the packet pointers after a helper that moved them
 // and jumps to short unless n bytes are in the frame.
 func (b *builder) frameBounds(rData, rEnd, rTmp asm.Register, n int32, short string) {
 	b.emit(
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 	)
 	b.need(rTmp, rData, rEnd, n, short)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/xvs-project/xvs/internal/packettest"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // testConfig is the steering fixtures' rule set; steerCases replay the
@@ -67,8 +69,8 @@ func classifyRun(t testing.TB, s *Steering, opts *ebpf.RunOptions) (string, map[
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
-	if ret != xdpPass {
-		t.Fatalf("program returned %d, want XDP_PASS (%d)", ret, xdpPass)
+	if ret != bpfasm.XDPPass {
+		t.Fatalf("program returned %d, want XDP_PASS (%d)", ret, bpfasm.XDPPass)
 	}
 	after, err := s.Counters()
 	if err != nil {
@@ -228,7 +230,7 @@ func TestSteerUpdateAtomic(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for updates.Load() < 20 && time.Now().Before(deadline) {
 		ret, err := s.prog.Run(&ebpf.RunOptions{Data: f, Repeat: 1})
-		if err != nil || ret != xdpPass {
+		if err != nil || ret != bpfasm.XDPPass {
 			stop.Store(true)
 			wg.Wait()
 			t.Fatalf("run: %d, %v", ret, err)

@@ -1,6 +1,10 @@
 package xdpprog
 
-import "github.com/cilium/ebpf/asm"
+import (
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
+)
 
 // The header walk both programs start with: context, Ethernet with one
 // optional VLAN tag, and the fixed IPv4 or IPv6 header. Each emitter takes
@@ -34,8 +38,8 @@ type l2Walk struct {
 func (b *builder) ethernet(w l2Walk) {
 	b.emit(
 		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(w.data, rCtx, mdData, asm.Word),
-		asm.LoadMem(w.end, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(w.data, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(w.end, rCtx, bpfasm.MDDataEnd, asm.Word),
 	)
 	header := func(n int16) {
 		b.need(w.bound, w.data, w.end, int32(n), w.short)
@@ -49,16 +53,16 @@ func (b *builder) ethernet(w l2Walk) {
 	}
 	header(14)
 	b.emit(
-		asm.JEq.Imm(w.et, etherVLAN, "vlan"),
-		asm.JEq.Imm(w.et, etherQinQ, "vlan"),
+		asm.JEq.Imm(w.et, bpfasm.EtherVLAN, "vlan"),
+		asm.JEq.Imm(w.et, bpfasm.EtherQinQ, "vlan"),
 		asm.Ja.Label("l3"),
 	)
 	b.label("vlan")
 	header(18)
 	b.label("l3")
 	b.emit(
-		asm.JEq.Imm(w.et, etherIPv4, "ipv4"),
-		asm.JEq.Imm(w.et, etherIPv6, "ipv6"),
+		asm.JEq.Imm(w.et, bpfasm.EtherIPv4, "ipv4"),
+		asm.JEq.Imm(w.et, bpfasm.EtherIPv6, "ipv6"),
 		asm.Ja.Label(w.other),
 	)
 }
