@@ -64,6 +64,9 @@ type Packet struct {
 	Ext6    []uint8
 	SegLeft uint8
 	Frag6   uint16
+	// RouterAlert puts a router alert option (RFC 2711) in the hop-by-hop
+	// header instead of padding only.
+	RouterAlert bool
 
 	Proto        uint8
 	Sport, Dport uint16
@@ -126,9 +129,7 @@ func (p Packet) L2(et uint16) []byte {
 
 // IP builds p's IP packet alone (for ICMP quotes and tunnels' inner packets).
 func (p Packet) IP() []byte {
-	nl, ls := p.netLayers()
-	ls = append(ls, p.l4Layers(nl)...)
-	b := Serialize(ls...)
+	b := Serialize(p.IPLayers()...)
 	if p.UDPNoSum && p.Proto == ProtoUDP && !p.V6() {
 		l4 := len(b) - len(p.Payload) - 8
 		b[l4+6], b[l4+7] = 0, 0
@@ -136,8 +137,44 @@ func (p Packet) IP() []byte {
 	return b
 }
 
-// netLayers returns the IP header layer and the layers up to L4.
-func (p Packet) netLayers() (gopacket.NetworkLayer, []gopacket.SerializableLayer) {
+// L2Layers returns p's Ethernet header and VLAN tags as gopacket layers for
+// a payload of EtherType et, for tests that compose a frame from layers of
+// their own; gopacket pads such a frame to 60 bytes.
+func (p Packet) L2Layers(et uint16) []gopacket.SerializableLayer {
+	src, dst := p.SrcMAC, p.DstMAC
+	if src == nil {
+		src = MACSrc
+	}
+	if dst == nil {
+		dst = MACDst
+	}
+	eth := &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetType(et)}
+	out := []gopacket.SerializableLayer{eth}
+	for i, v := range p.VLANs {
+		tag := &layers.Dot1Q{VLANIdentifier: v, Type: layers.EthernetType(et)}
+		if i == 0 {
+			eth.EthernetType = layers.EthernetTypeDot1Q
+			if p.QinQ {
+				eth.EthernetType = layers.EthernetTypeQinQ
+			}
+		} else {
+			out[len(out)-1].(*layers.Dot1Q).Type = layers.EthernetTypeDot1Q
+		}
+		out = append(out, tag)
+	}
+	return out
+}
+
+// IPLayers returns the gopacket layers of p's IP packet: the IP header,
+// extension headers, L4 header and payload.
+func (p Packet) IPLayers() []gopacket.SerializableLayer {
+	nl, ls := p.NetLayers()
+	return append(ls, p.l4Layers(nl)...)
+}
+
+// NetLayers returns p's IP header layer (for an L4 layer's checksum) and
+// the layers up to L4: the header and any IPv6 extension headers.
+func (p Packet) NetLayers() (gopacket.NetworkLayer, []gopacket.SerializableLayer) {
 	ttl := p.TTL
 	if ttl == 0 {
 		ttl = 64
@@ -179,13 +216,16 @@ func (p Packet) ext6() []byte {
 			nh = p.Ext6[i+1]
 		}
 		h := []byte{nh, 0, 0, 0, 0, 0, 0, 0}
-		switch t {
-		case 43:
+		switch {
+		case t == 0 && p.RouterAlert:
+			// Router alert (type 5, value 0), then a 0-byte PadN.
+			copy(h[2:], []byte{5, 2, 0, 0, 1, 0})
+		case t == 43:
 			h[3] = p.SegLeft
-		case 44:
+		case t == 44:
 			binary.BigEndian.PutUint16(h[2:], p.Frag6)
 			binary.BigEndian.PutUint32(h[4:], 0x1234)
-		case 51:
+		case t == 51:
 			h[1] = 0 // AH counts 4-byte words minus 2: (0+2)*4 = 8 bytes
 		default:
 			h[2], h[3] = 1, 4 // a PadN option filling the header
