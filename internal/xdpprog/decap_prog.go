@@ -86,13 +86,16 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// used as scratch for the address key: reload it. R1 points at the
 	// tunnel header; rOuterLen grows by the tunnel header's length.
 	const rTun = asm.R1
+	tunnelHeader := func(n int32) {
+		b.emit(
+			asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
+			asm.Mov.Reg(rTun, rL3),
+			asm.Add.Reg(rTun, rOuterLen),
+		)
+		b.need(rVal, rTun, rEnd, n, "pass")
+	}
 	b.label("gre")
-	b.emit(
-		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
-		asm.Mov.Reg(rTun, rL3),
-		asm.Add.Reg(rTun, rOuterLen),
-	)
-	b.need(rVal, rTun, rEnd, 4, "pass")
+	tunnelHeader(4)
 	b.emit(
 		asm.LoadMem(rVal, rTun, 2, asm.Half),
 		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
@@ -113,15 +116,8 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// GUE: UDP to one of guePorts, then the 4-byte GUE header.
 	if len(guePorts) > 0 {
 		b.label("gue")
-		b.emit(
-			asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
-			asm.Mov.Reg(rTun, rL3),
-			asm.Add.Reg(rTun, rOuterLen),
-		)
-		b.need(rVal, rTun, rEnd, 12, "pass")
-		b.emit(
-			asm.LoadMem(rVal, rTun, 2, asm.Half),
-		)
+		tunnelHeader(12) // UDP and GUE headers
+		b.emit(asm.LoadMem(rVal, rTun, 2, asm.Half))
 		for _, port := range guePorts {
 			b.emit(asm.JEq.Imm(rVal, bpfasm.NetConst16(port), "gue_hdr"))
 		}

@@ -171,31 +171,11 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		asm.StoreMem(asm.RFP, fpSrcKey+keyOffProto, rProto, asm.Byte),
 	)
 	b.loadTrie("pass_nomatch")
-	// Service: exact port first, then the any-port entry.
-	b.emit(asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstPort, asm.Byte))
-	b.regLookup(rTrie, fpDstKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "steer_service"),
-		asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstAny, asm.Byte),
-		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Half),
-	)
-	b.regLookup(rTrie, fpDstKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "steer_service"),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcPort, asm.Byte),
-	)
-	// Real-server reply: exact source port, then any port.
-	b.regLookup(rTrie, fpSrcKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcAny, asm.Byte),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffPort, 0, asm.Half),
-	)
-	b.regLookup(rTrie, fpSrcKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
-		asm.Ja.Label("pass_nomatch"),
-	)
+	// Service: exact port first, then the any-port entry; then a
+	// real-server reply the same way by source.
+	b.portThenAny(fpDstKey, kindDstPort, kindDstAny, "steer_service")
+	b.portThenAny(fpSrcKey, kindSrcPort, kindSrcAny, "reply_l4")
+	b.emit(asm.Ja.Label("pass_nomatch"))
 	b.label("reply_l4")
 	b.notLocal("steer_reply")
 
@@ -340,6 +320,21 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 		asm.JEq.Imm(rProto, 58, "icmp6"),
 		asm.Ja.Label("pass_other"),
 	)
+}
+
+// portThenAny looks the trie key at fp+key up with its port (kind exact),
+// then as the any-port entry (kind anyPort, port 0), jumping to hit on a
+// match and falling through when neither is in the trie.
+func (b *builder) portThenAny(key int16, exact, anyPort int64, hit string) {
+	b.emit(asm.StoreImm(asm.RFP, key+keyOffKind, exact, asm.Byte))
+	b.regLookup(rTrie, key)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, hit),
+		asm.StoreImm(asm.RFP, key+keyOffKind, anyPort, asm.Byte),
+		asm.StoreImm(asm.RFP, key+keyOffPort, 0, asm.Half),
+	)
+	b.regLookup(rTrie, key)
+	b.emit(asm.JNE.Imm(asm.R0, 0, hit))
 }
 
 // initKeys sets the family of both keys and zeroes their kind, proto, port

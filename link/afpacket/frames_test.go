@@ -87,29 +87,11 @@ func TestOracleExtHeaders(t *testing.T) {
 // kernel walks more extension headers than the filter, so nftables drops
 // a service packet behind more than six.
 func TestFilterSteerRows(t *testing.T) {
-	c, err := compile(packettest.SteerRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := buildFilter(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nft := tableRules(c)
 	for _, r := range packettest.SteerRows {
-		frame := r.Frame(packettest.Untagged)
 		want := packettest.Steered(r.Want)
-		v, err := runCBPF(prog, frame)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nv, err := runNFT(nft, frame)
-		if err != nil {
-			t.Fatal(err)
-		}
 		wantNFT := want || len(r.Packet.Ext6) > maxExtHeaders
-		if (v != 0) != want || (nv == nftDropped) != wantNFT {
-			t.Errorf("%s: row %s, filter steers %v, nftables drops %v", r.Name, r.Want, v != 0, nv == nftDropped)
+		if filter, nft := verdicts(t, packettest.SteerRules, r.Frame(packettest.Untagged)); filter != want || nft != wantNFT {
+			t.Errorf("%s: row %s, filter steers %v, nftables drops %v", r.Name, r.Want, filter, nft)
 		}
 	}
 }
