@@ -229,12 +229,13 @@ func FuzzDecap(f *testing.F) {
 	})
 }
 
-// gueHdr is a UDP header to port (source 40000, checksum 0) and a GUE
-// variant 0 header for an inner packet of protocol proto, followed by inner.
+// gueHdr is a UDP header to port (source 40000, checksum 0, which decap
+// does not check) and a GUE variant 0 header for an inner packet of
+// protocol proto, followed by inner.
 func gueHdr(port uint16, proto uint8, inner []byte) []byte {
 	n := 12 + len(inner)
-	h := []byte{0x9c, 0x40, byte(port >> 8), byte(port), byte(n >> 8), byte(n), 0, 0, 0, proto, 0, 0}
-	return append(h, inner...)
+	h := []byte{0x9c, 0x40, byte(port >> 8), byte(port), byte(n >> 8), byte(n), 0, 0}
+	return append(h, packettest.GUE(proto, inner)...)
 }
 
 // gueMod returns b with byte i (counted from the UDP header) OR-ed with v.
