@@ -70,7 +70,7 @@ type Packet struct {
 
 	Proto        uint8
 	Sport, Dport uint16
-	SYN, ACK     bool // TCP flags; a TCP packet with neither is a bare ACK-less segment
+	SYN, ACK     bool // TCP flags
 	FIN, RST     bool
 	Seq, Ack     uint32
 	Window       uint16 // 64240 when 0
@@ -108,13 +108,7 @@ func (p Packet) Frame() []byte {
 // et. It is written by hand because gopacket always pads short frames to 60
 // bytes and the tests want exact lengths.
 func (p Packet) L2(et uint16) []byte {
-	src, dst := p.SrcMAC, p.DstMAC
-	if src == nil {
-		src = MACSrc
-	}
-	if dst == nil {
-		dst = MACDst
-	}
+	src, dst := p.macs()
 	h := append(append(make([]byte, 0, 14+4*len(p.VLANs)), dst...), src...)
 	for i, v := range p.VLANs {
 		tpid := uint16(EtherVLAN)
@@ -141,13 +135,7 @@ func (p Packet) IP() []byte {
 // a payload of EtherType et, for tests that compose a frame from layers of
 // their own; gopacket pads such a frame to 60 bytes.
 func (p Packet) L2Layers(et uint16) []gopacket.SerializableLayer {
-	src, dst := p.SrcMAC, p.DstMAC
-	if src == nil {
-		src = MACSrc
-	}
-	if dst == nil {
-		dst = MACDst
-	}
+	src, dst := p.macs()
 	eth := &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetType(et)}
 	out := []gopacket.SerializableLayer{eth}
 	for i, v := range p.VLANs {
@@ -163,6 +151,18 @@ func (p Packet) L2Layers(et uint16) []gopacket.SerializableLayer {
 		out = append(out, tag)
 	}
 	return out
+}
+
+// macs returns the frame's source and destination MAC, defaults filled in.
+func (p Packet) macs() (src, dst net.HardwareAddr) {
+	src, dst = p.SrcMAC, p.DstMAC
+	if src == nil {
+		src = MACSrc
+	}
+	if dst == nil {
+		dst = MACDst
+	}
+	return src, dst
 }
 
 // IPLayers returns the gopacket layers of p's IP packet: the IP header,
