@@ -225,14 +225,7 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		b.pushTag()
 	}
 	b.label("redirect_frame")
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
-		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, "no_socket"),
-		asm.Return(),
-	)
+	b.redirect("no_socket")
 	b.label("no_socket")
 	b.count(ctrNoSocket)
 	b.returnImm(bpfasm.XDPPass)
@@ -335,6 +328,20 @@ func (b *builder) portThenAny(key int16, exact, anyPort int64, hit string) {
 	)
 	b.regLookup(rTrie, key)
 	b.emit(asm.JNE.Imm(asm.R0, 0, hit))
+}
+
+// redirect emits the redirect to the AF_XDP socket of the frame's queue,
+// returning XDP_REDIRECT, or a jump to noSocket when the queue has none
+// (the map's fallback action, XDP_PASS, came back).
+func (b *builder) redirect(noSocket string) {
+	b.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
+		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
+		asm.FnRedirectMap.Call(),
+		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, noSocket),
+		asm.Return(),
+	)
 }
 
 // initKeys sets the family of both keys and zeroes their kind, proto, port
@@ -494,14 +501,7 @@ func (b *builder) pushTag() {
 		asm.StoreMem(rData, 14, rTmp, asm.Half),
 	)
 	b.count(ctrVLANTag)
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
-		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, "tag_pull"),
-		asm.Return(),
-	)
+	b.redirect("tag_pull")
 	// No socket: undo, from the highest word down.
 	b.label("tag_pull")
 	b.frameBounds(rData, rEnd, rTmp, 18, "tag_nopull")
