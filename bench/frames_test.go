@@ -12,7 +12,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/xvs-project/xvs/internal/packettest"
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 )
 
 var (
@@ -241,9 +241,9 @@ func TestFramesSteered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var on, off steer.Rules
+		var on, off link.Rules
 		for _, d := range spec.Dsts {
-			r := steer.Rule{Proto: uint8(p), Prefix: netip.PrefixFrom(d, 32), PortLo: spec.DstPort, PortHi: spec.DstPort}
+			r := link.Rule{Proto: uint8(p), Prefix: netip.PrefixFrom(d, 32), PortLo: spec.DstPort, PortHi: spec.DstPort}
 			on.Rules = append(on.Rules, r)
 			r.PortLo, r.PortHi = spec.DstPort+1, spec.DstPort+1
 			off.Rules = append(off.Rules, r)

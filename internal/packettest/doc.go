@@ -5,13 +5,13 @@
 //     ICMPv6 or any other payload, so also IPIP, GRE and GUE tunnels) and
 //     builds it with gopacket, lengths and checksums filled in;
 //   - [Steer] is the slow, obvious steering decision written from the
-//     steer package's rules: which frames a backend must hand to xvs for a
+//     rules of package link: which frames a backend must hand to xvs for a
 //     rule set. The XDP program and the AF_PACKET socket filter are both
 //     compared with it;
 //   - [SteerRules] and [SteerRows] are the fixtures (description, frame,
 //     expected verdict) every steering implementation replays.
 //
 // It is imported only by tests and by the bench harness; it imports gopacket
-// and the leaf package steer, never encap or forwarder, so their internal
+// and the leaf package link, never encap or forwarder, so their internal
 // tests may use it without an import cycle.
 package packettest

@@ -3,14 +3,14 @@ package packettest
 import (
 	"net/netip"
 
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 )
 
 // SteerRules covers every rule shape: single VIPs, a service group with a
 // prefix and a port range, an any-port service, NAT reply rules and the
 // director's own addresses. SteerRows are written against it.
-var SteerRules = steer.Rules{
-	Rules: []steer.Rule{
+var SteerRules = link.Rules{
+	Rules: []link.Rule{
 		{Proto: 6, Prefix: netip.MustParsePrefix("198.18.10.1/32"), PortLo: 80, PortHi: 80},
 		{Proto: 17, Prefix: netip.MustParsePrefix("198.18.10.1/32"), PortLo: 53, PortHi: 53},
 		{Proto: 6, Prefix: netip.MustParsePrefix("2001:db8:10::1/128"), PortLo: 443, PortHi: 443},

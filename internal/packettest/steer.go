@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/xvs-project/xvs/internal/steer"
+	"github.com/xvs-project/xvs/link"
 )
 
 // Verdicts of Steer: the XDP steering program's counter names, of which it
@@ -44,9 +44,9 @@ const (
 )
 
 // Steer is the steering decision written the obvious way from the rules of
-// package steer: it walks frame in Go and matches rules by comparing
+// package link: it walks frame in Go and matches rules by comparing
 // prefixes and port ranges directly. It returns one of the Verdicts.
-func Steer(rs steer.Rules, frame []byte, l2 L2) string {
+func Steer(rs link.Rules, frame []byte, l2 L2) string {
 	if len(frame) < 14 {
 		return PassShort
 	}
@@ -173,7 +173,7 @@ func skipExt6(proto uint8, l4 []byte) (uint8, []byte, string) {
 
 // steerAddr matches a frame without ports (a fragment or an ICMP error) by
 // address alone: to a service on any port, or from a reply rule's prefix.
-func steerAddr(rs steer.Rules, src, dst netip.Addr, steered string) string {
+func steerAddr(rs link.Rules, src, dst netip.Addr, steered string) string {
 	for _, r := range rs.Rules {
 		if !r.Reply && contains(r.Prefix, dst) {
 			return steered
@@ -191,7 +191,7 @@ func steerAddr(rs steer.Rules, src, dst netip.Addr, steered string) string {
 }
 
 // contains treats an IPv4-mapped prefix of at least 96 bits as IPv4, as
-// steer.Rule documents.
+// link.Rule documents.
 func contains(p netip.Prefix, a netip.Addr) bool {
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
@@ -199,10 +199,10 @@ func contains(p netip.Prefix, a netip.Addr) bool {
 	return p.Contains(a)
 }
 
-func portIn(r steer.Rule, port uint16) bool {
+func portIn(r link.Rule, port uint16) bool {
 	return (r.PortLo == 0 && r.PortHi == 0) || (r.PortLo <= port && port <= r.PortHi)
 }
 
-func local(rs steer.Rules, a netip.Addr) bool {
+func local(rs link.Rules, a netip.Addr) bool {
 	return slices.ContainsFunc(rs.Local, func(l netip.Addr) bool { return l.Unmap() == a })
 }
