@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/internal/packettest"
 )
 
 // Proto is the kind of traffic a generator sends.
@@ -122,37 +125,39 @@ func NewFrameBuilder(spec FlowSpec) (*FrameBuilder, error) {
 		b.dsts = append(b.dsts, be32(d))
 	}
 	n := spec.Size - fcsLen
-	t := make([]byte, n)
-	copy(t[0:6], spec.DstMAC)
-	copy(t[6:12], spec.SrcMAC)
-	binary.BigEndian.PutUint16(t[offEtherType:], 0x0800)
 	ipLen := n - offIP
 	if spec.Proto == SYN {
 		ipLen = 20 + tcpHdrLen // the rest of the frame is Ethernet padding
 	}
-	t[offIP] = 0x45
-	binary.BigEndian.PutUint16(t[offIPLen:], uint16(ipLen))
-	binary.BigEndian.PutUint16(t[offIPFlags:], 0x4000) // DF: an atomic datagram, the ID does not matter
-	t[offTTL] = 64
-	t[offProto] = byte(spec.Proto)
-	binary.BigEndian.PutUint16(t[offDport:], spec.DstPort)
-	b.ipBase = sum16(t[offIP:offSrc], 0) // src, dst and checksum are zero here
+	// The constant part comes from the module's one frame builder with
+	// zero addresses and source port; Patch writes those per flow, with
+	// both checksums, from the partial sums taken here.
+	p := packettest.Packet{SrcMAC: spec.SrcMAC, DstMAC: spec.DstMAC,
+		Src: netip.IPv4Unspecified(), Dst: netip.IPv4Unspecified(),
+		DF:    true, // an atomic datagram: the ID does not matter
+		Proto: uint8(spec.Proto), Dport: spec.DstPort, SYN: spec.Proto == SYN}
+	if spec.Proto == UDP {
+		p.Payload = make([]byte, ipLen-20-udpHdrLen)
+		for i := range p.Payload {
+			p.Payload[i] = "xvs-bench "[i%10]
+		}
+	}
+	t := make([]byte, n)
+	if m := copy(t, p.Frame()); m != offIP+ipLen {
+		return nil, fmt.Errorf("%w: built %d bytes, want %d", ErrFlowSpec, m, offIP+ipLen)
+	}
+	t[offIPCsum], t[offIPCsum+1] = 0, 0
+	b.ipBase = partialSum(t[offIP:offSrc], 0) // src, dst and checksum are zero here
 	l4Len := ipLen - 20
 	switch spec.Proto {
 	case UDP:
-		binary.BigEndian.PutUint16(t[offUDPLen:], uint16(l4Len))
-		payload := t[offL4+udpHdrLen : offIP+ipLen]
-		for i := range payload {
-			payload[i] = "xvs-bench "[i%10]
-		}
+		t[offUDPCsum], t[offUDPCsum+1] = 0, 0
 		// Pseudo-header proto and length, then dport, length and payload.
-		b.l4Base = sum16(t[offDport:offIP+ipLen], uint32(spec.Proto)+uint32(l4Len))
+		b.l4Base = partialSum(t[offDport:offIP+ipLen], uint64(spec.Proto)+uint64(l4Len))
 	case SYN:
-		t[offTCPOff] = tcpHdrLen / 4 << 4
-		t[offTCPFlags] = 0x02
-		binary.BigEndian.PutUint16(t[offTCPWin:], 64240)
+		t[offTCPCsum], t[offTCPCsum+1] = 0, 0
 		// Header words except ports and sequence number (patched per flow).
-		b.l4Base = sum16(t[offTCPSeq+4:offL4+tcpHdrLen], uint32(spec.Proto)+uint32(l4Len)) +
+		b.l4Base = partialSum(t[offTCPSeq+4:offL4+tcpHdrLen], uint64(spec.Proto)+uint64(l4Len)) +
 			uint32(spec.DstPort)
 	}
 	b.template = t
@@ -210,20 +215,13 @@ func (b *FrameBuilder) Frame(flow uint64) []byte {
 	return f
 }
 
-// sum16 adds b as big-endian 16-bit words (a trailing odd byte padded with
-// zero) to acc without folding; callers fold once at the end.
-func sum16(b []byte, acc uint32) uint32 {
-	for len(b) >= 2 {
-		acc += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint32(b[0]) << 8
-	}
-	return acc
-}
+// partialSum is the ones'-complement sum of b on top of acc, folded to 16
+// bits but not complemented: a base that Patch adds per-flow words to.
+func partialSum(b []byte, acc uint64) uint32 { return uint32(^encap.Checksum(b, acc)) }
 
-// fold reduces a 32-bit ones'-complement accumulator to 16 bits.
+// fold reduces a 32-bit ones'-complement accumulator to 16 bits. Patch
+// folds here rather than calling encap.Checksum(nil, acc): that call does
+// not inline (its summing loop) and Patch runs once per generated frame.
 func fold(acc uint32) uint16 {
 	for acc > 0xffff {
 		acc = acc>>16 + acc&0xffff

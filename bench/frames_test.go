@@ -10,6 +10,9 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/internal/packettest"
+	"github.com/xvs-project/xvs/link"
 )
 
 var (
@@ -225,5 +228,34 @@ func BenchmarkPatch(b *testing.B) {
 	b.ReportAllocs()
 	for i := range b.N {
 		fb.Patch(f, uint64(i)%1_000_000)
+	}
+}
+
+// TestFramesSteered: the steering oracle hands every generated frame to xvs
+// under the rules of the service the load is aimed at, and none under rules
+// of another port, so a load measures the data path and not the kernel.
+func TestFramesSteered(t *testing.T) {
+	for _, p := range []Proto{UDP, SYN} {
+		spec := testSpec(p, 64, "198.18.1.1", "198.18.1.2")
+		b, err := NewFrameBuilder(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var on, off link.Rules
+		for _, d := range spec.Dsts {
+			r := link.Rule{Proto: uint8(p), Prefix: netip.PrefixFrom(d, 32), PortLo: spec.DstPort, PortHi: spec.DstPort}
+			on.Rules = append(on.Rules, r)
+			r.PortLo, r.PortHi = spec.DstPort+1, spec.DstPort+1
+			off.Rules = append(off.Rules, r)
+		}
+		for _, fl := range []uint64{0, 1, PortsPerAddr, 999_999} {
+			f := b.Frame(fl)
+			if v := packettest.Steer(on, f, packettest.Tagged); v != packettest.SteerService {
+				t.Errorf("%v flow %d: %s under the load's service", p, fl, v)
+			}
+			if v := packettest.Steer(off, f, packettest.Tagged); v != packettest.PassNoMatch {
+				t.Errorf("%v flow %d: %s under another port's service", p, fl, v)
+			}
+		}
 	}
 }

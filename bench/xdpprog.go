@@ -6,20 +6,13 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // The bench's two XDP programs, generated with cilium/ebpf's asm package (no
 // C, no clang): the counting sink on the real servers' link and the
 // redirect-everything-IPv4 program of the bare AF_XDP bounce.
-
-// XDP verdicts and struct xdp_md offsets.
-const (
-	xdpDrop        = 1
-	xdpPass        = 2
-	mdData         = 0
-	mdDataEnd      = 4
-	mdRxQueueIndex = 16
-)
 
 // Sink counter layout: slot s (the last byte of a real server's MAC, 0 for
 // a MAC outside the prefix) counts plain IPv4 TCP/UDP at index s and IPIP at
@@ -30,14 +23,6 @@ const (
 	sinkEntries = 2 * sinkSlots
 )
 
-// netConst16 is the value a native-endian 16-bit load of v's big-endian
-// bytes yields, so the programs compare without byte swaps.
-func netConst16(v uint16) int32 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return int32(binary.NativeEndian.Uint16(b[:]))
-}
-
 // sinkInsns counts and drops IPv4 TCP/UDP/IPIP frames by destination MAC and
 // passes everything else to the stack: ARP, ICMP, and UDP to probePort (also
 // inside IPIP), which the latency probe's echo servers answer.
@@ -46,17 +31,17 @@ func sinkInsns(macPrefix [5]byte, probePort uint16) asm.Instructions {
 		rCtx, rData, rEnd, rPtr, rVal = asm.R6, asm.R2, asm.R3, asm.R4, asm.R5
 		rKind, rSlot, rCmp            = asm.R7, asm.R8, asm.R9
 	)
-	probe := netConst16(probePort)
+	probe := bpfasm.NetConst16(probePort)
 	prefixWord := int64(binary.NativeEndian.Uint32(macPrefix[:4]))
 	return asm.Instructions{
 		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 		asm.Mov.Reg(rPtr, rData),
 		asm.Add.Imm(rPtr, offDport+2),
 		asm.JGT.Reg(rPtr, rEnd, "pass"),
 		asm.LoadMem(rVal, rData, offEtherType, asm.Half),
-		asm.JNE.Imm(rVal, netConst16(0x0800), "pass"),
+		asm.JNE.Imm(rVal, bpfasm.EtherIPv4, "pass"),
 		asm.LoadMem(rVal, rData, offIP, asm.Byte),
 		asm.JNE.Imm(rVal, 0x45, "pass"),
 		asm.Mov.Imm(rKind, 0),
@@ -104,9 +89,9 @@ func sinkInsns(macPrefix [5]byte, probePort uint16) asm.Instructions {
 		asm.Add.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 
-		asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("drop"),
+		asm.Mov.Imm(asm.R0, bpfasm.XDPDrop).WithSymbol("drop"),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
+		asm.Mov.Imm(asm.R0, bpfasm.XDPPass).WithSymbol("pass"),
 		asm.Return(),
 	}
 }
@@ -130,19 +115,19 @@ func redirectSpec(queues int) *ebpf.CollectionSpec {
 	const rData, rEnd, rPtr, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.LoadMem(rData, asm.R6, mdData, asm.Word),
-		asm.LoadMem(rEnd, asm.R6, mdDataEnd, asm.Word),
+		asm.LoadMem(rData, asm.R6, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, asm.R6, bpfasm.MDDataEnd, asm.Word),
 		asm.Mov.Reg(rPtr, rData),
 		asm.Add.Imm(rPtr, offIP),
 		asm.JGT.Reg(rPtr, rEnd, "pass"),
 		asm.LoadMem(rVal, rData, offEtherType, asm.Half),
-		asm.JNE.Imm(rVal, netConst16(0x0800), "pass"),
+		asm.JNE.Imm(rVal, bpfasm.EtherIPv4, "pass"),
 		asm.LoadMapPtr(asm.R1, 0).WithReference("xsks"),
-		asm.LoadMem(asm.R2, asm.R6, mdRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.LoadMem(asm.R2, asm.R6, bpfasm.MDRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
 		asm.FnRedirectMap.Call(),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
+		asm.Mov.Imm(asm.R0, bpfasm.XDPPass).WithSymbol("pass"),
 		asm.Return(),
 	}
 	return &ebpf.CollectionSpec{

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 func needRoot(t *testing.T) {
@@ -57,14 +59,14 @@ func TestSinkProgram(t *testing.T) {
 		verdict uint32
 		key     uint32 // counter expected to move, if dropped
 	}{
-		{"udp to real 2", frame(UDP, 2, bulkPort), xdpDrop, 2},
-		{"syn to real 3", frame(SYN, 3, synPort), xdpDrop, 3},
-		{"ipip to real 1", ipip(frame(UDP, 1, bulkPort)), xdpDrop, encapBase + 1},
-		{"foreign mac", foreign, xdpDrop, 0},
-		{"probe passes", frame(UDP, 2, probePort), xdpPass, 0},
-		{"probe in ipip passes", ipip(frame(UDP, 2, probePort)), xdpPass, 0},
-		{"arp passes", arp, xdpPass, 0},
-		{"runt passes", frame(UDP, 2, bulkPort)[:30], xdpPass, 0},
+		{"udp to real 2", frame(UDP, 2, bulkPort), bpfasm.XDPDrop, 2},
+		{"syn to real 3", frame(SYN, 3, synPort), bpfasm.XDPDrop, 3},
+		{"ipip to real 1", ipip(frame(UDP, 1, bulkPort)), bpfasm.XDPDrop, encapBase + 1},
+		{"foreign mac", foreign, bpfasm.XDPDrop, 0},
+		{"probe passes", frame(UDP, 2, probePort), bpfasm.XDPPass, 0},
+		{"probe in ipip passes", ipip(frame(UDP, 2, probePort)), bpfasm.XDPPass, 0},
+		{"arp passes", arp, bpfasm.XDPPass, 0},
+		{"runt passes", frame(UDP, 2, bulkPort)[:30], bpfasm.XDPPass, 0},
 	}
 	read := func(k uint32) uint64 {
 		var per []uint64
@@ -88,10 +90,10 @@ func TestSinkProgram(t *testing.T) {
 				t.Fatalf("verdict %d, want %d", ret, tt.verdict)
 			}
 			moved := read(tt.key) - before
-			if tt.verdict == xdpDrop && moved != 1 {
+			if tt.verdict == bpfasm.XDPDrop && moved != 1 {
 				t.Errorf("counter %d moved by %d, want 1", tt.key, moved)
 			}
-			if tt.verdict == xdpPass && tt.key == 0 && moved != 0 {
+			if tt.verdict == bpfasm.XDPPass && tt.key == 0 && moved != 0 {
 				t.Errorf("a passed frame was counted")
 			}
 		})
@@ -113,7 +115,7 @@ func TestRedirectProgramLoads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ret != xdpPass {
+		if ret != bpfasm.XDPPass {
 			t.Errorf("ethertype %#x: verdict %d, want pass", et, ret)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/internal/packettest"
 )
 
 // Test topology addresses (198.18.0.0/15 and 2001:db8::/32 only).
@@ -62,8 +64,9 @@ func (f flow) etherType() layers.EthernetType {
 	return layers.EthernetTypeIPv4
 }
 
-// l2Layers returns the Ethernet header and VLAN tags for a payload of type et.
-func l2Layers(f flow, et layers.EthernetType) []gopacket.SerializableLayer {
+// packet is f for the module's one frame builder, internal/packettest,
+// carrying proto.
+func (f flow) packet(proto uint8) packettest.Packet {
 	src, dst := f.srcMAC, f.dstMAC
 	if src == nil {
 		src = macClientGW
@@ -71,96 +74,51 @@ func l2Layers(f flow, et layers.EthernetType) []gopacket.SerializableLayer {
 	if dst == nil {
 		dst = macDirector
 	}
-	eth := &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: et}
-	out := []gopacket.SerializableLayer{eth}
-	for i, v := range f.vlans {
-		tag := &layers.Dot1Q{VLANIdentifier: v, Type: et}
-		if i == 0 {
-			eth.EthernetType = layers.EthernetTypeDot1Q
-			if f.qinq {
-				eth.EthernetType = layers.EthernetTypeQinQ
-			}
-		} else {
-			out[len(out)-1].(*layers.Dot1Q).Type = layers.EthernetTypeDot1Q
-		}
-		out = append(out, tag)
+	p := packettest.Packet{SrcMAC: src, DstMAC: dst, VLANs: f.vlans, QinQ: f.qinq, Pad: true,
+		Src: f.src, Dst: f.dst, TTL: f.ttl, TOS: f.tos, ID: f.id, DF: f.df, Label: f.flowLabel,
+		Proto: proto, Sport: f.sport, Dport: f.dport, SYN: f.syn, ACK: f.ack, Seq: f.seq,
+		UDPNoSum: f.udpNoSum, Payload: f.payload}
+	if f.ack {
+		p.Ack = 1
 	}
-	return out
+	if f.v6Ext {
+		// Hop-by-hop with a router alert, then destination options.
+		p.Ext6, p.RouterAlert = []uint8{0, 60}, true
+	}
+	return p
+}
+
+func (f flow) proto() uint8 {
+	if f.udp {
+		return packettest.ProtoUDP
+	}
+	return packettest.ProtoTCP
+}
+
+// l2Layers returns the Ethernet header and VLAN tags for a payload of type et.
+func l2Layers(f flow, et layers.EthernetType) []gopacket.SerializableLayer {
+	return f.packet(0).L2Layers(uint16(et))
 }
 
 // netLayer returns the IP header layer (plus IPv6 extension layers) for f
 // carrying proto.
 func netLayer(f flow, proto layers.IPProtocol) (gopacket.NetworkLayer, []gopacket.SerializableLayer) {
-	ttl := f.ttl
-	if ttl == 0 {
-		ttl = 64
-	}
-	if !f.v6() {
-		ip := &layers.IPv4{Version: 4, IHL: 5, TOS: f.tos, Id: f.id, TTL: ttl, Protocol: proto,
-			SrcIP: f.src.AsSlice(), DstIP: f.dst.AsSlice()}
-		if f.df {
-			ip.Flags = layers.IPv4DontFragment
-		}
-		return ip, []gopacket.SerializableLayer{ip}
-	}
-	ip := &layers.IPv6{Version: 6, TrafficClass: f.tos, FlowLabel: f.flowLabel, HopLimit: ttl, NextHeader: proto,
-		SrcIP: f.src.AsSlice(), DstIP: f.dst.AsSlice()}
-	if !f.v6Ext {
-		return ip, []gopacket.SerializableLayer{ip}
-	}
-	// Hop-by-hop with a router alert option (type 5, 2 bytes) padded by PadN
-	// to 8 bytes; destination options with one PadN filling 8 bytes.
-	ip.NextHeader = layers.IPProtocolIPv6HopByHop
-	hbh := &layers.IPv6HopByHop{Options: []*layers.IPv6HopByHopOption{
-		{OptionType: 5, OptionData: []byte{0, 0}},
-		{OptionType: 1, OptionData: []byte{}},
-	}}
-	hbh.NextHeader = layers.IPProtocolIPv6Destination
-	dst := &layers.IPv6Destination{Options: []*layers.IPv6DestinationOption{
-		{OptionType: 1, OptionData: []byte{0, 0, 0, 0}},
-	}}
-	dst.NextHeader = proto
-	return ip, []gopacket.SerializableLayer{ip, hbh, dst}
+	return f.packet(uint8(proto)).NetLayers()
 }
 
 // ipLayers returns the layers of f from the IP header down.
-func (f flow) ipLayers() []gopacket.SerializableLayer {
-	proto := layers.IPProtocolTCP
-	if f.udp {
-		proto = layers.IPProtocolUDP
-	}
-	nl, out := netLayer(f, proto)
-	if f.udp {
-		u := &layers.UDP{SrcPort: layers.UDPPort(f.sport), DstPort: layers.UDPPort(f.dport)}
-		must(u.SetNetworkLayerForChecksum(nl))
-		out = append(out, u)
-	} else {
-		tc := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport),
-			Seq: f.seq, SYN: f.syn, ACK: f.ack, Window: 64240}
-		if f.ack {
-			tc.Ack = 1
-		}
-		must(tc.SetNetworkLayerForChecksum(nl))
-		out = append(out, tc)
-	}
-	return append(out, gopacket.Payload(f.payload))
-}
+func (f flow) ipLayers() []gopacket.SerializableLayer { return f.packet(f.proto()).IPLayers() }
 
 // frame builds the whole Ethernet frame of f.
-func (f flow) frame() []byte {
-	b := serialize(append(l2Layers(f, f.etherType()), f.ipLayers()...)...)
-	if f.udpNoSum {
-		var p Packet
-		if Parse(b, &p) != KindUDP || p.Family != 4 {
-			panic("udpNoSum on a non-UDPv4 flow")
-		}
-		b[p.L4+udpCsum], b[p.L4+udpCsum+1] = 0, 0
-	}
-	return b
-}
+func (f flow) frame() []byte { return f.packet(f.proto()).Frame() }
 
-// ipPacket builds the IP packet of f alone (for quotes and tunnels).
-func (f flow) ipPacket() []byte { return serialize(f.ipLayers()...) }
+// ipPacket builds the IP packet of f alone (for quotes and tunnels), always
+// with a UDP checksum: udpNoSum is about the frame f is sent in.
+func (f flow) ipPacket() []byte {
+	p := f.packet(f.proto())
+	p.UDPNoSum = false
+	return p.IP()
+}
 
 // icmpErr describes an ICMP/ICMPv6 error quoting a packet.
 type icmpErr struct {
@@ -170,31 +128,19 @@ type icmpErr struct {
 	quote     []byte
 }
 
-func (e icmpErr) layers() []gopacket.SerializableLayer {
-	f := e.outer
-	if !f.v6() {
-		nl, out := netLayer(f, layers.IPProtocolICMPv4)
-		_ = nl
-		ic := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(e.typ, e.code),
-			Id: uint16(e.rest >> 16), Seq: uint16(e.rest)}
-		return append(out, ic, gopacket.Payload(e.quote))
+func (e icmpErr) packet() packettest.Packet {
+	proto := uint8(packettest.ProtoICMP)
+	if e.outer.v6() {
+		proto = packettest.ProtoICMPv6
 	}
-	nl, out := netLayer(f, layers.IPProtocolICMPv6)
-	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(e.typ, e.code)}
-	must(ic.SetNetworkLayerForChecksum(nl))
-	body := append([]byte{byte(e.rest >> 24), byte(e.rest >> 16), byte(e.rest >> 8), byte(e.rest)}, e.quote...)
-	return append(out, ic, gopacket.Payload(body))
+	p := e.outer.packet(proto)
+	p.ICMPType, p.ICMPCode, p.ICMPRest, p.Payload = e.typ, e.code, e.rest, e.quote
+	return p
 }
 
-func (e icmpErr) frame() []byte {
-	return serialize(append(l2Layers(e.outer, e.outer.etherType()), e.layers()...)...)
-}
+func (e icmpErr) frame() []byte { return e.packet().Frame() }
 
-func serialize(ls ...gopacket.SerializableLayer) []byte {
-	buf := gopacket.NewSerializeBuffer()
-	must(gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...))
-	return append([]byte(nil), buf.Bytes()...)
-}
+func serialize(ls ...gopacket.SerializableLayer) []byte { return packettest.Serialize(ls...) }
 
 func must(err error) {
 	if err != nil {

@@ -1,13 +1,13 @@
 package forwarder
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/internal/packettest"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
@@ -92,50 +92,26 @@ type pkt struct {
 	srcMAC, dstMAC [6]byte
 }
 
+// buildFrame builds p with the module's one frame builder
+// (internal/packettest): IPv4 with DF, padded to Ethernet's minimum as a
+// NIC sends it, a payload counting up from 0.
 func buildFrame(t testing.TB, p pkt) []byte {
 	t.Helper()
-	if p.ttl == 0 {
-		p.ttl = 64
-	}
 	if p.srcMAC == ([6]byte{}) {
 		p.srcMAC, p.dstMAC = macClient, macDirExt
 	}
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(p.srcMAC[:]), DstMAC: net.HardwareAddr(p.dstMAC[:])}
-	var ip gopacket.NetworkLayer
-	var ipl gopacket.SerializableLayer
-	proto := layers.IPProtocolTCP
-	if p.udp {
-		proto = layers.IPProtocolUDP
-	}
-	if p.src.Is4() {
-		eth.EthernetType = layers.EthernetTypeIPv4
-		v4 := &layers.IPv4{Version: 4, TTL: p.ttl, Protocol: proto, SrcIP: p.src.AsSlice(), DstIP: p.dst.AsSlice(), Flags: layers.IPv4DontFragment}
-		ip, ipl = v4, v4
-	} else {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		v6 := &layers.IPv6{Version: 6, HopLimit: p.ttl, NextHeader: proto, SrcIP: p.src.AsSlice(), DstIP: p.dst.AsSlice()}
-		ip, ipl = v6, v6
-	}
-	payload := gopacket.Payload(make([]byte, p.payload))
+	payload := make([]byte, p.payload)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	var err error
+	q := packettest.Packet{SrcMAC: p.srcMAC[:], DstMAC: p.dstMAC[:], Pad: true,
+		Src: p.src, Dst: p.dst, TTL: p.ttl, DF: p.src.Is4(), Proto: packettest.ProtoTCP,
+		Sport: p.sport, Dport: p.dport, SYN: p.syn, ACK: p.ack, FIN: p.fin, Seq: 1, Window: 1000,
+		Payload: payload}
 	if p.udp {
-		u := &layers.UDP{SrcPort: layers.UDPPort(p.sport), DstPort: layers.UDPPort(p.dport)}
-		u.SetNetworkLayerForChecksum(ip)
-		err = gopacket.SerializeLayers(buf, opts, eth, ipl, u, payload)
-	} else {
-		tc := &layers.TCP{SrcPort: layers.TCPPort(p.sport), DstPort: layers.TCPPort(p.dport), SYN: p.syn, ACK: p.ack, FIN: p.fin, Window: 1000, Seq: 1}
-		tc.SetNetworkLayerForChecksum(ip)
-		err = gopacket.SerializeLayers(buf, opts, eth, ipl, tc, payload)
+		q.Proto = packettest.ProtoUDP
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
+	return q.Frame()
 }
 
 // run pushes frames through the engine's only worker and returns what it sent.

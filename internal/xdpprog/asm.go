@@ -1,51 +1,20 @@
 package xdpprog
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
-// XDP verdicts (enum xdp_action).
-const (
-	xdpPass     = 2
-	xdpRedirect = 4
-)
-
-// struct xdp_md field offsets.
-const (
-	mdData         = 0
-	mdDataEnd      = 4
-	mdDataMeta     = 8
-	mdRxQueueIndex = 16
-)
-
-// Ethertypes and masks in the form a native-endian load from the packet
-// yields, so the program compares without byte swaps.
+// Masks in the form a native-endian load from the packet yields, so the
+// program compares without byte swaps (the EtherTypes are bpfasm's).
 var (
-	etherIPv4  = netConst16(0x0800)
-	etherIPv6  = netConst16(0x86dd)
-	etherVLAN  = netConst16(0x8100)
-	etherQinQ  = netConst16(0x88a8)
-	fragMask   = netConst16(0x3fff)                    // IPv4 flags+offset without DF
-	v4MappedW2 = netConst32([4]byte{0, 0, 0xff, 0xff}) // bytes 8..11 of ::ffff:a.b.c.d
+	fragMask   = bpfasm.NetConst16(0x3fff)                    // IPv4 flags+offset without DF
+	v4MappedW2 = bpfasm.NetConst32([4]byte{0, 0, 0xff, 0xff}) // bytes 8..11 of ::ffff:a.b.c.d
 )
-
-// netConst16 returns the value a native-endian 16-bit load of the
-// big-endian bytes of v produces.
-func netConst16(v uint16) int32 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return int32(binary.NativeEndian.Uint16(b[:]))
-}
-
-// netConst32 returns the value a native-endian 32-bit load of b produces,
-// sign-extended the way a 32-bit immediate is.
-func netConst32(b [4]byte) int32 {
-	return int32(binary.NativeEndian.Uint32(b[:]))
-}
 
 // builder accumulates instructions and resolves labels. A label binds to the
 // next emitted instruction; several labels may name the same instruction.

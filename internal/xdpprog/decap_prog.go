@@ -2,6 +2,8 @@ package xdpprog
 
 import (
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // Names of the decapsulation program and its map.
@@ -42,47 +44,13 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rL3, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
-	b.emit(
-		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rL3, rData),
-		asm.Add.Imm(rL3, 14),
-		asm.JGT.Reg(rL3, rEnd, "pass"),
-		asm.LoadMem(rVal, rData, 12, asm.Half),
-		asm.Mov.Imm(rL2Len, 14),
-		asm.JEq.Imm(rVal, etherVLAN, "vlan"),
-		asm.JEq.Imm(rVal, etherQinQ, "vlan"),
-		asm.Ja.Label("l3"),
-	)
-	b.label("vlan")
-	b.emit(
-		asm.Mov.Reg(rL3, rData),
-		asm.Add.Imm(rL3, 18),
-		asm.JGT.Reg(rL3, rEnd, "pass"),
-		asm.LoadMem(rVal, rData, 16, asm.Half),
-		asm.Mov.Imm(rL2Len, 18),
-	)
-	b.label("l3")
-	b.emit(
-		asm.JEq.Imm(rVal, etherIPv4, "ipv4"),
-		asm.JEq.Imm(rVal, etherIPv6, "ipv6"),
-		asm.Ja.Label("pass"),
-	)
+	b.ethernet(l2Walk{data: rData, end: rEnd, bound: rL3, cursor: rL3, et: rVal, l2Len: rL2Len,
+		short: "pass", other: "pass"})
 
 	// Outer IPv4: any IHL, no fragments, proto 4 or 41.
 	b.label("ipv4")
+	b.ipv4Header(rL3, rEnd, rVal, rOuterLen, rVal, "pass")
 	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 20),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rOuterLen, rL3, 0, asm.Byte),
-		asm.Mov.Reg(rVal, rOuterLen),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass"),
-		asm.And.Imm(rOuterLen, 0x0f),
-		asm.LSh.Imm(rOuterLen, 2),
-		asm.JLT.Imm(rOuterLen, 20, "pass"),
 		asm.LoadMem(rVal, rL3, 6, asm.Half),
 		asm.And.Imm(rVal, fragMask),
 		asm.JNE.Imm(rVal, 0, "pass"),
@@ -93,13 +61,8 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 
 	// Outer IPv6: fixed header directly followed by the inner packet.
 	b.label("ipv6")
+	b.ipVersion(rL3, rEnd, rVal, rVal, 6, "pass")
 	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 40),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass"),
 		asm.Mov.Imm(rOuterLen, 40),
 		asm.LoadMem(rVal, rL3, 6, asm.Byte),
 	)
@@ -108,9 +71,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// rVal holds the outer protocol / next header.
 	b.label("inner_proto")
 	b.emit(
-		asm.Mov.Imm(rInnerEth, etherIPv4),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
 		asm.JEq.Imm(rVal, 4, "is_tunnel"),
-		asm.Mov.Imm(rInnerEth, etherIPv6),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
 		asm.JEq.Imm(rVal, 41, "is_tunnel"),
 		asm.JEq.Imm(rVal, 47, "gre"),
 	)
@@ -123,26 +86,29 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// used as scratch for the address key: reload it. R1 points at the
 	// tunnel header; rOuterLen grows by the tunnel header's length.
 	const rTun = asm.R1
+	tunnelHeader := func(n int32) {
+		b.emit(
+			asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
+			asm.Mov.Reg(rTun, rL3),
+			asm.Add.Reg(rTun, rOuterLen),
+		)
+		b.need(rVal, rTun, rEnd, n, "pass")
+	}
 	b.label("gre")
+	tunnelHeader(4)
 	b.emit(
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rTun, rL3),
-		asm.Add.Reg(rTun, rOuterLen),
-		asm.Mov.Reg(rVal, rTun),
-		asm.Add.Imm(rVal, 4),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
 		asm.LoadMem(rVal, rTun, 2, asm.Half),
-		asm.Mov.Imm(rInnerEth, etherIPv4),
-		asm.JEq.Imm(rVal, etherIPv4, "gre_flags"),
-		asm.Mov.Imm(rInnerEth, etherIPv6),
-		asm.JNE.Imm(rVal, etherIPv6, "pass"),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
+		asm.JEq.Imm(rVal, bpfasm.EtherIPv4, "gre_flags"),
+		asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
+		asm.JNE.Imm(rVal, bpfasm.EtherIPv6, "pass"),
 	)
 	b.label("gre_flags")
 	b.emit(
 		asm.LoadMem(rVal, rTun, 0, asm.Half),
 		asm.Add.Imm(rOuterLen, 4),
 		asm.JEq.Imm(rVal, 0, "is_tunnel"),
-		asm.JNE.Imm(rVal, netConst16(0x8000), "pass"),
+		asm.JNE.Imm(rVal, bpfasm.NetConst16(0x8000), "pass"),
 		asm.Add.Imm(rOuterLen, 4), // checksum + reserved; the inner check covers them
 		asm.Ja.Label("is_tunnel"),
 	)
@@ -150,17 +116,10 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// GUE: UDP to one of guePorts, then the 4-byte GUE header.
 	if len(guePorts) > 0 {
 		b.label("gue")
-		b.emit(
-			asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-			asm.Mov.Reg(rTun, rL3),
-			asm.Add.Reg(rTun, rOuterLen),
-			asm.Mov.Reg(rVal, rTun),
-			asm.Add.Imm(rVal, 12),
-			asm.JGT.Reg(rVal, rEnd, "pass"),
-			asm.LoadMem(rVal, rTun, 2, asm.Half),
-		)
+		tunnelHeader(12) // UDP and GUE headers
+		b.emit(asm.LoadMem(rVal, rTun, 2, asm.Half))
 		for _, port := range guePorts {
-			b.emit(asm.JEq.Imm(rVal, netConst16(port), "gue_hdr"))
+			b.emit(asm.JEq.Imm(rVal, bpfasm.NetConst16(port), "gue_hdr"))
 		}
 		b.emit(asm.Ja.Label("pass"))
 		b.label("gue_hdr")
@@ -172,9 +131,9 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 			asm.JNE.Imm(rVal, 0, "pass"),
 			asm.LoadMem(rVal, rTun, 9, asm.Byte),
 			asm.Add.Imm(rOuterLen, 12),
-			asm.Mov.Imm(rInnerEth, etherIPv4),
+			asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv4),
 			asm.JEq.Imm(rVal, 4, "is_tunnel"),
-			asm.Mov.Imm(rInnerEth, etherIPv6),
+			asm.Mov.Imm(rInnerEth, bpfasm.EtherIPv6),
 			asm.JEq.Imm(rVal, 41, "is_tunnel"),
 			asm.Ja.Label("pass"),
 		)
@@ -188,32 +147,20 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 	// Re-derive the packet pointers (the lookup clobbered them) and check
 	// that a whole inner header of the right version follows.
 	b.emit(
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rVal, rData),
-		asm.Add.Imm(rVal, 18),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
+	)
+	b.need(rVal, rData, rEnd, 18, "pass")
+	b.emit(
 		asm.Mov.Reg(rL3, rData),
 		asm.Add.Reg(rL3, rL2Len),
 		asm.Add.Reg(rL3, rOuterLen), // the inner header
-		asm.JEq.Imm(rInnerEth, etherIPv6, "inner6"),
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 20),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass"),
-		asm.Ja.Label("pop"),
+		asm.JEq.Imm(rInnerEth, bpfasm.EtherIPv6, "inner6"),
 	)
+	b.ipVersion(rL3, rEnd, rVal, rVal, 4, "pass")
+	b.emit(asm.Ja.Label("pop"))
 	b.label("inner6")
-	b.emit(
-		asm.Mov.Reg(rVal, rL3),
-		asm.Add.Imm(rVal, 40),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
-		asm.LoadMem(rVal, rL3, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass"),
-	)
+	b.ipVersion(rL3, rEnd, rVal, rVal, 6, "pass")
 
 	// Save the L2 header, drop the outer IP header from the front, and
 	// write the L2 header back in front of the inner packet.
@@ -227,11 +174,11 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.Mov.Reg(asm.R2, rOuterLen),
 		asm.FnXdpAdjustHead.Call(),
 		asm.JNE.Imm(asm.R0, 0, "pass"),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rVal, rData),
-		asm.Add.Imm(rVal, 18),
-		asm.JGT.Reg(rVal, rEnd, "pass"),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
+	)
+	b.need(rVal, rData, rEnd, 18, "pass")
+	b.emit(
 		asm.LoadMem(rVal, asm.RFP, fpL2, asm.DWord),
 		asm.StoreMem(rData, 0, rVal, asm.DWord),
 		asm.LoadMem(rVal, asm.RFP, fpL2+8, asm.Word),
@@ -247,6 +194,6 @@ func decapInsns(checkLocal bool, guePorts []uint16) (asm.Instructions, error) {
 		asm.StoreMem(rData, 16, rInnerEth, asm.Half),
 	)
 	b.label("pass")
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 	return b.program()
 }

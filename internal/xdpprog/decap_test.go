@@ -10,6 +10,10 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/internal/packettest"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 var decapLocal = []netip.Addr{netip.MustParseAddr("198.18.40.2"), netip.MustParseAddr("2001:db8:40::2")}
@@ -39,7 +43,7 @@ func runDecap(t testing.TB, d *Decap, in []byte) []byte {
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
-	if ret != xdpPass {
+	if ret != bpfasm.XDPPass {
 		t.Fatalf("returned %d, want XDP_PASS", ret)
 	}
 	return out
@@ -70,16 +74,16 @@ func decapCases(t testing.TB) []decapCase {
 		{"ip6ip6 to other host", tunnel(t, false, "2001:db8:40::1", "2001:db8:40::3", 41, inner6, false), nil},
 		{"plain udp", frame(t, pkt{src: client4, dst: "198.18.40.2", proto: 17, sport: 1, dport: 9999}), nil},
 		{"plain udp6", frame(t, pkt{src: client6, dst: "2001:db8:40::2", proto: 17, sport: 1, dport: 9999}), nil},
-		{"gre", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append(greHdr(false, 0x0800), inner4...), false), eth4(false)},
-		{"gre csum", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append(greHdr(true, 0x0800), inner4...), true), eth4(false)},
-		{"gre6", tunnel(t, false, "2001:db8:40::1", "2001:db8:40::2", 47, append(greHdr(false, 0x86dd), inner6...), false), eth6(false)},
-		{"gre6 csum vlan", tunnel(t, true, "2001:db8:40::1", "2001:db8:40::2", 47, append(greHdr(true, 0x86dd), inner6...), false), eth6(true)},
-		{"gre v6 in v4", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append(greHdr(false, 0x86dd), inner6...), false), eth6(false)},
-		{"gre without inner", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, greHdr(true, 0x0800), false), nil},
+		{"gre", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(false, 0x0800, inner4), false), eth4(false)},
+		{"gre csum", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(true, 0x0800, inner4), true), eth4(false)},
+		{"gre6", tunnel(t, false, "2001:db8:40::1", "2001:db8:40::2", 47, packettest.GRE(false, 0x86dd, inner6), false), eth6(false)},
+		{"gre6 csum vlan", tunnel(t, true, "2001:db8:40::1", "2001:db8:40::2", 47, packettest.GRE(true, 0x86dd, inner6), false), eth6(true)},
+		{"gre v6 in v4", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(false, 0x86dd, inner6), false), eth6(false)},
+		{"gre without inner", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(true, 0x0800, nil), false), nil},
 		{"gre key", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append([]byte{0x20, 0, 8, 0, 0, 0, 0, 1}, inner4...), false), nil},
-		{"gre arp", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append(greHdr(false, 0x0806), inner4...), false), nil},
-		{"gre wrong inner version", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, append(greHdr(false, 0x86dd), inner4...), false), nil},
-		{"gre to other host", tunnel(t, false, "198.18.40.1", "198.18.40.3", 47, append(greHdr(false, 0x0800), inner4...), false), nil},
+		{"gre arp", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(false, 0x0806, inner4), false), nil},
+		{"gre wrong inner version", tunnel(t, false, "198.18.40.1", "198.18.40.2", 47, packettest.GRE(false, 0x86dd, inner4), false), nil},
+		{"gre to other host", tunnel(t, false, "198.18.40.1", "198.18.40.3", 47, packettest.GRE(false, 0x0800, inner4), false), nil},
 		{"gue", tunnel(t, false, "198.18.40.1", "198.18.40.2", 17, gueHdr(6080, 4, inner4), false), eth4(false)},
 		{"gue second port", tunnel(t, false, "198.18.40.1", "198.18.40.2", 17, gueHdr(6079, 4, inner4), true), eth4(false)},
 		{"gue6", tunnel(t, false, "2001:db8:40::1", "2001:db8:40::2", 17, gueHdr(6080, 41, inner6), false), eth6(false)},
@@ -225,21 +229,13 @@ func FuzzDecap(f *testing.F) {
 	})
 }
 
-// greHdr is a GRE header (RFC 2784) without or with the checksum field; the
-// checksum stays 0, since the program does not verify it.
-func greHdr(csum bool, et uint16) []byte {
-	if csum {
-		return []byte{0x80, 0, byte(et >> 8), byte(et), 0, 0, 0, 0}
-	}
-	return []byte{0, 0, byte(et >> 8), byte(et)}
-}
-
-// gueHdr is a UDP header to port (source 40000, checksum 0) and a GUE
-// variant 0 header for an inner packet of protocol proto, followed by inner.
+// gueHdr is a UDP header to port (source 40000, checksum 0, which decap
+// does not check) and a GUE variant 0 header for an inner packet of
+// protocol proto, followed by inner.
 func gueHdr(port uint16, proto uint8, inner []byte) []byte {
 	n := 12 + len(inner)
-	h := []byte{0x9c, 0x40, byte(port >> 8), byte(port), byte(n >> 8), byte(n), 0, 0, 0, proto, 0, 0}
-	return append(h, inner...)
+	h := []byte{0x9c, 0x40, byte(port >> 8), byte(port), byte(n >> 8), byte(n), 0, 0}
+	return append(h, packettest.GUE(proto, inner)...)
 }
 
 // gueMod returns b with byte i (counted from the UDP header) OR-ed with v.
@@ -257,8 +253,8 @@ func FuzzDecapGUEGRE(f *testing.F) {
 	needRoot(f)
 	inner4 := ipPacket(f, pkt{src: client4, dst: "198.18.99.1", proto: 6, sport: 1234, dport: 80, payload: []byte("x")})
 	inner6 := ipPacket(f, pkt{src: client6, dst: "2001:db8:99::1", proto: 17, sport: 1234, dport: 9999})
-	f.Add(false, false, false, greHdr(false, 0x0800), inner4)
-	f.Add(true, false, false, greHdr(true, 0x86dd), inner6)
+	f.Add(false, false, false, packettest.GRE(false, 0x0800, nil), inner4)
+	f.Add(true, false, false, packettest.GRE(true, 0x86dd, nil), inner6)
 	f.Add(false, true, false, gueHdr(6080, 4, nil), inner4)
 	f.Add(true, true, false, gueHdr(6079, 41, nil), inner6)
 	f.Add(false, true, true, gueHdr(6080, 4, nil), inner4)

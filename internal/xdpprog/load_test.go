@@ -8,6 +8,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // TestVerifierAcceptsDeviceBound loads the device-bound steering program
@@ -121,7 +123,7 @@ func TestBuilderLabels(t *testing.T) {
 	b.emit(asm.Ja.Label("second"))
 	b.label("first")
 	b.label("second")
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 	insns, err := b.program()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // tagEgress attaches a TCX program to va in A that tags every frame it
@@ -29,7 +31,7 @@ func (tp *topo) tagEgress(t testing.TB, tci uint16) {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "xvs_test_tag", Type: ebpf.SchedCLS, License: programLicense,
 		Instructions: asm.Instructions{
-			asm.Mov.Imm(asm.R2, etherVLAN),
+			asm.Mov.Imm(asm.R2, bpfasm.EtherVLAN),
 			asm.Mov.Imm(asm.R3, int32(tci)),
 			asm.FnSkbVlanPush.Call(),
 			asm.Mov.Imm(asm.R0, 0), // TCX_PASS

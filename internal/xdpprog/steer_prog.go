@@ -2,6 +2,8 @@ package xdpprog
 
 import (
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
 // Names of the steering program and its maps (kernel object names are at
@@ -97,49 +99,13 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
 	// --- Ethernet and one optional VLAN tag ---
-	b.emit(
-		asm.Mov.Reg(rCtx, asm.R1),
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, 14),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rData, 12, asm.Half),
-		asm.Mov.Reg(rPkt, rTmp),
-		asm.JEq.Imm(rVal, etherVLAN, "vlan"),
-		asm.JEq.Imm(rVal, etherQinQ, "vlan"),
-		asm.Ja.Label("l3"),
-	)
-	b.label("vlan")
-	b.emit(
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, 18),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rData, 16, asm.Half),
-		asm.Mov.Reg(rPkt, rTmp),
-	)
-	b.label("l3")
-	b.emit(
-		asm.JEq.Imm(rVal, etherIPv4, "ipv4"),
-		asm.JEq.Imm(rVal, etherIPv6, "ipv6"),
-		asm.Ja.Label("pass_other"),
-	)
+	b.ethernet(l2Walk{data: rData, end: rEnd, bound: rTmp, cursor: rPkt, et: rVal, l2Len: asm.R0,
+		short: "pass_short", other: "pass_other"})
 
 	// --- IPv4: version, IHL, addresses, fragments ---
 	b.label("ipv4")
-	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 20),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rTmp, rPkt, 0, asm.Byte),
-		asm.Mov.Reg(rVal, rTmp),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 4, "pass_short"),
-		asm.And.Imm(rTmp, 0x0f),
-		asm.LSh.Imm(rTmp, 2),
-		asm.JLT.Imm(rTmp, 20, "pass_short"),
-		asm.LoadMem(rProto, rPkt, 9, asm.Byte),
-	)
+	b.ipv4Header(rPkt, rEnd, rTmp, rTmp, rVal, "pass_short")
+	b.emit(asm.LoadMem(rProto, rPkt, 9, asm.Byte))
 	b.initKeys(4)
 	b.storeV4(fpDstKey+keyOffAddr, rPkt, 16, rVal)
 	b.storeV4(fpSrcKey+keyOffAddr, rPkt, 12, rVal)
@@ -152,11 +118,11 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		asm.JEq.Imm(rProto, 6, "ports"),
 		asm.JEq.Imm(rProto, 17, "ports"),
 		asm.JNE.Imm(rProto, 1, "pass_other"),
-		// ICMP: steer only errors (destination unreachable, time
-		// exceeded, parameter problem), which quote a packet of a flow.
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 1),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
+	)
+	// ICMP: steer only errors (destination unreachable, time exceeded,
+	// parameter problem), which quote a packet of a flow.
+	b.need(rTmp, rPkt, rEnd, 1, "pass_short")
+	b.emit(
 		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
 		asm.JEq.Imm(rVal, 3, "match_addr"),
 		asm.JEq.Imm(rVal, 11, "match_addr"),
@@ -174,26 +140,17 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 
 	// --- IPv6: fixed header, then up to maxExtHeaders extension headers ---
 	b.label("ipv6")
-	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 40),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
-		asm.RSh.Imm(rVal, 4),
-		asm.JNE.Imm(rVal, 6, "pass_short"),
-		asm.LoadMem(rProto, rPkt, 6, asm.Byte),
-	)
+	b.ipVersion(rPkt, rEnd, rTmp, rVal, 6, "pass_short")
+	b.emit(asm.LoadMem(rProto, rPkt, 6, asm.Byte))
 	b.initKeys(6)
 	b.copy16(fpDstKey+keyOffAddr, rPkt, 24, rVal)
 	b.copy16(fpSrcKey+keyOffAddr, rPkt, 8, rVal)
 	b.emit(asm.Add.Imm(rPkt, 40))
 	b.ipv6Walk(rEnd, rTmp, rVal)
 	b.label("icmp6")
+	// ICMPv6 errors are types 1 to 4.
+	b.need(rTmp, rPkt, rEnd, 1, "pass_short")
 	b.emit(
-		// ICMPv6 errors are types 1 to 4.
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 1),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
 		asm.LoadMem(rVal, rPkt, 0, asm.Byte),
 		asm.Add.Imm(rVal, -1),
 		asm.JLE.Imm(rVal, 3, "match_addr"),
@@ -202,10 +159,8 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 
 	// --- TCP/UDP ports into both keys ---
 	b.label("ports")
+	b.need(rTmp, rPkt, rEnd, 4, "pass_short")
 	b.emit(
-		asm.Mov.Reg(rTmp, rPkt),
-		asm.Add.Imm(rTmp, 4),
-		asm.JGT.Reg(rTmp, rEnd, "pass_short"),
 		asm.LoadMem(rVal, rPkt, 0, asm.Half),
 		asm.StoreMem(asm.RFP, fpSrcKey+keyOffPort, rVal, asm.Half),
 		asm.LoadMem(rVal, rPkt, 2, asm.Half),
@@ -216,31 +171,11 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		asm.StoreMem(asm.RFP, fpSrcKey+keyOffProto, rProto, asm.Byte),
 	)
 	b.loadTrie("pass_nomatch")
-	// Service: exact port first, then the any-port entry.
-	b.emit(asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstPort, asm.Byte))
-	b.regLookup(rTrie, fpDstKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "steer_service"),
-		asm.StoreImm(asm.RFP, fpDstKey+keyOffKind, kindDstAny, asm.Byte),
-		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Half),
-	)
-	b.regLookup(rTrie, fpDstKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "steer_service"),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcPort, asm.Byte),
-	)
-	// Real-server reply: exact source port, then any port.
-	b.regLookup(rTrie, fpSrcKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffKind, kindSrcAny, asm.Byte),
-		asm.StoreImm(asm.RFP, fpSrcKey+keyOffPort, 0, asm.Half),
-	)
-	b.regLookup(rTrie, fpSrcKey)
-	b.emit(
-		asm.JNE.Imm(asm.R0, 0, "reply_l4"),
-		asm.Ja.Label("pass_nomatch"),
-	)
+	// Service: exact port first, then the any-port entry; then a
+	// real-server reply the same way by source.
+	b.portThenAny(fpDstKey, kindDstPort, kindDstAny, "steer_service")
+	b.portThenAny(fpSrcKey, kindSrcPort, kindSrcAny, "reply_l4")
+	b.emit(asm.Ja.Label("pass_nomatch"))
 	b.label("reply_l4")
 	b.notLocal("steer_reply")
 
@@ -290,17 +225,10 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 		b.pushTag()
 	}
 	b.label("redirect_frame")
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, xdpRedirect, "no_socket"),
-		asm.Return(),
-	)
+	b.redirect("no_socket")
 	b.label("no_socket")
 	b.count(ctrNoSocket)
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 
 	for _, v := range []struct {
 		label string
@@ -313,7 +241,7 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	} {
 		b.label(v.label)
 		b.count(v.ctr)
-		b.returnImm(xdpPass)
+		b.returnImm(bpfasm.XDPPass)
 	}
 	return b.program()
 }
@@ -337,11 +265,7 @@ const maxExtHeaders = 6
 // verifier sees a bounded packet offset.
 func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 	need8 := func() {
-		b.emit(
-			asm.Mov.Reg(rTmp, rPkt),
-			asm.Add.Imm(rTmp, 8),
-			asm.JGT.Reg(rTmp, rEnd, "pass_short"),
-		)
+		b.need(rTmp, rPkt, rEnd, 8, "pass_short")
 	}
 	for i := 0; i < maxExtHeaders; i++ {
 		opt, rt, next := b.uniq("v6opt"), b.uniq("v6rt"), b.uniq("v6ext")
@@ -359,7 +283,7 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 		b.emit(
 			asm.LoadMem(rProto, rPkt, 0, asm.Byte),
 			asm.LoadMem(rVal, rPkt, 2, asm.Half),
-			asm.And.Imm(rVal, netConst16(0xfff9)),
+			asm.And.Imm(rVal, bpfasm.NetConst16(0xfff9)),
 			asm.JNE.Imm(rVal, 0, "frag"),
 			asm.Add.Imm(rPkt, 8),
 			asm.Ja.Label(next),
@@ -391,10 +315,39 @@ func (b *builder) ipv6Walk(rEnd, rTmp, rVal asm.Register) {
 	)
 }
 
+// portThenAny looks the trie key at fp+key up with its port (kind exact),
+// then as the any-port entry (kind anyPort, port 0), jumping to hit on a
+// match and falling through when neither is in the trie.
+func (b *builder) portThenAny(key int16, exact, anyPort int64, hit string) {
+	b.emit(asm.StoreImm(asm.RFP, key+keyOffKind, exact, asm.Byte))
+	b.regLookup(rTrie, key)
+	b.emit(
+		asm.JNE.Imm(asm.R0, 0, hit),
+		asm.StoreImm(asm.RFP, key+keyOffKind, anyPort, asm.Byte),
+		asm.StoreImm(asm.RFP, key+keyOffPort, 0, asm.Half),
+	)
+	b.regLookup(rTrie, key)
+	b.emit(asm.JNE.Imm(asm.R0, 0, hit))
+}
+
+// redirect emits the redirect to the AF_XDP socket of the frame's queue,
+// returning XDP_REDIRECT, or a jump to noSocket when the queue has none
+// (the map's fallback action, XDP_PASS, came back).
+func (b *builder) redirect(noSocket string) {
+	b.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
+		asm.LoadMem(asm.R2, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
+		asm.Mov.Imm(asm.R3, bpfasm.XDPPass),
+		asm.FnRedirectMap.Call(),
+		asm.JNE.Imm(asm.R0, bpfasm.XDPRedirect, noSocket),
+		asm.Return(),
+	)
+}
+
 // initKeys sets the family of both keys and zeroes their kind, proto, port
 // and padding bytes.
 func (b *builder) initKeys(family byte) {
-	w := int64(netConst32([4]byte{family, 0, 0, 0}))
+	w := int64(bpfasm.NetConst32([4]byte{family, 0, 0, 0}))
 	b.emit(
 		asm.StoreImm(asm.RFP, fpDstKey+keyOffFamily, w, asm.Word),
 		asm.StoreImm(asm.RFP, fpDstKey+keyOffPort, 0, asm.Word),
@@ -449,7 +402,7 @@ func (b *builder) count(idx int) {
 	done := b.uniq("counted")
 	row := b.uniq("counter_row")
 	b.emit(
-		asm.LoadMem(asm.R1, rCtx, mdRxQueueIndex, asm.Word),
+		asm.LoadMem(asm.R1, rCtx, bpfasm.MDRxQueueIndex, asm.Word),
 		asm.JLT.Imm(asm.R1, counterQueues, row),
 		asm.Mov.Imm(asm.R1, counterQueues),
 	)
@@ -483,11 +436,11 @@ func (b *builder) readTag(tags tagSource) {
 	b.emit(asm.StoreImm(asm.RFP, fpVLANProto, 0, asm.Word))
 	if tags.meta {
 		b.emit(
-			asm.LoadMem(asm.R2, rCtx, mdDataMeta, asm.Word),
-			asm.LoadMem(asm.R3, rCtx, mdData, asm.Word),
-			asm.Mov.Reg(asm.R4, asm.R2),
-			asm.Add.Imm(asm.R4, 4),
-			asm.JGT.Reg(asm.R4, asm.R3, done),
+			asm.LoadMem(asm.R2, rCtx, bpfasm.MDDataMeta, asm.Word),
+			asm.LoadMem(asm.R3, rCtx, bpfasm.MDData, asm.Word),
+		)
+		b.need(asm.R4, asm.R2, asm.R3, 4, done)
+		b.emit(
 			asm.LoadMem(asm.R4, asm.R2, 0, asm.Word),
 			asm.StoreMem(asm.RFP, fpVLANProto, asm.R4, asm.Word),
 		)
@@ -548,14 +501,7 @@ func (b *builder) pushTag() {
 		asm.StoreMem(rData, 14, rTmp, asm.Half),
 	)
 	b.count(ctrVLANTag)
-	b.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(steerXSKMap),
-		asm.LoadMem(asm.R2, rCtx, mdRxQueueIndex, asm.Word),
-		asm.Mov.Imm(asm.R3, xdpPass),
-		asm.FnRedirectMap.Call(),
-		asm.JNE.Imm(asm.R0, xdpRedirect, "tag_pull"),
-		asm.Return(),
-	)
+	b.redirect("tag_pull")
 	// No socket: undo, from the highest word down.
 	b.label("tag_pull")
 	b.frameBounds(rData, rEnd, rTmp, 18, "tag_nopull")
@@ -574,20 +520,18 @@ func (b *builder) pushTag() {
 	// The frame was at least 14 bytes before the push, so these two are
 	// unreachable; the verifier wants the bounds checked all the same.
 	b.label("tag_nopull")
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 	b.label("tag_nopush")
 	b.count(ctrVLANNoPush)
-	b.returnImm(xdpPass)
+	b.returnImm(bpfasm.XDPPass)
 }
 
 // frameBounds reloads the packet pointers after a helper that moved them
 // and jumps to short unless n bytes are in the frame.
 func (b *builder) frameBounds(rData, rEnd, rTmp asm.Register, n int32, short string) {
 	b.emit(
-		asm.LoadMem(rData, rCtx, mdData, asm.Word),
-		asm.LoadMem(rEnd, rCtx, mdDataEnd, asm.Word),
-		asm.Mov.Reg(rTmp, rData),
-		asm.Add.Imm(rTmp, n),
-		asm.JGT.Reg(rTmp, rEnd, short),
+		asm.LoadMem(rData, rCtx, bpfasm.MDData, asm.Word),
+		asm.LoadMem(rEnd, rCtx, bpfasm.MDDataEnd, asm.Word),
 	)
+	b.need(rTmp, rData, rEnd, n, short)
 }

@@ -9,28 +9,20 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xvs-project/xvs/internal/packettest"
+
+	"github.com/xvs-project/xvs/internal/bpfasm"
 )
 
-// testConfig covers every rule shape: single VIPs, a service group with a
-// prefix and a port range, an any-port service, and NAT reply rules.
-var testConfig = Config{
-	Rules: []Rule{
-		{Proto: 6, Prefix: netip.MustParsePrefix("198.18.10.1/32"), PortLo: 80, PortHi: 80},
-		{Proto: 17, Prefix: netip.MustParsePrefix("198.18.10.1/32"), PortLo: 53, PortHi: 53},
-		{Proto: 6, Prefix: netip.MustParsePrefix("2001:db8:10::1/128"), PortLo: 443, PortHi: 443},
-		{Proto: 6, Prefix: netip.MustParsePrefix("198.18.11.0/24"), PortLo: 8000, PortHi: 8010},
-		{Proto: 17, Prefix: netip.MustParsePrefix("198.18.12.1/32")},
-		{Proto: 6, Prefix: netip.MustParsePrefix("198.18.20.0/24"), PortLo: 80, PortHi: 80, Reply: true},
-		{Proto: 17, Prefix: netip.MustParsePrefix("2001:db8:20::/64"), Reply: true},
-	},
-	Local: []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1")},
-}
+// testConfig is the steering fixtures' rule set; steerCases replay the
+// fixture rows (internal/packettest) through the program.
+var testConfig = packettest.SteerRules
+
+var steerCases = packettest.SteerRows
 
 // verdictNames are the counters of which every packet bumps exactly one.
-var verdictNames = []string{
-	"pass_short", "pass_other", "pass_nomatch", "pass_local",
-	"steer_service", "steer_reply", "steer_icmp", "steer_fragment",
-}
+var verdictNames = packettest.Verdicts
 
 func newTestSteering(t testing.TB, cfg Config) *Steering {
 	t.Helper()
@@ -77,8 +69,8 @@ func classifyRun(t testing.TB, s *Steering, opts *ebpf.RunOptions) (string, map[
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
-	if ret != xdpPass {
-		t.Fatalf("program returned %d, want XDP_PASS (%d)", ret, xdpPass)
+	if ret != bpfasm.XDPPass {
+		t.Fatalf("program returned %d, want XDP_PASS (%d)", ret, bpfasm.XDPPass)
 	}
 	after, err := s.Counters()
 	if err != nil {
@@ -111,122 +103,18 @@ func classifyRun(t testing.TB, s *Steering, opts *ebpf.RunOptions) (string, map[
 	return got, delta
 }
 
-type steerCase struct {
-	name string
-	f    func(t testing.TB) []byte
-	want string
-}
-
-func p(q pkt) func(t testing.TB) []byte {
-	return func(t testing.TB) []byte { return frame(t, q) }
-}
-
 const client4, client6 = "198.18.30.9", "2001:db8:30::9"
-
-var steerCases = []steerCase{
-	{"tcp4 service", p(pkt{src: client4, dst: "198.18.10.1", proto: 6, sport: 40000, dport: 80}), "steer_service"},
-	{"udp4 service", p(pkt{src: client4, dst: "198.18.10.1", proto: 17, sport: 40000, dport: 53}), "steer_service"},
-	{"tcp4 wrong port", p(pkt{src: client4, dst: "198.18.10.1", proto: 6, sport: 40000, dport: 81}), "pass_nomatch"},
-	{"udp4 on tcp port", p(pkt{src: client4, dst: "198.18.10.1", proto: 17, sport: 40000, dport: 80}), "pass_nomatch"},
-	{"tcp4 other address", p(pkt{src: client4, dst: "198.18.10.2", proto: 6, sport: 40000, dport: 80}), "pass_nomatch"},
-	{"tcp6 service", p(pkt{src: client6, dst: "2001:db8:10::1", proto: 6, sport: 40000, dport: 443}), "steer_service"},
-	{"tcp6 other address", p(pkt{src: client6, dst: "2001:db8:10::2", proto: 6, sport: 40000, dport: 443}), "pass_nomatch"},
-	{"tcp6 wrong port", p(pkt{src: client6, dst: "2001:db8:10::1", proto: 6, sport: 40000, dport: 80}), "pass_nomatch"},
-	{"group low end", p(pkt{src: client4, dst: "198.18.11.0", proto: 6, sport: 1, dport: 8000}), "steer_service"},
-	{"group high end", p(pkt{src: client4, dst: "198.18.11.255", proto: 6, sport: 1, dport: 8010}), "steer_service"},
-	{"group inside", p(pkt{src: client4, dst: "198.18.11.77", proto: 6, sport: 1, dport: 8005}), "steer_service"},
-	{"group port above", p(pkt{src: client4, dst: "198.18.11.77", proto: 6, sport: 1, dport: 8011}), "pass_nomatch"},
-	{"group port below", p(pkt{src: client4, dst: "198.18.11.77", proto: 6, sport: 1, dport: 7999}), "pass_nomatch"},
-	{"group outside prefix", p(pkt{src: client4, dst: "198.18.12.77", proto: 6, sport: 1, dport: 8005}), "pass_nomatch"},
-	{"any port low", p(pkt{src: client4, dst: "198.18.12.1", proto: 17, sport: 1, dport: 1}), "steer_service"},
-	{"any port high", p(pkt{src: client4, dst: "198.18.12.1", proto: 17, sport: 1, dport: 65535}), "steer_service"},
-	{"any port zero", p(pkt{src: client4, dst: "198.18.12.1", proto: 17, sport: 1, dport: 0}), "steer_service"},
-	{"any port other proto", p(pkt{src: client4, dst: "198.18.12.1", proto: 6, sport: 1, dport: 53}), "pass_nomatch"},
-	{"reply to client", p(pkt{src: "198.18.20.5", dst: client4, proto: 6, sport: 80, dport: 40000}), "steer_reply"},
-	{"reply to local", p(pkt{src: "198.18.20.5", dst: "198.18.0.1", proto: 6, sport: 80, dport: 40000}), "pass_local"},
-	{"reply wrong port", p(pkt{src: "198.18.20.5", dst: client4, proto: 6, sport: 81, dport: 40000}), "pass_nomatch"},
-	{"reply wrong proto", p(pkt{src: "198.18.20.5", dst: client4, proto: 17, sport: 80, dport: 40000}), "pass_nomatch"},
-	{"reply6 any port", p(pkt{src: "2001:db8:20::5", dst: client6, proto: 17, sport: 1234, dport: 5}), "steer_reply"},
-	{"reply6 to local", p(pkt{src: "2001:db8:20::5", dst: "2001:db8::1", proto: 17, sport: 1234, dport: 5}), "pass_local"},
-	{"director to real server", p(pkt{src: "198.18.0.1", dst: "198.18.20.5", proto: 6, sport: 40000, dport: 80}), "pass_nomatch"},
-	{"icmp unreachable to vip", p(pkt{src: "198.18.40.1", dst: "198.18.10.1", proto: 1, icmpType: 3}), "steer_icmp"},
-	{"icmp time exceeded to group", p(pkt{src: "198.18.40.1", dst: "198.18.11.9", proto: 1, icmpType: 11}), "steer_icmp"},
-	{"icmp param problem to vip", p(pkt{src: "198.18.40.1", dst: "198.18.10.1", proto: 1, icmpType: 12}), "steer_icmp"},
-	{"icmp echo to vip", p(pkt{src: client4, dst: "198.18.10.1", proto: 1, icmpType: 8}), "pass_other"},
-	{"icmp echo reply to vip", p(pkt{src: client4, dst: "198.18.10.1", proto: 1, icmpType: 0}), "pass_other"},
-	{"icmp error from real server", p(pkt{src: "198.18.20.5", dst: client4, proto: 1, icmpType: 3}), "steer_icmp"},
-	{"icmp error from real server to local", p(pkt{src: "198.18.20.5", dst: "198.18.0.1", proto: 1, icmpType: 3}), "pass_local"},
-	{"icmp error unrelated", p(pkt{src: "198.18.40.1", dst: "198.18.0.1", proto: 1, icmpType: 3}), "pass_nomatch"},
-	{"icmp6 unreachable to vip", p(pkt{src: "2001:db8:40::1", dst: "2001:db8:10::1", proto: 58, icmpType: 1}), "steer_icmp"},
-	{"icmp6 too big to vip", p(pkt{src: "2001:db8:40::1", dst: "2001:db8:10::1", proto: 58, icmpType: 2}), "steer_icmp"},
-	{"icmp6 param problem from real server", p(pkt{src: "2001:db8:20::5", dst: client6, proto: 58, icmpType: 4}), "steer_icmp"},
-	{"icmp6 echo to vip", p(pkt{src: client6, dst: "2001:db8:10::1", proto: 58, icmpType: 128}), "pass_other"},
-	{"icmp6 neighbour solicitation", p(pkt{src: client6, dst: "2001:db8:10::1", proto: 58, icmpType: 135}), "pass_other"},
-	{"vlan tcp4 service", p(pkt{vlan: true, src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80}), "steer_service"},
-	{"vlan tcp6 service", p(pkt{vlan: true, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"vlan reply", p(pkt{vlan: true, src: "198.18.20.5", dst: client4, proto: 6, sport: 80, dport: 1}), "steer_reply"},
-	{"vlan wrong port", p(pkt{vlan: true, src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 81}), "pass_nomatch"},
-	{"ipv4 options", p(pkt{ipv4Opts: true, src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80}), "steer_service"},
-	{"ipv4 options wrong port", p(pkt{ipv4Opts: true, src: client4, dst: "198.18.10.1", proto: 6, sport: 80, dport: 81}), "pass_nomatch"},
-	{"first fragment to vip", p(pkt{mf: true, src: client4, dst: "198.18.10.1", proto: 17, sport: 1, dport: 9}), "steer_fragment"},
-	{"later fragment to vip", p(pkt{fragOff: 100, src: client4, dst: "198.18.10.1", proto: 17, payload: []byte("continuation")}), "steer_fragment"},
-	{"fragment from real server", p(pkt{fragOff: 100, src: "198.18.20.5", dst: client4, proto: 6}), "steer_fragment"},
-	{"fragment elsewhere", p(pkt{mf: true, src: client4, dst: "198.18.0.1", proto: 17, sport: 1, dport: 53}), "pass_nomatch"},
-	{"icmp fragment", p(pkt{mf: true, src: client4, dst: "198.18.10.1", proto: 1, icmpType: 3}), "pass_other"},
-	{"ipv6 hop-by-hop", p(pkt{hopByHop: true, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"ipv6 destination options", p(pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"ipv6 hop-by-hop wrong port", p(pkt{ext6: []uint8{0}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 444}), "pass_nomatch"},
-	{"ipv6 five headers", p(pkt{ext6: []uint8{0, 60, 43, 44, 60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"ipv6 six headers", p(pkt{ext6: []uint8{0, 60, 60, 60, 60, 60}, src: "2001:db8:20::5", dst: client6, proto: 17, sport: 1, dport: 2}), "steer_reply"},
-	{"ipv6 seven headers", p(pkt{ext6: []uint8{0, 60, 60, 60, 60, 60, 60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "pass_other"},
-	{"ipv6 routing done", p(pkt{ext6: []uint8{43}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"ipv6 routing segments left", p(pkt{ext6: []uint8{43}, segLeft: 1, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "pass_other"},
-	{"ipv6 atomic fragment", p(pkt{ext6: []uint8{44}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443}), "steer_service"},
-	{"ipv6 first fragment", p(pkt{ext6: []uint8{44}, frag6: 1, src: client6, dst: "2001:db8:10::1", proto: 17, sport: 1, dport: 9}), "steer_fragment"},
-	{"ipv6 later fragment", p(pkt{ext6: []uint8{0, 44}, frag6: 1448, src: client6, dst: "2001:db8:10::1", proto: 17}), "steer_fragment"},
-	{"ipv6 fragment from real server", p(pkt{ext6: []uint8{44}, frag6: 1448 | 1, src: "2001:db8:20::5", dst: client6, proto: 6}), "steer_fragment"},
-	{"ipv6 fragment to local from real server", p(pkt{ext6: []uint8{44}, frag6: 8, src: "2001:db8:20::5", dst: "2001:db8::1", proto: 6}), "pass_local"},
-	{"ipv6 fragment elsewhere", p(pkt{ext6: []uint8{44}, frag6: 8, src: client6, dst: "2001:db8:99::1", proto: 17}), "pass_nomatch"},
-	{"ipv6 icmp fragment", p(pkt{ext6: []uint8{44}, frag6: 1, src: client6, dst: "2001:db8:10::1", proto: 58, icmpType: 1}), "pass_other"},
-	{"ipv6 icmp error after options", p(pkt{ext6: []uint8{60}, src: "2001:db8:40::1", dst: "2001:db8:10::1", proto: 58, icmpType: 1}), "steer_icmp"},
-	{"ipv6 options cut short", func(t testing.TB) []byte {
-		f := frame(t, pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443})
-		return f[:14+40+6]
-	}, "pass_short"},
-	{"ipv6 options longer than the packet", func(t testing.TB) []byte {
-		f := frame(t, pkt{ext6: []uint8{60}, src: client6, dst: "2001:db8:10::1", proto: 6, sport: 1, dport: 443})
-		f[14+40+1] = 200
-		return f
-	}, "pass_short"},
-	{"gre to vip", p(pkt{src: client4, dst: "198.18.10.1", proto: 47}), "pass_other"},
-	{"arp for vip", func(t testing.TB) []byte { return arpFrame(t, "198.18.10.1") }, "pass_other"},
-	{"bad ihl", func(t testing.TB) []byte {
-		f := frame(t, pkt{src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80})
-		f[14] = 0x44
-		return f
-	}, "pass_short"},
-	{"ipv4 version 6 inside ethertype 0800", func(t testing.TB) []byte {
-		f := frame(t, pkt{src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80})
-		f[14] = 0x65
-		return f
-	}, "pass_short"},
-	{"ihl beyond frame", func(t testing.TB) []byte {
-		f := frame(t, pkt{src: client4, dst: "198.18.10.1", proto: 6, sport: 1, dport: 80})
-		f[14] = 0x4f
-		return f[:14+24]
-	}, "pass_short"},
-}
 
 func TestSteerClassify(t *testing.T) {
 	s := newTestSteering(t, testConfig)
 	for _, tc := range steerCases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := tc.f(t)
-			if want := oracleSteer(testConfig, f); want != tc.want {
-				t.Fatalf("oracle says %s, table says %s", want, tc.want)
+		t.Run(tc.Name, func(t *testing.T) {
+			f := tc.Frame(packettest.Tagged)
+			if want := oracleSteer(testConfig, f); want != tc.Want {
+				t.Fatalf("oracle says %s, table says %s", want, tc.Want)
 			}
-			if got := classify(t, s, f); got != tc.want {
-				t.Errorf("got %s, want %s", got, tc.want)
+			if got := classify(t, s, f); got != tc.Want {
+				t.Errorf("got %s, want %s", got, tc.Want)
 			}
 		})
 	}
@@ -236,10 +124,10 @@ func TestSteerClassify(t *testing.T) {
 func TestSteerEmpty(t *testing.T) {
 	s := newTestSteering(t, Config{})
 	for _, tc := range steerCases {
-		f := tc.f(t)
+		f := tc.Frame(packettest.Tagged)
 		got := classify(t, s, f)
 		if got[:5] == "steer" || got == "pass_local" {
-			t.Errorf("%s: empty rule set gave %s", tc.name, got)
+			t.Errorf("%s: empty rule set gave %s", tc.Name, got)
 		}
 	}
 }
@@ -342,7 +230,7 @@ func TestSteerUpdateAtomic(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for updates.Load() < 20 && time.Now().Before(deadline) {
 		ret, err := s.prog.Run(&ebpf.RunOptions{Data: f, Repeat: 1})
-		if err != nil || ret != xdpPass {
+		if err != nil || ret != bpfasm.XDPPass {
 			stop.Store(true)
 			wg.Wait()
 			t.Fatalf("run: %d, %v", ret, err)
@@ -409,7 +297,7 @@ func TestSteerClosed(t *testing.T) {
 func FuzzSteer(f *testing.F) {
 	needRoot(f)
 	for _, tc := range steerCases {
-		f.Add(tc.f(f))
+		f.Add(tc.Frame(packettest.Tagged))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) < 14 || len(b) > 1500 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/xvs-project/xvs/internal/packettest"
 )
 
 // oraclePushTag is the model of what the tag-reading steering program hands
@@ -69,8 +71,8 @@ func TestSteerOffloadedTag(t *testing.T) {
 		{"802.1ad vlan 4094", 0x88a8, 4094},
 	} {
 		for _, tc := range steerCases {
-			t.Run(tag.name+"/"+tc.name, func(t *testing.T) {
-				f := tc.f(t)
+			t.Run(tag.name+"/"+tc.Name, func(t *testing.T) {
+				f := tc.Frame(packettest.Tagged)
 				meta := tagMeta(tag.proto, tag.tci)
 				in := append(append([]byte(nil), meta...), f...)
 				opts := &ebpf.RunOptions{
@@ -78,8 +80,8 @@ func TestSteerOffloadedTag(t *testing.T) {
 					Context: xdpMD{Data: uint32(len(meta)), DataEnd: uint32(len(in))},
 				}
 				got, delta := classifyRun(t, s, opts)
-				if got != tc.want {
-					t.Errorf("got %s, want %s", got, tc.want)
+				if got != tc.Want {
+					t.Errorf("got %s, want %s", got, tc.Want)
 				}
 				wantTag := uint64(0)
 				if tag.proto != 0 && got[:5] == "steer" {
@@ -114,9 +116,9 @@ func TestOraclePushTag(t *testing.T) {
 func FuzzSteerOffloadedTag(f *testing.F) {
 	needRoot(f)
 	for _, tc := range steerCases {
-		f.Add(uint16(0x8100), uint16(10), tc.f(f))
+		f.Add(uint16(0x8100), uint16(10), tc.Frame(packettest.Tagged))
 	}
-	f.Add(uint16(0), uint16(0), steerCases[0].f(f))
+	f.Add(uint16(0), uint16(0), steerCases[0].Frame(packettest.Tagged))
 	var (
 		once sync.Once
 		s    *Steering
