@@ -1,0 +1,289 @@
+package connsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// DaemonConfig is one sync daemon, as ipvsadm --start-daemon configures it.
+type DaemonConfig struct {
+	// Interface carries the multicast (--mcast-interface).
+	Interface string
+	// SyncID is --syncid; a backup with 0 takes every sync ID.
+	SyncID uint8
+	// MaxLen is --sync-maxlen; 0 means DefaultMaxLen for a master.
+	MaxLen int
+	// Group and Port are --mcast-group and --mcast-port; zero values mean
+	// Group and Port.
+	Group netip.Addr
+	Port  int
+	// TTL is --mcast-ttl (default 1: sync stays on the link).
+	TTL int
+	// NetNS is the path of the network namespace the daemon's sockets live
+	// in; empty for the caller's.
+	NetNS string
+}
+
+func (c *DaemonConfig) defaults() {
+	if !c.Group.IsValid() {
+		c.Group = Group
+	}
+	if c.Port == 0 {
+		c.Port = Port
+	}
+	if c.TTL == 0 {
+		c.TTL = 1
+	}
+	if c.MaxLen == 0 {
+		c.MaxLen = DefaultMaxLen
+	}
+}
+
+// inNetNS runs f with the calling thread in the namespace at path (the
+// current one if empty), so sockets f opens belong to it.
+func inNetNS(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	defer ns.Close()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer func() {
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread() // else stay locked: never run others in the wrong namespace
+		}
+		orig.Close()
+	}()
+	if err := netns.Set(ns); err != nil {
+		return err
+	}
+	return f()
+}
+
+// Master sends sync messages. Writers (one per forwarding worker, so that
+// the packet path takes no lock) fill messages and send them through the
+// master's one socket.
+type Master struct {
+	cfg  DaemonConfig
+	fd   int
+	Sent atomic.Uint64 // datagrams
+	Lost atomic.Uint64 // datagrams the socket refused
+}
+
+// NewMaster opens the master's socket: UDP from the interface's primary
+// IPv4 address, connected to the group, multicast loop off, the given TTL,
+// and no path-MTU discovery (the kernel's make_send_sock).
+func NewMaster(cfg DaemonConfig) (*Master, error) {
+	cfg.defaults()
+	if !cfg.Group.Is4() {
+		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
+	}
+	m := &Master{cfg: cfg, fd: -1}
+	err := inNetNS(cfg.NetNS, func() error {
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return err
+		}
+		src, err := primary4(ifi)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+		if err != nil {
+			return err
+		}
+		m.fd = fd
+		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index)}
+		for _, step := range []struct {
+			name string
+			err  error
+		}{
+			{"IP_MULTICAST_IF", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq)},
+			{"IP_MULTICAST_LOOP", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0)},
+			{"IP_MULTICAST_TTL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, cfg.TTL)},
+			{"IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)},
+			{"bind", unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()})},
+			{"connect", unix.Connect(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port})},
+		} {
+			if step.err != nil {
+				return fmt.Errorf("%s: %w", step.name, step.err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("sync master on %s: %w", cfg.Interface, err)
+	}
+	return m, nil
+}
+
+func primary4(ifi *net.Interface) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() {
+				return ip.Unmap(), nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address to send sync messages from", ifi.Name)
+}
+
+// Close closes the socket.
+func (m *Master) Close() error {
+	if m.fd < 0 {
+		return nil
+	}
+	err := unix.Close(m.fd)
+	m.fd = -1
+	return err
+}
+
+// FlushAfter is how long a partly filled message may wait for more entries
+// (the kernel's IPVS_SYNC_FLUSH_TIME).
+const FlushAfter = 2 * time.Second
+
+// Writer fills one message at a time for one worker. It is not safe for
+// concurrent use.
+type Writer struct {
+	m     *Master
+	msg   Message
+	buf   []byte
+	first time.Time // when the open message got its first entry
+}
+
+// NewWriter returns a writer that sends through m.
+func (m *Master) NewWriter() *Writer {
+	w := &Writer{m: m, buf: make([]byte, 0, m.cfg.MaxLen)}
+	w.msg.Reset(w.buf, m.cfg.SyncID, m.cfg.MaxLen)
+	return w
+}
+
+// Add puts c in the open message, sending the message first if c does not
+// fit. now is the caller's clock, for Flush.
+func (w *Writer) Add(c *Conn, now time.Time) error {
+	err := w.msg.Add(c)
+	if errors.Is(err, ErrFull) {
+		w.send()
+		err = w.msg.Add(c)
+	}
+	if err == nil && w.msg.Len() == 1 {
+		w.first = now
+	}
+	return err
+}
+
+// Flush sends the open message if it has waited FlushAfter (or force).
+func (w *Writer) Flush(now time.Time, force bool) {
+	if w.msg.Len() > 0 && (force || now.Sub(w.first) >= FlushAfter) {
+		w.send()
+	}
+}
+
+func (w *Writer) send() {
+	if _, err := unix.Write(w.m.fd, w.msg.Bytes()); err != nil {
+		w.m.Lost.Add(1)
+	} else {
+		w.m.Sent.Add(1)
+	}
+	w.msg.Reset(w.buf, w.m.cfg.SyncID, w.m.cfg.MaxLen)
+}
+
+// Backup receives sync messages and hands each entry to a callback.
+type Backup struct {
+	cfg DaemonConfig
+	pc  net.PacketConn
+	dec Decoder
+	// Counters of what arrived.
+	Messages, Dropped, Conns, Skipped atomic.Uint64
+}
+
+// NewBackup opens the backup's socket: bound to the group and port on the
+// interface, joined to the group (the kernel's make_receive_sock).
+func NewBackup(cfg DaemonConfig) (*Backup, error) {
+	cfg.defaults()
+	if !cfg.Group.Is4() {
+		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
+	}
+	b := &Backup{cfg: cfg, dec: Decoder{SyncID: cfg.SyncID}}
+	err := inNetNS(cfg.NetNS, func() error {
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+		if err != nil {
+			return err
+		}
+		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index), Multiaddr: cfg.Group.As4()}
+		for _, step := range []struct {
+			name string
+			err  error
+		}{
+			{"SO_REUSEADDR", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)},
+			{"SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name)},
+			{"bind", unix.Bind(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port})},
+			{"IP_ADD_MEMBERSHIP", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)},
+		} {
+			if step.err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("%s: %w", step.name, step.err)
+			}
+		}
+		f := os.NewFile(uintptr(fd), "sync-backup")
+		defer f.Close()
+		b.pc, err = net.FilePacketConn(f)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sync backup on %s: %w", cfg.Interface, err)
+	}
+	return b, nil
+}
+
+// Run reads messages until ctx ends, calling install for every entry (see
+// Decoder.Decode for what install may keep).
+func (b *Backup) Run(ctx context.Context, install func(*Conn)) error {
+	stop := context.AfterFunc(ctx, func() { b.pc.SetReadDeadline(time.Unix(1, 0)) }) //nolint:errcheck // wakes the read
+	defer stop()
+	defer b.pc.Close()
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := b.pc.ReadFrom(buf)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sync backup: %w", err)
+		}
+		b.Messages.Add(1)
+		d, err := b.dec.Decode(buf[:n], install)
+		if err != nil {
+			b.Dropped.Add(1)
+		}
+		b.Conns.Add(uint64(d.Conns))
+		b.Skipped.Add(uint64(d.Skipped))
+	}
+}
