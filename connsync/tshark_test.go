@@ -1,7 +1,6 @@
 package connsync
 
 import (
-	"encoding/binary"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/xvs-project/xvs/internal/packettest"
 )
 
 // TestTsharkDecodes: Wireshark's IPVS sync dissector, an independent
@@ -46,7 +46,7 @@ func TestTsharkDecodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "sync.pcap")
-	if err := os.WriteFile(path, pcapFile(buf.Bytes()), 0o644); err != nil {
+	if err := os.WriteFile(path, packettest.PcapFile(buf.Bytes()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "-r", path, "-d", "udp.port==8848,ipvs", "-T", "fields", "-E", "aggregator=;",
@@ -63,20 +63,4 @@ func TestTsharkDecodes(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("tshark read\n %q\nwant\n %q", got, want)
 	}
-}
-
-// pcapFile is a classic pcap file (little-endian, microseconds, Ethernet)
-// holding one frame.
-func pcapFile(frame []byte) []byte {
-	le := binary.LittleEndian
-	b := le.AppendUint32(nil, 0xa1b2c3d4)
-	b = le.AppendUint16(b, 2)
-	b = le.AppendUint16(b, 4)
-	b = le.AppendUint64(b, 0) // thiszone, sigfigs
-	b = le.AppendUint32(b, 65535)
-	b = le.AppendUint32(b, 1) // LINKTYPE_ETHERNET
-	b = le.AppendUint64(b, 0) // ts_sec, ts_usec
-	b = le.AppendUint32(b, uint32(len(frame)))
-	b = le.AppendUint32(b, uint32(len(frame)))
-	return append(b, frame...)
 }

@@ -2,6 +2,7 @@ package packettest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -40,5 +41,18 @@ func BenchmarkFrame(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Frame()
+	}
+}
+
+// TestPcapFile: the layout pcap readers expect: the global
+// header's magic and link type, and each record's lengths and bytes.
+func TestPcapFile(t *testing.T) {
+	f1, f2 := []byte{1, 2, 3}, []byte{4, 5}
+	b := PcapFile(f1, f2)
+	if len(b) != 24+16+3+16+2 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(b[20:]) != 1 {
+		t.Fatalf("header %x", b[:24])
+	}
+	if binary.LittleEndian.Uint32(b[24+8:]) != 3 || !bytes.Equal(b[40:43], f1) || !bytes.Equal(b[43+16:], f2) {
+		t.Errorf("records %x", b[24:])
 	}
 }
