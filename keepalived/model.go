@@ -15,6 +15,9 @@ type Config struct {
 	Groups map[string]*Group
 	// VirtualServers in file order.
 	VirtualServers []*VirtualServer
+	// VRRPInstances and VRRPScripts in file order.
+	VRRPInstances []*VRRPInstance
+	VRRPScripts   []*VRRPScript
 	// Warnings lists everything read but not acted on, in file order.
 	Warnings []Warning
 }
@@ -22,6 +25,15 @@ type Config struct {
 // Global is the part of global_defs this reader uses.
 type Global struct {
 	RouterID string
+	// VRRPVersion is vrrp_version (0 when absent: version 2).
+	VRRPVersion int
+	// GARPMasterDelay, GARPMasterRepeat and GARPMasterRefresh are the
+	// vrrp_garp_master_* defaults of every instance.
+	GARPMasterDelay   time.Duration
+	GARPMasterRepeat  int
+	GARPMasterRefresh time.Duration
+	// SyncDaemon is lvs_sync_daemon, nil when absent.
+	SyncDaemon *SyncDaemon
 }
 
 // Group is a virtual_server_group: address ranges with a port, and firewall marks.

@@ -66,7 +66,7 @@ func (b *builder) unknown(n *node, in string) {
 
 // Top-level blocks of keepalived.conf that belong to the VRRP, BFD or other processes.
 var otherProcesses = map[string]bool{
-	"vrrp_instance": true, "vrrp_sync_group": true, "vrrp_script": true, "vrrp_track_process": true,
+	"vrrp_sync_group": true, "vrrp_track_process": true,
 	"vrrp_track_file": true, "static_ipaddress": true, "static_routes": true, "static_rules": true,
 	"bfd_instance": true, "linkbeat_interfaces": true, "track_file": true, "garp_group": true,
 	"SSL": true, "global_notification": true,
@@ -86,6 +86,14 @@ func (b *builder) top(nodes []*node) error {
 			}
 		case "virtual_server":
 			if err := b.virtualServer(n); err != nil {
+				return err
+			}
+		case "vrrp_instance":
+			if err := b.vrrpInstance(n); err != nil {
+				return err
+			}
+		case "vrrp_script":
+			if err := b.vrrpScript(n); err != nil {
 				return err
 			}
 		default:
@@ -113,6 +121,12 @@ func (b *builder) global(n *node) error {
 			}
 			b.cfg.Global.RouterID = v
 		default:
+			if ok, err := b.globalVRRP(c, k); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			b.unknown(k, "global_defs")
 		}
 	}

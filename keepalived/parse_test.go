@@ -67,13 +67,16 @@ func TestTwoVirtualServers(t *testing.T) {
 	for _, want := range []string{
 		`testdata/two-vs.conf:4: block "notification_email" in global_defs is not implemented; ignored`,
 		`testdata/two-vs.conf:8: keyword "smtp_server" in global_defs is not implemented; ignored`,
-		`testdata/two-vs.conf:13: "vrrp_instance" is not read by xvs's checker configuration; ignored`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing warning %q in\n%s", want, got)
 		}
 	}
-	if len(ws) != 5 {
+	if len(c.VRRPInstances) != 1 || c.VRRPInstances[0].Name != "VI_1" || c.VRRPInstances[0].State != "MASTER" ||
+		c.VRRPInstances[0].VIPs[0].Prefix.String() != "198.18.0.10/32" {
+		t.Errorf("vrrp_instance VI_1 read as %+v", c.VRRPInstances)
+	}
+	if len(ws) != 4 {
 		t.Errorf("%d warnings:\n%s", len(ws), got)
 	}
 }

@@ -1,0 +1,112 @@
+package keepalived
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestVRRPFile(t *testing.T) {
+	c, err := ParseFile("testdata/vrrp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Global
+	if g.VRRPVersion != 3 || g.GARPMasterDelay != 2*time.Second || g.GARPMasterRepeat != 3 || g.SyncDaemon == nil {
+		t.Fatalf("global_defs %+v", g)
+	}
+	if d := *g.SyncDaemon; d.Interface != "eth1" || d.Instance != "VI_1" || d.SyncID != 7 || d.MaxLen != 1400 ||
+		d.Port != 8848 || d.TTL != 1 || d.Group.String() != "224.0.0.81" {
+		t.Errorf("lvs_sync_daemon %+v", d)
+	}
+	if len(c.VRRPScripts) != 1 {
+		t.Fatalf("scripts %+v", c.VRRPScripts)
+	}
+	if s := c.VRRPScripts[0]; s.Name != "chk_xvs" || !slices.Equal(s.Script, []string{"/usr/bin/pgrep", "-x", "xvs"}) ||
+		s.Interval != 2*time.Second || s.Timeout != 2*time.Second || s.Weight != -30 || s.Fall != 2 || s.Rise != 3 {
+		t.Errorf("vrrp_script %+v", s)
+	}
+	if len(c.VRRPInstances) != 2 {
+		t.Fatalf("instances %+v", c.VRRPInstances)
+	}
+	v := c.VRRPInstances[0]
+	if v.Name != "VI_1" || v.State != "BACKUP" || v.Interface != "eth1" || v.VRID != 51 || v.Priority != 150 ||
+		v.AdvertInt != 100*time.Millisecond || v.Version != 3 || !v.NoPreempt || len(v.VIPs) != 2 ||
+		v.VIPs[0].Prefix.String() != "198.18.0.10/32" || v.VIPs[0].Dev != "eth0" ||
+		v.VIPs[1].Prefix.String() != "198.18.0.11/32" || v.VIPs[1].Dev != "eth1" ||
+		len(v.TrackInterfaces) != 1 || v.TrackInterfaces[0] != (Track{"eth0", -20}) ||
+		len(v.TrackScripts) != 1 || v.TrackScripts[0] != (Track{"chk_xvs", 0}) ||
+		!slices.Equal(v.Notify, []string{"/etc/xvs/notify.sh"}) ||
+		!slices.Equal(v.NotifyMaster, []string{"/etc/xvs/master.sh", "--now"}) {
+		t.Errorf("VI_1 %+v", v)
+	}
+	// IPv6 forces version 3 over the instance's own version 2; defaults.
+	if v6 := c.VRRPInstances[1]; v6.Version != 3 || v6.Priority != 100 || v6.AdvertInt != time.Second ||
+		v6.State != "BACKUP" || v6.VIPs[0].Prefix.String() != "2001:db8::10/128" {
+		t.Errorf("VI_6 %+v", v6)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings: %v", c.Warnings)
+	}
+}
+
+// TestVRRPRefuses: each bad instance is refused with file:line, naming the
+// instance and the keyword; nothing of the file is kept.
+func TestVRRPRefuses(t *testing.T) {
+	inst := func(body string) string {
+		return "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 198.18.0.10\n }\n" + body + "\n}\n"
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"vrid-0", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 0\n}\n",
+			"t.conf:3: vrrp_instance VI_1: virtual_router_id: bad value \"0\" (want 1..255)"},
+		{"priority-256", inst(" priority 256"), "t.conf:7: vrrp_instance VI_1: priority: bad value \"256\" (want 1..255)"},
+		{"state", inst(" state PRIMARY"), "t.conf:7: vrrp_instance VI_1: state: want MASTER or BACKUP, not \"PRIMARY\""},
+		{"v2-subsecond", inst(" advert_int 0.5"), "t.conf:1: vrrp_instance VI_1: vrrp_instance: advert_int 500ms: version 2 takes whole seconds"},
+		{"no-interface", "vrrp_instance VI_1 {\n virtual_router_id 51\n}\n", "t.conf:1: vrrp_instance VI_1: vrrp_instance: needs an interface"},
+		{"no-vips", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n",
+			"t.conf:1: vrrp_instance VI_1: vrrp_instance: needs a virtual_ipaddress block"},
+		{"bad-vip", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 198.18.0.300\n }\n}\n",
+			"t.conf:5: vrrp_instance VI_1: 198.18.0.300: bad virtual address \"198.18.0.300\""},
+		{"mixed-families", "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 198.18.0.10\n 2001:db8::1\n }\n}\n",
+			"t.conf:6: vrrp_instance VI_1: 2001:db8::1: addresses of both families in one instance"},
+		{"auth-ah", inst(" authentication {\n auth_type AH\n auth_pass x\n }"),
+			"t.conf:8: vrrp_instance VI_1: auth_type: auth_type \"AH\": only PASS is implemented"},
+		{"sync-daemon-id", "global_defs {\n lvs_sync_daemon eth0 id 300\n}\n",
+			"t.conf:2: global_defs: lvs_sync_daemon: id \"300\": want 0..255"},
+		{"script-without-command", "vrrp_script chk {\n interval 1\n}\n", "t.conf:1: vrrp_script chk: vrrp_script: needs a script"},
+	} {
+		_, err := Parse("t.conf", []byte(tc.src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.name, err, tc.want)
+		}
+	}
+	// Warned, not refused: nopreempt with state MASTER, an unknown option.
+	c, err := Parse("t.conf", []byte(inst(" state MASTER\n nopreempt\n smtp_alert")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []string
+	for _, w := range c.Warnings {
+		ws = append(ws, w.String())
+	}
+	if got := strings.Join(ws, "\n"); !strings.Contains(got, "nopreempt and preempt_delay need state BACKUP") ||
+		!strings.Contains(got, `keyword "smtp_alert" in vrrp_instance VI_1 is not implemented`) || c.VRRPInstances[0].NoPreempt {
+		t.Errorf("warnings:\n%s", got)
+	}
+}
+
+func TestVRRPInstanceMapping(t *testing.T) {
+	c, err := ParseFile("testdata/vrrp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.VRRPInstances[0].Instance(c.Global)
+	if in.Name != "VI_1" || in.VRID != 51 || in.Priority != 150 || in.Interval != 100*time.Millisecond ||
+		in.Version != 3 || !in.NoPreempt || len(in.VIPs) != 2 || in.GARPRepeat != 3 || in.GARPDelay != 2*time.Second {
+		t.Errorf("%+v", in)
+	}
+	if in6 := c.VRRPInstances[1].Instance(Global{}); in6.GARPRepeat != 5 || in6.GARPDelay != 5*time.Second {
+		t.Errorf("defaults: %+v", in6)
+	}
+}
