@@ -412,18 +412,20 @@ func argTexts(n *node) []string {
 }
 
 // Instance maps v onto what package vrrp runs, with global_defs' defaults
-// (g) for the announcement bursts. Tracking, unicast peers and notify
-// scripts stay with the daemon that runs it.
+// (g) for the announcement bursts. Tracking and notify scripts stay with
+// the daemon that runs it.
 func (v *VRRPInstance) Instance(g Global) vrrp.Instance {
 	in := vrrp.Instance{
 		Name:      v.Name,
 		Interface: v.Interface,
 		Config: vrrp.Config{VRID: v.VRID, Priority: v.Priority, Interval: v.AdvertInt, Version: v.Version,
 			NoPreempt: v.NoPreempt, PreemptDelay: v.PreemptDelay},
-		AuthPass:   v.AuthPass,
-		GARPRepeat: pick(5, nonZero(g.GARPMasterRepeat), nonZero(v.GARPMasterRepeat)),
-		GARPDelay:  pick(5*time.Second, nonZero(g.GARPMasterDelay), nonZero(v.GARPMasterDelay)),
+		AuthPass:     v.AuthPass,
+		UnicastPeers: v.UnicastPeers,
+		GARPRepeat:   pick(5, nonZero(g.GARPMasterRepeat), nonZero(v.GARPMasterRepeat)),
+		GARPDelay:    pick(5*time.Second, nonZero(g.GARPMasterDelay), nonZero(v.GARPMasterDelay)),
 	}
+	in.Primary = v.UnicastSrc
 	for _, p := range v.VIPs {
 		in.VIPs = append(in.VIPs, p.Prefix)
 	}

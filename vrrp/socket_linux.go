@@ -23,6 +23,7 @@ type conn struct {
 	ifindex int
 	group   netip.Addr
 	oob     []byte
+	srcInfo []byte // the packet info control message naming the source
 }
 
 // inNetNS runs f with the calling thread in the network namespace at path
@@ -57,7 +58,12 @@ func inNetNS(path string, f func() error) error {
 	return f()
 }
 
-func openConn(nsPath, ifname string, v6 bool) (*conn, error) {
+// openConn opens the socket. Every advert leaves from src, named in each
+// send's packet info rather than bound (a raw socket bound to an address
+// hears nothing sent to the group), so the address its checksum and its
+// receivers' tie-break were computed with stays its source whatever
+// addresses (the VIPs themselves) the interface gains later.
+func openConn(nsPath, ifname string, v6 bool, src netip.Addr) (*conn, error) {
 	var c *conn
 	err := inNetNS(nsPath, func() error {
 		ifi, err := net.InterfaceByName(ifname)
@@ -83,6 +89,11 @@ func openConn(nsPath, ifname string, v6 bool) (*conn, error) {
 			return err
 		}
 		c = &conn{pc: pc.(*net.IPConn), v6: v6, ifindex: ifi.Index, group: group, oob: make([]byte, 128)}
+		if v6 {
+			c.srcInfo = unix.PktInfo6(&unix.Inet6Pktinfo{Addr: src.As16(), Ifindex: uint32(ifi.Index)})
+		} else {
+			c.srcInfo = unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: int32(ifi.Index), Spec_dst: src.Unmap().As4()})
+		}
 		return nil
 	})
 	if err != nil {
@@ -145,11 +156,12 @@ func setupSocket(fd int, ifi *net.Interface, v6 bool) error {
 	return nil
 }
 
-// send multicasts msg to the group. No zone is named: IPv6 multicast leaves
-// by IPV6_MULTICAST_IF, and a zone name would be resolved in the caller's
-// namespace rather than the socket's.
-func (c *conn) send(msg []byte) error {
-	_, err := c.pc.WriteToIP(msg, &net.IPAddr{IP: c.group.AsSlice()})
+// send sends msg to dst: the group, or a unicast peer. No zone is named:
+// IPv6 multicast leaves by IPV6_MULTICAST_IF, link-local unicast by the
+// socket's bound device, and a zone name would be resolved in the
+// caller's namespace rather than the socket's.
+func (c *conn) send(msg []byte, dst netip.Addr) error {
+	_, _, err := c.pc.WriteMsgIP(msg, c.srcInfo, &net.IPAddr{IP: dst.AsSlice()})
 	return err
 }
 

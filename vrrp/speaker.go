@@ -26,6 +26,10 @@ type Instance struct {
 	// V3ChecksumAsV2 leaves the pseudo-header out of IPv4 version 3
 	// checksums (keepalived's v3_checksum_as_v2); both are accepted.
 	V3ChecksumAsV2 bool
+	// UnicastPeers, if any, replace the multicast group: adverts go to
+	// each peer, and only adverts from a peer are heard (keepalived's
+	// unicast_peer, for networks that do not carry multicast).
+	UnicastPeers []netip.Addr
 	// AuthPass is version 2's auth_pass (PASS authentication), up to 8
 	// bytes; empty for none.
 	AuthPass string
@@ -62,6 +66,8 @@ type Speaker struct {
 	m    *Machine
 	conn *conn
 	addr *addrs
+
+	buf []byte // the advert being sent
 
 	mu     sync.Mutex
 	status Status
@@ -107,7 +113,7 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 		a.close()
 		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
 	}
-	c, err := openConn(in.NetNS, in.Interface, v6)
+	c, err := openConn(in.NetNS, in.Interface, v6, in.Primary)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
@@ -171,11 +177,19 @@ func (s *Speaker) Run(ctx context.Context) error {
 			s.do(s.m.Timer(now), &garpAt)
 			continue
 		}
-		if dst.IsValid() && dst != s.conn.group {
+		if len(s.in.UnicastPeers) > 0 {
+			if !slices.Contains(s.in.UnicastPeers, src) {
+				s.discard("not-a-peer")
+				continue
+			}
+		} else if dst.IsValid() && dst != s.conn.group {
 			s.discard("not-to-group")
 			continue
 		}
-		if err := Parse(&a, msg, src, s.conn.group, ttl); err != nil {
+		if !dst.IsValid() {
+			dst = s.conn.group
+		}
+		if err := Parse(&a, msg, src, dst, ttl); err != nil {
 			s.discard(reasonOf(err))
 			continue
 		}
@@ -294,15 +308,23 @@ func (s *Speaker) send(prio uint8) {
 	for _, p := range s.in.VIPs {
 		a.Addrs = append(a.Addrs, p.Addr())
 	}
-	msg, err := Marshal(nil, &a, s.in.Primary, s.conn.group, s.in.V3ChecksumAsV2)
-	if err == nil {
-		err = s.conn.send(msg)
+	dsts := s.in.UnicastPeers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{s.conn.group}
 	}
-	if err != nil {
-		s.discard("send-error")
-		return
+	for _, dst := range dsts {
+		// The version 3 checksum covers the destination: one message each.
+		msg, err := Marshal(s.buf[:0], &a, s.in.Primary, dst, s.in.V3ChecksumAsV2)
+		s.buf = msg
+		if err == nil {
+			err = s.conn.send(msg, dst)
+		}
+		if err != nil {
+			s.discard("send-error")
+			continue
+		}
+		s.mu.Lock()
+		s.status.Sent++
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.status.Sent++
-	s.mu.Unlock()
 }
