@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/notify"
 )
 
 // Options are the engine's collaborators; every field may be left zero.
@@ -14,7 +16,7 @@ type Options struct {
 	Clock Clock
 	// Logger gets one line per transition (rate-limited per real server); nil discards.
 	Logger *slog.Logger
-	// Notify runs a notify or quorum script; nil runs it with RunScript.
+	// Notify runs a notify or quorum script; nil runs it with notify.Run.
 	Notify func(argv []string)
 	// Jitter returns a random duration in [0, max] for the warmup; nil uses math/rand.
 	Jitter func(max time.Duration) time.Duration
@@ -271,5 +273,5 @@ func (e *Engine) notify(argv []string) {
 		e.opts.Notify(argv)
 		return
 	}
-	RunScript(argv, e.log)
+	notify.Run(argv, "health", e.log)
 }
