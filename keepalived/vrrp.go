@@ -440,3 +440,9 @@ func nonZero[T comparable](x T) *T {
 	}
 	return &x
 }
+
+// Scripts returns the instance's notify scripts for vrrp.Scripts.OnState.
+func (v *VRRPInstance) Scripts() vrrp.Scripts {
+	return vrrp.Scripts{Notify: v.Notify, Master: v.NotifyMaster, Backup: v.NotifyBackup,
+		Fault: v.NotifyFault, Stop: v.NotifyStop}
+}

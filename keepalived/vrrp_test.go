@@ -106,6 +106,10 @@ func TestVRRPInstanceMapping(t *testing.T) {
 		in.Version != 3 || !in.NoPreempt || len(in.VIPs) != 2 || in.GARPRepeat != 3 || in.GARPDelay != 2*time.Second {
 		t.Errorf("%+v", in)
 	}
+	if sc := c.VRRPInstances[0].Scripts(); !slices.Equal(sc.Master, []string{"/etc/xvs/master.sh", "--now"}) ||
+		!slices.Equal(sc.Notify, []string{"/etc/xvs/notify.sh"}) {
+		t.Errorf("scripts %+v", sc)
+	}
 	if in6 := c.VRRPInstances[1].Instance(Global{}); in6.GARPRepeat != 5 || in6.GARPDelay != 5*time.Second {
 		t.Errorf("defaults: %+v", in6)
 	}
