@@ -33,7 +33,7 @@ fuzz-smoke:
 	@bash scripts/fuzz-smoke.sh $(FUZZTIME)
 
 demo: deps build
-	$(GO) run ./internal/demo
+	$(GO) run ./cmd/xvs-demo
 
 bench: deps build
 	$(GO) run ./bench/cmd/xvs-bench -out results

@@ -1,4 +1,4 @@
-// Command demo is `make demo`: a self-contained LVS-NAT lab in network
+// Command xvs-demo is `make demo`: a self-contained LVS-NAT lab in network
 // namespaces. It starts the xvs daemon on a director in front of three real
 // servers, sets the virtual services up with xvsadm exactly as an ipvsadm
 // user would, sends real HTTP and UDP traffic from a client, shows how it was
