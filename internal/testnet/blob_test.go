@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"math/rand/v2"
 	"os"
 	"testing"
 )
@@ -53,38 +52,3 @@ func TestBlob(t *testing.T) {
 }
 
 const pinnedBlobHead = "ea0a776e3be4b529a4dcb497c85182fd"
-
-// TestInetChecksum compares the RFC 1071 checksum against a plain
-// big-integer sum on random inputs, and checks that a message carrying its
-// own checksum sums to zero.
-func TestInetChecksum(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 1000 {
-		b := make([]byte, r.IntN(200))
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		var sum uint64
-		for i := 0; i < len(b); i += 2 {
-			w := uint64(b[i]) << 8
-			if i+1 < len(b) {
-				w |= uint64(b[i+1])
-			}
-			sum += w
-		}
-		for sum > 0xffff {
-			sum = sum%0x10000 + sum/0x10000
-		}
-		if got, want := inetChecksum(b), ^uint16(sum); got != want {
-			t.Fatalf("% x: %#04x, want %#04x", b, got, want)
-		}
-		if len(b) >= 4 && len(b)%2 == 0 {
-			b[2], b[3] = 0, 0
-			c := inetChecksum(b)
-			b[2], b[3] = byte(c>>8), byte(c)
-			if inetChecksum(b) != 0 {
-				t.Fatalf("% x: does not verify with its own checksum", b)
-			}
-		}
-	}
-}

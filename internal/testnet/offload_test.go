@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/encap"
 )
 
 func TestOffloadChecksums(t *testing.T) {
@@ -291,14 +293,5 @@ func (c captured) l4ChecksumOK() bool {
 	if !ok {
 		return false
 	}
-	var pseudo []byte
-	pseudo = append(pseudo, src.AsSlice()...)
-	pseudo = append(pseudo, dst.AsSlice()...)
-	if src.Is4() {
-		pseudo = append(pseudo, 0, proto, byte(len(l4)>>8), byte(len(l4)))
-	} else {
-		pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(l4)))
-		pseudo = append(pseudo, 0, 0, 0, proto)
-	}
-	return inetChecksum(append(pseudo, l4...)) == 0
+	return encap.Checksum(l4, encap.PseudoHeaderSum(src.AsSlice(), dst.AsSlice(), proto, len(l4))) == 0
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/xvs-project/xvs/encap"
 )
 
 // defaultPingWait bounds Ping when ctx has no deadline.
@@ -87,7 +89,7 @@ func echoRequest(typ byte, id, seq uint16, v4 bool) []byte {
 	binary.BigEndian.PutUint16(m[6:], seq)
 	m = append(m, "xvs-testnet-ping"...)
 	if v4 {
-		binary.BigEndian.PutUint16(m[2:], inetChecksum(m))
+		binary.BigEndian.PutUint16(m[2:], encap.Checksum(m, 0))
 	}
 	return m
 }
@@ -99,19 +101,4 @@ func isEchoReply(m []byte, from net.Addr, want netip.Addr, typ byte, id uint16) 
 	}
 	got, ok := netip.AddrFromSlice(ip.IP)
 	return ok && got.Unmap() == want
-}
-
-// inetChecksum is the RFC 1071 Internet checksum of b.
-func inetChecksum(b []byte) uint16 {
-	var sum uint32
-	for ; len(b) >= 2; b = b[2:] {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }
