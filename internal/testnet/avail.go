@@ -13,14 +13,18 @@ const capSysAdmin = 21
 
 // Unavailable returns why this process cannot build labs, or "" if it can:
 // it must run as root with CAP_SYS_ADMIN and find iproute2's ip and bridge.
-func Unavailable() string {
+func Unavailable() string { return unavailable("ip", "bridge") }
+
+// unavailable is Unavailable for a caller that needs the iproute2 commands
+// bins: NewNetNS needs only ip, a lab also bridge.
+func unavailable(bins ...string) string {
 	if os.Geteuid() != 0 {
 		return "needs root to create network namespaces"
 	}
 	if !hasCap(capSysAdmin) {
 		return "needs CAP_SYS_ADMIN to create network namespaces"
 	}
-	for _, bin := range []string{"ip", "bridge"} {
+	for _, bin := range bins {
 		if _, err := exec.LookPath(bin); err != nil {
 			return "iproute2's " + bin + " is not installed (internal/testnet/deps.sh installs it)"
 		}

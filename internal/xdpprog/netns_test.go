@@ -7,15 +7,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // Namespace topology shared by the attach tests:
@@ -24,11 +23,9 @@ import (
 //	va 198.18.40.1/24, 2001:db8:40::1/64 <-veth-> vb 198.18.40.2/24, 2001:db8:40::2/64
 //	                                            lo 198.18.99.1/32, 2001:db8:99::1/128 (the VIP)
 //
-// The XDP programs go on vb. Namespace names carry the test binary's pid, and
-// namespaces left by a crashed earlier run (pid no longer alive) are removed
-// first.
-const nsPrefix = "xvsxdp-"
-
+// The XDP programs go on vb. Both namespaces come from testnet.NewNetNS:
+// unique names, deleted on cleanup, and removed by a later run if this one
+// crashes.
 type topo struct {
 	a, b string // namespace names
 	vb   int    // ifindex of vb inside B
@@ -42,58 +39,24 @@ func ipCmd(t testing.TB, args ...string) {
 	}
 }
 
-// removeStaleNamespaces deletes namespaces of earlier test runs whose
-// process is gone.
-func removeStaleNamespaces() {
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = exec.Command("ip", "netns", "del", e.Name()).Run()
-		}
-	}
-}
-
 func newTopo(t testing.TB) *topo {
 	t.Helper()
 	needRoot(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command to build namespaces")
-	}
-	removeStaleNamespaces()
-	tag := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), time.Now().UnixNano()%1e6)
-	tp := &topo{a: tag + "-a", b: tag + "-b"}
-	t.Cleanup(func() {
-		for _, ns := range []string{tp.a, tp.b} {
-			if err := exec.Command("ip", "netns", "del", ns).Run(); err != nil {
-				t.Logf("delete netns %s: %v", ns, err)
-			}
-		}
-	})
-	ipCmd(t, "netns", "add", tp.a)
-	ipCmd(t, "netns", "add", tp.b)
-	ipCmd(t, "-n", tp.a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", tp.b)
-	ipCmd(t, "-n", tp.a, "addr", "add", "198.18.40.1/24", "dev", "va")
-	ipCmd(t, "-n", tp.a, "addr", "add", "2001:db8:40::1/64", "dev", "va", "nodad")
-	ipCmd(t, "-n", tp.b, "addr", "add", "198.18.40.2/24", "dev", "vb")
-	ipCmd(t, "-n", tp.b, "addr", "add", "2001:db8:40::2/64", "dev", "vb", "nodad")
-	ipCmd(t, "-n", tp.b, "addr", "add", "198.18.99.1/32", "dev", "lo")
-	ipCmd(t, "-n", tp.b, "addr", "add", "2001:db8:99::1/128", "dev", "lo")
-	for _, ns := range []string{tp.a, tp.b} {
-		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	}
-	ipCmd(t, "-n", tp.a, "link", "set", "va", "up")
-	ipCmd(t, "-n", tp.b, "link", "set", "vb", "up")
-	ipCmd(t, "-n", tp.a, "route", "add", "198.18.41.0/24", "via", "198.18.40.2")
-	ipCmd(t, "-n", tp.a, "route", "add", "198.18.99.0/24", "via", "198.18.40.2")
+	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
+	tp := &topo{a: a.Name(), b: b.Name()}
+	a.IP(t,
+		"link add va type veth peer name vb netns "+b.Name(),
+		"addr add 198.18.40.1/24 dev va",
+		"addr add 2001:db8:40::1/64 dev va nodad",
+		"link set va up",
+		"route add 198.18.41.0/24 via 198.18.40.2",
+		"route add 198.18.99.0/24 via 198.18.40.2")
+	b.IP(t,
+		"addr add 198.18.40.2/24 dev vb",
+		"addr add 2001:db8:40::2/64 dev vb nodad",
+		"addr add 198.18.99.1/32 dev lo",
+		"addr add 2001:db8:99::1/128 dev lo",
+		"link set vb up")
 	if err := inNS(tp.b, func() error {
 		l, err := netlink.LinkByName("vb")
 		if err != nil {
@@ -113,27 +76,9 @@ func newTopo(t testing.TB) *topo {
 	return tp
 }
 
-// inNS runs fn on an OS thread switched into the named namespace. The
-// thread stays locked and dies with its goroutine, so no other goroutine ever
-// runs in the wrong namespace. Sockets fn opens belong to that namespace.
-func inNS(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked on purpose
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// inNS runs fn on an OS thread switched into the named namespace
+// (testnet.DoIn); sockets fn opens belong to that namespace.
+func inNS(name string, fn func() error) error { return testnet.DoIn(name, fn) }
 
 // withTimeout fails the test if fn does not return within d (a hung detach).
 func withTimeout(t *testing.T, d time.Duration, what string, fn func() error) error {
