@@ -2,12 +2,10 @@ package testnet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 )
 
 // plan lays out the lab's hosts, links and addresses without touching the
@@ -56,37 +54,14 @@ func plan(id string, o Options) *Lab {
 	for _, k := range l.Director.Links {
 		l.DirectorIfaces = append(l.DirectorIfaces, k.Iface)
 	}
+	l.topo = l.topology()
 	return l
 }
 
-// build creates what plan laid out: namespaces, sysctls, veth pairs, the
-// bridge, addresses and routes, offloads, then runs Options.SetupReal.
+// build creates what plan laid out (the lab's Topology), with the offload
+// settings, then runs Options.SetupReal.
 func (l *Lab) build(ctx context.Context) error {
-	hosts := l.Hosts()
-	var adds []string
-	for _, h := range hosts {
-		adds = append(adds, "netns add "+h.NS)
-	}
-	if err := ipBatch(ctx, "", adds); err != nil {
-		return err
-	}
-	// Namespace-wide sysctls go first: interfaces created later inherit the
-	// "default" ones (no DAD, so IPv6 addresses work at once).
-	if err := forEach(hosts, func(h *Host) error { return h.sysctls(l.nsSysctls(h)) }); err != nil {
-		return err
-	}
-	// Veth pairs are created in one end's namespace with the peer placed
-	// straight into the other's: nothing ever exists in the root namespace.
-	if err := forEach(hosts, func(h *Host) error { return h.ip(ctx, l.vethLines(h)) }); err != nil {
-		return err
-	}
-	if err := forEach(hosts, func(h *Host) error { return h.ip(ctx, l.configLines(h)) }); err != nil {
-		return err
-	}
-	if err := forEach(hosts, l.finishHost); err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx); err != nil {
+	if err := l.topo.build(ctx); err != nil {
 		return err
 	}
 	if l.Options.SetupReal != nil {
@@ -99,16 +74,53 @@ func (l *Lab) build(ctx context.Context) error {
 	return nil
 }
 
-// forEach runs fn for every host concurrently and joins the errors.
-func forEach(hosts []*Host, fn func(*Host) error) error {
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn(h) }()
+// topology turns the lab's hosts and links into the Topology that builds
+// them: the switch creates its ports, the NAT client its link to the
+// director; the switch holds the bridge, the director and (DR/TUN) the real
+// servers' lo the VIPs.
+func (l *Lab) topology() *Topology {
+	tp := &Topology{ID: l.ID, Name: l.Options.Name, finish: l.finishNode}
+	for _, h := range l.Hosts() {
+		n := &Node{Name: h.Name, NS: h.NS, Sysctls: l.nsSysctls(h)}
+		if h == l.Switch {
+			n.Bridge = h.Iface
+		}
+		for _, k := range h.Links {
+			ifc := Iface{Name: k.Iface, MTU: k.MTU, Master: n.Bridge}
+			for _, p := range []netip.Prefix{k.Addr4, k.Addr6} {
+				if p.IsValid() {
+					ifc.Addrs = append(ifc.Addrs, Addr{Prefix: p})
+				}
+			}
+			n.Ifaces = append(n.Ifaces, ifc)
+			if h == l.Switch || (l.Mode == NAT && h == l.Client) {
+				tp.Veths = append(tp.Veths, Veth{A: End{NS: h.NS, Name: k.Iface}, B: End{NS: k.PeerNS, Name: k.PeerIface}})
+			}
+		}
+		// The IPv6 VIP is deprecated (preferred_lft 0): it still takes
+		// traffic but is never picked as the source of the host's own
+		// packets, which IPv6 source selection would otherwise do for the
+		// real-server segment.
+		vips := []Addr{AddrOf(l.VIP4), {Prefix: host32(l.VIP6), Deprecated: true}}
+		switch {
+		case h == l.Director:
+			n.Ifaces[0].Addrs = append(n.Ifaces[0].Addrs, vips...)
+		case h == l.Client && l.Mode == NAT:
+			n.Routes = []Route{{Dst: realNet4, Via: directorAddr4}, {Dst: realNet6, Via: directorAddr6}}
+		case l.isReal(h) && l.Mode == NAT:
+			n.Routes = []Route{
+				{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Via: l.Gateway4},
+				{Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Via: l.Gateway6},
+			}
+		case l.isReal(h):
+			n.Ifaces = append(n.Ifaces, Iface{Name: "lo", Addrs: vips})
+			// The LVS real-server recipe on the interface as well.
+			pre := "net.ipv4.conf." + h.Iface + "."
+			n.IfSysctls = [][2]string{{pre + "arp_ignore", "1"}, {pre + "arp_announce", "2"}, {pre + "rp_filter", "0"}}
+		}
+		tp.Nodes = append(tp.Nodes, n)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return tp
 }
 
 // onOff renders a bool as a sysctl value.
@@ -161,85 +173,12 @@ func (l *Lab) nsSysctls(h *Host) [][2]string {
 	return kv
 }
 
-// firstCreatorIndex is the ifindex of the first veth end a namespace creates.
-const firstCreatorIndex = 100
-
-// vethLines creates the veth pairs h is the creating end of: the switch
-// creates its ports, the NAT client its link to the director.
-func (l *Lab) vethLines(h *Host) []string {
-	if h != l.Switch && !(l.Mode == NAT && h == l.Client) {
-		return nil
-	}
-	var lines []string
-	for i, k := range h.Links {
-		// The creating end gets an ifindex from 100 up, so it never equals
-		// its peer's (2, 3 ... in the peer's namespace). With equal
-		// indexes the kernel's link watcher treats the carrier change as
-		// not urgent and applies it up to a second later.
-		lines = append(lines, fmt.Sprintf("link add %s index %d type veth peer name %s netns %s",
-			k.Iface, firstCreatorIndex+i, k.PeerIface, k.PeerNS))
-	}
-	return lines
-}
-
-// configLines sets h's links up with their MTU and addresses, the bridge,
-// the VIPs and the routes.
-func (l *Lab) configLines(h *Host) []string {
-	lines := []string{"link set lo up"}
-	if h == l.Switch {
-		lines = append(lines, fmt.Sprintf("link add %s type bridge mcast_snooping 0 stp_state 0", h.Iface),
-			"link set "+h.Iface+" up")
-		for _, k := range h.Links {
-			lines = append(lines, fmt.Sprintf("link set %s mtu %d master %s up", k.Iface, k.MTU, h.Iface))
-		}
-		return lines
-	}
-	for _, k := range h.Links {
-		lines = append(lines,
-			fmt.Sprintf("link set %s mtu %d up", k.Iface, k.MTU),
-			fmt.Sprintf("addr add %s dev %s", k.Addr4, k.Iface),
-			fmt.Sprintf("addr add %s dev %s nodad", k.Addr6, k.Iface))
-	}
-	// The IPv6 VIP is deprecated (preferred_lft 0): it still takes traffic
-	// but is never picked as the source of the host's own packets, which
-	// IPv6 source selection would otherwise do for the real-server segment.
-	vip := func(dev string) []string {
-		return []string{
-			fmt.Sprintf("addr add %s dev %s", host32(l.VIP4), dev),
-			fmt.Sprintf("addr add %s dev %s nodad preferred_lft 0", host32(l.VIP6), dev),
-		}
-	}
-	switch {
-	case h == l.Director:
-		lines = append(lines, vip(h.Iface)...)
-	case h == l.Client && l.Mode == NAT:
-		lines = append(lines,
-			fmt.Sprintf("route add %s via %s", realNet4, directorAddr4),
-			fmt.Sprintf("route add %s via %s", realNet6, directorAddr6))
-	case l.isReal(h) && l.Mode == NAT:
-		lines = append(lines,
-			fmt.Sprintf("route add 0.0.0.0/0 via %s", l.Gateway4),
-			fmt.Sprintf("route add ::/0 via %s", l.Gateway6))
-	case l.isReal(h):
-		lines = append(lines, vip("lo")...)
-	}
-	return lines
-}
-
-// finishHost applies what needs the interfaces to exist: per-interface
-// sysctls of DR/TUN real servers and the offload settings.
-func (l *Lab) finishHost(h *Host) error {
-	if l.Mode != NAT && l.isReal(h) {
-		pre := "net.ipv4.conf." + h.Iface + "."
-		if err := h.sysctls([][2]string{
-			{pre + "arp_ignore", "1"}, {pre + "arp_announce", "2"}, {pre + "rp_filter", "0"},
-		}); err != nil {
-			return err
-		}
-	}
+// finishNode applies the offload settings once the node's links exist.
+func (l *Lab) finishNode(n *Node) error {
 	if !l.Options.TxChecksumOff {
 		return nil
 	}
+	h := l.Host(n.Name)
 	// Full checksums on everything a veth sends (see the package doc).
 	return h.Do(func() error {
 		for _, k := range h.Links {

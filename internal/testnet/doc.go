@@ -73,6 +73,21 @@
 //	.0.1/23       .0.2/23            .1.1/23        .1.2/23        .1.N/23
 //	              VIP .0.10/32       lo: VIP/32     lo: VIP/32     lo: VIP/32
 //
+// # Topologies of one's own
+//
+// A lab is built from a Topology: namespaces (Node) with their sysctls,
+// veth pairs, macvlans on a trunk, at most one bridge per namespace,
+// addresses, static neighbours and routes. New lays one out from Options;
+// a caller with another shape (the benchmark harness: no bridge on the
+// measured path, real servers as macvlans on one trunk) gets an empty one
+// from NewTopology, names its namespaces and interfaces with NS and Iface,
+// and calls Build and Close, which keep the rules above: names, markers,
+// nothing in the root namespace, and nothing left behind on failure.
+//
+// A test that needs only a namespace or two takes NewNetNS: a fresh one with
+// lo up and a lab's name and marker, deleted in t.Cleanup, with IP, Do, In
+// and Command to work inside it.
+//
 // # Checksums and offloads
 //
 // A veth with TX checksum offload on (the kernel's default) hands its peer

@@ -3,7 +3,6 @@ package testnet
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -130,21 +129,10 @@ func (h *Host) Sysctl(key, value string) error {
 
 // sysctls writes several sysctls in one trip into the namespace.
 func (h *Host) sysctls(kvs [][2]string) error {
-	return h.Do(func() error {
-		for _, kv := range kvs {
-			p := "/proc/sys/" + strings.ReplaceAll(kv[0], ".", "/")
-			if err := os.WriteFile(p, []byte(kv[1]), 0); err != nil {
-				return fmt.Errorf("%s: sysctl %s=%s: %w", h.NS, kv[0], kv[1], err)
-			}
-		}
-		return nil
-	})
-}
-
-// ip runs `ip -n NS -batch -` with the given lines: one process per
-// namespace and build step.
-func (h *Host) ip(ctx context.Context, lines []string) error {
-	return ipBatch(ctx, h.NS, lines)
+	if err := h.lab.checkOpen(); err != nil {
+		return err
+	}
+	return writeSysctls(h.NS, kvs)
 }
 
 // ipBatch runs ip's batch mode, in namespace ns unless ns is empty (namespace

@@ -38,6 +38,9 @@ type Lab struct {
 	// director's internal addresses on NAT, invalid on DR/TUN.
 	Gateway4, Gateway6 netip.Addr
 
+	// topo is what builds and removes the lab's namespaces.
+	topo *Topology
+
 	mu     sync.Mutex // guards procs, closed, labServer
 	procs  []*Proc
 	closed bool
@@ -63,11 +66,6 @@ func New(opts Options) (*Lab, error) {
 		return nil, err
 	}
 	l := plan(id, opts)
-	// The marker goes first so a crash at any later point leaves a lab that
-	// CleanupStale recognises.
-	if err := writeMarker(id, opts.Name); err != nil {
-		return nil, err
-	}
 	register(l)
 	if !opts.NoSignalHandler {
 		installSignalHandler()
@@ -170,15 +168,7 @@ func (l *Lab) Close() error {
 		go func() { defer wg.Done(); _ = p.Stop() }()
 	}
 	wg.Wait()
-	err := deleteNamespaces(l.Namespaces())
-	if err == nil {
-		// Kept otherwise, so that a later CleanupStale retries.
-		err = removeMarker(l.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("close lab %s: %w", l.ID, err)
-	}
-	return nil
+	return l.topo.Close()
 }
 
 // deleteNamespaces kills every process inside the namespaces, then deletes

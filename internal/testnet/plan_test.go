@@ -26,6 +26,9 @@ func TestPlan(t *testing.T) {
 
 func checkPlan(t *testing.T, l *Lab) {
 	t.Helper()
+	if err := l.topo.validate(); err != nil {
+		t.Errorf("topology: %v", err)
+	}
 	nsSeen := map[string]bool{}
 	addrSeen := map[netip.Addr]string{l.VIP4: "vip", l.VIP6: "vip"}
 	for _, h := range l.Hosts() {

@@ -12,12 +12,12 @@ import (
 // readyPoll is the gap between readiness checks while a new lab settles.
 const readyPoll = 10 * time.Millisecond
 
-// waitReady waits until every veth end has carrier (the kernel's link watcher
-// turns carrier on asynchronously, and until then a veth drops what it is
-// given) and every bridge port forwards.
-func (l *Lab) waitReady(ctx context.Context) error {
+// waitReady waits until every veth end and macvlan has carrier (the
+// kernel's link watcher turns carrier on asynchronously, and until then a
+// veth drops what it is given) and every bridge port forwards.
+func (tp *Topology) waitReady(ctx context.Context) error {
 	for {
-		err := l.notReady(ctx)
+		err := tp.notReady(ctx)
 		if err == nil {
 			return nil
 		}
@@ -29,25 +29,56 @@ func (l *Lab) waitReady(ctx context.Context) error {
 	}
 }
 
+// links returns the interfaces the topology creates in each namespace,
+// bridges aside.
+func (tp *Topology) links() map[string][]string {
+	m := map[string][]string{}
+	for _, v := range tp.Veths {
+		m[v.A.NS] = append(m[v.A.NS], v.A.Name)
+		m[v.B.NS] = append(m[v.B.NS], v.B.Name)
+	}
+	for _, mv := range tp.Macvlans {
+		m[mv.ns()] = append(m[mv.ns()], mv.Name)
+	}
+	return m
+}
+
 // notReady returns what is not ready yet, or nil.
-func (l *Lab) notReady(ctx context.Context) error {
-	for _, h := range l.Hosts() {
-		if err := h.Do(func() error {
-			for _, k := range h.Links {
-				ifc, err := net.InterfaceByName(k.Iface)
+func (tp *Topology) notReady(ctx context.Context) error {
+	links := tp.links()
+	for _, n := range tp.Nodes {
+		if err := DoIn(n.NS, func() error {
+			for _, name := range links[n.NS] {
+				ifc, err := net.InterfaceByName(name)
 				if err != nil {
 					return err
 				}
 				if ifc.Flags&net.FlagRunning == 0 {
-					return fmt.Errorf("%s: %s has no carrier", h.Name, k.Iface)
+					return fmt.Errorf("%s: %s has no carrier", n.Name, name)
 				}
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
+		if n.Bridge != "" {
+			if err := n.bridgeNotReady(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	out, err := exec.CommandContext(ctx, "bridge", "-n", l.Switch.NS, "-j", "link", "show").Output()
+	return nil
+}
+
+// bridgeNotReady says which port of the node's bridge does not forward yet.
+func (n *Node) bridgeNotReady(ctx context.Context) error {
+	want := 0
+	for _, k := range n.Ifaces {
+		if k.Master == n.Bridge {
+			want++
+		}
+	}
+	out, err := exec.CommandContext(ctx, "bridge", "-n", n.NS, "-j", "link", "show").Output()
 	if err != nil {
 		return fmt.Errorf("bridge link show: %w", err)
 	}
@@ -58,8 +89,8 @@ func (l *Lab) notReady(ctx context.Context) error {
 	if err := json.Unmarshal(out, &ports); err != nil {
 		return fmt.Errorf("bridge link show: %w", err)
 	}
-	if len(ports) != len(l.Switch.Links) {
-		return fmt.Errorf("bridge has %d ports, want %d", len(ports), len(l.Switch.Links))
+	if len(ports) != want {
+		return fmt.Errorf("bridge has %d ports, want %d", len(ports), want)
 	}
 	for _, p := range ports {
 		if p.State != "forwarding" {

@@ -1,0 +1,104 @@
+package testnet
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTopologyLines renders a small bridgeless topology, the shape of the
+// benchmark's one-armed lab, without building it:
+//
+//	a: A-va (MAC 02:..:01) ── veth ── b: A-vb, the trunk
+//	                                   ├ A-m1 macvlan, stays in b
+//	                                   └ A-m2 macvlan, moved to c
+func TestTopologyLines(t *testing.T) {
+	tp := &Topology{ID: "xvs1a01"}
+	a, b, c := tp.AddNode("a"), tp.AddNode("b"), tp.AddNode("c")
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	tp.Veths = []Veth{{A: End{NS: a.NS, Name: tp.Iface("va"), MAC: mac}, B: End{NS: b.NS, Name: tp.Iface("vb")}}}
+	tp.Macvlans = []Macvlan{
+		{Name: tp.Iface("m1"), ParentNS: b.NS, Parent: tp.Iface("vb")},
+		{Name: tp.Iface("m2"), MAC: mac, ParentNS: b.NS, Parent: tp.Iface("vb"), NS: c.NS},
+	}
+	a.Ifaces = []Iface{{Name: tp.Iface("va"), MTU: 1400, Addrs: []Addr{
+		{Prefix: netip.MustParsePrefix("198.18.0.1/24")},
+		{Prefix: netip.MustParsePrefix("2001:db8::10/128"), Deprecated: true},
+	}}}
+	a.Neighbours = []Neighbour{{Addr: netip.MustParseAddr("198.18.0.2"), MAC: mac, Dev: tp.Iface("va")}}
+	a.Routes = []Route{
+		{Dst: netip.MustParsePrefix("198.19.0.0/16"), Via: netip.MustParseAddr("198.18.0.2")},
+		{Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("198.18.0.2"), Dev: tp.Iface("va")},
+	}
+	c.Ifaces = []Iface{{Name: tp.Iface("m2")}, {Name: "lo", Addrs: []Addr{AddrOf(netip.MustParseAddr("198.18.0.10"))}}}
+	if err := tp.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"veths a", tp.vethLines(a.NS), []string{
+			"link add xvs1a01-va address 02:00:00:00:00:01 index 100 type veth peer name xvs1a01-vb netns xvs1a01-b"}},
+		{"veths b", tp.vethLines(b.NS), nil},
+		{"macvlans b", tp.macvlanLines(b.NS), []string{
+			"link add link xvs1a01-vb name xvs1a01-m1 type macvlan mode bridge",
+			"link add link xvs1a01-vb name xvs1a01-m2 address 02:00:00:00:00:01 type macvlan mode bridge",
+			"link set xvs1a01-m2 netns xvs1a01-c"}},
+		{"config a", a.configLines(), []string{
+			"link set lo up",
+			"link set xvs1a01-va mtu 1400 up",
+			"addr add 198.18.0.1/24 dev xvs1a01-va",
+			"addr add 2001:db8::10/128 dev xvs1a01-va nodad preferred_lft 0",
+			"neigh replace 198.18.0.2 lladdr 02:00:00:00:00:01 dev xvs1a01-va nud permanent",
+			"route add 198.19.0.0/16 via 198.18.0.2",
+			"route add 0.0.0.0/0 via 198.18.0.2 dev xvs1a01-va"}},
+		{"config c", c.configLines(), []string{
+			"link set lo up", "link set xvs1a01-m2 up", "link set lo up", "addr add 198.18.0.10/32 dev lo"}},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s:\n%s\nwant\n%s", tc.name, strings.Join(tc.got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+	links := tp.links()
+	if !slices.Equal(links[b.NS], []string{tp.Iface("vb"), tp.Iface("m1")}) || !slices.Equal(links[c.NS], []string{tp.Iface("m2")}) {
+		t.Errorf("links waited for: %v", links)
+	}
+}
+
+// TestTopologyValidate checks that plans Build cannot make are refused
+// before anything is touched.
+func TestTopologyValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(tp *Topology)
+	}{
+		{"foreign namespace", func(tp *Topology) { tp.Nodes[0].NS = "other-a" }},
+		{"node twice", func(tp *Topology) { tp.Nodes = append(tp.Nodes, tp.Nodes[0]) }},
+		{"veth to unknown node", func(tp *Topology) { tp.Veths[0].B.NS = tp.NS("z") }},
+		{"name too long", func(tp *Topology) { tp.Veths[0].A.Name = "0123456789abcdef" }},
+		{"interface twice", func(tp *Topology) { tp.Veths = append(tp.Veths, tp.Veths[0]) }},
+		{"macvlan without parent", func(tp *Topology) {
+			tp.Macvlans = []Macvlan{{Name: tp.Iface("m"), ParentNS: tp.NS("a"), Parent: "eth0"}}
+		}},
+		{"unmade interface", func(tp *Topology) { tp.Nodes[0].Ifaces = []Iface{{Name: "eth0"}} }},
+		{"master not the bridge", func(tp *Topology) { tp.Nodes[0].Ifaces = []Iface{{Name: tp.Iface("va"), Master: "br0"}} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := &Topology{ID: "xvs1a01"}
+			a, b := tp.AddNode("a"), tp.AddNode("b")
+			tp.Veths = []Veth{{A: End{NS: a.NS, Name: tp.Iface("va")}, B: End{NS: b.NS, Name: tp.Iface("vb")}}}
+			if err := tp.validate(); err != nil {
+				t.Fatalf("valid plan refused: %v", err)
+			}
+			tc.mutate(tp)
+			if err := tp.validate(); !errors.Is(err, ErrOptions) {
+				t.Errorf("validate: %v, want ErrOptions", err)
+			}
+		})
+	}
+}
