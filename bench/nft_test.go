@@ -3,13 +3,12 @@ package bench
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/xvs-project/xvs/internal/testnet"
 	"github.com/xvs-project/xvs/link/afpacket"
 )
 
@@ -42,11 +41,7 @@ func TestNftTablesCoexist(t *testing.T) {
 	if err != nil {
 		t.Skip("nft not installed (bench/deps.sh installs it)")
 	}
-	ns := "xbnft" + strconv.FormatInt(int64(os.Getpid()), 36)
-	if err := ipBatch(context.Background(), "", []string{"netns add " + ns}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = deleteNS(ns) })
+	ns := testnet.NewNetNS(t).Name()
 	ctx := context.Background()
 	afpName := afpacket.TablePrefix + "1_1"
 	if out, err := Command(ctx, ns, nft, "add", "table", "netdev", afpName).CombinedOutput(); err != nil {

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // ErrNoTraffic says a scenario delivered nothing (or the wrong thing): the
@@ -44,7 +46,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := ensureDeps(opts); err != nil {
 		return nil, err
 	}
-	if err := CleanupStale(); err != nil {
+	if err := testnet.CleanupStale(); err != nil {
 		return nil, fmt.Errorf("remove stale labs: %w", err)
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {

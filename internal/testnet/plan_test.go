@@ -26,7 +26,7 @@ func TestPlan(t *testing.T) {
 
 func checkPlan(t *testing.T, l *Lab) {
 	t.Helper()
-	if err := l.topo.validate(); err != nil {
+	if err := l.topo.Validate(); err != nil {
 		t.Errorf("topology: %v", err)
 	}
 	nsSeen := map[string]bool{}

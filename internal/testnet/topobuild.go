@@ -23,7 +23,7 @@ func (tp *Topology) Build(ctx context.Context) error {
 // per-interface sysctls, runs finish, and waits until every link has carrier
 // and every bridge port forwards. It leaves what it made on failure.
 func (tp *Topology) build(ctx context.Context) error {
-	if err := tp.validate(); err != nil {
+	if err := tp.Validate(); err != nil {
 		return err
 	}
 	bins := []string{"ip"}

@@ -169,10 +169,10 @@ func (tp *Topology) Namespaces() []string {
 // AddrOf returns a single-address prefix (/32 or /128) for a.
 func AddrOf(a netip.Addr) Addr { return Addr{Prefix: host32(a)} }
 
-// validate checks what Build relies on without touching the system: names
+// Validate checks what Build relies on without touching the system: names
 // are this package's and fit the kernel, every link's namespace is a node,
 // no interface name is made twice in a namespace.
-func (tp *Topology) validate() error {
+func (tp *Topology) Validate() error {
 	nodes := map[string]*Node{}
 	for _, n := range tp.Nodes {
 		if id, _, host, ok := parseNSName(n.NS); !ok || id != tp.ID || host != n.Name {

@@ -34,7 +34,7 @@ func TestTopologyLines(t *testing.T) {
 		{Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("198.18.0.2"), Dev: tp.Iface("va")},
 	}
 	c.Ifaces = []Iface{{Name: tp.Iface("m2")}, {Name: "lo", Addrs: []Addr{AddrOf(netip.MustParseAddr("198.18.0.10"))}}}
-	if err := tp.validate(); err != nil {
+	if err := tp.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -92,11 +92,11 @@ func TestTopologyValidate(t *testing.T) {
 			tp := &Topology{ID: "xvs1a01"}
 			a, b := tp.AddNode("a"), tp.AddNode("b")
 			tp.Veths = []Veth{{A: End{NS: a.NS, Name: tp.Iface("va")}, B: End{NS: b.NS, Name: tp.Iface("vb")}}}
-			if err := tp.validate(); err != nil {
+			if err := tp.Validate(); err != nil {
 				t.Fatalf("valid plan refused: %v", err)
 			}
 			tc.mutate(tp)
-			if err := tp.validate(); !errors.Is(err, ErrOptions) {
+			if err := tp.Validate(); !errors.Is(err, ErrOptions) {
 				t.Errorf("validate: %v, want ErrOptions", err)
 			}
 		})
