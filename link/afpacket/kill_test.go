@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // helperEnv names the director namespace in which TestHelperProcess opens a
@@ -30,7 +32,7 @@ func TestHelperProcess(t *testing.T) {
 		tableOwner = false
 	}
 	var b *Backend
-	inNS(t, ns, func() {
+	testnet.InNS(t, ns, func() {
 		var err error
 		if b, err = Open([]string{"d0"}, Options{Sockets: 2}); err != nil {
 			t.Fatal(err)

@@ -7,21 +7,18 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/xvs-project/xvs/internal/testnet"
 	"github.com/xvs-project/xvs/link/afpacket/nft"
 )
 
-// Test topology, built per test with unique names and deleted on cleanup
-// (also when the test fails):
+// Test topology, built per test in two testnet.NewNetNS namespaces (unique
+// names, deleted on cleanup, also when the test fails):
 //
-//	namespace <base>-c (client)                namespace <base>-d (director)
+//	namespace cli (client)                     namespace dir (director)
 //	  c0 198.18.0.2/24  <------- veth ------->  d0 198.18.0.1/24
 //	     2001:db8::2/64                            2001:db8::1/64
 //	  198.18.0.100 and 198.18.7.0/24 via .1      lo 198.18.0.100/32 (the VIP)
@@ -30,10 +27,6 @@ import (
 // The VIP is a local address of the director, as it is for a real LVS
 // director, so without the nftables drop the director's kernel would answer
 // a SYN to an unbound port with a RST.
-const nsPrefix = "xvsafp-"
-
-var nsSeq atomic.Int32
-
 type topo struct {
 	dir, cli   string // namespace names
 	dIndex     int    // ifindex of d0 in the director namespace
@@ -53,68 +46,35 @@ func requireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces, packet sockets and nftables")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2) to build namespaces")
-	}
-}
-
-func ipCmd(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// removeLeakedNamespaces deletes namespaces of earlier runs whose process is
-// gone (a crashed or killed test leaves them behind).
-func removeLeakedNamespaces() {
-	ents, _ := os.ReadDir("/run/netns")
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err == nil && pid != os.Getpid() && unix.Kill(pid, 0) == unix.ESRCH {
-			_ = exec.Command("ip", "netns", "del", e.Name()).Run()
-		}
-	}
 }
 
 func newTopo(t testing.TB) *topo {
 	t.Helper()
 	requireRoot(t)
-	removeLeakedNamespaces()
-	base := nsPrefix + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(nsSeq.Add(1)))
-	tp := &topo{dir: base + "-d", cli: base + "-c"}
-	ipCmd(t, "netns", "add", tp.dir)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", tp.dir).Run() })
-	ipCmd(t, "netns", "add", tp.cli)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", tp.cli).Run() })
-	ipCmd(t, "-n", tp.dir, "link", "add", "d0", "type", "veth", "peer", "name", "c0", "netns", tp.cli)
-	ipCmd(t, "-n", tp.dir, "addr", "add", "198.18.0.1/24", "dev", "d0")
-	ipCmd(t, "-n", tp.dir, "addr", "add", "198.18.0.100/32", "dev", "lo")
-	ipCmd(t, "-n", tp.cli, "addr", "add", "198.18.0.2/24", "dev", "c0")
-	ipCmd(t, "-n", tp.dir, "addr", "add", "2001:db8::1/64", "dev", "d0", "nodad")
-	ipCmd(t, "-n", tp.dir, "addr", "add", "2001:db8:100::100/128", "dev", "lo", "nodad")
-	ipCmd(t, "-n", tp.cli, "addr", "add", "2001:db8::2/64", "dev", "c0", "nodad")
-	for _, ns := range []string{tp.dir, tp.cli} {
-		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	}
-	ipCmd(t, "-n", tp.dir, "link", "set", "d0", "up")
-	ipCmd(t, "-n", tp.cli, "link", "set", "c0", "up")
-	ipCmd(t, "-n", tp.cli, "route", "add", "198.18.0.100/32", "via", "198.18.0.1")
-	ipCmd(t, "-n", tp.cli, "route", "add", "198.18.7.0/24", "via", "198.18.0.1")
-	ipCmd(t, "-n", tp.cli, "-6", "route", "add", "2001:db8:100::100/128", "via", "2001:db8::1")
-	tp.in(t, tp.dir, func() {
+	dir, cli := testnet.NewNetNS(t), testnet.NewNetNS(t)
+	tp := &topo{dir: dir.Name(), cli: cli.Name()}
+	dir.IP(t,
+		"link add d0 type veth peer name c0 netns "+cli.Name(),
+		"addr add 198.18.0.1/24 dev d0",
+		"addr add 198.18.0.100/32 dev lo",
+		"addr add 2001:db8::1/64 dev d0 nodad",
+		"addr add 2001:db8:100::100/128 dev lo nodad",
+		"link set d0 up")
+	cli.IP(t,
+		"addr add 198.18.0.2/24 dev c0",
+		"addr add 2001:db8::2/64 dev c0 nodad",
+		"link set c0 up",
+		"route add 198.18.0.100/32 via 198.18.0.1",
+		"route add 198.18.7.0/24 via 198.18.0.1",
+		"route add 2001:db8:100::100/128 via 2001:db8::1")
+	dir.In(t, func() {
 		ifi, err := net.InterfaceByName("d0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		tp.dIndex, tp.dMAC = ifi.Index, ifi.HardwareAddr
 	})
-	tp.in(t, tp.cli, func() {
+	cli.In(t, func() {
 		ifi, err := net.InterfaceByName("c0")
 		if err != nil {
 			t.Fatal(err)
@@ -122,48 +82,21 @@ func newTopo(t testing.TB) *topo {
 		tp.cIndex, tp.cMAC = ifi.Index, ifi.HardwareAddr
 	})
 	// Resolve the neighbours both ways before traffic is steered away.
-	ipCmd(t, "-n", tp.cli, "neigh", "replace", "198.18.0.1", "lladdr", tp.dMAC.String(), "dev", "c0")
-	ipCmd(t, "-n", tp.dir, "neigh", "replace", "198.18.0.2", "lladdr", tp.cMAC.String(), "dev", "d0")
-	ipCmd(t, "-n", tp.cli, "neigh", "replace", "2001:db8::1", "lladdr", tp.dMAC.String(), "dev", "c0")
-	ipCmd(t, "-n", tp.dir, "neigh", "replace", "2001:db8::2", "lladdr", tp.cMAC.String(), "dev", "d0")
+	cli.IP(t,
+		"neigh replace 198.18.0.1 lladdr "+tp.dMAC.String()+" dev c0",
+		"neigh replace 2001:db8::1 lladdr "+tp.dMAC.String()+" dev c0")
+	dir.IP(t,
+		"neigh replace 198.18.0.2 lladdr "+tp.cMAC.String()+" dev d0",
+		"neigh replace 2001:db8::2 lladdr "+tp.cMAC.String()+" dev d0")
 	return tp
 }
 
-// in runs fn on the calling goroutine's thread switched into namespace ns.
-// Sockets fn creates stay in ns for their lifetime and may then be used from
-// any goroutine.
+// in runs fn on the calling goroutine's thread switched into namespace ns
+// (testnet.InNS), so fn may call t.Fatal. Sockets fn creates stay in ns for
+// their lifetime and may then be used from any goroutine.
 func (tp *topo) in(t testing.TB, ns string, fn func()) {
 	t.Helper()
-	inNS(t, ns, fn)
-}
-
-func inNS(t testing.TB, ns string, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("own namespace: %v", err)
-	}
-	target, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(orig)
-		runtime.UnlockOSThread()
-		t.Fatalf("namespace %s: %v", ns, err)
-	}
-	defer func() {
-		// A thread that cannot go back stays locked and dies with the
-		// goroutine instead of serving others in the wrong namespace.
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		unix.Close(orig)
-		unix.Close(target)
-	}()
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("enter namespace %s: %v", ns, err)
-	}
-	fn()
+	testnet.InNS(t, ns, fn)
 }
 
 // packetSockets counts the packet sockets bound to ifindex in the calling
