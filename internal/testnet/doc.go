@@ -1,13 +1,16 @@
 // Package testnet builds and tears down the network-namespace labs that xvs's
 // end-to-end tests, `make demo` and `make bench` run in: a client, a director
 // and N real servers, wired with veth pairs and one Linux bridge, plus the
-// labserver program (HTTP/UDP real servers and clients) and a Go API to drive it.
+// labserver program (HTTP/UDP real servers and clients) and a Go API to drive it;
+// the Topology those labs are built from, which the benchmark harness lays out
+// in its own shapes; and NewNetNS, the one namespace helper for tests.
 //
 // # What a lab touches
 //
 // Only namespaces it creates. Every veth pair is created inside a lab namespace
 // with its peer placed directly in another one (`ip -n NS link add ... peer name
-// X netns NS2`), so nothing is ever configured in the root namespace: its eth0,
+// X netns NS2`), and a macvlan inside its parent's lab namespace, moved from there
+// to another lab namespace, so nothing is ever configured in the root namespace: its eth0,
 // addresses and routes are never looked at. The root namespace only sees the
 // names under /run/netns and a marker file under /run/xvs-testnet/.
 //
@@ -17,8 +20,10 @@
 // sequence, e.g. "xvs9ix01". Namespaces are ID + "-" + host name ("xvs9ix01-client",
 // "-director", "-switch", "-r1" ... "-r99"); interfaces are ID + "-" + a short tag
 // ("xvs9ix01-c", "-d", "-dx", "-di", "-r1"; the switch-side ends add "s": "-sc",
-// "-sr1"; the bridge is "-br"), at most 15 characters. Because the pid is in the
-// name, CleanupStale (called once per process by New) recognises labs whose
+// "-sr1"; the bridge is "-br"), at most 15 characters. The benchmark's labs are
+// "ID-gen", "-dir" and "-real"; a NewNetNS namespace is "ID-ns", each with its own
+// ID. Because the pid is in the name, CleanupStale (called once per process by
+// New, NewTopology and NewNetNS) recognises labs whose
 // creator died and deletes them together with any process still inside; the
 // marker file (/run/xvs-testnet/ID) holds the creator's start time, so a reused
 // pid is not mistaken for the creator, and proves the namespaces are this
