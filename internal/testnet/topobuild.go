@@ -154,14 +154,16 @@ func (n *Node) configLines() []string {
 			"link set "+n.Bridge+" up")
 	}
 	for _, k := range n.Ifaces {
-		l := "link set " + k.Name
-		if k.MTU != 0 {
-			l += fmt.Sprintf(" mtu %d", k.MTU)
+		if k.Name != "lo" || k.MTU != 0 { // lo is up already
+			l := "link set " + k.Name
+			if k.MTU != 0 {
+				l += fmt.Sprintf(" mtu %d", k.MTU)
+			}
+			if k.Master != "" {
+				l += " master " + k.Master
+			}
+			lines = append(lines, l+" up")
 		}
-		if k.Master != "" {
-			l += " master " + k.Master
-		}
-		lines = append(lines, l+" up")
 		for _, a := range k.Addrs {
 			l := fmt.Sprintf("addr add %s dev %s", a.Prefix, k.Name)
 			if a.Addr().Is6() {

@@ -58,7 +58,7 @@ func TestTopologyLines(t *testing.T) {
 			"route add 198.19.0.0/16 via 198.18.0.2",
 			"route add 0.0.0.0/0 via 198.18.0.2 dev xvs1a01-va"}},
 		{"config c", c.configLines(), []string{
-			"link set lo up", "link set xvs1a01-m2 up", "link set lo up", "addr add 198.18.0.10/32 dev lo"}},
+			"link set lo up", "link set xvs1a01-m2 up", "addr add 198.18.0.10/32 dev lo"}},
 	} {
 		if !slices.Equal(tc.got, tc.want) {
 			t.Errorf("%s:\n%s\nwant\n%s", tc.name, strings.Join(tc.got, "\n"), strings.Join(tc.want, "\n"))
