@@ -36,7 +36,7 @@ func TestTopology(t *testing.T) {
 		{"dr", Options{Mode: DR, Reals: 2}},
 		{"tun", Options{Mode: TUN, Reals: 2}},
 	}
-	rootLinks := rootInterfaces(t)
+	rootLinks := interfaceNames(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -81,14 +81,15 @@ func TestTopology(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if got := rootInterfaces(t); strings.Join(got, ",") != strings.Join(rootLinks, ",") {
+		if got := interfaceNames(t); strings.Join(got, ",") != strings.Join(rootLinks, ",") {
 			t.Errorf("root namespace links changed: before %v, after %v", rootLinks, got)
 		}
 	})
 }
 
-// rootInterfaces lists the root namespace's interface names.
-func rootInterfaces(t *testing.T) []string {
+// interfaceNames lists the interface names of the calling thread's
+// namespace: the root one's, unless called inside NetNS.In.
+func interfaceNames(t testing.TB) []string {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		t.Fatal(err)

@@ -31,19 +31,11 @@ func TestNewNetNS(t *testing.T) {
 			"addr add 198.18.0.1/24 dev va", "link set va up")
 		b.IP(t, "addr add 198.18.0.2/24 dev vb", "link set vb up")
 		a.In(t, func() {
-			ifs, err := net.Interfaces()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, ifc := range ifs {
-				names = append(names, ifc.Name)
-				if ifc.Name == "lo" && ifc.Flags&net.FlagUp == 0 {
-					t.Error("lo is down")
-				}
-			}
-			if len(names) != 2 || names[0] != "lo" || names[1] != "va" {
+			if names := interfaceNames(t); len(names) != 2 || names[0] != "lo" || names[1] != "va" {
 				t.Errorf("interfaces %v, want [lo va]", names)
+			}
+			if lo, err := net.InterfaceByName("lo"); err != nil || lo.Flags&net.FlagUp == 0 {
+				t.Errorf("lo is not up: %v %v", lo, err)
 			}
 		})
 		if err := b.Do(func() error {
