@@ -270,7 +270,10 @@ func (l *Lab) Close() error {
 		errs = append(errs, l.Sink.Close())
 		l.Sink = nil
 	}
-	return errors.Join(append(errs, l.topo.Close())...)
+	if l.topo != nil {
+		errs = append(errs, l.topo.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // addrs returns a as the one address of a /bits segment.

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTopologyLines renders a small bridgeless topology, the shape of the
@@ -100,5 +102,83 @@ func TestTopologyValidate(t *testing.T) {
 				t.Errorf("validate: %v, want ErrOptions", err)
 			}
 		})
+	}
+}
+
+// TestTopologyBuild builds a bridgeless topology with a macvlan moved out of
+// its parent's namespace, sends a datagram across it, and checks that Close
+// leaves nothing; then that a topology whose lines fail leaves nothing either.
+//
+//	a: ID-va 198.18.0.1/24 ── veth ── b: ID-vb (trunk)
+//	                                    └ ID-m macvlan → c: 198.18.0.3/24
+func TestTopologyBuild(t *testing.T) {
+	if reason := Unavailable(); reason != "" {
+		t.Skip("testnet: " + reason)
+	}
+	tp, err := NewTopology(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := tp.AddNode("a"), tp.AddNode("b"), tp.AddNode("c")
+	tp.Veths = []Veth{{A: End{NS: a.NS, Name: tp.Iface("va")}, B: End{NS: b.NS, Name: tp.Iface("vb")}}}
+	tp.Macvlans = []Macvlan{{Name: tp.Iface("m"), ParentNS: b.NS, Parent: tp.Iface("vb"), NS: c.NS}}
+	a.Ifaces = []Iface{{Name: tp.Iface("va"), Addrs: []Addr{{Prefix: netip.MustParsePrefix("198.18.0.1/24")}}}}
+	b.Ifaces = []Iface{{Name: tp.Iface("vb")}}
+	c.Ifaces = []Iface{{Name: tp.Iface("m"), Addrs: []Addr{{Prefix: netip.MustParsePrefix("198.18.0.3/24")}}}}
+	if err := tp.Build(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Close() })
+	var conn *net.UDPConn
+	if err := DoIn(a.NS, func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(198, 18, 0, 1), Port: 9})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := DoIn(c.NS, func() error {
+		s, err := net.Dial("udp4", "198.18.0.1:9")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		_, err = s.Write([]byte("across the trunk"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 64)
+	n, from, err := conn.ReadFromUDP(buf)
+	if err != nil || string(buf[:n]) != "across the trunk" || !from.IP.Equal(net.IPv4(198, 18, 0, 3)) {
+		t.Fatalf("got %q from %v: %v", buf[:n], from, err)
+	}
+	if err := tp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkTopologyGone(t, tp)
+
+	bad, err := NewTopology(t.Name() + " bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1 := bad.AddNode("a")
+	n1.Routes = []Route{{Dst: netip.MustParsePrefix("198.19.0.0/16"), Via: netip.MustParseAddr("198.18.9.9")}} // no such segment
+	if err := bad.Build(t.Context()); err == nil {
+		t.Fatal("a route via an unreachable gateway built")
+	}
+	checkTopologyGone(t, bad)
+}
+
+func checkTopologyGone(t *testing.T, tp *Topology) {
+	t.Helper()
+	for _, ns := range tp.Namespaces() {
+		if _, err := os.Stat(nsPath(ns)); err == nil {
+			t.Errorf("namespace %s left behind", ns)
+		}
+	}
+	if _, ok := readMarker(tp.ID); ok {
+		t.Errorf("marker of %s left behind", tp.ID)
 	}
 }
