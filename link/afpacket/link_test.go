@@ -5,50 +5,27 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/internal/testnet"
 	"github.com/xvs-project/xvs/link"
 )
 
 var _ link.Backend = (*Backend)(nil)
 
-// inPrivateNetns runs fn on a thread moved into a new, empty network
-// namespace (loopback only, brought up), which vanishes with the test.
+// inPrivateNetns runs fn on the calling goroutine, its thread in a new,
+// empty network namespace (loopback only, up: testnet.NewNetNS), which is
+// deleted with the test.
 func inPrivateNetns(t *testing.T, fn func()) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a network namespace, packet sockets and nftables")
 	}
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer func() {
-		// A thread that cannot go back dies with the goroutine.
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		unix.Close(orig)
-	}()
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Skipf("cannot create a network namespace: %v", err)
-	}
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
-	fn()
+	testnet.NewNetNS(t).In(t, fn)
 }
 
 // loopbackUDP builds an Ethernet frame for lo (all-zero MACs) carrying a UDP
