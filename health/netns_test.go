@@ -4,30 +4,23 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // TestInNetns: a probe with Net.Enter = InNetns reaches a listener that exists only inside
 // another network namespace, the same probe without it does not, and an Exec check started
 // through Enter runs inside the namespace (it sees only that namespace's lo).
 //
-//	director ns (the test)          probe ns xvs<pid>zz-probe
+//	director ns (the test)          probe ns (testnet.NewNetNS)
 //	  TCP{Net.Enter} ───────────────► 127.0.0.1:port (listener made inside)
 func TestInNetns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a network namespace")
 	}
-	name := "xvs" + strconv.FormatInt(int64(os.Getpid()), 36) + "zz-probe"
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v: %s", err, out)
-	}
+	name := testnet.NewNetNS(t).Name() // lo up, deleted with the test
 	enter := InNetns("/run/netns/" + name)
 	var ln net.Listener
 	if err := enter(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return }); err != nil {
