@@ -41,8 +41,31 @@ func runHelper() int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
 	}
+	// ip enters the namespace only after it started: until then a sweep of
+	// the namespace cannot see the sleeper, which would then enter a
+	// namespace nobody can reach any more and outlive the test.
+	if !inNamespace(cmd.Process.Pid, l.Reals[0].NS) {
+		fmt.Fprintln(os.Stderr, "helper: the sleeper never entered", l.Reals[0].NS)
+		return 1
+	}
 	fmt.Printf("LAB %s %d\n", l.ID, cmd.Process.Pid)
 	select {}
+}
+
+// inNamespace waits up to five seconds for pid to be inside namespace ns.
+func inNamespace(pid int, ns string) bool {
+	var want syscall.Stat_t
+	if syscall.Stat(nsPath(ns), &want) != nil {
+		return false
+	}
+	for range 500 {
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+strconv.Itoa(pid)+"/ns/net", &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // helperLab is a lab built by a helper process.
