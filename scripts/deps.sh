@@ -9,6 +9,7 @@ command -v ethtool >/dev/null  || need+=(ethtool)
 command -v curl >/dev/null     || need+=(curl)
 command -v socat >/dev/null    || need+=(socat)
 command -v tshark >/dev/null   || need+=(tshark) # decodes GUE/GRE frames in encap tests
+command -v keepalived >/dev/null || need+=(keepalived) # the VRRP peer of vrrp's interop test
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

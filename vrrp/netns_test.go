@@ -1,0 +1,181 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
+)
+
+// pair is two directors' namespaces joined by one veth pair: a (.2) and
+// b (.3) on 198.18.0.0/24, with IPv6 link-local addresses from the kernel.
+type pair struct {
+	a, b *testnet.NetNS
+}
+
+const vipText = "198.18.0.100/32"
+
+func newPair(t *testing.T) pair {
+	t.Helper()
+	p := pair{a: testnet.NewNetNS(t), b: testnet.NewNetNS(t)}
+	p.a.IP(t,
+		"link add va type veth peer name vb netns "+p.b.Name(),
+		"addr add 198.18.0.2/24 dev va",
+		"link set va up")
+	p.b.IP(t, "addr add 198.18.0.3/24 dev vb", "link set vb up")
+	return p
+}
+
+func nsPath(n *testnet.NetNS) string { return filepath.Join("/run/netns", n.Name()) }
+
+// hasVIP reports whether the namespace holds the address on its interface.
+func hasVIP(t *testing.T, n *testnet.NetNS, vip string) bool {
+	t.Helper()
+	out, err := n.Command(context.Background(), "ip", "-o", "addr", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr: %v: %s", err, out)
+	}
+	return strings.Contains(string(out), " "+vip+" ")
+}
+
+// run starts a speaker for in; stop ends it and waits until it has left
+// (after its priority-0 advert). The test's cleanup stops it too.
+func run(t *testing.T, in Instance) (s *Speaker, stop func()) {
+	t.Helper()
+	s, err := NewSpeaker(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("%s: Run: %v", in.Name, err)
+		}
+	}()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return s, stop
+}
+
+// waitFor polls cond every 10 ms up to limit and returns how long it took.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestElectionAndFailover: two xvs speakers elect the higher priority,
+// which alone holds the VIP; when it stops it says so and the other takes
+// over within Skew_Time; when it comes back it preempts.
+func TestElectionAndFailover(t *testing.T) {
+	p := newPair(t)
+	vip := netip.MustParsePrefix(vipText)
+	const interval = 100 * time.Millisecond
+	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
+		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
+			Config: Config{VRID: 51, Priority: prio, Interval: interval, Version: 3}, GARPRepeat: 1}
+	}
+	a, stopA := run(t, inst(p.a, "va", 150))
+	b, _ := run(t, inst(p.b, "vb", 100))
+
+	// a becomes master after its Master_Down_Interval (3 × 100 ms +
+	// 41 ms); b stays backup since a's adverts keep coming.
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+	time.Sleep(5 * interval)
+	if b.Status().State != Backup || !hasVIP(t, p.a, vipText) || hasVIP(t, p.b, vipText) {
+		t.Fatalf("after election: a %v (vip %v), b %v (vip %v)", a.Status().State, hasVIP(t, p.a, vipText),
+			b.Status().State, hasVIP(t, p.b, vipText))
+	}
+	if st := b.Status(); st.Received == 0 || len(st.Discarded) != 0 {
+		t.Errorf("b: %+v", st)
+	}
+
+	// a stops: priority-0 advert, b takes over within its skew (61 ms) plus
+	// scheduling; the VIP moves.
+	stopA()
+	took := waitFor(t, time.Second, "b master after a's stop", func() bool { return b.Status().State == Master })
+	if hasVIP(t, p.a, vipText) || !hasVIP(t, p.b, vipText) {
+		t.Errorf("after a stopped: vip on a %v, on b %v", hasVIP(t, p.a, vipText), hasVIP(t, p.b, vipText))
+	}
+	t.Logf("takeover after a priority-0 advert: %v (skew 61 ms)", took)
+	if took > 4*interval {
+		t.Errorf("takeover took %v, want about the skew (< %v)", took, 4*interval)
+	}
+
+	// a returns with the higher priority and preempts.
+	a2, _ := run(t, inst(p.a, "va", 150))
+	waitFor(t, 2*time.Second, "a master again", func() bool { return a2.Status().State == Master })
+	waitFor(t, time.Second, "b backup again", func() bool { return b.Status().State == Backup })
+	if !hasVIP(t, p.a, vipText) || hasVIP(t, p.b, vipText) {
+		t.Errorf("after preemption: vip on a %v, on b %v", hasVIP(t, p.a, vipText), hasVIP(t, p.b, vipText))
+	}
+}
+
+// TestSilentMasterDies: a master that goes silent without a word (its link
+// cut) is replaced after the backup's Master_Down_Interval: 3 × 100 ms +
+// (256−100)/256 × 100 ms = 361 ms.
+func TestSilentMasterDies(t *testing.T) {
+	p := newPair(t)
+	vip := netip.MustParsePrefix(vipText)
+	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
+		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
+			Config: Config{VRID: 51, Priority: prio, Interval: 100 * time.Millisecond, Version: 3}, GARPRepeat: 1}
+	}
+	a, _ := run(t, inst(p.a, "va", 200))
+	b, _ := run(t, inst(p.b, "vb", 100))
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+	time.Sleep(300 * time.Millisecond)
+	// Cut a off: its adverts no longer reach b (a keeps thinking it is
+	// master, as a crashed box's kernel would keep nothing).
+	p.a.IP(t, "link set va down")
+	took := waitFor(t, 2*time.Second, "b master", func() bool { return b.Status().State == Master })
+	t.Logf("takeover after silence: %v (Master_Down_Interval 361 ms)", took)
+	if took < 250*time.Millisecond || took > 700*time.Millisecond {
+		t.Errorf("takeover after %v, want about 361 ms", took)
+	}
+}
+
+// TestUnicastPeers: with unicast_peer the two speakers elect over unicast
+// (no group joined is needed) and an advert from an address that is not a
+// peer is discarded.
+func TestUnicastPeers(t *testing.T) {
+	p := newPair(t)
+	vip := netip.MustParsePrefix(vipText)
+	inst := func(n *testnet.NetNS, ifname string, prio uint8, peer string) Instance {
+		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
+			Config:       Config{VRID: 51, Priority: prio, Interval: 100 * time.Millisecond, Version: 3},
+			UnicastPeers: []netip.Addr{netip.MustParseAddr(peer)}, GARPRepeat: 1}
+	}
+	a, stopA := run(t, inst(p.a, "va", 150, "198.18.0.3"))
+	b, _ := run(t, inst(p.b, "vb", 100, "198.18.0.2"))
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+	time.Sleep(500 * time.Millisecond)
+	if st := b.Status(); st.State != Backup || st.Received == 0 || len(st.Discarded) != 0 {
+		t.Fatalf("b over unicast: %+v", st)
+	}
+	stopA()
+	waitFor(t, time.Second, "b master", func() bool { return b.Status().State == Master })
+
+	// A third speaker on a's side, from an address b does not list.
+	p.a.IP(t, "addr add 198.18.0.4/24 dev va")
+	ci := inst(p.a, "va", 200, "198.18.0.3")
+	ci.Primary = netip.MustParseAddr("198.18.0.4")
+	c, _ := run(t, ci)
+	waitFor(t, 2*time.Second, "c master (b does not hear it)", func() bool { return c.Status().State == Master })
+	time.Sleep(300 * time.Millisecond)
+	if st := b.Status(); st.State != Master || st.Discarded["not-a-peer"] == 0 {
+		t.Errorf("b hearing a non-peer: %+v", st)
+	}
+}
