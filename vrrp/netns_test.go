@@ -179,3 +179,43 @@ func TestUnicastPeers(t *testing.T) {
 		t.Errorf("b hearing a non-peer: %+v", st)
 	}
 }
+
+// TestSplitBrainHeals: with the link between them cut both speakers are
+// master; restored, exactly one master remains within two advertisement
+// intervals (the lower priority yields at the first advert it hears).
+func TestSplitBrainHeals(t *testing.T) {
+	p := newPair(t)
+	vip := netip.MustParsePrefix(vipText)
+	const interval = 100 * time.Millisecond
+	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
+		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
+			Config: Config{VRID: 51, Priority: prio, Interval: interval, Version: 3}, GARPRepeat: 1}
+	}
+	a, _ := run(t, inst(p.a, "va", 150))
+	b, _ := run(t, inst(p.b, "vb", 100))
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+	// Cut the wire without touching either speaker's interface: b's side
+	// drops every VRRP packet it receives, so b hears nothing while a
+	// still hears b.
+	if out, err := p.b.Command(context.Background(), "nft", "add table inet split; add chain inet split in { type filter hook input priority 0; policy accept; }; add rule inet split in ip protocol 112 drop").CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v: %s", err, out)
+	}
+	waitFor(t, 2*time.Second, "b master during the split", func() bool { return b.Status().State == Master })
+	if a.Status().State != Master {
+		t.Fatalf("a left master during the split: %v", a.Status().State)
+	}
+	if out, err := p.b.Command(context.Background(), "nft", "delete table inet split").CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v: %s", err, out)
+	}
+	took := waitFor(t, 2*interval+100*time.Millisecond, "one master after the heal", func() bool {
+		return b.Status().State == Backup
+	})
+	t.Logf("split healed %v after the link returned", took)
+	time.Sleep(3 * interval)
+	if a.Status().State != Master || b.Status().State != Backup {
+		t.Errorf("after the heal: a %v, b %v", a.Status().State, b.Status().State)
+	}
+	if !hasVIP(t, p.a, vipText) || hasVIP(t, p.b, vipText) {
+		t.Errorf("after the heal: vip on a %v, on b %v", hasVIP(t, p.a, vipText), hasVIP(t, p.b, vipText))
+	}
+}
