@@ -3,6 +3,8 @@ package conntrack
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Conn is one entry of the table: a connection or a persistence template.
@@ -161,12 +163,7 @@ func (c *Conn) replyKey() (Key, bool) {
 	if p&metaReply == 0 {
 		return Key{}, false
 	}
-	return Key{
-		Src:     wordsAddr(c.w[wRep0].Load(), c.w[wRep1].Load()),
-		Dst:     wordsAddr(c.w[wSrc0].Load(), c.w[wSrc1].Load()),
-		SrcPort: uint16(p >> 8), DstPort: uint16(p >> 48), Proto: uint8(p >> 24),
-		Kind: KindReply,
-	}, true
+	return Key{Tuple: flow.Tuple{Src: wordsAddr(c.w[wRep0].Load(), c.w[wRep1].Load()), Dst: wordsAddr(c.w[wSrc0].Load(), c.w[wSrc1].Load()), SrcPort: uint16(p >> 8), DstPort: uint16(p >> 48), Proto: uint8(p >> 24)}, Kind: KindReply}, true
 }
 
 // Service returns the service ID given at insert.
@@ -219,7 +216,7 @@ func (c *Conn) Template() *Conn {
 // to it again, so they are reusable too.)
 func (c *Conn) Reusable() bool {
 	p := c.w[wPorts].Load()
-	if p&typeMask != typeConn || uint8(p>>24) != protoTCP {
+	if p&typeMask != typeConn || uint8(p>>24) != flow.TCP {
 		return false
 	}
 	ctl := c.w[wCtl].Load()

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"runtime"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Insert adds a connection under its forward key fwd (Kind KindConn) and, for
@@ -33,7 +35,7 @@ func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
 		return nil, ErrBadKey
 	}
 	st := v.State
-	if fwd.Proto != protoTCP {
+	if fwd.Proto != flow.TCP {
 		st = protoState(fwd.Proto)
 	} else if int(st) >= numTCPStates {
 		return nil, ErrBadConfig
@@ -204,7 +206,7 @@ func (t *Table) replaceLocked(sh *shard, p *probe, h uint64, tmpl, reply bool, n
 // TCP connection on its way out, whose tuple a new connection may take.
 func closingTCP(c *Conn, ctl uint64) bool {
 	p := c.w[wPorts].Load()
-	return p&typeMask == typeConn && uint8(p>>24) == protoTCP && stateClass[ctlState(ctl)] == classClosing
+	return p&typeMask == typeConn && uint8(p>>24) == flow.TCP && stateClass[ctlState(ctl)] == classClosing
 }
 
 // reserve takes one unit of capacity, evicting to make room if need be.

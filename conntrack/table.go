@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Config configures a Table.
@@ -274,8 +276,8 @@ func (t *Table) Timeouts() (tcp, tcpfin, udp time.Duration) {
 // non-TCP packet, and a TCP packet with SYN (or, with Config.Sloppy, any TCP
 // packet) unless it carries RST — the kernel's tcp_conn_schedule test.
 func (t *Table) AcceptsNew(proto, tcpFlags uint8) bool {
-	if proto != protoTCP {
+	if proto != flow.TCP {
 		return true
 	}
-	return tcpFlags&TCPRst == 0 && (tcpFlags&TCPSyn != 0 || t.sloppy)
+	return tcpFlags&flow.TCPRst == 0 && (tcpFlags&flow.TCPSyn != 0 || t.sloppy)
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 func TestTemplates(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tk := Key{Tuple: flow.Tuple{Src: addr("10.1.2.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
 	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2, Flags: 3}, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -19,7 +21,7 @@ func TestTemplates(t *testing.T) {
 	if tab.Lookup(&tk) != tmpl {
 		t.Fatal("template lookup")
 	}
-	fwd := clientKey(1, protoTCP)
+	fwd := clientKey(1, flow.TCP)
 	fwdAsConn := tk
 	fwdAsConn.Kind = KindConn
 	if tab.Lookup(&fwdAsConn) != nil {
@@ -67,9 +69,9 @@ func TestTemplates(t *testing.T) {
 // hides it at once (so a new one may take its key) and frees it after.
 func TestTemplateExpireWhileControlling(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tk := Key{Tuple: flow.Tuple{Src: addr("10.1.2.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
 	tmpl, _ := tab.InsertTemplate(tk, Value{Dest: 1}, time.Minute)
-	fwd := clientKey(1, protoTCP)
+	fwd := clientKey(1, flow.TCP)
 	c := mustInsert(t, tab, fwd, nil, Value{Dest: 1, Template: tmpl})
 	tab.Expire(tmpl)
 	if tab.Lookup(&tk) != nil {

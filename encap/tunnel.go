@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // TUN forwarding: IPIP (IPv4 in IPv4, protocol 4, RFC 2003) and IPv6 in IPv6
 // (next header 41, RFC 2473), pushed in place. The frame sits at a headroom
 // offset in its buffer; the L2 header (with its VLAN tags) moves hdrLen bytes
@@ -64,15 +66,15 @@ func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, 
 		return 0, 0, false
 	}
 	inner := buf[off+l3 : off+l3+ipLen]
-	innerProto := uint8(protoIPIP)
+	innerProto := uint8(flow.IPIP)
 	if p.Family == 4 {
-		if !IsV4Mapped(src) || !IsV4Mapped(dst) || inner[ipv4VerIHL]>>4 != 4 {
+		if !flow.IsV4Mapped(&src) || !flow.IsV4Mapped(&dst) || inner[ipv4VerIHL]>>4 != 4 {
 			return 0, 0, false
 		}
-	} else if IsV4Mapped(src) || IsV4Mapped(dst) || inner[ipv6VerTCFlow]>>4 != 6 {
+	} else if flow.IsV4Mapped(&src) || flow.IsV4Mapped(&dst) || inner[ipv6VerTCFlow]>>4 != 6 {
 		return 0, 0, false
 	} else {
-		innerProto = protoIPv6
+		innerProto = flow.IPv6
 	}
 
 	newOff = off - h
@@ -167,7 +169,7 @@ func PopTunnel(buf []byte, off, n int, guePort uint16) (newOff, newN int, ok boo
 	var innerLen int
 	var innerType uint16
 	switch proto {
-	case protoIPIP:
+	case flow.IPIP:
 		if len(inner) < ipv4MinLen || inner[ipv4VerIHL]>>4 != 4 {
 			return 0, 0, false
 		}
@@ -175,7 +177,7 @@ func PopTunnel(buf []byte, off, n int, guePort uint16) (newOff, newN int, ok boo
 		if innerLen < int(inner[ipv4VerIHL]&0x0f)<<2 || innerLen < ipv4MinLen {
 			return 0, 0, false
 		}
-	case protoIPv6:
+	case flow.IPv6:
 		if len(inner) < ipv6HdrLen || inner[ipv6VerTCFlow]>>4 != 6 {
 			return 0, 0, false
 		}
@@ -222,9 +224,9 @@ func TooBigMTU(family uint8, t Tunnel, linkMTU int) int {
 // for anything that is not a tunnel PopTunnel strips.
 func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, ok bool) {
 	switch proto {
-	case protoIPIP, protoIPv6:
+	case flow.IPIP, flow.IPv6:
 		return 0, proto, true
-	case protoUDP:
+	case flow.UDP:
 		if guePort == 0 || len(b) < udpHdrLen+gueHdrLen || be16(b[l4DstPort:]) != guePort ||
 			int(be16(b[udpLen:])) < udpHdrLen+gueHdrLen || int(be16(b[udpLen:])) > len(b) {
 			return 0, 0, false
@@ -232,11 +234,11 @@ func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, 
 		g := b[udpHdrLen:]
 		// Byte 0 zero: version 0, not a control message, no option words;
 		// no flags (Linux drops GUE with flags it does not know).
-		if g[0] != 0 || be16(g[2:]) != 0 || (g[1] != protoIPIP && g[1] != protoIPv6) {
+		if g[0] != 0 || be16(g[2:]) != 0 || (g[1] != flow.IPIP && g[1] != flow.IPv6) {
 			return 0, 0, false
 		}
 		return udpHdrLen + gueHdrLen, g[1], true
-	case protoGRE:
+	case flow.GRE:
 		if len(b) < greHdrLen {
 			return 0, 0, false
 		}
@@ -253,9 +255,9 @@ func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, 
 		}
 		switch be16(b[2:]) {
 		case etherTypeIPv4:
-			return hdr, protoIPIP, true
+			return hdr, flow.IPIP, true
 		case etherTypeIPv6:
-			return hdr, protoIPv6, true
+			return hdr, flow.IPv6, true
 		}
 	}
 	return 0, 0, false

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
@@ -42,13 +43,6 @@ func methodFlag(m service.Method) uint16 {
 	}
 	return connTUN
 }
-
-const (
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	tcpACK = 0x10
-)
 
 // pipeline is the per-packet logic of one worker: parse, look up or
 // schedule, rewrite. It holds the worker's reusable scratch state, so it must
@@ -232,8 +226,7 @@ func (p *pipeline) drop(r DropReason) verdict {
 func (p *pipeline) transport(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := &p.key
-	*k = conntrack.Key{Src: pkt.Src, Dst: pkt.Dst, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort,
-		Proto: pkt.Proto, Kind: conntrack.KindConn}
+	*k = conntrack.ConnKey(&pkt.Tuple)
 	if c := p.table.Lookup(k); c != nil {
 		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil && !p.restart(c) {
 			return p.forward(f, c, r)
@@ -262,7 +255,7 @@ func (p *pipeline) transport(f *link.Frame) verdict {
 // flow should be scheduled afresh without IPVS's one-second stall; which
 // closing states count is the conn_reuse_mode (see ConnReuse).
 func (p *pipeline) restart(c *conntrack.Conn) bool {
-	if p.reuse == ReuseNever || p.pkt.Proto != 6 || p.pkt.TCPFlags&(tcpSYN|tcpACK) != tcpSYN {
+	if p.reuse == ReuseNever || p.pkt.Proto != flow.TCP || p.pkt.TCPFlags&(flow.TCPSyn|flow.TCPAck) != flow.TCPSyn {
 		return false
 	}
 	return c.Reusable() || (p.reuse == ReuseFinWait && c.ReusableInputOnly())
@@ -271,7 +264,7 @@ func (p *pipeline) restart(c *conntrack.Conn) bool {
 // schedule makes a new connection for a packet to svc.
 func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	pkt := &p.pkt
-	if pkt.Proto == 6 && pkt.TCPFlags&(tcpSYN|tcpACK|tcpRST) != tcpSYN && !p.sloppy {
+	if pkt.Proto == flow.TCP && pkt.TCPFlags&(flow.TCPSyn|flow.TCPAck|flow.TCPRst) != flow.TCPSyn && !p.sloppy {
 		return p.drop(DropNoConn)
 	}
 	var tmpl *conntrack.Conn
@@ -284,7 +277,7 @@ func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	if r == nil {
 		return p.drop(DropNoDest)
 	}
-	if svc.onePacket && pkt.Proto == 17 {
+	if svc.onePacket && pkt.Proto == flow.UDP {
 		p.stats.realStats(r.id).conns.add(1)
 		return p.forwardNew(f, r)
 	}
@@ -329,18 +322,12 @@ func (p *pipeline) insertFailed(f *link.Frame, c *conntrack.Conn, err error) ver
 // replyKey is the tuple of the real server's replies on NAT.
 func (p *pipeline) replyKey(r *realState) conntrack.Key {
 	pkt := &p.pkt
-	port := r.port
-	if port == 0 {
-		port = pkt.DstPort
-	}
-	return conntrack.Key{Src: r.addr, Dst: pkt.Src, SrcPort: port, DstPort: pkt.SrcPort,
-		Proto: pkt.Proto, Kind: conntrack.KindReply}
+	return conntrack.ReplyKey(&pkt.Tuple, r.addr, r.portFor(pkt.DstPort))
 }
 
 func (p *pipeline) pick(svc *serviceState) *realState {
 	pkt := &p.pkt
-	p.flow = sched.Flow{Family: pkt.Family, Proto: pkt.Proto, Src: pkt.Src, Dst: pkt.Dst,
-		SrcPort: pkt.SrcPort, DstPort: pkt.DstPort}
+	p.flow = sched.Flow{Tuple: pkt.Tuple, Family: pkt.Family}
 	d := svc.sched.Pick(&p.flow)
 	if d == nil {
 		return nil
@@ -351,15 +338,9 @@ func (p *pipeline) pick(svc *serviceState) *realState {
 // persistentReal finds the client network's template or makes one.
 func (p *pipeline) persistentReal(svc *serviceState) (*conntrack.Conn, *realState) {
 	pkt := &p.pkt
-	var tk conntrack.Key
-	for i := range tk.Src {
-		tk.Src[i] = pkt.Src[i] & svc.persistMask[i]
-	}
 	// Templates are per service, so the ports of a service group (or of a
 	// port-0 service) share one choice.
-	tk.Dst[0], tk.Dst[1], tk.Dst[2], tk.Dst[3] = byte(svc.id>>24), byte(svc.id>>16), byte(svc.id>>8), byte(svc.id)
-	tk.Proto = svc.proto
-	tk.Kind = conntrack.KindTemplate
+	tk := conntrack.TemplateKey(svc.proto, &pkt.Src, &svc.persistMask, svc.id)
 	if t := p.table.Lookup(&tk); t != nil {
 		r := p.snap.real(t.Dest(), t.DestGen())
 		if r != nil && (r.dest.Weight() > 0 || !svc.expireQuiesce) {
@@ -403,11 +384,7 @@ func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
 	}
 	switch r.method {
 	case service.MethodNAT:
-		port := r.port
-		if port == 0 {
-			port = pkt.DstPort
-		}
-		encap.DNAT(pkt, r.addr, port)
+		encap.DNAT(pkt, r.addr, r.portFor(pkt.DstPort))
 	case service.MethodTUN:
 		return p.tunnel(f, r, hop)
 	}
@@ -518,18 +495,14 @@ func (p *pipeline) icmpError(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := &p.key
 	// The quoted packet went the other way: swap its ends to get our key.
-	*k = conntrack.Key{Src: pkt.InnerDst, Dst: pkt.InnerSrc, SrcPort: pkt.InnerDstPort,
-		DstPort: pkt.InnerSrcPort, Proto: pkt.InnerProto, Kind: conntrack.KindConn}
+	*k = conntrack.Key{Tuple: pkt.Inner.Reverse(), Kind: conntrack.KindConn}
 	if c := p.table.Lookup(k); c != nil {
 		r := p.snap.real(c.Dest(), c.DestGen())
 		if r == nil {
 			return p.drop(DropNoService)
 		}
 		if r.method == service.MethodNAT {
-			port := r.port
-			if port == 0 {
-				port = c.Key().DstPort
-			}
+			port := r.portFor(c.Key().DstPort)
 			hop := p.nextHop(&r.addr)
 			if hop == nil {
 				return verdictDrop
