@@ -61,23 +61,8 @@ func (g *registry) allocReal() (id, gen uint32) {
 }
 
 func schedOptions(s *service.Service) (sched.Options, error) {
-	var o sched.Options
-	o.MHTableSize = s.MHTableSize
-	for _, f := range s.SchedFlags {
-		switch f {
-		case "sh-fallback":
-			o.Flags |= sched.FlagSHFallback
-		case "sh-port":
-			o.Flags |= sched.FlagSHPort
-		case "mh-fallback":
-			o.Flags |= sched.FlagMHFallback
-		case "mh-port":
-			o.Flags |= sched.FlagMHPort
-		default:
-			return o, fmt.Errorf("unknown scheduler flag %q", f)
-		}
-	}
-	return o, sched.ValidateFlags(s.Scheduler, o.Flags)
+	f, err := sched.ParseFlags(s.Scheduler, s.SchedFlags)
+	return sched.Options{Flags: f, MHTableSize: s.MHTableSize}, err
 }
 
 // clone copies the registry so a change can be staged on it. Schedulers,
