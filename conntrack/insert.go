@@ -44,7 +44,7 @@ func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
 	if reply == nil {
 		bits = ctlNoOutput
 	}
-	return t.insert(&fwd, reply, &v, typeConn, connCtl(st, v.Flags, 0, bits), t.timeouts[st].Load())
+	return t.insert(&fwd, reply, &v, typeConn, connCtl(st, 0, bits), t.timeouts[st].Load())
 }
 
 // InsertTemplate adds a persistence template under k (Kind KindTemplate):
@@ -134,11 +134,7 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 		c.set(wRep1, 0)
 	}
 	c.set(wSvc, uint64(v.Service)<<32|uint64(v.Dest))
-	gen := uint64(v.DestGen)
-	if typ == typeTmpl {
-		gen |= uint64(v.Flags) << 32
-	}
-	c.set(wGen, gen)
+	c.set(wGen, uint64(v.DestGen))
 	c.set(wTmpl, uint64(ref))
 	c.set(wBytesIn, uint64(local%chunkSize))
 	c.set(wBytesOut, 0)

@@ -11,12 +11,12 @@ import (
 func TestTemplates(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 100})
 	tk := Key{Tuple: flow.Tuple{Src: addr("10.1.2.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
-	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2, Flags: 3}, 5*time.Minute)
+	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2}, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Flags() != 3 || tmpl.Key() != tk {
-		t.Fatalf("template fields: %v %d %d", tmpl.Key(), tmpl.Dest(), tmpl.Flags())
+	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Key() != tk {
+		t.Fatalf("template fields: %v %d", tmpl.Key(), tmpl.Dest())
 	}
 	if tab.Lookup(&tk) != tmpl {
 		t.Fatal("template lookup")

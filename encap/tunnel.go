@@ -47,8 +47,10 @@ func TunnelOverhead(family uint8, t Tunnel) int {
 // not an IP kind, t is of an unknown type, the headroom is short, the outer
 // length would not fit 16 bits, or src/dst are not of the packet's family
 // (v4-mapped for IPv4, not v4-mapped for IPv6). Only buf[off-overhead :
-// off+L3] is written. p describes the inner packet afterwards and must not be
-// used with the new frame: parse it again if needed.
+// off+L3] is written. Afterwards p.Frame is the new frame, so SetMACs still
+// applies to p, and p.L3 is the outer header's offset; the other fields
+// describe the inner packet as it was parsed, so the other rewrites must not
+// be given p: parse the new frame for those.
 func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, id uint16) (newOff, newN int, ok bool) {
 	if !p.kind.isIP() {
 		return 0, 0, false
@@ -111,7 +113,9 @@ func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, 
 			t.writeTunnelHeader(o[ipv6HdrLen:], inner, innerProto, p, src[:], dst[:])
 		}
 	}
-	return newOff, l3 + h + ipLen, true
+	newN = l3 + h + ipLen
+	p.Frame = buf[newOff : newOff+newN]
+	return newOff, newN, true
 }
 
 // PopTunnel strips an outer IPv4 (protocol 4 or 41) or IPv6 (next header 4 or
