@@ -13,10 +13,11 @@ const maxFragments = 4
 // encapsulated packet would not fit the egress MTU.
 func (p *pipeline) tunnel(f *link.Frame, r *realState, hop *link.Hop) verdict {
 	pkt := &p.pkt
-	if encap.NeedsTooBig(pkt, r.tunnel, hop.MTU) {
-		return p.tooBig(r, hop)
-	}
 	if pkt.IPLen+encap.TunnelOverhead(pkt.Family, r.tunnel) > hop.MTU {
+		// Too long once encapsulated (the one test on the common path).
+		if encap.NeedsTooBig(pkt, r.tunnel, hop.MTU) {
+			return p.tooBig(r, hop)
+		}
 		// IPv4 that may be fragmented: the kernel fragments the outer
 		// packet, and so does xvs.
 		return p.fragmentTunnel(f, r, hop)
