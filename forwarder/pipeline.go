@@ -22,7 +22,11 @@ const (
 
 // pipeline is the per-packet logic of one worker: parse, look up or
 // schedule, rewrite. It holds the worker's reusable scratch state, so it must
-// not be shared between goroutines.
+// not be shared between goroutines. Its steps are filed by subject: this file
+// takes a frame in (process) and sends it on (emit, nextHop); lookup.go finds
+// or makes the connection (scheduling, persistence); forward.go rewrites for
+// NAT and DR and NAT's replies; tunnel.go encapsulates, fragments or answers
+// "too big"; icmp.go handles ICMP errors; fragments.go follows fragments.
 type pipeline struct {
 	table  *conntrack.Table
 	router Router
