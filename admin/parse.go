@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -467,59 +469,41 @@ func (p *parser) parseNetmask() error {
 	return nil
 }
 
-// parseSchedFlags reads -b: a comma-separated list of sh-fallback, sh-port,
-// mh-fallback, mh-port, or ipvsadm's generic flag-1, flag-2 (the first two
-// of those for sh and mh).
+// parseSchedFlags reads -b: a comma-separated list of flag names (sh-fallback,
+// sh-port, mh-fallback, mh-port) or ipvsadm's generic flag-1, flag-2 and
+// flag-3; which scheduler takes which is sched's (sched.ParseIPVSFlag).
 func (p *parser) parseSchedFlags() error {
 	s := &p.cmd.Service
-	sched := s.Scheduler
-	if sched == "" {
-		sched = service.DefaultScheduler
+	name := s.Scheduler
+	if name == "" {
+		name = service.DefaultScheduler
 	}
-	var out []string
-	add := func(f string) {
-		for _, g := range out {
-			if g == f {
-				return
-			}
-		}
-		out = append(out, f)
-	}
+	var fl sched.Flags
 	for _, f := range strings.Split(p.schedFlags, ",") {
-		switch f {
-		case "sh-fallback", "sh-port", "mh-fallback", "mh-port":
-			if sched != f[:2] {
-				return syntaxf(ErrSchedFlag, "incompatible scheduler flag `%s'", f)
-			}
-			add(f)
-		case "flag-1", "flag-2":
-			if sched != "sh" && sched != "mh" {
-				return syntaxf(ErrSchedFlag, "incompatible scheduler flag `%s'", f)
-			}
-			add(sched + map[string]string{"flag-1": "-fallback", "flag-2": "-port"}[f])
-		case "flag-3":
-			return syntaxf(ErrSchedFlag, "incompatible scheduler flag `%s'", f)
-		default:
+		b, err := sched.ParseIPVSFlag(name, f)
+		switch {
+		case errors.Is(err, sched.ErrUnknownFlag):
 			return syntaxf(ErrSchedFlag, "invalid scheduler flag `%s'", f)
+		case err != nil:
+			return syntaxf(ErrSchedFlag, "incompatible scheduler flag `%s'", f)
 		}
+		fl |= b
 	}
-	s.SchedFlags = canonicalFlags(out)
+	s.SchedFlags = fl.Names()
 	return nil
 }
 
 // canonicalFlags orders scheduler flags as the kernel's bits order them:
-// fallback before port.
+// fallback before port (names that are no flag last, as given).
 func canonicalFlags(fl []string) []string {
-	var fb, port []string
+	var known sched.Flags
+	var rest []string
 	for _, f := range fl {
-		if strings.HasSuffix(f, "-fallback") {
-			fb = append(fb, f)
+		if b, ok := sched.FlagByName(f); ok {
+			known |= b
 		} else {
-			port = append(port, f)
+			rest = append(rest, f)
 		}
 	}
-	if len(fb)+len(port) == 0 {
-		return nil
-	}
-	return append(fb, port...)
+	return append(known.Names(), rest...)
 }

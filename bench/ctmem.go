@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/flow"
 )
 
 // The connection table's memory per entry is not among conntrack's own
@@ -40,8 +41,8 @@ const childCTMem = "__ctmem"
 // tableKey is the i-th client's forward key to the VIP, and its NAT reply.
 func tableKey(i int) (fwd, reply conntrack.Key) {
 	src := netip.AddrFrom4([4]byte{198, 19, byte(i >> 16), byte(i >> 8)}).As16()
-	fwd = conntrack.Key{Src: src, Dst: labVIP.As16(), SrcPort: 1024 + uint16(i&0xff), DstPort: 80, Proto: 6, Kind: conntrack.KindConn}
-	reply = conntrack.Key{Src: realAddr(1 + i%3).As16(), Dst: src, SrcPort: 80, DstPort: fwd.SrcPort, Proto: 6, Kind: conntrack.KindReply}
+	fwd = conntrack.Key{Tuple: flow.Tuple{Src: src, Dst: labVIP.As16(), SrcPort: 1024 + uint16(i&0xff), DstPort: 80, Proto: 6}, Kind: conntrack.KindConn}
+	reply = conntrack.Key{Tuple: flow.Tuple{Src: realAddr(1 + i%3).As16(), Dst: src, SrcPort: 80, DstPort: fwd.SrcPort, Proto: 6}, Kind: conntrack.KindReply}
 	return fwd, reply
 }
 

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // The per-packet and per-flow paths must not allocate.
@@ -15,10 +17,10 @@ func TestZeroAllocs(t *testing.T) {
 	keys := make([]Key, 2*n)
 	replies := make([]Key, 2*n)
 	for i := range keys {
-		keys[i] = clientKey(uint32(i), protoTCP)
+		keys[i] = clientKey(uint32(i), flow.TCP)
 		replies[i] = replyOf(keys[i], real1, 80)
 	}
-	tk := Key{Src: addr("10.0.0.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tk := Key{Tuple: flow.Tuple{Src: addr("10.0.0.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
 	tmpl, err := tab.InsertTemplate(tk, Value{Dest: 1}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +29,7 @@ func TestZeroAllocs(t *testing.T) {
 	for i := range n {
 		conns[i] = mustInsert(t, tab, keys[i], &replies[i], Value{Dest: 1, Template: tmpl})
 	}
-	miss := clientKey(3*n, protoTCP)
+	miss := clientKey(3*n, flow.TCP)
 	i := 0
 	next := func() int { i = (i + 1) % n; return i }
 	checks := []struct {
@@ -38,8 +40,8 @@ func TestZeroAllocs(t *testing.T) {
 		{"Lookup reply", func() { tab.Lookup(&replies[next()]) }},
 		{"Lookup template", func() { tab.Lookup(&tk) }},
 		{"Lookup miss", func() { tab.Lookup(&miss) }},
-		{"Observe", func() { tab.Observe(conns[next()], DirInput, TCPAck, 1500) }},
-		{"Observe reply", func() { tab.Observe(conns[next()], DirOutput, TCPSyn|TCPAck, 60) }},
+		{"Observe", func() { tab.Observe(conns[next()], DirInput, flow.TCPAck, 1500) }},
+		{"Observe reply", func() { tab.Observe(conns[next()], DirOutput, flow.TCPSyn|flow.TCPAck, 60) }},
 		{"Reusable", func() { conns[next()].Reusable() }},
 		{"Template", func() { conns[next()].Template() }},
 		{"Reap", func() { tab.Reap(1000) }},
@@ -67,7 +69,7 @@ func TestZeroAllocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tab.Observe(c, DirInput, TCPSyn, 60)
+		tab.Observe(c, DirInput, flow.TCPSyn, 60)
 		j++
 	}
 	if a := testing.AllocsPerRun(n/2, insert); a != 0 {

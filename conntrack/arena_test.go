@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestArenaBlocks: index blocks are reused first fit, only after the grace,
@@ -96,7 +98,7 @@ func TestTableMemoryReleased(t *testing.T) {
 	a, id := func() (*arena, uint32) {
 		tab, _ := newTable(t, Config{Capacity: 40_000, Shards: 1})
 		for i := range uint32(30_000) {
-			mustInsert(t, tab, clientKey(i, protoUDP), nil, Value{})
+			mustInsert(t, tab, clientKey(i, flow.UDP), nil, Value{})
 		}
 		if tableByID(tab.id) != tab {
 			t.Fatal("the registry does not know the table")
@@ -159,7 +161,7 @@ func TestHugePages(t *testing.T) {
 	}
 	tab, _ := newTable(t, Config{Capacity: 200_000, Shards: 2})
 	for i := range uint32(150_000) {
-		k := clientKey(i, protoTCP)
+		k := clientKey(i, flow.TCP)
 		rk := replyOf(k, real1, 80)
 		mustInsert(t, tab, k, &rk, Value{})
 	}

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestLookupBatch: LookupBatch answers exactly as Lookup for every kind of
@@ -13,7 +15,7 @@ func TestLookupBatch(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 5000, Shards: 4})
 	var keys []Key
 	for i := range uint32(2000) {
-		k := clientKey(i, protoTCP)
+		k := clientKey(i, flow.TCP)
 		rk := replyOf(k, real1, 80)
 		var rp *Key
 		if i%2 == 0 {
@@ -25,13 +27,13 @@ func TestLookupBatch(t *testing.T) {
 		}
 		keys = append(keys, k, rk)
 		if i%50 == 0 {
-			tk := Key{Src: k.Src, SrcPort: uint16(i), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+			tk := Key{Tuple: flow.Tuple{Src: k.Src, SrcPort: uint16(i), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
 			if _, err := tab.InsertTemplate(tk, Value{}, time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			keys = append(keys, tk)
 		}
-		miss := clientKey(i+1_000_000, protoUDP)
+		miss := clientKey(i+1_000_000, flow.UDP)
 		odd := k
 		odd.Kind = 7
 		keys = append(keys, miss, odd)

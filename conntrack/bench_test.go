@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // benchTables are built once per size: building 10 M entries takes seconds.
@@ -31,7 +33,7 @@ func getBenchTable(b *testing.B, n int) *benchTable {
 		bt.failed = "build did not finish"
 		bt.tab, _ = newTable(b, Config{Capacity: n})
 		for i := range uint32(n) {
-			k := clientKey(i, protoTCP)
+			k := clientKey(i, flow.TCP)
 			rk := replyOf(k, real1, 80)
 			if _, err := bt.tab.Insert(k, &rk, Value{Dest: i}); err != nil {
 				bt.failed = fmt.Sprintf("insert %d: %v (%+v)", i, err, bt.tab.Stats())
@@ -41,7 +43,7 @@ func getBenchTable(b *testing.B, n int) *benchTable {
 		r := rand.New(rand.NewPCG(1, 2))
 		bt.sample = make([]Key, 1<<20)
 		for i := range bt.sample {
-			k := clientKey(uint32(r.IntN(n)), protoTCP)
+			k := clientKey(uint32(r.IntN(n)), flow.TCP)
 			if i%2 == 1 {
 				k = replyOf(k, real1, 80)
 			}
@@ -192,7 +194,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 	bt := getBenchTable(b, 1_000_000)
 	miss := make([]Key, 1<<16)
 	for i := range miss {
-		miss[i] = clientKey(uint32(2_000_000+i), protoTCP)
+		miss[i] = clientKey(uint32(2_000_000+i), flow.TCP)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -210,7 +212,7 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		bt.tab.Observe(bt.conns[i&mask], Dir(i&1), TCPAck, 1500)
+		bt.tab.Observe(bt.conns[i&mask], Dir(i&1), flow.TCPAck, 1500)
 	}
 }
 
@@ -222,7 +224,7 @@ func BenchmarkInsertExpire(b *testing.B) {
 	for _, tc := range []struct {
 		proto uint8
 		life  time.Duration // the first packet's state's timeout
-	}{{protoTCP, time.Minute}, {protoUDP, 5 * time.Minute}} {
+	}{{flow.TCP, time.Minute}, {flow.UDP, 5 * time.Minute}} {
 		b.Run(protoName(tc.proto), func(b *testing.B) {
 			tab, clk := newTable(b, Config{Capacity: 1 << 20})
 			tick := tc.life / 64 // per 1024 inserts
@@ -236,7 +238,7 @@ func BenchmarkInsertExpire(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				tab.Observe(c, DirInput, TCPSyn, 60)
+				tab.Observe(c, DirInput, flow.TCPSyn, 60)
 				if i&1023 == 1023 {
 					clk.Advance(tick)
 					tab.Reap(2048)
@@ -265,7 +267,7 @@ func measureMemory(tb testing.TB, n int, nat bool) float64 {
 	tab, _ := newTable(tb, Config{Capacity: n})
 	start := time.Now()
 	for i := range uint32(n) {
-		k := clientKey(i, protoTCP)
+		k := clientKey(i, flow.TCP)
 		var rp *Key
 		if nat {
 			rk := replyOf(k, real1, 80)
@@ -295,7 +297,7 @@ func measureMemory(tb testing.TB, n int, nat bool) float64 {
 		"%d index slots (load %.2f), slab %d, fill %v (%.0f ns/insert)",
 		nat, per, (rss1-rss0)>>20, (huge1-huge0)>>20, heap>>20, st.IndexSlots, float64(keys)/float64(st.IndexSlots),
 		st.SlabEntries, elapsed.Round(time.Millisecond), float64(elapsed.Nanoseconds())/float64(n))
-	k := clientKey(uint32(n/2), protoTCP)
+	k := clientKey(uint32(n/2), flow.TCP)
 	if tab.Lookup(&k) == nil {
 		tb.Error("lookup after fill")
 	}
@@ -346,7 +348,7 @@ func BenchmarkLookupPages(b *testing.B) {
 				tabs[i], _ = newTable(b, Config{Capacity: n})
 				tabs[i].arena.heapOnly = heap
 				for j := range uint32(n) {
-					k := clientKey(j, protoTCP)
+					k := clientKey(j, flow.TCP)
 					rk := replyOf(k, real1, 80)
 					if _, err := tabs[i].Insert(k, &rk, Value{Dest: j}); err != nil {
 						b.Fatal(err)
@@ -356,7 +358,7 @@ func BenchmarkLookupPages(b *testing.B) {
 			sample := make([]Key, 0, 1<<20)
 			r := rand.New(rand.NewPCG(5, 6))
 			for i := range 1 << 20 {
-				k := clientKey(uint32(r.IntN(n)), protoTCP)
+				k := clientKey(uint32(r.IntN(n)), flow.TCP)
 				if i%2 == 1 {
 					k = replyOf(k, real1, 80)
 				}

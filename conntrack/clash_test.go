@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // step is one packet of a transcript: direction and TCP flags as letters.
@@ -18,15 +20,15 @@ func tcpFlags(s string) uint8 {
 	for _, c := range s {
 		switch c {
 		case 'S':
-			f |= TCPSyn
+			f |= flow.TCPSyn
 		case 'A':
-			f |= TCPAck
+			f |= flow.TCPAck
 		case 'F':
-			f |= TCPFin
+			f |= flow.TCPFin
 		case 'R':
-			f |= TCPRst
+			f |= flow.TCPRst
 		case 'P':
-			f |= TCPPsh
+			f |= flow.TCPPsh
 		}
 	}
 	return f
@@ -47,15 +49,15 @@ func TestReplyClash(t *testing.T) {
 		want  error         // nil: the new connection takes the key
 		state State         // the holder's state before the insert
 	}{
-		{"syn-recv", protoTCP, []step{{in, "S"}}, 0, ErrReplyClash, StateSynRecv},
-		{"established", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}}, 0, ErrReplyClash, StateEstablished},
-		{"fin-wait", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {out, "FA"}}, 0, nil, StateFinWait},
-		{"time-wait server closed", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {out, "FA"}, {in, "A"}, {in, "FA"}, {out, "A"}}, 0, nil, StateTimeWait},
-		{"time-wait client closed", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {in, "FA"}, {out, "FA"}, {in, "A"}}, 0, nil, StateTimeWait},
-		{"close after reset", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {in, "RA"}}, 0, nil, StateClose},
-		{"established but expired", protoTCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}}, 16 * time.Minute, nil, StateEstablished},
-		{"udp", protoUDP, nil, 0, ErrReplyClash, StateUDP},
-		{"udp expired", protoUDP, nil, 6 * time.Minute, nil, StateUDP},
+		{"syn-recv", flow.TCP, []step{{in, "S"}}, 0, ErrReplyClash, StateSynRecv},
+		{"established", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}}, 0, ErrReplyClash, StateEstablished},
+		{"fin-wait", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {out, "FA"}}, 0, nil, StateFinWait},
+		{"time-wait server closed", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {out, "FA"}, {in, "A"}, {in, "FA"}, {out, "A"}}, 0, nil, StateTimeWait},
+		{"time-wait client closed", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {in, "FA"}, {out, "FA"}, {in, "A"}}, 0, nil, StateTimeWait},
+		{"close after reset", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}, {in, "RA"}}, 0, nil, StateClose},
+		{"established but expired", flow.TCP, []step{{in, "S"}, {out, "SA"}, {in, "A"}}, 16 * time.Minute, nil, StateEstablished},
+		{"udp", flow.UDP, nil, 0, ErrReplyClash, StateUDP},
+		{"udp expired", flow.UDP, nil, 6 * time.Minute, nil, StateUDP},
 	}
 	for _, tc := range cases {
 		t.Run(strings.ReplaceAll(tc.name, " ", "-"), func(t *testing.T) {
@@ -106,7 +108,7 @@ func TestReplyClash(t *testing.T) {
 // the caller's, which expires the entry first.
 func TestReplyClashKeepsForwardExists(t *testing.T) {
 	tab, _ := newTable(t, Config{Capacity: 100})
-	fwd := clientKey(1, protoTCP)
+	fwd := clientKey(1, flow.TCP)
 	rk := replyOf(fwd, real1, 80)
 	old, err := tab.Insert(fwd, &rk, Value{})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestConcurrent runs inserts, lookups, Observe, Expire, eviction and
@@ -54,11 +56,11 @@ func TestConcurrent(t *testing.T) {
 		},
 	}})
 	fwdOf := func(i int) (Key, Key) {
-		k := clientKey(uint32(i), protoTCP)
+		k := clientKey(uint32(i), flow.TCP)
 		return k, replyOf(k, real1, 8080)
 	}
 	tmplOf := func(i int) Key {
-		return Key{Src: addr("10.0.0.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate, SrcPort: uint16(i % clients)}
+		return Key{Tuple: flow.Tuple{Src: addr("10.0.0.0"), Dst: vip, Proto: flow.TCP, SrcPort: uint16(i % clients)}, Kind: KindTemplate}
 	}
 	var wg sync.WaitGroup
 	run := func(seed uint64, fn func(r *rand.Rand)) {
@@ -85,7 +87,7 @@ func TestConcurrent(t *testing.T) {
 				v.Template = tmpl
 			}
 			if c, err := tab.Insert(fwd, &rk, v); err == nil {
-				tab.Observe(c, DirInput, TCPSyn, 60)
+				tab.Observe(c, DirInput, flow.TCPSyn, 60)
 			}
 		})
 	}
@@ -97,7 +99,7 @@ func TestConcurrent(t *testing.T) {
 				k, dir = &rk, DirOutput
 			}
 			if c := tab.Lookup(k); c != nil {
-				flags := [...]uint8{TCPAck, TCPAck, TCPAck, TCPSyn | TCPAck, TCPFin | TCPAck, TCPRst}[r.IntN(6)]
+				flags := [...]uint8{flow.TCPAck, flow.TCPAck, flow.TCPAck, flow.TCPSyn | flow.TCPAck, flow.TCPFin | flow.TCPAck, flow.TCPRst}[r.IntN(6)]
 				tab.Observe(c, dir, flags, 100)
 				_ = c.Template()
 			}

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Conn is one entry of the table: a connection or a persistence template.
@@ -36,13 +38,13 @@ const (
 	// expiry and liveness move together:
 	//   bits  0-31 expiry tick
 	//   bits 32-39 state (connection)     | bits 32-55 controlled conns (template)
-	//   bits 40-55 caller's flags (connection)
+	//   bits 40-55 unused (connection)
 	//   bit  56 live, 57 no output seen yet, 58 orphan (template out of the index)
 	wCtl = 7
 	// wSvc: service<<32 | dest. A free entry keeps its free time here.
 	wSvc = 8
 	// wGen: dest generation in the low half. The high half counts output
-	// packets (connection) or holds the caller's flags (template).
+	// packets (connection); it is unused for a template.
 	wGen = 9
 	// wTmpl: the controlling template's reference in the low half (free
 	// entries link the free list there); input packets in the high half.
@@ -75,15 +77,14 @@ const (
 )
 
 func ctlState(ctl uint64) State   { return State(ctl >> 32) }
-func ctlFlags(ctl uint64) uint16  { return uint16(ctl >> 40) }
 func ctlCount(ctl uint64) uint32  { return uint32(ctl>>32) & ctlCountMask }
 func ctlExpiry(ctl uint64) uint32 { return uint32(ctl) }
 func withExpiry(ctl uint64, e uint32) uint64 {
 	return ctl&^ctlExpMask | uint64(e)
 }
 
-func connCtl(s State, flags uint16, exp uint32, bits uint64) uint64 {
-	return ctlLive | bits | uint64(flags)<<40 | uint64(s)<<32 | uint64(exp)
+func connCtl(s State, exp uint32, bits uint64) uint64 {
+	return ctlLive | bits | uint64(s)<<32 | uint64(exp)
 }
 
 func tmplCtl(n uint32, exp uint32, bits uint64) uint64 {
@@ -161,12 +162,7 @@ func (c *Conn) replyKey() (Key, bool) {
 	if p&metaReply == 0 {
 		return Key{}, false
 	}
-	return Key{
-		Src:     wordsAddr(c.w[wRep0].Load(), c.w[wRep1].Load()),
-		Dst:     wordsAddr(c.w[wSrc0].Load(), c.w[wSrc1].Load()),
-		SrcPort: uint16(p >> 8), DstPort: uint16(p >> 48), Proto: uint8(p >> 24),
-		Kind: KindReply,
-	}, true
+	return Key{Tuple: flow.Tuple{Src: wordsAddr(c.w[wRep0].Load(), c.w[wRep1].Load()), Dst: wordsAddr(c.w[wSrc0].Load(), c.w[wSrc1].Load()), SrcPort: uint16(p >> 8), DstPort: uint16(p >> 48), Proto: uint8(p >> 24)}, Kind: KindReply}, true
 }
 
 // Service returns the service ID given at insert.
@@ -177,14 +173,6 @@ func (c *Conn) Dest() uint32 { return uint32(c.w[wSvc].Load()) }
 
 // DestGen returns the real server generation given at insert.
 func (c *Conn) DestGen() uint32 { return uint32(c.w[wGen].Load()) }
-
-// Flags returns the caller's flags given at insert.
-func (c *Conn) Flags() uint16 {
-	if c.IsTemplate() {
-		return uint16(c.w[wGen].Load() >> 32)
-	}
-	return ctlFlags(c.w[wCtl].Load())
-}
 
 // State returns the connection's state; StateNone for a template.
 func (c *Conn) State() State {
@@ -219,7 +207,7 @@ func (c *Conn) Template() *Conn {
 // to it again, so they are reusable too.)
 func (c *Conn) Reusable() bool {
 	p := c.w[wPorts].Load()
-	if p&typeMask != typeConn || uint8(p>>24) != protoTCP {
+	if p&typeMask != typeConn || uint8(p>>24) != flow.TCP {
 		return false
 	}
 	ctl := c.w[wCtl].Load()

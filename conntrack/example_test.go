@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/flow"
 )
 
 // A NAT connection's life: the client's SYN creates it, the real server's
@@ -18,23 +19,22 @@ func Example() {
 	vip := netip.MustParseAddrPort("198.18.1.1:80")
 	real := netip.MustParseAddrPort("198.18.2.1:8080")
 
-	fwd := conntrack.Key{Src: client.Addr().As16(), SrcPort: client.Port(),
-		Dst: vip.Addr().As16(), DstPort: vip.Port(), Proto: 6, Kind: conntrack.KindConn}
-	reply := conntrack.Key{Src: real.Addr().As16(), SrcPort: real.Port(),
-		Dst: client.Addr().As16(), DstPort: client.Port(), Proto: 6, Kind: conntrack.KindReply}
+	t := flow.TupleOf(flow.TCP, client, vip)
+	fwd := conntrack.ConnKey(&t)
+	reply := conntrack.ReplyKey(&t, real.Addr().As16(), real.Port())
 
 	// A miss for a SYN: the forwarder schedules a real server and inserts.
-	if tab.Lookup(&fwd) == nil && tab.AcceptsNew(6, conntrack.TCPSyn) {
+	if tab.Lookup(&fwd) == nil && tab.AcceptsNew(flow.TCP, flow.TCPSyn) {
 		c, err := tab.Insert(fwd, &reply, conntrack.Value{Service: 1, Dest: 7})
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(tab.Observe(c, conntrack.DirInput, conntrack.TCPSyn, 60))
+		fmt.Println(tab.Observe(c, conntrack.DirInput, flow.TCPSyn, 60))
 	}
 	// The real server answers; its packet is found by the reply key.
 	c := tab.Lookup(&reply)
-	fmt.Println(c.Dest(), tab.Observe(c, conntrack.DirOutput, conntrack.TCPSyn|conntrack.TCPAck, 60))
-	fmt.Println(tab.Observe(tab.Lookup(&fwd), conntrack.DirInput, conntrack.TCPAck, 52))
+	fmt.Println(c.Dest(), tab.Observe(c, conntrack.DirOutput, flow.TCPSyn|flow.TCPAck, 60))
+	fmt.Println(tab.Observe(tab.Lookup(&fwd), conntrack.DirInput, flow.TCPAck, 52))
 	// Output:
 	// SYN_RECV
 	// 7 SYN_RECV

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestSYNFlood: 1 M spoofed SYNs against a table capped at 200 k. Every
@@ -18,7 +20,7 @@ func TestSYNFlood(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: capacity})
 	var legitKeys []Key
 	connect := func(i uint32) {
-		k := clientKey(i, protoTCP)
+		k := clientKey(i, flow.TCP)
 		rk := replyOf(k, real1, 80)
 		c := mustInsert(t, tab, k, &rk, Value{Dest: 1})
 		if s := handshake(tab, c); s != StateEstablished {
@@ -31,7 +33,7 @@ func TestSYNFlood(t *testing.T) {
 	}
 	start := time.Now()
 	var full int
-	spoof := Key{Dst: vip, DstPort: 80, Proto: protoTCP, Kind: KindConn}
+	spoof := Key{Tuple: flow.Tuple{Dst: vip, DstPort: 80, Proto: flow.TCP}, Kind: KindConn}
 	for i := range flood {
 		spoof.Src = netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)}).As16()
 		spoof.SrcPort = uint16(i*7919) | 1024
@@ -44,8 +46,8 @@ func TestSYNFlood(t *testing.T) {
 		case err != nil:
 			t.Fatalf("flood %d: %v", i, err)
 		}
-		tab.Observe(c, DirInput, TCPSyn, 40)
-		tab.Observe(c, DirOutput, TCPSyn|TCPAck, 40) // the real server answers; no ACK comes
+		tab.Observe(c, DirInput, flow.TCPSyn, 40)
+		tab.Observe(c, DirOutput, flow.TCPSyn|flow.TCPAck, 40) // the real server answers; no ACK comes
 		if i%1000 == 999 {
 			connect(uint32(legit + i/1000)) // a legit client gets through meanwhile
 			clk.Advance(10 * time.Millisecond)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // FuzzTable drives a table and a plain map model with the same operations
@@ -26,9 +28,9 @@ func FuzzTable(f *testing.F) {
 		for i := 0; i+1 < len(ops); i += 2 {
 			op, arg := ops[i]%5, ops[i+1]
 			id := uint32(arg % 16)
-			proto := uint8(protoTCP)
+			proto := uint8(flow.TCP)
 			if id%4 == 3 {
-				proto = protoUDP
+				proto = flow.UDP
 			}
 			fwd := clientKey(id, proto)
 			rk := replyOf(fwd, real1, uint16(8000+id))
@@ -49,7 +51,7 @@ func FuzzTable(f *testing.F) {
 					t.Fatalf("op %d: insert %d: %v", i, id, err)
 				}
 				st := StateNone
-				if proto != protoTCP {
+				if proto != flow.TCP {
 					st = StateUDP
 				}
 				model[id] = &entry{state: st, exp: tab.now() + tab.timeouts[st].Load()}
@@ -75,9 +77,9 @@ func FuzzTable(f *testing.F) {
 				}
 				e := model[id]
 				dir := Dir(arg>>4) % 3
-				flags := [...]uint8{TCPSyn, TCPAck, TCPFin | TCPAck, TCPRst, TCPSyn | TCPAck, 0, TCPAck, TCPFin}[arg>>5]
+				flags := [...]uint8{flow.TCPSyn, flow.TCPAck, flow.TCPFin | flow.TCPAck, flow.TCPRst, flow.TCPSyn | flow.TCPAck, 0, flow.TCPAck, flow.TCPFin}[arg>>5]
 				ns := StateUDP
-				if proto == protoTCP {
+				if proto == flow.TCP {
 					d := dir
 					if reply == nil && dir != DirOutput && !e.output {
 						d = DirInputOnly

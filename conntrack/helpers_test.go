@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // fakeClock is an injected monotonic clock.
@@ -42,7 +44,7 @@ func clientKey(i uint32, proto uint8) Key {
 
 // replyOf is the NAT reply key of fwd when it goes to real:rport.
 func replyOf(fwd Key, real [16]byte, rport uint16) Key {
-	return Key{Src: real, Dst: fwd.Src, SrcPort: rport, DstPort: fwd.SrcPort, Proto: fwd.Proto, Kind: KindReply}
+	return Key{Tuple: flow.Tuple{Src: real, Dst: fwd.Src, SrcPort: rport, DstPort: fwd.SrcPort, Proto: fwd.Proto}, Kind: KindReply}
 }
 
 func newTable(tb testing.TB, cfg Config) (*Table, *fakeClock) {
@@ -69,9 +71,9 @@ func mustInsert(tb testing.TB, t *Table, fwd Key, reply *Key, v Value) *Conn {
 
 // handshake takes a NAT connection through SYN, SYN+ACK, ACK.
 func handshake(t *Table, c *Conn) State {
-	t.Observe(c, DirInput, TCPSyn, 60)
-	t.Observe(c, DirOutput, TCPSyn|TCPAck, 60)
-	return t.Observe(c, DirInput, TCPAck, 52)
+	t.Observe(c, DirInput, flow.TCPSyn, 60)
+	t.Observe(c, DirOutput, flow.TCPSyn|flow.TCPAck, 60)
+	return t.Observe(c, DirInput, flow.TCPAck, 52)
 }
 
 // walkAll collects every entry Walk shows, in pages of page.

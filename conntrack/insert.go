@@ -3,6 +3,8 @@ package conntrack
 import (
 	"runtime"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Insert adds a connection under its forward key fwd (Kind KindConn) and, for
@@ -33,7 +35,7 @@ func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
 		return nil, ErrBadKey
 	}
 	st := v.State
-	if fwd.Proto != protoTCP {
+	if fwd.Proto != flow.TCP {
 		st = protoState(fwd.Proto)
 	} else if int(st) >= numTCPStates {
 		return nil, ErrBadConfig
@@ -42,7 +44,7 @@ func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
 	if reply == nil {
 		bits = ctlNoOutput
 	}
-	return t.insert(&fwd, reply, &v, typeConn, connCtl(st, v.Flags, 0, bits), t.timeouts[st].Load())
+	return t.insert(&fwd, reply, &v, typeConn, connCtl(st, 0, bits), t.timeouts[st].Load())
 }
 
 // InsertTemplate adds a persistence template under k (Kind KindTemplate):
@@ -132,11 +134,7 @@ func (t *Table) insert(k *Key, reply *Key, v *Value, typ uint8, ctl uint64, time
 		c.set(wRep1, 0)
 	}
 	c.set(wSvc, uint64(v.Service)<<32|uint64(v.Dest))
-	gen := uint64(v.DestGen)
-	if typ == typeTmpl {
-		gen |= uint64(v.Flags) << 32
-	}
-	c.set(wGen, gen)
+	c.set(wGen, uint64(v.DestGen))
 	c.set(wTmpl, uint64(ref))
 	c.set(wBytesIn, uint64(local%chunkSize))
 	c.set(wBytesOut, 0)
@@ -204,7 +202,7 @@ func (t *Table) replaceLocked(sh *shard, p *probe, h uint64, tmpl, reply bool, n
 // TCP connection on its way out, whose tuple a new connection may take.
 func closingTCP(c *Conn, ctl uint64) bool {
 	p := c.w[wPorts].Load()
-	return p&typeMask == typeConn && uint8(p>>24) == protoTCP && stateClass[ctlState(ctl)] == classClosing
+	return p&typeMask == typeConn && uint8(p>>24) == flow.TCP && stateClass[ctlState(ctl)] == classClosing
 }
 
 // reserve takes one unit of capacity, evicting to make room if need be.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Key kinds keep the three key spaces of the table apart.
@@ -17,13 +19,37 @@ const (
 	KindTemplate
 )
 
-// Key is a packed, pointer-free, comparable tuple. Addresses are 16 bytes;
-// IPv4 addresses are v4-mapped (::ffff:a.b.c.d), as netip.Addr.As16 gives them.
+// Key is a packed, pointer-free, comparable tuple and the key space it lives
+// in. Addresses are 16 bytes; IPv4 addresses are v4-mapped (::ffff:a.b.c.d),
+// as netip.Addr.As16 gives them (see flow.Tuple).
 type Key struct {
-	Src, Dst         [16]byte
-	SrcPort, DstPort uint16
-	Proto            uint8
-	Kind             uint8 // KindConn, KindReply or KindTemplate
+	flow.Tuple
+	Kind uint8 // KindConn, KindReply or KindTemplate
+}
+
+// ConnKey returns the forward key of a client's packet with tuple t.
+func ConnKey(t *flow.Tuple) Key { return Key{Tuple: *t, Kind: KindConn} }
+
+// ReplyKey returns the key a NAT connection's replies are found by, for a
+// client's packet with tuple t scheduled to the real server at rs:port: the
+// real server's end to the client's.
+func ReplyKey(t *flow.Tuple, rs [16]byte, port uint16) Key {
+	return Key{Tuple: flow.Tuple{Src: rs, Dst: t.Src, SrcPort: port, DstPort: t.SrcPort, Proto: t.Proto},
+		Kind: KindReply}
+}
+
+// TemplateKey returns the key of a persistence template: the client's
+// address under mask, and the service's id in the first four bytes of Dst,
+// so that every port of a service (a port-0 service, a service group) shares
+// one template per client network. Ports are 0.
+func TemplateKey(proto uint8, client, mask *[16]byte, service uint32) Key {
+	k := Key{Kind: KindTemplate}
+	for i := range k.Src {
+		k.Src[i] = client[i] & mask[i]
+	}
+	binary.BigEndian.PutUint32(k.Dst[:4], service)
+	k.Proto = proto
+	return k
 }
 
 // String formats k for logs and tests: "tcp 198.18.0.1:40000 -> 198.18.1.1:80".
@@ -45,23 +71,15 @@ func (k Key) String() string {
 
 func protoName(p uint8) string {
 	switch p {
-	case protoTCP:
+	case flow.TCP:
 		return "tcp"
-	case protoUDP:
+	case flow.UDP:
 		return "udp"
-	case protoICMP, protoICMPv6:
+	case flow.ICMP, flow.ICMPv6:
 		return "icmp"
 	}
 	return fmt.Sprintf("proto%d", p)
 }
-
-// IP protocol numbers the state machine distinguishes.
-const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
-)
 
 // addrWords splits a 16-byte address into the two words an entry stores.
 func addrWords(a *[16]byte) (uint64, uint64) {

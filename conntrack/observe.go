@@ -1,6 +1,10 @@
 package conntrack
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/xvs-project/xvs/flow"
+)
 
 // Observe accounts one packet of connection c: it runs the state machine
 // (TCP), refreshes the timeout, and counts packets and bytes per direction.
@@ -25,7 +29,7 @@ func (t *Table) Observe(c *Conn, dir Dir, tcpFlags uint8, bytes int) State {
 		nw = old
 		st := ctlState(old)
 		switch proto {
-		case protoTCP:
+		case flow.TCP:
 			d := dir
 			if old&ctlNoOutput != 0 {
 				if dir == DirOutput {

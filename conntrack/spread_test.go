@@ -3,6 +3,8 @@ package conntrack
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestShardSpread: sequential IPv4 clients (the shape of a real client
@@ -20,7 +22,7 @@ func TestShardSpread(t *testing.T) {
 		}
 		var count [shards]int
 		for j := range uint32(n) {
-			k := clientKey(j, protoTCP)
+			k := clientKey(j, flow.TCP)
 			a0, a1 := addrWords(&k.Src)
 			count[s.client(a0, a1, k.SrcPort)>>57]++
 		}

@@ -1,5 +1,7 @@
 package conntrack
 
+import "github.com/xvs-project/xvs/flow"
+
 // State is a connection's protocol state. The TCP states keep the kernel's
 // order and names (include/net/ip_vs.h, IP_VS_TCP_S_*), so String gives what
 // ipvsadm -Lc prints; UDP and ICMP entries have one state each.
@@ -69,15 +71,6 @@ const (
 	DirInputOnly
 )
 
-// TCP header flag bits as they sit in byte 13 of the TCP header.
-const (
-	TCPFin uint8 = 0x01
-	TCPSyn uint8 = 0x02
-	TCPRst uint8 = 0x04
-	TCPPsh uint8 = 0x08
-	TCPAck uint8 = 0x10
-)
-
 // Short names for the transition tables below.
 const (
 	sNO = StateNone
@@ -135,13 +128,13 @@ func NextState(s State, flags uint8, dir Dir) State {
 	}
 	var class int
 	switch {
-	case flags&TCPRst != 0:
+	case flags&flow.TCPRst != 0:
 		class = 3
-	case flags&TCPSyn != 0:
+	case flags&flow.TCPSyn != 0:
 		class = 0
-	case flags&TCPFin != 0:
+	case flags&flow.TCPFin != 0:
 		class = 1
-	case flags&TCPAck != 0:
+	case flags&flow.TCPAck != 0:
 		class = 2
 	default:
 		return StateClose
@@ -178,7 +171,7 @@ var stateClass = [numStates]uint8{
 // protoState is the one state of a non-TCP protocol.
 func protoState(proto uint8) State {
 	switch proto {
-	case protoICMP, protoICMPv6:
+	case flow.ICMP, flow.ICMPv6:
 		return StateICMP
 	}
 	return StateUDP

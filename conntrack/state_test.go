@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.txt transcripts with the states computed now")
@@ -121,15 +123,15 @@ func parseFlags(s string) (uint8, bool) {
 	for _, r := range s {
 		switch r {
 		case 'S':
-			f |= TCPSyn
+			f |= flow.TCPSyn
 		case 'A':
-			f |= TCPAck
+			f |= flow.TCPAck
 		case 'F':
-			f |= TCPFin
+			f |= flow.TCPFin
 		case 'R':
-			f |= TCPRst
+			f |= flow.TCPRst
 		case 'P':
-			f |= TCPPsh
+			f |= flow.TCPPsh
 		default:
 			return 0, false
 		}
@@ -146,28 +148,28 @@ func TestNextStateRows(t *testing.T) {
 		dir   Dir
 		want  State
 	}{
-		{StateNone, TCPSyn, DirInput, StateSynRecv},
-		{StateNone, TCPAck, DirInput, StateEstablished}, // sloppy mid-flow
-		{StateNone, TCPFin, DirInput, StateClose},
-		{StateSynRecv, TCPSyn | TCPAck, DirOutput, StateSynRecv}, // SYN wins over ACK
-		{StateSynRecv, TCPAck, DirOutput, StateEstablished},
-		{StateSynRecv, TCPRst, DirInput, StateSynRecv}, // RST on SYN_RECV is ignored
-		{StateEstablished, TCPFin | TCPAck, DirInput, StateCloseWait},
-		{StateEstablished, TCPFin | TCPAck, DirInputOnly, StateFinWait},
-		{StateEstablished, TCPFin | TCPAck, DirOutput, StateFinWait},
-		{StateEstablished, TCPRst | TCPAck | TCPSyn | TCPFin, DirInput, StateClose}, // RST first
-		{StateEstablished, 0, DirInput, StateClose},                                 // no flags
-		{StateEstablished, TCPPsh, DirInput, StateClose},
-		{StateTimeWait, TCPSyn, DirInput, StateSynRecv},
-		{StateTimeWait, TCPRst, DirOutput, StateTimeWait},
-		{StateLastAck, TCPAck, DirInput, StateClose},
-		{StateLastAck, TCPAck, DirOutput, StateLastAck},
-		{StateListen, TCPAck, DirOutput, StateEstablished},
-		{StateSynAck, TCPRst, DirInput, StateSynRecv},
-		{StateSynAck, TCPRst, DirInputOnly, StateClose},
-		{StateUDP, TCPSyn, DirInput, StateSynRecv},        // not TCP: as NONE
-		{StateNone, TCPSyn, Dir(7), StateSynRecv},         // unknown dir: as input
-		{State(200), TCPAck, DirOutput, StateEstablished}, // out of range: as NONE
+		{StateNone, flow.TCPSyn, DirInput, StateSynRecv},
+		{StateNone, flow.TCPAck, DirInput, StateEstablished}, // sloppy mid-flow
+		{StateNone, flow.TCPFin, DirInput, StateClose},
+		{StateSynRecv, flow.TCPSyn | flow.TCPAck, DirOutput, StateSynRecv}, // SYN wins over ACK
+		{StateSynRecv, flow.TCPAck, DirOutput, StateEstablished},
+		{StateSynRecv, flow.TCPRst, DirInput, StateSynRecv}, // RST on SYN_RECV is ignored
+		{StateEstablished, flow.TCPFin | flow.TCPAck, DirInput, StateCloseWait},
+		{StateEstablished, flow.TCPFin | flow.TCPAck, DirInputOnly, StateFinWait},
+		{StateEstablished, flow.TCPFin | flow.TCPAck, DirOutput, StateFinWait},
+		{StateEstablished, flow.TCPRst | flow.TCPAck | flow.TCPSyn | flow.TCPFin, DirInput, StateClose}, // RST first
+		{StateEstablished, 0, DirInput, StateClose},                                                     // no flags
+		{StateEstablished, flow.TCPPsh, DirInput, StateClose},
+		{StateTimeWait, flow.TCPSyn, DirInput, StateSynRecv},
+		{StateTimeWait, flow.TCPRst, DirOutput, StateTimeWait},
+		{StateLastAck, flow.TCPAck, DirInput, StateClose},
+		{StateLastAck, flow.TCPAck, DirOutput, StateLastAck},
+		{StateListen, flow.TCPAck, DirOutput, StateEstablished},
+		{StateSynAck, flow.TCPRst, DirInput, StateSynRecv},
+		{StateSynAck, flow.TCPRst, DirInputOnly, StateClose},
+		{StateUDP, flow.TCPSyn, DirInput, StateSynRecv},        // not TCP: as NONE
+		{StateNone, flow.TCPSyn, Dir(7), StateSynRecv},         // unknown dir: as input
+		{State(200), flow.TCPAck, DirOutput, StateEstablished}, // out of range: as NONE
 	}
 	for _, tt := range tests {
 		if got := NextState(tt.s, tt.flags, tt.dir); got != tt.want {
@@ -200,9 +202,9 @@ func TestStateNames(t *testing.T) {
 // direction and TCP flags. The state must always be a TCP state, and a
 // packet with RST in the output direction never leaves ESTABLISHED standing.
 func FuzzStateMachine(f *testing.F) {
-	f.Add([]byte{0, TCPSyn, 1, TCPSyn | TCPAck, 0, TCPAck, 0, TCPFin | TCPAck, 1, TCPFin | TCPAck, 0, TCPAck})
-	f.Add([]byte{2, TCPSyn, 2, TCPAck, 2, TCPFin, 2, TCPRst})
-	f.Add([]byte{0, 0, 1, 0xff, 2, TCPPsh, 9, TCPSyn})
+	f.Add([]byte{0, flow.TCPSyn, 1, flow.TCPSyn | flow.TCPAck, 0, flow.TCPAck, 0, flow.TCPFin | flow.TCPAck, 1, flow.TCPFin | flow.TCPAck, 0, flow.TCPAck})
+	f.Add([]byte{2, flow.TCPSyn, 2, flow.TCPAck, 2, flow.TCPFin, 2, flow.TCPRst})
+	f.Add([]byte{0, 0, 1, 0xff, 2, flow.TCPPsh, 9, flow.TCPSyn})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, seq []byte) {
 		s := StateNone
@@ -212,10 +214,10 @@ func FuzzStateMachine(f *testing.F) {
 			if int(n) >= numTCPStates {
 				t.Fatalf("step %d: %v %#x dir %d -> invalid state %d", i/2, s, flags, dir, n)
 			}
-			if flags&TCPRst != 0 && dir == DirOutput && n == StateEstablished {
+			if flags&flow.TCPRst != 0 && dir == DirOutput && n == StateEstablished {
 				t.Fatalf("step %d: RST from the server left %v -> ESTABLISHED", i/2, s)
 			}
-			if flags&(TCPRst|TCPSyn|TCPFin|TCPAck) == 0 && n != StateClose {
+			if flags&(flow.TCPRst|flow.TCPSyn|flow.TCPFin|flow.TCPAck) == 0 && n != StateClose {
 				t.Fatalf("step %d: flagless packet gave %v", i/2, n)
 			}
 			s = n

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Config configures a Table.
@@ -55,7 +57,6 @@ type Hooks struct {
 // Value is what Insert stores beside the key.
 type Value struct {
 	Service, Dest, DestGen uint32
-	Flags                  uint16
 	// Template is the persistence template controlling the connection, from
 	// Lookup or InsertTemplate of this table; nil for none.
 	Template *Conn
@@ -272,10 +273,12 @@ func (t *Table) Timeouts() (tcp, tcpfin, udp time.Duration) {
 
 // AcceptsNew reports whether a packet with no entry may create one: any
 // non-TCP packet, and a TCP packet with SYN (or, with Config.Sloppy, any TCP
-// packet) unless it carries RST — the kernel's tcp_conn_schedule test.
+// packet) unless it carries RST — the kernel's tcp_conn_schedule test. A
+// SYN|ACK is accepted: the kernel leaves the ACK test out on purpose (active
+// FTP). The forwarder asks this before it schedules.
 func (t *Table) AcceptsNew(proto, tcpFlags uint8) bool {
-	if proto != protoTCP {
+	if proto != flow.TCP {
 		return true
 	}
-	return tcpFlags&TCPRst == 0 && (tcpFlags&TCPSyn != 0 || t.sloppy)
+	return tcpFlags&flow.TCPRst == 0 && (tcpFlags&flow.TCPSyn != 0 || t.sloppy)
 }

@@ -4,22 +4,24 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 func TestTemplates(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
-	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2, Flags: 3}, 5*time.Minute)
+	tk := Key{Tuple: flow.Tuple{Src: addr("10.1.2.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
+	tmpl, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 4, DestGen: 2}, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Flags() != 3 || tmpl.Key() != tk {
-		t.Fatalf("template fields: %v %d %d", tmpl.Key(), tmpl.Dest(), tmpl.Flags())
+	if !tmpl.IsTemplate() || tmpl.Dest() != 4 || tmpl.Key() != tk {
+		t.Fatalf("template fields: %v %d", tmpl.Key(), tmpl.Dest())
 	}
 	if tab.Lookup(&tk) != tmpl {
 		t.Fatal("template lookup")
 	}
-	fwd := clientKey(1, protoTCP)
+	fwd := clientKey(1, flow.TCP)
 	fwdAsConn := tk
 	fwdAsConn.Kind = KindConn
 	if tab.Lookup(&fwdAsConn) != nil {
@@ -67,9 +69,9 @@ func TestTemplates(t *testing.T) {
 // hides it at once (so a new one may take its key) and frees it after.
 func TestTemplateExpireWhileControlling(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 100})
-	tk := Key{Src: addr("10.1.2.0"), Dst: vip, Proto: protoTCP, Kind: KindTemplate}
+	tk := Key{Tuple: flow.Tuple{Src: addr("10.1.2.0"), Dst: vip, Proto: flow.TCP}, Kind: KindTemplate}
 	tmpl, _ := tab.InsertTemplate(tk, Value{Dest: 1}, time.Minute)
-	fwd := clientKey(1, protoTCP)
+	fwd := clientKey(1, flow.TCP)
 	c := mustInsert(t, tab, fwd, nil, Value{Dest: 1, Template: tmpl})
 	tab.Expire(tmpl)
 	if tab.Lookup(&tk) != nil {

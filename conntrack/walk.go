@@ -12,7 +12,6 @@ type ConnInfo struct {
 	HasReply bool
 
 	Service, Dest, DestGen uint32
-	Flags                  uint16
 	State                  State         // StateNone for a template
 	Expires                time.Duration // time left
 	InPkts, OutPkts        uint64        // packet counts are kept modulo 2^32
@@ -70,10 +69,9 @@ func (t *Table) info(c *Conn, now uint32) (ci ConnInfo, ok bool) {
 			ci.Expires = fromTicks(left)
 		}
 		if tmpl {
-			ci.Flags = uint16(gen >> 32)
 			ci.Controls = int(ctlCount(ctl))
 		} else {
-			ci.State, ci.Flags = ctlState(ctl), ctlFlags(ctl)
+			ci.State = ctlState(ctl)
 			ci.Reply, ci.HasReply = c.replyKey()
 			tw := c.w[wTmpl].Load()
 			ci.Controlled = uint32(tw) != 0

@@ -4,10 +4,10 @@ import "testing"
 
 // TestNoAllocations proves every per-packet function allocates nothing.
 func TestNoAllocations(t *testing.T) {
-	tcp4, tcp6, udp4 := req4().frame(), req6().frame(), with(req4(), func(f *flow) { f.udp = true }).frame()
-	reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-	icmp4 := icmpErr{outer: flow{src: client4, dst: vip4, ttl: 64}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()
-	icmp6 := icmpErr{outer: flow{src: client6, dst: vip6, ttl: 64}, typ: 1, code: 4, quote: req6().ipPacket()}.frame()
+	tcp4, tcp6, udp4 := req4().frame(), req6().frame(), with(req4(), func(f *pktFlow) { f.udp = true }).frame()
+	reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+	icmp4 := icmpErr{outer: pktFlow{src: client4, dst: vip4, ttl: 64}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()
+	icmp6 := icmpErr{outer: pktFlow{src: client6, dst: vip6, ttl: 64}, typ: 1, code: 4, quote: req6().ipPacket()}.frame()
 	var p Packet
 	buf := make([]byte, 64+len(tcp6))
 	out := make([]byte, 2048)

@@ -6,16 +6,16 @@ import "testing"
 // cannot rot; `go test -bench . ./encap/` gives the figures.
 
 func BenchmarkParse(b *testing.B) {
-	reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+	reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
 	for _, c := range []struct {
 		name  string
 		frame []byte
 	}{
 		{"tcp4", req4().frame()},
 		{"tcp6", req6().frame()},
-		{"udp4", with(req4(), func(f *flow) { f.udp = true }).frame()},
-		{"tcp6-ext", with(req6(), func(f *flow) { f.v6Ext = true }).frame()},
-		{"icmp4-error", icmpErr{outer: flow{src: client4, dst: vip4}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()},
+		{"udp4", with(req4(), func(f *pktFlow) { f.udp = true }).frame()},
+		{"tcp6-ext", with(req6(), func(f *pktFlow) { f.v6Ext = true }).frame()},
+		{"icmp4-error", icmpErr{outer: pktFlow{src: client4, dst: vip4}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var p Packet
@@ -33,12 +33,12 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkDNAT(b *testing.B) {
 	for _, c := range []struct {
 		name     string
-		f        flow
+		f        pktFlow
 		vip, rip [16]byte
 	}{
 		{"tcp4", req4(), a16(vip4), a16(real4)},
 		{"tcp6", req6(), a16(vip6), a16(real6)},
-		{"udp4", with(req4(), func(f *flow) { f.udp = true }), a16(vip4), a16(real4)},
+		{"udp4", with(req4(), func(f *pktFlow) { f.udp = true }), a16(vip4), a16(real4)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			frame := c.f.frame()
@@ -76,7 +76,7 @@ func BenchmarkDecTTL(b *testing.B) {
 func BenchmarkPushTunnel(b *testing.B) {
 	for _, c := range []struct {
 		name     string
-		f        flow
+		f        pktFlow
 		tun      Tunnel
 		src, dst [16]byte
 	}{
@@ -106,8 +106,8 @@ func BenchmarkPushTunnel(b *testing.B) {
 }
 
 func BenchmarkICMPErrorToReal(b *testing.B) {
-	reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-	frame := icmpErr{outer: flow{src: client4, dst: vip4}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()
+	reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+	frame := icmpErr{outer: pktFlow{src: client4, dst: vip4}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()
 	var p Packet
 	Parse(frame, &p)
 	r, v := a16(real4), a16(vip4)
@@ -126,11 +126,11 @@ func BenchmarkICMPErrorToReal(b *testing.B) {
 func BenchmarkTooBig(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		f    flow
+		f    pktFlow
 		from [16]byte
 	}{
-		{"v4", with(req4(), func(f *flow) { f.payload = make([]byte, 1440) }), a16(director4)},
-		{"v6", with(req6(), func(f *flow) { f.payload = make([]byte, 1440) }), a16(director6)},
+		{"v4", with(req4(), func(f *pktFlow) { f.payload = make([]byte, 1440) }), a16(director4)},
+		{"v6", with(req6(), func(f *pktFlow) { f.payload = make([]byte, 1440) }), a16(director6)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			frame := c.f.frame()

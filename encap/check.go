@@ -1,6 +1,10 @@
 package encap
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/xvs-project/xvs/flow"
+)
 
 // Fault says why a frame that Parse could read is one the kernel's own
 // receive path would still throw away (ip_rcv_core, ip_options_compile,
@@ -211,7 +215,7 @@ func martian6(src, dst *[16]byte) bool {
 		return true
 	case *src == ip6Loopback || *dst == ip6Loopback || *src == ip6Unspecified:
 		return true
-	case IsV4Mapped(*src) || IsV4Mapped(*dst):
+	case flow.IsV4Mapped(src) || flow.IsV4Mapped(dst):
 		return true
 	}
 	return false

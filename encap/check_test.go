@@ -71,24 +71,28 @@ func setAddr6(b []byte, a string, dst bool) []byte {
 }
 
 func checkRows() []checkRow {
-	udp4 := with(req4(), func(f *flow) { f.udp = true })
-	udp6 := with(req6(), func(f *flow) { f.udp = true })
-	src4 := func(a string) []byte { return with(req4(), func(f *flow) { f.src = netip.MustParseAddr(a) }).frame() }
-	dst4 := func(a string) []byte { return with(req4(), func(f *flow) { f.dst = netip.MustParseAddr(a) }).frame() }
+	udp4 := with(req4(), func(f *pktFlow) { f.udp = true })
+	udp6 := with(req6(), func(f *pktFlow) { f.udp = true })
+	src4 := func(a string) []byte {
+		return with(req4(), func(f *pktFlow) { f.src = netip.MustParseAddr(a) }).frame()
+	}
+	dst4 := func(a string) []byte {
+		return with(req4(), func(f *pktFlow) { f.dst = netip.MustParseAddr(a) }).frame()
+	}
 	rows := []checkRow{
 		// Valid edge cases that must pass.
 		{"tcp4", req4().frame(), KindTCP, FaultNone},
 		{"tcp6", req6().frame(), KindTCP, FaultNone},
 		{"udp4", udp4.frame(), KindUDP, FaultNone},
 		{"udp6", udp6.frame(), KindUDP, FaultNone},
-		{"udp4 checksum 0 (none)", with(udp4, func(f *flow) { f.udpNoSum = true }).frame(), KindUDP, FaultNone},
+		{"udp4 checksum 0 (none)", with(udp4, func(f *pktFlow) { f.udpNoSum = true }).frame(), KindUDP, FaultNone},
 		{"tcp4 ethernet padding", append(req4().frame(), make([]byte, 20)...), KindTCP, FaultNone},
-		{"udp4 ethernet padding", append(with(udp4, func(f *flow) { f.payload = nil }).frame(), make([]byte, 18)...), KindUDP, FaultNone},
+		{"udp4 ethernet padding", append(with(udp4, func(f *pktFlow) { f.payload = nil }).frame(), make([]byte, 18)...), KindUDP, FaultNone},
 		{"udp4 length shorter than payload (trimmed, legal)", setUDPLen(udp4.frame(), udpHdrLen+2), KindUDP, FaultNone},
 		{"udp6 length 0 means the payload", setUDPLen(udp6.frame(), 0), KindUDP, FaultNone},
 		{"udp4 length exactly 8", setUDPLen(udp4.frame(), udpHdrLen), KindUDP, FaultNone},
-		{"udp6 hop-by-hop + dst options", with(udp6, func(f *flow) { f.v6Ext = true }).frame(), KindUDP, FaultNone},
-		{"tcp4 vlan", with(req4(), func(f *flow) { f.vlans = []uint16{10} }).frame(), KindTCP, FaultNone},
+		{"udp6 hop-by-hop + dst options", with(udp6, func(f *pktFlow) { f.v6Ext = true }).frame(), KindUDP, FaultNone},
+		{"tcp4 vlan", with(req4(), func(f *pktFlow) { f.vlans = []uint16{10} }).frame(), KindTCP, FaultNone},
 		{"options NOP NOP NOP EOL", opts4([]byte{1, 1, 1, 0}), KindTCP, FaultNone},
 		{"options EOL then junk (ignored, as the kernel does)", opts4([]byte{0, 0xff, 3, 9}), KindTCP, FaultNone},
 		{"options router alert", opts4([]byte{148, 4, 0, 0}), KindTCP, FaultNone},
@@ -205,8 +209,8 @@ func TestCheckIPv4Checksum(t *testing.T) {
 }
 
 func TestVLANStripPush(t *testing.T) {
-	tagged := with(req4(), func(f *flow) { f.vlans = []uint16{10}; f.udp = true }).frame()
-	plain := with(req4(), func(f *flow) { f.udp = true }).frame()
+	tagged := with(req4(), func(f *pktFlow) { f.vlans = []uint16{10}; f.udp = true }).frame()
+	plain := with(req4(), func(f *pktFlow) { f.udp = true }).frame()
 	const head = 8
 	buf := make([]byte, head+len(tagged))
 	copy(buf[head:], tagged)
@@ -229,7 +233,7 @@ func TestVLANStripPush(t *testing.T) {
 	refCheck(t, &q)
 
 	off, n, ok := PushVLAN(buf, off, n, 20)
-	want := with(req4(), func(f *flow) { f.vlans = []uint16{20}; f.udp = true; f.dst = real4; f.dport = 8080 }).frame()
+	want := with(req4(), func(f *pktFlow) { f.vlans = []uint16{20}; f.udp = true; f.dst = real4; f.dport = 8080 }).frame()
 	if !ok || !bytes.Equal(buf[off:off+n], want) {
 		t.Fatalf("pushed frame\n%s", hexDiff(buf[off:off+n], want))
 	}
@@ -242,7 +246,7 @@ func TestVLANStripPush(t *testing.T) {
 	}
 
 	// QinQ: both IDs, outer first; strip removes both tags.
-	qinq := with(req6(), func(f *flow) { f.vlans = []uint16{100, 7}; f.qinq = true }).frame()
+	qinq := with(req6(), func(f *pktFlow) { f.vlans = []uint16{100, 7}; f.qinq = true }).frame()
 	Parse(qinq, &p)
 	if ids, n := VLANIDs(&p); n != 2 || ids != [2]uint16{100, 7} {
 		t.Fatalf("VLANIDs qinq = %v, %d", ids, n)
@@ -256,8 +260,8 @@ func TestVLANStripPush(t *testing.T) {
 func TestCheckNoAllocations(t *testing.T) {
 	var p Packet
 	frames := [][]byte{req4().frame(), req6().frame(), opts4([]byte{7, 7, 4, 0, 0, 0, 0, 0}),
-		with(req4(), func(f *flow) { f.udp = true }).frame()}
-	tagged := with(req4(), func(f *flow) { f.vlans = []uint16{10} }).frame()
+		with(req4(), func(f *pktFlow) { f.udp = true }).frame()}
+	tagged := with(req4(), func(f *pktFlow) { f.vlans = []uint16{10} }).frame()
 	buf := make([]byte, 8+len(tagged))
 	for _, fr := range frames {
 		if n := testing.AllocsPerRun(100, func() { Parse(fr, &p); Check(&p) }); n != 0 {
@@ -282,7 +286,7 @@ func BenchmarkCheck(b *testing.B) {
 	}{
 		{"tcp4", req4().frame()},
 		{"tcp4-options", opts4([]byte{148, 4, 0, 0})},
-		{"udp6", with(req6(), func(f *flow) { f.udp = true }).frame()},
+		{"udp6", with(req6(), func(f *pktFlow) { f.udp = true }).frame()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var p Packet

@@ -59,8 +59,9 @@ func parseL2(f []byte) (l3 int, et uint16, vlan, ok bool) {
 }
 
 // SetMACs writes the destination and source MAC addresses (DR forwarding, or
-// the next hop of any other method). It changes nothing else: Ethernet has no
-// checksum that software sees.
+// the next hop of any other method) into p.Frame. It changes nothing else:
+// Ethernet has no checksum that software sees. It needs only p.Frame, so it
+// also serves a Packet built around a stored copy of a frame.
 func SetMACs(p *Packet, dst, src [6]byte) {
 	if len(p.Frame) < ethHdrLen {
 		return

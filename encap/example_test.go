@@ -24,7 +24,7 @@ func Example() {
 		}
 		encap.SetMACs(&p, [6]byte{0x02, 0, 0, 0, 0, 0x03}, [6]byte{0x02, 0, 0, 0, 0, 0x02})
 	case encap.KindICMPError:
-		// look up the flow by p.InnerSrc/InnerDst/ports, then ICMPErrorToReal
+		// look up the flow by p.Inner.Src/Inner.Dst/ports, then ICMPErrorToReal
 	default:
 		return // count p.Kind() and drop or pass to the kernel
 	}

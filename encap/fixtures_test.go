@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // fixture is one frame-level row: an input frame built with gopacket, the
@@ -109,20 +111,20 @@ func opTooBig(from netip.Addr, mtu int) func(*testing.T, []byte, int, int, *Pack
 }
 
 // request and reply flows of the NAT examples.
-func req4() flow {
-	return flow{src: client4, dst: vip4, sport: 40000, dport: 80, ttl: 64, id: 0x1234, df: true, syn: true, seq: 1000, payload: payload}
+func req4() pktFlow {
+	return pktFlow{src: client4, dst: vip4, sport: 40000, dport: 80, ttl: 64, id: 0x1234, df: true, syn: true, seq: 1000, payload: payload}
 }
 
-func req6() flow {
-	return flow{src: client6, dst: vip6, sport: 40000, dport: 80, ttl: 64, flowLabel: 0x12345, syn: true, seq: 1000, payload: payload}
+func req6() pktFlow {
+	return pktFlow{src: client6, dst: vip6, sport: 40000, dport: 80, ttl: 64, flowLabel: 0x12345, syn: true, seq: 1000, payload: payload}
 }
 
-func with(f flow, mod func(*flow)) flow { mod(&f); return f }
+func with(f pktFlow, mod func(*pktFlow)) pktFlow { mod(&f); return f }
 
 // quoteOf returns the first n bytes of f's IP packet (n <= 0: all of it) and,
 // for the expected side of a translation, lets the caller keep the original
 // quoted transport checksum (the kernel leaves it as it was).
-func quoteOf(f flow, n int) []byte {
+func quoteOf(f pktFlow, n int) []byte {
 	b := f.ipPacket()
 	if n > 0 && n < len(b) {
 		b = b[:n]
@@ -164,7 +166,7 @@ func insertV6Ext(frame []byte, nh uint8, hdr []byte) []byte {
 }
 
 // withIPv4Options builds f with a 4-byte IPv4 option (NOP NOP NOP EOL).
-func withIPv4Options(f flow) []byte {
+func withIPv4Options(f pktFlow) []byte {
 	nl, _ := netLayer(f, layers.IPProtocolTCP)
 	ip := nl.(*layers.IPv4)
 	ip.Options = []layers.IPv4Option{{OptionType: 1}, {OptionType: 1}, {OptionType: 1}, {OptionType: 0}}
@@ -174,7 +176,7 @@ func withIPv4Options(f flow) []byte {
 }
 
 // echo builds an ICMP or ICMPv6 echo request with f's addresses.
-func echo(f flow) []byte {
+func echo(f pktFlow) []byte {
 	if !f.v6() {
 		_, l := netLayer(f, layers.IPProtocolICMPv4)
 		return serialize(append(append(l2Layers(f, layers.EthernetTypeIPv4), l...),
@@ -194,18 +196,18 @@ func fixtures() []fixture {
 	// ---- NAT: DNAT with port mapping 80 -> 8080 ----
 	for _, c := range []struct {
 		name string
-		in   flow
+		in   pktFlow
 		real netip.Addr
 	}{
 		{"nat dnat tcp4 80->8080", req4(), real4},
 		{"nat dnat tcp6 80->8080", req6(), real6},
-		{"nat dnat udp4 80->8080", with(req4(), func(f *flow) { f.udp = true }), real4},
-		{"nat dnat udp6 80->8080", with(req6(), func(f *flow) { f.udp = true }), real6},
-		{"nat dnat udp4 zero checksum stays zero", with(req4(), func(f *flow) { f.udp, f.udpNoSum = true, true }), real4},
-		{"nat dnat tcp4 vlan", with(req4(), func(f *flow) { f.vlans = []uint16{100} }), real4},
-		{"nat dnat tcp6 qinq", with(req6(), func(f *flow) { f.vlans, f.qinq = []uint16{10, 200}, true }), real6},
-		{"nat dnat tcp6 hop-by-hop + dst options", with(req6(), func(f *flow) { f.v6Ext = true }), real6},
-		{"nat dnat udp6 hop-by-hop + dst options", with(req6(), func(f *flow) { f.v6Ext, f.udp = true, true }), real6},
+		{"nat dnat udp4 80->8080", with(req4(), func(f *pktFlow) { f.udp = true }), real4},
+		{"nat dnat udp6 80->8080", with(req6(), func(f *pktFlow) { f.udp = true }), real6},
+		{"nat dnat udp4 zero checksum stays zero", with(req4(), func(f *pktFlow) { f.udp, f.udpNoSum = true, true }), real4},
+		{"nat dnat tcp4 vlan", with(req4(), func(f *pktFlow) { f.vlans = []uint16{100} }), real4},
+		{"nat dnat tcp6 qinq", with(req6(), func(f *pktFlow) { f.vlans, f.qinq = []uint16{10, 200}, true }), real6},
+		{"nat dnat tcp6 hop-by-hop + dst options", with(req6(), func(f *pktFlow) { f.v6Ext = true }), real6},
+		{"nat dnat udp6 hop-by-hop + dst options", with(req6(), func(f *pktFlow) { f.v6Ext, f.udp = true, true }), real6},
 	} {
 		want := c.in
 		want.dst, want.dport = c.real, 8080
@@ -230,7 +232,7 @@ func fixtures() []fixture {
 		{"nat snat reply udp4 vlan", vip4, real4, client4, true, []uint16{7}},
 		{"nat snat reply udp6", vip6, real6, client6, true, nil},
 	} {
-		in := flow{src: c.real, dst: c.client, sport: 8080, dport: 40000, ttl: 63, id: 99, df: true, syn: true, ack: true,
+		in := pktFlow{src: c.real, dst: c.client, sport: 8080, dport: 40000, ttl: 63, id: 99, df: true, syn: true, ack: true,
 			seq: 5000, udp: c.udp, vlans: c.vlans, srcMAC: macReal, dstMAC: macDirector, payload: payload}
 		want := in
 		want.src, want.sport = c.vip, 80
@@ -243,7 +245,7 @@ func fixtures() []fixture {
 	}
 
 	// ---- DR: MACs and TTL only ----
-	for _, in := range []flow{req4(), req6(), with(req4(), func(f *flow) { f.vlans = []uint16{42}; f.udp = true })} {
+	for _, in := range []pktFlow{req4(), req6(), with(req4(), func(f *pktFlow) { f.vlans = []uint16{42}; f.udp = true })} {
 		want := in
 		want.dstMAC, want.srcMAC, want.ttl = macReal, macDirector, in.ttl-1
 		name := "dr tcp4"
@@ -262,14 +264,14 @@ func fixtures() []fixture {
 
 	// ---- TUN: outer header pushed in front of the intact inner packet ----
 	{
-		in := with(req4(), func(f *flow) { f.tos = 0x2e; f.ttl = 61 })
+		in := with(req4(), func(f *pktFlow) { f.tos = 0x2e; f.ttl = 61 })
 		outer := &layers.IPv4{Version: 4, IHL: 5, TOS: 0x2e, Id: 7, Flags: layers.IPv4DontFragment, TTL: 61,
 			Protocol: layers.IPProtocolIPv4, SrcIP: director4.AsSlice(), DstIP: real4.AsSlice()}
 		want := serialize(append(append(l2Layers(in, layers.EthernetTypeIPv4), outer), in.ipLayers()...)...)
 		add(fixture{name: "tun push tcp4 (tos, df, ttl copied; id from caller)", in: in.frame(), kind: KindTCP,
 			op: opPush(director4, real4, 7), out: want, src: director4, dst: real4, ttl: 61})
 
-		in2 := with(in, func(f *flow) { f.df = false; f.udp = true; f.vlans = []uint16{300} })
+		in2 := with(in, func(f *pktFlow) { f.df = false; f.udp = true; f.vlans = []uint16{300} })
 		outer2 := *outer
 		outer2.Flags, outer2.Id = 0, 0xfffe
 		want2 := serialize(append(append(l2Layers(in2, layers.EthernetTypeIPv4), &outer2), in2.ipLayers()...)...)
@@ -277,26 +279,26 @@ func fixtures() []fixture {
 			op: opPush(director4, real4, 0xfffe), out: want2, src: director4, dst: real4, ttl: 61})
 	}
 	{
-		in := with(req6(), func(f *flow) { f.tos = 0xb8; f.ttl = 50; f.flowLabel = 0xabcde })
+		in := with(req6(), func(f *pktFlow) { f.tos = 0xb8; f.ttl = 50; f.flowLabel = 0xabcde })
 		outer := &layers.IPv6{Version: 6, TrafficClass: 0xb8, FlowLabel: 0xabcde, HopLimit: 50,
 			NextHeader: layers.IPProtocolIPv6, SrcIP: director6.AsSlice(), DstIP: real6.AsSlice()}
 		want := serialize(append(append(l2Layers(in, layers.EthernetTypeIPv6), outer), in.ipLayers()...)...)
 		add(fixture{name: "tun push tcp6 (traffic class, flow label, hop limit copied)", in: in.frame(), kind: KindTCP,
 			op: opPush(director6, real6, 7), out: want, src: director6, dst: real6, ttl: 50})
 
-		in2 := with(in, func(f *flow) { f.vlans, f.qinq, f.v6Ext = []uint16{1, 2}, true, true })
+		in2 := with(in, func(f *pktFlow) { f.vlans, f.qinq, f.v6Ext = []uint16{1, 2}, true, true })
 		want2 := serialize(append(append(l2Layers(in2, layers.EthernetTypeIPv6), outer), in2.ipLayers()...)...)
 		add(fixture{name: "tun push tcp6 qinq + extension headers", in: in2.frame(), kind: KindTCP,
 			op: opPush(director6, real6, 7), out: want2, src: director6, dst: real6, ttl: 50})
 	}
 	for _, c := range []struct {
 		name     string
-		in       flow
+		in       pktFlow
 		src, dst netip.Addr
 	}{
 		{"tun push+pop restores tcp4", req4(), director4, real4},
-		{"tun push+pop restores udp6 qinq", with(req6(), func(f *flow) { f.udp, f.vlans, f.qinq = true, []uint16{5, 6}, true }), director6, real6},
-		{"tun push+pop restores tcp6 ext", with(req6(), func(f *flow) { f.v6Ext = true }), director6, real6},
+		{"tun push+pop restores udp6 qinq", with(req6(), func(f *pktFlow) { f.udp, f.vlans, f.qinq = true, []uint16{5, 6}, true }), director6, real6},
+		{"tun push+pop restores tcp6 ext", with(req6(), func(f *pktFlow) { f.v6Ext = true }), director6, real6},
 	} {
 		kind := KindTCP
 		if c.in.udp {
@@ -307,7 +309,7 @@ func fixtures() []fixture {
 	}
 	{
 		// Padding after the IP packet is not carried into the tunnel.
-		in := flow{src: client4, dst: vip4, sport: 1, dport: 80, ttl: 64, ack: true}
+		in := pktFlow{src: client4, dst: vip4, sport: 1, dport: 80, ttl: 64, ack: true}
 		frame := in.frame() // 54 bytes padded to 60 by gopacket
 		outer := &layers.IPv4{Version: 4, IHL: 5, Id: 3, TTL: 64, Protocol: layers.IPProtocolIPv4,
 			SrcIP: director4.AsSlice(), DstIP: real4.AsSlice()}
@@ -320,25 +322,25 @@ func fixtures() []fixture {
 	{
 		// Inbound v4: the client answers our reply VIP:80 -> client:40000 (UDP)
 		// with port unreachable; the quote is the classic IP header + 8 bytes.
-		reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, id: 5, payload: payload}
-		realReply := with(reply, func(f *flow) { f.src, f.sport = real4, 8080 })
+		reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, id: 5, payload: payload}
+		realReply := with(reply, func(f *pktFlow) { f.src, f.sport = real4, 8080 })
 		q := quoteOf(reply, 28)
 		wq := withL4Csum(quoteOf(realReply, 28), q, true)
-		outer := flow{src: client4, dst: vip4, ttl: 64, id: 77}
+		outer := pktFlow{src: client4, dst: vip4, ttl: 64, id: 77}
 		in := icmpErr{outer: outer, typ: 3, code: 3, quote: q}
-		want := icmpErr{outer: with(outer, func(f *flow) { f.dst = real4 }), typ: 3, code: 3, quote: wq}
+		want := icmpErr{outer: with(outer, func(f *pktFlow) { f.dst = real4 }), typ: 3, code: 3, quote: wq}
 		add(fixture{name: "nat icmp4 port unreachable to real (udp quote)", in: in.frame(), kind: KindICMPError,
 			op: opToReal(real4, 8080), out: want.frame(), src: client4, dst: real4, ttl: 64, inSync: true})
 
 		// Outbound v4: the real server says fragmentation needed about the
 		// DNATed request client:40000 -> real:8080 (TCP); quote of 548 bytes.
-		big := with(req4(), func(f *flow) { f.dst, f.dport, f.payload = real4, 8080, make([]byte, 1400) })
-		vipBig := with(big, func(f *flow) { f.dst, f.dport = vip4, 80 })
+		big := with(req4(), func(f *pktFlow) { f.dst, f.dport, f.payload = real4, 8080, make([]byte, 1400) })
+		vipBig := with(big, func(f *pktFlow) { f.dst, f.dport = vip4, 80 })
 		q2 := quoteOf(big, 548)
 		wq2 := withL4Csum(quoteOf(vipBig, 548), q2, false)
-		outer2 := flow{src: real4, dst: client4, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
+		outer2 := pktFlow{src: real4, dst: client4, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
 		in2 := icmpErr{outer: outer2, typ: 3, code: 4, rest: 1400, quote: q2}
-		want2 := icmpErr{outer: with(outer2, func(f *flow) { f.src = vip4 }), typ: 3, code: 4, rest: 1400, quote: wq2}
+		want2 := icmpErr{outer: with(outer2, func(f *pktFlow) { f.src = vip4 }), typ: 3, code: 4, rest: 1400, quote: wq2}
 		add(fixture{name: "nat icmp4 frag needed from real (tcp quote)", in: in2.frame(), kind: KindICMPError,
 			op: opFromReal(vip4, 80), out: want2.frame(), src: vip4, dst: client4, ttl: 64, inSync: true})
 
@@ -349,32 +351,32 @@ func fixtures() []fixture {
 			op: opFromReal(vip4, 80), out: want3.frame(), src: vip4, dst: client4, ttl: 64, inSync: true})
 	}
 	{
-		reply := flow{src: vip6, dst: client6, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-		realReply := with(reply, func(f *flow) { f.src, f.sport = real6, 8080 })
+		reply := pktFlow{src: vip6, dst: client6, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+		realReply := with(reply, func(f *pktFlow) { f.src, f.sport = real6, 8080 })
 		q := quoteOf(reply, 0)
 		wq := withL4Csum(quoteOf(realReply, 0), q, true)
-		outer := flow{src: client6, dst: vip6, ttl: 64}
+		outer := pktFlow{src: client6, dst: vip6, ttl: 64}
 		in := icmpErr{outer: outer, typ: 1, code: 4, quote: q}
-		want := icmpErr{outer: with(outer, func(f *flow) { f.dst = real6 }), typ: 1, code: 4, quote: wq}
+		want := icmpErr{outer: with(outer, func(f *pktFlow) { f.dst = real6 }), typ: 1, code: 4, quote: wq}
 		add(fixture{name: "nat icmp6 port unreachable to real (udp quote)", in: in.frame(), kind: KindICMPError,
 			op: opToReal(real6, 8080), out: want.frame(), src: client6, dst: real6, ttl: 64, inSync: true})
 
-		big := with(req6(), func(f *flow) { f.dst, f.dport, f.payload = real6, 8080, make([]byte, 1400) })
-		vipBig := with(big, func(f *flow) { f.dst, f.dport = vip6, 80 })
+		big := with(req6(), func(f *pktFlow) { f.dst, f.dport, f.payload = real6, 8080, make([]byte, 1400) })
+		vipBig := with(big, func(f *pktFlow) { f.dst, f.dport = vip6, 80 })
 		q2 := quoteOf(big, 1232)
 		wq2 := withL4Csum(quoteOf(vipBig, 1232), q2, false)
-		outer2 := flow{src: real6, dst: client6, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
+		outer2 := pktFlow{src: real6, dst: client6, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
 		in2 := icmpErr{outer: outer2, typ: 2, code: 0, rest: 1400, quote: q2}
-		want2 := icmpErr{outer: with(outer2, func(f *flow) { f.src = vip6 }), typ: 2, code: 0, rest: 1400, quote: wq2}
+		want2 := icmpErr{outer: with(outer2, func(f *pktFlow) { f.src = vip6 }), typ: 2, code: 0, rest: 1400, quote: wq2}
 		add(fixture{name: "nat icmp6 packet too big from real (tcp quote)", in: in2.frame(), kind: KindICMPError,
 			op: opFromReal(vip6, 80), out: want2.frame(), src: vip6, dst: client6, ttl: 64, inSync: true})
 
 		// A quote with extension headers.
-		big3 := with(big, func(f *flow) { f.v6Ext = true })
+		big3 := with(big, func(f *pktFlow) { f.v6Ext = true })
 		q3 := quoteOf(big3, 1232)
-		wq3 := withL4Csum(quoteOf(with(big3, func(f *flow) { f.dst, f.dport = vip6, 80 }), 1232), q3, false)
+		wq3 := withL4Csum(quoteOf(with(big3, func(f *pktFlow) { f.dst, f.dport = vip6, 80 }), 1232), q3, false)
 		in3 := icmpErr{outer: outer2, typ: 2, code: 0, rest: 1400, quote: q3}
-		want3 := icmpErr{outer: with(outer2, func(f *flow) { f.src = vip6 }), typ: 2, code: 0, rest: 1400, quote: wq3}
+		want3 := icmpErr{outer: with(outer2, func(f *pktFlow) { f.src = vip6 }), typ: 2, code: 0, rest: 1400, quote: wq3}
 		add(fixture{name: "nat icmp6 packet too big quoting extension headers", in: in3.frame(), kind: KindICMPError,
 			op: opFromReal(vip6, 80), out: want3.frame(), src: vip6, dst: client6, ttl: 64, inSync: true})
 	}
@@ -392,45 +394,45 @@ func fixtures() []fixture {
 		{"4", client4, vip4, real4, 3, 3, 3, 4, 548},
 		{"6", client6, vip6, real6, 1, 4, 2, 0, 1232},
 	} {
-		req := flow{src: c.client, dst: c.real, sport: 40000, dport: 8080, udp: true, ttl: 63, payload: payload}
+		req := pktFlow{src: c.client, dst: c.real, sport: 40000, dport: 8080, udp: true, ttl: 63, payload: payload}
 		q := quoteOf(req, 0)
-		wq := withL4Csum(quoteOf(with(req, func(f *flow) { f.dst, f.dport = c.vip, 80 }), 0), q, true)
-		outer := flow{src: c.real, dst: c.client, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
+		wq := withL4Csum(quoteOf(with(req, func(f *pktFlow) { f.dst, f.dport = c.vip, 80 }), 0), q, true)
+		outer := pktFlow{src: c.real, dst: c.client, ttl: 64, srcMAC: macReal, dstMAC: macDirector}
 		in := icmpErr{outer: outer, typ: c.unreachType, code: c.unreachCode, quote: q}
-		want := icmpErr{outer: with(outer, func(f *flow) { f.src = c.vip }), typ: c.unreachType, code: c.unreachCode, quote: wq}
+		want := icmpErr{outer: with(outer, func(f *pktFlow) { f.src = c.vip }), typ: c.unreachType, code: c.unreachCode, quote: wq}
 		add(fixture{name: "nat icmp" + c.fam + " port unreachable from real (udp quote)", in: in.frame(), kind: KindICMPError,
 			op: opFromReal(c.vip, 80), out: want.frame(), src: c.vip, dst: c.client, ttl: 64, inSync: true})
 
-		reply := flow{src: c.vip, dst: c.client, sport: 80, dport: 40000, ttl: 60, ack: true, df: true, id: 3, payload: make([]byte, 1400)}
+		reply := pktFlow{src: c.vip, dst: c.client, sport: 80, dport: 40000, ttl: 60, ack: true, df: true, id: 3, payload: make([]byte, 1400)}
 		q2 := quoteOf(reply, c.bigQLen)
-		wq2 := withL4Csum(quoteOf(with(reply, func(f *flow) { f.src, f.sport = c.real, 8080 }), c.bigQLen), q2, false)
+		wq2 := withL4Csum(quoteOf(with(reply, func(f *pktFlow) { f.src, f.sport = c.real, 8080 }), c.bigQLen), q2, false)
 		router := c.client.Prev()
-		outer2 := flow{src: router, dst: c.vip, ttl: 250}
+		outer2 := pktFlow{src: router, dst: c.vip, ttl: 250}
 		in2 := icmpErr{outer: outer2, typ: uint8(c.bigType), code: uint8(c.bigCode), rest: 1280, quote: q2}
-		want2 := icmpErr{outer: with(outer2, func(f *flow) { f.dst = c.real }), typ: uint8(c.bigType), code: uint8(c.bigCode), rest: 1280, quote: wq2}
+		want2 := icmpErr{outer: with(outer2, func(f *pktFlow) { f.dst = c.real }), typ: uint8(c.bigType), code: uint8(c.bigCode), rest: 1280, quote: wq2}
 		add(fixture{name: "nat icmp" + c.fam + " too big from client-side router to real (tcp quote)", in: in2.frame(), kind: KindICMPError,
 			op: opToReal(c.real, 8080), out: want2.frame(), src: router, dst: c.real, ttl: 250, inSync: true})
 	}
 
 	// ---- TooBig: answering a TUN packet that no longer fits ----
 	{
-		big := with(req4(), func(f *flow) { f.payload = make([]byte, 1440); f.tos = 0x10 }) // 1480-byte IP packet, DF
+		big := with(req4(), func(f *pktFlow) { f.payload = make([]byte, 1440); f.tos = 0x10 }) // 1480-byte IP packet, DF
 		for i := range big.payload {
 			big.payload[i] = byte(i)
 		}
 		ip := big.ipPacket()
-		reply := flow{src: director4, dst: client4, ttl: 64, id: big.id, tos: 0xc0 | 0x10, srcMAC: macDirector, dstMAC: macClientGW}
+		reply := pktFlow{src: director4, dst: client4, ttl: 64, id: big.id, tos: 0xc0 | 0x10, srcMAC: macDirector, dstMAC: macClientGW}
 		want := icmpErr{outer: reply, typ: 3, code: 4, rest: 1480, quote: ip[:548]}
 		add(fixture{name: "toobig v4 df (quote cut at 576)", in: big.frame(), kind: KindTCP,
 			op: opTooBig(director4, 1480), out: want.frame(), src: director4, dst: client4, ttl: 64})
 
-		bigV := with(big, func(f *flow) { f.vlans = []uint16{12} })
-		replyV := with(reply, func(f *flow) { f.vlans = []uint16{12} })
+		bigV := with(big, func(f *pktFlow) { f.vlans = []uint16{12} })
+		replyV := with(reply, func(f *pktFlow) { f.vlans = []uint16{12} })
 		wantV := icmpErr{outer: replyV, typ: 3, code: 4, rest: 1480, quote: ip[:548]}
 		add(fixture{name: "toobig v4 vlan", in: bigV.frame(), kind: KindTCP,
 			op: opTooBig(director4, 1480), out: wantV.frame(), src: director4, dst: client4, ttl: 64})
 
-		small := with(req4(), func(f *flow) { f.udp = true })
+		small := with(req4(), func(f *pktFlow) { f.udp = true })
 		sip := small.ipPacket()
 		wantS := icmpErr{outer: reply, typ: 3, code: 4, rest: 60, quote: sip}
 		wantS.outer.tos = 0xc0
@@ -438,12 +440,12 @@ func fixtures() []fixture {
 			op: opTooBig(director4, 60), out: wantS.frame(), src: director4, dst: client4, ttl: 64})
 	}
 	{
-		big := with(req6(), func(f *flow) { f.payload = make([]byte, 1440) }) // 1500-byte IP packet
+		big := with(req6(), func(f *pktFlow) { f.payload = make([]byte, 1440) }) // 1500-byte IP packet
 		for i := range big.payload {
 			big.payload[i] = byte(i * 7)
 		}
 		ip := big.ipPacket()
-		reply := flow{src: director6, dst: client6, ttl: 64, srcMAC: macDirector, dstMAC: macClientGW}
+		reply := pktFlow{src: director6, dst: client6, ttl: 64, srcMAC: macDirector, dstMAC: macClientGW}
 		want := icmpErr{outer: reply, typ: 2, code: 0, rest: 1460, quote: ip[:1232]}
 		add(fixture{name: "toobig v6 (quote cut at 1280)", in: big.frame(), kind: KindTCP,
 			op: opTooBig(director6, 1460), out: want.frame(), src: director6, dst: client6, ttl: 64})
@@ -455,13 +457,13 @@ func fixtures() []fixture {
 			Operation: 1, SourceHwAddress: macClientGW, SourceProtAddress: client4.AsSlice(),
 			DstHwAddress: make([]byte, 6), DstProtAddress: vip4.AsSlice()})
 	add(fixture{name: "arp is not ip", in: arp, kind: KindNotIP})
-	add(fixture{name: "three vlan tags is not ip", in: with(req4(), func(f *flow) { f.vlans = []uint16{1, 2, 3} }).frame(), kind: KindNotIP})
+	add(fixture{name: "three vlan tags is not ip", in: with(req4(), func(f *pktFlow) { f.vlans = []uint16{1, 2, 3} }).frame(), kind: KindNotIP})
 
 	add(fixture{name: "icmp4 echo is icmp-other", in: echo(req4()), kind: KindICMPOther})
 	add(fixture{name: "icmp6 echo is icmp-other", in: echo(req6()), kind: KindICMPOther})
 	{
-		reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-		outer := flow{src: client4, dst: vip4, ttl: 64}
+		reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+		outer := pktFlow{src: client4, dst: vip4, ttl: 64}
 		q := reply.ipPacket()
 		add(fixture{name: "icmp4 error quoting ip header + 4 bytes is icmp-other", kind: KindICMPOther,
 			in: icmpErr{outer: outer, typ: 3, code: 3, quote: q[:24]}.frame()})
@@ -476,7 +478,7 @@ func fixtures() []fixture {
 			in: icmpErr{outer: outer, typ: 3, code: 3, quote: ping[14:]}.frame()})
 		add(fixture{name: "icmp4 redirect is icmp-other", kind: KindICMPOther,
 			in: icmpErr{outer: outer, typ: 5, code: 1, quote: q}.frame()})
-		outer6 := flow{src: client6, dst: vip6, ttl: 64}
+		outer6 := pktFlow{src: client6, dst: vip6, ttl: 64}
 		add(fixture{name: "icmp6 error quoting ipv4 is icmp-other", kind: KindICMPOther,
 			in: icmpErr{outer: outer6, typ: 1, code: 4, quote: q}.frame()})
 		add(fixture{name: "icmp6 time exceeded quoting tcp6 is usable", kind: KindICMPError,
@@ -487,15 +489,15 @@ func fixtures() []fixture {
 	add(fixture{name: "ipv4 later fragment (offset) is a fragment", kind: KindFragment,
 		in: mutate(req4().frame(), func(b []byte) []byte { b[14+7] = 0x40; return b })})
 	add(fixture{name: "ipv6 fragment header (M=1) is a fragment", kind: KindFragment,
-		in: insertV6Ext(req6().frame(), protoFragment, []byte{0, 0, 0x00, 0x01, 1, 2, 3, 4})})
+		in: insertV6Ext(req6().frame(), flow.Fragment, []byte{0, 0, 0x00, 0x01, 1, 2, 3, 4})})
 	add(fixture{name: "ipv6 fragment header (offset) is a fragment", kind: KindFragment,
-		in: insertV6Ext(req6().frame(), protoFragment, []byte{0, 0, 0x00, 0x08, 1, 2, 3, 4})})
+		in: insertV6Ext(req6().frame(), flow.Fragment, []byte{0, 0, 0x00, 0x08, 1, 2, 3, 4})})
 	add(fixture{name: "ipv6 atomic fragment is parsed through", kind: KindTCP,
-		in: insertV6Ext(req6().frame(), protoFragment, []byte{0, 0, 0x00, 0x00, 1, 2, 3, 4})})
+		in: insertV6Ext(req6().frame(), flow.Fragment, []byte{0, 0, 0x00, 0x00, 1, 2, 3, 4})})
 	add(fixture{name: "ipv6 routing header with segments left is other-l4", kind: KindOtherL4,
-		in: insertV6Ext(req6().frame(), protoRouting, []byte{1: 2, 2: 4, 3: 1, 8: 0x20, 9: 0x01, 10: 0x0d, 11: 0xb8, 23: 1})})
+		in: insertV6Ext(req6().frame(), flow.Routing, []byte{1: 2, 2: 4, 3: 1, 8: 0x20, 9: 0x01, 10: 0x0d, 11: 0xb8, 23: 1})})
 	add(fixture{name: "ipv6 routing header without segments left is parsed through", kind: KindTCP,
-		in: insertV6Ext(req6().frame(), protoRouting, []byte{0, 0, 4, 0, 0, 0, 0, 0})})
+		in: insertV6Ext(req6().frame(), flow.Routing, []byte{0, 0, 4, 0, 0, 0, 0, 0})})
 	add(fixture{name: "ipip is other-l4", kind: KindOtherL4, in: serialize(append(append(l2Layers(req4(), layers.EthernetTypeIPv4),
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolIPv4, SrcIP: director4.AsSlice(), DstIP: real4.AsSlice()}),
 		req4().ipLayers()...)...)})
@@ -504,10 +506,10 @@ func fixtures() []fixture {
 	add(fixture{name: "ipv4 options are skipped", kind: KindTCP, in: withIPv4Options(req4())})
 
 	// ---- malformed rows ----
-	tcp4, tcp6, udp4 := req4().frame(), req6().frame(), with(req4(), func(f *flow) { f.udp = true }).frame()
-	ext6 := with(req6(), func(f *flow) { f.v6Ext = true }).frame()
-	vlan4 := with(req4(), func(f *flow) { f.vlans = []uint16{3} }).frame()
-	qinq6 := with(req6(), func(f *flow) { f.vlans, f.qinq = []uint16{3, 4}, true }).frame()
+	tcp4, tcp6, udp4 := req4().frame(), req6().frame(), with(req4(), func(f *pktFlow) { f.udp = true }).frame()
+	ext6 := with(req6(), func(f *pktFlow) { f.v6Ext = true }).frame()
+	vlan4 := with(req4(), func(f *pktFlow) { f.vlans = []uint16{3} }).frame()
+	qinq6 := with(req6(), func(f *pktFlow) { f.vlans, f.qinq = []uint16{3, 4}, true }).frame()
 	set16 := func(b []byte, off int, v uint16) []byte { put16(b[off:], v); return b }
 	for _, m := range []struct {
 		name string
@@ -537,7 +539,7 @@ func fixtures() []fixture {
 		{"icmp header cut by ipv4 total length", mutate(echo(req4()), func(b []byte) []byte { return set16(b, 16, 20+7) })},
 		{"ipv6 hop-by-hop past payload length", mutate(ext6, func(b []byte) []byte { return set16(b, 18, 4) })},
 		{"ipv6 destination options past payload length", mutate(ext6, func(b []byte) []byte { return set16(b, 18, 8+7) })},
-		{"ipv6 fragment header cut", mutate(insertV6Ext(tcp6, protoFragment, make([]byte, 8)),
+		{"ipv6 fragment header cut", mutate(insertV6Ext(tcp6, flow.Fragment, make([]byte, 8)),
 			func(b []byte) []byte { return set16(b, 18, 7) })},
 	} {
 		add(fixture{name: "malformed: " + m.name, in: m.in, kind: KindMalformed})

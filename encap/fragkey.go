@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // Fragments as a director forwards them without reassembly. IPVS sees whole
 // datagrams because netfilter defragments first; xvs forwards every fragment
 // on its own, so it must tell the fragments of one datagram apart and give
@@ -102,7 +104,7 @@ func ParseFragment(p *Packet, fr *Frag) FragClass {
 		}
 	}
 	switch proto {
-	case protoTCP:
+	case flow.TCP:
 		// The flags and the checksum must be there; a data offset below 5
 		// is malformed in a whole packet too.
 		if end-l4 < tcpMinLen || f[l4+tcpDataOff]>>4 < 5 {
@@ -110,7 +112,7 @@ func ParseFragment(p *Packet, fr *Frag) FragClass {
 		}
 		p.TCPFlags = f[l4+tcpFlags]
 		p.kind = KindTCP
-	case protoUDP:
+	case flow.UDP:
 		if end-l4 < udpHdrLen {
 			return FragShortFirst
 		}
@@ -143,9 +145,9 @@ func IsFragment(p *Packet) bool {
 	nh, off := f[p.L3+ipv6NextHdr], p.L3+ipv6HdrLen
 	for off < p.L4 {
 		switch nh {
-		case protoFragment:
+		case flow.Fragment:
 			return be16(f[off+extFragOff:])&(extFragOffMask|extFragMoreMask) != 0
-		case protoHopByHop, protoDstOpts, protoRouting:
+		case flow.HopByHop, flow.DstOpts, flow.Routing:
 			nh = f[off+extNextHdr]
 			off += (int(f[off+extLen]) + 1) << 3
 		default:

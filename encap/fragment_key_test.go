@@ -9,6 +9,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/ip4defrag"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // splitV6 fragments a whole IPv6 frame as a sender does (RFC 8200 4.5): the
@@ -18,7 +20,7 @@ import (
 func splitV6(frame []byte, mtu int, id uint32) [][]byte {
 	ip := frame[14:]
 	unfrag, nhOff := 40, 6
-	if ip[6] == protoHopByHop {
+	if ip[6] == flow.HopByHop {
 		unfrag, nhOff = 40+(int(ip[41])+1)*8, 40
 	}
 	first := ip[nhOff]
@@ -28,7 +30,7 @@ func splitV6(frame []byte, mtu int, id uint32) [][]byte {
 	for off := 0; off < len(rest); off += chunk {
 		end := min(off+chunk, len(rest))
 		f := slices.Clone(frame[:14+unfrag])
-		f[14+nhOff] = protoFragment
+		f[14+nhOff] = flow.Fragment
 		binary.BigEndian.PutUint16(f[14+4:], uint16(unfrag-40+8+end-off))
 		fo := uint16(off)
 		if end < len(rest) {
@@ -73,7 +75,7 @@ func joinV6(t *testing.T, frags [][]byte) []byte {
 		whole = append(whole, parts[o]...)
 	}
 	// Put the first fragmentable header back where the Fragment header was.
-	if whole[14+6] == protoFragment {
+	if whole[14+6] == flow.Fragment {
 		whole[14+6] = next
 	} else {
 		whole[14+40] = next
@@ -87,10 +89,10 @@ func TestParseFragment(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i)
 	}
-	udp4 := flow{src: client4, dst: vip4, id: 0x4321, udp: true, sport: 1000, dport: 53, payload: big}.frame()
-	tcp4 := flow{src: client4, dst: vip4, id: 0x4322, syn: true, sport: 1001, dport: 80, payload: big}.frame()
-	udp6 := flow{src: client6, dst: vip6, udp: true, sport: 1002, dport: 53, payload: big, v6Ext: true}.frame()
-	icmp4 := serialize(append(l2Layers(flow{src: client4, dst: vip4}, layers.EthernetTypeIPv4),
+	udp4 := pktFlow{src: client4, dst: vip4, id: 0x4321, udp: true, sport: 1000, dport: 53, payload: big}.frame()
+	tcp4 := pktFlow{src: client4, dst: vip4, id: 0x4322, syn: true, sport: 1001, dport: 80, payload: big}.frame()
+	udp6 := pktFlow{src: client6, dst: vip6, udp: true, sport: 1002, dport: 53, payload: big, v6Ext: true}.frame()
+	icmp4 := serialize(append(l2Layers(pktFlow{src: client4, dst: vip4}, layers.EthernetTypeIPv4),
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 9, Protocol: layers.IPProtocolICMPv4, SrcIP: client4.AsSlice(), DstIP: vip4.AsSlice()},
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}, gopacket.Payload(big))...)
 	v4 := func(frame []byte, mtu, i int) []byte { return fragmentAll(t, frame, 14, mtu)[i] }
@@ -159,15 +161,15 @@ func TestFragmentNAT(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		f     flow
+		f     pktFlow
 		reply bool
 	}{
-		{"udp4 dnat", flow{src: client4, dst: vip4, id: 77, udp: true, sport: 1000, dport: 53, payload: big}, false},
-		{"tcp4 dnat", flow{src: client4, dst: vip4, id: 78, syn: true, sport: 1000, dport: 80, payload: big}, false},
-		{"udp4 snat", flow{src: real4, dst: client4, id: 79, udp: true, sport: 5353, dport: 1000, payload: big}, true},
-		{"udp4 no checksum", flow{src: client4, dst: vip4, id: 80, udp: true, sport: 1000, dport: 53, payload: big, udpNoSum: true}, false},
-		{"udp6 dnat", flow{src: client6, dst: vip6, udp: true, sport: 1000, dport: 53, payload: big, v6Ext: true}, false},
-		{"tcp6 snat", flow{src: real6, dst: client6, syn: true, ack: true, sport: 8080, dport: 1000, payload: big}, true},
+		{"udp4 dnat", pktFlow{src: client4, dst: vip4, id: 77, udp: true, sport: 1000, dport: 53, payload: big}, false},
+		{"tcp4 dnat", pktFlow{src: client4, dst: vip4, id: 78, syn: true, sport: 1000, dport: 80, payload: big}, false},
+		{"udp4 snat", pktFlow{src: real4, dst: client4, id: 79, udp: true, sport: 5353, dport: 1000, payload: big}, true},
+		{"udp4 no checksum", pktFlow{src: client4, dst: vip4, id: 80, udp: true, sport: 1000, dport: 53, payload: big, udpNoSum: true}, false},
+		{"udp6 dnat", pktFlow{src: client6, dst: vip6, udp: true, sport: 1000, dport: 53, payload: big, v6Ext: true}, false},
+		{"tcp6 snat", pktFlow{src: real6, dst: client6, syn: true, ack: true, sport: 8080, dport: 1000, payload: big}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			whole := tc.f.frame()
@@ -249,9 +251,9 @@ func TestFragmentNAT(t *testing.T) {
 // keep the IPv4 header checksum valid.
 func FuzzParseFragment(f *testing.F) {
 	big := make([]byte, 2000)
-	f.Add(fragmentAll(f, flow{src: client4, dst: vip4, id: 1, udp: true, sport: 1, dport: 2, payload: big}.frame(), 14, 1000)[0])
-	f.Add(fragmentAll(f, flow{src: client4, dst: vip4, id: 1, udp: true, sport: 1, dport: 2, payload: big}.frame(), 14, 1000)[1])
-	for _, fr := range splitV6(flow{src: client6, dst: vip6, udp: true, sport: 1, dport: 2, payload: big, v6Ext: true}.frame(), 1280, 5) {
+	f.Add(fragmentAll(f, pktFlow{src: client4, dst: vip4, id: 1, udp: true, sport: 1, dport: 2, payload: big}.frame(), 14, 1000)[0])
+	f.Add(fragmentAll(f, pktFlow{src: client4, dst: vip4, id: 1, udp: true, sport: 1, dport: 2, payload: big}.frame(), 14, 1000)[1])
+	for _, fr := range splitV6(pktFlow{src: client6, dst: vip6, udp: true, sport: 1, dport: 2, payload: big, v6Ext: true}.frame(), 1280, 5) {
 		f.Add(fr)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -37,7 +37,7 @@ func bigIPv4(flags layers.IPv4Flag, fragOff uint16) (frame, ipPacket []byte) {
 }
 
 func bigIPv4Opts(flags layers.IPv4Flag, fragOff uint16, opts bool) (frame, ipPacket []byte) {
-	f := flow{src: director4, dst: real4, ttl: 64, id: 0x4242, udp: true, sport: 1, dport: 2, payload: make([]byte, 1450)}
+	f := pktFlow{src: director4, dst: real4, ttl: 64, id: 0x4242, udp: true, sport: 1, dport: 2, payload: make([]byte, 1450)}
 	for i := range f.payload {
 		f.payload[i] = byte(i * 13)
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Fuzz targets. Seeds: every fixture frame (f.Add) plus the corpus committed
@@ -121,7 +123,7 @@ func checkInvariants(t *testing.T, p *Packet, k Kind) {
 	}
 	switch p.Family {
 	case 4:
-		if p.IPLen < 20 || p.L4 < p.L3+20 || !IsV4Mapped(p.Src) || !IsV4Mapped(p.Dst) {
+		if p.IPLen < 20 || p.L4 < p.L3+20 || !flow.IsV4Mapped(&p.Src) || !flow.IsV4Mapped(&p.Dst) {
 			t.Fatalf("ipv4: IPLen %d L4 %d", p.IPLen, p.L4)
 		}
 	case 6:
@@ -145,7 +147,7 @@ func checkInvariants(t *testing.T, p *Packet, k Kind) {
 		}
 	case KindICMPError:
 		if p.L4+8 > p.InnerL3 || p.InnerL3 >= p.InnerL4 || p.InnerL4+8 > end ||
-			(p.InnerProto != 6 && p.InnerProto != 17) {
+			(p.Inner.Proto != 6 && p.Inner.Proto != 17) {
 			t.Fatalf("icmp error: L4 %d inner %d/%d end %d", p.L4, p.InnerL3, p.InnerL4, end)
 		}
 	case KindICMPOther:
@@ -173,8 +175,8 @@ func natFuzz(t *testing.T, data, addr []byte, port uint16, dst bool) {
 	var a [16]byte
 	copy(a[:], addr)
 	if p.Family == 4 {
-		a = AddrFrom4([4]byte(a[12:]))
-	} else if IsV4Mapped(a) {
+		a = flow.AddrFrom4([4]byte(a[12:]))
+	} else if flow.IsV4Mapped(&a) {
 		a[0] = 0x20
 	}
 	addrOff, portOff := ipv4Src, l4SrcPort
@@ -269,9 +271,9 @@ func FuzzPushTunnel(f *testing.F) {
 		if o.Src != src || o.Dst != dst || o.TTL != p.TTL || o.IPLen != h+p.IPLen || o.L3 != p.L3 {
 			t.Fatalf("outer header: kind %v %+v", k, o.view())
 		}
-		innerProto := uint8(protoIPIP)
+		innerProto := uint8(flow.IPIP)
 		if p.Family == 6 {
-			innerProto = protoIPv6
+			innerProto = flow.IPv6
 		}
 		checkTunnelHeader(t, buf[no+o.L4:no+nn], &o, k, tun, innerProto)
 		if p.Family == 4 && (o.DF != p.DF || be16(buf[no+o.L3+ipv4ID:]) != id) {
@@ -311,7 +313,7 @@ func checkTunnelHeader(t *testing.T, b []byte, o *Packet, k Kind, tun Tunnel, in
 		}
 	case TunnelGRE:
 		et := uint16(etherTypeIPv4)
-		if innerProto == protoIPv6 {
+		if innerProto == flow.IPv6 {
 			et = etherTypeIPv6
 		}
 		flags := uint16(0)
@@ -321,7 +323,7 @@ func checkTunnelHeader(t *testing.T, b []byte, o *Packet, k Kind, tun Tunnel, in
 				t.Fatal("gre: checksum does not verify")
 			}
 		}
-		if k != KindOtherL4 || o.Proto != protoGRE || be16(b) != flags || be16(b[2:]) != et {
+		if k != KindOtherL4 || o.Proto != flow.GRE || be16(b) != flags || be16(b[2:]) != et {
 			t.Fatalf("gre: kind %v proto %d header % x", k, o.Proto, b[:4])
 		}
 	}
@@ -351,7 +353,7 @@ func FuzzICMPError(f *testing.F) {
 		refFix(&p)
 		in := append([]byte(nil), frame...)
 		if p.Family == 4 {
-			a = AddrFrom4([4]byte(a[12:]))
+			a = flow.AddrFrom4([4]byte(a[12:]))
 		}
 		oo, io, po := ipv4Src, ipv4Dst, l4DstPort
 		if toReal {

@@ -34,8 +34,8 @@ func a16(a netip.Addr) addr16 { return a.As16() }
 
 func mac6(m net.HardwareAddr) [6]byte { return [6]byte(m) }
 
-// flow describes one TCP or UDP packet to build with gopacket.
-type flow struct {
+// pktFlow describes one TCP or UDP packet to build with gopacket.
+type pktFlow struct {
 	vlans     []uint16 // VLAN IDs, outermost first
 	qinq      bool     // the outer tag is 802.1ad (0x88a8)
 	srcMAC    net.HardwareAddr
@@ -55,9 +55,9 @@ type flow struct {
 	v6Ext     bool // IPv6 hop-by-hop + destination options headers before L4
 }
 
-func (f flow) v6() bool { return f.src.Is6() && !f.src.Is4In6() }
+func (f pktFlow) v6() bool { return f.src.Is6() && !f.src.Is4In6() }
 
-func (f flow) etherType() layers.EthernetType {
+func (f pktFlow) etherType() layers.EthernetType {
 	if f.v6() {
 		return layers.EthernetTypeIPv6
 	}
@@ -66,7 +66,7 @@ func (f flow) etherType() layers.EthernetType {
 
 // packet is f for the module's one frame builder, internal/packettest,
 // carrying proto.
-func (f flow) packet(proto uint8) packettest.Packet {
+func (f pktFlow) packet(proto uint8) packettest.Packet {
 	src, dst := f.srcMAC, f.dstMAC
 	if src == nil {
 		src = macClientGW
@@ -88,7 +88,7 @@ func (f flow) packet(proto uint8) packettest.Packet {
 	return p
 }
 
-func (f flow) proto() uint8 {
+func (f pktFlow) proto() uint8 {
 	if f.udp {
 		return packettest.ProtoUDP
 	}
@@ -96,25 +96,25 @@ func (f flow) proto() uint8 {
 }
 
 // l2Layers returns the Ethernet header and VLAN tags for a payload of type et.
-func l2Layers(f flow, et layers.EthernetType) []gopacket.SerializableLayer {
+func l2Layers(f pktFlow, et layers.EthernetType) []gopacket.SerializableLayer {
 	return f.packet(0).L2Layers(uint16(et))
 }
 
 // netLayer returns the IP header layer (plus IPv6 extension layers) for f
 // carrying proto.
-func netLayer(f flow, proto layers.IPProtocol) (gopacket.NetworkLayer, []gopacket.SerializableLayer) {
+func netLayer(f pktFlow, proto layers.IPProtocol) (gopacket.NetworkLayer, []gopacket.SerializableLayer) {
 	return f.packet(uint8(proto)).NetLayers()
 }
 
 // ipLayers returns the layers of f from the IP header down.
-func (f flow) ipLayers() []gopacket.SerializableLayer { return f.packet(f.proto()).IPLayers() }
+func (f pktFlow) ipLayers() []gopacket.SerializableLayer { return f.packet(f.proto()).IPLayers() }
 
 // frame builds the whole Ethernet frame of f.
-func (f flow) frame() []byte { return f.packet(f.proto()).Frame() }
+func (f pktFlow) frame() []byte { return f.packet(f.proto()).Frame() }
 
 // ipPacket builds the IP packet of f alone (for quotes and tunnels), always
 // with a UDP checksum: udpNoSum is about the frame f is sent in.
-func (f flow) ipPacket() []byte {
+func (f pktFlow) ipPacket() []byte {
 	p := f.packet(f.proto())
 	p.UDPNoSum = false
 	return p.IP()
@@ -122,7 +122,7 @@ func (f flow) ipPacket() []byte {
 
 // icmpErr describes an ICMP/ICMPv6 error quoting a packet.
 type icmpErr struct {
-	outer     flow // addresses, TTL, MACs, VLANs of the error itself
+	outer     pktFlow // addresses, TTL, MACs, VLANs of the error itself
 	typ, code uint8
 	rest      uint32 // the 4 type-specific bytes (v4 frag needed / v6 too big: MTU)
 	quote     []byte

@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // ICMP (RFC 792) and ICMPv6 (RFC 4443) share the first 8 bytes of an error
 // message; the quoted ("invoking") packet follows:
 //
@@ -91,17 +93,17 @@ func parseQuoteV4(f []byte, q, end int, p *Packet) bool {
 		return false
 	}
 	proto := f[q+ipv4Proto]
-	if proto != protoTCP && proto != protoUDP {
+	if proto != flow.TCP && proto != flow.UDP {
 		return false
 	}
 	l4 := q + ihl
 	p.InnerL3 = q
 	p.InnerL4 = l4
-	p.InnerProto = proto
-	setV4Mapped(&p.InnerSrc, f[q+ipv4Src:q+ipv4Src+4])
-	setV4Mapped(&p.InnerDst, f[q+ipv4Dst:q+ipv4Dst+4])
-	p.InnerSrcPort = be16(f[l4+l4SrcPort:])
-	p.InnerDstPort = be16(f[l4+l4DstPort:])
+	p.Inner.Proto = proto
+	setV4Mapped(&p.Inner.Src, f[q+ipv4Src:q+ipv4Src+4])
+	setV4Mapped(&p.Inner.Dst, f[q+ipv4Dst:q+ipv4Dst+4])
+	p.Inner.SrcPort = be16(f[l4+l4SrcPort:])
+	p.Inner.DstPort = be16(f[l4+l4DstPort:])
 	return true
 }
 
@@ -113,15 +115,15 @@ func parseQuoteV6(f []byte, q, end int, p *Packet) bool {
 		return false
 	}
 	proto, l4, res := walkIPv6Ext(f, f[q+ipv6NextHdr], q+ipv6HdrLen, end, true)
-	if res != extOK || (proto != protoTCP && proto != protoUDP) || end-l4 < minL4QuoteLn {
+	if res != extOK || (proto != flow.TCP && proto != flow.UDP) || end-l4 < minL4QuoteLn {
 		return false
 	}
 	p.InnerL3 = q
 	p.InnerL4 = l4
-	p.InnerProto = proto
-	p.InnerSrc = [16]byte(f[q+ipv6Src : q+ipv6Src+16])
-	p.InnerDst = [16]byte(f[q+ipv6Dst : q+ipv6Dst+16])
-	p.InnerSrcPort = be16(f[l4+l4SrcPort:])
-	p.InnerDstPort = be16(f[l4+l4DstPort:])
+	p.Inner.Proto = proto
+	p.Inner.Src = [16]byte(f[q+ipv6Src : q+ipv6Src+16])
+	p.Inner.Dst = [16]byte(f[q+ipv6Dst : q+ipv6Dst+16])
+	p.Inner.SrcPort = be16(f[l4+l4SrcPort:])
+	p.Inner.DstPort = be16(f[l4+l4DstPort:])
 	return true
 }

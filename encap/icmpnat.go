@@ -19,7 +19,7 @@ package encap
 // side, about a reply that SNAT turned into VIP -> client): the outer
 // destination, the quoted source address and the quoted source port become
 // the real server's. It does nothing unless p is KindICMPError. For IPv4 only
-// realAddr[12:16] is used. The Packet's Dst, InnerSrc and InnerSrcPort follow.
+// realAddr[12:16] is used. The Packet's Dst, Inner.Src and Inner.SrcPort follow.
 func ICMPErrorToReal(p *Packet, realAddr [16]byte, realPort uint16) {
 	if p.kind != KindICMPError {
 		return
@@ -31,16 +31,16 @@ func ICMPErrorToReal(p *Packet, realAddr [16]byte, realPort uint16) {
 		icmpNAT(p, ipv6Dst, ipv6Src, l4SrcPort, &realAddr, realPort)
 	}
 	p.Dst = realAddr
-	p.InnerSrc = realAddr
-	p.InnerSrcPort = realPort
+	p.Inner.Src = realAddr
+	p.Inner.SrcPort = realPort
 }
 
 // ICMPErrorFromReal translates an outbound error (from or through the real
 // server side, about a request that DNAT turned into client -> real): the
 // outer source, the quoted destination address and the quoted destination
 // port become the virtual service's. It does nothing unless p is
-// KindICMPError. For IPv4 only vip[12:16] is used. The Packet's Src, InnerDst
-// and InnerDstPort follow.
+// KindICMPError. For IPv4 only vip[12:16] is used. The Packet's Src, Inner.Dst
+// and Inner.DstPort follow.
 func ICMPErrorFromReal(p *Packet, vip [16]byte, vport uint16) {
 	if p.kind != KindICMPError {
 		return
@@ -52,8 +52,8 @@ func ICMPErrorFromReal(p *Packet, vip [16]byte, vport uint16) {
 		icmpNAT(p, ipv6Src, ipv6Dst, l4DstPort, &vip, vport)
 	}
 	p.Src = vip
-	p.InnerDst = vip
-	p.InnerDstPort = vport
+	p.Inner.Dst = vip
+	p.Inner.DstPort = vport
 }
 
 // icmpNAT writes a at the outer header's outerOff and the quoted header's

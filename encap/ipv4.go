@@ -39,21 +39,6 @@ const (
 	ipv4FragOffMask = 0x1fff // fragment offset, 8-byte units
 )
 
-// IP protocol numbers (IANA) used here.
-const (
-	protoHopByHop = 0
-	protoICMP     = 1
-	protoIPIP     = 4 // IPv4 encapsulation (RFC 2003)
-	protoTCP      = 6
-	protoUDP      = 17
-	protoIPv6     = 41 // IPv6 encapsulation (RFC 2473)
-	protoRouting  = 43
-	protoFragment = 44
-	protoICMPv6   = 58
-	protoNoNext   = 59
-	protoDstOpts  = 60
-)
-
 // parseIPv4 validates the IPv4 header at l3 and fills the network fields of p.
 // It returns the protocol, the offset of the payload, the end of the IP packet
 // and whether the packet is a fragment, or ok=false if the header is bad.

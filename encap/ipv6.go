@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // IPv6 fixed header (RFC 8200, section 3):
 //
 //	 0                   1                   2                   3
@@ -78,7 +80,7 @@ const (
 func walkIPv6Ext(f []byte, nh uint8, off, end int, firstFragOK bool) (uint8, int, extResult) {
 	for {
 		switch nh {
-		case protoHopByHop, protoDstOpts, protoRouting:
+		case flow.HopByHop, flow.DstOpts, flow.Routing:
 			if end-off < 8 {
 				return nh, off, extBad
 			}
@@ -86,12 +88,12 @@ func walkIPv6Ext(f []byte, nh uint8, off, end int, firstFragOK bool) (uint8, int
 			if end-off < n {
 				return nh, off, extBad
 			}
-			if nh == protoRouting && f[off+extSegLeft] != 0 {
+			if nh == flow.Routing && f[off+extSegLeft] != 0 {
 				return nh, off, extRouted
 			}
 			nh = f[off+extNextHdr]
 			off += n
-		case protoFragment:
+		case flow.Fragment:
 			if end-off < extFragHdrLen {
 				return nh, off, extBad
 			}

@@ -18,8 +18,8 @@ const (
 	KindUDP
 	// KindICMPError is an ICMP or ICMPv6 error (v4: destination unreachable 3,
 	// time exceeded 11, parameter problem 12; v6: 1, 2, 3, 4) that quotes a
-	// TCP or UDP packet of the same family with its ports; the Inner* fields
-	// are set.
+	// TCP or UDP packet of the same family with its ports; InnerL3, InnerL4
+	// and Inner are set.
 	KindICMPError
 	// KindICMPOther is any other ICMP/ICMPv6 message (echo, neighbour
 	// discovery, ...) or an error whose quoted packet is unusable.

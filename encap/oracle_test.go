@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // The oracle: refChecksum (helpers_test.go) is RFC 1071 written the slow,
@@ -83,8 +85,8 @@ func TestIncrementalMatchesFullRecompute(t *testing.T) {
 }
 
 // randFlow returns a random TCP or UDP flow of either family.
-func randFlow(rng *rand.Rand) flow {
-	f := flow{sport: uint16(rng.Uint32()), dport: uint16(rng.Uint32()), ttl: uint8(2 + rng.IntN(254)),
+func randFlow(rng *rand.Rand) pktFlow {
+	f := pktFlow{sport: uint16(rng.Uint32()), dport: uint16(rng.Uint32()), ttl: uint8(2 + rng.IntN(254)),
 		tos: uint8(rng.Uint32()), id: uint16(rng.Uint32()), df: rng.IntN(2) == 0, seq: rng.Uint32(),
 		udp: rng.IntN(2) == 0, syn: rng.IntN(2) == 0, ack: rng.IntN(2) == 0}
 	if rng.IntN(2) == 0 {
@@ -195,12 +197,12 @@ func TestRewritesMatchOracle(t *testing.T) {
 }
 
 // quoteL4 is the offset of the transport header in an IP packet built by
-// flow.ipPacket.
+// pktFlow.ipPacket.
 func quoteL4(q []byte) int {
 	if q[0]>>4 == 4 {
 		return int(q[0]&0x0f) * 4
 	}
-	if q[6] == protoHopByHop {
+	if q[6] == flow.HopByHop {
 		return 40 + 16
 	}
 	return 40
@@ -218,7 +220,7 @@ func TestICMPTranslationMatchesOracle(t *testing.T) {
 		if inner.v6() {
 			fam = 6
 		}
-		outer := flow{src: randAddr(rng, fam), dst: randAddr(rng, fam), ttl: 64, vlans: inner.vlans}
+		outer := pktFlow{src: randAddr(rng, fam), dst: randAddr(rng, fam), ttl: 64, vlans: inner.vlans}
 		typ := uint8(3)
 		if fam == 6 {
 			typ = uint8(1 + rng.IntN(4))

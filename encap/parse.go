@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // Packet is a parsed, zero-copy view of one frame. A worker keeps one per
 // queue and passes it to Parse for every frame; the view is valid until the
 // frame's bytes change other than through this package's rewrites, which keep
@@ -8,7 +10,7 @@ package encap
 // Which fields are meaningful depends on the Kind Parse returned: the network
 // fields (Family, Proto, TTL, DF, Src, Dst, IPLen, L4) for every IP kind;
 // ports and TCPFlags for KindTCP and KindUDP; ICMPType and ICMPCode for both
-// ICMP kinds; the Inner* fields for KindICMPError only. Parse zeroes the rest.
+// ICMP kinds; InnerL3, InnerL4 and Inner for KindICMPError only. Parse zeroes the rest.
 //
 // The rewrites act only on a Packet filled by Parse (they check the Kind it
 // recorded; a hand-built Packet is KindMalformed to them) and trust its
@@ -25,18 +27,17 @@ type Packet struct {
 	VLAN bool
 	// Family is 4 or 6 for IP kinds, 0 otherwise.
 	Family uint8
-	// Proto is the upper-layer protocol after IPv6 extension headers (for
-	// KindOtherL4 with a routing header that has segments left: 43).
-	Proto uint8
 	// TTL is the IPv4 TTL or the IPv6 hop limit.
 	TTL uint8
 	// DF is the IPv4 don't-fragment bit; always true for IPv6.
 	DF bool
-	// Src and Dst are the IP addresses, IPv4 stored v4-mapped.
-	Src, Dst [16]byte
-	// SrcPort and DstPort are the TCP/UDP ports in host order.
-	SrcPort, DstPort uint16
-	// TCPFlags is byte 13 of the TCP header (TCPFlagFIN ... TCPFlagCWR).
+	// Tuple is the flow: Src and Dst are the IP addresses, IPv4 stored
+	// v4-mapped; SrcPort and DstPort the TCP/UDP ports in host order;
+	// Proto the upper-layer protocol after IPv6 extension headers (for
+	// KindOtherL4 with a routing header that has segments left: 43). The
+	// forwarder hands it to conntrack and sched as it is.
+	flow.Tuple
+	// TCPFlags is byte 13 of the TCP header (flow.TCPFin ... flow.TCPCwr).
 	TCPFlags uint8
 	// IPLen is the IP packet's length (header + payload) from its length
 	// field; the frame may be longer (Ethernet padding).
@@ -47,13 +48,10 @@ type Packet struct {
 	// InnerL3 and InnerL4 are the offsets, in Frame, of the quoted IP header
 	// and of its TCP/UDP header.
 	InnerL3, InnerL4 int
-	// InnerProto is the quoted packet's protocol (TCP or UDP).
-	InnerProto uint8
-	// InnerSrc and InnerDst are the quoted packet's addresses as found in the
-	// error (for an error about a reply: the VIP and the client).
-	InnerSrc, InnerDst [16]byte
-	// InnerSrcPort and InnerDstPort are the quoted packet's ports.
-	InnerSrcPort, InnerDstPort uint16
+	// Inner is the quoted packet's tuple as found in the error (for an
+	// error about a reply: from the VIP to the client); its protocol is TCP
+	// or UDP.
+	Inner flow.Tuple
 
 	kind Kind // what Parse returned; the rewrites check it
 }

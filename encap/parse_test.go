@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 func TestKindString(t *testing.T) {
@@ -45,7 +47,7 @@ func TestParseFieldsMatchGopacket(t *testing.T) {
 			case *layers.IPv4:
 				want.Family, want.TTL, want.Proto, want.IPLen = 4, v.TTL, uint8(v.Protocol), int(v.Length)
 				want.DF = v.Flags&layers.IPv4DontFragment != 0
-				want.Src, want.Dst = AddrFrom4([4]byte(v.SrcIP.To4())), AddrFrom4([4]byte(v.DstIP.To4()))
+				want.Src, want.Dst = flow.AddrFrom4([4]byte(v.SrcIP.To4())), flow.AddrFrom4([4]byte(v.DstIP.To4()))
 				want.L4 = want.L3 + int(v.IHL)*4
 			case *layers.IPv6:
 				want.Family, want.TTL, want.IPLen, want.DF = 6, v.HopLimit, 40+int(v.Length), true
@@ -92,13 +94,13 @@ type view struct {
 func (p *Packet) view() view {
 	return view{p.L3, p.L4, p.IPLen, p.VLAN, p.DF, p.Family, p.Proto, p.TTL, p.TCPFlags, p.ICMPType, p.ICMPCode,
 		netip.AddrFrom16(p.Src).Unmap(), netip.AddrFrom16(p.Dst).Unmap(), p.SrcPort, p.DstPort, p.InnerL3, p.InnerL4,
-		p.InnerProto, netip.AddrFrom16(p.InnerSrc).Unmap(), netip.AddrFrom16(p.InnerDst).Unmap(), p.InnerSrcPort,
-		p.InnerDstPort, p.kind}
+		p.Inner.Proto, netip.AddrFrom16(p.Inner.Src).Unmap(), netip.AddrFrom16(p.Inner.Dst).Unmap(), p.Inner.SrcPort,
+		p.Inner.DstPort, p.kind}
 }
 
 func TestParseICMPErrorFields(t *testing.T) {
-	reply := flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-	frame := icmpErr{outer: flow{src: client4, dst: vip4, ttl: 9}, typ: 3, code: 3, quote: reply.ipPacket()[:28]}.frame()
+	reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
+	frame := icmpErr{outer: pktFlow{src: client4, dst: vip4, ttl: 9}, typ: 3, code: 3, quote: reply.ipPacket()[:28]}.frame()
 	var p Packet
 	if k := Parse(frame, &p); k != KindICMPError {
 		t.Fatalf("Parse = %v", k)
@@ -110,8 +112,8 @@ func TestParseICMPErrorFields(t *testing.T) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 
-	reply6 := flow{src: vip6, dst: client6, sport: 80, dport: 40000, ttl: 64, v6Ext: true, payload: payload}
-	frame = icmpErr{outer: flow{src: client6, dst: vip6, ttl: 9, vlans: []uint16{5}}, typ: 1, code: 4,
+	reply6 := pktFlow{src: vip6, dst: client6, sport: 80, dport: 40000, ttl: 64, v6Ext: true, payload: payload}
+	frame = icmpErr{outer: pktFlow{src: client6, dst: vip6, ttl: 9, vlans: []uint16{5}}, typ: 1, code: 4,
 		quote: reply6.ipPacket()[:40+16+8]}.frame()
 	if k := Parse(frame, &p); k != KindICMPError {
 		t.Fatalf("Parse = %v", k)
@@ -124,13 +126,13 @@ func TestParseICMPErrorFields(t *testing.T) {
 	}
 
 	// The next frame must not inherit anything.
-	if k := Parse(req4().frame(), &p); k != KindTCP || p.InnerL3 != 0 || p.ICMPType != 0 || p.InnerSrc != [16]byte{} || p.VLAN {
+	if k := Parse(req4().frame(), &p); k != KindTCP || p.InnerL3 != 0 || p.ICMPType != 0 || p.Inner.Src != [16]byte{} || p.VLAN {
 		t.Fatalf("stale fields after re-parse: %+v", p.view())
 	}
 }
 
 func TestParseIgnoresEthernetPadding(t *testing.T) {
-	f := flow{src: client4, dst: vip4, sport: 1, dport: 2, ttl: 5, ack: true}
+	f := pktFlow{src: client4, dst: vip4, sport: 1, dport: 2, ttl: 5, ack: true}
 	frame := append(f.frame(), 0xde, 0xad) // 60 bytes of gopacket's padding, then more
 	var p Packet
 	if k := Parse(frame, &p); k != KindTCP || p.IPLen != 40 || len(p.Frame) != 62 {
@@ -148,8 +150,8 @@ func TestParseIgnoresEthernetPadding(t *testing.T) {
 
 func TestParseTCPFlags(t *testing.T) {
 	var p Packet
-	Parse(with(req4(), func(f *flow) { f.syn, f.ack = true, true }).frame(), &p)
-	if p.TCPFlags != TCPFlagSYN|TCPFlagACK {
+	Parse(with(req4(), func(f *pktFlow) { f.syn, f.ack = true, true }).frame(), &p)
+	if p.TCPFlags != flow.TCPSyn|flow.TCPAck {
 		t.Fatalf("TCPFlags = %#x", p.TCPFlags)
 	}
 }

@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // Partial checksums.
 //
 // A sender that leaves the transport checksum to its device (TX checksum
@@ -31,11 +33,11 @@ func CompletePartialChecksum(p *Packet) bool {
 	seg := p.Frame[p.L4 : p.L3+p.IPLen]
 	switch p.kind {
 	case KindTCP:
-		field, n, proto = tcpCsum, len(seg), protoTCP
+		field, n, proto = tcpCsum, len(seg), flow.TCP
 	case KindUDP:
 		// The kernel's partial sum covers the UDP length, which bounds the
 		// datagram; an inconsistent length is not ours to finish.
-		n, proto = int(be16(seg[udpLen:])), protoUDP
+		n, proto = int(be16(seg[udpLen:])), flow.UDP
 		if n < udpHdrLen || n > len(seg) {
 			return false
 		}
@@ -54,7 +56,7 @@ func CompletePartialChecksum(p *Packet) bool {
 	// The field already holds the pseudo-header sum, so summing the segment
 	// with it in place gives the complete sum.
 	c := ^csumFold(csumAdd(seg[:n], 0))
-	if c == 0 && proto == protoUDP {
+	if c == 0 && proto == flow.UDP {
 		c = 0xffff // RFC 768: a computed 0 is sent as all ones
 	}
 	put16(seg[field:], c)

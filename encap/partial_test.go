@@ -32,14 +32,14 @@ func refFold(s uint32) uint32 {
 }
 
 func TestCompletePartialChecksum(t *testing.T) {
-	udp4 := with(req4(), func(f *flow) { f.udp = true })
-	udp6 := with(req6(), func(f *flow) { f.udp = true })
-	tagged := with(req4(), func(f *flow) { f.vlans = []uint16{10} })
-	ext6 := with(req6(), func(f *flow) { f.v6Ext = true })
-	odd := with(udp4, func(f *flow) { f.payload = []byte("odd") })
+	udp4 := with(req4(), func(f *pktFlow) { f.udp = true })
+	udp6 := with(req6(), func(f *pktFlow) { f.udp = true })
+	tagged := with(req4(), func(f *pktFlow) { f.vlans = []uint16{10} })
+	ext6 := with(req6(), func(f *pktFlow) { f.v6Ext = true })
+	odd := with(udp4, func(f *pktFlow) { f.payload = []byte("odd") })
 	cases := []struct {
 		name string
-		f    flow
+		f    pktFlow
 	}{
 		{"tcp4", req4()}, {"tcp6", req6()}, {"udp4", udp4}, {"udp6", udp6},
 		{"tcp4 vlan", tagged}, {"tcp6 ext headers", ext6}, {"udp4 odd length", odd},
@@ -78,7 +78,7 @@ func TestCompletePartialChecksum(t *testing.T) {
 // sum, so a partial frame completed and rewritten equals one built whole
 // with the new addresses.
 func TestPartialThenNAT(t *testing.T) {
-	for _, f := range []flow{req4(), with(req4(), func(f *flow) { f.udp = true }), req6()} {
+	for _, f := range []pktFlow{req4(), with(req4(), func(f *pktFlow) { f.udp = true }), req6()} {
 		frame := f.frame()
 		partialize(t, frame)
 		var p Packet
@@ -89,7 +89,7 @@ func TestPartialThenNAT(t *testing.T) {
 			r = real6
 		}
 		DNAT(&p, a16(r), 8080)
-		want := with(f, func(g *flow) { g.dst, g.dport = r, 8080 }).frame()
+		want := with(f, func(g *pktFlow) { g.dst, g.dport = r, 8080 }).frame()
 		if !bytes.Equal(frame, want) {
 			t.Errorf("%v: completed + DNAT differs from a frame built whole:\n%s", f.dst, hexDiff(frame, want))
 		}
@@ -97,10 +97,10 @@ func TestPartialThenNAT(t *testing.T) {
 }
 
 func TestCompletePartialChecksumIgnores(t *testing.T) {
-	nosum := with(req4(), func(f *flow) { f.udp, f.udpNoSum = true, true }).frame()
-	icmp := icmpErr{outer: flow{src: client4, dst: vip4, ttl: 64}, typ: 3, code: 3,
-		quote: flow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64}.ipPacket()}.frame()
-	badLen := with(req4(), func(f *flow) { f.udp = true }).frame()
+	nosum := with(req4(), func(f *pktFlow) { f.udp, f.udpNoSum = true, true }).frame()
+	icmp := icmpErr{outer: pktFlow{src: client4, dst: vip4, ttl: 64}, typ: 3, code: 3,
+		quote: pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64}.ipPacket()}.frame()
+	badLen := with(req4(), func(f *pktFlow) { f.udp = true }).frame()
 	{
 		var p Packet
 		Parse(badLen, &p)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Edge cases of the rewrites that the fixture table does not show.
@@ -32,7 +34,7 @@ func TestRewritesAreNoOpsOnOtherKinds(t *testing.T) {
 }
 
 func TestRewriteToSameValuesChangesNothing(t *testing.T) {
-	for _, f := range []flow{req4(), req6(), with(req4(), func(f *flow) { f.udp = true })} {
+	for _, f := range []pktFlow{req4(), req6(), with(req4(), func(f *pktFlow) { f.udp = true })} {
 		frame := f.frame()
 		orig := append([]byte(nil), frame...)
 		var p Packet
@@ -46,7 +48,7 @@ func TestRewriteToSameValuesChangesNothing(t *testing.T) {
 }
 
 func TestDecTTLRefusesOneAndZero(t *testing.T) {
-	for _, f := range []flow{req4(), req6()} {
+	for _, f := range []pktFlow{req4(), req6()} {
 		for _, ttl := range []uint8{0, 1} {
 			frame := f.frame()
 			var p Packet
@@ -63,7 +65,7 @@ func TestDecTTLRefusesOneAndZero(t *testing.T) {
 		}
 	}
 	// 2 -> 1 is still forwarded.
-	frame := with(req4(), func(f *flow) { f.ttl = 2 }).frame()
+	frame := with(req4(), func(f *pktFlow) { f.ttl = 2 }).frame()
 	var p Packet
 	Parse(frame, &p)
 	if !DecTTL(&p) || p.TTL != 1 {
@@ -75,7 +77,7 @@ func TestDecTTLRefusesOneAndZero(t *testing.T) {
 // TestUDPChecksumNeverBecomesZero finds the destination port that makes the
 // updated UDP checksum compute to zero and checks it is sent as 0xffff.
 func TestUDPChecksumNeverBecomesZero(t *testing.T) {
-	for _, f := range []flow{with(req4(), func(f *flow) { f.udp = true }), with(req6(), func(f *flow) { f.udp = true })} {
+	for _, f := range []pktFlow{with(req4(), func(f *pktFlow) { f.udp = true }), with(req6(), func(f *pktFlow) { f.udp = true })} {
 		in := f.frame()
 		found := false
 		for port := 0; port <= 0xffff; port++ {
@@ -148,7 +150,7 @@ func TestPushTunnelRefuses(t *testing.T) {
 
 func TestPopTunnel(t *testing.T) {
 	inner4, inner6 := req4(), req6()
-	tun := func(outer []gopacketLayer, inner flow) []byte {
+	tun := func(outer []gopacketLayer, inner pktFlow) []byte {
 		return serialize(append(append(l2Layers(inner, outerType(outer)), outer...), inner.ipLayers()...)...)
 	}
 	v4outer := func(proto layers.IPProtocol, flags layers.IPv4Flag, fragOff uint16) []gopacketLayer {
@@ -170,7 +172,7 @@ func TestPopTunnel(t *testing.T) {
 	ok := []struct {
 		name  string
 		frame []byte
-		inner flow
+		inner pktFlow
 	}{
 		{"ipip", tun(v4outer(layers.IPProtocolIPv4, 0, 0), inner4), inner4},
 		{"ipv6 in ipv6", tun(v6outer(false, layers.IPProtocolIPv6), inner6), inner6},
@@ -218,7 +220,7 @@ func TestPopTunnel(t *testing.T) {
 
 func TestTooBigRefuses(t *testing.T) {
 	out := make([]byte, 2048)
-	big := with(req4(), func(f *flow) { f.payload = make([]byte, 1400) })
+	big := with(req4(), func(f *pktFlow) { f.payload = make([]byte, 1400) })
 	cases := []struct {
 		name  string
 		frame []byte
@@ -229,14 +231,14 @@ func TestTooBigRefuses(t *testing.T) {
 		{"icmp error", fixtures()[0].in, a16(director4), 1400, 2048}, // replaced below
 		{"fragment", mutate(big.frame(), func(b []byte) []byte { b[14+6] |= 0x20; return b }), a16(director4), 1400, 2048},
 		{"out too small", big.frame(), a16(director4), 1400, 14 + 576 - 1},
-		{"multicast source", with(big, func(f *flow) { f.src = vip4; f.dst = client4; f.src = mcast4 }).frame(), a16(director4), 1400, 2048},
+		{"multicast source", with(big, func(f *pktFlow) { f.src = vip4; f.dst = client4; f.src = mcast4 }).frame(), a16(director4), 1400, 2048},
 		{"ipv6 from for ipv4", big.frame(), a16(director6), 1400, 2048},
 		{"ipv4 from for ipv6", req6().frame(), a16(director4), 1400, 2048},
 		{"mtu past 16 bits", big.frame(), a16(director4), 70000, 2048},
 		{"negative mtu", big.frame(), a16(director4), -1, 2048},
-		{"icmp6 error", icmpErr{outer: flow{src: client6, dst: vip6}, typ: 1, code: 4, quote: req6().ipPacket()}.frame(), a16(director6), 1280, 2048},
+		{"icmp6 error", icmpErr{outer: pktFlow{src: client6, dst: vip6}, typ: 1, code: 4, quote: req6().ipPacket()}.frame(), a16(director6), 1280, 2048},
 	}
-	cases[0].frame = icmpErr{outer: flow{src: client4, dst: vip4}, typ: 3, code: 3, quote: req4().ipPacket()}.frame()
+	cases[0].frame = icmpErr{outer: pktFlow{src: client4, dst: vip4}, typ: 3, code: 3, quote: req4().ipPacket()}.frame()
 	for _, c := range cases {
 		var p Packet
 		Parse(c.frame, &p)
@@ -259,16 +261,16 @@ func TestTooBigRefuses(t *testing.T) {
 
 func TestNeedsTooBig(t *testing.T) {
 	var p Packet
-	df := with(req4(), func(f *flow) { f.payload = make([]byte, 1460-40) }) // 1460-byte IP packet
+	df := with(req4(), func(f *pktFlow) { f.payload = make([]byte, 1460-40) }) // 1460-byte IP packet
 	Parse(df.frame(), &p)
 	if NeedsTooBig(&p, Tunnel{}, 1480) || !NeedsTooBig(&p, Tunnel{}, 1479) {
 		t.Error("IPv4 DF: 1460 + 20 fits exactly 1480 and not 1479")
 	}
-	Parse(with(df, func(f *flow) { f.df = false }).frame(), &p)
+	Parse(with(df, func(f *pktFlow) { f.df = false }).frame(), &p)
 	if NeedsTooBig(&p, Tunnel{}, 1000) {
 		t.Error("IPv4 without DF never needs TooBig")
 	}
-	Parse(with(req6(), func(f *flow) { f.payload = make([]byte, 1440-60) }).frame(), &p)
+	Parse(with(req6(), func(f *pktFlow) { f.payload = make([]byte, 1440-60) }).frame(), &p)
 	if NeedsTooBig(&p, Tunnel{}, 1480) || !NeedsTooBig(&p, Tunnel{}, 1479) {
 		t.Error("IPv6: 1440 + 40 fits exactly 1480 and not 1479")
 	}
@@ -281,11 +283,11 @@ func TestNeedsTooBig(t *testing.T) {
 }
 
 func TestAddrHelpers(t *testing.T) {
-	a := AddrFrom4([4]byte{198, 18, 0, 1})
-	if !IsV4Mapped(a) || a != a16(netip.MustParseAddr("198.18.0.1")) {
-		t.Errorf("AddrFrom4 = %v", a)
+	a := flow.AddrFrom4([4]byte{198, 18, 0, 1})
+	if !flow.IsV4Mapped(&a) || a != a16(netip.MustParseAddr("198.18.0.1")) {
+		t.Errorf("flow.AddrFrom4 = %v", a)
 	}
-	if IsV4Mapped(a16(client6)) {
+	if v6 := [16]byte(a16(client6)); flow.IsV4Mapped(&v6) {
 		t.Error("IsV4Mapped(v6)")
 	}
 }
@@ -294,7 +296,7 @@ func TestAddrHelpers(t *testing.T) {
 // header, the outer IPv6 payload length does not.
 func TestPushTunnelLengthLimits(t *testing.T) {
 	for _, c := range []struct {
-		f     flow
+		f     pktFlow
 		ipLen int
 		ok    bool
 	}{
@@ -307,7 +309,7 @@ func TestPushTunnelLengthLimits(t *testing.T) {
 		if !c.f.v6() {
 			hdr = 20
 		}
-		f := with(c.f, func(f *flow) { f.udp = true; f.payload = make([]byte, c.ipLen-hdr-8) })
+		f := with(c.f, func(f *pktFlow) { f.udp = true; f.payload = make([]byte, c.ipLen-hdr-8) })
 		frame := f.frame()
 		buf := make([]byte, 64+len(frame))
 		copy(buf[64:], frame)

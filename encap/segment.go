@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // TCP segmentation of offloaded super-packets (what a NIC's TSO, or the
 // kernel's GSO, does in software). A raw socket on a device with GRO, or
 // facing a local sender with TSO (veth), sees TCP aggregates of up to 64 KB:
@@ -56,10 +58,10 @@ func SegmentTCP(out []byte, p *Packet, maxPayload, start int) (n, next int) {
 	put32(tcp[4:], be32(tcp[4:])+uint32(start))
 	flags := tcp[tcpFlags]
 	if !last {
-		flags &^= TCPFlagFIN | TCPFlagPSH
+		flags &^= flow.TCPFin | flow.TCPPsh
 	}
 	if start > 0 {
-		flags &^= TCPFlagCWR
+		flags &^= flow.TCPCwr
 	}
 	tcp[tcpFlags] = flags
 
@@ -78,7 +80,7 @@ func SegmentTCP(out []byte, p *Packet, maxPayload, start int) (n, next int) {
 		src, dst = ip[ipv6Src:ipv6Src+16], ip[ipv6Dst:ipv6Dst+16]
 	}
 	put16(tcp[tcpCsum:], 0)
-	put16(tcp[tcpCsum:], checksum(tcp, pseudoSum(src, dst, protoTCP, len(tcp))))
+	put16(tcp[tcpCsum:], checksum(tcp, pseudoSum(src, dst, flow.TCP, len(tcp))))
 	return n, next
 }
 

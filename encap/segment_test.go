@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 func TestSegmentTCP(t *testing.T) {
@@ -14,14 +16,14 @@ func TestSegmentTCP(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		f    flow
+		f    pktFlow
 		mtu  int
 	}{
-		{"v4", with(req4(), func(f *flow) { f.payload, f.ack, f.seq = big, true, 0xfffff000 }), 1500},
-		{"v4 vlan", with(req4(), func(f *flow) { f.payload, f.ack, f.vlans = big, true, []uint16{7} }), 1500},
-		{"v6", with(req6(), func(f *flow) { f.payload, f.ack = big, true }), 1500},
-		{"v6 ext headers", with(req6(), func(f *flow) { f.payload, f.ack, f.v6Ext = big, true, true }), 1280},
-		{"v4 exact multiple", with(req4(), func(f *flow) { f.payload, f.ack = big[:2920], true }), 1500},
+		{"v4", with(req4(), func(f *pktFlow) { f.payload, f.ack, f.seq = big, true, 0xfffff000 }), 1500},
+		{"v4 vlan", with(req4(), func(f *pktFlow) { f.payload, f.ack, f.vlans = big, true, []uint16{7} }), 1500},
+		{"v6", with(req6(), func(f *pktFlow) { f.payload, f.ack = big, true }), 1500},
+		{"v6 ext headers", with(req6(), func(f *pktFlow) { f.payload, f.ack, f.v6Ext = big, true, true }), 1280},
+		{"v4 exact multiple", with(req4(), func(f *pktFlow) { f.payload, f.ack = big[:2920], true }), 1500},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -30,7 +32,7 @@ func TestSegmentTCP(t *testing.T) {
 			Parse(frame, &p)
 			// A super-packet with PSH|FIN|CWR, its checksum partial as a
 			// TSO sender leaves it: segmentation computes every checksum.
-			frame[p.L4+tcpFlags] |= TCPFlagPSH | TCPFlagFIN | TCPFlagCWR
+			frame[p.L4+tcpFlags] |= flow.TCPPsh | flow.TCPFin | flow.TCPCwr
 			partialize(t, frame)
 			mss := TCPMaxPayload(&p, c.mtu)
 			out := make([]byte, 2048)
@@ -91,7 +93,7 @@ func TestSegmentTCPRefuses(t *testing.T) {
 	if n, _ := SegmentTCP(out[:10], &p, 100, 0); n != 0 {
 		t.Error("short out accepted")
 	}
-	udp := with(req4(), func(f *flow) { f.udp = true }).frame()
+	udp := with(req4(), func(f *pktFlow) { f.udp = true }).frame()
 	Parse(udp, &p)
 	if n, _ := SegmentTCP(out, &p, 100, 0); n != 0 {
 		t.Error("UDP segmented")

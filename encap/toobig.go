@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // TooBig message layouts (built from scratch into a caller's buffer):
 //
 //	IPv4 (RFC 792 + RFC 1191)              IPv6 (RFC 4443, section 3.2)
@@ -49,7 +51,7 @@ func TooBig(out []byte, p *Packet, from [16]byte, mtu int) int {
 	}
 	f, l3 := p.Frame, p.L3
 	if p.Family == 4 {
-		if mtu > 0xffff || !IsV4Mapped(from) {
+		if mtu > 0xffff || !flow.IsV4Mapped(&from) {
 			return 0
 		}
 		quote := min(p.IPLen, maxQuoteV4)
@@ -66,7 +68,7 @@ func TooBig(out []byte, p *Packet, from [16]byte, mtu int) int {
 		copy(ip[ipv4ID:ipv4ID+2], orig[ipv4ID:ipv4ID+2])
 		put16(ip[ipv4FragOff:], 0)
 		ip[ipv4TTL] = tooBigTTL
-		ip[ipv4Proto] = protoICMP
+		ip[ipv4Proto] = flow.ICMP
 		put16(ip[ipv4Csum:], 0)
 		copy(ip[ipv4Src:ipv4Src+4], from[12:])
 		copy(ip[ipv4Dst:ipv4Dst+4], orig[ipv4Src:ipv4Src+4])
@@ -82,7 +84,7 @@ func TooBig(out []byte, p *Packet, from [16]byte, mtu int) int {
 		return l3 + ipLen
 	}
 
-	if mtu > maxUint32AsInt64 || IsV4Mapped(from) {
+	if mtu > maxUint32AsInt64 || flow.IsV4Mapped(&from) {
 		return 0
 	}
 	quote := min(p.IPLen, maxQuoteV6)
@@ -96,7 +98,7 @@ func TooBig(out []byte, p *Packet, from [16]byte, mtu int) int {
 	orig := f[l3 : l3+p.IPLen]
 	put32(ip[ipv6VerTCFlow:], 6<<28) // traffic class 0, flow label 0
 	put16(ip[ipv6PayLen:], uint16(icmpLen))
-	ip[ipv6NextHdr] = protoICMPv6
+	ip[ipv6NextHdr] = flow.ICMPv6
 	ip[ipv6HopLimit] = tooBigTTL
 	copy(ip[ipv6Src:ipv6Src+16], from[:])
 	copy(ip[ipv6Dst:ipv6Dst+16], orig[ipv6Src:ipv6Src+16])
@@ -107,7 +109,7 @@ func TooBig(out []byte, p *Packet, from [16]byte, mtu int) int {
 	put16(icmp[icmpCsum:], 0)
 	put32(icmp[icmpV6MTU:], uint32(mtu))
 	copy(icmp[icmpQuoteOff:], orig[:quote])
-	ps := pseudoSum(ip[ipv6Src:ipv6Src+16], ip[ipv6Dst:ipv6Dst+16], protoICMPv6, icmpLen)
+	ps := pseudoSum(ip[ipv6Src:ipv6Src+16], ip[ipv6Dst:ipv6Dst+16], flow.ICMPv6, icmpLen)
 	put16(icmp[icmpCsum:], checksum(icmp, ps))
 	return l3 + ipLen
 }
@@ -133,7 +135,7 @@ func isICMPv4Info(t uint8) bool {
 // unicastHost reports whether a names a single host that may receive an ICMP
 // error: not unspecified, loopback, multicast, broadcast or IPv4 class E.
 func unicastHost(a [16]byte) bool {
-	if IsV4Mapped(a) {
+	if flow.IsV4Mapped(&a) {
 		b := a[12]
 		return b != 0 && b != 127 && b < 224
 	}

@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // TCP header (RFC 9293, section 3.1):
 //
 //	 0                   1                   2                   3
@@ -43,24 +45,12 @@ const (
 	minL4QuoteLn = 8 // RFC 792: the quote holds at least 64 bits of the datagram
 )
 
-// TCP flag bits in Packet.TCPFlags (byte 13 of the TCP header).
-const (
-	TCPFlagFIN = 0x01
-	TCPFlagSYN = 0x02
-	TCPFlagRST = 0x04
-	TCPFlagPSH = 0x08
-	TCPFlagACK = 0x10
-	TCPFlagURG = 0x20
-	TCPFlagECE = 0x40
-	TCPFlagCWR = 0x80
-)
-
 // parseTransport fills ports and flags for TCP and UDP and classifies ICMP;
 // l4 is the transport header's offset and end the end of the IP packet.
 func parseTransport(f []byte, l4, end int, p *Packet) Kind {
 	seg := f[l4:end] // bounds-checked once; constant indices below are not
 	switch p.Proto {
-	case protoTCP:
+	case flow.TCP:
 		if len(seg) < tcpMinLen {
 			return KindMalformed
 		}
@@ -72,19 +62,19 @@ func parseTransport(f []byte, l4, end int, p *Packet) Kind {
 		p.DstPort = be16(seg[l4DstPort:])
 		p.TCPFlags = seg[tcpFlags]
 		return KindTCP
-	case protoUDP:
+	case flow.UDP:
 		if len(seg) < udpHdrLen {
 			return KindMalformed
 		}
 		p.SrcPort = be16(seg[l4SrcPort:])
 		p.DstPort = be16(seg[l4DstPort:])
 		return KindUDP
-	case protoICMP:
+	case flow.ICMP:
 		if p.Family != 4 {
 			return KindOtherL4
 		}
 		return parseICMP(f, l4, end, p)
-	case protoICMPv6:
+	case flow.ICMPv6:
 		if p.Family != 6 {
 			return KindOtherL4
 		}

@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // TUN forwarding: IPIP (IPv4 in IPv4, protocol 4, RFC 2003) and IPv6 in IPv6
 // (next header 41, RFC 2473), pushed in place. The frame sits at a headroom
 // offset in its buffer; the L2 header (with its VLAN tags) moves hdrLen bytes
@@ -45,8 +47,10 @@ func TunnelOverhead(family uint8, t Tunnel) int {
 // not an IP kind, t is of an unknown type, the headroom is short, the outer
 // length would not fit 16 bits, or src/dst are not of the packet's family
 // (v4-mapped for IPv4, not v4-mapped for IPv6). Only buf[off-overhead :
-// off+L3] is written. p describes the inner packet afterwards and must not be
-// used with the new frame: parse it again if needed.
+// off+L3] is written. Afterwards p.Frame is the new frame, so SetMACs still
+// applies to p, and p.L3 is the outer header's offset; the other fields
+// describe the inner packet as it was parsed, so the other rewrites must not
+// be given p: parse the new frame for those.
 func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, id uint16) (newOff, newN int, ok bool) {
 	if !p.kind.isIP() {
 		return 0, 0, false
@@ -64,15 +68,15 @@ func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, 
 		return 0, 0, false
 	}
 	inner := buf[off+l3 : off+l3+ipLen]
-	innerProto := uint8(protoIPIP)
+	innerProto := uint8(flow.IPIP)
 	if p.Family == 4 {
-		if !IsV4Mapped(src) || !IsV4Mapped(dst) || inner[ipv4VerIHL]>>4 != 4 {
+		if !flow.IsV4Mapped(&src) || !flow.IsV4Mapped(&dst) || inner[ipv4VerIHL]>>4 != 4 {
 			return 0, 0, false
 		}
-	} else if IsV4Mapped(src) || IsV4Mapped(dst) || inner[ipv6VerTCFlow]>>4 != 6 {
+	} else if flow.IsV4Mapped(&src) || flow.IsV4Mapped(&dst) || inner[ipv6VerTCFlow]>>4 != 6 {
 		return 0, 0, false
 	} else {
-		innerProto = protoIPv6
+		innerProto = flow.IPv6
 	}
 
 	newOff = off - h
@@ -109,7 +113,9 @@ func PushTunnel(buf []byte, off, n int, p *Packet, t Tunnel, src, dst [16]byte, 
 			t.writeTunnelHeader(o[ipv6HdrLen:], inner, innerProto, p, src[:], dst[:])
 		}
 	}
-	return newOff, l3 + h + ipLen, true
+	newN = l3 + h + ipLen
+	p.Frame = buf[newOff : newOff+newN]
+	return newOff, newN, true
 }
 
 // PopTunnel strips an outer IPv4 (protocol 4 or 41) or IPv6 (next header 4 or
@@ -167,7 +173,7 @@ func PopTunnel(buf []byte, off, n int, guePort uint16) (newOff, newN int, ok boo
 	var innerLen int
 	var innerType uint16
 	switch proto {
-	case protoIPIP:
+	case flow.IPIP:
 		if len(inner) < ipv4MinLen || inner[ipv4VerIHL]>>4 != 4 {
 			return 0, 0, false
 		}
@@ -175,7 +181,7 @@ func PopTunnel(buf []byte, off, n int, guePort uint16) (newOff, newN int, ok boo
 		if innerLen < int(inner[ipv4VerIHL]&0x0f)<<2 || innerLen < ipv4MinLen {
 			return 0, 0, false
 		}
-	case protoIPv6:
+	case flow.IPv6:
 		if len(inner) < ipv6HdrLen || inner[ipv6VerTCFlow]>>4 != 6 {
 			return 0, 0, false
 		}
@@ -222,9 +228,9 @@ func TooBigMTU(family uint8, t Tunnel, linkMTU int) int {
 // for anything that is not a tunnel PopTunnel strips.
 func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, ok bool) {
 	switch proto {
-	case protoIPIP, protoIPv6:
+	case flow.IPIP, flow.IPv6:
 		return 0, proto, true
-	case protoUDP:
+	case flow.UDP:
 		if guePort == 0 || len(b) < udpHdrLen+gueHdrLen || be16(b[l4DstPort:]) != guePort ||
 			int(be16(b[udpLen:])) < udpHdrLen+gueHdrLen || int(be16(b[udpLen:])) > len(b) {
 			return 0, 0, false
@@ -232,11 +238,11 @@ func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, 
 		g := b[udpHdrLen:]
 		// Byte 0 zero: version 0, not a control message, no option words;
 		// no flags (Linux drops GUE with flags it does not know).
-		if g[0] != 0 || be16(g[2:]) != 0 || (g[1] != protoIPIP && g[1] != protoIPv6) {
+		if g[0] != 0 || be16(g[2:]) != 0 || (g[1] != flow.IPIP && g[1] != flow.IPv6) {
 			return 0, 0, false
 		}
 		return udpHdrLen + gueHdrLen, g[1], true
-	case protoGRE:
+	case flow.GRE:
 		if len(b) < greHdrLen {
 			return 0, 0, false
 		}
@@ -253,9 +259,9 @@ func tunnelHeader(b []byte, proto uint8, guePort uint16) (hdr int, inner uint8, 
 		}
 		switch be16(b[2:]) {
 		case etherTypeIPv4:
-			return hdr, protoIPIP, true
+			return hdr, flow.IPIP, true
 		case etherTypeIPv6:
-			return hdr, protoIPv6, true
+			return hdr, flow.IPv6, true
 		}
 	}
 	return 0, 0, false

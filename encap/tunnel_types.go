@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // Tunnel types beyond IPIP, as IPVS has them (Linux 5.2 GUE, 5.3 GRE):
 //
 //	GUE (draft-ietf-intarea-gue, variant 0), outer protocol 17:
@@ -48,7 +50,6 @@ const (
 	greHdrLen   = 4
 	greCsumLen  = 4 // checksum (16) + reserved1 (16)
 	greFlagCsum = 0x8000
-	protoGRE    = 47
 	guePortMin  = 32768 // Linux's default ip_local_port_range, the range
 	guePortMax  = 60999 // udp_flow_src_port picks a GUE source port from
 )
@@ -88,9 +89,9 @@ func (t Tunnel) headerLen() int {
 func (t Tunnel) outerProto(inner uint8) uint8 {
 	switch t.Type {
 	case TunnelGUE:
-		return protoUDP
+		return flow.UDP
 	case TunnelGRE:
-		return protoGRE
+		return flow.GRE
 	}
 	return inner
 }
@@ -128,7 +129,7 @@ func (t Tunnel) writeTunnelHeader(th, inner []byte, innerProto uint8, p *Packet,
 		put16(th[udpCsum:], 0)
 		put32(th[udpHdrLen:], uint32(innerProto)<<16) // ver 0, C 0, hlen 0, proto, flags 0
 		if t.Csum {
-			s := pseudoSum(src, dst, protoUDP, ulen)
+			s := pseudoSum(src, dst, flow.UDP, ulen)
 			s = csumAdd(th[:udpHdrLen+gueHdrLen], s)
 			c := ^csumFold(csumAdd(inner, s))
 			if c == 0 {
@@ -138,7 +139,7 @@ func (t Tunnel) writeTunnelHeader(th, inner []byte, innerProto uint8, p *Packet,
 		}
 	case TunnelGRE:
 		et := uint16(etherTypeIPv4)
-		if innerProto == protoIPv6 {
+		if innerProto == flow.IPv6 {
 			et = etherTypeIPv6
 		}
 		if !t.Csum {

@@ -7,13 +7,15 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
-// tunnelFixture is one GUE or GRE encapsulation: the inner flow, the tunnel,
+// tunnelFixture is one GUE or GRE encapsulation: the inner pktFlow, the tunnel,
 // and the outer addresses.
 type tunnelFixture struct {
 	name     string
-	f        flow
+	f        pktFlow
 	tun      Tunnel
 	src, dst netip.Addr
 }
@@ -22,13 +24,13 @@ func tunnelFixtures() []tunnelFixture {
 	var out []tunnelFixture
 	for _, fam := range []struct {
 		name     string
-		f        flow
+		f        pktFlow
 		src, dst netip.Addr
 	}{
-		{"v4", with(req4(), func(f *flow) { f.tos = 0x2a }), director4, real4},
-		{"v6", with(req6(), func(f *flow) { f.tos = 0x2a }), director6, real6},
-		{"v4 udp no df", with(req4(), func(f *flow) { f.udp, f.df, f.dport = true, false, 9999 }), director4, real4},
-		{"v6 udp", with(req6(), func(f *flow) { f.udp, f.dport = true, 9999 }), director6, real6},
+		{"v4", with(req4(), func(f *pktFlow) { f.tos = 0x2a }), director4, real4},
+		{"v6", with(req6(), func(f *pktFlow) { f.tos = 0x2a }), director6, real6},
+		{"v4 udp no df", with(req4(), func(f *pktFlow) { f.udp, f.df, f.dport = true, false, 9999 }), director4, real4},
+		{"v6 udp", with(req6(), func(f *pktFlow) { f.udp, f.dport = true, 9999 }), director6, real6},
 	} {
 		for _, tun := range []struct {
 			name string
@@ -75,7 +77,7 @@ func (tf tunnelFixture) want(sport uint16) []byte {
 	if tf.f.v6() {
 		innerProto, greProto = 41, layers.EthernetTypeIPv6
 	}
-	outer := flow{src: tf.src, dst: tf.dst, ttl: 64, tos: tf.f.tos, id: 0x4242, df: tf.f.df, flowLabel: tf.f.flowLabel}
+	outer := pktFlow{src: tf.src, dst: tf.dst, ttl: 64, tos: tf.f.tos, id: 0x4242, df: tf.f.df, flowLabel: tf.f.flowLabel}
 	if tf.f.v6() {
 		outer.id = 0
 	}
@@ -129,7 +131,7 @@ func TestPushTunnelGUEGRE(t *testing.T) {
 				if o.Family == 6 {
 					s, d = o.Frame[o.L3+ipv6Src:o.L3+ipv6Src+16], o.Frame[o.L3+ipv6Dst:o.L3+ipv6Dst+16]
 				}
-				if refChecksum(tb, refPseudo(s, d, protoUDP, len(tb))) != 0 {
+				if refChecksum(tb, refPseudo(s, d, flow.UDP, len(tb))) != 0 {
 					t.Fatal("UDP checksum does not verify")
 				}
 			}
@@ -245,7 +247,7 @@ func TestTunnelOverheadTypes(t *testing.T) {
 	}
 	// The GUE DF packet that just fits, and one byte more.
 	var p Packet
-	Parse(with(req4(), func(f *flow) { f.payload = make([]byte, 1468-40) }).frame(), &p)
+	Parse(with(req4(), func(f *pktFlow) { f.payload = make([]byte, 1468-40) }).frame(), &p)
 	gue := Tunnel{Type: TunnelGUE, Port: 6080}
 	if NeedsTooBig(&p, gue, 1500) || !NeedsTooBig(&p, gue, 1499) {
 		t.Error("IPv4 DF 1468 + 32 must fit 1500 and not 1499")
@@ -259,13 +261,13 @@ func TestTunnelOverheadTypes(t *testing.T) {
 }
 
 // TestGUEFlowPort: the source port stays in Linux's default local port range,
-// is the same for every packet of a flow, and spreads flows over the range.
+// is the same for every packet of a pktFlow, and spreads flows over the range.
 func TestGUEFlowPort(t *testing.T) {
 	seen := map[uint16]bool{}
 	const flows = 2000
 	for i := range flows {
 		var p Packet
-		f := with(req4(), func(f *flow) { f.sport = uint16(1024 + i) })
+		f := with(req4(), func(f *pktFlow) { f.sport = uint16(1024 + i) })
 		Parse(f.frame(), &p)
 		a, b := flowPort(&p), flowPort(&p)
 		if a != b || a < guePortMin || a >= guePortMax {

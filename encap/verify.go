@@ -1,5 +1,7 @@
 package encap
 
+import "github.com/xvs-project/xvs/flow"
+
 // VerifyChecksums recomputes every checksum the rewrites maintain and reports
 // whether all are valid: the IPv4 header checksum; the TCP or UDP checksum
 // with its pseudo-header (an IPv4 UDP checksum of 0 means none and passes;
@@ -28,7 +30,7 @@ func VerifyChecksums(p *Packet) bool {
 	seg := f[p.L4:end]
 	switch p.kind {
 	case KindTCP:
-		return csumFold(csumAdd(seg, pseudoSum(src, dst, protoTCP, len(seg)))) == 0xffff
+		return csumFold(csumAdd(seg, pseudoSum(src, dst, flow.TCP, len(seg)))) == 0xffff
 	case KindUDP:
 		n := int(be16(seg[udpLen:]))
 		if n < udpHdrLen || n > len(seg) {
@@ -37,10 +39,10 @@ func VerifyChecksums(p *Packet) bool {
 		if p.Family == 4 && be16(seg[udpCsum:]) == 0 {
 			return true
 		}
-		return csumFold(csumAdd(seg[:n], pseudoSum(src, dst, protoUDP, n))) == 0xffff
+		return csumFold(csumAdd(seg[:n], pseudoSum(src, dst, flow.UDP, n))) == 0xffff
 	case KindICMPError, KindICMPOther:
 		if p.Family == 6 {
-			return csumFold(csumAdd(seg, pseudoSum(src, dst, protoICMPv6, len(seg)))) == 0xffff
+			return csumFold(csumAdd(seg, pseudoSum(src, dst, flow.ICMPv6, len(seg)))) == 0xffff
 		}
 		if csumFold(csumAdd(seg, 0)) != 0xffff {
 			return false

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
@@ -60,23 +61,8 @@ func (g *registry) allocReal() (id, gen uint32) {
 }
 
 func schedOptions(s *service.Service) (sched.Options, error) {
-	var o sched.Options
-	o.MHTableSize = s.MHTableSize
-	for _, f := range s.SchedFlags {
-		switch f {
-		case "sh-fallback":
-			o.Flags |= sched.FlagSHFallback
-		case "sh-port":
-			o.Flags |= sched.FlagSHPort
-		case "mh-fallback":
-			o.Flags |= sched.FlagMHFallback
-		case "mh-port":
-			o.Flags |= sched.FlagMHPort
-		default:
-			return o, fmt.Errorf("unknown scheduler flag %q", f)
-		}
-	}
-	return o, sched.ValidateFlags(s.Scheduler, o.Flags)
+	f, err := sched.ParseFlags(s.Scheduler, s.SchedFlags)
+	return sched.Options{Flags: f, MHTableSize: s.MHTableSize}, err
 }
 
 // clone copies the registry so a change can be staged on it. Schedulers,
@@ -150,7 +136,7 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 			}
 			if rr == nil {
 				id, gen := ng.allocReal()
-				rr = &regReal{id: id, gen: gen, dest: sched.NewDest(id, addr16(r.Addr), r.Port, r.Weight)}
+				rr = &regReal{id: id, gen: gen, dest: sched.NewDest(id, flow.Addr16(r.Addr), r.Port, r.Weight)}
 				rs.reals[r.Key()] = rr
 			}
 			d := rr.dest
@@ -161,7 +147,7 @@ func (g *registry) compile(cfg *service.Config) (snap *snapshot, commit func() e
 			})
 			real := &realState{
 				id: rr.id, gen: rr.gen, svc: st, dest: d, key: r.Key(),
-				addr: addr16(r.Addr), port: r.Port, method: r.Method, tunnel: encapTunnel(r.Tunnel),
+				addr: flow.Addr16(r.Addr), port: r.Port, method: r.Method, tunnel: encapTunnel(r.Tunnel),
 			}
 			for int(real.id) >= len(snap.reals) {
 				snap.reals = append(snap.reals, nil)
@@ -258,7 +244,7 @@ func newServiceState(rs *regService, s *service.Service) *serviceState {
 		expireQuiesce: s.ExpireQuiescent,
 	}
 	if s.Group == "" {
-		st.vip = addr16(s.Addr)
+		st.vip = flow.Addr16(s.Addr)
 	}
 	if s.Persistence != nil {
 		st.persistent = true
@@ -303,7 +289,7 @@ func (s *snapshot) steerRules() []link.Rule {
 			if r.method != service.MethodNAT {
 				continue
 			}
-			a := addrFrom16(r.addr)
+			a := flow.AddrOf(r.addr)
 			rules = append(rules, link.Rule{
 				Proto: st.proto, Prefix: netip.PrefixFrom(a, a.BitLen()),
 				PortLo: r.port, PortHi: r.port, Reply: true,
@@ -314,7 +300,7 @@ func (s *snapshot) steerRules() []link.Rule {
 		if st.key.Group != "" {
 			continue
 		}
-		a := addrFrom16(st.vip)
+		a := flow.AddrOf(st.vip)
 		rules = append(rules, link.Rule{
 			Proto: st.proto, Prefix: netip.PrefixFrom(a, a.BitLen()), PortLo: st.port, PortHi: st.port,
 		})

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/service"
 )
@@ -222,7 +223,7 @@ func (e *Engine) expireGone(old, cur *snapshot) {
 		cursor := conntrack.Cursor(0)
 		for {
 			next, done := e.table.Walk(cursor, 4096, func(ci conntrack.ConnInfo) bool {
-				if ci.Key.Proto == 17 && cur.real(ci.Dest, ci.DestGen) == nil {
+				if ci.Key.Proto == flow.UDP && cur.real(ci.Dest, ci.DestGen) == nil {
 					stale = append(stale, ci.Key)
 				}
 				return true

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -160,18 +161,18 @@ func (e *Engine) Conns(cursor uint64, max int) ([]service.Conn, uint64) {
 			Template: ci.Template,
 			InPkts:   ci.InPkts, OutPkts: ci.OutPkts, InBytes: ci.InBytes, OutBytes: ci.OutBytes,
 		}
-		c.Client = netip.AddrPortFrom(addrFrom16(ci.Key.Src), ci.Key.SrcPort).String()
+		c.Client = netip.AddrPortFrom(flow.AddrOf(ci.Key.Src), ci.Key.SrcPort).String()
 		if ci.Template {
 			c.Virtual = templateVirtual(snap, ci.Service)
 		} else {
-			c.Virtual = netip.AddrPortFrom(addrFrom16(ci.Key.Dst), ci.Key.DstPort).String()
+			c.Virtual = netip.AddrPortFrom(flow.AddrOf(ci.Key.Dst), ci.Key.DstPort).String()
 		}
 		if r := snap.real(ci.Dest, ci.DestGen); r != nil {
 			port := r.port
 			if port == 0 && !ci.Template {
 				port = ci.Key.DstPort
 			}
-			c.Real = netip.AddrPortFrom(addrFrom16(r.addr), port).String()
+			c.Real = netip.AddrPortFrom(flow.AddrOf(r.addr), port).String()
 		}
 		out = append(out, c)
 		return true
@@ -188,7 +189,7 @@ func templateVirtual(snap *snapshot, id uint32) string {
 			if s.key.Group != "" {
 				return s.key.Group
 			}
-			return netip.AddrPortFrom(addrFrom16(s.vip), s.port).String()
+			return netip.AddrPortFrom(flow.AddrOf(s.vip), s.port).String()
 		}
 	}
 	return "?"

@@ -7,6 +7,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/internal/packettest"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/linktest"
@@ -44,16 +45,16 @@ const (
 func testRouter() *linktest.StaticRouter {
 	r := &linktest.StaticRouter{Hosts: map[[16]byte]*link.Hop{}}
 	for fam := 4; fam <= 6; fam += 2 {
-		src := addr16(netip.MustParseAddr("198.18.1.254"))
+		src := flow.Addr16(netip.MustParseAddr("198.18.1.254"))
 		if fam == 6 {
-			src = addr16(netip.MustParseAddr("2001:db8:1::fe"))
+			src = flow.Addr16(netip.MustParseAddr("2001:db8:1::fe"))
 		}
 		for i := 1; i <= 8; i++ {
-			r.Hosts[addr16(realAddr(fam, i))] = &link.Hop{Ifindex: ifInt, SrcMAC: macDirInt, DstMAC: realMAC(i), MTU: mtu, Src: src}
+			r.Hosts[flow.Addr16(realAddr(fam, i))] = &link.Hop{Ifindex: ifInt, SrcMAC: macDirInt, DstMAC: realMAC(i), MTU: mtu, Src: src}
 		}
 	}
-	r.Default4 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("198.18.0.2"))}
-	r.Default6 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: addr16(netip.MustParseAddr("2001:db8::2"))}
+	r.Default4 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: flow.Addr16(netip.MustParseAddr("198.18.0.2"))}
+	r.Default6 = &link.Hop{Ifindex: ifExt, SrcMAC: macDirExt, DstMAC: macClient, MTU: mtu, Src: flow.Addr16(netip.MustParseAddr("2001:db8::2"))}
 	return r
 }
 

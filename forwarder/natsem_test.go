@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/gopacket/layers"
 
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
 )
@@ -209,7 +210,7 @@ func TestTrashRevive(t *testing.T) {
 			}
 			var rs *realState
 			for _, r := range e.snap.Load().services[0].reals {
-				if r.addr == addr16(realAddr(4, n)) {
+				if r.addr == flow.Addr16(realAddr(4, n)) {
 					rs = r
 				}
 			}

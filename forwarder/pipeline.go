@@ -1,14 +1,12 @@
 package forwarder
 
 import (
-	"errors"
 	"sync/atomic"
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/sched"
-	"github.com/xvs-project/xvs/service"
 )
 
 // verdict is what a worker does with a frame after process.
@@ -22,41 +20,16 @@ const (
 	verdictFragments         // the frame became the fragments in the pipeline's frags
 )
 
-// maxFragments bounds the fragments of one tunnelled packet: a frame of at
-// most 2 KB over a link of at least 576 bytes needs no more.
-const maxFragments = 4
-
-// Connection flags stored in conntrack entries.
-const (
-	connNAT uint16 = 1 << iota
-	connDR
-	connTUN
-)
-
-func methodFlag(m service.Method) uint16 {
-	switch m {
-	case service.MethodNAT:
-		return connNAT
-	case service.MethodDR:
-		return connDR
-	}
-	return connTUN
-}
-
-const (
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	tcpACK = 0x10
-)
-
 // pipeline is the per-packet logic of one worker: parse, look up or
 // schedule, rewrite. It holds the worker's reusable scratch state, so it must
-// not be shared between goroutines.
+// not be shared between goroutines. Its steps are filed by subject: this file
+// takes a frame in (process) and sends it on (emit, nextHop); lookup.go finds
+// or makes the connection (scheduling, persistence); forward.go rewrites for
+// NAT and DR and NAT's replies; tunnel.go encapsulates, fragments or answers
+// "too big"; icmp.go handles ICMP errors; fragments.go follows fragments.
 type pipeline struct {
 	table  *conntrack.Table
 	router Router
-	sloppy bool
 	reuse  ConnReuse
 	stats  *queueStats
 	vlans  *atomic.Pointer[vlanTable] // the engine's; never holds nil
@@ -94,16 +67,21 @@ var zeroMAC [6]byte
 // packets for an incomplete neighbour, instead of costing the client a
 // retransmission.
 func (p *pipeline) emit(f *link.Frame, hop *link.Hop, dst *[16]byte) verdict {
+	if hop.DstMAC == zeroMAC {
+		// Parked tagged already: unpark only writes the MACs.
+		if _, ok := p.tag(f, hop); !ok {
+			return p.drop(DropVLAN)
+		}
+		p.parkDst = *dst
+		return verdictPark
+	}
+	// The MACs go in before the tag: pushing it moves them along, and p.pkt
+	// describes the untagged frame.
+	encap.SetMACs(&p.pkt, hop.DstMAC, hop.SrcMAC)
 	ifindex, ok := p.tag(f, hop)
 	if !ok {
 		return p.drop(DropVLAN)
 	}
-	if hop.DstMAC == zeroMAC {
-		// Parked tagged already: unpark only writes the MACs.
-		p.parkDst = *dst
-		return verdictPark
-	}
-	setMACs(f.Data(), hop)
 	f.Ifindex = ifindex
 	return verdictForward
 }
@@ -152,12 +130,6 @@ func (p *pipeline) nextHop(dst *[16]byte) *link.Hop {
 		return nil
 	}
 	return hop
-}
-
-// setMACs writes the Ethernet destination and source of frame.
-func setMACs(frame []byte, hop *link.Hop) {
-	copy(frame[0:6], hop.DstMAC[:])
-	copy(frame[6:12], hop.SrcMAC[:])
 }
 
 // faultDrops maps what encap.Check finds to the drop reason counted.
@@ -225,336 +197,4 @@ func (p *pipeline) vlanServed(f *link.Frame) bool {
 func (p *pipeline) drop(r DropReason) verdict {
 	p.stats.drops[r].add(1)
 	return verdictDrop
-}
-
-// transport handles a TCP or UDP packet: a client's packet to a service, or a
-// real server's reply on NAT.
-func (p *pipeline) transport(f *link.Frame) verdict {
-	pkt := &p.pkt
-	k := &p.key
-	*k = conntrack.Key{Src: pkt.Src, Dst: pkt.Dst, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort,
-		Proto: pkt.Proto, Kind: conntrack.KindConn}
-	if c := p.table.Lookup(k); c != nil {
-		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil && !p.restart(c) {
-			return p.forward(f, c, r)
-		}
-		// The real server is gone, or a new SYN reuses a closing entry:
-		// expire it now and schedule afresh instead of black-holing.
-		p.table.Expire(c)
-	} else if p.snap.hasNAT {
-		k.Kind = conntrack.KindReply
-		if c := p.table.Lookup(k); c != nil {
-			if r := p.snap.real(c.Dest(), c.DestGen()); r != nil {
-				return p.reply(f, c, r)
-			}
-			p.table.Expire(c)
-			return p.drop(DropNoService)
-		}
-	}
-	svc := p.snap.lookupService(pkt.Proto, &pkt.Dst, pkt.DstPort)
-	if svc == nil {
-		return p.drop(DropNoService)
-	}
-	return p.schedule(f, svc)
-}
-
-// restart reports whether a SYN arrives on an entry that is closing, so the
-// flow should be scheduled afresh without IPVS's one-second stall; which
-// closing states count is the conn_reuse_mode (see ConnReuse).
-func (p *pipeline) restart(c *conntrack.Conn) bool {
-	if p.reuse == ReuseNever || p.pkt.Proto != 6 || p.pkt.TCPFlags&(tcpSYN|tcpACK) != tcpSYN {
-		return false
-	}
-	return c.Reusable() || (p.reuse == ReuseFinWait && c.ReusableInputOnly())
-}
-
-// schedule makes a new connection for a packet to svc.
-func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
-	pkt := &p.pkt
-	if pkt.Proto == 6 && pkt.TCPFlags&(tcpSYN|tcpACK|tcpRST) != tcpSYN && !p.sloppy {
-		return p.drop(DropNoConn)
-	}
-	var tmpl *conntrack.Conn
-	var r *realState
-	if svc.persistent {
-		tmpl, r = p.persistentReal(svc)
-	} else {
-		r = p.pick(svc)
-	}
-	if r == nil {
-		return p.drop(DropNoDest)
-	}
-	if svc.onePacket && pkt.Proto == 17 {
-		p.stats.realStats(r.id).conns.add(1)
-		return p.forwardNew(f, r)
-	}
-	fwd := p.key
-	fwd.Kind = conntrack.KindConn
-	v := conntrack.Value{Service: svc.id, Dest: r.id, DestGen: r.gen, Flags: methodFlag(r.method), Template: tmpl}
-	var c *conntrack.Conn
-	var err error
-	if r.method == service.MethodNAT {
-		rk := p.replyKey(r)
-		c, err = p.table.Insert(fwd, &rk, v)
-	} else {
-		c, err = p.table.Insert(fwd, nil, v)
-	}
-	if err != nil {
-		return p.insertFailed(f, c, err)
-	}
-	p.stats.realStats(r.id).conns.add(1)
-	return p.forward(f, c, r)
-}
-
-// insertFailed handles a refused insert, counting a drop by its real cause.
-// A forward key that another worker inserted meanwhile is that worker's
-// connection: the packet follows it.
-func (p *pipeline) insertFailed(f *link.Frame, c *conntrack.Conn, err error) verdict {
-	switch {
-	case errors.Is(err, conntrack.ErrFull):
-		return p.drop(DropTableFull)
-	case errors.Is(err, conntrack.ErrReplyClash):
-		return p.drop(DropClash)
-	case errors.Is(err, conntrack.ErrTemplateGone):
-		return p.drop(DropTmplGone)
-	case errors.Is(err, conntrack.ErrExists) && c != nil:
-		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil {
-			return p.forward(f, c, r)
-		}
-		return p.drop(DropNoDest)
-	}
-	return p.drop(DropInsert)
-}
-
-// replyKey is the tuple of the real server's replies on NAT.
-func (p *pipeline) replyKey(r *realState) conntrack.Key {
-	pkt := &p.pkt
-	port := r.port
-	if port == 0 {
-		port = pkt.DstPort
-	}
-	return conntrack.Key{Src: r.addr, Dst: pkt.Src, SrcPort: port, DstPort: pkt.SrcPort,
-		Proto: pkt.Proto, Kind: conntrack.KindReply}
-}
-
-func (p *pipeline) pick(svc *serviceState) *realState {
-	pkt := &p.pkt
-	p.flow = sched.Flow{Family: pkt.Family, Proto: pkt.Proto, Src: pkt.Src, Dst: pkt.Dst,
-		SrcPort: pkt.SrcPort, DstPort: pkt.DstPort}
-	d := svc.sched.Pick(&p.flow)
-	if d == nil {
-		return nil
-	}
-	return p.snap.realOfDest(d)
-}
-
-// persistentReal finds the client network's template or makes one.
-func (p *pipeline) persistentReal(svc *serviceState) (*conntrack.Conn, *realState) {
-	pkt := &p.pkt
-	var tk conntrack.Key
-	for i := range tk.Src {
-		tk.Src[i] = pkt.Src[i] & svc.persistMask[i]
-	}
-	// Templates are per service, so the ports of a service group (or of a
-	// port-0 service) share one choice.
-	tk.Dst[0], tk.Dst[1], tk.Dst[2], tk.Dst[3] = byte(svc.id>>24), byte(svc.id>>16), byte(svc.id>>8), byte(svc.id)
-	tk.Proto = svc.proto
-	tk.Kind = conntrack.KindTemplate
-	if t := p.table.Lookup(&tk); t != nil {
-		r := p.snap.real(t.Dest(), t.DestGen())
-		if r != nil && (r.dest.Weight() > 0 || !svc.expireQuiesce) {
-			return t, r
-		}
-		p.table.Expire(t)
-	}
-	r := p.pick(svc)
-	if r == nil {
-		return nil, nil
-	}
-	t, err := p.table.InsertTemplate(tk, conntrack.Value{Service: svc.id, Dest: r.id, DestGen: r.gen}, svc.persistTimeout)
-	if err != nil {
-		// No room for the template: the connection still works, it just
-		// does not stick.
-		return nil, r
-	}
-	return t, r
-}
-
-// forward sends a client's packet of connection c to its real server.
-func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdict {
-	dir := conntrack.DirInput
-	if r.method != service.MethodNAT {
-		dir = conntrack.DirInputOnly
-	}
-	p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
-	return p.forwardNew(f, r)
-}
-
-// forwardNew rewrites and routes a client's packet toward r.
-func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
-	pkt := &p.pkt
-	p.last, p.lastReply = r, false
-	rc := p.stats.realStats(r.id)
-	rc.inPkts.add(1)
-	rc.inBytes.add(uint64(pkt.IPLen))
-	hop := p.nextHop(&r.addr)
-	if hop == nil {
-		return verdictDrop
-	}
-	switch r.method {
-	case service.MethodNAT:
-		port := r.port
-		if port == 0 {
-			port = pkt.DstPort
-		}
-		encap.DNAT(pkt, r.addr, port)
-	case service.MethodTUN:
-		return p.tunnel(f, r, hop)
-	}
-	return p.emit(f, hop, &r.addr)
-}
-
-// tunnel encapsulates toward r, or answers "too big" as IPVS does when the
-// encapsulated packet would not fit the egress MTU.
-func (p *pipeline) tunnel(f *link.Frame, r *realState, hop *link.Hop) verdict {
-	pkt := &p.pkt
-	over := encap.TunnelOverhead(pkt.Family, r.tunnel)
-	if pkt.IPLen+over > hop.MTU {
-		if pkt.Family == 4 && !pkt.DF {
-			// IPv4 that may be fragmented: the kernel fragments the outer
-			// packet, and so does xvs.
-			return p.fragmentTunnel(f, r, hop)
-		}
-		back := p.router.Route(&pkt.Src)
-		if back == nil || back.DstMAC == zeroMAC {
-			return p.drop(DropNoRoute)
-		}
-		n := encap.TooBig(p.answer[:], pkt, back.Src, encap.TooBigMTU(pkt.Family, r.tunnel, hop.MTU))
-		if n == 0 {
-			return p.drop(DropTooBig)
-		}
-		ifindex := back.Ifindex
-		if parent, id, ok := p.vlans.Load().egress(back.Ifindex); ok {
-			// Back to a client on a VLAN: make room for its tag.
-			if n+4 > len(p.answer) {
-				return p.drop(DropTooBig)
-			}
-			copy(p.answer[4:n+4], p.answer[:n])
-			_, n, _ = encap.PushVLAN(p.answer[:], 4, n, id)
-			ifindex = parent
-		}
-		p.answerLen, p.answerIf = n, ifindex
-		p.stats.tooBig.add(1)
-		return verdictReply
-	}
-	p.ipID++
-	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, r.tunnel, hop.Src, r.addr, p.ipID)
-	if !ok {
-		return p.drop(DropTooBig)
-	}
-	f.Off, f.Len = off, n
-	return p.emit(f, hop, &r.addr)
-}
-
-// fragmentTunnel encapsulates an IPv4 packet without DF toward r and splits
-// the outer packet into fragments that fit the egress MTU.
-func (p *pipeline) fragmentTunnel(f *link.Frame, r *realState, hop *link.Hop) verdict {
-	pkt := &p.pkt
-	if hop.DstMAC == zeroMAC {
-		return p.drop(DropNoRoute)
-	}
-	l3 := pkt.L3
-	p.ipID++
-	off, n, ok := encap.PushTunnel(f.Buf, f.Off, f.Len, pkt, r.tunnel, hop.Src, r.addr, p.ipID)
-	if !ok {
-		return p.drop(DropTooBig)
-	}
-	f.Off, f.Len = off, n
-	setMACs(f.Data(), hop)
-	ifindex, ok := p.tag(f, hop)
-	if !ok {
-		return p.drop(DropVLAN)
-	}
-	l3 += f.Len - n // the tag pushed, if any, is part of each fragment's L2 header
-	p.nFrags = 0
-	for start := 0; ; {
-		if p.nFrags == maxFragments {
-			return p.drop(DropTooBig)
-		}
-		n, next := encap.FragmentIPv4(p.frags[p.nFrags][:], f.Data(), l3, hop.MTU, start)
-		if n == 0 {
-			return p.drop(DropTooBig)
-		}
-		p.fragFrame[p.nFrags] = link.Frame{Buf: p.frags[p.nFrags][:], Len: n, Ifindex: ifindex}
-		p.nFrags++
-		if next == 0 {
-			return verdictFragments
-		}
-		start = next
-	}
-}
-
-// reply sends a NAT real server's reply back to the client as from the VIP.
-func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict {
-	pkt := &p.pkt
-	p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
-	p.last, p.lastReply = r, true
-	rc := p.stats.realStats(r.id)
-	rc.outPkts.add(1)
-	rc.outBytes.add(uint64(pkt.IPLen))
-	fk := c.Key()
-	hop := p.nextHop(&pkt.Dst)
-	if hop == nil {
-		return verdictDrop
-	}
-	encap.SNAT(pkt, fk.Dst, fk.DstPort)
-	return p.emit(f, hop, &pkt.Dst)
-}
-
-// icmpError handles an ICMP error that quotes a packet of a tracked flow: on
-// NAT it is translated in either direction; on DR/TUN the client's errors go
-// to the real server that sent the quoted reply.
-func (p *pipeline) icmpError(f *link.Frame) verdict {
-	pkt := &p.pkt
-	k := &p.key
-	// The quoted packet went the other way: swap its ends to get our key.
-	*k = conntrack.Key{Src: pkt.InnerDst, Dst: pkt.InnerSrc, SrcPort: pkt.InnerDstPort,
-		DstPort: pkt.InnerSrcPort, Proto: pkt.InnerProto, Kind: conntrack.KindConn}
-	if c := p.table.Lookup(k); c != nil {
-		r := p.snap.real(c.Dest(), c.DestGen())
-		if r == nil {
-			return p.drop(DropNoService)
-		}
-		if r.method == service.MethodNAT {
-			port := r.port
-			if port == 0 {
-				port = c.Key().DstPort
-			}
-			hop := p.nextHop(&r.addr)
-			if hop == nil {
-				return verdictDrop
-			}
-			encap.ICMPErrorToReal(pkt, r.addr, port)
-			return p.emit(f, hop, &r.addr)
-		}
-		return p.forwardNew(f, r)
-	}
-	if !p.snap.hasNAT {
-		return p.drop(DropNoService)
-	}
-	k.Kind = conntrack.KindReply
-	c := p.table.Lookup(k)
-	if c == nil {
-		return p.drop(DropNoService)
-	}
-	if p.snap.real(c.Dest(), c.DestGen()) == nil {
-		return p.drop(DropNoService)
-	}
-	fk := c.Key()
-	hop := p.nextHop(&pkt.Dst)
-	if hop == nil {
-		return verdictDrop
-	}
-	encap.ICMPErrorFromReal(pkt, fk.Dst, fk.DstPort)
-	return p.emit(f, hop, &pkt.Dst)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -179,7 +180,7 @@ func (r *NetlinkRouter) resolve(k hopKey) bool {
 	}
 	r.asked[k] = time.Now()
 	r.mu.Unlock()
-	ip := net.IP(addrFrom16(k.addr).AsSlice())
+	ip := net.IP(flow.AddrOf(k.addr).AsSlice())
 	// NTF_USE makes the kernel start resolving at once, as if a packet were
 	// waiting; "managed" makes it keep the entry resolved from then on.
 	n := &netlink.Neigh{LinkIndex: k.ifindex, IP: ip, State: netlink.NUD_NONE,
@@ -197,7 +198,7 @@ func (r *NetlinkRouter) resolve(k hopKey) bool {
 		return true
 	}
 	// No managed neighbours: make the kernel resolve by sending it a packet.
-	a := addrFrom16(k.addr)
+	a := flow.AddrOf(k.addr)
 	if a.Is6() && a.IsLinkLocalUnicast() {
 		if l, err := net.InterfaceByIndex(k.ifindex); err == nil {
 			a = a.WithZone(l.Name)
@@ -248,9 +249,9 @@ func (r *NetlinkRouter) rebuild() error {
 			continue
 		}
 		if ip.Is4() && li.src4 == ([16]byte{}) {
-			li.src4 = addr16(ip)
+			li.src4 = flow.Addr16(ip)
 		} else if ip.Is6() && li.src6 == ([16]byte{}) {
-			li.src6 = addr16(ip)
+			li.src6 = flow.Addr16(ip)
 		}
 	}
 	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
@@ -280,7 +281,7 @@ func (r *NetlinkRouter) rebuild() error {
 		e.lo, e.hi = prefixRange(p)
 		if rt.Gw != nil {
 			gw, _ := netip.AddrFromSlice(rt.Gw)
-			e.gw, e.hasGW = addr16(gw.Unmap()), true
+			e.gw, e.hasGW = flow.Addr16(gw.Unmap()), true
 		}
 		if li := links[rt.LinkIndex]; li != nil {
 			e.pending = &link.Hop{Ifindex: rt.LinkIndex, SrcMAC: li.mac, MTU: li.mtu, Src: li.src4}
@@ -317,7 +318,7 @@ func (r *NetlinkRouter) rebuild() error {
 			} else {
 				h.Src = li.src6
 			}
-			t.hops[hopKey{ifindex: idx, addr: addr16(ip)}] = h
+			t.hops[hopKey{ifindex: idx, addr: flow.Addr16(ip)}] = h
 		}
 	}
 	r.tab.Store(t)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/internal/testnet"
 )
 
@@ -48,23 +49,23 @@ func TestNetlinkRouterResolves(t *testing.T) {
 
 func check(t *testing.T, r *NetlinkRouter, lab *testnet.Lab) {
 	for _, real := range lab.Reals {
-		for _, a := range []([16]byte){addr16(real.Addr4), addr16(real.Addr6)} {
+		for _, a := range []([16]byte){flow.Addr16(real.Addr4), flow.Addr16(real.Addr6)} {
 			start := time.Now()
 			for {
 				h := r.Route(&a)
 				if h == nil {
-					t.Errorf("no route to %v", addrFrom16(a))
+					t.Errorf("no route to %v", flow.AddrOf(a))
 					break
 				}
 				if h.DstMAC != zeroMAC {
-					t.Logf("%v resolved in %v", addrFrom16(a), time.Since(start))
+					t.Logf("%v resolved in %v", flow.AddrOf(a), time.Since(start))
 					if time.Since(start) > 200*time.Millisecond {
-						t.Errorf("%v took %v to resolve", addrFrom16(a), time.Since(start))
+						t.Errorf("%v took %v to resolve", flow.AddrOf(a), time.Since(start))
 					}
 					break
 				}
 				if time.Since(start) > 3*time.Second {
-					t.Errorf("%v not resolved after 3 s", addrFrom16(a))
+					t.Errorf("%v not resolved after 3 s", flow.AddrOf(a))
 					break
 				}
 				time.Sleep(time.Millisecond)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -45,9 +46,19 @@ type realState struct {
 	dest   *sched.Dest
 	key    service.RealKey
 	addr   [16]byte
-	port   uint16 // 0: keep the packet's destination port
+	port   uint16 // 0: keep the packet's destination port (portFor)
 	method service.Method
 	tunnel encap.Tunnel // MethodTUN: the encapsulation
+}
+
+// portFor is the port r is reached on for a packet sent to pktPort: r's own,
+// or, when that is 0 (a real server of a port-0 service or of a service
+// group on NAT), the packet's.
+func (r *realState) portFor(pktPort uint16) uint16 {
+	if r.port == 0 {
+		return pktPort
+	}
+	return r.port
 }
 
 // groupMatch is one entry of a service group, scanned in order after the
@@ -154,21 +165,10 @@ func inRange(a, lo, hi *[16]byte) bool {
 	return true
 }
 
-// addr16 returns a in xvs's 16-byte form (IPv4 v4-mapped).
-func addr16(a netip.Addr) [16]byte {
-	if a.Is4() {
-		return netip.AddrFrom16(a.As16()).As16()
-	}
-	return a.As16()
-}
-
-// addrFrom16 turns the 16-byte form back into a netip.Addr (IPv4 unmapped).
-func addrFrom16(b [16]byte) netip.Addr { return netip.AddrFrom16(b).Unmap() }
-
 // prefixRange returns the first and last address of p in 16-byte form.
 func prefixRange(p netip.Prefix) (lo, hi [16]byte) {
 	p = p.Masked()
-	lo = addr16(p.Addr())
+	lo = flow.Addr16(p.Addr())
 	hi = lo
 	bits := p.Bits()
 	if p.Addr().Is4() {

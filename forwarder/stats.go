@@ -10,7 +10,7 @@ const (
 	DropMalformed DropReason = iota // the parser could not make sense of the frame
 	DropNotOurs                     // not a packet for a service (steering let it through)
 	DropNoService                   // TCP/UDP to a VIP without such a service, or a reply without a connection
-	DropNoConn                      // a TCP non-SYN packet without a connection (not in sloppy mode)
+	DropNoConn                      // a TCP packet without a connection that may not open one (conntrack.Table.AcceptsNew)
 	DropNoDest                      // the scheduler found no available real server
 	DropTableFull                   // the connection table refused the entry
 	DropTTL                         // TTL or hop limit would reach zero

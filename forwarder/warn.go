@@ -3,6 +3,8 @@ package forwarder
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // routeWarnings says which real servers new in cur (added, or re-added) no
@@ -20,7 +22,7 @@ func (e *Engine) routeWarnings(old, cur *snapshot) []string {
 			if e.router.Route(&r.addr) != nil {
 				continue
 			}
-			a := addrFrom16(r.addr)
+			a := flow.AddrOf(r.addr)
 			real := a.String()
 			if r.port != 0 {
 				real = netip.AddrPortFrom(a, r.port).String()

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -55,7 +56,7 @@ func newWorker(q link.Queue, e *Engine) *worker {
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]link.Frame, 0, parkSlots),
 	}
-	w.p = pipeline{table: e.table, router: e.router, sloppy: e.opts.Sloppy, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
+	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
 	return w
 }
@@ -141,7 +142,7 @@ func (w *worker) unpark() {
 		hop := w.p.router.Route(&pf.dst)
 		switch {
 		case hop != nil && hop.DstMAC != zeroMAC:
-			setMACs(pf.buf[:pf.n], hop)
+			encap.SetMACs(&encap.Packet{Frame: pf.buf[:pf.n]}, hop.DstMAC, hop.SrcMAC)
 			out = append(out, link.Frame{Buf: pf.buf[:], Len: pf.n, Ifindex: w.p.egressIfindex(hop)})
 			pf.n = 0
 		case now.After(pf.deadline):

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // ErrInvalidRule reports a Rule with a protocol other than TCP or UDP, an
@@ -19,7 +21,7 @@ var ErrInvalidRule = errors.New("invalid steering rule")
 // Rule selects traffic to steer: packets to a service (by destination) or,
 // with Reply, a NAT real server's replies (by source).
 type Rule struct {
-	// Proto is 6 (TCP) or 17 (UDP).
+	// Proto is flow.TCP or flow.UDP.
 	Proto uint8
 	// Prefix is the destination (or, for Reply, the source) address range.
 	// A single VIP is a /32 or /128; service groups may use wider prefixes.
@@ -45,7 +47,7 @@ type Rules struct {
 
 // Validate checks one rule.
 func (r Rule) Validate() error {
-	if r.Proto != 6 && r.Proto != 17 {
+	if r.Proto != flow.TCP && r.Proto != flow.UDP {
 		return fmt.Errorf("proto %d: %w", r.Proto, ErrInvalidRule)
 	}
 	if !r.Prefix.IsValid() {

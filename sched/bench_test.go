@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // benchSetup builds n servers with weights 1..10 and some connections, and 1024 flows over 256 sources and 4096
@@ -32,8 +34,7 @@ func benchSetup(name string, n int) (Scheduler, []Flow) {
 	}
 	flows := make([]Flow, 1024)
 	for i := range flows {
-		flows[i] = Flow{Family: 4, Proto: 6, Src: v4(198, 18, byte(r.IntN(256)), 1),
-			Dst: v4(198, 19, byte(r.IntN(16)), byte(r.IntN(256))), SrcPort: uint16(r.Uint32()), DstPort: 80}
+		flows[i] = Flow{Tuple: flow.Tuple{Proto: 6, Src: v4(198, 18, byte(r.IntN(256)), 1), Dst: v4(198, 19, byte(r.IntN(16)), byte(r.IntN(256))), SrcPort: uint16(r.Uint32()), DstPort: 80}, Family: 4}
 	}
 	return s, flows
 }
@@ -81,7 +82,7 @@ func BenchmarkDestEvent(b *testing.B) {
 		for _, n := range []int{8, 1000} {
 			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
 				s, _ := benchSetup(name, n)
-				d := s.Pick(&Flow{Family: 4, Proto: 6})
+				d := s.Pick(&Flow{Tuple: flow.Tuple{Proto: 6}, Family: 4})
 				b.ReportAllocs()
 				for b.Loop() {
 					d.AddConn(true)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestConcurrentPickUpdate: pickers bind, flip and release connections on what they pick while another goroutine
@@ -45,8 +47,7 @@ func TestConcurrentPickUpdate(t *testing.T) {
 					var conns []held
 					for i := 0; i < rounds; i++ {
 						progress.Add(1)
-						f := Flow{Family: 4, Proto: 6, Src: v4(198, 18, byte(r.IntN(64)), 1),
-							Dst: v4(198, 19, 0, byte(r.IntN(64))), SrcPort: uint16(r.IntN(1000))}
+						f := Flow{Tuple: flow.Tuple{Proto: 6, Src: v4(198, 18, byte(r.IntN(64)), 1), Dst: v4(198, 19, 0, byte(r.IntN(64))), SrcPort: uint16(r.IntN(1000))}, Family: 4}
 						if d := s.Pick(&f); d != nil {
 							if !valid[d] {
 								fail("picked a server that was never installed")

@@ -8,6 +8,8 @@ var (
 	ErrUnknownScheduler = errors.New("unknown scheduler")
 	// ErrBadFlag: a flag that the scheduler does not take (sh-* on anything but sh, mh-* on anything but mh).
 	ErrBadFlag = errors.New("flag does not apply to scheduler")
+	// ErrUnknownFlag: a string that is no scheduler flag's name.
+	ErrUnknownFlag = errors.New("unknown scheduler flag")
 	// ErrBadWeight: a weight outside 0..MaxWeight.
 	ErrBadWeight = errors.New("weight out of range")
 	// ErrBadTableSize: Options.MHTableSize is not a prime in the accepted range.

@@ -3,6 +3,7 @@ package sched_test
 import (
 	"fmt"
 
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/sched"
 )
 
@@ -17,7 +18,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	f := &sched.Flow{Family: 4, Proto: 6, Src: addr4(198, 19, 0, 9), SrcPort: 40000, DstPort: 80}
+	f := &sched.Flow{Tuple: flow.Tuple{Proto: 6, Src: addr4(198, 19, 0, 9), SrcPort: 40000, DstPort: 80}, Family: 4}
 	for i := 0; i < 9; i++ {
 		fmt.Print(s.Pick(f).ID, " ")
 	}
@@ -30,7 +31,7 @@ func ExampleDest_AddConn() {
 	a := sched.NewDest(1, addr4(198, 18, 1, 1), 80, 1)
 	b := sched.NewDest(2, addr4(198, 18, 1, 2), 80, 1)
 	s, _ := sched.New("wlc", []*sched.Dest{a, b}, sched.Options{})
-	f := &sched.Flow{Family: 4, Proto: 6}
+	f := &sched.Flow{Tuple: flow.Tuple{Proto: 6}, Family: 4}
 	first := s.Pick(f)
 	first.AddConn(false) // bound, not yet established
 	first.SetActive(true)

@@ -2,6 +2,8 @@ package sched
 
 import (
 	"testing"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 func mkDests(weights ...int32) []*Dest {
@@ -25,7 +27,7 @@ func ids(t *testing.T, s Scheduler, n int) []int {
 	t.Helper()
 	var out []int
 	for i := 0; i < n; i++ {
-		d := s.Pick(&Flow{Family: 4, Proto: 6})
+		d := s.Pick(&Flow{Tuple: flow.Tuple{Proto: 6}, Family: 4})
 		if d == nil {
 			out = append(out, -1)
 		} else {
@@ -169,7 +171,7 @@ func TestFailoverSkipsOverloaded(t *testing.T) {
 }
 
 func srcFlow(src [16]byte, sport uint16) *Flow {
-	return &Flow{Family: 4, Proto: 6, Src: src, Dst: v4(198, 19, 0, 1), SrcPort: sport, DstPort: 80}
+	return &Flow{Tuple: flow.Tuple{Proto: 6, Src: src, Dst: v4(198, 19, 0, 1), SrcPort: sport, DstPort: 80}, Family: 4}
 }
 
 // TestSourceHashing: the same source maps to the same server; without sh-fallback an unavailable server means no
@@ -229,8 +231,8 @@ func TestSourceHashPort(t *testing.T) {
 			if s.Pick(srcFlow(src, p)) != s.Pick(srcFlow(src, 0)) {
 				moved = true
 			}
-			icmp := &Flow{Family: 4, Proto: 1, Src: src, SrcPort: p}
-			if s.Pick(icmp) != s.Pick(&Flow{Family: 4, Proto: 1, Src: src}) {
+			icmp := &Flow{Tuple: flow.Tuple{Proto: 1, Src: src, SrcPort: p}, Family: 4}
+			if s.Pick(icmp) != s.Pick(&Flow{Tuple: flow.Tuple{Proto: 1, Src: src}, Family: 4}) {
 				t.Fatalf("%s: ICMP choice depends on the port field", c.name)
 			}
 		}
@@ -258,16 +260,16 @@ func TestDestinationHashing(t *testing.T) {
 	s := mustNew(t, "dh", ds, Options{})
 	for i := 0; i < 100; i++ {
 		dst := v4(198, 19, byte(i), 1)
-		a := s.Pick(&Flow{Family: 4, Proto: 6, Dst: dst, Src: v4(1, 1, 1, byte(i))})
-		b := s.Pick(&Flow{Family: 4, Proto: 17, Dst: dst, Src: v4(2, 2, 2, 2)})
+		a := s.Pick(&Flow{Tuple: flow.Tuple{Proto: 6, Dst: dst, Src: v4(1, 1, 1, byte(i))}, Family: 4})
+		b := s.Pick(&Flow{Tuple: flow.Tuple{Proto: 17, Dst: dst, Src: v4(2, 2, 2, 2)}, Family: 4})
 		if a == nil || a != b {
 			t.Fatalf("dst %v: %v vs %v", dst[12:], a, b)
 		}
 	}
-	d := s.Pick(&Flow{Family: 4, Dst: v4(198, 19, 0, 1)})
+	d := s.Pick(&Flow{Tuple: flow.Tuple{Dst: v4(198, 19, 0, 1)}, Family: 4})
 	d.SetThresholds(1, 0)
 	d.AddConn(true)
-	if got := s.Pick(&Flow{Family: 4, Dst: v4(198, 19, 0, 1)}); got != nil {
+	if got := s.Pick(&Flow{Tuple: flow.Tuple{Dst: v4(198, 19, 0, 1)}, Family: 4}); got != nil {
 		t.Fatalf("overloaded server returned")
 	}
 }

@@ -3,28 +3,22 @@ package sched
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
-// Flow is what a scheduler may look at: the first packet's tuple. Addresses are 16 bytes, IPv4 v4-mapped
-// (::ffff:a.b.c.d). Family is 4 or 6.
+// Flow is what a scheduler may look at: the first packet's tuple (addresses 16 bytes, IPv4 v4-mapped, see
+// flow.Tuple) and its family, 4 or 6.
 type Flow struct {
-	Family           uint8
-	Proto            uint8
-	Src, Dst         [16]byte
-	SrcPort, DstPort uint16
+	flow.Tuple
+	Family uint8
 }
 
-// IP protocol numbers whose first four payload bytes are the ports (the kernel's ip_vs_sh_get_port).
-const (
-	protoTCP  = 6
-	protoUDP  = 17
-	protoSCTP = 132
-)
-
-// hashPort is the port sh-port / mh-port hash: the source port for TCP, UDP and SCTP, 0 otherwise.
+// hashPort is the port sh-port / mh-port hash: the source port for TCP, UDP and SCTP, whose first four payload
+// bytes are the ports (the kernel's ip_vs_sh_get_port), 0 otherwise.
 func (f *Flow) hashPort() uint16 {
 	switch f.Proto {
-	case protoTCP, protoUDP, protoSCTP:
+	case flow.TCP, flow.UDP, flow.SCTP:
 		return f.SrcPort
 	}
 	return 0
@@ -40,14 +34,9 @@ func foldAddr(a *[16]byte, v6 bool) uint32 {
 		binary.BigEndian.Uint32(a[8:]) ^ binary.BigEndian.Uint32(a[12:])
 }
 
-// isV4Mapped reports whether a is ::ffff:a.b.c.d.
-func isV4Mapped(a *[16]byte) bool {
-	return binary.BigEndian.Uint64(a[0:]) == 0 && binary.BigEndian.Uint32(a[8:]) == 0xffff
-}
-
 // foldDest folds a real server's address. The kernel folds with the service's family; a v4 real server in an IPv6
 // service has zeros beyond its 4 bytes, so folding by the address's own family gives the same value.
-func foldDest(d *Dest) uint32 { return foldAddr(&d.Addr, !isV4Mapped(&d.Addr)) }
+func foldDest(d *Dest) uint32 { return foldAddr(&d.Addr, !flow.IsV4Mapped(&d.Addr)) }
 
 // hash32 is the kernel's hash_32(val, bits): multiply by GOLDEN_RATIO_32, keep the top bits.
 func hash32(val uint32, nbits uint) uint32 { return (val * 0x61C88647) >> (32 - nbits) }

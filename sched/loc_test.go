@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // TestLocCollectionOracle fills the lblc/lblcr table past the kernel's max_size (16384) so that the timer's
@@ -30,7 +32,7 @@ func TestLocCollectionOracle(t *testing.T) {
 			ref.update(list)
 			var conns []*Dest
 			pick := func(a [16]byte) {
-				f := Flow{Family: 4, Proto: 6, Dst: a}
+				f := Flow{Tuple: flow.Tuple{Proto: 6, Dst: a}, Family: 4}
 				got, want := fast.Pick(&f), ref.pick(&f, now)
 				if got != want {
 					t.Fatalf("t=%v dst %v: got %v, want %v", time.Duration(now), a[12:], got.ID, want.ID)
@@ -78,7 +80,7 @@ func TestLocKeepsRemovedServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := Flow{Family: 4, Proto: 6, Dst: v4(198, 19, 0, 1)}
+	f := Flow{Tuple: flow.Tuple{Proto: 6, Dst: v4(198, 19, 0, 1)}, Family: 4}
 	if got := s.Pick(&f); got != a {
 		t.Fatalf("first pick %v, want a", got.ID)
 	}
@@ -105,7 +107,7 @@ func TestLBLCIgnoresThresholdFlagOnCachedServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := Flow{Family: 4, Proto: 6, Dst: v4(198, 19, 0, 1)}
+	f := Flow{Tuple: flow.Tuple{Proto: 6, Dst: v4(198, 19, 0, 1)}, Family: 4}
 	if got := s.Pick(&f); got != a {
 		t.Fatalf("got %v, want a", got.ID)
 	}
@@ -117,7 +119,7 @@ func TestLBLCIgnoresThresholdFlagOnCachedServer(t *testing.T) {
 	if got := s.Pick(&f); got != a {
 		t.Fatalf("cached a: got %v", got.ID)
 	}
-	if got := s.Pick(&Flow{Family: 4, Proto: 6, Dst: v4(198, 19, 0, 2)}); got != b {
+	if got := s.Pick(&Flow{Tuple: flow.Tuple{Proto: 6, Dst: v4(198, 19, 0, 2)}, Family: 4}); got != b {
 		t.Fatalf("new entry must skip overloaded a, got %v", got.ID)
 	}
 }

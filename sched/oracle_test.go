@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // world drives one scheduler and its reference through the same random events: connections bound to the picked
@@ -78,7 +80,7 @@ func (w *world) newDest() *Dest {
 
 func (w *world) flow() Flow {
 	protos := []uint8{6, 17, 132, 1}
-	f := Flow{Proto: protos[w.rnd.IntN(len(protos))], SrcPort: uint16(w.rnd.IntN(6)), DstPort: 80}
+	f := Flow{Tuple: flow.Tuple{Proto: protos[w.rnd.IntN(len(protos))], SrcPort: uint16(w.rnd.IntN(6)), DstPort: 80}}
 	f.Src = w.srcs[w.rnd.IntN(len(w.srcs))]
 	f.Dst = w.dsts[w.rnd.IntN(len(w.dsts))]
 	f.Family = 4

@@ -3,36 +3,19 @@ package sched
 import (
 	"fmt"
 	"math/bits"
-	"strings"
 	"time"
 )
 
-// Flags are the per-service scheduler flags (ipvsadm -b).
-type Flags uint32
-
-const (
-	FlagSHFallback Flags = 1 << iota // sh-fallback: when the hashed server is unavailable, walk the table
-	FlagSHPort                       // sh-port: hash the source port too (TCP, UDP, SCTP)
-	FlagMHFallback                   // mh-fallback: as sh-fallback, for mh
-	FlagMHPort                       // mh-port: as sh-port, for mh
-
-	flagsAll = FlagSHFallback | FlagSHPort | FlagMHFallback | FlagMHPort
-)
-
-var flagNames = [...]string{"sh-fallback", "sh-port", "mh-fallback", "mh-port"}
-
-// String returns ipvsadm's spelling, comma separated ("sh-fallback,sh-port").
-func (f Flags) String() string {
-	var parts []string
-	for i, n := range flagNames {
-		if f&(1<<i) != 0 {
-			parts = append(parts, n)
-		}
-	}
-	if rest := f &^ flagsAll; rest != 0 {
-		parts = append(parts, fmt.Sprintf("%#x", uint32(rest)))
-	}
-	return strings.Join(parts, ",")
+// Scheduler picks a destination for a new connection. Pick is safe for concurrent use by many goroutines and does
+// not allocate. It returns nil when no destination is available (the caller then drops / answers like IPVS).
+// The flow must not be nil for the hashing and locality schedulers (sh, dh, mh, lblc, lblcr).
+type Scheduler interface {
+	Name() string
+	Pick(f *Flow) *Dest
+	// Update installs a new destination list (the service's real servers after an edit, same *Dest for servers
+	// that stayed, in the kernel's list order). Builds any new state off the packet path and publishes it
+	// atomically; Picks running concurrently see either the old or the new state.
+	Update(dests []*Dest) error
 }
 
 // Options tune a scheduler. The zero value is IPVS's defaults.
@@ -53,91 +36,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Scheduler picks a destination for a new connection. Pick is safe for concurrent use by many goroutines and does
-// not allocate. It returns nil when no destination is available (the caller then drops / answers like IPVS).
-// The flow must not be nil for the hashing and locality schedulers (sh, dh, mh, lblc, lblcr).
-type Scheduler interface {
-	Name() string
-	Pick(f *Flow) *Dest
-	// Update installs a new destination list (the service's real servers after an edit, same *Dest for servers
-	// that stayed, in the kernel's list order). Builds any new state off the packet path and publishes it
-	// atomically; Picks running concurrently see either the old or the new state.
-	Update(dests []*Dest) error
-}
-
-var names = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
-
-// Names returns the scheduler names New accepts, in ipvsadm's documentation order.
-func Names() []string { return append([]string(nil), names...) }
-
-// ValidateFlags reports whether every flag in f belongs to the named scheduler: sh takes FlagSHFallback and
-// FlagSHPort, mh takes FlagMHFallback and FlagMHPort, the others take none.
-func ValidateFlags(name string, f Flags) error {
-	if !known(name) {
-		return fmt.Errorf("scheduler %q: %w", name, ErrUnknownScheduler)
-	}
-	var allowed Flags
-	switch name {
-	case "sh":
-		allowed = FlagSHFallback | FlagSHPort
-	case "mh":
-		allowed = FlagMHFallback | FlagMHPort
-	}
-	if bad := f &^ allowed; bad != 0 {
-		return fmt.Errorf("scheduler %s, flags %s: %w", name, bad, ErrBadFlag)
-	}
-	return nil
-}
-
-func known(name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // New returns the named scheduler with dests installed. Unknown names wrap ErrUnknownScheduler; flags that do not
 // belong to the scheduler wrap ErrBadFlag.
 func New(name string, dests []*Dest, opts Options) (Scheduler, error) {
 	if err := ValidateFlags(name, opts.Flags); err != nil {
 		return nil, err
 	}
-	var s Scheduler
-	switch name {
-	case "rr":
-		s = &rrSched{}
-	case "wrr":
-		s = &wrrSched{}
-	case "lc":
-		s = newLeastSched(name, kindLC)
-	case "wlc":
-		s = newLeastSched(name, kindWLC)
-	case "sed":
-		s = newLeastSched(name, kindSED)
-	case "nq":
-		s = newLeastSched(name, kindNQ)
-	case "fo":
-		s = newLeastSched(name, kindFO)
-	case "ovf":
-		s = newLeastSched(name, kindOVF)
-	case "lblc":
-		s = newLocSched(opts, false)
-	case "lblcr":
-		s = newLocSched(opts, true)
-	case "dh":
-		s = &dhSched{}
-	case "sh":
-		s = &shSched{flags: opts.Flags}
-	case "mh":
-		m, err := mhSize(opts.MHTableSize)
-		if err != nil {
-			return nil, err
-		}
-		s = &mhSched{m: m, flags: opts.Flags}
-	case "twos":
-		s = &twosSched{}
+	s, err := registry[entry(name)].make(opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.Update(dests); err != nil {
 		return nil, fmt.Errorf("scheduler %s: %w", name, err)

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Proto is a transport protocol a virtual service balances.
@@ -12,8 +14,8 @@ type Proto uint8
 
 // Protocols xvs balances; the values are the IP protocol numbers.
 const (
-	TCP Proto = 6
-	UDP Proto = 17
+	TCP Proto = flow.TCP
+	UDP Proto = flow.UDP
 )
 
 // String returns "TCP" or "UDP", as ipvsadm lists them.

@@ -4,20 +4,12 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"slices"
+
+	"github.com/xvs-project/xvs/sched"
 )
 
 // MaxWeight is the largest weight ipvsadm accepts.
 const MaxWeight = math.MaxInt32
-
-// Schedulers lists the scheduler names xvs knows, as ipvsadm -s spells them.
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
-
-// schedulerFlags lists the -b flags each scheduler takes.
-var schedulerFlags = map[string][]string{
-	"sh": {"sh-fallback", "sh-port"},
-	"mh": {"mh-fallback", "mh-port"},
-}
 
 // DefaultScheduler is what a service gets without -s, as in ipvsadm.
 const DefaultScheduler = "wlc"
@@ -99,11 +91,12 @@ func (s *Service) Validate() error {
 			return bad("port", "port 0 needs persistence", ErrZeroPort)
 		}
 	}
-	if !slices.Contains(Schedulers, s.Scheduler) {
+	// The scheduler names and the flags each takes are sched's.
+	if !sched.Known(s.Scheduler) {
 		return bad("scheduler", fmt.Sprintf("unknown scheduler %q", s.Scheduler), ErrNoScheduler)
 	}
 	for _, f := range s.SchedFlags {
-		if !slices.Contains(schedulerFlags[s.Scheduler], f) {
+		if _, err := sched.ParseFlags(s.Scheduler, []string{f}); err != nil {
 			return bad("flags", fmt.Sprintf("flag %q does not belong to scheduler %s", f, s.Scheduler), ErrInvalid)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -23,7 +23,7 @@ func (r *StaticRouter) Route(dst *[16]byte) *link.Hop {
 	if h, ok := r.Hosts[*dst]; ok {
 		return h
 	}
-	if encap.IsV4Mapped(*dst) {
+	if flow.IsV4Mapped(dst) {
 		return r.Default4
 	}
 	return r.Default6
