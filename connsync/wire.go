@@ -1,6 +1,10 @@
 package connsync
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/xvs-project/xvs/flow"
+)
 
 // Transport defaults of the kernel's sync daemon.
 var (
@@ -80,11 +84,11 @@ const (
 // Protocols the kernel keeps state tables for, with their number of states:
 // an entry whose state is not below it is skipped by the receiver.
 const (
-	protoTCP   = 6
-	protoUDP   = 17
-	protoSCTP  = 132
-	protoESP   = 50
-	protoAH    = 51
+	protoTCP   = flow.TCP
+	protoUDP   = flow.UDP
+	protoSCTP  = flow.SCTP
+	protoESP   = flow.ESP
+	protoAH    = flow.AH
 	tcpStates  = 11 // IP_VS_TCP_S_LAST
 	oneState   = 1  // IP_VS_UDP_S_LAST; AH and ESP have one state too
 	sctpStates = 10 // IP_VS_SCTP_S_LAST

@@ -14,9 +14,12 @@ const (
 	Routing  = 43  // IPv6 routing header
 	Fragment = 44  // IPv6 fragment header
 	GRE      = 47  // Generic Routing Encapsulation
+	ESP      = 50  // IPsec Encapsulating Security Payload
+	AH       = 51  // IPsec Authentication Header
 	ICMPv6   = 58  // ICMP for IPv6
 	NoNext   = 59  // IPv6 "no next header"
 	DstOpts  = 60  // IPv6 destination options header
+	VRRP     = 112 // Virtual Router Redundancy Protocol
 	SCTP     = 132 // Stream Control Transmission Protocol
 )
 

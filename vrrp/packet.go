@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Protocol facts of VRRP.
 const (
 	// IPProto is VRRP's IP protocol number.
-	IPProto = 112
+	IPProto = flow.VRRP
 	// TTL is the TTL (hop limit) every advertisement is sent and must be
 	// received with: it proves the sender is on the link.
 	TTL = 255
