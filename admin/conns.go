@@ -37,18 +37,25 @@ func ListConns(w io.Writer, conns []control.Conn, f Format, r Resolver) error {
 		}
 		secs := max(int64(c.Expires/time.Second), 0)
 		expire := fmt.Sprintf("%02d:%02d", secs/60, secs%60)
+		virtual := c.Group
+		switch {
+		case c.Virtual.IsValid():
+			virtual = connAddr(n, c.Virtual, c.Proto)
+		case virtual == "":
+			virtual = "?" // a template whose service is gone
+		}
+		dest := "" // a real server deleted since
+		if c.Real.IsValid() {
+			dest = connAddr(n, c.Real, c.Proto)
+		}
 		fmt.Fprintf(bw, "%-3s %-6s %-11s %-18s %-18s %s\n", c.Proto, expire, state,
-			connAddr(n, c.Client, c.Proto), connAddr(n, c.Virtual, c.Proto), connAddr(n, c.Real, c.Proto))
+			connAddr(n, c.Client, c.Proto), virtual, dest)
 	}
 	return bw.Flush()
 }
 
-// connAddr prints an "addr:port" of a connection entry with the listing's
-// naming; text that is not an address is printed as it is.
-func connAddr(n namer, s string, proto service.Proto) string {
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil {
-		return s
-	}
+// connAddr prints an address and port of a connection entry with the
+// listing's naming.
+func connAddr(n namer, ap netip.AddrPort, proto service.Proto) string {
 	return n.addrPort(ap.Addr().Unmap(), ap.Port(), proto)
 }

@@ -158,16 +158,17 @@ func fixtureStats() control.Stats {
 }
 
 func fixtureConns() []control.Conn {
+	ap := netip.MustParseAddrPort
 	return []control.Conn{
 		{Proto: service.TCP, Expires: 14*time.Minute + 59*time.Second, State: "ESTABLISHED",
-			Client: "198.19.0.7:40312", Virtual: "198.18.0.1:80", Real: "198.18.1.2:80"},
+			Client: ap("198.19.0.7:40312"), Virtual: ap("198.18.0.1:80"), Real: ap("198.18.1.2:80")},
 		{Proto: service.TCP, Expires: 1500 * time.Millisecond, State: "FIN_WAIT",
-			Client: "198.19.0.8:40313", Virtual: "198.18.0.1:443", Real: "198.18.1.2:8443"},
+			Client: ap("198.19.0.8:40313"), Virtual: ap("198.18.0.1:443"), Real: ap("198.18.1.2:8443")},
 		{Proto: service.UDP, Expires: 4*time.Minute + 3*time.Second, State: "UDP",
-			Client: "198.19.0.9:5353", Virtual: "198.18.0.2:53", Real: "198.18.2.1:53"},
+			Client: ap("198.19.0.9:5353"), Virtual: ap("198.18.0.2:53"), Real: ap("198.18.2.1:53")},
 		{Proto: service.TCP, Expires: 99 * time.Minute, Template: true,
-			Client: "198.19.0.0:0", Virtual: "198.18.0.1:443", Real: "198.18.1.2:8443"},
+			Client: ap("198.19.0.0:0"), Virtual: ap("198.18.0.1:443"), Real: ap("198.18.1.2:8443")},
 		{Proto: service.TCP, Expires: 65 * time.Second, State: "SYN_RECV",
-			Client: "[2001:db8:1::7]:51000", Virtual: "[2001:db8::1]:80", Real: "[2001:db8::10]:8080"},
+			Client: ap("[2001:db8:1::7]:51000"), Virtual: ap("[2001:db8::1]:80"), Real: ap("[2001:db8::10]:8080")},
 	}
 }

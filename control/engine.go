@@ -44,7 +44,7 @@ type (
 // DropReporter is an Engine that also lists its loss counters as typed
 // records (the drops request, xvsadm -L --drops, the xvs_events_total
 // metric). The forwarder implements it; an Engine without it answers the
-// drops request from Stats.Drops.
+// drops request from Stats.Drops, without events.
 type DropReporter interface {
 	// Drops returns every loss counter by queue and reason, and the
 	// counters that explain where the other traffic went.
@@ -52,15 +52,10 @@ type DropReporter interface {
 }
 
 // EngineDrops returns engine's drop report: its own when it is a
-// DropReporter, else one built from Stats.Drops.
+// DropReporter, else Stats.Drops.
 func EngineDrops(engine Engine) DropReport {
 	if dr, ok := engine.(DropReporter); ok {
 		return dr.Drops()
 	}
-	var r DropReport
-	for key, n := range engine.Stats().Drops {
-		q, reason := SplitDropKey(key)
-		r.Drops = append(r.Drops, Drop{Queue: q, Reason: reason, Count: n})
-	}
-	return r
+	return DropReport{Drops: engine.Stats().Drops}
 }

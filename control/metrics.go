@@ -31,9 +31,12 @@ import (
 //	queue      the NIC queue of a drop counter, "" when not per queue
 //	reason     why packets were dropped
 //
-// Stats.Drops keys are "REASON" or "QUEUE/REASON" with QUEUE the queue's
-// name: "no-service", "eth0/3/xsk-rx-ring-full". An engine reports a reason either per
-// queue or in total, not both, so sums over queue are right.
+// Stats.Drops are (queue, reason, count) records, and each becomes one
+// xvs_drops_total sample with those labels: queue is the worker's queue
+// ("eth0/3") or "" for a counter the engine keeps in total (the connection
+// table's evictions, the AF_PACKET backend's ring and transmit losses). An
+// engine reports a reason either per queue or in total, not both, so sums
+// over queue are right.
 //
 //	xvs_service_connections_total{service}          counter
 //	xvs_service_packets_total{service,direction}    counter
@@ -147,21 +150,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descCapacity, float64(st.Table.Capacity))
 	counter(descEvictions, st.Table.Evictions)
 
-	drops := make(map[[2]string]uint64, len(st.Drops))
-	for key, n := range st.Drops {
-		q, reason := SplitDropKey(key)
-		drops[[2]string{q, reason}] += n
-	}
-	for k, n := range drops {
-		counter(descDrops, n, k[0], k[1])
+	// Records are summed by label set: a label set twice would fail the
+	// whole scrape.
+	for k, n := range byLabels(st.Drops) {
+		counter(descDrops, n, k.queue, k.reason)
 	}
 	if dr, ok := c.engine.(DropReporter); ok {
-		events := make(map[[2]string]uint64)
-		for _, e := range dr.Drops().Events {
-			events[[2]string{e.Queue, e.Reason}] += e.Count
-		}
-		for k, n := range events {
-			counter(descEvents, n, k[0], k[1])
+		for k, n := range byLabels(dr.Drops().Events) {
+			counter(descEvents, n, k.queue, k.reason)
 		}
 	}
 }
@@ -175,24 +171,16 @@ func ServiceLabel(k service.Key) string {
 	return strings.ToLower(k.Proto.String()) + "/" + netip.AddrPortFrom(k.Addr, k.Port).String()
 }
 
-// DropKey builds a Stats.Drops key: reason alone for a total, or
-// "QUEUE/REASON" for one queue. Queue names may hold slashes themselves
-// ("eth0/3": interface and queue number); the reason never does.
-func DropKey(queue, reason string) string {
-	if queue == "" {
-		return reason
-	}
-	return queue + "/" + reason
-}
+// dropLabels are the labels of one drop or event sample.
+type dropLabels struct{ queue, reason string }
 
-// SplitDropKey splits a Stats.Drops key into its queue ("" for a total) and
-// reason, at the last slash.
-func SplitDropKey(key string) (queue, reason string) {
-	i := strings.LastIndexByte(key, '/')
-	if i < 0 {
-		return "", key
+// byLabels sums records by queue and reason.
+func byLabels(d []Drop) map[dropLabels]uint64 {
+	m := make(map[dropLabels]uint64, len(d))
+	for _, r := range d {
+		m[dropLabels{r.Queue, r.Reason}] += r.Count
 	}
-	return key[:i], key[i+1:]
+	return m
 }
 
 // MetricsHandler serves engine's metrics, with the Go runtime's and the

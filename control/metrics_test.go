@@ -37,7 +37,10 @@ func metricsEngine() *fakeEngine {
 			{Key: tcpKey("198.18.0.1", 80), Counters: Counters{Conns: 999}},
 		},
 		Table: TableStats{Conns: 12, Templates: 2, Capacity: 4096, Evictions: 5},
-		Drops: map[string]uint64{"no-service": 7, "0/ring-full": 3, "1/ring-full": 4, "eth0/2/odd": 1},
+		// The same label set twice is summed (7), not a failed scrape.
+		Drops: []Drop{{Reason: "no-service", Count: 5}, {Queue: "0", Reason: "ring-full", Count: 3},
+			{Queue: "1", Reason: "ring-full", Count: 4}, {Queue: "eth0/2", Reason: "odd", Count: 1},
+			{Reason: "no-service", Count: 2}},
 	}
 	return e
 }
@@ -104,21 +107,7 @@ func TestCollectorReadsAtScrape(t *testing.T) {
 	}
 }
 
-func TestDropKeys(t *testing.T) {
-	tests := []struct{ key, queue, reason string }{
-		{"no-service", "", "no-service"},
-		{"3/ring-full", "3", "ring-full"},
-		{"/x", "", "x"},
-		{"eth0/3/no-route", "eth0/3", "no-route"},
-		{DropKey("eth0/12", "malformed"), "eth0/12", "malformed"},
-		{DropKey("", "malformed"), "", "malformed"},
-	}
-	for _, tt := range tests {
-		q, r := SplitDropKey(tt.key)
-		if q != tt.queue || r != tt.reason {
-			t.Errorf("SplitDropKey(%q) = %q, %q", tt.key, q, r)
-		}
-	}
+func TestServiceLabel(t *testing.T) {
 	if got := ServiceLabel(service.Key{Proto: service.UDP, Addr: mustAddr("2001:db8::1"), Port: 53}); got != "udp/[2001:db8::1]:53" {
 		t.Errorf("label %q", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,7 +179,7 @@ func TestStatsTimeoutsZero(t *testing.T) {
 	e.stats = Stats{
 		Services: []ServiceStats{{Key: tcpKey("198.18.0.1", 80), Counters: Counters{Conns: 7, InBytes: 1 << 40}}},
 		Table:    TableStats{Conns: 3, Capacity: 4096},
-		Drops:    map[string]uint64{"no-service": 2},
+		Drops:    []Drop{{Reason: "no-service", Count: 2}},
 	}
 	path, _ := startServer(t, e)
 	c := dial(t, path)
@@ -186,7 +187,7 @@ func TestStatsTimeoutsZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Services[0].Counters.InBytes != 1<<40 || st.Table.Capacity != 4096 || st.Drops["no-service"] != 2 {
+	if st.Services[0].Counters.InBytes != 1<<40 || st.Table.Capacity != 4096 || service.DropCount(st.Drops, "", "no-service") != 2 {
 		t.Errorf("stats round trip: %+v", st)
 	}
 	to, err := c.Timeouts()
@@ -215,7 +216,8 @@ func TestConnsPaging(t *testing.T) {
 	for i := range 10000 {
 		e.conns = append(e.conns, Conn{
 			Proto: service.TCP, State: "ESTABLISHED", Expires: 900 * time.Second,
-			Client: fmt.Sprintf("198.19.%d.%d:%d", i/250, i%250, 10000+i), Virtual: "198.18.0.1:80", Real: "198.18.1.2:80",
+			Client:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i / 250), byte(i % 250)}), uint16(10000+i)),
+			Virtual: netip.MustParseAddrPort("198.18.0.1:80"), Real: netip.MustParseAddrPort("198.18.1.2:80"),
 		})
 	}
 	path, _ := startServer(t, e)

@@ -281,10 +281,8 @@ func TestFragmentsForwarded(t *testing.T) {
 			if len(reals) != 3 {
 				t.Errorf("3 datagrams went to %d real servers, want 3 (rr)", len(reals))
 			}
-			for k, v := range e.Stats().Drops {
-				if v != 0 {
-					t.Errorf("drop %s = %d", k, v)
-				}
+			for _, d := range e.Stats().Drops {
+				t.Errorf("drop %s/%s = %d", d.Queue, d.Reason, d.Count)
 			}
 		})
 	}
@@ -383,7 +381,7 @@ func TestFragmentHoldTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	drops := func(r DropReason) uint64 { return e.Stats().Drops["mem/0/"+r.String()] }
+	drops := func(r DropReason) uint64 { return service.DropCount(e.Stats().Drops, "mem/0", r.String()) }
 	var later [][]byte
 	for d := 0; d < fragHoldSlots+5; d++ {
 		frags := fragmentFrame(t, buildFrame(t, pkt{src: client4, dst: vip4, sport: uint16(1000 + d), dport: 9000, udp: true, payload: 2000}), 1500, uint32(d))
@@ -425,7 +423,7 @@ func TestFragmentTiny(t *testing.T) {
 	whole := buildFrame(t, pkt{src: client4, dst: vip4, sport: 1, dport: 80, syn: true, payload: 100})
 	frags := fragmentFrame(t, whole, 28, 5) // 8 payload bytes per fragment
 	run(e, mem, frags[0])
-	if got := e.Stats().Drops["mem/0/"+DropFragment.String()]; got != 1 {
+	if got := service.DropCount(e.Stats().Drops, "mem/0", DropFragment.String()); got != 1 {
 		t.Errorf("fragment drops = %d, want 1", got)
 	}
 }
@@ -505,10 +503,8 @@ func TestFragmentZeroAllocs(t *testing.T) {
 			t.Errorf("%v: %.1f allocations per run", m, a)
 		}
 		st := fb.e.Stats()
-		for k, v := range st.Drops {
-			if v != 0 {
-				t.Errorf("%v: drops %s = %d", m, k, v)
-			}
+		for _, d := range st.Drops {
+			t.Errorf("%v: drops %s/%s = %d", m, d.Queue, d.Reason, d.Count)
 		}
 		if st.Services[0].Counters.InPkts < 51*uint64(len(fb.inputs)) {
 			t.Errorf("%v: only %d packets counted", m, st.Services[0].Counters.InPkts)
@@ -528,7 +524,7 @@ func TestFragmentRealGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(e, mem, frags[1])
-	if got := e.Stats().Drops["mem/0/"+DropNoService.String()]; got != 1 {
+	if got := service.DropCount(e.Stats().Drops, "mem/0", DropNoService.String()); got != 1 {
 		t.Errorf("no-service = %d, want 1", got)
 	}
 }
@@ -629,8 +625,8 @@ func FuzzFragmentMatcher(f *testing.F) {
 			t.Fatalf("%d fragments still held after the hold time", w.p.frag.nHeld)
 		}
 		var drops uint64
-		for _, v := range e.Stats().Drops {
-			drops += v
+		for _, d := range e.Stats().Drops {
+			drops += d.Count
 		}
 		if got := uint64(nSent) + drops; got != uint64(received) {
 			t.Fatalf("received %d, sent %d + dropped %d", received, nSent, drops)

@@ -84,7 +84,7 @@ func TestTwoVIPsReplyClash(t *testing.T) {
 		t.Fatalf("SYN clashing with a live connection was forwarded")
 	}
 	drops := e.Stats().Drops
-	if drops["mem/0/reply-clash"] != 1 || drops["mem/0/table-full"] != 0 {
+	if service.DropCount(drops, "mem/0", "reply-clash") != 1 || service.DropCount(drops, "mem/0", "table-full") != 0 {
 		t.Errorf("drops %v, want one reply-clash and no table-full", drops)
 	}
 	// The live connection still answers.
@@ -200,7 +200,7 @@ func TestTrashRevive(t *testing.T) {
 			ack := fromClient(vip4, 40000, false, true, false)
 			out = run(e, mem, buildFrame(t, ack))
 			if !readd {
-				if len(out) != 0 || e.Stats().Drops["mem/0/no-conn"] != 1 {
+				if len(out) != 0 || service.DropCount(e.Stats().Drops, "mem/0", "no-conn") != 1 {
 					t.Fatalf("ACK of a deleted real's connection: sent %d, drops %v", len(out), e.Stats().Drops)
 				}
 				return

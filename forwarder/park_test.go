@@ -59,7 +59,7 @@ func TestParkUntilResolved(t *testing.T) {
 	run(e, mem, buildFrame(t, pkt{src: client4, dst: vip4, sport: 2, dport: 80, syn: true}))
 	e.workers[0].parked[0].deadline = e.workers[0].parked[0].deadline.Add(-2 * parkTime)
 	e.workers[0].poll()
-	if e.workers[0].nParked != 0 || e.Stats().Drops["mem/0/no-route"] != 1 {
+	if e.workers[0].nParked != 0 || service.DropCount(e.Stats().Drops, "mem/0", "no-route") != 1 {
 		t.Errorf("expired frame: parked %d, drops %v", e.workers[0].nParked, e.Stats().Drops)
 	}
 }

@@ -67,16 +67,9 @@ func (e *Engine) Stats() service.Stats {
 	}
 	ts := e.table.Stats()
 	st.Table = service.TableStats{Conns: ts.Conns, Templates: ts.Templates, Capacity: ts.Capacity, Evictions: ts.Evictions}
-	// Every loss counter, keyed "QUEUE/REASON" or, for a total, "REASON"
-	// (control.DropKey's form), so the metrics see what Drops reports.
-	st.Drops = make(map[string]uint64)
-	for _, d := range e.Drops().Drops {
-		k := d.Reason
-		if d.Queue != "" {
-			k = d.Queue + "/" + d.Reason
-		}
-		st.Drops[k] += d.Count
-	}
+	// The same records as Drops, so the metrics see what xvsadm --drops
+	// lists.
+	st.Drops = e.Drops().Drops
 	return st
 }
 
@@ -120,18 +113,18 @@ func (e *Engine) Conns(cursor uint64, max int) ([]service.Conn, uint64) {
 			Template: ci.Template,
 			InPkts:   ci.InPkts, OutPkts: ci.OutPkts, InBytes: ci.InBytes, OutBytes: ci.OutBytes,
 		}
-		c.Client = netip.AddrPortFrom(flow.AddrOf(ci.Key.Src), ci.Key.SrcPort).String()
+		c.Client = netip.AddrPortFrom(flow.AddrOf(ci.Key.Src), ci.Key.SrcPort)
 		if ci.Template {
-			c.Virtual = templateVirtual(snap, ci.Service)
+			c.Virtual, c.Group = templateVirtual(snap, ci.Service)
 		} else {
-			c.Virtual = netip.AddrPortFrom(flow.AddrOf(ci.Key.Dst), ci.Key.DstPort).String()
+			c.Virtual = netip.AddrPortFrom(flow.AddrOf(ci.Key.Dst), ci.Key.DstPort)
 		}
 		if r := snap.real(ci.Dest, ci.DestGen); r != nil {
 			port := r.port
 			if port == 0 && !ci.Template {
 				port = ci.Key.DstPort
 			}
-			c.Real = netip.AddrPortFrom(flow.AddrOf(r.addr), port).String()
+			c.Real = netip.AddrPortFrom(flow.AddrOf(r.addr), port)
 		}
 		out = append(out, c)
 		return true
@@ -142,16 +135,18 @@ func (e *Engine) Conns(cursor uint64, max int) ([]service.Conn, uint64) {
 	return out, uint64(next)
 }
 
-func templateVirtual(snap *snapshot, id uint32) string {
+// templateVirtual is the service a persistence template belongs to: its
+// VIP and port, or its group's name; neither when the service is gone.
+func templateVirtual(snap *snapshot, id uint32) (netip.AddrPort, string) {
 	for _, s := range snap.services {
 		if s.id == id {
 			if s.key.Group != "" {
-				return s.key.Group
+				return netip.AddrPort{}, s.key.Group
 			}
-			return netip.AddrPortFrom(flow.AddrOf(s.vip), s.port).String()
+			return netip.AddrPortFrom(flow.AddrOf(s.vip), s.port), ""
 		}
 	}
-	return "?"
+	return netip.AddrPort{}, ""
 }
 
 // foldGone adds the figures of real servers that leave their (remaining)

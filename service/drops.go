@@ -32,3 +32,14 @@ func (r *DropReport) Total() uint64 {
 	}
 	return n
 }
+
+// DropCount is the count of the record for queue and reason in d, 0 when
+// there is none; queue "" asks for a counter not kept per queue.
+func DropCount(d []Drop, queue, reason string) uint64 {
+	for _, r := range d {
+		if r.Queue == queue && r.Reason == reason {
+			return r.Count
+		}
+	}
+	return 0
+}

@@ -48,9 +48,11 @@ type ServiceStats struct {
 
 // Stats is everything ipvsadm --stats and --rate show, plus table figures.
 type Stats struct {
-	Services []ServiceStats    `json:"services"`
-	Table    TableStats        `json:"table"`
-	Drops    map[string]uint64 `json:"drops"`
+	Services []ServiceStats `json:"services"`
+	Table    TableStats     `json:"table"`
+	// Drops are the engine's loss counters, the same records as its
+	// DropReport's Drops (see Drop), so the metrics need no second source.
+	Drops []Drop `json:"drops"`
 }
 
 // TableStats describe the connection table.
@@ -59,21 +61,4 @@ type TableStats struct {
 	Templates int    `json:"templates"`
 	Capacity  int    `json:"capacity"`
 	Evictions uint64 `json:"evictions"`
-}
-
-// Conn is one connection entry as ipvsadm -Lc shows it.
-type Conn struct {
-	Proto   Proto         `json:"proto"`
-	Expires time.Duration `json:"expires"`
-	State   string        `json:"state"`
-	Client  string        `json:"client"`  // addr:port
-	Virtual string        `json:"virtual"` // addr:port
-	Real    string        `json:"real"`    // addr:port
-	// Template marks a persistence template (ipvsadm shows it as "NONE" state
-	// with the client network and port 0).
-	Template bool   `json:"template"`
-	InPkts   uint64 `json:"inpkts"`
-	OutPkts  uint64 `json:"outpkts"`
-	InBytes  uint64 `json:"inbytes"`
-	OutBytes uint64 `json:"outbytes"`
 }

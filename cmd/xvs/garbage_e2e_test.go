@@ -222,9 +222,9 @@ func (c *counters) stats(t *testing.T) control.Stats {
 func (c *counters) drop(t *testing.T, reason string) uint64 {
 	t.Helper()
 	var n uint64
-	for k, v := range c.stats(t).Drops {
-		if strings.HasSuffix(k, "/"+reason) {
-			n += v
+	for _, d := range c.stats(t).Drops {
+		if d.Queue != "" && d.Reason == reason {
+			n += d.Count
 		}
 	}
 	return n
