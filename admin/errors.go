@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -69,13 +70,6 @@ func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, M
 // Unwrap returns the line's own error.
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ipvsadm131 holds the words ipvsadm 1.31 prints where they differ from the
-// service package's sentinel text.
-var ipvsadm131 = map[error]string{
-	service.ErrNoScheduler:    "Scheduler or persistence engine not found",
-	service.ErrOnePacketNoUDP: "One-Packet Scheduling is only for UDP virtual services",
-}
-
 // Message is what xvsadm prints for err: ipvsadm's words for the errors
 // ipvsadm has words for (a syntax error, "No such service", "Destination
 // already exists", ...), and the full explanation otherwise (an invalid
@@ -89,17 +83,11 @@ func Message(err error) string {
 	if errors.As(err, &se) {
 		return se.Msg
 	}
-	for _, s := range []error{
-		service.ErrServiceExists, service.ErrNoService, service.ErrServiceUndef,
-		service.ErrDestExists, service.ErrNoDest, service.ErrZeroPort,
-		service.ErrNoScheduler, service.ErrNetmaskNoPers, service.ErrOnePacketNoUDP,
-	} {
-		if errors.Is(err, s) {
-			if m, ok := ipvsadm131[s]; ok {
-				return m
-			}
-			return s.Error()
-		}
+	// A service sentinel's words are all ipvsadm prints. Only "Invalid
+	// operation" would hide which field of which object is wrong, so that
+	// one keeps the full explanation.
+	if s := control.ServiceSentinel(err); s != nil && s != service.ErrInvalid {
+		return s.Error()
 	}
 	return err.Error()
 }

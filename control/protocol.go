@@ -48,6 +48,7 @@ package control
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/xvs-project/xvs/service"
@@ -179,11 +180,17 @@ var (
 	ErrBusy = errors.New("the xvs daemon is busy, try again")
 )
 
-// codeErrors maps codes to the sentinels they stand for, both ways.
-var codeErrors = []struct {
+// codeError pairs a wire code with the sentinel error it stands for.
+type codeError struct {
 	code string
 	err  error
-}{
+}
+
+// serviceCodes maps the first group of codes to the sentinels of package
+// service, both ways. It is the one list of those sentinels: the server's
+// answers, the client's errors and xvsadm's messages (ServiceSentinel) all
+// read it, so a sentinel added to service needs one line here.
+var serviceCodes = []codeError{
 	{CodeServiceExists, service.ErrServiceExists},
 	{CodeNoService, service.ErrNoService},
 	{CodeServiceUndef, service.ErrServiceUndef},
@@ -194,10 +201,28 @@ var codeErrors = []struct {
 	{CodeNetmaskNoPers, service.ErrNetmaskNoPers},
 	{CodeOnePacketUDP, service.ErrOnePacketNoUDP},
 	{CodeInvalid, service.ErrInvalid},
+}
+
+// codeErrors is every code that stands for a sentinel: the service's, then
+// the control plane's own.
+var codeErrors = append(slices.Clip(serviceCodes), []codeError{
 	{CodePermission, ErrPermission},
 	{CodeBadRequest, ErrBadRequest},
 	{CodeNoReload, ErrNoReload},
 	{CodeBusy, ErrBusy},
+}...)
+
+// ServiceSentinel returns the sentinel of package service that err
+// matches (errors.Is), or nil; it tries them in the order of the codes, so
+// the most specific comes first and service.ErrInvalid last. It works on
+// an engine's errors and on a Client's alike.
+func ServiceSentinel(err error) error {
+	for _, ce := range serviceCodes {
+		if errors.Is(err, ce.err) {
+			return ce.err
+		}
+	}
+	return nil
 }
 
 // errorReply turns an error into its wire form.
