@@ -391,8 +391,8 @@ func (s *Server) do(req *Request) (*Response, error) {
 			return nil, fmt.Errorf("set-timeouts without timeouts: %w", ErrBadRequest)
 		}
 		t := *req.Timeouts
-		if t.TCP < 0 || t.TCPFin < 0 || t.UDP < 0 {
-			return nil, fmt.Errorf("negative timeout: %w", ErrBadRequest)
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrBadRequest)
 		}
 		return &Response{}, s.engine.SetTimeouts(t)
 	case OpSetCapacity:

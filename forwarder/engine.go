@@ -276,8 +276,8 @@ func (e *Engine) Timeouts() service.Timeouts {
 
 // SetTimeouts implements control.Engine; zero fields keep their value.
 func (e *Engine) SetTimeouts(t service.Timeouts) error {
-	if t.TCP < 0 || t.TCPFin < 0 || t.UDP < 0 {
-		return errors.New("timeouts must not be negative")
+	if err := t.Validate(); err != nil {
+		return err
 	}
 	e.table.SetTimeouts(t.TCP, t.TCPFin, t.UDP)
 	return nil

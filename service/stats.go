@@ -1,12 +1,31 @@
 package service
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Timeouts are the three timeouts ipvsadm --set changes.
 type Timeouts struct {
 	TCP    time.Duration `json:"tcp"`
 	TCPFin time.Duration `json:"tcpfin"`
 	UDP    time.Duration `json:"udp"`
+}
+
+// ErrNegativeTimeout is Timeouts.Validate's answer to a negative field.
+// ipvsadm's parser refuses those before they reach a daemon, so it has no
+// words for it.
+var ErrNegativeTimeout = errors.New("negative timeout")
+
+// Validate refuses a negative timeout. Zero is valid: in a change it keeps
+// the current value, as ipvsadm --set 0 does. Both ends of a change call it,
+// the control server (to answer a bad request) and the engine (for Go
+// programs that call it directly), so they cannot disagree.
+func (t Timeouts) Validate() error {
+	if t.TCP < 0 || t.TCPFin < 0 || t.UDP < 0 {
+		return ErrNegativeTimeout
+	}
+	return nil
 }
 
 // Counters are IPVS's per-object statistics.
