@@ -167,26 +167,14 @@ func ParseMatch(s string) (service.Match, error) {
 	default:
 		pfx, ports, _ = strings.Cut(rest, ":")
 	}
+	// The prefix and ports are read as the configuration file reads them;
+	// only the syntax around them is the command line's.
 	m := service.Match{Proto: proto}
-	if p, err := netip.ParsePrefix(pfx); err == nil {
-		m.Prefix = p.Masked()
-	} else if a, err := netip.ParseAddr(pfx); err == nil && a.Zone() == "" {
-		m.Prefix = netip.PrefixFrom(a, a.BitLen())
-	} else {
+	if m.Prefix, err = service.ParseMatchPrefix(pfx); err != nil {
 		return bad("not an address or prefix")
 	}
-	if ports != "" && ports != "*" {
-		lo, hi, isRange := strings.Cut(ports, "-")
-		l, ok1 := number(lo, 0, 65535)
-		h := l
-		ok2 := true
-		if isRange {
-			h, ok2 = number(hi, 0, 65535)
-		}
-		if !ok1 || !ok2 || h < l {
-			return bad("ports must be a port or a range lo-hi")
-		}
-		m.PortLo, m.PortHi = uint16(l), uint16(h)
+	if m.PortLo, m.PortHi, err = service.ParsePortRange(ports); err != nil {
+		return bad("ports must be a port or a range lo-hi")
 	}
 	return m, nil
 }

@@ -323,19 +323,15 @@ func (p *parser) match(n *yaml.Node, path string) (service.Match, error) {
 			return nil
 		},
 		"prefix": func(v *yaml.Node, f string) error {
-			pf, err := netip.ParsePrefix(v.Value)
+			pf, err := service.ParseMatchPrefix(v.Value)
 			if err != nil {
-				a, aerr := netip.ParseAddr(v.Value)
-				if aerr != nil {
-					return p.failf(v, f, "%q is not an address or prefix", v.Value)
-				}
-				pf = netip.PrefixFrom(a, a.BitLen())
+				return p.fail(v, f, err)
 			}
-			m.Prefix = pf.Masked()
+			m.Prefix = pf
 			return nil
 		},
 		"ports": func(v *yaml.Node, f string) error {
-			lo, hi, err := parsePortRange(v.Value)
+			lo, hi, err := service.ParsePortRange(v.Value)
 			if err != nil {
 				return p.fail(v, f, err)
 			}
@@ -347,28 +343,6 @@ func (p *parser) match(n *yaml.Node, path string) (service.Match, error) {
 		err = p.failf(n, path+".prefix", "missing")
 	}
 	return m, err
-}
-
-// parsePortRange accepts "80", "80-90" or "0"/"*" (every port).
-func parsePortRange(s string) (lo, hi uint16, err error) {
-	if s == "*" || s == "" {
-		return 0, 0, nil
-	}
-	a, b, isRange := strings.Cut(s, "-")
-	l, err := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
-	if err != nil {
-		return 0, 0, fmt.Errorf("port %q is not in 0..65535", a)
-	}
-	h := l
-	if isRange {
-		if h, err = strconv.ParseUint(strings.TrimSpace(b), 10, 16); err != nil {
-			return 0, 0, fmt.Errorf("port %q is not in 0..65535", b)
-		}
-	}
-	if h < l {
-		return 0, 0, fmt.Errorf("port range %s is empty", s)
-	}
-	return uint16(l), uint16(h), nil
 }
 
 func (p *parser) real(n *yaml.Node, path string) (service.Real, error) {
