@@ -162,41 +162,27 @@ func runCmd(args []string) error {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
-	reload := func() error {
-		if f.config == "" {
-			return errors.New("no --config file to reload")
-		}
-		next, err := control.LoadConfigFile(f.config)
-		if err != nil {
-			return err
-		}
+	// The socket's reload request and SIGHUP both reload through rl: the
+	// file is installed whole or not at all, and the served VLANs are
+	// relearnt on the way, so a VLAN device added since start is served.
+	rl := &control.Reloader{Path: f.config, Engine: eng, Logger: log, Prepare: func() {
 		if vs, err := servedVLANs(f, ifindexes); err != nil {
 			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
 		} else if err := eng.SetVLANs(vs); err != nil {
 			log.Error("served VLANs unchanged", "err", err)
 		}
-		return eng.Apply(func(c *service.Config) error {
-			*c = *next
-			return nil
-		})
-	}
+	}}
 	errc := make(chan error, 3)
-	srv := control.NewServer(eng, control.WithReload(reload), control.WithLogger(log))
+	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithLogger(log))
 	go func() { errc <- srv.Serve(ctx, f.socket) }()
 	if f.metrics != "" {
 		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log)) }()
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			if err := reload(); err != nil {
-				log.Error("reload refused; running configuration unchanged", "err", err)
-			} else {
-				log.Info("configuration reloaded", "file", f.config)
-			}
-		}
-	}()
+	// SIGHUP is watched until runCmd returns, after the engine has closed,
+	// so one that comes while xvs shuts down cannot end it half-way.
+	hupCtx, stopHup := context.WithCancel(context.Background())
+	defer stopHup()
+	rl.Watch(hupCtx, syscall.SIGHUP)
 	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(cfg.Services), "socket", f.socket, "vlans", vlanList(vlans))
 	go func() { errc <- eng.Run(ctx) }()
 	select {
