@@ -24,16 +24,23 @@
 // with its own DropReason, before any connection is looked up or made.
 //
 // Workers read the configuration through an immutable snapshot that the
-// control plane swaps atomically, so a configuration change never makes a
-// packet wait. (Locks below the engine are the backends': AF_XDP's
-// transmit side of a socket, shared by the workers of every interface, and
-// AF_PACKET's per-queue close guard, each taken once per batch.)
+// control plane swaps atomically, and look connections up without a lock
+// (a new connection locks only its shard of the table for the insert), so
+// a configuration change never holds a packet up. The other locks are the
+// backends', taken once per batch call rather than per packet: an AF_XDP
+// socket's transmit side is shared by the workers of every served
+// interface and guarded by its txMu (link/afxdp), so workers sending
+// through one socket wait for each other; an AF_PACKET queue takes its own
+// lock (uncontended while it runs) on every Recv, Release and Send, so
+// Close cannot unmap a ring under its worker (link/afpacket). A next hop
+// still being resolved also takes the router's lock, to ask the kernel at
+// most once a second.
 //
 // Nothing is dropped silently: Engine.Drops lists every loss as a (queue,
 // reason, count) record — the workers' DropReasons, the backend's own
 // (link.Backend.Stats: for AF_XDP the sockets' kernel counters
 // (XDP_STATISTICS), transmit losses and the steering program's per-queue
 // verdicts; for AF_PACKET the rings' overruns and transmit losses) and the
-// connection table's evictions — and Engine.Stats carries the same figures
+// connection table's evictions — and Engine.Stats carries the same records
 // in Stats.Drops for the metrics.
 package forwarder
