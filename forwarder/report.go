@@ -8,6 +8,11 @@ import (
 	"github.com/xvs-project/xvs/service"
 )
 
+// What the engine reports to the control plane (control.Engine's Stats,
+// ZeroStats and Conns) in package service's types, summed from the
+// workers' counters (counters.go) off the packet path. Drops is in
+// drops.go.
+
 // realCounters sums every worker's figures for real id.
 func (e *Engine) realCounters(id uint32) service.Counters {
 	var c service.Counters

@@ -1,5 +1,9 @@
 package forwarder
 
+// What the workers count as they go: drop reasons and single-writer
+// counters per queue and per real server. report.go sums them into the
+// figures the engine reports.
+
 import "sync/atomic"
 
 // DropReason says why a worker dropped a packet.
