@@ -55,3 +55,25 @@ func ExampleServer() {
 	// second apply: No such service true true
 	// 1 80
 }
+
+// A program that embeds an engine reloads its file the way xvs run does:
+// the same Reloader answers SIGHUP and the socket's reload request, and a
+// bad file leaves the running configuration as it was.
+func ExampleReloader() {
+	dir, _ := os.MkdirTemp("", "xvs-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "xvs.yaml")
+	os.WriteFile(path, []byte("services:\n  - {proto: tcp, vip: 198.18.0.1, port: 80, reals: [{address: 198.18.1.2, method: dr}]}\n"), 0o600)
+
+	engine := newFakeEngine()
+	r := &Reloader{Path: path, Engine: engine, Logger: quietLog}
+	// A daemon also passes r.Reload to NewServer (WithReload) and calls
+	// r.Watch(ctx, syscall.SIGHUP).
+	fmt.Println("reload:", r.Reload(), len(engine.Config().Services))
+
+	os.WriteFile(path, []byte("services:\n  - {proto: tcp, vip: 198.18.0.1, port: 80, reals: [{address: 198.18.1.2, method: dr}]}\n  - {proto: tcp}\n"), 0o600)
+	fmt.Println("bad file refused:", r.Reload() != nil, len(engine.Config().Services))
+	// Output:
+	// reload: <nil> 1
+	// bad file refused: true 1
+}
