@@ -35,7 +35,8 @@ package control
 //
 // Durations are JSON numbers of nanoseconds; service.Config and its parts use
 // Go's default JSON encoding of the service package's types (addresses and
-// prefixes as strings). A failed request is answered with "error": a stable
+// prefixes as strings: a Conn's ends are "198.19.0.7:40312", "" where it has
+// none; drops are lists of {queue, reason, count} records). A failed request is answered with "error": a stable
 // machine-readable code (see the Code* constants), the message to show a
 // person — ipvsadm's words where ipvsadm has them — and, for apply, the
 // 1-based position of the change that failed.
