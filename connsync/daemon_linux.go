@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/netns"
 )
 
 // DaemonConfig is one sync daemon, as ipvsadm --start-daemon configures it.
@@ -49,35 +49,6 @@ func (c *DaemonConfig) defaults() {
 	}
 }
 
-// inNetNS runs f with the calling thread in the namespace at path (the
-// current one if empty), so sockets f opens belong to it.
-func inNetNS(path string, f func() error) error {
-	if path == "" {
-		return f()
-	}
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		return fmt.Errorf("network namespace %s: %w", path, err)
-	}
-	defer ns.Close()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer func() {
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread() // else stay locked: never run others in the wrong namespace
-		}
-		orig.Close()
-	}()
-	if err := netns.Set(ns); err != nil {
-		return err
-	}
-	return f()
-}
-
 // Master sends sync messages. Writers (one per forwarding worker, so that
 // the packet path takes no lock) fill messages and send them through the
 // master's one socket.
@@ -97,7 +68,7 @@ func NewMaster(cfg DaemonConfig) (*Master, error) {
 		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
 	}
 	m := &Master{cfg: cfg, fd: -1}
-	err := inNetNS(cfg.NetNS, func() error {
+	err := netns.Do(cfg.NetNS, func() error {
 		ifi, err := net.InterfaceByName(cfg.Interface)
 		if err != nil {
 			return err
@@ -228,7 +199,7 @@ func NewBackup(cfg DaemonConfig) (*Backup, error) {
 		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
 	}
 	b := &Backup{cfg: cfg, dec: Decoder{SyncID: cfg.SyncID}}
-	err := inNetNS(cfg.NetNS, func() error {
+	err := netns.Do(cfg.NetNS, func() error {
 		ifi, err := net.InterfaceByName(cfg.Interface)
 		if err != nil {
 			return err

@@ -4,11 +4,12 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/netns"
 )
 
 // Net says where a probe's socket comes from. The zero value dials from the director's own
@@ -116,39 +117,8 @@ func (b *boundConn) Close() error {
 // switch back fails the thread is left locked, so the Go runtime retires it instead of reusing
 // a thread in the wrong namespace.
 func InNetns(path string) func(fn func() error) error {
-	return func(fn func() error) error {
-		target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return &netnsError{path, err}
-		}
-		defer unix.Close(target)
-		runtime.LockOSThread()
-		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			return &netnsError{path, err}
-		}
-		defer unix.Close(self)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			return &netnsError{path, err}
-		}
-		ferr := fn()
-		if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
-			return &netnsError{path, err} // thread stays locked: the runtime drops it
-		}
-		runtime.UnlockOSThread()
-		return ferr
-	}
+	return func(fn func() error) error { return netns.Do(path, fn) }
 }
-
-type netnsError struct {
-	path string
-	err  error
-}
-
-func (e *netnsError) Error() string { return "netns " + e.path + ": " + e.err.Error() }
-func (e *netnsError) Unwrap() error { return e.err }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked read or write at once.
 var aLongTimeAgo = time.Unix(1, 0)

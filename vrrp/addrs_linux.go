@@ -7,8 +7,9 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/netns"
 )
 
 // addrs adds, removes and announces an instance's virtual addresses on its
@@ -24,17 +25,12 @@ type addrs struct {
 
 func openAddrs(nsPath, ifname string, v6 bool) (*addrs, error) {
 	a := &addrs{v6: v6, fd: -1}
-	var err error
-	if nsPath != "" {
-		ns, nerr := netns.GetFromPath(nsPath)
-		if nerr != nil {
-			return nil, fmt.Errorf("network namespace %s: %w", nsPath, nerr)
-		}
-		a.h, err = netlink.NewHandleAt(ns)
-		ns.Close()
-	} else {
+	// The netlink socket is opened inside the namespace and works on it
+	// from any thread afterwards.
+	err := netns.Do(nsPath, func() (err error) {
 		a.h, err = netlink.NewHandle()
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +63,7 @@ func openAddrs(nsPath, ifname string, v6 bool) (*addrs, error) {
 	if v6 {
 		proto = htons(unix.ETH_P_IPV6)
 	}
-	err = inNetNS(nsPath, func() error {
+	err = netns.Do(nsPath, func() error {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
 		if err != nil {
 			return fmt.Errorf("packet socket for announcements: %w", err)

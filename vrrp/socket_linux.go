@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xvs-project/xvs/internal/netns"
 )
 
 // conn is one instance's VRRP socket: raw IP protocol 112 on one interface,
@@ -26,38 +26,6 @@ type conn struct {
 	srcInfo []byte // the packet info control message naming the source
 }
 
-// inNetNS runs f with the calling thread in the network namespace at path
-// (the current one if path is empty), so sockets f opens belong to it.
-// Sockets keep their namespace for life.
-func inNetNS(path string, f func() error) error {
-	if path == "" {
-		return f()
-	}
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		return fmt.Errorf("network namespace %s: %w", path, err)
-	}
-	defer ns.Close()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer func() {
-		// A thread that cannot go back stays locked to this goroutine,
-		// so no other goroutine runs in the wrong namespace.
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		orig.Close()
-	}()
-	if err := netns.Set(ns); err != nil {
-		return err
-	}
-	return f()
-}
-
 // openConn opens the socket. Every advert leaves from src, named in each
 // send's packet info rather than bound (a raw socket bound to an address
 // hears nothing sent to the group), so the address its checksum and its
@@ -65,7 +33,7 @@ func inNetNS(path string, f func() error) error {
 // addresses (the VIPs themselves) the interface gains later.
 func openConn(nsPath, ifname string, v6 bool, src netip.Addr) (*conn, error) {
 	var c *conn
-	err := inNetNS(nsPath, func() error {
+	err := netns.Do(nsPath, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
