@@ -32,6 +32,13 @@ func newPair(t *testing.T) pair {
 
 func nsPath(n *testnet.NetNS) string { return filepath.Join("/run/netns", n.Name()) }
 
+// instance is VI_1 (VRID 51, version 3, one GARP) for the VIP on ifname in
+// n, at priority prio with adverts every interval.
+func instance(n *testnet.NetNS, ifname string, prio uint8, interval time.Duration) Instance {
+	return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{netip.MustParsePrefix(vipText)},
+		Config: Config{VRID: 51, Priority: prio, Interval: interval, Version: 3}, GARPRepeat: 1}
+}
+
 // hasVIP reports whether the namespace holds the address on its interface.
 func hasVIP(t *testing.T, n *testnet.NetNS, vip string) bool {
 	t.Helper()
@@ -81,12 +88,8 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) t
 // over within Skew_Time; when it comes back it preempts.
 func TestElectionAndFailover(t *testing.T) {
 	p := newPair(t)
-	vip := netip.MustParsePrefix(vipText)
 	const interval = 100 * time.Millisecond
-	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
-		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
-			Config: Config{VRID: 51, Priority: prio, Interval: interval, Version: 3}, GARPRepeat: 1}
-	}
+	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance { return instance(n, ifname, prio, interval) }
 	a, stopA := run(t, inst(p.a, "va", 150))
 	b, _ := run(t, inst(p.b, "vb", 100))
 
@@ -128,10 +131,8 @@ func TestElectionAndFailover(t *testing.T) {
 // (256−100)/256 × 100 ms = 361 ms.
 func TestSilentMasterDies(t *testing.T) {
 	p := newPair(t)
-	vip := netip.MustParsePrefix(vipText)
 	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
-		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
-			Config: Config{VRID: 51, Priority: prio, Interval: 100 * time.Millisecond, Version: 3}, GARPRepeat: 1}
+		return instance(n, ifname, prio, 100*time.Millisecond)
 	}
 	a, _ := run(t, inst(p.a, "va", 200))
 	b, _ := run(t, inst(p.b, "vb", 100))
@@ -185,12 +186,8 @@ func TestUnicastPeers(t *testing.T) {
 // intervals (the lower priority yields at the first advert it hears).
 func TestSplitBrainHeals(t *testing.T) {
 	p := newPair(t)
-	vip := netip.MustParsePrefix(vipText)
 	const interval = 100 * time.Millisecond
-	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance {
-		return Instance{Name: "VI_1", Interface: ifname, NetNS: nsPath(n), VIPs: []netip.Prefix{vip},
-			Config: Config{VRID: 51, Priority: prio, Interval: interval, Version: 3}, GARPRepeat: 1}
-	}
+	inst := func(n *testnet.NetNS, ifname string, prio uint8) Instance { return instance(n, ifname, prio, interval) }
 	a, _ := run(t, inst(p.a, "va", 150))
 	b, _ := run(t, inst(p.b, "vb", 100))
 	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
