@@ -4,7 +4,7 @@
 // (net/netfilter/ipvs/ip_vs_sync.c), so xvs can pair with a kernel IPVS
 // director or with another xvs.
 //
-// This file set holds the codec. Version 1 messages (an 8-byte header whose
+// The codec: version 1 messages (an 8-byte header whose
 // first byte is zero, then connection entries of 36 bytes for IPv4 or 72 for
 // IPv6 plus options, each entry starting on a 4-byte boundary) are written
 // and read; version 0 messages (IPv4 only, 24-byte entries, no timeout) are
@@ -17,4 +17,9 @@
 // unknown mandatory option, a protocol or state it has no table for) is
 // skipped and counted. Decode never allocates: entries are handed to a
 // callback one at a time in a reused Conn whose PE fields alias the input.
+//
+// Around it: Policy, the kernel's rule for when a master sends a
+// connection (sync_threshold, sync_period, refresh and retries), and the
+// daemons' sockets as the kernel opens them: Master with one Writer per
+// forwarding worker, so the packet path takes no lock, and Backup.
 package connsync

@@ -3,10 +3,12 @@
 // version 3 (RFC 5798, RFC 9568) for IPv4 and IPv6 and version 2 (RFC 3768)
 // for IPv4.
 //
-// This file set holds the two pure halves: the advertisement codec
-// (Marshal, Parse) and the per-instance state machine (Machine), which
-// takes events with the time they happened and answers with actions — send
-// an advertisement, take or drop the virtual addresses — so that timing is
-// tested without sleeping and the daemon that owns the sockets and the
-// addresses stays small.
+// Two pure halves — the advertisement codec (Marshal, Parse) and the
+// per-instance state machine (Machine), which takes events with the time
+// they happened and answers with actions (send an advertisement, take or
+// drop the virtual addresses), so that timing is tested without sleeping —
+// and one that touches the system: Speaker runs an instance on its raw
+// socket (multicast or unicast peers), adds and removes its addresses over
+// netlink, announces them (gratuitous ARP, unsolicited neighbour
+// advertisements) and runs its notify scripts (Scripts).
 package vrrp
