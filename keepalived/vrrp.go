@@ -37,7 +37,8 @@ type VRRPInstance struct {
 	// Notify scripts: Notify gets keepalived's four arguments.
 	Notify, NotifyMaster, NotifyBackup, NotifyFault, NotifyStop []string
 	// GARPMasterDelay, GARPMasterRepeat, GARPMasterRefresh: the
-	// instance's values or global_defs' vrrp_garp_master_*.
+	// instance's values or global_defs' vrrp_garp_master_*; a delay
+	// written as 0 is NoSecondBurst.
 	GARPMasterDelay   time.Duration
 	GARPMasterRepeat  int
 	GARPMasterRefresh time.Duration
@@ -88,7 +89,7 @@ func (b *builder) globalVRRP(c ctx, k *node) (ok bool, err error) {
 		v, err = c.uint(k, 2, 3)
 		g.VRRPVersion = int(v)
 	case "vrrp_garp_master_delay":
-		g.GARPMasterDelay, err = c.timer(k, true)
+		g.GARPMasterDelay, err = garpDelay(c.timer(k, true))
 	case "vrrp_garp_master_repeat":
 		g.GARPMasterRepeat, err = c.int(k, 1)
 	case "vrrp_garp_master_refresh":
@@ -242,7 +243,7 @@ func (b *builder) vrrpInstance(n *node) error {
 		case "notify_stop":
 			v.NotifyStop, err = c.command(k, health.SplitCommand)
 		case "garp_master_delay":
-			v.GARPMasterDelay, err = c.timer(k, true)
+			v.GARPMasterDelay, err = garpDelay(c.timer(k, true))
 		case "garp_master_repeat":
 			v.GARPMasterRepeat, err = c.int(k, 1)
 		case "garp_master_refresh":
@@ -430,6 +431,18 @@ func (v *VRRPInstance) Instance(g Global) vrrp.Instance {
 		in.VIPs = append(in.VIPs, p.Prefix)
 	}
 	return in
+}
+
+// NoSecondBurst is a garp_master_delay of 0: no second burst of
+// announcements (vrrp.Instance.GARPDelay takes it as is).
+const NoSecondBurst = -time.Nanosecond
+
+// garpDelay tells a written 0 (no second burst) from an absent value.
+func garpDelay(d time.Duration, err error) (time.Duration, error) {
+	if err == nil && d == 0 {
+		d = NoSecondBurst
+	}
+	return d, err
 }
 
 // nonZero is a pointer to x, or nil for x's zero value (pick's "not set").

@@ -114,3 +114,15 @@ func TestVRRPInstanceMapping(t *testing.T) {
 		t.Errorf("defaults: %+v", in6)
 	}
 }
+
+// TestGARPDelayZero: garp_master_delay 0 means no second burst, not the
+// default 5 s.
+func TestGARPDelayZero(t *testing.T) {
+	c, err := Parse("t.conf", []byte("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n garp_master_delay 0\n virtual_ipaddress {\n 198.18.0.10\n }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.VRRPInstances[0].Instance(c.Global).GARPDelay; d >= 0 {
+		t.Errorf("GARPDelay %v, want negative (no second burst)", d)
+	}
+}

@@ -35,7 +35,8 @@ type Instance struct {
 	AuthPass string
 	// GARPRepeat and GARPDelay: a new master sends GARPRepeat gratuitous
 	// ARPs (or neighbour advertisements) per address at once and as many
-	// again GARPDelay later (vrrp_garp_master_repeat 5, _delay 5 s).
+	// again GARPDelay later (vrrp_garp_master_repeat 5, _delay 5 s); a
+	// negative GARPDelay sends no second burst.
 	GARPRepeat int
 	GARPDelay  time.Duration
 	// NetNS is the path of the network namespace the instance runs in
@@ -277,7 +278,9 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 				s.in.Log.Error("vrrp: adding virtual addresses", "instance", s.in.Name, "err", err)
 			}
 			s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
-			*garpAt = time.Now().Add(s.in.GARPDelay)
+			if s.in.GARPDelay > 0 {
+				*garpAt = time.Now().Add(s.in.GARPDelay)
+			}
 		case DropAddrs:
 			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
 				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
