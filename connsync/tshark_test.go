@@ -2,9 +2,6 @@ package connsync
 
 import (
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,10 +18,6 @@ import (
 // entry to 4 bytes (ip_vs_sync.c: msg_end = p + ((size + 3) & ~3)), so
 // after a 62-byte entry with sequence data it reads two bytes early.
 func TestTsharkDecodes(t *testing.T) {
-	bin, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Fatalf("tshark not installed (scripts/deps.sh installs it): %v", err)
-	}
 	var m Message
 	m.Reset(nil, 7, DefaultMaxLen)
 	for _, c := range []*Conn{&connDR, &connPE} {
@@ -45,19 +38,11 @@ func TestTsharkDecodes(t *testing.T) {
 		eth, ip, udp, gopacket.Payload(m.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "sync.pcap")
-	if err := os.WriteFile(path, packettest.PcapFile(buf.Bytes()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-r", path, "-d", "udp.port==8848,ipvs", "-T", "fields", "-E", "aggregator=;",
+	out := packettest.Tshark(t, [][]byte{buf.Bytes()}, "-d", "udp.port==8848,ipvs", "-T", "fields", "-E", "aggregator=;",
 		"-e", "ipvs.syncid", "-e", "ipvs.conncount", "-e", "ipvs.cport", "-e", "ipvs.vport", "-e", "ipvs.dport",
 		"-e", "ipvs.timeout", "-e", "ipvs.fwmark", "-e", "ipvs.proto", "-e", "ipvs.caddr", "-e", "ipvs.daddr6",
-		"-e", "ipvs.flags.v1").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	got := strings.Fields(lines[len(lines)-1]) // past tshark's warning about running as root
+		"-e", "ipvs.flags.v1")
+	got := strings.Fields(out)
 	want := []string{"7", "2", "40000;5060", "80;5060", "80;5060", "900;300", "0x00000000;0x0000002a",
 		"0x06;0x11", "198.18.0.1", "2001:db8:1::1", "0x00000003;0x00000000"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -2,9 +2,6 @@ package vrrp
 
 import (
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +13,6 @@ import (
 // decodes our adverts (v2 with PASS, v3 over IPv4 and IPv6) with the
 // fields we wrote and a checksum it calls good.
 func TestTsharkDecodes(t *testing.T) {
-	bin, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Fatalf("tshark not installed (scripts/deps.sh installs it): %v", err)
-	}
 	v6vip := netip.MustParseAddr("2001:db8::100")
 	var frames [][]byte
 	for _, c := range []struct {
@@ -37,23 +30,10 @@ func TestTsharkDecodes(t *testing.T) {
 		}
 		frames = append(frames, packettest.Packet{Src: c.src, Dst: c.dst, TTL: TTL, Proto: IPProto, Raw: true, Payload: msg}.Frame())
 	}
-	path := filepath.Join(t.TempDir(), "vrrp.pcap")
-	if err := os.WriteFile(path, packettest.PcapFile(frames...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-r", path, "-T", "fields", "-E", "separator=,",
+	out := packettest.Tshark(t, frames, "-T", "fields", "-E", "separator=,",
 		"-e", "vrrp.version", "-e", "vrrp.virt_rtr_id", "-e", "vrrp.prio", "-e", "vrrp.adver_int", "-e", "vrrp.short_adver_int",
-		"-e", "vrrp.ip_addr", "-e", "vrrp.ipv6_addr", "-e", "vrrp.checksum.status", "-e", "vrrp.auth_string").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, out)
-	}
-	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.HasPrefix(l, "Running as") {
-			continue
-		}
-		got = append(got, l)
-	}
+		"-e", "vrrp.ip_addr", "-e", "vrrp.ipv6_addr", "-e", "vrrp.checksum.status", "-e", "vrrp.auth_string")
+	got := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	want := []string{
 		// version, VRID, priority, v2 interval (s), v3 interval (cs),
 		// addresses, checksum status (1: good), v2 auth string
