@@ -83,28 +83,40 @@ func NewMaster(cfg DaemonConfig) (*Master, error) {
 		}
 		m.fd = fd
 		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index)}
-		for _, step := range []struct {
-			name string
-			err  error
-		}{
-			{"IP_MULTICAST_IF", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq)},
-			{"IP_MULTICAST_LOOP", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0)},
-			{"IP_MULTICAST_TTL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, cfg.TTL)},
-			{"IP_MTU_DISCOVER", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)},
-			{"bind", unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()})},
-			{"connect", unix.Connect(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port})},
-		} {
-			if step.err != nil {
-				return fmt.Errorf("%s: %w", step.name, step.err)
-			}
-		}
-		return nil
+		return steps(
+			step{"IP_MULTICAST_IF", func() error { return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq) }},
+			step{"IP_MULTICAST_LOOP", func() error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0) }},
+			step{"IP_MULTICAST_TTL", func() error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, cfg.TTL) }},
+			step{"IP_MTU_DISCOVER", func() error {
+				return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+			}},
+			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}) }},
+			step{"connect", func() error { return unix.Connect(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port}) }},
+		)
 	})
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("sync master on %s: %w", cfg.Interface, err)
 	}
 	return m, nil
+}
+
+// step is one call setting up a socket, named for its error.
+type step struct {
+	name string
+	do   func() error
+}
+
+// steps runs the calls in order and stops at the first that fails: a
+// later one (connect after a failed bind) must not run on a socket the
+// earlier left unready.
+func steps(ss ...step) error {
+	for _, s := range ss {
+		if err := s.do(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
 }
 
 func primary4(ifi *net.Interface) (netip.Addr, error) {
@@ -209,19 +221,14 @@ func NewBackup(cfg DaemonConfig) (*Backup, error) {
 			return err
 		}
 		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index), Multiaddr: cfg.Group.As4()}
-		for _, step := range []struct {
-			name string
-			err  error
-		}{
-			{"SO_REUSEADDR", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)},
-			{"SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name)},
-			{"bind", unix.Bind(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port})},
-			{"IP_ADD_MEMBERSHIP", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)},
-		} {
-			if step.err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("%s: %w", step.name, step.err)
-			}
+		if err := steps(
+			step{"SO_REUSEADDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }},
+			step{"SO_BINDTODEVICE", func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }},
+			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port}) }},
+			step{"IP_ADD_MEMBERSHIP", func() error { return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq) }},
+		); err != nil {
+			unix.Close(fd)
+			return err
 		}
 		f := os.NewFile(uintptr(fd), "sync-backup")
 		defer f.Close()

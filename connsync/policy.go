@@ -69,7 +69,7 @@ func (p *Policy) Needed(t *Track, c Packet, now time.Time) bool {
 	case p.PersistMode && c.Persistent:
 		return false
 	case c.Proto == protoTCP:
-		if syncedTCP&(1<<c.State) == 0 || c.State > 15 {
+		if syncedTCP&(1<<c.State) == 0 { // a shift past the word is 0: not synced
 			return false
 		}
 		force = c.State != t.OldState

@@ -27,6 +27,7 @@ func TestPolicySends(t *testing.T) {
 		pkts   []pkt
 	}{
 		{"syn-recv-never", DefaultPolicy, protoTCP, []pkt{{3, false}, {3, false}, {3, false}}},
+		{"state-past-the-table", DefaultPolicy, protoTCP, []pkt{{99, false}, {99, false}, {99, false}}},
 		{"established-3-53-103", DefaultPolicy, protoTCP, est(110)},
 		{"udp-3-53", DefaultPolicy, protoUDP, func() []pkt {
 			var ps []pkt
