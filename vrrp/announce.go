@@ -13,7 +13,10 @@ import (
 // broadcast), for IPv6 an unsolicited neighbour advertisement to all nodes
 // with the Override flag, as keepalived's vrrp_arp.c and vrrp_ndisc.c send.
 
-var broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+var (
+	broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	allNodes  = netip.MustParseAddr("ff02::1")
+)
 
 // AppendGARP appends the Ethernet frame of a gratuitous ARP for the IPv4
 // address vip owned by mac.
@@ -34,7 +37,6 @@ func AppendGARP(b []byte, mac net.HardwareAddr, vip netip.Addr) []byte {
 // to ff02::1 (hop limit 255, Override set, Router set if router), with the
 // target link-layer address option.
 func AppendUnsolicitedNA(b []byte, mac net.HardwareAddr, vip netip.Addr, router bool) []byte {
-	allNodes := netip.MustParseAddr("ff02::1")
 	b = append(b, 0x33, 0x33, 0, 0, 0, 1)
 	b = append(b, mac...)
 	b = append(b, 0x86, 0xdd)

@@ -80,9 +80,9 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 	if len(in.VIPs) == 0 {
 		return nil, fmt.Errorf("vrrp_instance %s: no virtual_ipaddress", in.Name)
 	}
-	v6 := in.VIPs[0].Addr().Is6() && !in.VIPs[0].Addr().Is4In6()
+	v6 := is6(in.VIPs[0].Addr())
 	for _, p := range in.VIPs {
-		if (p.Addr().Is6() && !p.Addr().Is4In6()) != v6 {
+		if is6(p.Addr()) != v6 {
 			return nil, fmt.Errorf("vrrp_instance %s: virtual addresses of both families (%v)", in.Name, p)
 		}
 	}
@@ -139,16 +139,10 @@ func (s *Speaker) Status() Status {
 // drops its addresses. It returns nil after a clean stop.
 func (s *Speaker) Run(ctx context.Context) error {
 	defer s.addr.close()
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-			s.conn.pc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // wakes the read; the loop sees ctx
-		case <-stopped:
-		}
-	}()
 	defer s.conn.close()
+	// A deadline in the past wakes the read; the loop then sees ctx.
+	stop := context.AfterFunc(ctx, func() { s.conn.pc.SetReadDeadline(time.Unix(1, 0)) }) //nolint:errcheck
+	defer stop()
 
 	var a Advert
 	buf := make([]byte, 1500)
@@ -264,7 +258,9 @@ func (s *Speaker) discard(reason string) {
 
 // do carries out the machine's actions in order.
 func (s *Speaker) do(acts []Action, garpAt *time.Time) {
-	before := s.Status().State
+	s.mu.Lock()
+	before := s.status.State
+	s.mu.Unlock()
 	for _, act := range acts {
 		switch act {
 		case SendAdvert, SendStop:
