@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 var be = binary.BigEndian
@@ -65,7 +67,7 @@ func checkEncodable(c *Conn) error {
 		name string
 		ap   netip.AddrPort
 	}{{"client", c.Client}, {"virtual", c.Virtual}, {"dest", c.Dest}} {
-		if !a.ap.IsValid() || is6(a.ap.Addr()) != v6 {
+		if !a.ap.IsValid() || flow.IsIPv6(a.ap.Addr()) != v6 {
 			return fmt.Errorf("%s address missing or of another family: %w", a.name, ErrEntry)
 		}
 	}

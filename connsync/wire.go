@@ -130,10 +130,7 @@ type Conn struct {
 }
 
 // IsIPv6 reports whether the entry is an IPv6 one.
-func (c *Conn) IsIPv6() bool { return is6(c.Client.Addr()) }
-
-// is6 reports a true IPv6 address: a v4-mapped one travels as IPv4.
-func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
+func (c *Conn) IsIPv6() bool { return flow.IsIPv6(c.Client.Addr()) }
 
 // wireLen is the entry's length without padding, as ver_size carries it.
 func (c *Conn) wireLen() int {

@@ -65,3 +65,7 @@ func Family(a *[16]byte) uint8 {
 	}
 	return 6
 }
+
+// IsIPv6 reports whether a is a true IPv6 address: a v4-mapped one is an
+// IPv4 address in the module's 16-byte form and travels as IPv4.
+func IsIPv6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }

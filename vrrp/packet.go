@@ -69,9 +69,6 @@ var (
 	ErrInvalid  = errors.New("vrrp: advertisement cannot be sent")
 )
 
-// is6 reports a true IPv6 address; a v4-mapped one is IPv4.
-func is6(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }
-
 // Marshal appends the advertisement a, sent from src to dst, to b. The
 // checksum covers the message and, in version 3, the pseudo-header, unless
 // v3NoPseudo (keepalived's v3_checksum_as_v2, for IPv4 peers that follow
@@ -100,7 +97,7 @@ func Marshal(b []byte, a *Advert, src, dst netip.Addr, v3NoPseudo bool) ([]byte,
 }
 
 func (a *Advert) check(src netip.Addr) error {
-	v6 := is6(src)
+	v6 := flow.IsIPv6(src)
 	switch {
 	case a.Version != 2 && a.Version != 3:
 		return fmt.Errorf("version %d: %w", a.Version, ErrInvalid)
@@ -114,7 +111,7 @@ func (a *Advert) check(src netip.Addr) error {
 		return fmt.Errorf("interval %v outside 1s..255s: %w", a.Interval, ErrInvalid)
 	}
 	for _, ad := range a.Addrs {
-		if is6(ad) != v6 {
+		if flow.IsIPv6(ad) != v6 {
 			return fmt.Errorf("address %v of another family than %v: %w", ad, src, ErrInvalid)
 		}
 	}
@@ -125,7 +122,7 @@ func (a *Advert) check(src netip.Addr) error {
 // pseudo-header for version 3 (always on IPv6; on IPv4 unless noPseudo).
 func checksum(msg []byte, version int, src, dst netip.Addr, noPseudo bool) uint16 {
 	var initial uint64
-	v6 := is6(src)
+	v6 := flow.IsIPv6(src)
 	if version == 3 && (v6 || !noPseudo) {
 		s, d := src.Unmap().AsSlice(), dst.Unmap().AsSlice()
 		initial = encap.PseudoHeaderSum(s, d, IPProto, len(msg))
@@ -152,7 +149,7 @@ func Parse(a *Advert, msg []byte, src, dst netip.Addr, ttl int) error {
 	if (version != 2 && version != 3) || msg[0]&0x0f != typeAdvert {
 		return ErrVersion
 	}
-	v6 := is6(src)
+	v6 := flow.IsIPv6(src)
 	if version == 2 && v6 {
 		return ErrVersion
 	}

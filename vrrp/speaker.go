@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/xvs-project/xvs/flow"
 )
 
 // Instance is one vrrp_instance as the daemon runs it.
@@ -80,9 +82,9 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 	if len(in.VIPs) == 0 {
 		return nil, fmt.Errorf("vrrp_instance %s: no virtual_ipaddress", in.Name)
 	}
-	v6 := is6(in.VIPs[0].Addr())
+	v6 := flow.IsIPv6(in.VIPs[0].Addr())
 	for _, p := range in.VIPs {
-		if is6(p.Addr()) != v6 {
+		if flow.IsIPv6(p.Addr()) != v6 {
 			return nil, fmt.Errorf("vrrp_instance %s: virtual addresses of both families (%v)", in.Name, p)
 		}
 	}
