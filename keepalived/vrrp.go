@@ -218,9 +218,9 @@ func (b *builder) vrrpInstance(n *node) error {
 			for _, t := range k.children {
 				tr := Track{Name: t.key.text}
 				if len(t.args) == 2 && t.args[0].text == "weight" {
-					w, werr := strconv.Atoi(t.args[1].text)
-					if werr != nil || w < -253 || w > 253 {
-						return c.err(t, "weight "+strconv.Quote(t.args[1].text)+": want -253..253")
+					w, werr := c.weight(t, t.args[1])
+					if werr != nil {
+						return werr
 					}
 					tr.Weight = w
 				} else if len(t.args) != 0 {
@@ -377,12 +377,9 @@ func (b *builder) vrrpScript(n *node) error {
 			s.Timeout, err = c.timer(k, false)
 			timeoutSet = true
 		case "weight":
-			var w int
-			w, err = strconv.Atoi(strings.Join(argTexts(k), ""))
-			if err != nil || w < -253 || w > 253 {
-				return c.err(k, "want -253..253")
+			if err = c.argc(k, 1, 1); err == nil {
+				s.Weight, err = c.weight(k, k.args[0])
 			}
-			s.Weight = w
 		case "rise":
 			s.Rise, err = c.int(k, 1)
 		case "fall":
@@ -404,12 +401,14 @@ func (b *builder) vrrpScript(n *node) error {
 	return nil
 }
 
-func argTexts(n *node) []string {
-	out := make([]string, len(n.args))
-	for i, a := range n.args {
-		out[i] = a.text
+// weight reads a tracking weight: how much a tracked object's failure
+// lowers (or raises) the priority, -253..253 as keepalived allows.
+func (c ctx) weight(n *node, t token) (int, error) {
+	w, err := strconv.Atoi(t.text)
+	if err != nil || w < -253 || w > 253 {
+		return 0, c.err(n, "weight "+strconv.Quote(t.text)+": want -253..253")
 	}
-	return out
+	return w, nil
 }
 
 // Instance maps v onto what package vrrp runs, with global_defs' defaults

@@ -74,6 +74,9 @@ func TestVRRPRefuses(t *testing.T) {
 			"t.conf:8: vrrp_instance VI_1: auth_type: auth_type \"AH\": only PASS is implemented"},
 		{"sync-daemon-id", "global_defs {\n lvs_sync_daemon eth0 id 300\n}\n",
 			"t.conf:2: global_defs: lvs_sync_daemon: id \"300\": want 0..255"},
+		{"script-weight", "vrrp_script chk {\n script /bin/true\n weight -3 0\n}\n", "t.conf:3: vrrp_script chk: weight: too many values"},
+		{"track-weight", inst(" track_interface {\n eth1 weight 300\n }"),
+			"t.conf:8: vrrp_instance VI_1: eth1: weight \"300\": want -253..253"},
 		{"script-without-command", "vrrp_script chk {\n interval 1\n}\n", "t.conf:1: vrrp_script chk: vrrp_script: needs a script"},
 	} {
 		_, err := Parse("t.conf", []byte(tc.src))
