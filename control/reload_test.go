@@ -1,17 +1,17 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
 )
 
 // writeConfig writes text to a fresh file and returns its path.
@@ -73,29 +73,11 @@ func TestReloaderPrepare(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer a logger and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestReloaderWatch: each signal reloads and logs the outcome, a refused
 // file included, until the context ends.
 func TestReloaderWatch(t *testing.T) {
 	e := newFakeEngine()
-	var out syncBuffer
+	var out testnet.SyncBuffer
 	path := writeConfig(t, goodConfig)
 	r := &Reloader{Path: path, Engine: e, Logger: slog.New(slog.NewTextHandler(&out, nil))}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 // keepalived runs Debian's keepalived (VRRP only) in n with one instance on
 // ifname, and stops it in the test's cleanup. Its log is returned for
 // failure messages.
-func keepalived(t *testing.T, n *testnet.NetNS, ifname string, prio, version int, advert string, auth string) *syncLog {
+func keepalived(t *testing.T, n *testnet.NetNS, ifname string, prio, version int, advert string, auth string) *testnet.SyncBuffer {
 	t.Helper()
 	bin, err := exec.LookPath("keepalived")
 	if err != nil {
@@ -55,7 +53,7 @@ vrrp_instance VI_1 {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := n.Command(ctx, bin, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
 		"--use-file", path, "--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"))
-	log := &syncLog{}
+	log := &testnet.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
@@ -136,22 +134,4 @@ func TestKeepalivedInterop(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncLog is a process's output, read by the test while the process writes.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -55,10 +55,10 @@ func floodBinary(t *testing.T) string {
 // startAsNobody starts the flooder in h's network namespace as nobody. The
 // child is forked from a thread inside the namespace (Host.Do), so it is
 // born there without `ip netns exec`, which an unprivileged user cannot run.
-func startAsNobody(t *testing.T, h *testnet.Host, bin string, args ...string) (*exec.Cmd, *syncBuffer) {
+func startAsNobody(t *testing.T, h *testnet.Host, bin string, args ...string) (*exec.Cmd, *testnet.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	out := &syncBuffer{}
+	out := &testnet.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: nobody, Gid: nobody, NoSetGroups: false, Groups: []uint32{}},
@@ -77,24 +77,6 @@ func startAsNobody(t *testing.T, h *testnet.Host, bin string, args ...string) (*
 		}
 	})
 	return cmd, out
-}
-
-// syncBuffer collects a child's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // daemonPid is the daemon's pid (`ip netns exec` execs it in place).
@@ -203,7 +185,7 @@ func TestMetricsFlood(t *testing.T) {
 		t.Fatalf("hard open-files limit %d: the flooders cannot open %d connections each", lim.Max, total/procs)
 	}
 	base := l.fds(t)
-	var floods []*syncBuffer
+	var floods []*testnet.SyncBuffer
 	var flooders []*exec.Cmd
 	for range procs {
 		cmd, out := startAsNobody(t, l.Director, bin, "-addr", "127.0.0.1:9100", "-n", strconv.Itoa(total/procs), "-hold", "30s")
