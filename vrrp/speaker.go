@@ -155,7 +155,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 		if !garpAt.IsZero() && garpAt.Before(deadline) {
 			deadline = garpAt
 		}
-		msg, src, dst, ttl, err := s.conn.recv(buf, deadline)
+		msg, src, dst, ttl, err := s.conn.recv(ctx, buf, deadline)
 		now := time.Now()
 		if ctx.Err() != nil {
 			break
