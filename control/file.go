@@ -1,0 +1,108 @@
+package control
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+
+	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/service"
+)
+
+// The formats a configuration file can be written in.
+const (
+	FormatYAML       = "yaml"
+	FormatKeepalived = "keepalived"
+)
+
+// File is everything a configuration file says, whichever format it is
+// written in: the forwarding configuration as written, and the checks that
+// decide which of its real servers take traffic.
+type File struct {
+	// Path and Format say where it came from.
+	Path, Format string
+	// Services lists every service with every real server at its
+	// configured weight; the checks decide which of them are installed.
+	Services *service.Config
+	// Health lists the services that have checks (or a sorry server, or
+	// quorum scripts), in Services' order. Each health.Service's Key is its
+	// service.Key and each health.Real's Key its service.RealKey, so the
+	// daemon's health.Actions find them in Services again.
+	Health []health.Service
+	// Sorry holds the sorry server of each service that has one: the real
+	// server the health engine puts in when quorum is lost.
+	Sorry map[service.Key]service.Real
+	// Probes lists the checks of DR and TUN real servers that may be made
+	// path-true (see PathProbe), each with the Net its checker dials
+	// through, so the daemon can route it the way forwarded packets go.
+	Probes []PathProbe
+	// Warnings lists what was read but is not acted on, each as
+	// "file:line: what".
+	Warnings []string
+}
+
+// PathProbe is one check of a DR or TUN real server whose probe can travel
+// the forwarded packets' way: addressed to the service's VIP:port and
+// delivered to the real server's MAC (DR) or encapsulated to it (TUN).
+type PathProbe struct {
+	Service service.Key
+	Real    service.Real
+	// VIP is the address and port the probe is sent to.
+	VIP netip.AddrPort
+	// Net is the checker's own Net: the daemon sets its Enter, Mark and
+	// Via to route the probe.
+	Net *health.Net
+	// Off is the check's opt-out (path-true false in YAML).
+	Off bool
+}
+
+// ReadFile reads the configuration file at path in format (FormatYAML,
+// FormatKeepalived, or "" to tell from its contents) and validates it as a
+// whole.
+func ReadFile(path, format string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if format == "" {
+		format = DetectFormat(data)
+	}
+	switch format {
+	case FormatYAML:
+		return parseYAMLFile(path, data)
+	case FormatKeepalived:
+		return parseKeepalivedFile(path, data)
+	}
+	return nil, fmt.Errorf("%s: unknown configuration format %q (want %s or %s)", path, format, FormatYAML, FormatKeepalived)
+}
+
+// DetectFormat tells a keepalived.conf from YAML: keepalived's grammar opens
+// blocks with "{" on a keyword's line, which YAML only has in flow
+// mappings, so a file whose first statement is a keyword followed by a
+// block (or one of keepalived's top-level keywords) is keepalived's.
+func DetectFormat(data []byte) string {
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		word, _, _ := bytes.Cut(line, []byte(" "))
+		switch string(bytes.TrimRight(word, "{")) {
+		case "global_defs", "virtual_server", "virtual_server_group", "vrrp_instance", "vrrp_script",
+			"vrrp_sync_group", "include", "static_ipaddress", "static_routes", "real_server":
+			return FormatKeepalived
+		}
+		return FormatYAML
+	}
+	return FormatYAML
+}
+
+// parseYAMLFile reads the YAML format.
+func parseYAMLFile(path string, data []byte) (*File, error) {
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Path: path, Format: FormatYAML, Services: cfg}, nil
+}
