@@ -28,6 +28,9 @@ type Net struct {
 	// namespace of the thread that creates it, so InNetns(path) makes probes start inside that
 	// namespace and keep working from it. Exec checks start their process inside Enter too.
 	Enter func(fn func() error) error
+	// Via, when valid, is dialled instead of the checker's target: a path-true probe of a DR or
+	// TUN real server connects to the service's VIP:port and is routed to the server (see Mark).
+	Via netip.AddrPort
 }
 
 func (n *Net) enter(fn func() error) error {
@@ -81,6 +84,9 @@ func (n *Net) dialer(tcp bool) *net.Dialer {
 // Dial connects to addr over network ("tcp" or "udp") as n says, within ctx.
 func (n *Net) Dial(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error) {
 	var c net.Conn
+	if n != nil && n.Via.IsValid() {
+		addr = n.Via
+	}
 	err := n.enter(func() error {
 		var err error
 		c, err = n.dialer(network == "tcp").DialContext(ctx, network, addr.String())
