@@ -19,27 +19,12 @@ var ErrNoConfigFile = errors.New("no configuration file to reload")
 // and installs it on engine in one Apply. A file that cannot be read,
 // parsed or validated changes nothing, and neither does an engine that
 // refuses it: the running configuration stays as it was.
+//
+// The file may be YAML or keepalived.conf (DetectFormat tells them apart).
+// Its checks are not run: every real server is installed as written. A
+// Supervisor runs them.
 func LoadFile(path string, engine Engine) error {
-	return load(path, engine, nil)
-}
-
-// load is LoadFile with a step between validating the file and installing
-// it.
-func load(path string, engine Engine, prepare func()) error {
-	if path == "" {
-		return ErrNoConfigFile
-	}
-	next, err := LoadConfigFile(path)
-	if err != nil {
-		return err
-	}
-	if prepare != nil {
-		prepare()
-	}
-	return engine.Apply(func(c *service.Config) error {
-		*c = *next
-		return nil
-	})
+	return (&Reloader{Path: path, Engine: engine}).Reload()
 }
 
 // Reloader reloads an engine's configuration from its file, as LoadFile
@@ -50,8 +35,14 @@ type Reloader struct {
 	// Path is the configuration file. Empty means there is none: every
 	// reload fails with ErrNoConfigFile.
 	Path string
+	// Format is the file's format (FormatYAML, FormatKeepalived); empty
+	// tells it from the contents on every reload.
+	Format string
 	// Engine receives the file.
 	Engine Engine
+	// Supervisor, if set, installs the file with its checks; without one
+	// the file's services are installed as written and its checks ignored.
+	Supervisor *Supervisor
 	// Prepare, if set, runs on every reload once the file has parsed and
 	// validated, just before it is installed: the daemon relearns the
 	// VLAN devices it serves there. It cannot refuse the reload; it logs
@@ -70,7 +61,23 @@ type Reloader struct {
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return load(r.Path, r.Engine, r.Prepare)
+	if r.Path == "" {
+		return ErrNoConfigFile
+	}
+	f, err := ReadFile(r.Path, r.Format)
+	if err != nil {
+		return err
+	}
+	if r.Prepare != nil {
+		r.Prepare()
+	}
+	if r.Supervisor != nil {
+		return r.Supervisor.Install(f)
+	}
+	return r.Engine.Apply(func(c *service.Config) error {
+		*c = *f.Services
+		return nil
+	})
 }
 
 // Watch reloads on every one of sigs (the daemon passes SIGHUP) until ctx
