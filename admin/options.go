@@ -87,6 +87,7 @@ const (
 	OpHelp             // -h
 	OpVersion          // -v
 	OpSetCapacity      // --set-capacity (xvs only: the connection table's size)
+	OpChecks           // --checks (xvs only: the health checkers' states)
 )
 
 var opNames = [...]string{
@@ -95,6 +96,7 @@ var opNames = [...]string{
 	OpAddReal: "add-server", OpDeleteReal: "delete-server", OpEditReal: "edit-server",
 	OpSetTimeouts: "set", OpStartDaemon: "start-daemon", OpStopDaemon: "stop-daemon",
 	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version", OpSetCapacity: "set-capacity",
+	OpChecks: "checks",
 }
 
 // String returns the command's name as ipvsadm's messages spell it
@@ -120,6 +122,7 @@ var legal = map[Op]string{
 	OpEditReal:      "xx+xxx+    " + x(18) + "     " + "x",
 	OpSetTimeouts:   x(35),
 	OpSetCapacity:   x(35),
+	OpChecks:        x(35),
 	OpStartDaemon:   x(11) + " " + x(7) + " " + x(4) + "    " + x(7),
 	OpStopDaemon:    x(19) + " " + x(15),
 	OpRestore:       x(35),
@@ -242,6 +245,7 @@ var flags = []optFlag{
 	{long: "delete-server", short: 'd', cmd: OpDeleteReal},
 	{long: "set", cmd: OpSetTimeouts},
 	{long: "set-capacity", arg: argRequired, cmd: OpSetCapacity},
+	{long: "checks", cmd: OpChecks},
 	{long: "help", short: 'h', cmd: OpHelp},
 	{long: "version", short: 'v', cmd: OpVersion},
 	{long: "restore", short: 'R', cmd: OpRestore},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/service"
@@ -124,6 +125,16 @@ func Run(cmd *Command, b Backend, env Env) error {
 		return b.SetTimeouts(cmd.Timeouts)
 	case OpSetCapacity:
 		return b.SetCapacity(cmd.Capacity)
+	case OpChecks:
+		cb, ok := b.(ChecksBackend)
+		if !ok {
+			return syntaxf(ErrUnsupported, "this daemon does not run health checks")
+		}
+		rep, err := cb.Checks()
+		if err != nil {
+			return err
+		}
+		return ListChecks(env.Stdout, rep, time.Now())
 	}
 	return syntaxf(ErrInvalidOption, "the '%s' command cannot be run", cmd.Op)
 }

@@ -32,6 +32,7 @@ const usageText = `Usage:
   xvsadm -Z [virtual-service]
   xvsadm --set tcp tcpfin udp
   xvsadm --set-capacity entries
+  xvsadm --checks
   xvsadm -h
 
 Commands (long or short form):
@@ -48,6 +49,7 @@ Commands (long or short form):
   --zero            -Z        zero the counters of one service or of all
   --set tcp tcpfin udp        set the connection timeouts (seconds, 0 = keep)
   --set-capacity entries      resize the connection table while running (xvs only)
+  --checks                    list every health checker and its last result (xvs only)
   --help            -h        show this help
 
 virtual-service:

@@ -241,6 +241,15 @@ func (c *Client) Drops() (DropReport, error) {
 	return *resp.Drops, nil
 }
 
+// Checks returns the daemon's health checks (xvsadm --checks).
+func (c *Client) Checks() (ChecksReport, error) {
+	resp, err := c.call(&Request{Op: OpChecks})
+	if err != nil || resp.Checks == nil {
+		return ChecksReport{}, err
+	}
+	return *resp.Checks, nil
+}
+
 // ZeroStats clears the counters of service k, or of all services when k is nil.
 func (c *Client) ZeroStats(k *service.Key) error {
 	_, err := c.call(&Request{Op: OpZero, Key: k})

@@ -52,6 +52,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -88,6 +89,7 @@ const (
 	OpSetCapacity Op = "set-capacity"
 	OpReload      Op = "reload"
 	OpDrops       Op = "drops"
+	OpChecks      Op = "checks"
 )
 
 // Request is one line a client sends.
@@ -121,6 +123,15 @@ type Response struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Drops answers a drops request.
 	Drops *DropReport `json:"drops,omitempty"`
+	// Checks answers a checks request.
+	Checks *ChecksReport `json:"checks,omitempty"`
+}
+
+// ChecksReport is the health checks' state (xvsadm --checks): every
+// checker, and the quorum view of every checked service.
+type ChecksReport struct {
+	Checks   []health.CheckStatus   `json:"checks"`
+	Services []health.ServiceStatus `json:"services"`
 }
 
 // Warner is an Engine that can say what an applied change cannot do; the

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -27,6 +28,7 @@ import (
 type Server struct {
 	engine Engine
 	reload func() error
+	checks func() ChecksReport
 	log    *slog.Logger
 	// allow decides whether a peer uid may use the API; tests replace it.
 	allow func(uid uint32) bool
@@ -58,6 +60,12 @@ type Option func(*Server)
 // same function it runs on SIGHUP. Without it, reload answers CodeNoReload.
 func WithReload(reload func() error) Option {
 	return func(s *Server) { s.reload = reload }
+}
+
+// WithChecks sets what a checks request answers; the daemon passes its
+// Supervisor's Report. Without it the answer is empty.
+func WithChecks(report func() ChecksReport) Option {
+	return func(s *Server) { s.checks = report }
 }
 
 // WithLogger sets where the server logs connection problems (default: slog's
@@ -400,6 +408,12 @@ func (s *Server) do(req *Request) (*Response, error) {
 			return nil, fmt.Errorf("capacity %d is not positive: %w", req.Capacity, ErrBadRequest)
 		}
 		return &Response{}, s.engine.SetCapacity(req.Capacity)
+	case OpChecks:
+		rep := ChecksReport{Checks: []health.CheckStatus{}, Services: []health.ServiceStatus{}}
+		if s.checks != nil {
+			rep = s.checks()
+		}
+		return &Response{Checks: &rep}, nil
 	case OpReload:
 		if s.reload == nil {
 			return nil, ErrNoReload

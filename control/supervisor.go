@@ -275,6 +275,11 @@ func (s *Supervisor) Services() []health.ServiceStatus {
 	return h.Services()
 }
 
+// Report is Status and Services together, for the checks request.
+func (s *Supervisor) Report() ChecksReport {
+	return ChecksReport{Checks: s.Status(), Services: s.Services()}
+}
+
 // Settle waits until the queued decisions have been applied or timeout has
 // passed, and says which; tests and the daemon's start use it to see the
 // first pool installed.
