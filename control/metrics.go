@@ -183,15 +183,17 @@ func byLabels(d []Drop) map[dropLabels]uint64 {
 	return m
 }
 
-// MetricsHandler serves engine's metrics, with the Go runtime's and the
-// process's, in Prometheus's exposition formats.
-func MetricsHandler(engine Engine) http.Handler {
+// MetricsHandler serves engine's metrics, with the Go runtime's, the
+// process's and extra's (the daemon's health check metrics), in
+// Prometheus's exposition formats.
+func MetricsHandler(engine Engine, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		NewCollector(engine),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(extra...)
 	// A scrape costs CPU the data path and the control socket need;
 	// Prometheus scrapes one at a time, so more at once are answered 503
 	// at once instead of queueing for the daemon's cores.
@@ -203,7 +205,14 @@ func MetricsHandler(engine Engine) http.Handler {
 type MetricsOption func(*metricsOptions)
 
 type metricsOptions struct {
-	log *slog.Logger
+	log   *slog.Logger
+	extra []prometheus.Collector
+}
+
+// WithCollector adds c's metrics to those served (the daemon adds its
+// HealthMetrics).
+func WithCollector(c prometheus.Collector) MetricsOption {
+	return func(o *metricsOptions) { o.extra = append(o.extra, c) }
 }
 
 // WithMetricsLogger sets where the metrics server logs its own problems
@@ -228,7 +237,7 @@ func ServeMetrics(ctx context.Context, addr string, engine Engine, opts ...Metri
 	}
 	cl := newCapListener(l, metricsMaxConns)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", MetricsHandler(engine))
+	mux.Handle("/metrics", MetricsHandler(engine, o.extra...))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: metricsReadHeaderTimeout,
