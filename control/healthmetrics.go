@@ -37,7 +37,7 @@ var (
 )
 
 // NewHealthMetrics returns metrics that read real servers' states from
-// status (a Supervisor's Status).
+// status (a Supervisor's Status); nil reads nothing until SetStatus.
 func NewHealthMetrics(status func() []health.CheckStatus) *HealthMetrics {
 	return &HealthMetrics{
 		status: status,
@@ -49,6 +49,11 @@ func NewHealthMetrics(status func() []health.CheckStatus) *HealthMetrics {
 		failures: map[failureLabels]uint64{},
 	}
 }
+
+// SetStatus sets where the up gauge is read from, for a daemon that makes
+// its metrics (whose Observe the health engine needs) before the
+// Supervisor. Call it before the first scrape.
+func (m *HealthMetrics) SetStatus(status func() []health.CheckStatus) { m.status = status }
 
 // Observe records one probe; it is a health.Options.Observe.
 func (m *HealthMetrics) Observe(st health.CheckStatus, took time.Duration) {
@@ -72,7 +77,11 @@ func (m *HealthMetrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *HealthMetrics) Collect(ch chan<- prometheus.Metric) {
 	type realID struct{ service, real string }
 	seen := map[realID]bool{}
-	for _, st := range m.status() {
+	var all []health.CheckStatus
+	if m.status != nil {
+		all = m.status()
+	}
+	for _, st := range all {
 		id := realID{st.Service, st.Real}
 		if seen[id] {
 			continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/afxdp"
 	"github.com/xvs-project/xvs/link/backends"
@@ -27,6 +28,7 @@ import (
 type runFlags struct {
 	ifaces   string
 	config   string
+	format   string // --config-format: yaml, keepalived, or "" to tell from the file
 	backend  string
 	xdpMode  string
 	socket   string
@@ -42,7 +44,8 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.ifaces, "i", "", "interfaces to serve, comma separated")
-	fs.StringVar(&f.config, "config", "", "configuration file (YAML)")
+	fs.StringVar(&f.config, "config", "", "configuration file (YAML or keepalived.conf)")
+	fs.StringVar(&f.format, "config-format", "", "yaml or keepalived (default: told from the file)")
 	fs.StringVar(&f.backend, "backend", "xdp", "xdp, afpacket or auto")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "auto", "auto, native or generic")
 	fs.StringVar(&f.socket, "socket", control.SocketPath(), "control socket path")
@@ -64,6 +67,11 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	case backends.XDP, backends.AFPacket, backends.Auto:
 	default:
 		return nil, fmt.Errorf("run: unknown backend %q (want xdp, afpacket or auto)", f.backend)
+	}
+	switch f.format {
+	case "", control.FormatYAML, control.FormatKeepalived:
+	default:
+		return nil, fmt.Errorf("run: unknown config format %q (want %s or %s)", f.format, control.FormatYAML, control.FormatKeepalived)
 	}
 	if f.capacity < 0 {
 		return nil, fmt.Errorf("run: capacity %d is negative", f.capacity)
@@ -113,9 +121,9 @@ func runCmd(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	raiseFileLimit(log)
-	cfg := &service.Config{}
+	file := &control.File{Services: &service.Config{}}
 	if f.config != "" {
-		if cfg, err = control.LoadConfigFile(f.config); err != nil {
+		if file, err = control.ReadFile(f.config, f.format); err != nil {
 			return err
 		}
 	}
@@ -152,11 +160,21 @@ func runCmd(args []string) error {
 		return err
 	}
 	eng, err := forwarder.New(forwarder.Options{
-		Backend: backend, Router: router, Services: cfg,
+		Backend: backend, Router: router,
 		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log, VLANs: vlans,
 	})
 	if err != nil {
 		backend.Close()
+		return err
+	}
+
+	// The Supervisor installs the file with the real servers its checks
+	// let in, and keeps them there as the checks decide.
+	hm := control.NewHealthMetrics(nil)
+	sup := control.NewSupervisor(eng, control.SupervisorOptions{Health: health.Options{Logger: log, Observe: hm.Observe}})
+	hm.SetStatus(sup.Status)
+	if err := sup.Install(file); err != nil {
+		eng.Close()
 		return err
 	}
 
@@ -165,7 +183,7 @@ func runCmd(args []string) error {
 	// The socket's reload request and SIGHUP both reload through rl: the
 	// file is installed whole or not at all, and the served VLANs are
 	// relearnt on the way, so a VLAN device added since start is served.
-	rl := &control.Reloader{Path: f.config, Engine: eng, Logger: log, Prepare: func() {
+	rl := &control.Reloader{Path: f.config, Format: f.format, Engine: eng, Supervisor: sup, Logger: log, Prepare: func() {
 		if vs, err := servedVLANs(f, ifindexes); err != nil {
 			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
 		} else if err := eng.SetVLANs(vs); err != nil {
@@ -173,23 +191,29 @@ func runCmd(args []string) error {
 		}
 	}}
 	errc := make(chan error, 3)
-	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithLogger(log))
+	supDone := make(chan struct{})
+	go func() { sup.Run(ctx); close(supDone) }()
+	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report), control.WithLogger(log))
 	go func() { errc <- srv.Serve(ctx, f.socket) }()
 	if f.metrics != "" {
-		go func() { errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log)) }()
+		go func() {
+			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm))
+		}()
 	}
 	// SIGHUP is watched until runCmd returns, after the engine has closed,
 	// so one that comes while xvs shuts down cannot end it half-way.
 	hupCtx, stopHup := context.WithCancel(context.Background())
 	defer stopHup()
 	rl.Watch(hupCtx, syscall.SIGHUP)
-	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(cfg.Services), "socket", f.socket, "vlans", vlanList(vlans))
+	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(file.Services.Services),
+		"checked", len(file.Health), "socket", f.socket, "vlans", vlanList(vlans))
 	go func() { errc <- eng.Run(ctx) }()
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
 	cancel()
+	<-supDone // the checks stop (and omega scripts run) before the engine goes
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
