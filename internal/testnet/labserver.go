@@ -42,6 +42,8 @@ type Summary struct {
 	P99 time.Duration `json:"p99_ns"`
 	// Errors holds the first few distinct failure messages.
 	Errors []string `json:"errors,omitempty"`
+	// FailedAt holds when each failed request started (the first 10000).
+	FailedAt []time.Time `json:"failed_at,omitempty"`
 }
 
 // BlobResult is what `labserver blob` prints.
@@ -72,6 +74,9 @@ type GetOptions struct {
 	// Timeout (default 5 s) on a new TCP connection.
 	N, Parallel int
 	Timeout     time.Duration
+	// Rate, if positive, caps how many requests start per second, so a
+	// run spans a known time.
+	Rate int
 }
 
 // UDPOptions configure `labserver udp`.
@@ -131,6 +136,7 @@ func (h *Host) HTTPGet(ctx context.Context, o GetOptions) (Summary, error) {
 	args := []string{"get", "-url", o.URL}
 	args = appendIntFlag(args, "-n", o.N)
 	args = appendIntFlag(args, "-parallel", o.Parallel)
+	args = appendIntFlag(args, "-rate", o.Rate)
 	if o.Timeout > 0 {
 		args = append(args, "-timeout", o.Timeout.String())
 	}

@@ -44,11 +44,17 @@ func (t *tally) ok(server string, lat time.Duration) {
 	t.lats = append(t.lats, lat)
 }
 
-func (t *tally) fail(err error) {
+// maxFailedAt bounds the failure start times a Summary keeps.
+const maxFailedAt = 10000
+
+func (t *tally) fail(err error, start time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum.Requests++
 	t.sum.Failures++
+	if len(t.sum.FailedAt) < maxFailedAt {
+		t.sum.FailedAt = append(t.sum.FailedAt, start)
+	}
 	msg := err.Error()
 	if len(t.sum.Errors) < maxErrors && !slices.Contains(t.sum.Errors, msg) {
 		t.sum.Errors = append(t.sum.Errors, msg)
@@ -92,17 +98,19 @@ func getMain(args []string) error {
 	n := fs.Int("n", 100, "number of requests")
 	par := fs.Int("parallel", 4, "requests in flight")
 	timeout := fs.Duration("timeout", 5*time.Second, "timeout of each request")
+	rate := fs.Int("rate", 0, "requests started per second at most (0: as fast as they finish)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *u == "" || *n < 1 || *par < 1 {
-		return errors.New("get: need -url, -n >= 1, -parallel >= 1")
+	if *u == "" || *n < 1 || *par < 1 || *rate < 0 {
+		return errors.New("get: need -url, -n >= 1, -parallel >= 1, -rate >= 0")
 	}
-	return printJSON(os.Stdout, get(context.Background(), *u, *n, *par, *timeout))
+	return printJSON(os.Stdout, get(context.Background(), *u, *n, *par, *rate, *timeout))
 }
 
-// get makes n requests, par at a time, each on a new connection.
-func get(ctx context.Context, u string, n, par int, timeout time.Duration) testnet.Summary {
+// get makes n requests, par at a time, each on a new connection, starting
+// at most rate per second (0: no limit).
+func get(ctx context.Context, u string, n, par, rate int, timeout time.Duration) testnet.Summary {
 	c := newHTTPClient(timeout)
 	t := newTally()
 	work := make(chan struct{})
@@ -115,14 +123,18 @@ func get(ctx context.Context, u string, n, par int, timeout time.Duration) testn
 				start := time.Now()
 				server, err := getOne(ctx, c, u)
 				if err != nil {
-					t.fail(err)
+					t.fail(err, start)
 					continue
 				}
 				t.ok(server, time.Since(start))
 			}
 		}()
 	}
-	for range n {
+	begin := time.Now()
+	for i := range n {
+		if rate > 0 {
+			time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		}
 		work <- struct{}{}
 	}
 	close(work)
@@ -244,7 +256,7 @@ func udpClient(addr string, n int, timeout time.Duration, each bool) testnet.Sum
 			}
 			var err error
 			if conn, err = net.DialTimeout("udp", addr, timeout); err != nil {
-				t.fail(err)
+				t.fail(err, time.Now())
 				conn = nil
 				continue
 			}
@@ -252,7 +264,7 @@ func udpClient(addr string, n int, timeout time.Duration, each bool) testnet.Sum
 		start := time.Now()
 		server, err := udpOne(conn, buf, "seq "+strconv.Itoa(i), timeout)
 		if err != nil {
-			t.fail(err)
+			t.fail(err, start)
 			continue
 		}
 		t.ok(server, time.Since(start))
