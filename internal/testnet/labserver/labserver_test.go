@@ -31,7 +31,7 @@ func startServer(t *testing.T, name string, httpAddrs, udpAddrs []string) *serve
 func TestGet(t *testing.T) {
 	s := startServer(t, "r7", []string{"127.0.0.1:0", "127.0.0.1:0"}, nil)
 	for _, a := range s.httpAddrs() {
-		sum := get(t.Context(), "http://"+a+"/", 20, 4, 5*time.Second)
+		sum := get(t.Context(), "http://"+a+"/", 20, 4, 0, 5*time.Second)
 		if sum.Requests != 20 || sum.OK != 20 || sum.Failures != 0 || sum.PerServer["r7"] != 20 {
 			t.Errorf("%s: %+v", a, sum)
 		}
@@ -48,7 +48,7 @@ func TestGetFailures(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	sum := get(t.Context(), "http://"+addr+"/", 5, 2, time.Second)
+	sum := get(t.Context(), "http://"+addr+"/", 5, 2, 0, time.Second)
 	if sum.Failures != 5 || sum.OK != 0 || len(sum.Errors) == 0 || len(sum.PerServer) != 0 {
 		t.Errorf("closed port: %+v", sum)
 	}
@@ -58,7 +58,7 @@ func TestGetFailures(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	sum = get(t.Context(), srv.URL, 3, 1, time.Second)
+	sum = get(t.Context(), srv.URL, 3, 1, 0, time.Second)
 	if sum.Failures != 3 || len(sum.Errors) != 1 || !strings.Contains(sum.Errors[0], "503") {
 		t.Errorf("503: %+v", sum)
 	}
@@ -104,7 +104,7 @@ func TestBlob(t *testing.T) {
 func TestSleep(t *testing.T) {
 	s := startServer(t, "r3", []string{"127.0.0.1:0"}, nil)
 	start := time.Now()
-	sum := get(t.Context(), "http://"+s.httpAddrs()[0]+"/sleep?d=100ms", 1, 1, 5*time.Second)
+	sum := get(t.Context(), "http://"+s.httpAddrs()[0]+"/sleep?d=100ms", 1, 1, 0, 5*time.Second)
 	if sum.PerServer["r3"] != 1 || time.Since(start) < 100*time.Millisecond {
 		t.Errorf("sleep: %+v after %v", sum, time.Since(start))
 	}
