@@ -98,6 +98,7 @@ func listen(name string, httpAddrs, udpAddrs []string) (s *server, err error) {
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /blob", s.handleBlob)
 	mux.HandleFunc("GET /sleep", s.handleSleep)
+	mux.HandleFunc("GET /status/{code}", s.handleStatus)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.log}
 	return s, nil
 }
@@ -156,6 +157,19 @@ func (s *server) answer(w http.ResponseWriter) {
 
 func (s *server) handleRoot(w http.ResponseWriter, _ *http.Request) {
 	s.answer(w)
+	_, _ = io.WriteString(w, s.name+"\n")
+}
+
+// handleStatus answers with the status code the path asks for (a health
+// check's "HTTP status 503"), the server's name as the body.
+func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	code, err := strconv.Atoi(r.PathValue("code"))
+	if err != nil || code < 200 || code > 599 {
+		http.Error(w, "status must be 200..599", http.StatusBadRequest)
+		return
+	}
+	s.answer(w)
+	w.WriteHeader(code)
 	_, _ = io.WriteString(w, s.name+"\n")
 }
 
