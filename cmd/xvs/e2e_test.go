@@ -57,6 +57,8 @@ type lab struct {
 	xvs     *testnet.Proc
 	sock    string
 	cfgPath string
+	// servers are the real servers' labserver processes, in l.Reals' order.
+	servers []*testnet.Proc
 }
 
 // client connects to the lab's daemon over its control socket; the
@@ -161,10 +163,13 @@ func startWith(t *testing.T, su setup) *lab {
 	tl := testnet.NewT(t, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	var servers []*testnet.Proc
 	for _, r := range tl.Reals {
-		if _, err := r.Serve(ctx, su.serve); err != nil {
+		p, err := r.Serve(ctx, su.serve)
+		if err != nil {
 			t.Fatal(err)
 		}
+		servers = append(servers, p)
 	}
 	dir := t.TempDir()
 	args := []string{"run", "-i", strings.Join(tl.DirectorIfaces, ","), "--socket", filepath.Join(dir, "xvs.sock"),
@@ -192,7 +197,7 @@ func startWith(t *testing.T, su setup) *lab {
 			t.Logf("xvs output:\n%s", p.Output())
 		}
 	})
-	return &lab{Lab: tl, xvs: p, sock: filepath.Join(dir, "xvs.sock"), cfgPath: filepath.Join(dir, "xvs.yaml")}
+	return &lab{Lab: tl, xvs: p, sock: filepath.Join(dir, "xvs.sock"), cfgPath: filepath.Join(dir, "xvs.yaml"), servers: servers}
 }
 
 func TestEndToEnd(t *testing.T) {
