@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -227,4 +228,243 @@ func TestHealthBadReload(t *testing.T) {
 		t.Errorf("a refused reload changed the table:\n%s\nwas:\n%s", after, before)
 	}
 	waitChecked(t, c, 1)
+}
+
+// serveDNS answers every query on h's UDP port 53 with rcode (2: SERVFAIL)
+// until the test ends.
+func serveDNS(t *testing.T, h *testnet.Host, rcode byte) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := h.Do(func() (err error) { pc, err = net.ListenPacket("udp", ":53"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 {
+				continue
+			}
+			buf[2] |= 0x80                    // QR
+			buf[3] = buf[3]&0xf0 | rcode&0x0f // RCODE
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+}
+
+// metrics scrapes the daemon's metrics endpoint.
+func (l *lab) metrics(t *testing.T) string {
+	t.Helper()
+	out, err := l.Director.Run(context.Background(), "curl", "-sf", "http://127.0.0.1:9100/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return string(out)
+}
+
+// TestHealthFailureReasons: HTTP 503, a digest mismatch, DNS SERVFAIL, a UDP
+// port unreachable and a MISC_CHECK's exit 1 each take their server out,
+// with that reason in xvsadm --checks and in the metrics; a healthy server
+// stays in.
+func TestHealthFailureReasons(t *testing.T) {
+	dir := t.TempDir()
+	l := healthLab(t, 6, func(l *testnet.Lab) string {
+		r := func(i int) netip.Addr { return l.Reals[i].Addr4 }
+		return fmt.Sprintf(`virtual_server %s 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    real_server %s 8080 {
+        HTTP_GET {
+            url {
+                path /status/503
+            }
+            connect_timeout 1
+        }
+    }
+    real_server %s 8080 {
+        HTTP_GET {
+            url {
+                path /
+                digest 0123456789abcdef0123456789abcdef
+            }
+            connect_timeout 1
+        }
+    }
+    real_server %s 8080 {
+        DNS_CHECK {
+            connect_port 53
+            type A
+            name example.org
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server %s 8080 {
+        UDP_CHECK {
+            connect_port 9999
+            connect_timeout 1
+        }
+    }
+    real_server %s 8080 {
+        MISC_CHECK {
+            misc_path "/bin/sh -c 'exit 1'"
+            misc_timeout 2
+        }
+    }
+    real_server %s 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`, l.VIP4, r(0), r(1), r(2), r(3), r(4), r(5))
+	})
+	_ = dir
+	serveDNS(t, l.Reals[2], 2)
+	c := l.client(t)
+	want := []string{"HTTP status 503", "digest mismatch", "DNS rcode SERVFAIL", "ICMP port unreachable", "exit status 1"}
+	waitFor(t, 15*time.Second, "five servers out", func() bool {
+		w := weights(t, c, webKey(l))
+		return len(w) == 1
+	})
+	if _, ok := weights(t, c, webKey(l))[l.Reals[5].Addr4]; !ok {
+		t.Errorf("the healthy server is out: %v", weights(t, c, webKey(l)))
+	}
+	listing := l.xvsadm(t, "--checks")
+	t.Logf("xvsadm --checks:\n%s", listing)
+	m := l.metrics(t)
+	for i, reason := range want {
+		st := checkOf(t, c, l.Reals[i].Addr4)
+		if st.State() != "down" || !strings.Contains(st.LastReason, reason) {
+			t.Errorf("%s: %s %q, want down with %q", l.Reals[i].Addr4, st.State(), st.LastReason, reason)
+		}
+		if !strings.Contains(listing, reason) {
+			t.Errorf("xvsadm --checks lacks %q", reason)
+		}
+		if !strings.Contains(m, "xvs_health_check_failures_total{") || !strings.Contains(m, reason) {
+			t.Errorf("metrics lack a failure with reason %q", reason)
+		}
+		up := fmt.Sprintf(`xvs_real_server_up{real="%s:8080",service=`, l.Reals[i].Addr4)
+		if !strings.Contains(m, up) || !strings.Contains(m[strings.Index(m, up):], "} 0\n") {
+			t.Errorf("metrics: %s... is not 0", up)
+		}
+	}
+}
+
+// TestHealthInhibitKeepsConnection: with inhibit_on_failure a failed server
+// stays at weight 0 and an established connection to it keeps working.
+func TestHealthInhibitKeepsConnection(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "down")
+	l := healthLab(t, 1, func(l *testnet.Lab) string {
+		return fmt.Sprintf(`virtual_server %s 80 {
+    delay_loop 1
+    lb_kind NAT
+    real_server %s 8080 {
+        weight 3
+        inhibit_on_failure
+        MISC_CHECK {
+            misc_path "/bin/sh -c 'test ! -e %s'"
+        }
+    }
+}
+`, l.VIP4, l.Reals[0].Addr4, flag)
+	})
+	c := l.client(t)
+	waitChecked(t, c, 1)
+	held, err := dial(l.Client, netip.Addr{}, netip.AddrPortFrom(l.VIP4, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.c.Close()
+	if _, err := held.get(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "weight 0", func() bool {
+		w, ok := weights(t, c, webKey(l))[l.Reals[0].Addr4]
+		return ok && w == 0
+	})
+	if name, err := held.get(); err != nil || name == "" {
+		t.Errorf("established connection to an inhibited server: %q, %v", name, err)
+	}
+	os.Remove(flag)
+	waitFor(t, 5*time.Second, "weight 3 again", func() bool { return weights(t, c, webKey(l))[l.Reals[0].Addr4] == 3 })
+}
+
+// TestHealthQuorum: quorum 2, hysteresis 1, three servers of weight 1 and a
+// sorry server. keepalived's rules (update_quorum_state): up at start with
+// W=3 ≥ q+h; while up it is lost only at W < q−h = 1, i.e. W=0, when the
+// sorry server replaces them; while down it is gained only at W ≥ 3.
+func TestHealthQuorum(t *testing.T) {
+	dir := t.TempDir()
+	flag := func(i int) string { return filepath.Join(dir, fmt.Sprintf("down%d", i)) }
+	marks := filepath.Join(dir, "quorum.log")
+	l := healthLab(t, 4, func(l *testnet.Lab) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_kind NAT\n    quorum 2\n    hysteresis 1\n", l.VIP4)
+		fmt.Fprintf(&b, "    quorum_up \"/bin/sh -c 'echo up >> %s'\"\n    quorum_down \"/bin/sh -c 'echo down >> %s'\"\n", marks, marks)
+		fmt.Fprintf(&b, "    sorry_server %s 8080\n", l.Reals[3].Addr4)
+		for i, r := range l.Reals[:3] {
+			fmt.Fprintf(&b, "    real_server %s 8080 {\n        weight 1\n        MISC_CHECK {\n            misc_path \"/bin/sh -c 'test ! -e %s'\"\n        }\n    }\n", r.Addr4, flag(i))
+		}
+		b.WriteString("}\n")
+		return b.String()
+	})
+	c := l.client(t)
+	waitChecked(t, c, 3)
+	a := func(i int) netip.Addr { return l.Reals[i].Addr4 }
+	steps := []struct {
+		what  string
+		fail  int // flag to create (>= 0) or remove (< 0: ^i)
+		want  []netip.Addr
+		quota bool
+	}{
+		{"R0 down: W=2", 0, []netip.Addr{a(1), a(2)}, true},
+		{"R1 down: W=1", 1, []netip.Addr{a(2)}, true},
+		{"R2 down: W=0, quorum lost, sorry server in", 2, []netip.Addr{a(3)}, false},
+		{"R0 back: W=1 < 3, still down", ^0, []netip.Addr{a(3)}, false},
+		{"R1 back: W=2 < 3, still down", ^1, []netip.Addr{a(3)}, false},
+		{"R2 back: W=3, quorum gained, sorry server out", ^2, []netip.Addr{a(0), a(1), a(2)}, true},
+	}
+	for _, s := range steps {
+		if s.fail >= 0 {
+			os.WriteFile(flag(s.fail), nil, 0o600)
+		} else {
+			os.Remove(flag(^s.fail))
+		}
+		// Let the checker see it: one delay_loop and a probe.
+		time.Sleep(hcDelayLoop + 500*time.Millisecond)
+		waitFor(t, 3*time.Second, s.what, func() bool {
+			w := weights(t, c, webKey(l))
+			if len(w) != len(s.want) {
+				return false
+			}
+			for _, r := range s.want {
+				if w[r] != 1 {
+					return false
+				}
+			}
+			return true
+		})
+		rep, err := c.Checks()
+		if err != nil || len(rep.Services) != 1 || rep.Services[0].QuorumUp != s.quota {
+			t.Errorf("%s: quorum view %+v, %v; want quorum up %v", s.what, rep.Services, err, s.quota)
+		}
+	}
+	got, _ := os.ReadFile(marks)
+	if string(got) != "down\nup\n" {
+		t.Errorf("quorum scripts ran %q, want down then up", got)
+	}
+	for _, want := range []string{"health: lost quorum 2-1=1 > 0", "health: gained quorum 2+1=3 <= 3"} {
+		if !strings.Contains(strings.ToLower(l.xvs.Output()), strings.ToLower(want)) {
+			t.Errorf("no %q line in the daemon's log", want)
+		}
+	}
 }
