@@ -9,6 +9,7 @@ import (
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/vrrp"
 )
 
 func TestParseChecks(t *testing.T) {
@@ -44,5 +45,23 @@ func TestListChecks(t *testing.T) {
 	ListChecks(&b, control.ChecksReport{}, now)
 	if !strings.Contains(b.String(), "No health checks") {
 		t.Errorf("empty report: %q", b.String())
+	}
+}
+
+func TestListVRRP(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var b bytes.Buffer
+	err := ListVRRP(&b, []vrrp.Status{{Name: "VI_1", State: vrrp.Master, Priority: 150, Since: now.Add(-5 * time.Second),
+		Sent: 12, Received: 3, Discarded: map[string]uint64{"ttl": 2, "auth": 1}}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"VI_1", "MASTER", "150", "5s", "auth=1 ttl=2"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("listing lacks %q:\n%s", want, b.String())
+		}
+	}
+	if cmd, err := Parse([]string{"--vrrp"}, nil); err != nil || cmd.Op != OpVRRP {
+		t.Errorf("--vrrp: %v %v", cmd, err)
 	}
 }

@@ -88,6 +88,7 @@ const (
 	OpVersion          // -v
 	OpSetCapacity      // --set-capacity (xvs only: the connection table's size)
 	OpChecks           // --checks (xvs only: the health checkers' states)
+	OpVRRP             // --vrrp (xvs only: the VRRP instances' states)
 )
 
 var opNames = [...]string{
@@ -96,7 +97,7 @@ var opNames = [...]string{
 	OpAddReal: "add-server", OpDeleteReal: "delete-server", OpEditReal: "edit-server",
 	OpSetTimeouts: "set", OpStartDaemon: "start-daemon", OpStopDaemon: "stop-daemon",
 	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version", OpSetCapacity: "set-capacity",
-	OpChecks: "checks",
+	OpChecks: "checks", OpVRRP: "vrrp",
 }
 
 // String returns the command's name as ipvsadm's messages spell it
@@ -123,6 +124,7 @@ var legal = map[Op]string{
 	OpSetTimeouts:   x(35),
 	OpSetCapacity:   x(35),
 	OpChecks:        x(35),
+	OpVRRP:          x(35),
 	OpStartDaemon:   x(11) + " " + x(7) + " " + x(4) + "    " + x(7),
 	OpStopDaemon:    x(19) + " " + x(15),
 	OpRestore:       x(35),
@@ -246,6 +248,7 @@ var flags = []optFlag{
 	{long: "set", cmd: OpSetTimeouts},
 	{long: "set-capacity", arg: argRequired, cmd: OpSetCapacity},
 	{long: "checks", cmd: OpChecks},
+	{long: "vrrp", cmd: OpVRRP},
 	{long: "help", short: 'h', cmd: OpHelp},
 	{long: "version", short: 'v', cmd: OpVersion},
 	{long: "restore", short: 'R', cmd: OpRestore},

@@ -135,6 +135,16 @@ func Run(cmd *Command, b Backend, env Env) error {
 			return err
 		}
 		return ListChecks(env.Stdout, rep, time.Now())
+	case OpVRRP:
+		vb, ok := b.(VRRPBackend)
+		if !ok {
+			return syntaxf(ErrUnsupported, "this daemon does not run VRRP")
+		}
+		st, err := vb.VRRP()
+		if err != nil {
+			return err
+		}
+		return ListVRRP(env.Stdout, st, time.Now())
 	}
 	return syntaxf(ErrInvalidOption, "the '%s' command cannot be run", cmd.Op)
 }

@@ -33,6 +33,7 @@ const usageText = `Usage:
   xvsadm --set tcp tcpfin udp
   xvsadm --set-capacity entries
   xvsadm --checks
+  xvsadm --vrrp
   xvsadm -h
 
 Commands (long or short form):
@@ -50,6 +51,7 @@ Commands (long or short form):
   --set tcp tcpfin udp        set the connection timeouts (seconds, 0 = keep)
   --set-capacity entries      resize the connection table while running (xvs only)
   --checks                    list every health checker and its last result (xvs only)
+  --vrrp                      list the VRRP instances and their states (xvs only)
   --help            -h        show this help
 
 virtual-service:

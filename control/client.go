@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/service"
+	"github.com/xvs-project/xvs/vrrp"
 )
 
 // connsPage is the page size Client.AllConns asks for.
@@ -248,6 +249,15 @@ func (c *Client) Checks() (ChecksReport, error) {
 		return ChecksReport{}, err
 	}
 	return *resp.Checks, nil
+}
+
+// VRRP returns the daemon's VRRP instances (xvsadm --vrrp).
+func (c *Client) VRRP() ([]vrrp.Status, error) {
+	resp, err := c.call(&Request{Op: OpVRRP})
+	if err != nil {
+		return nil, err
+	}
+	return resp.VRRP, nil
 }
 
 // ZeroStats clears the counters of service k, or of all services when k is nil.

@@ -37,6 +37,10 @@ type File struct {
 	// path-true (see PathProbe), each with the Net its checker dials
 	// through, so the daemon can route it the way forwarded packets go.
 	Probes []PathProbe
+	// VRRP lists the VRRP instances the daemon runs (vrrp_instance).
+	// They are read at start; a reload that changes them is told to
+	// restart the daemon.
+	VRRP []VRRPInstance
 	// Warnings lists what was read but is not acted on, each as
 	// "file:line: what".
 	Warnings []string

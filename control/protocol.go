@@ -54,6 +54,7 @@ import (
 
 	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
+	"github.com/xvs-project/xvs/vrrp"
 )
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -90,6 +91,7 @@ const (
 	OpReload      Op = "reload"
 	OpDrops       Op = "drops"
 	OpChecks      Op = "checks"
+	OpVRRP        Op = "vrrp"
 )
 
 // Request is one line a client sends.
@@ -125,6 +127,8 @@ type Response struct {
 	Drops *DropReport `json:"drops,omitempty"`
 	// Checks answers a checks request.
 	Checks *ChecksReport `json:"checks,omitempty"`
+	// VRRP answers a vrrp request: every instance's status.
+	VRRP []vrrp.Status `json:"vrrp,omitempty"`
 }
 
 // ChecksReport is the health checks' state (xvsadm --checks): every

@@ -48,6 +48,9 @@ type Reloader struct {
 	// VLAN devices it serves there. It cannot refuse the reload; it logs
 	// its own problems.
 	Prepare func()
+	// Installed, if set, runs after every reload that installed its file
+	// (the daemon tells there whether its VRRP instances changed).
+	Installed func(*File)
 	// Logger receives one line per reload Watch makes; nil means slog's
 	// default logger.
 	Logger *slog.Logger
@@ -72,12 +75,17 @@ func (r *Reloader) Reload() error {
 		r.Prepare()
 	}
 	if r.Supervisor != nil {
-		return r.Supervisor.Install(f)
+		err = r.Supervisor.Install(f)
+	} else {
+		err = r.Engine.Apply(func(c *service.Config) error {
+			*c = *f.Services
+			return nil
+		})
 	}
-	return r.Engine.Apply(func(c *service.Config) error {
-		*c = *f.Services
-		return nil
-	})
+	if err == nil && r.Installed != nil {
+		r.Installed(f)
+	}
+	return err
 }
 
 // Watch reloads on every one of sigs (the daemon passes SIGHUP) until ctx

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
+	"github.com/xvs-project/xvs/vrrp"
 )
 
 // Server answers the control protocol (see the protocol description in
@@ -29,6 +30,7 @@ type Server struct {
 	engine Engine
 	reload func() error
 	checks func() ChecksReport
+	vrrp   func() []vrrp.Status
 	log    *slog.Logger
 	// allow decides whether a peer uid may use the API; tests replace it.
 	allow func(uid uint32) bool
@@ -66,6 +68,12 @@ func WithReload(reload func() error) Option {
 // Supervisor's Report. Without it the answer is empty.
 func WithChecks(report func() ChecksReport) Option {
 	return func(s *Server) { s.checks = report }
+}
+
+// WithVRRP sets what a vrrp request answers; the daemon passes its Roles'
+// Status. Without it the answer is empty.
+func WithVRRP(status func() []vrrp.Status) Option {
+	return func(s *Server) { s.vrrp = status }
 }
 
 // WithLogger sets where the server logs connection problems (default: slog's
@@ -414,6 +422,12 @@ func (s *Server) do(req *Request) (*Response, error) {
 			rep = s.checks()
 		}
 		return &Response{Checks: &rep}, nil
+	case OpVRRP:
+		st := []vrrp.Status{}
+		if s.vrrp != nil {
+			st = append(st, s.vrrp()...)
+		}
+		return &Response{VRRP: st}, nil
 	case OpReload:
 		if s.reload == nil {
 			return nil, ErrNoReload

@@ -125,6 +125,12 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 		status: Status{Name: in.Name, Priority: in.Priority, Discarded: map[string]uint64{}}}, nil
 }
 
+// Close releases a speaker that will not Run (Run releases its own).
+func (s *Speaker) Close() {
+	s.conn.close()
+	s.addr.close()
+}
+
 // Status returns a copy of the instance's status.
 func (s *Speaker) Status() Status {
 	s.mu.Lock()

@@ -177,13 +177,22 @@ func runCmd(args []string) error {
 		eng.Close()
 		return err
 	}
+	roles, err := control.StartRoles(file.VRRP, control.RolesOptions{Logger: log})
+	if err != nil {
+		eng.Close()
+		return err
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	// The socket's reload request and SIGHUP both reload through rl: the
 	// file is installed whole or not at all, and the served VLANs are
 	// relearnt on the way, so a VLAN device added since start is served.
-	rl := &control.Reloader{Path: f.config, Format: f.format, Engine: eng, Supervisor: sup, Logger: log, Prepare: func() {
+	rl := &control.Reloader{Path: f.config, Format: f.format, Engine: eng, Supervisor: sup, Logger: log, Installed: func(nf *control.File) {
+		if !control.SameVRRP(file.VRRP, nf.VRRP) {
+			log.Warn("vrrp_instance changes take effect when xvs restarts; the running instances are unchanged")
+		}
+	}, Prepare: func() {
 		if vs, err := servedVLANs(f, ifindexes); err != nil {
 			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
 		} else if err := eng.SetVLANs(vs); err != nil {
@@ -193,7 +202,8 @@ func runCmd(args []string) error {
 	errc := make(chan error, 3)
 	supDone := make(chan struct{})
 	go func() { sup.Run(ctx); close(supDone) }()
-	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report), control.WithLogger(log))
+	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report),
+		control.WithVRRP(roles.Status), control.WithLogger(log))
 	go func() { errc <- srv.Serve(ctx, f.socket) }()
 	if f.metrics != "" {
 		go func() {
@@ -213,7 +223,8 @@ func runCmd(args []string) error {
 	case err = <-errc:
 	}
 	cancel()
-	<-supDone // the checks stop (and omega scripts run) before the engine goes
+	roles.Stop() // masters hand over (priority 0) while the engine still forwards
+	<-supDone    // the checks stop (and omega scripts run) before the engine goes
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
