@@ -1,10 +1,8 @@
 package control
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strconv"
@@ -42,7 +40,7 @@ func LoadConfigFile(path string) (*service.Config, error) {
 }
 
 // ParseConfig parses and validates a YAML configuration. name is used in
-// error messages. The format:
+// error messages, which read "name:LINE: field: what is wrong". The format:
 //
 //	services:
 //	  - proto: tcp            # tcp | udp
@@ -53,6 +51,7 @@ func LoadConfigFile(path string) (*service.Config, error) {
 //	    persistent: 300       # seconds (or "5m", or true for 300 s); omit for none
 //	    netmask: 24           # persistence granularity, prefix length
 //	    one-packet: false     # UDP: schedule every datagram (ipvsadm -o)
+//	    check: {...}          # health checks, below
 //	    reals:
 //	      - address: 198.18.1.2
 //	        port: 8080        # NAT may map ports; DR/TUN use the service port
@@ -63,33 +62,93 @@ func LoadConfigFile(path string) (*service.Config, error) {
 //	        tun-csum: nocsum  # gue, gre: nocsum | csum | remcsum (gue only)
 //	        upper-threshold: 0
 //	        lower-threshold: 0
+//	        check: {...}      # this real server's checks, below
 //	  - group: web            # a service group (fwmark-style): one scheduler
 //	    match:                # and set of reals for several VIP:port ranges
 //	      - {proto: tcp, prefix: 198.18.0.10/32, ports: "80"}
 //	      - {proto: tcp, prefix: 198.18.0.10, ports: "443-444"}
 //	    persistent: 600
 //	    reals: [...]
+//
+// # Health checks
+//
+// A check: block is keepalived's: its keys are keepalived.conf's keywords,
+// verbatim, with keepalived's meaning, defaults and inheritance (package
+// keepalived builds them; its doc and keepalived.conf(5) describe each). A
+// value is a scalar; a keyword that takes several values takes a list
+// (status_code: [200, 300-302]); a bare keyword is an empty value (alpha:)
+// or true. A checker or url block is a mapping, or a list of mappings for
+// several of one kind. On a service, check: holds virtual_server's keys:
+//
+//	check:
+//	  delay_loop: 6             # timing: inherited by every real server and checker
+//	  connect_timeout: 3        #   (a checker's own, then its real server's, then these)
+//	  retry: 2
+//	  delay_before_retry: 1
+//	  warmup: 0
+//	  alpha: true               # start down until the first pass
+//	  omega: true
+//	  quorum: 2                 # quorum, hysteresis, quorum_up, quorum_down:
+//	  hysteresis: 1             #   keepalived's quorum rules
+//	  quorum_up: "/usr/local/bin/quorum up"
+//	  quorum_down: "/usr/local/bin/quorum down"
+//	  inhibit_on_failure: true  # default of the real servers: a failed one stays at weight 0
+//	  sorry_server: 198.18.1.9 8080   # or {address: 198.18.1.9, port: 8080, method: nat, tun-type: ...};
+//	  sorry_server_inhibit: true      #   its method is the first real server's unless given
+//	  virtualhost: www.example.com
+//	  path-true: true           # xvs: default of the real servers, below
+//	  HTTP_GET:                 # checkers, for every real server with none of its own
+//	    url:
+//	      - path: /health
+//	        status_code: [200-299]
+//	        digest: 9b3a0c85a887a256d6939da88aabd8cd
+//	        regex: "ok|ready"
+//	    virtualhost: www.example.com
+//	    connect_port: 8080      # connect_ip, connect_port, bindto, bind_port, bind_if, fwmark
+//	    connect_timeout: 2
+//
+// On a real server, check: holds real_server's keys (its weight is the
+// real server's weight: field) and its own checkers, which replace the
+// service's:
+//
+//	check:
+//	  inhibit_on_failure: false
+//	  notify_up: "/usr/local/bin/notify up 198.18.1.2"
+//	  notify_down: "/usr/local/bin/notify down 198.18.1.2"
+//	  delay_loop: 3             # and the other timing keys, alpha, virtualhost
+//	  path-true: false
+//	  TCP_CHECK: {connect_port: 80}
+//	  MISC_CHECK:
+//	    misc_path: "/usr/local/bin/check 198.18.1.2"
+//	    misc_timeout: 5
+//	    misc_dynamic: true
+//
+// The checkers are TCP_CHECK, HTTP_GET, SSL_GET (url, virtualhost,
+// http_protocol, enable_sni, sni_name), UDP_CHECK (payload, require_reply,
+// min_reply_length, max_reply_length), DNS_CHECK (type, name) and
+// MISC_CHECK (misc_path, misc_timeout, misc_dynamic); each also takes the
+// timing keys, and every network checker connect_ip, connect_port, bindto,
+// bind_port, bind_if and fwmark. A key that is not in its block is refused.
+//
+// path-true is xvs's own: a network check of a DR or TUN real server
+// travels the forwarded packets' way, to the service's VIP on the port the
+// checker dials, delivered to the server's MAC or encapsulated to it, so a
+// server without the VIP (or without decapsulation) is down. It is on by
+// default; path-true: false on a checker, a real server's check: or a
+// service's check: turns it off (the nearest one counts). A group service
+// has no single VIP:port, so its checks dial the real servers directly
+// (with a warning), and so does a checker whose connect_ip is not the real
+// server's address.
+//
+// ParseConfig returns the services only; ReadFile returns the whole File,
+// with the checks (Health, Sorry, Probes) and keepalived's warnings. Both
+// refuse a file with a bad check: block.
 func ParseConfig(name string, data []byte) (*service.Config, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return &service.Config{}, nil
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	p := parser{file: name}
-	if err := p.secondDocument(dec); err != nil {
-		return nil, err
-	}
-	if err := p.duplicateKeys(&root, ""); err != nil {
-		return nil, err
-	}
-	cfg, err := p.config(&root)
+	f, err := parseYAMLFile(name, data)
 	if err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return f.Services, nil
 }
 
 type parser struct{ file string }
@@ -121,7 +180,9 @@ func (p *parser) fields(n *yaml.Node, path string, known map[string]func(v *yaml
 	return nil
 }
 
-func (p *parser) config(root *yaml.Node) (*service.Config, error) {
+// config reads the document's services and returns them with their YAML
+// nodes, in the same order, for the check: blocks read after them.
+func (p *parser) config(root *yaml.Node) (*service.Config, []*yaml.Node, error) {
 	doc := root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
@@ -145,7 +206,7 @@ func (p *parser) config(root *yaml.Node) (*service.Config, error) {
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Whole-config checks (duplicates, cross-field rules) point at the service.
 	seen := map[service.Key]bool{}
@@ -154,14 +215,14 @@ func (p *parser) config(root *yaml.Node) (*service.Config, error) {
 		s.Normalize()
 		field := fmt.Sprintf("services[%d]", i)
 		if err := s.Validate(); err != nil {
-			return nil, p.fail(p.fieldNode(nodes[i], err), field+p.fieldSuffix(err), err)
+			return nil, nil, p.fail(p.fieldNode(nodes[i], err), field+p.fieldSuffix(err), err)
 		}
 		if seen[s.Key()] {
-			return nil, p.failf(nodes[i], field, "service %s is defined twice", s.Key())
+			return nil, nil, p.failf(nodes[i], field, "service %s is defined twice", s.Key())
 		}
 		seen[s.Key()] = true
 	}
-	return cfg, nil
+	return cfg, nodes, nil
 }
 
 // fieldNode finds the node a validation error talks about, for its line.
@@ -272,6 +333,9 @@ func (p *parser) service(n *yaml.Node, path string) (service.Service, error) {
 		"expire-quiescent": func(v *yaml.Node, f string) error {
 			return p.bool(v, f, &s.ExpireQuiescent)
 		},
+		// check: is read with the whole file (configcheck.go), once the
+		// real servers are normalized.
+		"check": func(*yaml.Node, string) error { return nil },
 		"reals": func(v *yaml.Node, f string) error {
 			if v.Kind != yaml.SequenceNode {
 				return p.failf(v, f, "expected a list of real servers")
@@ -347,7 +411,25 @@ func (p *parser) match(n *yaml.Node, path string) (service.Match, error) {
 
 func (p *parser) real(n *yaml.Node, path string) (service.Real, error) {
 	r := service.Real{Weight: 1}
-	err := p.fields(n, path, map[string]func(*yaml.Node, string) error{
+	known := p.realFields(&r)
+	// check: is read with the whole file (configcheck.go).
+	known["check"] = func(*yaml.Node, string) error { return nil }
+	if err := p.fields(n, path, known); err != nil {
+		return r, err
+	}
+	if lookup(n, "address") == nil {
+		return r, p.failf(n, path+".address", "missing")
+	}
+	if lookup(n, "method") == nil {
+		return r, p.failf(n, path+".method", "missing (want nat, dr or tun)")
+	}
+	return r, nil
+}
+
+// realFields reads a real server's fields into r; a sorry server takes
+// some of them.
+func (p *parser) realFields(r *service.Real) map[string]func(*yaml.Node, string) error {
+	return map[string]func(*yaml.Node, string) error{
 		"address": func(v *yaml.Node, f string) error {
 			a, err := p.addr(v, f)
 			r.Addr = a
@@ -402,17 +484,7 @@ func (p *parser) real(n *yaml.Node, path string) (service.Real, error) {
 			r.LowerThreshold = uint32(x)
 			return err
 		},
-	})
-	if err != nil {
-		return r, err
 	}
-	if lookup(n, "address") == nil {
-		return r, p.failf(n, path+".address", "missing")
-	}
-	if lookup(n, "method") == nil {
-		return r, p.failf(n, path+".method", "missing (want nat, dr or tun)")
-	}
-	return r, nil
 }
 
 func (p *parser) addr(v *yaml.Node, f string) (netip.Addr, error) {

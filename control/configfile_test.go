@@ -95,6 +95,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(goodConfig))
 	f.Add([]byte("services: []\n"))
 	f.Add([]byte("services:\n  - {proto: tcp, vip: 198.18.0.10, port: 80, reals: [{address: 198.18.1.1, method: dr}]}\n"))
+	f.Add([]byte("services:\n  - {proto: tcp, vip: 198.18.0.10, port: 80, check: {delay_loop: 3, HTTP_GET: {url: [{path: /, digest: 0123456789abcdef0123456789abcdef}]}}, reals: [{address: 198.18.1.1, method: dr, check: {TCP_CHECK: {path-true: false}}}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig("fuzz.yaml", data)
 		if err == nil {

@@ -2,9 +2,13 @@ package control
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
@@ -102,11 +106,32 @@ func DetectFormat(data []byte) string {
 	return FormatYAML
 }
 
-// parseYAMLFile reads the YAML format.
+// parseYAMLFile reads the YAML format (see ParseConfig): the services, then
+// their check: blocks, which need the services' real servers normalized.
 func parseYAMLFile(path string, data []byte) (*File, error) {
-	cfg, err := ParseConfig(path, data)
+	f := &File{Path: path, Format: FormatYAML, Services: &service.Config{}}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, nil
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p := parser{file: path}
+	if err := p.secondDocument(dec); err != nil {
+		return nil, err
+	}
+	if err := p.duplicateKeys(&root, ""); err != nil {
+		return nil, err
+	}
+	cfg, nodes, err := p.config(&root)
 	if err != nil {
 		return nil, err
 	}
-	return &File{Path: path, Format: FormatYAML, Services: cfg}, nil
+	f.Services = cfg
+	if err := p.checks(f, nodes); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
