@@ -2,6 +2,8 @@ package control
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"reflect"
@@ -488,4 +490,41 @@ func TestChecksShapes(t *testing.T) {
 	if !strings.HasPrefix(f.Health[1].Name, "UDP 198.18.0.11") {
 		t.Errorf("name %q", f.Health[1].Name)
 	}
+}
+
+// TestChecksSupervised: a YAML file's checks run in the Supervisor, against
+// a listening and a closed port on 127.0.0.1: the closed one leaves the
+// pool, so the File's keys find the engine's real servers.
+func TestChecksSupervised(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downPort := down.Addr().(*net.TCPAddr).Port
+	down.Close()
+	upPort := up.Addr().(*net.TCPAddr).Port
+	yml := fmt.Sprintf(`services:
+  - proto: tcp
+    vip: 198.18.0.10
+    port: 80
+    scheduler: rr
+    check:
+      delay_loop: 0.05
+      connect_timeout: 0.05
+      retry: 0
+      warmup: 0
+      TCP_CHECK: {}
+    reals:
+      - {address: 127.0.0.1, port: %d, weight: 2, method: nat}
+      - {address: 127.0.0.1, port: %d, weight: 1, method: nat}
+`, upPort, downPort)
+	f := readChecks(t, "x.yaml", yml)
+	e := newFakeEngine()
+	startSupervisor(t, e, f)
+	waitReals(t, e, svcKey("198.18.0.10:80"), "127.0.0.1:2")
 }
