@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -527,4 +528,43 @@ func TestChecksSupervised(t *testing.T) {
 	e := newFakeEngine()
 	startSupervisor(t, e, f)
 	waitReals(t, e, svcKey("198.18.0.10:80"), "127.0.0.1:2")
+}
+
+// TestChecksKeepalivedTwin: a YAML file gives the health engine exactly
+// what its keepalived.conf twin gives (keys and names aside, which the
+// YAML reader sets to the service model's).
+func TestChecksKeepalivedTwin(t *testing.T) {
+	kc, err := keepalived.ParseFile("testdata/two-vs.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFile("testdata/two-vs.yaml", FormatYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Health) != len(kc.VirtualServers) {
+		t.Fatalf("%d services checked, keepalived has %d", len(f.Health), len(kc.VirtualServers))
+	}
+	unkey := func(s health.Service) health.Service {
+		s.Key, s.Name = nil, ""
+		s.Reals = slices.Clone(s.Reals)
+		for i := range s.Reals {
+			s.Reals[i].Key, s.Reals[i].Name = nil, ""
+		}
+		if s.Sorry != nil {
+			sr := *s.Sorry
+			sr.Key, sr.Name = nil, ""
+			s.Sorry = &sr
+		}
+		return s
+	}
+	for i, vs := range kc.VirtualServers {
+		want, got := unkey(vs.Health()), unkey(f.Health[i])
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("service %d:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+	if r := f.Sorry[svcKey("198.18.0.10:80")]; r.Method != service.MethodDR || r.Port != 80 {
+		t.Errorf("sorry server %+v, want DR as the virtual server's lb_kind", r)
+	}
 }
