@@ -169,29 +169,23 @@ func (c *checkReader) block(n *yaml.Node, path string, allowed map[string]keySha
 			b.pathTrue = &on
 		case sorry:
 			b.sorry, b.sorryField = v, field
-		case checker:
-			err := c.each(k, v, field, func(e *yaml.Node, f string) error {
-				st := c.stmtAt(blockLine(k, v, e), k.Value, f, nil)
-				cb, err := c.block(e, f, checkerKey[k.Value])
-				if err != nil {
-					return err
-				}
-				st.Block, st.Children = true, cb.stmts
-				b.checkers = append(b.checkers, checkerStmt{stmt: st, pathTrue: cb.pathTrue})
-				return nil
-			})
-			if err != nil {
-				return b, err
+		case checker, block:
+			inner := blockKeys[k.Value]
+			if shape == checker {
+				inner = checkerKey[k.Value]
 			}
-		case block:
 			err := c.each(k, v, field, func(e *yaml.Node, f string) error {
 				st := c.stmtAt(blockLine(k, v, e), k.Value, f, nil)
-				cb, err := c.block(e, f, blockKeys[k.Value])
+				cb, err := c.block(e, f, inner)
 				if err != nil {
 					return err
 				}
 				st.Block, st.Children = true, cb.stmts
-				b.stmts = append(b.stmts, st)
+				if shape == checker {
+					b.checkers = append(b.checkers, checkerStmt{stmt: st, pathTrue: cb.pathTrue})
+				} else {
+					b.stmts = append(b.stmts, st)
+				}
 				return nil
 			})
 			if err != nil {
