@@ -1,0 +1,437 @@
+package keepalived
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/xvs-project/xvs/flow"
+	"github.com/xvs-project/xvs/sched"
+	"github.com/xvs-project/xvs/service"
+)
+
+// Forwarded returns the virtual servers xvs forwards, in file order: all but those of a
+// firewall mark (virtual_server fwmark N, or a group with only fwmark entries). Marks are set
+// by netfilter, which xvs's XDP path never sees, so such a virtual server is neither forwarded
+// nor checked. Services returns one service per element, in this order, and the caller runs
+// Health on these only.
+func (c *Config) Forwarded() []*VirtualServer {
+	var out []*VirtualServer
+	for _, v := range c.VirtualServers {
+		if c.forwards(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (c *Config) forwards(v *VirtualServer) bool {
+	if v.FWMark != 0 {
+		return false
+	}
+	if v.Group != "" {
+		g := c.Groups[v.Group]
+		return g != nil && g.hasAddrs()
+	}
+	return true
+}
+
+// Services maps the file's virtual servers onto xvs's service model: one service.Service per
+// element of Forwarded, in that order, each normalized and validated as the YAML reader does.
+// A virtual_server IP PORT is an address service; a virtual_server group is a service group
+// whose matches are the group's address ranges (see nameGroups for its name). Every real
+// server is in its service at its configured weight; the sorry server is not (see SorryReal).
+//
+// The warnings are Services' own (c.Warnings are the parser's): firewall marks left out, and
+// every value read that does not change forwarding. An error is an *Error at the virtual
+// server's or the field's file:line; the whole configuration is refused with it.
+func (c *Config) Services() (*service.Config, []Warning, error) {
+	c.nameGroups()
+	var warns []Warning
+	warn := func(p Pos, msg string) { warns = append(warns, Warning{p, msg}) }
+	out := &service.Config{}
+	first := map[service.Key]*VirtualServer{}
+	used, warned := map[string]bool{}, map[string]bool{}
+	for _, v := range c.VirtualServers {
+		if v.FWMark != 0 {
+			warn(v.Pos, v.Name()+" is left out, with its checks: firewall marks are set by netfilter, which xvs's "+
+				"XDP path never sees; list the marked addresses and ports in a virtual_server_group and write "+
+				"virtual_server group NAME instead")
+			continue
+		}
+		if g := c.Groups[v.Group]; g != nil {
+			used[g.Name] = true
+			if !warned[g.Name] {
+				warned[g.Name] = true
+				for _, e := range g.Entries {
+					if e.FWMark != 0 {
+						warn(e.Pos, "fwmark "+strconv.FormatUint(uint64(e.FWMark), 10)+" in virtual_server_group "+g.Name+
+							" is left out: firewall marks are set by netfilter, which xvs's XDP path never sees; "+
+							"list the marked addresses and ports in the group instead")
+					}
+				}
+			}
+			if !g.hasAddrs() {
+				warn(v.Pos, v.Name()+" is left out, with its checks: its group has only firewall marks")
+				continue
+			}
+		}
+		s, w, err := c.service(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		warns = append(warns, w...)
+		if p := first[s.Key()]; p != nil {
+			what := "service " + s.Key().String()
+			if v.Group != "" {
+				what = "virtual_server group " + v.Group + " with protocol " + v.Protocol
+			}
+			return nil, nil, &Error{Pos: v.Pos, Where: where(v), Msg: what + " is defined twice (first at " + p.Pos.String() + ")"}
+		}
+		first[s.Key()] = v
+		out.Services = append(out.Services, s)
+	}
+	for _, g := range c.groupsInOrder() {
+		if !used[g.Name] {
+			warn(g.Pos, "virtual_server_group "+g.Name+" is used by no virtual_server; ignored")
+		}
+	}
+	if err := out.Validate(); err != nil {
+		// Each service was checked on its own above; this is the last gate, kept so nothing
+		// the service package refuses gets through.
+		return nil, nil, &Error{Pos: c.VirtualServers[0].Pos, Msg: err.Error()}
+	}
+	return out, warns, nil
+}
+
+// groupsInOrder lists the groups by their place in the file.
+func (c *Config) groupsInOrder() []*Group {
+	out := make([]*Group, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		out = append(out, g)
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			a, b := out[i].Pos, out[j].Pos
+			if b.File < a.File || (b.File == a.File && b.Line < a.Line) {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// where names a virtual server as the parser's errors do.
+func where(v *VirtualServer) string {
+	switch {
+	case v.Group != "":
+		return "virtual_server group " + v.Group
+	case v.FWMark != 0:
+		return "virtual_server fwmark " + strconv.FormatUint(uint64(v.FWMark), 10)
+	}
+	return "virtual_server " + v.Addr.String() + " " + strconv.Itoa(int(v.Port))
+}
+
+func realWhere(r *RealServer) string {
+	return "real_server " + r.Addr.String() + " " + strconv.Itoa(int(r.Port))
+}
+
+// place is where a field of v was given: its keyword's line, or the virtual server's.
+func (v *VirtualServer) place(field string) (Pos, string) {
+	if t, ok := v.at[field]; ok {
+		return t.pos, t.text
+	}
+	return v.Pos, ""
+}
+
+// draft maps v onto a service without checking it, normalized: what Services validates and
+// what Health and SorryReal take their keys from, so the three agree. groups may be nil (no
+// matches, as Health needs none). The error is the first value that has no service
+// equivalent; the service is complete without it.
+func (v *VirtualServer) draft(groups map[string]*Group) (service.Service, *Error) {
+	var bad *Error
+	s := service.Service{Addr: v.Addr, Port: v.Port, Scheduler: v.Scheduler}
+	proto, err := service.ParseProto(v.Protocol)
+	if err != nil {
+		proto = service.Proto(flow.SCTP)
+		if !strings.EqualFold(v.Protocol, "SCTP") {
+			proto = 0
+		}
+		p, key := v.place("protocol")
+		bad = &Error{Pos: p, Where: where(v), Field: key, Msg: v.Protocol + ": xvs forwards TCP and UDP"}
+	}
+	if v.Group != "" {
+		s.Group = v.serviceGroup()
+		if g := groups[v.Group]; g != nil {
+			s.Matches = g.matches(proto)
+		}
+	} else {
+		s.Proto = proto
+	}
+	s.SchedFlags, s.OnePacket, _ = v.flags()
+	if v.Persistence > 0 {
+		s.Persistence = &service.Persistence{Timeout: v.Persistence, NetmaskBits: v.Granularity}
+	}
+	for _, r := range v.Reals {
+		sr, err := mapReal(r)
+		if err != nil && bad == nil {
+			p, key := r.methodPlace(v)
+			bad = &Error{Pos: p, Where: realWhere(r), Field: key, Msg: err.Error()}
+		}
+		s.Reals = append(s.Reals, sr)
+	}
+	s.Normalize()
+	return s, bad
+}
+
+func mapReal(r *RealServer) (service.Real, error) {
+	sr := service.Real{Addr: r.Addr, Port: r.Port, Weight: int32(min(max(r.Weight, 0), service.MaxWeight)),
+		UpperThreshold: r.UpperThreshold, LowerThreshold: r.LowerThreshold}
+	m, err := service.ParseMethod(r.Method)
+	sr.Method = m
+	t, terr := mapTunnel(r.Tunnel)
+	sr.Tunnel = t
+	if err == nil {
+		err = terr
+	}
+	return sr, err
+}
+
+// methodPlace is where a real server's method came from: its own lvs_method, else the virtual
+// server's lb_kind.
+func (r *RealServer) methodPlace(v *VirtualServer) (Pos, string) {
+	if t, ok := r.at["lb_kind"]; ok {
+		return t.pos, t.text
+	}
+	if t, ok := v.at["lb_kind"]; ok {
+		return t.pos, t.text
+	}
+	return r.Pos, ""
+}
+
+func mapTunnel(t Tunnel) (service.Tunnel, error) {
+	var out service.Tunnel
+	var err error
+	if t.Type != "" {
+		if out.Type, err = service.ParseTunType(t.Type); err != nil {
+			return out, err
+		}
+	}
+	if t.Csum != "" {
+		if out.Csum, err = service.ParseChecksum(t.Csum); err != nil {
+			return out, err
+		}
+	}
+	out.Port = t.Port
+	return out, nil
+}
+
+// flagNote is a scheduler flag that does not become a service flag, and why.
+type flagNote struct {
+	i   int // index in SchedFlags
+	msg string
+}
+
+// flags maps keepalived's scheduler flags: ops is one-packet scheduling (ipvsadm -o); sh-port
+// and the others are the scheduler's flags (flag-1..3 read as ipvsadm -b reads them); hashed
+// is the kernel's own bookkeeping bit. A flag the scheduler does not take changes nothing in
+// IPVS, so it is noted and left out rather than refused.
+func (v *VirtualServer) flags() (names []string, onePacket bool, notes []flagNote) {
+	sc := v.Scheduler
+	if sc == "" {
+		sc = service.DefaultScheduler
+	}
+	seen := map[string]bool{}
+	for i, f := range v.SchedFlags {
+		switch f {
+		case "ops":
+			onePacket = true
+			continue
+		case "hashed":
+			notes = append(notes, flagNote{i, "hashed is the kernel's own mark of a hashed service, not a setting; ignored"})
+			continue
+		}
+		fl, err := sched.ParseIPVSFlag(sc, f)
+		if err != nil {
+			notes = append(notes, flagNote{i, f + " is not a flag of scheduler " + sc + " (only sh and mh take flags); ignored"})
+			continue
+		}
+		for _, n := range fl.Names() {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names, onePacket, notes
+}
+
+// service maps and checks one forwarded virtual server, with keepalived's words at the lines
+// they are about.
+func (c *Config) service(v *VirtualServer) (service.Service, []Warning, error) {
+	var warns []Warning
+	warn := func(p Pos, msg string) { warns = append(warns, Warning{p, msg}) }
+	s, bad := v.draft(c.Groups)
+	if bad != nil {
+		return s, nil, bad
+	}
+	w := where(v)
+	if g := c.Groups[v.Group]; g != nil {
+		if err := groupFamily(g, w); err != nil {
+			return s, nil, err
+		}
+	}
+	_, _, notes := v.flags()
+	for _, n := range notes {
+		warn(v.flagAt[n.i], n.msg)
+	}
+	if s.OnePacket && v.Protocol != "UDP" {
+		for i, f := range v.SchedFlags {
+			if f == "ops" {
+				return s, nil, &Error{Pos: v.flagAt[i], Where: w, Field: "ops",
+					Msg: "one-packet scheduling is only for UDP virtual servers (this one is " + v.Protocol + "), as in ipvsadm and keepalived"}
+			}
+		}
+	}
+	if v.PersistenceEngine != "" {
+		p, _ := v.place("persistence_engine")
+		warn(p, "persistence_engine "+v.PersistenceEngine+" is not implemented; persistence is by client address only")
+	}
+	if v.Granularity != 0 && v.Persistence == 0 {
+		p, _ := v.place("persistence_granularity")
+		warn(p, "persistence_granularity without persistence_timeout does nothing; ignored")
+	}
+
+	// The service without its real servers, then each real server on its own, so an error
+	// lands on the line it is about.
+	bare := s
+	bare.Reals = nil
+	if err := bare.Validate(); err != nil {
+		return s, nil, v.serviceError(err)
+	}
+	seen := map[service.RealKey]*RealServer{}
+	for i, r := range v.Reals {
+		one := bare
+		one.Reals = s.Reals[i : i+1]
+		if err := one.Validate(); err != nil {
+			return s, nil, realError(v, r, err)
+		}
+		k := s.Reals[i].Key()
+		if p := seen[k]; p != nil {
+			return s, nil, &Error{Pos: r.Pos, Where: realWhere(r), Msg: "the same real server as " + realWhere(p) +
+				" at " + p.Pos.String() + " (both are " + realName(s.Reals[i]) + " to this virtual server)"}
+		}
+		seen[k] = r
+	}
+	if v.Sorry != nil {
+		sr, err := v.sorryReal()
+		one := bare
+		one.Reals = []service.Real{sr}
+		if err == nil {
+			err = one.Validate()
+		}
+		if err != nil {
+			p, key := v.Sorry.Pos, "sorry_server"
+			if t, ok := v.at["sorry_server_lvs_method"]; ok && isMethodError(err) {
+				p, key = t.pos, t.text
+			}
+			return s, nil, &Error{Pos: p, Where: w, Field: key, Msg: fieldMsg(err)}
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return s, nil, &Error{Pos: v.Pos, Where: w, Msg: err.Error()}
+	}
+	return s, warns, nil
+}
+
+// groupFamily refuses a group of two address families: a service group is of one.
+func groupFamily(g *Group, w string) error {
+	var first *GroupEntry
+	for i := range g.Entries {
+		e := &g.Entries[i]
+		if e.FWMark != 0 {
+			continue
+		}
+		if first == nil {
+			first = e
+			continue
+		}
+		if e.First.Is4() != first.First.Is4() {
+			return &Error{Pos: e.Pos, Where: w, Msg: "virtual_server_group " + g.Name + " mixes IPv4 and IPv6 (" +
+				first.First.String() + " at " + first.Pos.String() + "); a service group is of one address family: " +
+				"split it into two groups"}
+		}
+	}
+	return nil
+}
+
+func realName(r service.Real) string {
+	if r.Port == 0 {
+		return r.Addr.String() + " on every port"
+	}
+	return netip.AddrPortFrom(r.Addr, r.Port).String()
+}
+
+// The service package's field names, by the keepalived keyword that sets each.
+var serviceFields = map[string]string{
+	"protocol":   "protocol",
+	"scheduler":  "lb_algo",
+	"persistent": "persistence_timeout",
+	"netmask":    "persistence_granularity",
+}
+
+var realFields = map[string]string{
+	"weight":          "weight",
+	"lower-threshold": "lthreshold",
+	"method":          "lb_kind",
+	"tun-type":        "lb_kind",
+	"tun-port":        "lb_kind",
+	"tun-csum":        "lb_kind",
+}
+
+func isMethodError(err error) bool {
+	var fe *service.FieldError
+	return errors.As(err, &fe) && realFields[fe.Field] == "lb_kind"
+}
+
+// fieldMsg is what a validation error says, without the service package's names for the
+// object and field (the *Error names them keepalived's way).
+func fieldMsg(err error) string {
+	var fe *service.FieldError
+	if !errors.As(err, &fe) {
+		return err.Error()
+	}
+	if errors.Is(err, service.ErrZeroPort) {
+		return "port 0 (every port) needs persistence_timeout, as in IPVS"
+	}
+	return fe.Msg
+}
+
+func (v *VirtualServer) serviceError(err error) error {
+	var fe *service.FieldError
+	p, key := v.Pos, ""
+	if errors.As(err, &fe) {
+		if f, ok := serviceFields[fe.Field]; ok {
+			p, key = v.place(f)
+		}
+	}
+	return &Error{Pos: p, Where: where(v), Field: key, Msg: fieldMsg(err)}
+}
+
+func realError(v *VirtualServer, r *RealServer, err error) error {
+	var fe *service.FieldError
+	p, key := r.Pos, ""
+	if errors.As(err, &fe) {
+		switch f := realFields[fe.Field]; f {
+		case "lb_kind":
+			p, key = r.methodPlace(v)
+		case "":
+		default:
+			if t, ok := r.at[f]; ok {
+				p, key = t.pos, t.text
+			}
+		}
+	}
+	return &Error{Pos: p, Where: realWhere(r), Msg: fieldMsg(err), Field: key}
+}
