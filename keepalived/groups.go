@@ -17,20 +17,26 @@ import (
 // nameGroups gives every forwarded group virtual server its service group's name, and marks
 // the virtual servers Forwarded leaves out.
 func (c *Config) nameGroups() {
-	taken := map[string]bool{}
+	names := map[string]map[string]string{} // by group and protocol, the name given
 	for _, v := range c.VirtualServers {
 		v.leftOut = !c.forwards(v)
 		if v.Group == "" || v.leftOut {
 			continue
 		}
-		name := v.Group
-		if taken[name] {
-			name = v.Group + "/" + strings.ToLower(v.Protocol)
-			if taken[name] {
-				name = v.Group // a duplicate: Services says so
-			}
+		byProto := names[v.Group]
+		if byProto == nil {
+			byProto = map[string]string{}
+			names[v.Group] = byProto
 		}
-		taken[name] = true
+		name, dup := byProto[v.Protocol] // a duplicate takes its twin's name, for Services to refuse
+		switch {
+		case dup:
+		case len(byProto) == 0:
+			name = v.Group
+		default:
+			name = v.Group + "/" + strings.ToLower(v.Protocol)
+		}
+		byProto[v.Protocol] = name
 		v.svcGroup = name
 	}
 }
