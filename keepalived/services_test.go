@@ -14,7 +14,7 @@ import (
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func real(addr string, port uint16, w int32, m service.Method) service.Real {
+func rsrv(addr string, port uint16, w int32, m service.Method) service.Real {
 	return service.Real{Addr: ip(addr), Port: port, Weight: w, Method: m}
 }
 
@@ -63,13 +63,13 @@ func TestServicesTwoVS(t *testing.T) {
 	if len(warns) != 0 {
 		t.Errorf("warnings %q", warnStrings(warns))
 	}
-	dr := func(a string, w int32) service.Real { return real(a, 80, w, service.MethodDR) }
+	dr := func(a string, w int32) service.Real { return rsrv(a, 80, w, service.MethodDR) }
 	want := service.Config{Services: []service.Service{
 		{Proto: service.TCP, Addr: ip("198.18.0.10"), Port: 80, Scheduler: "wrr",
 			Persistence: &service.Persistence{Timeout: 50 * time.Second},
 			Reals:       []service.Real{dr("198.18.1.2", 3), dr("198.18.1.3", 1)}},
 		{Proto: service.TCP, Addr: ip("198.18.0.11"), Port: 5432, Scheduler: "rr",
-			Reals: []service.Real{real("198.18.1.12", 15432, 1, service.MethodNAT),
+			Reals: []service.Real{rsrv("198.18.1.12", 15432, 1, service.MethodNAT),
 				{Addr: ip("198.18.1.13"), Port: 15432, Weight: 1, Method: service.MethodNAT, UpperThreshold: 100, LowerThreshold: 10}}},
 	}}
 	if len(got.Services) != len(want.Services) {
@@ -118,7 +118,7 @@ func vs(body string) string { return "virtual_server 198.18.0.1 80 {\n" + body +
 // TestServicesMapping: one row per keepalived setting and what it becomes. Lines count from 1
 // at virtual_server in vs().
 func TestServicesMapping(t *testing.T) {
-	nat := func(a string, p uint16) service.Real { return real(a, p, 1, service.MethodNAT) }
+	nat := func(a string, p uint16) service.Real { return rsrv(a, p, 1, service.MethodNAT) }
 	rs := " real_server 198.18.1.2 80\n"
 	g := "virtual_server_group g {\n 198.18.0.1-10 80\n 198.18.0.60-63 0\n 198.18.0.70 443\n}\n"
 	wantG := []service.Match{
@@ -155,7 +155,7 @@ func TestServicesMapping(t *testing.T) {
 		{name: "protocol SCTP", src: vs(" protocol SCTP\n" + rs),
 			err: "t.conf:2: virtual_server 198.18.0.1 80: protocol: SCTP: xvs forwards TCP and UDP"},
 		{name: "lvs_sched and lb_kind DR, real port follows", src: vs(" lvs_sched sh\n lb_kind DR\n real_server 198.18.1.2 8080\n"),
-			want: []service.Service{svc80(func(s *service.Service) { s.Scheduler = "sh" }, real("198.18.1.2", 80, 1, service.MethodDR))}},
+			want: []service.Service{svc80(func(s *service.Service) { s.Scheduler = "sh" }, rsrv("198.18.1.2", 80, 1, service.MethodDR))}},
 		{name: "sh flags, flag-1 as ipvsadm reads it", src: vs(" lb_algo sh\n sh-port\n flag-1\n sh-port\n" + rs),
 			want: []service.Service{svc80(func(s *service.Service) {
 				s.Scheduler, s.SchedFlags = "sh", []string{"sh-port", "sh-fallback"}
@@ -178,7 +178,7 @@ func TestServicesMapping(t *testing.T) {
 			want: []service.Service{svc80(nil, service.Real{Addr: ip("198.18.1.2"), Port: 80, Weight: 1, Method: service.MethodTUN,
 				Tunnel: service.Tunnel{Type: service.TunGUE, Port: 6080, Csum: service.TunCsum}})}},
 		{name: "TUN plain is IPIP", src: vs(" lvs_method TUN\n" + rs),
-			want: []service.Service{svc80(nil, real("198.18.1.2", 80, 1, service.MethodTUN))}},
+			want: []service.Service{svc80(nil, rsrv("198.18.1.2", 80, 1, service.MethodTUN))}},
 		{name: "TUN ipip refuses a checksum", src: vs(" lb_kind TUN csum\n" + rs),
 			err: "t.conf:2: real_server 198.18.1.2 80: lb_kind: Illegal 'tun-csum' option with the 'ipip' tunnel type"},
 		{name: "real server's own method", src: vs(" lb_kind DR\n real_server 198.18.1.2 8080 {\n  lvs_method NAT\n }\n" +
@@ -186,7 +186,7 @@ func TestServicesMapping(t *testing.T) {
 			want: []service.Service{svc80(nil, nat("198.18.1.2", 8080),
 				service.Real{Addr: ip("198.18.1.3"), Port: 80, Weight: 1, Method: service.MethodTUN,
 					Tunnel: service.Tunnel{Type: service.TunGRE, Csum: service.TunCsum}},
-				real("198.18.1.4", 80, 1, service.MethodDR))}},
+				rsrv("198.18.1.4", 80, 1, service.MethodDR))}},
 		{name: "real server's own method, refused at its line", src: vs(" lb_kind DR\n real_server 198.18.1.2 {\n  lvs_method TUN csum\n }\n"),
 			err: "t.conf:4: real_server 198.18.1.2 80: lvs_method: Illegal 'tun-csum' option"},
 		{name: "persistence_timeout bare", src: vs(" persistence_timeout\n" + rs),
@@ -211,17 +211,17 @@ func TestServicesMapping(t *testing.T) {
 			" real_server 198.18.1.3 80 {\n  weight 0\n }\n"),
 			want: []service.Service{svc80(nil,
 				service.Real{Addr: ip("198.18.1.2"), Port: 80, Weight: service.MaxWeight, Method: service.MethodNAT, UpperThreshold: 100, LowerThreshold: 10},
-				real("198.18.1.3", 80, 0, service.MethodNAT))}},
+				rsrv("198.18.1.3", 80, 0, service.MethodNAT))}},
 		{name: "weight above MaxWeight", src: vs(" real_server 198.18.1.2 80 {\n  weight 2147483648\n }\n"),
 			err: `t.conf:3: real_server 198.18.1.2 80: weight: bad value "2147483648" (want 0..2147483647)`},
 		{name: "virtual server weight is the real servers' default", src: vs(" weight 4\n" + rs),
-			want: []service.Service{svc80(nil, real("198.18.1.2", 80, 4, service.MethodNAT))}},
+			want: []service.Service{svc80(nil, rsrv("198.18.1.2", 80, 4, service.MethodNAT))}},
 		{name: "port 0 needs persistence", src: "virtual_server 198.18.0.1 0 {\n real_server 198.18.1.2 80\n}\n",
 			err: "t.conf:1: virtual_server 198.18.0.1 0: port 0 (every port) needs persistence_timeout, as in IPVS"},
 		{name: "port 0 with persistence", src: "virtual_server 198.18.0.1 0 {\n persistence_timeout 60\n lb_kind DR\n real_server 198.18.1.2 80\n}\n",
 			want: []service.Service{svc80(func(s *service.Service) {
 				s.Port, s.Persistence = 0, &service.Persistence{Timeout: time.Minute}
-			}, real("198.18.1.2", 0, 1, service.MethodDR))}},
+			}, rsrv("198.18.1.2", 0, 1, service.MethodDR))}},
 		{name: "real of the other family", src: vs(rs + " real_server 2001:db8::2 80\n"),
 			err: "t.conf:3: real_server 2001:db8::2 80: family differs from service TCP 198.18.0.1:80"},
 		{name: "the same real server twice as IPVS sees it", src: vs(" lb_kind DR\n" + rs + " real_server 198.18.1.2 8080\n"),
@@ -234,7 +234,7 @@ func TestServicesMapping(t *testing.T) {
 				"never sees; list the marked addresses and ports in a virtual_server_group and write virtual_server group NAME instead"}},
 		{name: "group with ranges", src: g + "virtual_server group g {\n lb_kind DR\n real_server 198.18.1.2 80\n" +
 			" real_server 198.18.1.3 8080 {\n  lvs_method NAT\n }\n}\n",
-			want: []service.Service{group("g", wantG, real("198.18.1.2", 0, 1, service.MethodDR), nat("198.18.1.3", 8080))}},
+			want: []service.Service{group("g", wantG, rsrv("198.18.1.2", 0, 1, service.MethodDR), nat("198.18.1.3", 8080))}},
 		{name: "group of TCP and UDP", src: g + "virtual_server group g {\n real_server 198.18.1.2 80\n}\n" +
 			"virtual_server group g {\n protocol UDP\n ops\n real_server 198.18.1.2 80\n}\n",
 			want: []service.Service{group("g", wantG, nat("198.18.1.2", 80)),
