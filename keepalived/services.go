@@ -1,8 +1,10 @@
 package keepalived
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,7 +43,8 @@ func (c *Config) forwards(v *VirtualServer) bool {
 // element of Forwarded, in that order, each normalized and validated as the YAML reader does.
 // A virtual_server IP PORT is an address service; a virtual_server group is a service group
 // whose matches are the group's address ranges (see nameGroups for its name). Every real
-// server is in its service at its configured weight; the sorry server is not (see SorryReal).
+// server is in its service at its configured weight, in file order, so Services()[i].Reals[j]
+// is Forwarded()[i].Reals[j]; the sorry server is not (see SorryReal).
 //
 // The warnings are Services' own (c.Warnings are the parser's): firewall marks left out, and
 // every value read that does not change forwarding. An error is an *Error at the virtual
@@ -55,12 +58,16 @@ func (c *Config) Services() (*service.Config, []Warning, error) {
 	used, warned := map[string]bool{}, map[string]bool{}
 	for _, v := range c.VirtualServers {
 		if v.FWMark != 0 {
-			warn(v.Pos, v.Name()+" is left out, with its checks: firewall marks are set by netfilter, which xvs's "+
+			warn(v.Pos, where(v)+" is left out, with its checks: firewall marks are set by netfilter, which xvs's "+
 				"XDP path never sees; list the marked addresses and ports in a virtual_server_group and write "+
 				"virtual_server group NAME instead")
 			continue
 		}
-		if g := c.Groups[v.Group]; g != nil {
+		if v.Group != "" {
+			g := c.Groups[v.Group]
+			if g == nil {
+				return nil, nil, &Error{Pos: v.Pos, Where: where(v), Msg: "no virtual_server_group of that name"}
+			}
 			used[g.Name] = true
 			if !warned[g.Name] {
 				warned[g.Name] = true
@@ -73,7 +80,7 @@ func (c *Config) Services() (*service.Config, []Warning, error) {
 				}
 			}
 			if !g.hasAddrs() {
-				warn(v.Pos, v.Name()+" is left out, with its checks: its group has only firewall marks")
+				warn(v.Pos, where(v)+" is left out, with its checks: its group has only firewall marks")
 				continue
 			}
 		}
@@ -83,11 +90,7 @@ func (c *Config) Services() (*service.Config, []Warning, error) {
 		}
 		warns = append(warns, w...)
 		if p := first[s.Key()]; p != nil {
-			what := "service " + s.Key().String()
-			if v.Group != "" {
-				what = "virtual_server group " + v.Group + " with protocol " + v.Protocol
-			}
-			return nil, nil, &Error{Pos: v.Pos, Where: where(v), Msg: what + " is defined twice (first at " + p.Pos.String() + ")"}
+			return nil, nil, &Error{Pos: v.Pos, Where: where(v), Msg: "protocol " + v.Protocol + ": defined twice (first at " + p.Pos.String() + ")"}
 		}
 		first[s.Key()] = v
 		out.Services = append(out.Services, s)
@@ -111,14 +114,9 @@ func (c *Config) groupsInOrder() []*Group {
 	for _, g := range c.Groups {
 		out = append(out, g)
 	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			a, b := out[i].Pos, out[j].Pos
-			if b.File < a.File || (b.File == a.File && b.Line < a.Line) {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	slices.SortFunc(out, func(a, b *Group) int {
+		return cmp.Or(strings.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), strings.Compare(a.Name, b.Name))
+	})
 	return out
 }
 

@@ -101,9 +101,13 @@ func checkHealthKeys(t *testing.T, c *Config, cfg *service.Config) {
 		if h.Key != s.Key() {
 			t.Fatalf("%s: health key %v, service %v", v.Name(), h.Key, s.Key())
 		}
-		for _, r := range h.Reals {
-			if k, ok := r.Key.(service.RealKey); !ok || s.FindReal(k) < 0 {
-				t.Fatalf("%s: health real %v (%s) is not in %+v", v.Name(), r.Key, r.Name, s.Reals)
+		if len(h.Reals) != len(s.Reals) {
+			t.Fatalf("%s: %d health reals, %d in the service", v.Name(), len(h.Reals), len(s.Reals))
+		}
+		for j, r := range h.Reals {
+			// One for one, in file order.
+			if r.Key != s.Reals[j].Key() {
+				t.Fatalf("%s: health real %v (%s) is not the service's %+v", v.Name(), r.Key, r.Name, s.Reals[j])
 			}
 		}
 		sr, ok := v.SorryReal()
@@ -227,10 +231,12 @@ func TestServicesMapping(t *testing.T) {
 		{name: "the same real server twice as IPVS sees it", src: vs(" lb_kind DR\n" + rs + " real_server 198.18.1.2 8080\n"),
 			err: "t.conf:4: real_server 198.18.1.2 8080: the same real server as real_server 198.18.1.2 80 at t.conf:3 (both are 198.18.1.2:80"},
 		{name: "a virtual server twice", src: vs(rs) + vs(rs),
-			err: "t.conf:4: virtual_server 198.18.0.1 80: service TCP 198.18.0.1:80 is defined twice (first at t.conf:1)"},
+			err: "t.conf:4: virtual_server 198.18.0.1 80: protocol TCP: defined twice (first at t.conf:1)"},
+		{name: "one address, TCP and UDP", src: vs(rs) + "virtual_server 198.18.0.1 80 {\n protocol UDP\n}\n",
+			want: []service.Service{svc80(nil, nat("198.18.1.2", 80)), svc80(func(s *service.Service) { s.Proto = service.UDP })}},
 		{name: "fwmark virtual server is left out", src: "virtual_server fwmark 5 {\n real_server 198.18.1.2 80\n}\n" + vs(rs),
 			want: []service.Service{svc80(nil, nat("198.18.1.2", 80))},
-			warns: []string{"t.conf:1: FWM 5 is left out, with its checks: firewall marks are set by netfilter, which xvs's XDP path " +
+			warns: []string{"t.conf:1: virtual_server fwmark 5 is left out, with its checks: firewall marks are set by netfilter, which xvs's XDP path " +
 				"never sees; list the marked addresses and ports in a virtual_server_group and write virtual_server group NAME instead"}},
 		{name: "group with ranges", src: g + "virtual_server group g {\n lb_kind DR\n real_server 198.18.1.2 80\n" +
 			" real_server 198.18.1.3 8080 {\n  lvs_method NAT\n }\n}\n",
@@ -246,10 +252,10 @@ func TestServicesMapping(t *testing.T) {
 		{name: "group UDP first", src: g + "virtual_server group g {\n protocol UDP\n}\nvirtual_server group g {\n}\n",
 			want: []service.Service{group("g", udp(wantG)), group("g/tcp", wantG)}},
 		{name: "group of one protocol twice", src: g + "virtual_server group g {\n}\nvirtual_server group g {\n}\n",
-			err: "t.conf:8: virtual_server group g: virtual_server group g with protocol TCP is defined twice (first at t.conf:6)"},
+			err: "t.conf:8: virtual_server group g: protocol TCP: defined twice (first at t.conf:6)"},
 		{name: "group's second UDP side", src: g + "virtual_server group g {\n}\nvirtual_server group g {\n protocol UDP\n}\n" +
 			"virtual_server group g {\n protocol UDP\n}\n",
-			err: "t.conf:11: virtual_server group g: virtual_server group g with protocol UDP is defined twice (first at t.conf:8)"},
+			err: "t.conf:11: virtual_server group g: protocol UDP: defined twice (first at t.conf:8)"},
 		{name: "group fwmark entries", src: "virtual_server_group g {\n fwmark 7\n 198.18.0.1 80\n}\n" +
 			"virtual_server group g {\n}\nvirtual_server group g {\n protocol UDP\n}\n",
 			want: []service.Service{
@@ -260,7 +266,7 @@ func TestServicesMapping(t *testing.T) {
 		{name: "group of fwmarks only", src: "virtual_server_group m {\n fwmark 7\n}\nvirtual_server group m {\n}\n",
 			warns: []string{"t.conf:2: fwmark 7 in virtual_server_group m is left out: firewall marks are set by netfilter, " +
 				"which xvs's XDP path never sees; list the marked addresses and ports in the group instead",
-				"t.conf:4: group m is left out, with its checks: its group has only firewall marks"}},
+				"t.conf:4: virtual_server group m is left out, with its checks: its group has only firewall marks"}},
 		{name: "IPv6 group range", src: "virtual_server_group six {\n 2001:db8::10-1f 53\n 2001:db8::20-21 53\n}\n" +
 			"virtual_server group six {\n protocol UDP\n}\n",
 			want: []service.Service{group("six", []service.Match{
@@ -329,9 +335,15 @@ func TestServicesByHand(t *testing.T) {
 	if err != nil || len(cfg.Services) != 1 || cfg.Services[0].Scheduler != "wlc" {
 		t.Fatal(cfg, err)
 	}
+	// A group that is not there is refused, not left out in silence.
+	gv := &VirtualServer{Pos: p, Group: "web", Protocol: "TCP", Method: "NAT"}
+	if _, _, err := (&Config{VirtualServers: []*VirtualServer{gv}}).Services(); err == nil ||
+		err.Error() != "go:7: virtual_server group web: no virtual_server_group of that name" {
+		t.Fatal(err)
+	}
 	// A group virtual server built by hand keeps its group's name.
 	g := &Group{Name: "web", Entries: []GroupEntry{{First: ip("198.18.0.1"), Last: ip("198.18.0.1"), Port: 80}}}
-	gv := &VirtualServer{Pos: p, Group: "web", Protocol: "TCP", Method: "NAT"}
+	gv = &VirtualServer{Pos: p, Group: "web", Protocol: "TCP", Method: "NAT"}
 	if h := gv.Health(); h.Key != (service.Key{Group: "web"}) {
 		t.Fatalf("%+v", h.Key)
 	}
