@@ -143,6 +143,14 @@ func (v *VirtualServer) place(field string) (Pos, string) {
 	return v.Pos, ""
 }
 
+// flagPos is the line of SchedFlags[i], or the virtual server's for one built in Go.
+func (v *VirtualServer) flagPos(i int) Pos {
+	if i < len(v.flagAt) {
+		return v.flagAt[i]
+	}
+	return v.Pos
+}
+
 // draft maps v onto a service without checking it, normalized: what Services validates and
 // what Health and SorryReal take their keys from, so the three agree. groups may be nil (no
 // matches, as Health needs none). The error is the first value that has no service
@@ -157,7 +165,7 @@ func (v *VirtualServer) draft(groups map[string]*Group) (service.Service, *Error
 			proto = 0
 		}
 		p, key := v.place("protocol")
-		bad = &Error{Pos: p, Where: where(v), Field: key, Msg: v.Protocol + ": xvs forwards TCP and UDP"}
+		bad = &Error{Pos: p, Where: where(v), Field: key, Msg: cmp.Or(v.Protocol, "no protocol") + ": xvs forwards TCP and UDP"}
 	}
 	if v.Group != "" {
 		s.Group = v.serviceGroup()
@@ -252,7 +260,11 @@ func (v *VirtualServer) flags() (names []string, onePacket bool, notes []flagNot
 		}
 		fl, err := sched.ParseIPVSFlag(sc, f)
 		if err != nil {
-			notes = append(notes, flagNote{i, f + " is not a flag of scheduler " + sc + " (only sh and mh take flags); ignored"})
+			takes := "none"
+			if n := sched.FlagsFor(sc).Names(); len(n) > 0 {
+				takes = strings.Join(n, " and ")
+			}
+			notes = append(notes, flagNote{i, f + " is not a flag of scheduler " + sc + " (it takes " + takes + "); ignored"})
 			continue
 		}
 		for _, n := range fl.Names() {
@@ -282,12 +294,12 @@ func (c *Config) service(v *VirtualServer) (service.Service, []Warning, error) {
 	}
 	_, _, notes := v.flags()
 	for _, n := range notes {
-		warn(v.flagAt[n.i], n.msg)
+		warn(v.flagPos(n.i), n.msg)
 	}
 	if s.OnePacket && v.Protocol != "UDP" {
 		for i, f := range v.SchedFlags {
 			if f == "ops" {
-				return s, nil, &Error{Pos: v.flagAt[i], Where: w, Field: "ops",
+				return s, nil, &Error{Pos: v.flagPos(i), Where: w, Field: "ops",
 					Msg: "one-packet scheduling is only for UDP virtual servers (this one is " + v.Protocol + "), as in ipvsadm and keepalived"}
 			}
 		}

@@ -170,8 +170,15 @@ func TestServicesMapping(t *testing.T) {
 			}, nat("198.18.1.2", 80))}},
 		{name: "a flag the scheduler does not take", src: vs(" lb_algo wrr\n mh-port\n flag-3\n" + rs),
 			want: []service.Service{svc80(func(s *service.Service) { s.Scheduler = "wrr" }, nat("198.18.1.2", 80))},
-			warns: []string{"t.conf:3: mh-port is not a flag of scheduler wrr (only sh and mh take flags); ignored",
-				"t.conf:4: flag-3 is not a flag of scheduler wrr (only sh and mh take flags); ignored"}},
+			warns: []string{"t.conf:3: mh-port is not a flag of scheduler wrr (it takes none); ignored",
+				"t.conf:4: flag-3 is not a flag of scheduler wrr (it takes none); ignored"}},
+		{name: "another scheduler's flag", src: vs(" lb_algo sh\n mh-port\n flag-3\n" + rs),
+			want: []service.Service{svc80(func(s *service.Service) { s.Scheduler = "sh" }, nat("198.18.1.2", 80))},
+			warns: []string{"t.conf:3: mh-port is not a flag of scheduler sh (it takes sh-fallback and sh-port); ignored",
+				"t.conf:4: flag-3 is not a flag of scheduler sh (it takes sh-fallback and sh-port); ignored"}},
+		{name: "default scheduler's flags", src: vs(" sh-port\n" + rs),
+			want:  []service.Service{svc80(nil, nat("198.18.1.2", 80))},
+			warns: []string{"t.conf:2: sh-port is not a flag of scheduler wlc (it takes none); ignored"}},
 		{name: "hashed", src: vs(" hashed\n" + rs), want: []service.Service{svc80(nil, nat("198.18.1.2", 80))},
 			warns: []string{"t.conf:2: hashed is the kernel's own mark of a hashed service, not a setting; ignored"}},
 		{name: "ops on UDP", src: vs(" protocol UDP\n ops\n" + rs),
@@ -331,10 +338,21 @@ func TestServicesByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Reals[0].Method = "DR"
-	cfg, _, err := (&Config{VirtualServers: []*VirtualServer{v}}).Services()
-	if err != nil || len(cfg.Services) != 1 || cfg.Services[0].Scheduler != "wlc" {
-		t.Fatal(cfg, err)
+	v.SchedFlags = []string{"hashed"} // no lines: the virtual server's
+	cfg, warns, err := (&Config{VirtualServers: []*VirtualServer{v}}).Services()
+	if err != nil || len(cfg.Services) != 1 || cfg.Services[0].Scheduler != "wlc" || len(warns) != 1 || warns[0].Pos != p {
+		t.Fatal(cfg, warns, err)
 	}
+	v.SchedFlags = []string{"ops"}
+	if _, _, err := (&Config{VirtualServers: []*VirtualServer{v}}).Services(); err == nil || !strings.HasPrefix(err.Error(), "go:7: ") {
+		t.Fatal(err)
+	}
+	v.SchedFlags, v.Protocol = nil, ""
+	if _, _, err := (&Config{VirtualServers: []*VirtualServer{v}}).Services(); err == nil ||
+		err.Error() != "go:7: virtual_server 198.18.0.1 80: no protocol: xvs forwards TCP and UDP" {
+		t.Fatal(err)
+	}
+	v.Protocol = "TCP"
 	// A group that is not there is refused, not left out in silence.
 	gv := &VirtualServer{Pos: p, Group: "web", Protocol: "TCP", Method: "NAT"}
 	if _, _, err := (&Config{VirtualServers: []*VirtualServer{gv}}).Services(); err == nil ||
