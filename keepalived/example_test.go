@@ -7,9 +7,14 @@ import (
 	"github.com/xvs-project/xvs/keepalived"
 )
 
-// Read a keepalived.conf and hand its virtual servers to the health engine.
+// Read a keepalived.conf, map its virtual servers onto xvs's services and hand the same
+// virtual servers to the health engine.
 func Example() {
 	cfg, err := keepalived.Parse("keepalived.conf", []byte(`
+virtual_server_group dns {
+    198.18.0.53-54 53
+    fwmark 7
+}
 virtual_server 198.18.0.10 80 {
     delay_loop 6
     lb_algo wrr
@@ -26,6 +31,15 @@ virtual_server 198.18.0.10 80 {
         }
     }
 }
+virtual_server group dns {
+    protocol UDP
+    ops
+    real_server 198.18.1.53 53 {
+        DNS_CHECK {
+            name www.example.test
+        }
+    }
+}
 `))
 	if err != nil {
 		fmt.Println(err)
@@ -38,14 +52,29 @@ virtual_server 198.18.0.10 80 {
 	chk := vs.Reals[0].Checks[0]
 	fmt.Println(vs.Name(), vs.Scheduler, vs.Method, chk.Kind, chk.Timing.DelayLoop, chk.Timing.Retry, chk.Timing.DelayBeforeRetry)
 
-	var services []health.Service
-	for _, v := range cfg.VirtualServers {
-		services = append(services, v.Health())
+	services, warnings, err := cfg.Services()
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	_, err = health.New(services, nil, health.Options{}) // a real caller passes its health.Actions
+	for _, w := range warnings {
+		fmt.Println("warning:", w)
+	}
+	for _, s := range services.Services {
+		fmt.Println(s.Key(), s.Scheduler, s.Matches, "one-packet:", s.OnePacket, s.Reals)
+	}
+
+	var checked []health.Service
+	for _, v := range cfg.Forwarded() {
+		checked = append(checked, v.Health()) // keys: service.Key and service.RealKey
+	}
+	_, err = health.New(checked, nil, health.Options{}) // a real caller passes its health.Actions
 	fmt.Println("engine:", err)
 	// Output:
-	// warning: keepalived.conf:6: keyword "smtp_alert" in virtual_server is not implemented; ignored
+	// warning: keepalived.conf:10: keyword "smtp_alert" in virtual_server is not implemented; ignored
 	// TCP 198.18.0.10:80 wrr DR HTTP_GET 6s 1 3s
+	// warning: keepalived.conf:4: fwmark 7 in virtual_server_group dns is left out: firewall marks are set by netfilter, which xvs's XDP path never sees; list the marked addresses and ports in the group instead
+	// TCP 198.18.0.10:80 wrr [] one-packet: false [{198.18.1.2 80 3 Route {ipip 0 nocsum} 0 0}]
+	// group dns wlc [{UDP 198.18.0.53/32 53 53} {UDP 198.18.0.54/32 53 53}] one-packet: true [{198.18.1.53 53 1 Masq {ipip 0 nocsum} 0 0}]
 	// engine: <nil>
 }

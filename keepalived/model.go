@@ -88,6 +88,27 @@ type VirtualServer struct {
 	HASuspend            bool
 	VirtualHost          string
 	Reals                []*RealServer
+
+	// at is the keyword token of each field given (by fieldName), flagAt the line of each of
+	// SchedFlags: Services puts its errors and warnings on those lines.
+	at     map[string]token
+	flagAt []Pos
+	// svcGroup is the name of the service group a group virtual server maps to (see Services);
+	// resolveGroups sets it, and leftOut for a virtual server that Forwarded leaves out.
+	svcGroup string
+	leftOut  bool
+}
+
+// fieldName is the one name of a keyword that has two spellings, so a field's place is found
+// whichever the file used.
+func fieldName(key string) string {
+	switch key {
+	case "lb_algo", "lvs_sched":
+		return "lb_algo"
+	case "lb_kind", "lvs_method":
+		return "lb_kind"
+	}
+	return key
 }
 
 // Name is how the virtual server is written in logs: "TCP 198.18.0.1:80", "FWM 5", "group web".
@@ -116,6 +137,9 @@ type RealServer struct {
 	UpperThreshold, LowerThreshold uint32
 	VirtualHost                    string
 	Checks                         []Check
+
+	// at is the keyword token of each field given, by fieldName.
+	at map[string]token
 }
 
 // AddrPort is the real server's address and port.

@@ -214,6 +214,7 @@ func (b *builder) resolveGroups() error {
 			}
 		}
 	}
+	b.cfg.nameGroups()
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/service"
 )
 
 func mustParse(t *testing.T, file string) *Config {
@@ -332,7 +333,11 @@ func TestHealthBridge(t *testing.T) {
 	}
 	c := mustParse(t, "testdata/two-vs.conf")
 	s := c.VirtualServers[0].Health()
-	if s.Key != "TCP 198.18.0.10:80" || s.Reals[0].Key != netip.MustParseAddrPort("198.18.1.2:80") || s.Quorum != 2 || s.Sorry == nil || !s.Reals[0].Inhibit {
+	vip := service.Key{Proto: service.TCP, Addr: netip.MustParseAddr("198.18.0.10"), Port: 80}
+	rs := service.RealKey{Addr: netip.MustParseAddr("198.18.1.2"), Port: 80}
+	sorry := service.RealKey{Addr: netip.MustParseAddr("198.18.2.1"), Port: 80}
+	if s.Key != vip || s.Name != "TCP 198.18.0.10:80" || s.Reals[0].Key != rs || s.Reals[0].Name != "198.18.1.2:80" ||
+		s.Quorum != 2 || s.Sorry == nil || s.Sorry.Key != sorry || s.Sorry.Weight != 1 || !s.Reals[0].Inhibit {
 		t.Fatalf("%+v", s)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/service"
 )
 
 // Checker blocks keepalived has that this reader does not implement: a warning, and the
@@ -33,7 +34,7 @@ func (b *builder) realServer(n *node, v *VirtualServer, vsTiming *timingOpt, wei
 		return nil, err
 	}
 	r := &RealServer{Pos: n.key.pos, Addr: a, Port: v.Port, Weight: weight, Method: v.Method, Tunnel: v.Tunnel,
-		Inhibit: v.Inhibit, VirtualHost: v.VirtualHost}
+		Inhibit: v.Inhibit, VirtualHost: v.VirtualHost, at: map[string]token{}}
 	if len(n.args) == 2 {
 		if r.Port, err = c.port(n, n.args[1]); err != nil {
 			return nil, err
@@ -54,7 +55,9 @@ func (b *builder) realServer(n *node, v *VirtualServer, vsTiming *timingOpt, wei
 		var err error
 		switch k.key.text {
 		case "weight":
-			r.Weight, err = c.int(k, 0)
+			var w uint64
+			w, err = c.uint(k, 0, service.MaxWeight)
+			r.Weight = int(w)
 		case "lvs_method":
 			r.Method, r.Tunnel, err = c.method(k)
 		case "uthreshold":
@@ -87,10 +90,12 @@ func (b *builder) realServer(n *node, v *VirtualServer, vsTiming *timingOpt, wei
 			default:
 				b.unknown(k, "real_server")
 			}
+			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		r.at[fieldName(k.key.text)] = k.key
 	}
 	if r.LowerThreshold != 0 && r.UpperThreshold != 0 && r.LowerThreshold > r.UpperThreshold {
 		return nil, &Error{Pos: n.key.pos, Where: c.where, Field: "lthreshold", Msg: "greater than uthreshold"}

@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/sched"
 )
 
-// Schedulers keepalived passes to IPVS and xvs implements.
-var schedulers = map[string]bool{"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
-	"dh": true, "sh": true, "mh": true, "sed": true, "nq": true, "fo": true, "ovf": true, "twos": true}
-
+// schedFlags are the scheduler flag keywords keepalived reads in a virtual_server (its lbflags).
 var schedFlags = map[string]bool{"hashed": true, "ops": true, "flag-1": true, "flag-2": true, "flag-3": true,
 	"sh-port": true, "sh-fallback": true, "mh-port": true, "mh-fallback": true}
 
@@ -19,7 +17,7 @@ var schedFlags = map[string]bool{"hashed": true, "ops": true, "flag-1": true, "f
 const persistentDefault = 360 * time.Second
 
 func (b *builder) virtualServer(n *node) error {
-	v := &VirtualServer{Pos: n.key.pos, Protocol: "TCP", Method: "NAT", Quorum: 1}
+	v := &VirtualServer{Pos: n.key.pos, Protocol: "TCP", Method: "NAT", Quorum: 1, at: map[string]token{}}
 	c := ctx{where: "virtual_server"}
 	for _, a := range n.args {
 		c.where += " " + a.text
@@ -66,8 +64,9 @@ func (b *builder) virtualServer(n *node) error {
 		case "lb_algo", "lvs_sched":
 			var s string
 			if s, err = c.one(k); err == nil {
-				if !schedulers[s] {
-					return c.err(k, "unknown scheduler "+strconv.Quote(s))
+				// The names are sched's, as service.Validate checks them.
+				if !sched.Known(s) {
+					return c.err(k, "unknown scheduler "+strconv.Quote(s)+" (xvs has "+strings.Join(sched.Names(), " ")+")")
 				}
 				v.Scheduler = s
 			}
@@ -128,13 +127,16 @@ func (b *builder) virtualServer(n *node) error {
 		default:
 			if schedFlags[k.key.text] && len(k.args) == 0 && !k.block {
 				v.SchedFlags = append(v.SchedFlags, k.key.text)
+				v.flagAt = append(v.flagAt, k.key.pos)
 				continue
 			}
 			b.unknown(k, "virtual_server")
+			continue
 		}
 		if err != nil {
 			return err
 		}
+		v.at[fieldName(k.key.text)] = k.key
 	}
 	if tm.alpha != nil {
 		v.Alpha = *tm.alpha
