@@ -13,10 +13,19 @@ import (
 
 // result re-keys one built virtual server onto its service and adds it to f.
 func (c *checkReader) result(f *File, s *service.Service, vs *keepalived.VirtualServer, sorryReal *service.Real, pathTrue [][]bool) error {
+	return addChecks(f, s, vs, sorryReal, func(j, ci int) bool { return pathTrue[j][ci] })
+}
+
+// addChecks adds the checks package keepalived built for vs, the virtual
+// server that service s was made from (their real servers one for one), to
+// f: re-keyed onto s in Health, its sorry server in Sorry, its path-true
+// candidates in Probes. pathTrue says whether check ci of real server j
+// may be path-true.
+func addChecks(f *File, s *service.Service, vs *keepalived.VirtualServer, sorryReal *service.Real, pathTrue func(j, ci int) bool) error {
 	key := s.Key()
 	hs := vs.Health()
 	if len(hs.Reals) != len(s.Reals) {
-		return fmt.Errorf("%s: checks of %s: %d real servers built from %d", c.p.file, key, len(hs.Reals), len(s.Reals))
+		return fmt.Errorf("%s: checks of %s: %d real servers built from %d", f.Path, key, len(hs.Reals), len(s.Reals))
 	}
 	// Keys are the service model's, so the daemon's health.Actions find
 	// the service and real server in f.Services.
@@ -36,7 +45,7 @@ func (c *checkReader) result(f *File, s *service.Service, vs *keepalived.Virtual
 	if checked || hs.Sorry != nil || len(hs.QuorumUp) > 0 || len(hs.QuorumDown) > 0 {
 		f.Health = append(f.Health, hs)
 	}
-	c.probes(f, s, vs, pathTrue)
+	probes(f, s, vs, pathTrue)
 	return nil
 }
 
@@ -45,7 +54,7 @@ func (c *checkReader) result(f *File, s *service.Service, vs *keepalived.Virtual
 // checker would have dialled (the service's port unless connect_port says
 // otherwise); a group service has no one VIP to send it to, and a checker
 // aimed elsewhere (connect_ip) does not probe the real server at all.
-func (c *checkReader) probes(f *File, s *service.Service, vs *keepalived.VirtualServer, pathTrue [][]bool) {
+func probes(f *File, s *service.Service, vs *keepalived.VirtualServer, pathTrue func(j, ci int) bool) {
 	warned := false
 	for j := range s.Reals {
 		r := s.Reals[j]
@@ -56,7 +65,7 @@ func (c *checkReader) probes(f *File, s *service.Service, vs *keepalived.Virtual
 			if chk.Net == nil {
 				continue // MISC_CHECK
 			}
-			on := pathTrue[j][ci]
+			on := pathTrue(j, ci)
 			target := checkTarget(chk.Checker)
 			switch {
 			case s.Group != "":

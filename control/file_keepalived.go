@@ -1,8 +1,43 @@
 package control
 
-import "fmt"
+import (
+	"github.com/xvs-project/xvs/keepalived"
+	"github.com/xvs-project/xvs/service"
+)
 
-// parseKeepalivedFile reads keepalived.conf.
+// parseKeepalivedFile reads keepalived.conf: its virtual servers become
+// services (package keepalived maps them), each with its checks as
+// keepalived's checker process would run them, and its vrrp_instances the
+// daemon's VRRP instances.
 func parseKeepalivedFile(path string, data []byte) (*File, error) {
-	return nil, fmt.Errorf("%s: keepalived format: not yet", path)
+	kc, err := keepalived.Loader{}.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg, warns, err := kc.Services()
+	if err != nil {
+		return nil, err
+	}
+	f := &File{Path: path, Format: FormatKeepalived, Services: cfg}
+	for _, w := range append(kc.Warnings, warns...) {
+		f.Warnings = append(f.Warnings, w.String())
+	}
+	// Services()[i] is Forwarded()[i], their real servers one for one.
+	for i, v := range kc.Forwarded() {
+		var sorry *service.Real
+		if r, ok := v.SorryReal(); ok {
+			sorry = &r
+		}
+		if err := addChecks(f, &cfg.Services[i], v, sorry, func(int, int) bool { return true }); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range kc.VRRPInstances {
+		if len(v.TrackInterfaces)+len(v.TrackScripts) > 0 {
+			f.Warnings = append(f.Warnings, v.Pos.String()+": vrrp_instance "+v.Name+
+				": track_interface and track_script are not implemented yet; the priority stays as written")
+		}
+		f.VRRP = append(f.VRRP, VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()})
+	}
+	return f, nil
 }
