@@ -117,15 +117,22 @@ func SocketPath() string {
 // 0600. A stale socket left by a crashed daemon is replaced, but Serve refuses
 // to take over a socket another process still answers on.
 func (s *Server) Serve(ctx context.Context, path string) error {
-	l, err := listen(path)
+	l, err := Listen(path)
 	if err != nil {
 		return err
 	}
 	return s.serveListener(ctx, l)
 }
 
-// listen prepares the directory and the socket.
-func listen(path string) (*net.UnixListener, error) {
+// ServeListener is Serve on a socket Listen made: the daemon listens before
+// it says it runs, so a client that starts on that line finds the socket.
+func (s *Server) ServeListener(ctx context.Context, l *net.UnixListener) error {
+	return s.serveListener(ctx, l)
+}
+
+// Listen prepares the control socket at path as Serve does: the directory,
+// a stale socket replaced, a live one refused, mode 0600.
+func Listen(path string) (*net.UnixListener, error) {
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {

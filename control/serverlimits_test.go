@@ -370,7 +370,7 @@ func TestAcceptErrorsRetried(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "s.sock")
-	ul, err := listen(path)
+	ul, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}

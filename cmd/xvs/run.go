@@ -204,7 +204,15 @@ func runCmd(args []string) error {
 	go func() { sup.Run(ctx); close(supDone) }()
 	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report),
 		control.WithVRRP(roles.Status), control.WithLogger(log))
-	go func() { errc <- srv.Serve(ctx, f.socket) }()
+	ln, err := control.Listen(f.socket)
+	if err != nil {
+		cancel()
+		roles.Stop()
+		<-supDone
+		eng.Close()
+		return err
+	}
+	go func() { errc <- srv.ServeListener(ctx, ln) }()
 	if f.metrics != "" {
 		go func() {
 			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm))
