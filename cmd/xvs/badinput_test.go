@@ -47,6 +47,19 @@ func TestBadInput(t *testing.T) {
 			write("method.yaml", svc("198.18.0.10", "80", "      - {address: 198.18.1.1}\n"))},
 			[]string{"method.yaml:6", "services[0].reals[0].method"}},
 		{"unknown backend", []string{"run", "-i", iface, "--backend", "dpdk"}, []string{`"dpdk"`}},
+		{"unknown config format", []string{"run", "-i", iface, "--config-format", "toml"}, []string{`"toml"`}},
+		{"unknown checker", []string{"run", "-i", iface, "--config", write("chk.yaml", svc("198.18.0.10", "80",
+			"      - address: 198.18.1.1\n        method: dr\n        check:\n          PING_CHECK: {}\n"))},
+			[]string{"chk.yaml:9", "PING_CHECK", "198.18.1.1"}},
+		{"zero delay_loop", []string{"run", "-i", iface, "--config", write("loop.yaml", svc("198.18.0.10", "80",
+			"      - address: 198.18.1.1\n        method: dr\n        check:\n          delay_loop: 0\n          TCP_CHECK: {}\n"))},
+			[]string{"loop.yaml:9", "delay_loop"}},
+		{"digest not 32 hex", []string{"run", "-i", iface, "--config", write("digest.yaml", svc("198.18.0.10", "80",
+			"      - address: 198.18.1.1\n        method: dr\n        check:\n          HTTP_GET:\n            url: {path: /, digest: abc}\n"))},
+			[]string{"digest.yaml:10", "digest"}},
+		{"keepalived.conf syntax", []string{"run", "-i", iface, "--config", write("keepalived.conf",
+			"virtual_server 198.18.0.10 80 {\n    real_server 198.18.1.1 80 {\n        TCP_CHECK {\n    }\n")},
+			[]string{"keepalived.conf:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
