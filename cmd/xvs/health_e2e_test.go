@@ -470,3 +470,122 @@ func TestHealthQuorum(t *testing.T) {
 		}
 	}
 }
+
+// checkColumns is xvsadm --checks without the columns that move with time
+// (SINCE and the counters): service, real, kind, target, state, weight,
+// last result and reason.
+func checkColumns(listing string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(listing), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[0] != "SERVICE" && !strings.Contains(line, "quorum") {
+			b.WriteString(strings.Join(f[:len(f)-4], " ") + "\n")
+		} else {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestHealthKeepalivedTwin: a keepalived.conf with two virtual servers (an
+// HTTP_GET-checked NAT one and a TCP_CHECK-checked DR one) installs exactly
+// what its YAML twin does: the same table (xvsadm -Sn), the same checkers in
+// the same states, and traffic flows the same. The daemon is started on the
+// YAML file and reloaded onto keepalived.conf (the format is told on every
+// reload), and back.
+func TestHealthKeepalivedTwin(t *testing.T) {
+	yamlFile := func(l *testnet.Lab) string {
+		return fmt.Sprintf(`services:
+  - proto: tcp
+    vip: %[1]s
+    port: 80
+    scheduler: wrr
+    check:
+      delay_loop: 1
+      HTTP_GET:
+        url: {path: /, status_code: 200}
+        connect_timeout: 1
+    reals:
+      - {address: %[2]s, port: 8080, method: nat, weight: 2}
+      - {address: %[3]s, port: 8080, method: nat, weight: 1}
+  - proto: tcp
+    vip: %[1]s
+    port: 8080
+    scheduler: rr
+    persistent: 60
+    check: {delay_loop: 1, path-true: false}
+    reals:
+      - address: %[4]s
+        method: dr
+        check:
+          TCP_CHECK: {connect_timeout: 1}
+`, l.VIP4, l.Reals[0].Addr4, l.Reals[1].Addr4, l.Reals[2].Addr4)
+	}
+	l := healthLab(t, 3, yamlFile)
+	kaFile := fmt.Sprintf(`virtual_server %[1]s 80 {
+    delay_loop 1
+    lb_algo wrr
+    lb_kind NAT
+    real_server %[2]s 8080 {
+        weight 2
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 1
+        }
+    }
+    real_server %[3]s 8080 {
+        weight 1
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 1
+        }
+    }
+}
+virtual_server %[1]s 8080 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind DR
+    persistence_timeout 60
+    real_server %[4]s 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`, l.VIP4, l.Reals[0].Addr4, l.Reals[1].Addr4, l.Reals[2].Addr4)
+	c := l.client(t)
+	waitChecked(t, c, 3)
+	web := "http://" + l.VIP4.String() + "/"
+	traffic := func(what string) {
+		t.Helper()
+		sum, err := l.Client.HTTPGet(context.Background(), testnet.GetOptions{URL: web, N: 30, Parallel: 3})
+		if err != nil || sum.OK != 30 || len(sum.PerServer) != 2 {
+			t.Errorf("%s: %d of 30 answered by %v (%v %v)", what, sum.OK, sum.PerServer, err, sum.Errors)
+		}
+	}
+	traffic("YAML")
+	table, checks := l.xvsadm(t, "-Sn"), checkColumns(l.xvsadm(t, "--checks"))
+
+	for i, body := range []string{kaFile, yamlFile(l.Lab)} {
+		if err := os.WriteFile(l.cfgPath, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		waitChecked(t, c, 3)
+		if got := l.xvsadm(t, "-Sn"); got != table {
+			t.Errorf("reload %d: table\n%s\nwant (YAML's)\n%s", i, got, table)
+		}
+		if got := checkColumns(l.xvsadm(t, "--checks")); got != checks {
+			t.Errorf("reload %d: checks\n%s\nwant (YAML's)\n%s", i, got, checks)
+		}
+		traffic(fmt.Sprintf("after reload %d", i))
+	}
+}
