@@ -25,8 +25,10 @@
 //
 //	DR:   VIP via RIP dev xvsprobe onlink   the kernel ARPs for RIP and sends
 //	                                        the SYN to VIP:port at RIP's MAC
-//	TUN:  VIP via RIP dev xvstun onlink     and a permanent neighbour RIP →
-//	                                        02:78:76:00:hh:ll on xvstun
+//	TUN:  VIP via NH dev xvstun onlink      NH the path's own link-local next
+//	                                        hop (169.254.h.l, fe80::7876:0:0:hhll)
+//	                                        with a permanent neighbour entry
+//	                                        NH → 02:78:76:00:hh:ll on xvstun
 //
 // The kernel has no ipip, gre or fou driver here, so the encapsulating hop
 // is ours: xvstun is a TAP device whose frames one goroutine reads; the
@@ -40,7 +42,7 @@
 //	probe ns                                    wire            real server
 //	socket (mark M) ─ rule M → table T
 //	  DR:  VIP via RIP dev xvsprobe ──────────────────────────► RIP's MAC, dst VIP
-//	  TUN: VIP via RIP dev xvstun → reader → encap → raw ──────► outer dst RIP
+//	  TUN: VIP via NH dev xvstun → reader → encap → raw ───────► outer dst RIP
 //	xvsprobe (probe address) ◄──────────────── reply from VIP:port
 //
 // # Life

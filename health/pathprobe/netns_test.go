@@ -2,11 +2,13 @@ package pathprobe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,6 +78,7 @@ func TestDR(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	runDaemon(t, l, xvsBinary(t), "xdp", nil)
 	r2 := l.Reals[1]
 	for _, v := range []netip.Addr{l.VIP4, l.VIP6} {
 		if out, err := r2.Run(ctx, "ip", "addr", "del", netip.PrefixFrom(v, v.BitLen()).String(), "dev", "lo"); err != nil {
@@ -202,13 +205,14 @@ func TestTUN(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	p := openLab(t, l)
-	director := &health.Net{Enter: health.InNetns("/run/netns/" + l.Director.NS)}
 	tunnels := []service.Tunnel{
 		{Type: service.TunIPIP},
 		{Type: service.TunGUE, Port: 6080, Csum: service.TunCsum},
 		{Type: service.TunGRE, Csum: service.TunCsum},
 	}
+	runDaemon(t, l, bin, "afpacket", tunnels)
+	p := openLab(t, l)
+	director := &health.Net{Enter: health.InNetns("/run/netns/" + l.Director.NS)}
 	for i, h := range l.Reals {
 		for _, a := range [][2]netip.Addr{{l.VIP4, h.Addr4}, {l.VIP6, h.Addr6}} {
 			vip, rip := netip.AddrPortFrom(a[0], 80), netip.AddrPortFrom(a[1], 80)
@@ -221,7 +225,11 @@ func TestTUN(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("hop: %+v", p.Stats())
+	st := p.Stats()
+	t.Logf("hop: %+v", st)
+	if st.Sent == 0 || st.Dropped != 0 || st.SendErrors != 0 {
+		t.Errorf("hop counters %+v: want packets sent, none dropped", st)
+	}
 
 	r1 := l.Reals[0]
 	if out, err := r1.Run(ctx, bin, "decap", "-i", r1.Iface, "--remove"); err != nil {
@@ -240,17 +248,96 @@ func TestTUN(t *testing.T) {
 	}
 }
 
-// xvsBinary builds cmd/xvs for the real servers' `xvs decap`.
+// runDaemon runs `xvs run` on the director with a service on each VIP's
+// port 80 balancing over the lab's real servers (DR, or TUN through
+// tunnels[i]), so the probes run beside the forwarder serving the same
+// interface with its steering in place; it stops in t.Cleanup.
+func runDaemon(t *testing.T, l *testnet.Lab, bin, backend string, tunnels []service.Tunnel) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+		fmt.Fprintf(&b, "  - proto: tcp\n    vip: %s\n    port: 80\n    scheduler: rr\n    reals:\n", vip)
+		for i, r := range l.Reals {
+			addr := r.Addr4
+			if vip.Is6() {
+				addr = r.Addr6
+			}
+			if tunnels == nil {
+				fmt.Fprintf(&b, "      - {address: %s, port: 80, method: dr}\n", addr)
+				continue
+			}
+			tn := tunnels[i]
+			fmt.Fprintf(&b, "      - {address: %s, port: 80, method: tun, tun-type: %s", addr, tn.Type)
+			if tn.Port != 0 {
+				fmt.Fprintf(&b, ", tun-port: %d", tn.Port)
+			}
+			fmt.Fprintf(&b, ", tun-csum: %s}\n", tn.Csum)
+		}
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xvs.yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := l.Director.Start(ctx, bin, "run", "-i", l.DirectorIfaces[0], "--backend", backend,
+		"--socket", filepath.Join(dir, "xvs.sock"), "--config", cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("xvs run: %v\n%s", err, p.Output())
+		}
+		cancel()
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := p.WaitOutput(wctx, "xvs running"); err != nil {
+		t.Fatalf("xvs run did not start: %v\n%s\n%s", err, p.Output(), b.String())
+	}
+}
+
+// xvsBinary builds cmd/xvs once per test process, for `xvs decap` on the
+// real servers and `xvs run` on the director.
 func xvsBinary(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command to build xvs decap")
+		t.Skip("no go command to build xvs")
 	}
-	bin := filepath.Join(t.TempDir(), "xvs")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/xvs-project/xvs/cmd/xvs").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	xvsBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "xvs-pathprobe-")
+		if err != nil {
+			xvsBuild.err = err
+			return
+		}
+		xvsBuild.dir = dir
+		xvsBuild.bin = filepath.Join(dir, "xvs")
+		if out, err := exec.Command("go", "build", "-o", xvsBuild.bin, "github.com/xvs-project/xvs/cmd/xvs").CombinedOutput(); err != nil {
+			xvsBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if xvsBuild.err != nil {
+		t.Fatal(xvsBuild.err)
 	}
-	return bin
+	return xvsBuild.bin
+}
+
+var xvsBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// TestMain removes the xvs build.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if xvsBuild.dir != "" {
+		os.RemoveAll(xvsBuild.dir)
+	}
+	os.Exit(code)
 }
 
 // TestOpenErrors: the error names the interface and the step.

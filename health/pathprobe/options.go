@@ -77,7 +77,4 @@ var (
 	ErrClosed = errors.New("prober closed")
 	// ErrFull: every mark of the probe namespace is in use.
 	ErrFull = errors.New("too many path-true paths")
-	// ErrConflict: a TUN real server's address is used with two different
-	// tunnels, which one neighbour entry cannot tell apart.
-	ErrConflict = errors.New("real server address used with two different tunnels")
 )

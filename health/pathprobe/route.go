@@ -46,6 +46,16 @@ type path struct {
 func (pa *path) mark() uint32 { return markBase | pa.idx }
 func (pa *path) table() int   { return tableBase + int(pa.idx) }
 
+// nexthop is a TUN path's next hop on the TAP device: 169.254.H.L or
+// fe80::7876:0:0:HHLL, H and L the bytes of the path index.
+func (pa *path) nexthop() netip.Addr {
+	hi, lo := byte(pa.idx>>8), byte(pa.idx)
+	if pa.key.addr.Is4() {
+		return netip.AddrFrom4([4]byte{169, 254, hi, lo})
+	}
+	return netip.AddrFrom16([16]byte{0xfe, 0x80, 8: 0x78, 9: 0x76, 14: hi, 15: lo})
+}
+
 func pathMAC(idx uint32) net.HardwareAddr {
 	return net.HardwareAddr{macPrefix[0], macPrefix[1], macPrefix[2], macPrefix[3], byte(idx >> 8), byte(idx)}
 }
@@ -214,13 +224,6 @@ func (p *Prober) forgetLocked(pk probeKey) error {
 
 // addPath allocates a path's number and installs its rule (and neighbour).
 func (p *Prober) addPath(k pathKey) (*path, error) {
-	if k.method == service.MethodTUN {
-		for o := range p.paths {
-			if o.addr == k.addr && o.method == service.MethodTUN {
-				return nil, ErrConflict
-			}
-		}
-	}
 	var idx uint32
 	switch {
 	case len(p.free) > 0:
@@ -281,17 +284,21 @@ func (p *Prober) rule(pa *path) *netlink.Rule {
 	return r
 }
 
-// vipRoute is "VIP via RIP dev D onlink table T": D is the macvlan for DR
-// (the kernel resolves RIP's MAC as the forwarder does) and the TAP device
-// for TUN (the neighbour entry names the path).
+// vipRoute is "VIP via RIP dev xvsprobe onlink table T" for DR (the
+// kernel resolves RIP's MAC as the forwarder does) and "VIP via NH dev
+// xvstun onlink table T" for TUN, where NH is the path's own link-local
+// next hop, whose neighbour entry names the path. Not RIP: IPv6 refuses an
+// onlink gateway that the main table routes through another device (RIP
+// is on the macvlan's subnet), and two tunnels to one RIP would need one
+// neighbour entry each.
 func (p *Prober) vipRoute(pa *path, vip netip.Addr) *netlink.Route {
-	dev := p.mv
+	dev, gw := p.mv, pa.key.addr
 	if pa.key.method == service.MethodTUN {
-		dev = p.tap.index
+		dev, gw = p.tap.index, pa.nexthop()
 	}
 	return &netlink.Route{
 		Dst:       ipNet(netip.PrefixFrom(vip, vip.BitLen())),
-		Gw:        pa.key.addr.AsSlice(),
+		Gw:        gw.AsSlice(),
 		LinkIndex: dev,
 		Table:     pa.table(),
 		Flags:     int(netlink.FLAG_ONLINK),
@@ -304,7 +311,7 @@ func (p *Prober) neigh(pa *path) *netlink.Neigh {
 		LinkIndex:    p.tap.index,
 		Family:       family(pa.key.addr),
 		State:        netlink.NUD_PERMANENT,
-		IP:           pa.key.addr.AsSlice(),
+		IP:           pa.nexthop().AsSlice(),
 		HardwareAddr: pathMAC(pa.idx),
 	}
 }
