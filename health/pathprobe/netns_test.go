@@ -85,8 +85,17 @@ func TestDR(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
+	// A route of the served interface, to be copied into the probe namespace.
+	if out, err := l.Director.Run(ctx, "ip", "route", "add", "203.0.113.0/24", "via", l.Client.Addr4.String(), "dev", l.DirectorIfaces[0]); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	before := links(t, l.Director)
 	p := openLab(t, l)
+	if rs, err := p.nl.RouteList(nil, netlink.FAMILY_V4); err != nil {
+		t.Fatal(err)
+	} else if !strings.Contains(fmt.Sprint(rs), "203.0.113.0/24 Src: <nil> Gw: "+l.Client.Addr4.String()) {
+		t.Errorf("the interface's route was not copied: %v", rs)
+	}
 	if after := links(t, l.Director); after != before {
 		t.Errorf("Open changed the director's links:\n%s\nnow:\n%s", before, after)
 	}

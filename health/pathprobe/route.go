@@ -121,6 +121,10 @@ func (p *Prober) Sync(set []Probe) error {
 	items := make([]item, 0, len(set))
 	want := make(map[probeKey]bool, len(set))
 	for _, pr := range set {
+		if pr.Net == nil {
+			errs = append(errs, fmt.Errorf("path-true probe of %s through %s: no Net", pr.Real.Addr, pr.VIP))
+			continue
+		}
 		key, src, err := p.keyOf(pr.VIP, pr.Real)
 		if err != nil {
 			errs = append(errs, err)
