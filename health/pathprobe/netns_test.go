@@ -2,6 +2,7 @@ package pathprobe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -155,6 +156,84 @@ func TestDR(t *testing.T) {
 	if got := ourRules(t, p); got != 0 {
 		t.Errorf("after Sync(nil): %d rules, want 0", got)
 	}
+
+	// The probe address answers on the segment until Close, and not after.
+	if err := l.Client.Ping(ctx, probe4.Addr()); err != nil {
+		t.Errorf("probe address before Close: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, time.Second)
+	defer pcancel()
+	if err := l.Client.Ping(pctx, probe4.Addr()); err == nil {
+		t.Error("the probe address still answers after Close")
+	}
+	if err := p.Route(netip.AddrPortFrom(l.VIP4, 80), r1, &health.Net{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Route after Close: %v", err)
+	}
+}
+
+// TestManyPaths: a thousand paths (one per real server, the scale of a big
+// director) are routed and removed in bounded time, and a probe through
+// the thousand rules still answers at once. It logs the figures.
+func TestManyPaths(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if testing.Short() {
+		t.Skip("builds a lab")
+	}
+	l := testnet.NewT(t, testnet.Options{Mode: testnet.DR, Name: t.Name(), Reals: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if _, err := l.Reals[0].Serve(ctx, testnet.ServeOptions{UDP: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	p := openLab(t, l)
+	vip := netip.AddrPortFrom(l.VIP6, 80)
+	var set []Probe
+	for i := range 1000 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 7: 1, 14: byte((0x1000 + i) >> 8), 15: byte(0x1000 + i)})
+		m := service.MethodDR
+		if i%2 == 1 {
+			m = service.MethodTUN
+		}
+		set = append(set, Probe{VIP: vip, Real: service.Real{Addr: a, Method: m}, Net: &health.Net{}})
+	}
+	r1 := service.Real{Addr: l.Reals[0].Addr6, Method: service.MethodDR}
+	n := &health.Net{}
+	set = append(set, Probe{VIP: vip, Real: r1, Net: n})
+	probe100 := func() time.Duration {
+		start := time.Now()
+		for range 100 {
+			if r := check(&health.TCP{Addr: netip.AddrPortFrom(r1.Addr, 80), Net: n}, 2*time.Second); !r.OK {
+				t.Fatalf("probe: %+v", r)
+			}
+		}
+		return time.Since(start) / 100
+	}
+	if err := p.Route(vip, r1, n); err != nil {
+		t.Fatal(err)
+	}
+	alone := probe100()
+	start := time.Now()
+	if err := p.Sync(set); err != nil {
+		t.Fatal(err)
+	}
+	synced := time.Since(start)
+	if got := ourRules(t, p); got != len(set) {
+		t.Fatalf("%d rules, want %d", got, len(set))
+	}
+	// r1's rule is the first (its path was routed first); the others'
+	// are looked at for every packet the probe namespace routes.
+	probe := probe100()
+	start = time.Now()
+	if err := p.Sync(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d paths: Sync %v, Sync(nil) %v; one TCP probe %v alone, %v beside them",
+		len(set), synced, time.Since(start), alone, probe)
 }
 
 // links lists h's interfaces by name.
