@@ -69,6 +69,9 @@ func synFrame(t *testing.T, dstMAC net.HardwareAddr, src, dst netip.Addr) []byte
 // the probe address to RIP, the inner packet unchanged, without an
 // allocation; a frame to no path is counted and not sent.
 func TestForward(t *testing.T) {
+	if maxOverhead > headroom {
+		t.Fatalf("headroom %d < the largest tunnel overhead %d", headroom, maxOverhead)
+	}
 	vip4, vip6 := netip.MustParseAddr("198.18.0.10"), netip.MustParseAddr("2001:db8::10")
 	for _, tc := range []struct {
 		name     string

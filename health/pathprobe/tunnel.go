@@ -14,11 +14,13 @@ import (
 // The TAP device's frames: room in front for the outer headers, and the
 // largest frame the device's MTU lets through.
 const (
-	headroom      = 64 // ≥ the largest tunnel overhead (IPv6 + UDP + GUE: 52)
-	maxOverhead   = 52
+	headroom      = 64 // ≥ maxOverhead
 	maxFrame      = 14 + 65535
 	tapMinIPv6MTU = 1280
 )
+
+// maxOverhead is the largest tunnel overhead: IPv6 + UDP + GUE, 52 bytes.
+var maxOverhead = encap.TunnelOverhead(6, encap.Tunnel{Type: encap.TunnelGUE})
 
 // tunnelHop is the TAP device of the encapsulating hop, its reader and the
 // raw sockets that send the encapsulated probes.
