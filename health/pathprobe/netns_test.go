@@ -78,6 +78,7 @@ func TestDR(t *testing.T) {
 		if _, err := r.Serve(ctx, testnet.ServeOptions{UDP: []string{}}); err != nil {
 			t.Fatal(err)
 		}
+		serveHTTPS(t, r)
 	}
 	runDaemon(t, l, xvsBinary(t), "xdp", nil)
 	r2 := l.Reals[1]
@@ -118,16 +119,26 @@ func TestDR(t *testing.T) {
 				n := routed(t, p, vip, service.Real{Addr: rip.Addr(), Method: service.MethodDR})
 				tcp := check(&health.TCP{Addr: rip, Net: n}, 2*time.Second)
 				http := check(&health.HTTP{Addr: rip, URLs: []health.URL{{Path: "/"}}, Net: n}, 2*time.Second)
+				// SSL_GET on another port of the same VIP: a second probe
+				// over the path, sharing its route.
+				tlsRIP := netip.AddrPortFrom(rip.Addr(), 8443)
+				tn := routed(t, p, netip.AddrPortFrom(fam.vip, 8443), service.Real{Addr: rip.Addr(), Method: service.MethodDR})
+				https := check(&health.HTTP{Addr: tlsRIP, URLs: []health.URL{{Path: "/"}}, TLS: true, Net: tn}, 2*time.Second)
 				plain := check(&health.TCP{Addr: rip, Net: director}, 2*time.Second)
-				t.Logf("%s: path-true TCP %+v, HTTP %+v; plain TCP of %s %+v", h.Name, tcp, http, rip, plain)
+				plainTLS := check(&health.HTTP{Addr: tlsRIP, URLs: []health.URL{{Path: "/"}}, TLS: true, Net: director}, 2*time.Second)
+				t.Logf("%s: path-true TCP %+v, HTTP %+v, HTTPS %+v; plain TCP of %s %+v, plain HTTPS %+v",
+					h.Name, tcp, http, https, rip, plain, plainTLS)
+				if !plainTLS.OK {
+					t.Errorf("%s: plain HTTPS check of %s failed: %s", h.Name, tlsRIP, plainTLS.Reason)
+				}
 				if !plain.OK {
 					t.Errorf("%s: plain TCP check of %s failed: %s", h.Name, rip, plain.Reason)
 				}
-				if i == 0 && (!tcp.OK || !http.OK) {
-					t.Errorf("%s holds the VIP but the path-true checks failed: %s / %s", h.Name, tcp.Reason, http.Reason)
+				if i == 0 && (!tcp.OK || !http.OK || !https.OK) {
+					t.Errorf("%s holds the VIP but the path-true checks failed: %s / %s / %s", h.Name, tcp.Reason, http.Reason, https.Reason)
 				}
 				if i == 1 {
-					if tcp.OK || http.OK {
+					if tcp.OK || http.OK || https.OK {
 						t.Errorf("%s lacks the VIP on lo but a path-true check passed", h.Name)
 					}
 					if !strings.HasPrefix(tcp.Reason, "connect: ") {
