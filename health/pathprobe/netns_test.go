@@ -344,6 +344,11 @@ func TestTUN(t *testing.T) {
 	}
 	if !plain.OK {
 		t.Errorf("r1: plain TCP check failed: %s", plain.Reason)
+		for _, h := range []*testnet.Host{r1, l.Director} {
+			out, _ := h.Run(ctx, "nstat", "-az", "TcpOutRsts", "TcpAttemptFails", "IcmpInDestUnreachs", "IcmpOutDestUnreachs", "TcpExtListenDrops")
+			t.Logf("%s's counters: %s", h.Name, out)
+		}
+		t.Logf("again: %+v", check(&health.TCP{Addr: rip, Net: director}, 2*time.Second))
 	}
 }
 

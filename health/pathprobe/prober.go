@@ -118,8 +118,10 @@ func (p *Prober) open(home string) error {
 }
 
 // newNetns returns a descriptor of a new, anonymous network namespace. The
-// thread that makes it never leaves it and ends with its goroutine, so no
-// other goroutine ever runs there.
+// thread that makes it goes back to its own namespace afterwards rather
+// than being retired: a child process started from a thread (with
+// Pdeathsig, as exec checks and test helpers start them) dies with it. Only
+// a thread that cannot go back stays locked, for the runtime to retire.
 func newNetns() (int, error) {
 	type result struct {
 		fd  int
@@ -127,12 +129,25 @@ func newNetns() (int, error) {
 	}
 	c := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // not unlocked: the runtime retires the thread
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			c <- result{-1, err}
+			return
+		}
+		defer unix.Close(orig)
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			c <- result{-1, err}
 			return
 		}
 		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr != nil {
+			c <- result{fd, err} // the thread stays locked and is retired
+			return
+		}
+		runtime.UnlockOSThread()
 		c <- result{fd, err}
 	}()
 	r := <-c
