@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
 	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/health/pathprobe"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/afxdp"
 	"github.com/xvs-project/xvs/link/backends"
@@ -37,6 +39,10 @@ type runFlags struct {
 	sloppy   bool
 	reuse    forwarder.ConnReuse
 	vlans    []uint16 // --vlan: served on every interface, beside the learnt ones
+	// probeAddrs and probeIface are where path-true DR/TUN checks come
+	// from (--probe-address, --probe-interface).
+	probeAddrs []netip.Prefix
+	probeIface string
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -53,6 +59,8 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
 	fs.BoolVar(&f.sloppy, "sloppy", false, "create TCP state from mid-flow packets")
 	reuseMode := fs.Int("conn-reuse-mode", 1, "IPVS's net.ipv4.vs.conn_reuse_mode: 0, 1 or 2")
+	probeAddrs := fs.String("probe-address", "", "addresses on the director's subnet for path-true DR/TUN checks, comma separated (one per family)")
+	fs.StringVar(&f.probeIface, "probe-interface", "", "interface path-true checks leave by (default: the first of -i)")
 	vlans := fs.String("vlan", "", "VLAN IDs to serve on every interface, comma separated (VLAN devices of the interfaces are served anyway)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -81,6 +89,12 @@ func parseRunFlags(args []string) (*runFlags, error) {
 		return nil, fmt.Errorf("run: --conn-reuse-mode %d: want 0, 1 or 2", *reuseMode)
 	}
 	f.reuse = reuse
+	if f.probeAddrs, err = parseProbeAddrs(*probeAddrs); err != nil {
+		return nil, err
+	}
+	if f.probeIface == "" {
+		f.probeIface, _, _ = strings.Cut(f.ifaces, ",")
+	}
 	if *vlans != "" {
 		for _, v := range strings.Split(*vlans, ",") {
 			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
@@ -170,8 +184,17 @@ func runCmd(args []string) error {
 
 	// The Supervisor installs the file with the real servers its checks
 	// let in, and keeps them there as the checks decide.
+	var prober *pathprobe.Prober
+	if len(f.probeAddrs) > 0 {
+		if prober, err = pathprobe.Open(pathprobe.Options{Interface: f.probeIface, Addresses: f.probeAddrs, Logger: log}); err != nil {
+			eng.Close()
+			return err
+		}
+		defer prober.Close()
+	}
 	hm := control.NewHealthMetrics(nil)
-	sup := control.NewSupervisor(eng, control.SupervisorOptions{Health: health.Options{Logger: log, Observe: hm.Observe}})
+	sup := control.NewSupervisor(eng, control.SupervisorOptions{Health: health.Options{Logger: log, Observe: hm.Observe},
+		Route: probeRouter(prober, log)})
 	hm.SetStatus(sup.Status)
 	if err := sup.Install(file); err != nil {
 		eng.Close()
