@@ -1,0 +1,110 @@
+package forwarder
+
+import (
+	"context"
+	"time"
+
+	"github.com/xvs-project/xvs/connsync"
+	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/flow"
+)
+
+// DefaultDumpRate is the entries per second DumpSync writes when given no
+// rate: a million entries in 20 s, about 1300 full 1472-byte messages a
+// second (15 Mbit/s), which a backup's socket buffer and install rate keep
+// up with.
+const DefaultDumpRate = 50000
+
+// dumpPage is how many entries DumpSync reads between pauses.
+const dumpPage = 256
+
+// DumpSync writes every live connection and persistence template of the
+// table to w as version 1 sync entries, each with the time it has left, at
+// most rate entries a second (0: DefaultDumpRate), and flushes w at the
+// end. It is the full-table sync IPVS lacks, for a backup that joined late
+// or restarted: the entries are ordinary sync messages, so any backup,
+// a kernel's included, installs them as it installs the rest. Connections
+// still opening are left out, as the packet path leaves them out, and so
+// are entries learnt from another director's sync and not forwarded here
+// since, so two directors that back each other up do not echo each
+// other's connections back with older state.
+//
+// w must not be a worker's writer (give it its own: connsync's
+// Master.NewWriter). DumpSync stops early when ctx ends and returns the
+// number of entries written.
+func (e *Engine) DumpSync(ctx context.Context, w SyncWriter, rate int) (int, error) {
+	if rate <= 0 {
+		rate = DefaultDumpRate
+	}
+	pause := time.Duration(int64(time.Second) * dumpPage / int64(rate))
+	var out connsync.Conn
+	n := 0
+	cursor := conntrack.Cursor(0)
+	for {
+		start := time.Now()
+		snap := e.snap.Load()
+		next, done := e.table.Walk(cursor, dumpPage, func(ci conntrack.ConnInfo) bool {
+			if e.dumpEntry(snap, &ci, &out) && w.Add(&out, time.Now()) == nil {
+				n++
+			}
+			return true
+		})
+		if done {
+			break
+		}
+		cursor = next
+		if wait := pause - time.Since(start); wait > 0 {
+			select {
+			case <-ctx.Done():
+				w.Flush(time.Now(), true)
+				return n, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	w.Flush(time.Now(), true)
+	c := &e.syncCtr
+	c.dumps.Add(1)
+	c.dumpEntries.Add(uint64(n))
+	c.lastDump.Store(time.Now().UnixNano())
+	return n, nil
+}
+
+// dumpEntry fills out with entry ci; false for one not to send.
+func (e *Engine) dumpEntry(snap *snapshot, ci *conntrack.ConnInfo, out *connsync.Conn) bool {
+	r := snap.real(ci.Dest, ci.DestGen)
+	if r == nil || ci.Expires <= 0 {
+		return false
+	}
+	if ci.Template {
+		proto, vip := ci.Key.Proto, addrPort(r.svc.vip, r.svc.port)
+		if g := snap.firstMatch(r.svc); g != nil {
+			// A group's template stands for all its VIPs: name the
+			// first, which a backup maps back to the group.
+			proto, vip = g.proto, addrPort(flow.Addr16(g.prefix.Addr()), g.portLo)
+		}
+		fillTemplate(out, &ci.Key, r, vip, proto, ci.Expires)
+		return true
+	}
+	if ci.Key.Proto == flow.TCP && synced&(1<<ci.State) == 0 {
+		return false
+	}
+	if c := e.table.Lookup(&ci.Key); c == nil || c.LearntFromSync() {
+		return false
+	}
+	fillConn(out, &ci.Key, ci.State, r, ci.Expires)
+	return true
+}
+
+// firstMatch is a service group's first match, nil for an address service.
+func (s *snapshot) firstMatch(svc *serviceState) *groupMatch {
+	if svc.key.Group == "" {
+		return nil
+	}
+	for i := range s.groups {
+		if s.groups[i].svc == svc {
+			return &s.groups[i]
+		}
+	}
+	return nil
+}

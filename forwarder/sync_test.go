@@ -1,0 +1,315 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/connsync"
+	"github.com/xvs-project/xvs/conntrack"
+	"github.com/xvs-project/xvs/link/linktest"
+	"github.com/xvs-project/xvs/service"
+)
+
+// udpWriter is a SyncWriter that sends each full (or flushed) version 1
+// message as one UDP datagram to a backup's socket: the master's side of
+// the daemon without its multicast socket.
+type udpWriter struct {
+	conn *net.UDPConn
+	msg  connsync.Message
+	buf  []byte
+	sent atomic.Int64 // datagrams
+}
+
+func newUDPWriter(t testing.TB, to net.Addr) *udpWriter {
+	t.Helper()
+	c, err := net.DialUDP("udp4", nil, to.(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	w := &udpWriter{conn: c, buf: make([]byte, 0, connsync.DefaultMaxLen)}
+	w.msg.Reset(w.buf, connsync.DefaultSyncID, connsync.DefaultMaxLen)
+	return w
+}
+
+func (w *udpWriter) Add(c *connsync.Conn, _ time.Time) error {
+	err := w.msg.Add(c)
+	if errors.Is(err, connsync.ErrFull) {
+		w.send()
+		err = w.msg.Add(c)
+	}
+	return err
+}
+
+func (w *udpWriter) Flush(_ time.Time, force bool) {
+	if force && w.msg.Len() > 0 {
+		w.send()
+	}
+}
+
+func (w *udpWriter) send() {
+	if _, err := w.conn.Write(w.msg.Bytes()); err == nil {
+		w.sent.Add(1)
+	}
+	w.msg.Reset(w.buf, connsync.DefaultSyncID, connsync.DefaultMaxLen)
+	time.Sleep(time.Millisecond) // pace, as the kernel's sender does, so loopback's buffer keeps up
+}
+
+// syncBackup is a backup engine reading real UDP datagrams on loopback and
+// installing what it decodes, as connsync.Backup.Run does.
+type syncBackup struct {
+	e    *Engine
+	mem  *linktest.MemBackend
+	pc   net.PacketConn
+	msgs atomic.Int64
+	errs atomic.Int64
+}
+
+func newSyncBackup(t *testing.T, cfg *service.Config) *syncBackup {
+	t.Helper()
+	e, mem := newTestEngine(t, cfg)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &syncBackup{e: e, mem: mem, pc: pc}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dec := connsync.Decoder{SyncID: connsync.DefaultSyncID}
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			b.msgs.Add(1)
+			if _, err := dec.Decode(buf[:n], e.InstallSync); err != nil {
+				b.errs.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); wg.Wait() })
+	return b
+}
+
+// waitInstalled waits until the backup took n more entries than before.
+func (b *syncBackup) waitInstalled(t *testing.T, before SyncStats, n int) SyncStats {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := b.e.SyncStats()
+		got := st.Installed + st.Updated - before.Installed - before.Updated
+		if got >= uint64(n) || time.Now().After(deadline) {
+			if got != uint64(n) {
+				t.Fatalf("backup took %d entries, want %d (%+v, %d datagrams, %d bad)", got, n, st, b.msgs.Load(), b.errs.Load())
+			}
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func clientOf(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}) }
+
+// realOfFrame is which test real server a forwarded frame goes to (its
+// destination MAC), 0 if none.
+func realOfFrame(f []byte) int {
+	m := realMAC(0)
+	if len(f) < 6 || [5]byte(f[:5]) != [5]byte(m[:5]) {
+		return 0
+	}
+	return int(f[5])
+}
+
+// TestSyncFailover: 500 TCP connections opened on a master engine reach a
+// backup engine through real UDP sockets on loopback; the backup then
+// forwards a mid-flow packet of each (no SYN; the backup is not sloppy, so
+// without the sync it would drop them) to the same real server, NAT and
+// DR. FINs on the master move the backup's entries; a backup that joins
+// late gets everything from a dump; each engine's counters say so.
+func TestSyncFailover(t *testing.T) {
+	for _, m := range []service.Method{service.MethodNAT, service.MethodDR} {
+		t.Run(m.String(), func(t *testing.T) { testSyncFailover(t, m) })
+	}
+}
+
+func testSyncFailover(t *testing.T, m service.Method) {
+	const n = 500
+	rport := uint16(0)
+	if m == service.MethodNAT {
+		rport = 8080
+	}
+	cfg := testService(service.TCP, vip4, 80, "rr", m, rport, 3)
+	backup := newSyncBackup(t, cfg)
+	late := newSyncBackup(t, cfg)
+
+	mem := linktest.NewMemBackend(1)
+	var wr *udpWriter
+	master, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 16,
+		Sync: &SyncMaster{Writer: func(int) SyncWriter { wr = newUDPWriter(t, backup.pc.LocalAddr()); return wr }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+
+	// Open: SYN, then the client's ACK (ESTABLISHED). A SYN alone is not
+	// synced: no entry may reach the backup before the ACKs.
+	var syns, acks [][]byte
+	for i := 0; i < n; i++ {
+		p := pkt{src: clientOf(i), dst: vip4, sport: uint16(20000 + i), dport: 80, syn: true}
+		syns = append(syns, buildFrame(t, p))
+		p.syn, p.ack, p.payload = false, true, 10
+		acks = append(acks, buildFrame(t, p))
+	}
+	owner := make([]int, n)
+	for i, f := range run(master, mem, syns...) {
+		owner[i] = realOfFrame(f.Data)
+		if owner[i] == 0 {
+			t.Fatalf("SYN %d not forwarded to a real server", i)
+		}
+	}
+	wr.Flush(time.Now(), true)
+	if st := master.SyncStats(); st.ConnsSent != 0 {
+		t.Fatalf("%d connections synced in SYN_RECV", st.ConnsSent)
+	}
+	run(master, mem, acks...)
+	wr.Flush(time.Now(), true)
+	if st := master.SyncStats(); st.ConnsSent != n || st.SendErrors != 0 {
+		t.Fatalf("master synced %d connections (%d errors), want %d", st.ConnsSent, st.SendErrors, n)
+	}
+	st := backup.waitInstalled(t, SyncStats{}, n)
+	if st.Installed != n {
+		t.Errorf("backup installed %d new entries, want %d", st.Installed, n)
+	}
+
+	// Failover: the backup forwards mid-flow packets to the same reals.
+	failover := func(t *testing.T, b *syncBackup, from int) {
+		t.Helper()
+		var mid [][]byte
+		for i := from; i < n; i++ {
+			mid = append(mid, buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: uint16(20000 + i), dport: 80, ack: true, payload: 100}))
+		}
+		sent := run(b.e, b.mem, mid...)
+		if len(sent) != len(mid) {
+			t.Fatalf("backup forwarded %d of %d mid-flow packets; drops %v", len(sent), len(mid), b.e.Stats().Drops)
+		}
+		for j, f := range sent {
+			i := from + j
+			if got := realOfFrame(f.Data); got != owner[i] {
+				t.Fatalf("connection %d: backup sent it to real %d, master to %d", i, got, owner[i])
+			}
+			if m == service.MethodNAT {
+				p := checkFrame(t, f.Data)
+				if fmt.Sprint(p.NetworkLayer().NetworkFlow().Dst()) != realAddr(4, owner[i]).String() {
+					t.Fatalf("connection %d: NAT frame to %v", i, p.NetworkLayer().NetworkFlow().Dst())
+				}
+			}
+		}
+	}
+
+	// FIN on the first 100, on the master: the change propagates.
+	var fins [][]byte
+	for i := 0; i < 100; i++ {
+		fins = append(fins, buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: uint16(20000 + i), dport: 80, ack: true, fin: true}))
+	}
+	before := backup.e.SyncStats()
+	run(master, mem, fins...)
+	wr.Flush(time.Now(), true)
+	backup.waitInstalled(t, before, 100)
+	want := conntrack.StateCloseWait // a client's FIN where replies pass (NAT)
+	if m != service.MethodNAT {
+		want = conntrack.StateFinWait
+	}
+	for i := 0; i < n; i++ {
+		k := conntrack.Key{Kind: conntrack.KindConn}
+		k.Src, k.Dst = clientOf(i).As16(), vip4.As16()
+		k.SrcPort, k.DstPort, k.Proto = uint16(20000+i), 80, 6
+		c := backup.e.table.Lookup(&k)
+		if c == nil {
+			t.Fatalf("connection %d missing on the backup", i)
+		}
+		w := conntrack.StateEstablished
+		if i < 100 {
+			w = want
+		}
+		if c.State() != w {
+			t.Fatalf("connection %d on the backup: %v, want %v", i, c.State(), w)
+		}
+	}
+	failover(t, backup, 100)
+
+	// A late backup asks; the master dumps its table to it.
+	dw := newUDPWriter(t, late.pc.LocalAddr())
+	got, err := master.DumpSync(context.Background(), dw, 0)
+	if err != nil || got != n {
+		t.Fatalf("dump wrote %d entries (%v), want %d", got, err, n)
+	}
+	late.waitInstalled(t, SyncStats{}, n)
+	failover(t, late, 0)
+	if st := master.SyncStats(); st.Dumps != 1 || st.DumpEntries != n || st.LastDump.IsZero() {
+		t.Errorf("master dump counters: %+v", st)
+	}
+
+	// The backups send nothing of what they installed, and dump none of
+	// it either: a pair backing each other up echoes nothing back.
+	if st := backup.e.SyncStats(); st.ConnsSent != 0 {
+		t.Errorf("backup sent %d connections", st.ConnsSent)
+	}
+	echo := &countWriter{}
+	if got, _ := backup.e.DumpSync(context.Background(), echo, 0); got != 0 {
+		t.Errorf("backup's dump wrote %d learnt entries", got)
+	}
+}
+
+// countWriter counts what it is given.
+type countWriter struct{ n int }
+
+func (w *countWriter) Add(*connsync.Conn, time.Time) error { w.n++; return nil }
+func (w *countWriter) Flush(time.Time, bool)               {}
+
+// TestSyncRefused: entries for a service or real server the backup does
+// not run are counted by reason and skipped; an entry for a template of a
+// service that is not persistent too.
+func TestSyncRefused(t *testing.T) {
+	e, _ := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", service.MethodDR, 0, 3))
+	base := connsync.Conn{Proto: 6, State: 1, Timeout: 900, Flags: connsync.FwdDRoute,
+		Client:  netip.MustParseAddrPort("198.19.0.1:1000"),
+		Virtual: netip.AddrPortFrom(vip4, 80),
+		Dest:    netip.AddrPortFrom(realAddr(4, 1), 80)}
+	for _, tc := range []struct {
+		name string
+		edit func(*connsync.Conn)
+		why  SyncRefusal
+	}{
+		{"unknown VIP", func(c *connsync.Conn) { c.Virtual = netip.MustParseAddrPort("198.18.0.99:80") }, RefuseNoService},
+		{"unknown port", func(c *connsync.Conn) { c.Virtual = netip.AddrPortFrom(vip4, 81) }, RefuseNoService},
+		{"UDP", func(c *connsync.Conn) { c.Proto, c.State = 17, 0 }, RefuseNoService},
+		{"fwmark", func(c *connsync.Conn) { c.FWMark = 7 }, RefuseNoService},
+		{"unknown real", func(c *connsync.Conn) { c.Dest = netip.AddrPortFrom(realAddr(4, 7), 80) }, RefuseNoReal},
+		{"template", func(c *connsync.Conn) { c.Flags |= connsync.FlagTemplate }, RefuseNotPersist},
+	} {
+		c := base
+		tc.edit(&c)
+		before := e.SyncStats().Refused[tc.why]
+		e.InstallSync(&c)
+		if got := e.SyncStats().Refused[tc.why]; got != before+1 {
+			t.Errorf("%s: refused[%v] %d, want %d", tc.name, tc.why, got, before+1)
+		}
+	}
+	if st := e.SyncStats(); st.Installed != 0 || st.Received != 6 || e.table.Len() != 0 {
+		t.Errorf("after refusals: %+v, %d entries", st, e.table.Len())
+	}
+	e.InstallSync(&base)
+	if st := e.SyncStats(); st.Installed != 1 {
+		t.Errorf("good entry not installed: %+v", st)
+	}
+}
