@@ -16,7 +16,7 @@ func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdi
 	prev := c.State()
 	st := p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
 	if p.sync != nil {
-		p.sync.after(c, r, prev, st)
+		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}
 	return p.forwardNew(f, r)
 }
@@ -47,7 +47,7 @@ func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict
 	prev := c.State()
 	st := p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
 	if p.sync != nil {
-		p.sync.after(c, r, prev, st)
+		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}
 	p.last, p.lastReply = r, true
 	rc := p.stats.realStats(r.id)

@@ -47,15 +47,15 @@ func (s *syncWorker) tick() {
 const synced = 1<<conntrack.StateEstablished | 1<<conntrack.StateFinWait | 1<<conntrack.StateTimeWait |
 	1<<conntrack.StateClose | 1<<conntrack.StateCloseWait | 1<<conntrack.StateLastAck
 
-// after runs once a packet of connection c to r moved it from state prev
-// to st: it hands c (and its template) to the writer if the rule says so.
+// after runs once a packet (of protocol proto) of connection c to r moved
+// it from state prev to st: it hands c (and its template) to the writer if the rule says so.
 // It does not allocate.
-func (s *syncWorker) after(c *conntrack.Conn, r *realState, prev, st conntrack.State) {
-	tcp := c.Key().Proto == flow.TCP
+func (s *syncWorker) after(c *conntrack.Conn, r *realState, proto uint8, prev, st conntrack.State) {
+	tcp := proto == flow.TCP
 	timeout := s.table.StateTimeout(st)
 	var send bool
 	if s.policy != nil {
-		send = s.ipvs(c, prev, st, tcp, timeout)
+		send = s.ipvs(c, proto, prev, st, timeout)
 	} else {
 		send = s.xvs(c, prev, st, tcp, timeout)
 	}
@@ -103,7 +103,8 @@ func (s *syncWorker) xvs(c *conntrack.Conn, prev, st conntrack.State, tcp bool, 
 // did not send, to ESTABLISHED before the threshold, whose next packets
 // the period check decides alike), and the sent copy's expiry from the
 // last sync's time; refresh retries are not counted.
-func (s *syncWorker) ipvs(c *conntrack.Conn, prev, st conntrack.State, tcp bool, timeout time.Duration) bool {
+func (s *syncWorker) ipvs(c *conntrack.Conn, proto uint8, prev, st conntrack.State, timeout time.Duration) bool {
+	tcp := proto == flow.TCP
 	var t connsync.Track
 	if tcp {
 		t.OldState = uint16(prev)
@@ -111,7 +112,7 @@ func (s *syncWorker) ipvs(c *conntrack.Conn, prev, st conntrack.State, tcp bool,
 	if since, ok := s.table.SinceSync(c); ok {
 		t.EndTime = (s.now.UnixNano() - int64(since) + int64(timeout)) &^ 3
 	}
-	p := connsync.Packet{Proto: c.Key().Proto, Persistent: c.Template() != nil,
+	p := connsync.Packet{Proto: proto, Persistent: c.Template() != nil,
 		Pkts: int(c.InPkts()), Timeout: timeout}
 	if tcp {
 		p.State = uint16(st)
