@@ -108,3 +108,43 @@ func (s *snapshot) firstMatch(svc *serviceState) *groupMatch {
 	}
 	return nil
 }
+
+// SyncDumper runs DumpSync for dump requests (connsync's Master.
+// ServeRequests), one dump at a time: requests that arrive while a dump
+// runs are folded into one more dump after it, since that one dump
+// serves every backup that asked. A dump never holds a worker up: it
+// reads the table without locks and writes through its own writer.
+type SyncDumper struct {
+	e    *Engine
+	w    SyncWriter
+	rate int
+	kick chan struct{}
+}
+
+// NewSyncDumper returns a dumper writing through w (not a worker's) at
+// rate entries a second (0: DefaultDumpRate).
+func (e *Engine) NewSyncDumper(w SyncWriter, rate int) *SyncDumper {
+	return &SyncDumper{e: e, w: w, rate: rate, kick: make(chan struct{}, 1)}
+}
+
+// Request asks for a dump; it never blocks.
+func (d *SyncDumper) Request() {
+	select {
+	case d.kick <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Run dumps once per (folded) request until ctx ends.
+func (d *SyncDumper) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+			if _, err := d.e.DumpSync(ctx, d.w, d.rate); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -313,3 +313,39 @@ func TestSyncRefused(t *testing.T) {
 		t.Errorf("good entry not installed: %+v", st)
 	}
 }
+
+// TestSyncDumperFolds: requests that come before a dump starts are one
+// dump; a request after it makes another.
+func TestSyncDumperFolds(t *testing.T) {
+	e, mem := newTestEngine(t, testService(service.UDP, vip4, 53, "rr", service.MethodDR, 0, 3))
+	for i := 0; i < 10; i++ {
+		run(e, mem, buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: 5000, dport: 53, udp: true, payload: 8}))
+	}
+	w := &countWriter{}
+	d := e.NewSyncDumper(w, 0)
+	for i := 0; i < 5; i++ {
+		d.Request()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	wait := func(dumps uint64) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for e.SyncStats().Dumps < dumps && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait(1)
+	time.Sleep(20 * time.Millisecond)
+	if st := e.SyncStats(); st.Dumps != 1 || st.DumpEntries != 10 {
+		t.Errorf("five requests before the first dump: %d dumps of %d entries, want 1 of 10", st.Dumps, st.DumpEntries)
+	}
+	d.Request()
+	wait(2)
+	cancel()
+	<-done
+	if st := e.SyncStats(); st.Dumps != 2 || w.n != 20 {
+		t.Errorf("after one more request: %d dumps, %d entries written", st.Dumps, w.n)
+	}
+}
