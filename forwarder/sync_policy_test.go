@@ -190,3 +190,76 @@ func TestSyncTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncGroups: a service group named by a number travels as that
+// firewall mark, one with another name by its VIP, which the backup's
+// lookup maps back to the group by its matches; both reach the backup's
+// groups, templates included, from the packet path and from a dump.
+func TestSyncGroups(t *testing.T) {
+	reals := func() []service.Real {
+		var rs []service.Real
+		for i := 1; i <= 3; i++ {
+			rs = append(rs, service.Real{Addr: realAddr(4, i), Weight: 1, Method: service.MethodDR})
+		}
+		return rs
+	}
+	vipWeb := netip.MustParseAddr("198.18.0.11")
+	cfg := &service.Config{Services: []service.Service{
+		{Group: "1", Matches: []service.Match{{Proto: service.TCP, Prefix: netip.PrefixFrom(vip4, 32), PortLo: 80, PortHi: 80}},
+			Scheduler: "rr", Reals: reals(), Persistence: &service.Persistence{Timeout: time.Minute}},
+		{Group: "web", Matches: []service.Match{{Proto: service.TCP, Prefix: netip.PrefixFrom(vipWeb, 32), PortLo: 443, PortHi: 443}},
+			Scheduler: "rr", Reals: reals()},
+	}}
+	e, mem, w, _ := syncMaster(t, cfg, nil)
+	const n = 6
+	owner := map[netip.AddrPort]int{}
+	for i := 0; i < n; i++ {
+		for _, v := range []netip.AddrPort{netip.AddrPortFrom(vip4, 80), netip.AddrPortFrom(vipWeb, 443)} {
+			p := pkt{src: clientOf(i), dst: v.Addr(), sport: 30000, dport: v.Port(), syn: true}
+			out := run(e, mem, buildFrame(t, p))
+			if len(out) != 1 {
+				t.Fatalf("SYN to %v not forwarded", v)
+			}
+			owner[netip.AddrPortFrom(clientOf(i), v.Port())] = realOfFrame(out[0].Data)
+			p.syn, p.ack = false, true
+			run(e, mem, buildFrame(t, p))
+		}
+	}
+	got := w.take()
+	if len(got) != 3*n { // group 1: connection and template; web: connection
+		t.Fatalf("%d entries, want %d", len(got), 3*n)
+	}
+	for _, c := range got {
+		want := uint32(1)
+		if c.Virtual.Addr() == vipWeb {
+			want = 0
+		}
+		if c.FWMark != want {
+			t.Errorf("entry %+v: fwmark %d, want %d", c, c.FWMark, want)
+		}
+	}
+	check := func(name string, entries []connsync.Conn) {
+		t.Helper()
+		b, bmem := newTestEngine(t, cfg)
+		for i := range entries {
+			b.InstallSync(&entries[i])
+		}
+		if st := b.SyncStats(); st.Installed+st.Updated != uint64(len(entries)) || b.table.Stats().Templates != n {
+			t.Fatalf("%s: backup %+v, %d templates", name, st, b.table.Stats().Templates)
+		}
+		for i := n - 1; i >= 0; i-- {
+			for _, v := range []netip.AddrPort{netip.AddrPortFrom(vip4, 80), netip.AddrPortFrom(vipWeb, 443)} {
+				out := run(b, bmem, buildFrame(t, pkt{src: clientOf(i), dst: v.Addr(), sport: 30000, dport: v.Port(), ack: true, payload: 9}))
+				if len(out) != 1 || realOfFrame(out[0].Data) != owner[netip.AddrPortFrom(clientOf(i), v.Port())] {
+					t.Fatalf("%s: client %d to %v: %d frames (drops %v)", name, i, v, len(out), b.Stats().Drops)
+				}
+			}
+		}
+	}
+	check("packet path", got)
+	dw := &recordWriter{}
+	if _, err := e.DumpSync(t.Context(), dw, 0); err != nil {
+		t.Fatal(err)
+	}
+	check("dump", dw.take())
+}
