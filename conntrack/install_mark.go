@@ -98,3 +98,14 @@ func (t *Table) StateTimeout(s State) time.Duration {
 	}
 	return fromTicks(t.timeouts[s].Load())
 }
+
+// TemplateOf returns the persistence template controlling connection c of
+// t, or nil. It is Conn.Template without the registry's lock, for the
+// packet path, which has the table at hand.
+func (t *Table) TemplateOf(c *Conn) *Conn {
+	ref := uint32(c.w[wTmpl].Load())
+	if ref == 0 || c.IsTemplate() || c.chunk().tab != t.id {
+		return nil
+	}
+	return t.entryByRef(ref)
+}

@@ -157,3 +157,27 @@ func TestInstallTemplate(t *testing.T) {
 		t.Error("template controlling a live connection expired")
 	}
 }
+
+// TestTemplateOf: the lock-free template lookup finds what Conn.Template
+// finds.
+func TestTemplateOf(t *testing.T) {
+	tab, _ := newTable(t, Config{Capacity: 64})
+	var mask [16]byte
+	for i := range mask {
+		mask[i] = 0xff
+	}
+	k := clientKey(6, flow.TCP)
+	tk := TemplateKey(flow.TCP, &k.Src, &mask, 1)
+	tm, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 1}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustInsert(t, tab, k, nil, Value{Service: 1, Dest: 1, Template: tm})
+	if tab.TemplateOf(c) != tm || c.Template() != tm {
+		t.Error("template not found")
+	}
+	other := mustInsert(t, tab, clientKey(7, flow.TCP), nil, Value{})
+	if tab.TemplateOf(other) != nil || tab.TemplateOf(tm) != nil {
+		t.Error("a template where there is none")
+	}
+}

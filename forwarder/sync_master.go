@@ -66,7 +66,7 @@ func (s *syncWorker) after(c *conntrack.Conn, r *realState, proto uint8, prev, s
 	fillConn(&s.conn, &k, st, r, timeout)
 	s.add(&s.conn, &s.conns)
 	s.table.MarkSynced(c)
-	if tm := c.Template(); tm != nil {
+	if tm := s.table.TemplateOf(c); tm != nil {
 		// The kernel sends a connection's template with it, so a
 		// backup's new connections from that client stick too.
 		tk := tm.Key()
@@ -112,7 +112,7 @@ func (s *syncWorker) ipvs(c *conntrack.Conn, proto uint8, prev, st conntrack.Sta
 	if since, ok := s.table.SinceSync(c); ok {
 		t.EndTime = (s.now.UnixNano() - int64(since) + int64(timeout)) &^ 3
 	}
-	p := connsync.Packet{Proto: proto, Persistent: c.Template() != nil,
+	p := connsync.Packet{Proto: proto, Persistent: s.table.TemplateOf(c) != nil,
 		Pkts: int(c.InPkts()), Timeout: timeout}
 	if tcp {
 		p.State = uint16(st)
