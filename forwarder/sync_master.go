@@ -62,13 +62,17 @@ func (s *syncWorker) after(c *conntrack.Conn, r *realState, proto uint8, prev, s
 	if !send {
 		return
 	}
-	k := c.Key()
-	fillConn(&s.conn, &k, st, r, timeout)
-	s.add(&s.conn, &s.conns)
 	s.table.MarkSynced(c)
-	if tm := s.table.TemplateOf(c); tm != nil {
+	k := c.Key()
+	tm := s.table.TemplateOf(c)
+	if tm == nil || s.policy == nil || !s.policy.PersistMode {
+		fillConn(&s.conn, &k, st, r, timeout)
+		s.add(&s.conn, &s.conns)
+	}
+	if tm != nil {
 		// The kernel sends a connection's template with it, so a
-		// backup's new connections from that client stick too.
+		// backup's new connections from that client stick too; in
+		// sync_persist_mode the template alone.
 		tk := tm.Key()
 		fillTemplate(&s.conn, &tk, r, addrPort(k.Dst, k.DstPort), k.Proto, s.table.Remaining(tm))
 		s.add(&s.conn, &s.tmpls)
@@ -102,7 +106,8 @@ func (s *syncWorker) xvs(c *conntrack.Conn, prev, st conntrack.State, tcp bool, 
 // state before this packet (the two differ only after a change the rule
 // did not send, to ESTABLISHED before the threshold, whose next packets
 // the period check decides alike), and the sent copy's expiry from the
-// last sync's time; refresh retries are not counted.
+// last sync's time; refresh retries are not counted, and a template goes
+// whenever its connection goes.
 func (s *syncWorker) ipvs(c *conntrack.Conn, proto uint8, prev, st conntrack.State, timeout time.Duration) bool {
 	tcp := proto == flow.TCP
 	var t connsync.Track
@@ -112,8 +117,10 @@ func (s *syncWorker) ipvs(c *conntrack.Conn, proto uint8, prev, st conntrack.Sta
 	if since, ok := s.table.SinceSync(c); ok {
 		t.EndTime = (s.now.UnixNano() - int64(since) + int64(timeout)) &^ 3
 	}
-	p := connsync.Packet{Proto: proto, Persistent: s.table.TemplateOf(c) != nil,
-		Pkts: int(c.InPkts()), Timeout: timeout}
+	// Persistent stays false: in sync_persist_mode the connection's rule
+	// decides when its template goes (after sends the template alone),
+	// where the kernel counts the template's own packets.
+	p := connsync.Packet{Proto: proto, Pkts: int(c.InPkts()), Timeout: timeout}
 	if tcp {
 		p.State = uint16(st)
 	}

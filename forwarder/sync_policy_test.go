@@ -263,3 +263,22 @@ func TestSyncGroups(t *testing.T) {
 	}
 	check("dump", dw.take())
 }
+
+// TestSyncPersistMode: with sync_persist_mode a persistent service's
+// connections are not sent, their templates are, when the connection's
+// rule says so.
+func TestSyncPersistMode(t *testing.T) {
+	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodDR, 0, 3)
+	cfg.Services[0].Persistence = &service.Persistence{Timeout: time.Minute}
+	pol := connsync.Policy{Threshold: 3, Period: 50, PersistMode: true}
+	e, mem, w, _ := syncMaster(t, cfg, &pol)
+	p := pkt{src: client4, dst: vip4, sport: 40002, dport: 80, syn: true}
+	for i := 1; i <= 3; i++ {
+		run(e, mem, buildFrame(t, p))
+		p.syn, p.ack = false, true
+	}
+	got := w.take()
+	if len(got) != 1 || got[0].Flags&connsync.FlagTemplate == 0 {
+		t.Fatalf("persist mode sent %+v, want the template alone", got)
+	}
+}

@@ -365,3 +365,77 @@ func TestSyncDumperFolds(t *testing.T) {
 		t.Errorf("after one more request: %d dumps, %d entries written", st.Dumps, w.n)
 	}
 }
+
+// TestSyncConcurrent: a running engine that is master and backup at once
+// takes sync entries, forwards their packets, dumps and reports, all at
+// the same time (for the race detector); every packet is forwarded.
+func TestSyncConcurrent(t *testing.T) {
+	const n = 200
+	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 3)
+	mem := linktest.NewMemBackend(1)
+	var forwarded atomic.Int64
+	mem.Queue(0).OnSend = func(int, []byte) { forwarded.Add(1) }
+	out := &countWriter{}
+	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 12,
+		Sync: &SyncMaster{Writer: func(int) SyncWriter { return out }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(i int, st uint16) connsync.Conn {
+		return connsync.Conn{Proto: 6, State: st, Timeout: 900,
+			Client:  netip.AddrPortFrom(clientOf(i), 20000),
+			Virtual: netip.AddrPortFrom(vip4, 80),
+			Dest:    netip.AddrPortFrom(realAddr(4, 1+i%3), 8080)}
+	}
+	for i := 0; i < n; i++ {
+		c := entry(i, 1)
+		e.InstallSync(&c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- e.Run(ctx) }()
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { // another director's messages
+		defer wg.Done()
+		for round := 0; round < 20; round++ {
+			for i := 0; i < n; i++ {
+				c := entry(i, uint16(1+round%2*6)) // ESTABLISHED, CLOSE_WAIT
+				e.InstallSync(&c)
+			}
+		}
+	}()
+	go func() { // dumps and reports
+		defer wg.Done()
+		for range 10 {
+			e.DumpSync(ctx, &countWriter{}, 1<<20)
+			e.SyncStats()
+		}
+	}()
+	go func() { // clients' packets
+		defer wg.Done()
+		for round := 0; round < 5; round++ {
+			for i := 0; i < n; i++ {
+				mem.Queue(0).Inject(buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: 20000, dport: 80, ack: true, payload: 10}))
+			}
+		}
+	}()
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for forwarded.Load() < 5*n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	if got := forwarded.Load(); got != 5*n {
+		t.Errorf("%d of %d packets forwarded; drops %v", got, 5*n, e.Stats().Drops)
+	}
+	if st := e.SyncStats(); st.Installed != n || st.Updated != 20*n {
+		t.Errorf("installed %d, updated %d; want %d, %d", st.Installed, st.Updated, n, 20*n)
+	}
+	if out.n == 0 {
+		t.Error("the engine synced none of the connections it forwarded")
+	}
+}
