@@ -3,10 +3,12 @@ package forwarder
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/xvs-project/xvs/connsync"
+	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -120,5 +122,64 @@ func BenchmarkPipelineSync(b *testing.B) {
 				pb.step(b.N)
 			})
 		}
+	}
+}
+
+// BenchmarkInstallSync reports a backup's cost per received entry, decoded
+// from real messages: new NAT connections, and updates of installed ones.
+func BenchmarkInstallSync(b *testing.B) {
+	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 3)
+	const conns = 1 << 16
+	var msgs [][]byte
+	var msg connsync.Message
+	msg.Reset(nil, 1, connsync.DefaultMaxLen)
+	for i := 0; i < conns; i++ {
+		c := connsync.Conn{Proto: 6, State: 1, Timeout: 900,
+			Client:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 20000),
+			Virtual: netip.AddrPortFrom(vip4, 80),
+			Dest:    netip.AddrPortFrom(realAddr(4, 1+i%3), 8080)}
+		if errors.Is(msg.Add(&c), connsync.ErrFull) {
+			msgs = append(msgs, append([]byte(nil), msg.Bytes()...))
+			msg.Reset(nil, 1, connsync.DefaultMaxLen)
+			msg.Add(&c)
+		}
+	}
+	msgs = append(msgs, append([]byte(nil), msg.Bytes()...))
+	for _, mode := range []string{"new", "update"} {
+		b.Run(mode, func(b *testing.B) {
+			e, _ := newTestEngine(b, cfg)
+			if err := e.SetCapacity(conns * 2); err != nil {
+				b.Fatal(err)
+			}
+			var dec connsync.Decoder
+			feed := func() {
+				for _, m := range msgs {
+					dec.Decode(m, e.InstallSync)
+				}
+			}
+			if mode == "update" {
+				feed()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += conns {
+				if mode == "new" {
+					b.StopTimer()
+					e.table.Walk(0, 0, func(ci conntrack.ConnInfo) bool {
+						if c := e.table.Lookup(&ci.Key); c != nil {
+							e.table.Expire(c)
+						}
+						return true
+					})
+					b.StartTimer()
+				}
+				feed()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64((b.N+conns-1)/conns*conns), "ns/entry")
+			if st := e.SyncStats(); st.Refused != [NumSyncRefusals]uint64{} {
+				b.Fatalf("refused %v", st.Refused)
+			}
+		})
 	}
 }

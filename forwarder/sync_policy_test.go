@@ -282,3 +282,37 @@ func TestSyncPersistMode(t *testing.T) {
 		t.Fatalf("persist mode sent %+v, want the template alone", got)
 	}
 }
+
+// TestSyncIPv6: an IPv6 NAT connection goes as a 72-byte entry and comes
+// back to the same real server on the backup.
+func TestSyncIPv6(t *testing.T) {
+	cfg := testService(service.TCP, vip6, 443, "rr", service.MethodNAT, 8443, 3)
+	e, mem, w, _ := syncMaster(t, cfg, nil)
+	p := pkt{src: client6, dst: vip6, sport: 40003, dport: 443, syn: true}
+	out := run(e, mem, buildFrame(t, p))
+	owner := realOfFrame(out[0].Data)
+	p.syn, p.ack = false, true
+	run(e, mem, buildFrame(t, p))
+	got := w.take()
+	if len(got) != 1 || !got[0].IsIPv6() || got[0].Client != netip.AddrPortFrom(client6, 40003) ||
+		got[0].Dest != netip.AddrPortFrom(realAddr(6, owner), 8443) {
+		t.Fatalf("IPv6 entry: %+v", got)
+	}
+	var msg connsync.Message
+	msg.Reset(nil, 1, 1500)
+	if err := msg.Add(&got[0]); err != nil || len(msg.Bytes()) != 8+72 {
+		t.Fatalf("encoded %d bytes (%v), want 80", len(msg.Bytes()), err)
+	}
+	b, bmem := newTestEngine(t, cfg)
+	if _, err := (&connsync.Decoder{}).Decode(msg.Bytes(), b.InstallSync); err != nil {
+		t.Fatal(err)
+	}
+	p.payload = 30
+	sent := run(b, bmem, buildFrame(t, p))
+	if len(sent) != 1 {
+		t.Fatalf("backup dropped the IPv6 mid-flow packet: %v", b.Stats().Drops)
+	}
+	if got := realOfFrame(sent[0].Data); got != owner {
+		t.Fatalf("backup sent the IPv6 connection to real %d, want %d", got, owner)
+	}
+}
