@@ -83,7 +83,7 @@ func TestSyncDaemonSockets(t *testing.T) {
 	}
 
 	first, _, _ := startBackup()
-	dumper := master.NewSyncDumper(m.NewWriter(), 0)
+	dumper := master.NewSyncDumper(m.NewWriter(), DumpOptions{})
 	goRun(func() error { dumper.Run(ctx); return nil })
 	goRun(func() error { return m.ServeRequests(ctx, dumper.Request) })
 	time.Sleep(100 * time.Millisecond) // the joins settle

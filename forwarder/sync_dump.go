@@ -18,21 +18,33 @@ const DefaultDumpRate = 50000
 // dumpPage is how many entries DumpSync reads between pauses.
 const dumpPage = 256
 
+// DumpOptions shape a full-table dump.
+type DumpOptions struct {
+	// Rate is the most entries a second (0: DefaultDumpRate).
+	Rate int
+	// Learnt includes the entries learnt from another director's sync and
+	// not forwarded here since. A director that took over from a master
+	// sets it, so the master, back as a backup, learns the idle
+	// connections it left; one that is also a backup for another
+	// director's VIPs (both roles, two sync IDs) leaves it unset, so it
+	// does not echo that director's connections back with older state.
+	Learnt bool
+}
+
 // DumpSync writes every live connection and persistence template of the
 // table to w as version 1 sync entries, each with the time it has left, at
-// most rate entries a second (0: DefaultDumpRate), and flushes w at the
-// end. It is the full-table sync IPVS lacks, for a backup that joined late
-// or restarted: the entries are ordinary sync messages, so any backup,
-// a kernel's included, installs them as it installs the rest. Connections
-// still opening are left out, as the packet path leaves them out, and so
-// are entries learnt from another director's sync and not forwarded here
-// since, so two directors that back each other up do not echo each
-// other's connections back with older state.
+// a bounded rate, and flushes w at the end. It is the full-table sync IPVS
+// lacks, for a backup that joined late or restarted: the entries are
+// ordinary sync messages, so any backup, a kernel's included, installs
+// them as it installs the rest. Connections still opening are left out,
+// as the packet path leaves them out, and so are learnt ones unless
+// opts.Learnt.
 //
 // w must not be a worker's writer (give it its own: connsync's
 // Master.NewWriter). DumpSync stops early when ctx ends and returns the
 // number of entries written.
-func (e *Engine) DumpSync(ctx context.Context, w SyncWriter, rate int) (int, error) {
+func (e *Engine) DumpSync(ctx context.Context, w SyncWriter, opts DumpOptions) (int, error) {
+	rate := opts.Rate
 	if rate <= 0 {
 		rate = DefaultDumpRate
 	}
@@ -44,7 +56,7 @@ func (e *Engine) DumpSync(ctx context.Context, w SyncWriter, rate int) (int, err
 		start := time.Now()
 		snap := e.snap.Load()
 		next, done := e.table.Walk(cursor, dumpPage, func(ci conntrack.ConnInfo) bool {
-			if e.dumpEntry(snap, &ci, &out) && w.Add(&out, time.Now()) == nil {
+			if e.dumpEntry(snap, &ci, opts.Learnt, &out) && w.Add(&out, time.Now()) == nil {
 				n++
 			}
 			return true
@@ -71,7 +83,7 @@ func (e *Engine) DumpSync(ctx context.Context, w SyncWriter, rate int) (int, err
 }
 
 // dumpEntry fills out with entry ci; false for one not to send.
-func (e *Engine) dumpEntry(snap *snapshot, ci *conntrack.ConnInfo, out *connsync.Conn) bool {
+func (e *Engine) dumpEntry(snap *snapshot, ci *conntrack.ConnInfo, learnt bool, out *connsync.Conn) bool {
 	r := snap.real(ci.Dest, ci.DestGen)
 	if r == nil || ci.Expires <= 0 {
 		return false
@@ -89,7 +101,7 @@ func (e *Engine) dumpEntry(snap *snapshot, ci *conntrack.ConnInfo, out *connsync
 	if ci.Key.Proto == flow.TCP && synced&(1<<ci.State) == 0 {
 		return false
 	}
-	if c := e.table.Lookup(&ci.Key); c == nil || c.LearntFromSync() {
+	if c := e.table.Lookup(&ci.Key); c == nil || (!learnt && c.LearntFromSync()) {
 		return false
 	}
 	fillConn(out, &ci.Key, ci.State, r, ci.Expires)
@@ -117,14 +129,14 @@ func (s *snapshot) firstMatch(svc *serviceState) *groupMatch {
 type SyncDumper struct {
 	e    *Engine
 	w    SyncWriter
-	rate int
+	opts DumpOptions
 	kick chan struct{}
 }
 
-// NewSyncDumper returns a dumper writing through w (not a worker's) at
-// rate entries a second (0: DefaultDumpRate).
-func (e *Engine) NewSyncDumper(w SyncWriter, rate int) *SyncDumper {
-	return &SyncDumper{e: e, w: w, rate: rate, kick: make(chan struct{}, 1)}
+// NewSyncDumper returns a dumper writing through w (not a worker's) with
+// opts.
+func (e *Engine) NewSyncDumper(w SyncWriter, opts DumpOptions) *SyncDumper {
+	return &SyncDumper{e: e, w: w, opts: opts, kick: make(chan struct{}, 1)}
 }
 
 // Request asks for a dump; it never blocks.
@@ -142,7 +154,7 @@ func (d *SyncDumper) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
-			if _, err := d.e.DumpSync(ctx, d.w, d.rate); err != nil {
+			if _, err := d.e.DumpSync(ctx, d.w, d.opts); err != nil {
 				return
 			}
 		}

@@ -258,7 +258,7 @@ func TestSyncGroups(t *testing.T) {
 	}
 	check("packet path", got)
 	dw := &recordWriter{}
-	if _, err := e.DumpSync(t.Context(), dw, 0); err != nil {
+	if _, err := e.DumpSync(t.Context(), dw, DumpOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	check("dump", dw.take())

@@ -264,7 +264,7 @@ func testSyncFailover(t *testing.T, m service.Method) {
 
 	// A late backup asks; the master dumps its table to it.
 	dw := newUDPWriter(t, late.pc.LocalAddr())
-	got, err := master.DumpSync(context.Background(), dw, 0)
+	got, err := master.DumpSync(context.Background(), dw, DumpOptions{})
 	if err != nil || got != n {
 		t.Fatalf("dump wrote %d entries (%v), want %d", got, err, n)
 	}
@@ -274,14 +274,18 @@ func testSyncFailover(t *testing.T, m service.Method) {
 		t.Errorf("master dump counters: %+v", st)
 	}
 
-	// A backup dumps none of what it learnt and has not forwarded since:
-	// a pair backing each other up echoes nothing back.
+	// A backup dumps none of what it learnt and has not forwarded since,
+	// unless asked: directors backing each other up under two sync IDs
+	// echo nothing back.
 	echo := &countWriter{}
-	if got, _ := backup.e.DumpSync(context.Background(), echo, 0); got != n-100 {
+	if got, _ := backup.e.DumpSync(context.Background(), echo, DumpOptions{}); got != n-100 {
 		t.Errorf("backup's dump wrote %d entries, want the %d it forwarded", got, n-100)
 	}
-	echo.n = 0
-	if got, _ := late.e.DumpSync(context.Background(), echo, 0); got != n {
+	// One that took over dumps them all, for its old master's return.
+	if got, _ := backup.e.DumpSync(context.Background(), echo, DumpOptions{Learnt: true}); got != n {
+		t.Errorf("backup's dump with learnt entries wrote %d entries, want %d", got, n)
+	}
+	if got, _ := late.e.DumpSync(context.Background(), echo, DumpOptions{}); got != n {
 		t.Errorf("late backup's dump wrote %d entries, want the %d it forwarded", got, n)
 	}
 }
@@ -338,7 +342,7 @@ func TestSyncDumperFolds(t *testing.T) {
 		run(e, mem, buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: 5000, dport: 53, udp: true, payload: 8}))
 	}
 	w := &countWriter{}
-	d := e.NewSyncDumper(w, 0)
+	d := e.NewSyncDumper(w, DumpOptions{})
 	for i := 0; i < 5; i++ {
 		d.Request()
 	}
@@ -408,7 +412,7 @@ func TestSyncConcurrent(t *testing.T) {
 	go func() { // dumps and reports
 		defer wg.Done()
 		for range 10 {
-			e.DumpSync(ctx, &countWriter{}, 1<<20)
+			e.DumpSync(ctx, &countWriter{}, DumpOptions{Rate: 1 << 20})
 			e.SyncStats()
 		}
 	}()
