@@ -95,3 +95,19 @@ func TestRequestReachesMaster(t *testing.T) {
 		t.Errorf("master counted %d requests, want 1", n)
 	}
 }
+
+// TestBackupStatsSplitDrops: a dropped datagram is counted under the
+// decode error that dropped it.
+func TestBackupStatsSplitDrops(t *testing.T) {
+	var b Backup
+	var dec Decoder
+	for _, dg := range [][]byte{{0, 1}, {0, 1, 0, 99, 0, 1, 0, 0}, Request(1)} {
+		if _, err := dec.Decode(dg, func(*Conn) {}); err != nil {
+			b.drop(err)
+		}
+	}
+	s := b.Stats()
+	if s.Dropped != 2 || s.DroppedBy[0] != 1 || s.DroppedBy[1] != 1 {
+		t.Errorf("stats %+v, want one short and one size drop", s)
+	}
+}
