@@ -3,8 +3,6 @@ package conntrack
 import (
 	"runtime"
 	"time"
-
-	"github.com/xvs-project/xvs/flow"
 )
 
 // Install puts a connection learnt from a sync message in the table, in
@@ -20,18 +18,9 @@ import (
 // ErrTemplateGone mean what they mean there. A connection installed here is
 // marked as learnt (LearntFromSync) until it is synced from this table.
 func (t *Table) Install(fwd Key, reply *Key, v Value, timeout time.Duration) (*Conn, error) {
-	if fwd.Kind != KindConn {
-		return nil, ErrBadKey
-	}
-	if reply != nil && (reply.Kind != KindReply || reply.Dst != fwd.Src ||
-		reply.DstPort != fwd.SrcPort || reply.Proto != fwd.Proto) {
-		return nil, ErrBadKey
-	}
-	st := v.State
-	if fwd.Proto != flow.TCP {
-		st = protoState(fwd.Proto)
-	} else if int(st) >= numTCPStates {
-		return nil, ErrBadConfig
+	st, err := connStart(&fwd, reply, v.State)
+	if err != nil {
+		return nil, err
 	}
 	ticks := toTicks(timeout)
 	for try := 0; try < 4; try++ {
@@ -106,15 +95,7 @@ func (t *Table) restate(c *Conn, st State, ticks uint32) bool {
 			break
 		}
 	}
-	if os := ctlState(old); os != st {
-		if cs, cn := stateClass[os], stateClass[st]; cs != cn {
-			t.class[cs].Add(-1)
-			t.class[cn].Add(1)
-		}
-		if a := st.Active(); a != os.Active() && t.hooks.Activity != nil {
-			t.hooks.Activity(c, a)
-		}
-	}
+	t.moved(c, ctlState(old), st)
 	runtime.KeepAlive(t) // c is outside the heap (see arena)
 	return true
 }

@@ -130,10 +130,7 @@ func TestSyncMarks(t *testing.T) {
 // installed under it keeps it alive.
 func TestInstallTemplate(t *testing.T) {
 	tab, clk := newTable(t, Config{Capacity: 64})
-	var mask [16]byte
-	for i := range mask {
-		mask[i] = 0xff
-	}
+	mask := hostMask()
 	c1 := clientKey(5, flow.TCP)
 	tk := TemplateKey(flow.TCP, &c1.Src, &mask, 7)
 	tm, err := tab.InstallTemplate(tk, Value{Service: 7, Dest: 1}, 60*time.Second)
@@ -162,10 +159,7 @@ func TestInstallTemplate(t *testing.T) {
 // finds.
 func TestTemplateOf(t *testing.T) {
 	tab, _ := newTable(t, Config{Capacity: 64})
-	var mask [16]byte
-	for i := range mask {
-		mask[i] = 0xff
-	}
+	mask := hostMask()
 	k := clientKey(6, flow.TCP)
 	tk := TemplateKey(flow.TCP, &k.Src, &mask, 1)
 	tm, err := tab.InsertTemplate(tk, Value{Service: 1, Dest: 1}, time.Minute)
@@ -180,4 +174,13 @@ func TestTemplateOf(t *testing.T) {
 	if tab.TemplateOf(other) != nil || tab.TemplateOf(tm) != nil {
 		t.Error("a template where there is none")
 	}
+}
+
+// hostMask is the persistence mask of one client address.
+func hostMask() [16]byte {
+	var m [16]byte
+	for i := range m {
+		m[i] = 0xff
+	}
+	return m
 }

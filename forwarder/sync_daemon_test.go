@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -90,11 +91,7 @@ func TestSyncDaemonSockets(t *testing.T) {
 
 	owner := make([]int, n)
 	for i := 0; i < n; i++ {
-		p := pkt{src: clientOf(i), dst: vip4, sport: 20000, dport: 80, syn: true}
-		out := run(master, mem, buildFrame(t, p))
-		owner[i] = realOfFrame(out[0].Data)
-		p.syn, p.ack = false, true
-		run(master, mem, buildFrame(t, p))
+		owner[i] = open(t, master, mem, clientOf(i), 20000, netip.AddrPortFrom(vip4, 80))
 		if i%100 == 99 {
 			time.Sleep(5 * time.Millisecond) // let the receiver drain, as the kernel paces its sends
 		}

@@ -150,11 +150,7 @@ func TestSyncTemplates(t *testing.T) {
 	const n = 12
 	owner := make([]int, n)
 	for i := 0; i < n; i++ {
-		p := pkt{src: clientOf(i), dst: vip4, sport: 30000, dport: 80, syn: true}
-		out := run(e, mem, buildFrame(t, p))
-		owner[i] = realOfFrame(out[0].Data)
-		p.syn, p.ack = false, true
-		run(e, mem, buildFrame(t, p))
+		owner[i] = open(t, e, mem, clientOf(i), 30000, netip.AddrPortFrom(vip4, 80))
 	}
 	got := w.take()
 	if len(got) != 2*n {
@@ -215,14 +211,7 @@ func TestSyncGroups(t *testing.T) {
 	owner := map[netip.AddrPort]int{}
 	for i := 0; i < n; i++ {
 		for _, v := range []netip.AddrPort{netip.AddrPortFrom(vip4, 80), netip.AddrPortFrom(vipWeb, 443)} {
-			p := pkt{src: clientOf(i), dst: v.Addr(), sport: 30000, dport: v.Port(), syn: true}
-			out := run(e, mem, buildFrame(t, p))
-			if len(out) != 1 {
-				t.Fatalf("SYN to %v not forwarded", v)
-			}
-			owner[netip.AddrPortFrom(clientOf(i), v.Port())] = realOfFrame(out[0].Data)
-			p.syn, p.ack = false, true
-			run(e, mem, buildFrame(t, p))
+			owner[netip.AddrPortFrom(clientOf(i), v.Port())] = open(t, e, mem, clientOf(i), 30000, v)
 		}
 	}
 	got := w.take()

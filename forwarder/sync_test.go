@@ -138,6 +138,20 @@ func realOfFrame(f []byte) int {
 	return int(f[5])
 }
 
+// open takes a client's connection to vip through the handshake on engine
+// e (its SYN, then its ACK) and returns the real server the SYN went to.
+func open(t *testing.T, e *Engine, mem *linktest.MemBackend, client netip.Addr, sport uint16, vip netip.AddrPort) int {
+	t.Helper()
+	p := pkt{src: client, dst: vip.Addr(), sport: sport, dport: vip.Port(), syn: true}
+	out := run(e, mem, buildFrame(t, p))
+	if len(out) != 1 {
+		t.Fatalf("SYN of %v to %v not forwarded: %v", client, vip, e.Stats().Drops)
+	}
+	p.syn, p.ack = false, true
+	run(e, mem, buildFrame(t, p))
+	return realOfFrame(out[0].Data)
+}
+
 // TestSyncFailover: 500 TCP connections opened on a master engine reach a
 // backup engine through real UDP sockets on loopback; the backup then
 // forwards a mid-flow packet of each (no SYN; the backup is not sloppy, so
