@@ -46,7 +46,17 @@ type SyncMaster struct {
 	// long-lived connection never expires there. Handshake states are
 	// never sent: if the master dies then, the client retries.
 	Policy *connsync.Policy
+	// FlushAfter is how long an entry may wait in a worker's partly
+	// filled message (0: DefaultSyncFlush). The kernel waits up to 2 s
+	// (IPVS_SYNC_FLUSH_TIME); a connection established in that window is
+	// lost if the master dies in it, so xvs waits far less.
+	FlushAfter time.Duration
 }
+
+// DefaultSyncFlush is SyncMaster.FlushAfter's default: well inside the
+// fastest VRRP takeover (three 100 ms adverts), and at most ten small
+// datagrams a second per worker when traffic is light.
+const DefaultSyncFlush = 100 * time.Millisecond
 
 // SyncRefusal says why a backup did not install a sync entry.
 type SyncRefusal uint8

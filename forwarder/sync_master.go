@@ -17,6 +17,10 @@ type syncWorker struct {
 	table  *conntrack.Table
 	conn   connsync.Conn
 	now    time.Time // set once per poll, before the batch
+	// flushAfter bounds how long an entry waits; pending is when the
+	// first entry since the last flush was added (zero: none).
+	flushAfter time.Duration
+	pending    time.Time
 
 	conns, tmpls, errs counter
 }
@@ -32,13 +36,22 @@ func (e *Engine) newSyncWorker(i int) *syncWorker {
 	if w == nil {
 		return nil
 	}
-	return &syncWorker{w: w, policy: s.Policy, table: e.table, now: time.Now()}
+	flush := s.FlushAfter
+	if flush <= 0 {
+		flush = DefaultSyncFlush
+	}
+	return &syncWorker{w: w, policy: s.Policy, table: e.table, now: time.Now(), flushAfter: flush}
 }
 
 // tick is the worker's clock for the next batch, and the moment a message
 // that waited long enough goes out.
 func (s *syncWorker) tick() {
 	s.now = time.Now()
+	if !s.pending.IsZero() && s.now.Sub(s.pending) >= s.flushAfter {
+		s.w.Flush(s.now, true)
+		s.pending = time.Time{}
+		return
+	}
 	s.w.Flush(s.now, false)
 }
 
@@ -83,6 +96,9 @@ func (s *syncWorker) add(c *connsync.Conn, n *counter) {
 	if err := s.w.Add(c, s.now); err != nil {
 		s.errs.add(1)
 		return
+	}
+	if s.pending.IsZero() {
+		s.pending = s.now
 	}
 	n.add(1)
 }

@@ -305,3 +305,45 @@ func TestSyncIPv6(t *testing.T) {
 		t.Fatalf("backup sent the IPv6 connection to real %d, want %d", got, owner)
 	}
 }
+
+// flushWriter counts the flushes that must send.
+type flushWriter struct {
+	recordWriter
+	forced int
+}
+
+func (w *flushWriter) Flush(_ time.Time, force bool) {
+	if force {
+		w.forced++
+	}
+}
+
+// TestSyncFlushAfter: an entry waits in a partly filled message at most
+// SyncMaster.FlushAfter: the worker's next poll after that sends it.
+func TestSyncFlushAfter(t *testing.T) {
+	w := &flushWriter{}
+	mem := linktest.NewMemBackend(1)
+	e, err := New(Options{Backend: mem, Router: testRouter(), TableCapacity: 1 << 10,
+		Services: testService(service.TCP, vip4, 80, "rr", service.MethodDR, 0, 3),
+		Sync:     &SyncMaster{Writer: func(int) SyncWriter { return w }, FlushAfter: 30 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.workers[0].poll() // an idle poll flushes nothing
+	open(t, e, mem, client4, 40000, netip.AddrPortFrom(vip4, 80))
+	if len(w.got) != 1 || w.forced != 0 {
+		t.Fatalf("after the handshake: %d entries, %d flushes", len(w.got), w.forced)
+	}
+	start := time.Now()
+	for w.forced == 0 && time.Since(start) < time.Second {
+		e.workers[0].poll()
+	}
+	if waited := time.Since(start); w.forced != 1 || waited > 200*time.Millisecond {
+		t.Errorf("%d flushes after %v, want 1 after about 30 ms", w.forced, waited)
+	}
+	e.workers[0].poll()
+	if w.forced != 1 {
+		t.Errorf("%d flushes with nothing pending", w.forced)
+	}
+}
