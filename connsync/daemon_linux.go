@@ -57,6 +57,8 @@ type Master struct {
 	fd   int
 	Sent atomic.Uint64 // datagrams
 	Lost atomic.Uint64 // datagrams the socket refused
+	// Requests counts the dump requests ServeRequests heard.
+	Requests atomic.Uint64
 }
 
 // NewMaster opens the master's socket: UDP from the interface's primary
@@ -201,6 +203,10 @@ type Backup struct {
 	dec Decoder
 	// Counters of what arrived.
 	Messages, Dropped, Conns, Skipped atomic.Uint64
+	// Ignored counts messages of another sync ID; droppedBy splits
+	// Dropped by Decode's error (see Stats).
+	Ignored   atomic.Uint64
+	droppedBy [len(DecodeErrors)]atomic.Uint64
 }
 
 // NewBackup opens the backup's socket: bound to the group and port on the
@@ -259,7 +265,10 @@ func (b *Backup) Run(ctx context.Context, install func(*Conn)) error {
 		b.Messages.Add(1)
 		d, err := b.dec.Decode(buf[:n], install)
 		if err != nil {
-			b.Dropped.Add(1)
+			b.drop(err)
+		}
+		if d.Ignored {
+			b.Ignored.Add(1)
 		}
 		b.Conns.Add(uint64(d.Conns))
 		b.Skipped.Add(uint64(d.Skipped))

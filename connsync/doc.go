@@ -21,5 +21,10 @@
 // Around it: Policy, the kernel's rule for when a master sends a
 // connection (sync_threshold, sync_period, refresh and retries), and the
 // daemons' sockets as the kernel opens them: Master with one Writer per
-// forwarding worker, so the packet path takes no lock, and Backup.
+// forwarding worker, so the packet path takes no lock, and Backup; their
+// counts (Stats). Beyond the kernel: a backup that starts asks the masters
+// for their whole tables with an empty version 1 message (Request,
+// RequestDump), which every kernel receiver takes as a message of no
+// connections, and a master hears it (ServeRequests) and answers with a
+// dump in ordinary messages (request.go says why this shape).
 package connsync

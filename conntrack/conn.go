@@ -38,7 +38,7 @@ const (
 	// expiry and liveness move together:
 	//   bits  0-31 expiry tick
 	//   bits 32-39 state (connection)     | bits 32-55 controlled conns (template)
-	//   bits 40-55 unused (connection)
+	//   bits 40-55 sync marks (connection; see install_mark.go)
 	//   bit  56 live, 57 no output seen yet, 58 orphan (template out of the index)
 	wCtl = 7
 	// wSvc: service<<32 | dest. A free entry keeps its free time here.

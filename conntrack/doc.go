@@ -14,7 +14,13 @@
 //     that grow shard by shard, and eviction under pressure that drops
 //     embryonic (never-established) entries first and counts every eviction;
 //   - per-entry packet and byte counters, and paged listing (Walk) for
-//     ipvsadm -Lc.
+//     ipvsadm -Lc;
+//   - what connection sync needs of the table: Install and
+//     InstallTemplate put an entry a sync message describes in with its
+//     state and timeout (a later message restates it), and per-connection
+//     sync marks (MarkSynced, SinceSync, LearntFromSync) kept in the
+//     control word's spare bits, so a master remembers what it sent
+//     without memory of its own.
 //
 // It refers to services and real servers by opaque IDs and knows nothing of
 // packets beyond tuples and TCP flags.

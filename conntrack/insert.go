@@ -27,24 +27,34 @@ import (
 // chain's order. A takeover gives replies one owner, and it is what
 // nftables' NAT does for a SYN that meets a closing conntrack entry.)
 func (t *Table) Insert(fwd Key, reply *Key, v Value) (*Conn, error) {
-	if fwd.Kind != KindConn {
-		return nil, ErrBadKey
-	}
-	if reply != nil && (reply.Kind != KindReply || reply.Dst != fwd.Src ||
-		reply.DstPort != fwd.SrcPort || reply.Proto != fwd.Proto) {
-		return nil, ErrBadKey
-	}
-	st := v.State
-	if fwd.Proto != flow.TCP {
-		st = protoState(fwd.Proto)
-	} else if int(st) >= numTCPStates {
-		return nil, ErrBadConfig
+	st, err := connStart(&fwd, reply, v.State)
+	if err != nil {
+		return nil, err
 	}
 	bits := uint64(0)
 	if reply == nil {
 		bits = ctlNoOutput
 	}
 	return t.insert(&fwd, reply, &v, typeConn, connCtl(st, 0, bits), t.timeouts[st].Load())
+}
+
+// connStart checks a new connection's keys (see Insert) and returns the
+// state it starts in: st for TCP, the protocol's one state otherwise.
+func connStart(fwd, reply *Key, st State) (State, error) {
+	if fwd.Kind != KindConn {
+		return 0, ErrBadKey
+	}
+	if reply != nil && (reply.Kind != KindReply || reply.Dst != fwd.Src ||
+		reply.DstPort != fwd.SrcPort || reply.Proto != fwd.Proto) {
+		return 0, ErrBadKey
+	}
+	if fwd.Proto != flow.TCP {
+		return protoState(fwd.Proto), nil
+	}
+	if int(st) >= numTCPStates {
+		return 0, ErrBadConfig
+	}
+	return st, nil
 }
 
 // InsertTemplate adds a persistence template under k (Kind KindTemplate):

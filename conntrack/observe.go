@@ -62,14 +62,23 @@ func (t *Table) Observe(c *Conn, dir Dir, tcpFlags uint8, bytes int) State {
 		c.w[wBytesIn].Add(uint64(bytes) << 16)
 	}
 	if st := ctlState(old); ns != st {
-		if cs, cn := stateClass[st], stateClass[ns]; cs != cn {
-			t.class[cs].Add(-1)
-			t.class[cn].Add(1)
-		}
-		if a := ns.Active(); a != st.Active() && t.hooks.Activity != nil {
-			t.hooks.Activity(c, a)
-		}
+		t.moved(c, st, ns)
 	}
 	runtime.KeepAlive(t) // c is outside the heap (see arena)
 	return ns
+}
+
+// moved accounts connection c's move from state st to ns: the eviction
+// classes' counts, and the Activity hook when it changes activity.
+func (t *Table) moved(c *Conn, st, ns State) {
+	if ns == st {
+		return
+	}
+	if cs, cn := stateClass[st], stateClass[ns]; cs != cn {
+		t.class[cs].Add(-1)
+		t.class[cn].Add(1)
+	}
+	if a := ns.Active(); a != st.Active() && t.hooks.Activity != nil {
+		t.hooks.Activity(c, a)
+	}
 }

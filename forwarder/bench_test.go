@@ -22,11 +22,15 @@ type pipelineBench struct {
 	next   int
 }
 
-func newPipelineBench(tb testing.TB, m service.Method, flows int) *pipelineBench {
+func newPipelineBench(tb testing.TB, m service.Method, flows int, opts ...func(*Options)) *pipelineBench {
 	cfg := testService(service.UDP, vip4, 53, "rr", m, 0, 3)
 	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
-	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 20})
+	o := Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 20}
+	for _, f := range opts {
+		f(&o)
+	}
+	e, err := New(o)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -43,4 +43,12 @@
 // verdicts; for AF_PACKET the rings' overruns and transmit losses) and the
 // connection table's evictions — and Engine.Stats carries the same records
 // in Stats.Drops for the metrics.
+//
+// Connection sync (IPVS's sync protocol v1, package connsync's codec and
+// sockets) runs in the workers too: with Options.Sync each worker hands
+// the connections whose state changed to its own connsync writer, without
+// a lock or an allocation (sync_master.go); Engine.InstallSync puts a
+// backup's received entries in the table, Engine.DumpSync and SyncDumper
+// write the whole table for a backup that joins late, and
+// Engine.SyncStats counts both sides (sync.go).
 package forwarder

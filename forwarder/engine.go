@@ -41,6 +41,9 @@ type Options struct {
 	// VLANs are the VLANs served on tagged frames (see VLAN; LearnVLANs
 	// finds the director's own). None: tagged frames are dropped.
 	VLANs []VLAN
+	// Sync, if set, makes the engine a connection-sync master (see
+	// SyncMaster); a backup needs nothing here (see InstallSync).
+	Sync *SyncMaster
 }
 
 // Engine is the forwarding engine: workers per queue, the connection table,
@@ -69,6 +72,8 @@ type Engine struct {
 	stop    chan struct{}
 	done    sync.WaitGroup
 	closed  atomic.Bool
+
+	syncCtr syncCounters // see SyncStats
 }
 
 // New builds an engine over a backend with an initial configuration. It
@@ -118,8 +123,10 @@ func New(opts Options) (*Engine, error) {
 	if _, err := e.install(cfg); err != nil {
 		return nil, err
 	}
-	for _, q := range e.backend.Queues() {
-		e.workers = append(e.workers, newWorker(q, e))
+	for i, q := range e.backend.Queues() {
+		w := newWorker(q, e)
+		w.p.sync = e.newSyncWorker(i)
+		e.workers = append(e.workers, w)
 	}
 	return e, nil
 }

@@ -13,7 +13,11 @@ func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdi
 	if r.method != service.MethodNAT {
 		dir = conntrack.DirInputOnly
 	}
-	p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
+	prev := c.State()
+	st := p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
+	if p.sync != nil {
+		p.sync.after(c, r, p.pkt.Proto, prev, st)
+	}
 	return p.forwardNew(f, r)
 }
 
@@ -40,7 +44,11 @@ func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
 // reply sends a NAT real server's reply back to the client as from the VIP.
 func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict {
 	pkt := &p.pkt
-	p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
+	prev := c.State()
+	st := p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
+	if p.sync != nil {
+		p.sync.after(c, r, p.pkt.Proto, prev, st)
+	}
 	p.last, p.lastReply = r, true
 	rc := p.stats.realStats(r.id)
 	rc.outPkts.add(1)

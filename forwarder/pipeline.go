@@ -33,6 +33,7 @@ type pipeline struct {
 	reuse  ConnReuse
 	stats  *queueStats
 	vlans  *atomic.Pointer[vlanTable] // the engine's; never holds nil
+	sync   *syncWorker                // nil unless the engine is a sync master
 
 	snap *snapshot // loaded once per batch
 	pkt  encap.Packet

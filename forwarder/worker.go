@@ -87,6 +87,9 @@ func (w *worker) poll() int {
 	if w.p.frag.nHeld > 0 {
 		w.fragments() // release or expire out-of-order fragments
 	}
+	if w.p.sync != nil {
+		w.p.sync.tick() // the batch clock, and messages that waited long enough
+	}
 	return n
 }
 
