@@ -98,6 +98,9 @@ func build(services []Service) ([]*svcState, error) {
 					r.failed++
 				}
 				kind, target := c.Checker.Describe()
+				if via := netOf(c.Checker).viaOrZero(); via.IsValid() {
+					target += " via " + via.String()
+				}
 				cs.st = CheckStatus{Service: cfg.Name, Real: r.cfg.Name, Kind: kind, Target: target, Up: cs.m.up}
 				r.checks = append(r.checks, cs)
 			}

@@ -118,6 +118,29 @@ func (b *boundConn) Close() error {
 	return b.Conn.Close()
 }
 
+// netOf is the Net a network checker dials through; nil for others.
+func netOf(c Checker) *Net {
+	switch c := c.(type) {
+	case *TCP:
+		return c.Net
+	case *HTTP:
+		return c.Net
+	case *UDP:
+		return c.Net
+	case *DNS:
+		return c.Net
+	}
+	return nil
+}
+
+// viaOrZero is n's Via; the zero AddrPort for a nil Net.
+func (n *Net) viaOrZero() netip.AddrPort {
+	if n == nil {
+		return netip.AddrPort{}
+	}
+	return n.Via
+}
+
 // InNetns returns an Enter function that runs fn on a thread switched into the network
 // namespace at path (e.g. /run/netns/probe) and switches the thread back afterwards. If the
 // switch back fails the thread is left locked, so the Go runtime retires it instead of reusing

@@ -8,8 +8,10 @@ import (
 // CheckStatus is one checker's line in `xvsadm --checks`.
 type CheckStatus struct {
 	Service, Real string
-	Kind          Kind
-	Target        string
+	Kind Kind
+	// Target is what the checker probes ("198.18.1.2:80/health"), with
+	// " via VIP:port" when a path-true probe is routed through the VIP.
+	Target string
 	// Up is the checker's state; RealAlive the real server's (all its checkers up).
 	Up, RealAlive bool
 	// Weight is the real server's weight in the pool now (0 when out or inhibited).

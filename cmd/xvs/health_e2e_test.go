@@ -589,3 +589,85 @@ virtual_server %[1]s 8080 {
 		traffic(fmt.Sprintf("after reload %d", i))
 	}
 }
+
+// TestHealthPathTrue: with --probe-address, the checks of DR and TUN real
+// servers travel the forwarded packets' way. A DR server whose service
+// listens but that lacks the VIP on lo, and a TUN server without
+// decapsulation, are down by the path-true check while a plain TCP check of
+// RIP:port says up (both shown in xvsadm --checks); the healthy server
+// stays and takes every request.
+func TestHealthPathTrue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	for _, tc := range []struct {
+		mode   testnet.Mode
+		break_ func(t *testing.T, l *lab)
+	}{
+		{testnet.DR, func(t *testing.T, l *lab) {
+			out, err := l.Reals[1].Run(context.Background(), "ip", "addr", "del", l.VIP4.String()+"/32", "dev", "lo")
+			if err != nil {
+				t.Fatalf("remove the VIP from lo: %v %s", err, out)
+			}
+		}},
+		{testnet.TUN, func(t *testing.T, l *lab) {
+			out, err := l.Reals[1].Run(context.Background(), xvsBinary(t), "decap", "-i", l.Reals[1].Iface, "--remove")
+			if err != nil {
+				t.Fatalf("remove decapsulation: %v %s", err, out)
+			}
+		}},
+	} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			method := strings.ToLower(tc.mode.String())
+			l := startWith(t, setup{mode: tc.mode, backend: "xdp", reals: 2,
+				serve: testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}},
+				args:  []string{"--probe-address", "198.18.0.50/23"},
+				config: func(l *testnet.Lab) string {
+					return fmt.Sprintf(`services:
+  - proto: tcp
+    vip: %s
+    port: 80
+    scheduler: rr
+    check:
+      delay_loop: 1
+      HTTP_GET: {url: {path: /}, connect_timeout: 1}
+    reals:
+      - {address: %s, method: %s}
+      - address: %s
+        method: %s
+        check:
+          TCP_CHECK:
+            - {connect_timeout: 1}
+            - {connect_timeout: 1, path-true: false}
+`, l.VIP4, l.Reals[0].Addr4, method, l.Reals[1].Addr4, method)
+				}})
+			c := l.client(t)
+			waitChecked(t, c, 3)
+			tc.break_(t, l)
+			bad := l.Reals[1].Addr4
+			waitFor(t, 10*time.Second, "the broken server out", func() bool {
+				_, in := weights(t, c, webKey(l))[bad]
+				return !in
+			})
+			listing := l.xvsadm(t, "--checks")
+			t.Logf("xvsadm --checks:\n%s", listing)
+			rep, err := c.Checks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var states []string
+			for _, st := range rep.Checks {
+				if strings.HasPrefix(st.Real, bad.String()+":") {
+					states = append(states, st.State())
+				}
+			}
+			if strings.Join(states, " ") != "down up" {
+				t.Errorf("broken server's checkers (path-true, plain): %v, want down up", states)
+			}
+			sum, err := l.Client.HTTPGet(context.Background(), testnet.GetOptions{URL: "http://" + l.VIP4.String() + "/", N: 20, Parallel: 2})
+			if err != nil || sum.OK != 20 {
+				t.Errorf("%d of 20 requests answered (%v %v)", sum.OK, err, sum.Errors)
+			}
+		})
+	}
+}
