@@ -8,7 +8,7 @@ import (
 // CheckStatus is one checker's line in `xvsadm --checks`.
 type CheckStatus struct {
 	Service, Real string
-	Kind Kind
+	Kind          Kind
 	// Target is what the checker probes ("198.18.1.2:80/health"), with
 	// " via VIP:port" when a path-true probe is routed through the VIP.
 	Target string
