@@ -140,6 +140,9 @@ func LoadConfigFile(path string) (*service.Config, error) {
 // (with a warning), and so does a checker whose connect_ip is not the real
 // server's address.
 //
+// A vrrp: list at the top holds the VRRP instances the daemon runs
+// (configvrrp.go has the format: keepalived's vrrp_instance keywords).
+//
 // ParseConfig returns the services only; ReadFile returns the whole File,
 // with the checks (Health, Sorry, Probes) and keepalived's warnings. Both
 // refuse a file with a bad check: block.
@@ -151,7 +154,11 @@ func ParseConfig(name string, data []byte) (*service.Config, error) {
 	return f.Services, nil
 }
 
-type parser struct{ file string }
+type parser struct {
+	file string
+	// vrrpNode is the file's vrrp: list, read after the services.
+	vrrpNode *yaml.Node
+}
 
 func (p *parser) fail(n *yaml.Node, field string, err error) error {
 	return &ConfigError{File: p.file, Line: n.Line, Field: field, Err: err}
@@ -190,6 +197,10 @@ func (p *parser) config(root *yaml.Node) (*service.Config, []*yaml.Node, error) 
 	cfg := &service.Config{}
 	var nodes []*yaml.Node
 	err := p.fields(doc, "config", map[string]func(*yaml.Node, string) error{
+		"vrrp": func(v *yaml.Node, field string) error {
+			p.vrrpNode = v
+			return nil
+		},
 		"services": func(v *yaml.Node, field string) error {
 			if v.Kind != yaml.SequenceNode {
 				return p.failf(v, field, "expected a list of services")

@@ -133,5 +133,8 @@ func parseYAMLFile(path string, data []byte) (*File, error) {
 	if err := p.checks(f, nodes); err != nil {
 		return nil, err
 	}
+	if err := p.vrrp(f); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
