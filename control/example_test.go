@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
 )
 
@@ -76,4 +79,66 @@ func ExampleReloader() {
 	// Output:
 	// reload: <nil> 1
 	// bad file refused: true 1
+}
+
+// A Go program that embeds the forwarder runs a file's health checks on its
+// engine with a Supervisor: here a real server whose port is closed leaves
+// the pool, the other stays.
+func ExampleSupervisor() {
+	open, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer open.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed.Close()
+	port := func(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).Port) }
+
+	dir, _ := os.MkdirTemp("", "xvs-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "xvs.yaml")
+	os.WriteFile(path, []byte(`services:
+  - proto: tcp
+    vip: 198.18.0.10
+    port: 80
+    check:
+      delay_loop: 1
+      warmup: 0
+      TCP_CHECK: {connect_timeout: 1, retry: 0}
+    reals:
+      - {address: 127.0.0.1, port: `+port(open)+`, method: nat}
+      - {address: 127.0.0.2, port: `+port(closed)+`, method: nat}
+`), 0o600)
+	f, err := ReadFile(path, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	engine := newFakeEngine() // a *forwarder.Engine in a real program
+	sup := NewSupervisor(engine, SupervisorOptions{Health: health.Options{Logger: quietLog}})
+	if err := sup.Install(f); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	settled := func() bool {
+		for _, st := range sup.Status() {
+			if st.Runs == 0 {
+				return false
+			}
+		}
+		return len(engine.Config().Services[0].Reals) == 1
+	}
+	for !settled() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("in the pool:", engine.Config().Services[0].Reals[0].Addr)
+	for _, st := range sup.Status() {
+		fmt.Println(st.Real[:9], st.State())
+	}
+	// Output:
+	// in the pool: 127.0.0.1
+	// 127.0.0.1 up
+	// 127.0.0.2 down
 }
