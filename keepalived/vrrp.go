@@ -424,6 +424,7 @@ func (v *VRRPInstance) Instance(g Global) vrrp.Instance {
 		UnicastPeers: v.UnicastPeers,
 		GARPRepeat:   pick(5, nonZero(g.GARPMasterRepeat), nonZero(v.GARPMasterRepeat)),
 		GARPDelay:    pick(5*time.Second, nonZero(g.GARPMasterDelay), nonZero(v.GARPMasterDelay)),
+		GARPRefresh:  pick(0, nonZero(g.GARPMasterRefresh), nonZero(v.GARPMasterRefresh)),
 	}
 	in.Primary = v.UnicastSrc
 	for _, p := range v.VIPs {

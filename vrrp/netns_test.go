@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xvs-project/xvs/internal/testnet"
 )
 
@@ -214,5 +216,41 @@ func TestSplitBrainHeals(t *testing.T) {
 	}
 	if !hasVIP(t, p.a, vipText) || hasVIP(t, p.b, vipText) {
 		t.Errorf("after the heal: vip on a %v, on b %v", hasVIP(t, p.a, vipText), hasVIP(t, p.b, vipText))
+	}
+}
+
+// TestGARPRefresh: a master with garp_master_refresh repeats its gratuitous
+// ARP that often, so switches and hosts that age entries out keep it.
+func TestGARPRefresh(t *testing.T) {
+	p := newPair(t)
+	var fd int
+	if err := p.b.Do(func() (err error) {
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ARP)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	in := instance(p.a, "va", OwnerPriority, time.Second)
+	in.GARPRefresh, in.GARPDelay = 100*time.Millisecond, -1
+	run(t, in)
+
+	vip := netip.MustParsePrefix(vipText).Addr().As4()
+	garps := 0
+	buf := make([]byte, 128)
+	for end := time.Now().Add(650 * time.Millisecond); time.Now().Before(end); {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		// A gratuitous ARP names the VIP as sender and target.
+		if err == nil && n >= 42 && [4]byte(buf[28:32]) == vip && [4]byte(buf[38:42]) == vip {
+			garps++
+		}
+	}
+	t.Logf("%d gratuitous ARPs in 650 ms (one burst, then one every 100 ms)", garps)
+	if garps < 5 {
+		t.Errorf("%d gratuitous ARPs in 650 ms, want the first and about one per 100 ms", garps)
 	}
 }

@@ -41,6 +41,10 @@ type Instance struct {
 	// negative GARPDelay sends no second burst.
 	GARPRepeat int
 	GARPDelay  time.Duration
+	// GARPRefresh, if positive, repeats the announcements (one per
+	// address) this often while master (garp_master_refresh), for
+	// switches and hosts that age ARP entries out.
+	GARPRefresh time.Duration
 	// NetNS is the path of the network namespace the instance runs in
 	// (/run/netns/NAME); empty for the daemon's own.
 	NetNS string
@@ -71,6 +75,9 @@ type Speaker struct {
 	addr *addrs
 
 	buf []byte // the advert being sent
+	// refreshAt is when a master next repeats its announcements
+	// (GARPRefresh); zero when not master. Only Run's goroutine uses it.
+	refreshAt time.Time
 
 	mu     sync.Mutex
 	status Status
@@ -158,8 +165,10 @@ func (s *Speaker) Run(ctx context.Context) error {
 	s.do(s.m.Start(time.Now()), &garpAt)
 	for ctx.Err() == nil {
 		deadline := s.m.Deadline()
-		if !garpAt.IsZero() && garpAt.Before(deadline) {
-			deadline = garpAt
+		for _, at := range []time.Time{garpAt, s.refreshAt} {
+			if !at.IsZero() && at.Before(deadline) {
+				deadline = at
+			}
 		}
 		msg, src, dst, ttl, err := s.conn.recv(ctx, buf, deadline)
 		now := time.Now()
@@ -176,6 +185,10 @@ func (s *Speaker) Run(ctx context.Context) error {
 				if s.m.State() == Master {
 					s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
 				}
+			}
+			if !s.refreshAt.IsZero() && !now.Before(s.refreshAt) {
+				s.refreshAt = now.Add(s.in.GARPRefresh)
+				s.addr.announce(s.in.VIPs, 1)
 			}
 			s.do(s.m.Timer(now), &garpAt)
 			continue
@@ -285,11 +298,15 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 			if s.in.GARPDelay > 0 {
 				*garpAt = time.Now().Add(s.in.GARPDelay)
 			}
+			if s.in.GARPRefresh > 0 {
+				s.refreshAt = time.Now().Add(s.in.GARPRefresh)
+			}
 		case DropAddrs:
 			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
 				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
 			}
 			*garpAt = time.Time{}
+			s.refreshAt = time.Time{}
 		}
 	}
 	now := s.m.State()
