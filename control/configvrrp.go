@@ -80,7 +80,11 @@ func (p *parser) vrrp(f *File) error {
 		f.Warnings = append(f.Warnings, w.String())
 	}
 	for _, v := range kc.VRRPInstances {
-		f.VRRP = append(f.VRRP, VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()})
+		in := VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()}
+		if in.Tracks, err = v.Tracks(kc.VRRPScripts); err != nil {
+			return err
+		}
+		f.VRRP = append(f.VRRP, in)
 	}
 	return nil
 }

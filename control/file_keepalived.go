@@ -33,11 +33,11 @@ func parseKeepalivedFile(path string, data []byte) (*File, error) {
 		}
 	}
 	for _, v := range kc.VRRPInstances {
-		if len(v.TrackInterfaces)+len(v.TrackScripts) > 0 {
-			f.Warnings = append(f.Warnings, v.Pos.String()+": vrrp_instance "+v.Name+
-				": track_interface and track_script are not implemented yet; the priority stays as written")
+		in := VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()}
+		if in.Tracks, err = v.Tracks(kc.VRRPScripts); err != nil {
+			return nil, err
 		}
-		f.VRRP = append(f.VRRP, VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()})
+		f.VRRP = append(f.VRRP, in)
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package keepalived
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,10 @@ type VIP struct {
 type Track struct {
 	Name   string
 	Weight int
+	// WeightSet says the line gave a weight; a track_script line without
+	// one takes its vrrp_script's.
+	WeightSet bool
+	Pos       Pos
 }
 
 // VRRPScript is one vrrp_script block.
@@ -216,13 +221,13 @@ func (b *builder) vrrpInstance(n *node) error {
 			}
 		case "track_interface", "track_script":
 			for _, t := range k.children {
-				tr := Track{Name: t.key.text}
+				tr := Track{Name: t.key.text, Pos: t.key.pos}
 				if len(t.args) == 2 && t.args[0].text == "weight" {
 					w, werr := c.weight(t, t.args[1])
 					if werr != nil {
 						return werr
 					}
-					tr.Weight = w
+					tr.Weight, tr.WeightSet = w, true
 				} else if len(t.args) != 0 {
 					return c.err(t, "want <name> [weight N]")
 				}
@@ -452,6 +457,31 @@ func nonZero[T comparable](x T) *T {
 		return nil
 	}
 	return &x
+}
+
+// Tracks maps the instance's track_interface and track_script lines onto
+// package vrrp's tracking, with the file's vrrp_script blocks; a
+// track_script naming no vrrp_script is refused at its line.
+func (v *VRRPInstance) Tracks(scripts []*VRRPScript) ([]vrrp.Track, error) {
+	var out []vrrp.Track
+	for _, t := range v.TrackInterfaces {
+		out = append(out, vrrp.Track{Interface: t.Name, Weight: t.Weight})
+	}
+	for _, t := range v.TrackScripts {
+		i := slices.IndexFunc(scripts, func(s *VRRPScript) bool { return s.Name == t.Name })
+		if i < 0 {
+			return nil, &Error{Pos: t.Pos, Where: "vrrp_instance " + v.Name, Field: "track_script",
+				Msg: "no vrrp_script " + strconv.Quote(t.Name)}
+		}
+		sc := scripts[i]
+		w := sc.Weight
+		if t.WeightSet {
+			w = t.Weight
+		}
+		out = append(out, vrrp.Track{Script: sc.Script, Interval: sc.Interval, Timeout: sc.Timeout,
+			Rise: sc.Rise, Fall: sc.Fall, Weight: w})
+	}
+	return out, nil
 }
 
 // Scripts returns the instance's notify scripts for vrrp.Scripts.OnState.

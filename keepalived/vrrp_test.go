@@ -1,10 +1,13 @@
 package keepalived
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xvs-project/xvs/vrrp"
 )
 
 func TestVRRPFile(t *testing.T) {
@@ -35,8 +38,9 @@ func TestVRRPFile(t *testing.T) {
 		v.AdvertInt != 100*time.Millisecond || v.Version != 3 || !v.NoPreempt || len(v.VIPs) != 2 ||
 		v.VIPs[0].Prefix.String() != "198.18.0.10/32" || v.VIPs[0].Dev != "eth0" ||
 		v.VIPs[1].Prefix.String() != "198.18.0.11/32" || v.VIPs[1].Dev != "eth1" ||
-		len(v.TrackInterfaces) != 1 || v.TrackInterfaces[0] != (Track{"eth0", -20}) ||
-		len(v.TrackScripts) != 1 || v.TrackScripts[0] != (Track{"chk_xvs", 0}) ||
+		len(v.TrackInterfaces) != 1 || v.TrackInterfaces[0].Name != "eth0" || v.TrackInterfaces[0].Weight != -20 ||
+		!v.TrackInterfaces[0].WeightSet || len(v.TrackScripts) != 1 || v.TrackScripts[0].Name != "chk_xvs" ||
+		v.TrackScripts[0].WeightSet ||
 		!slices.Equal(v.Notify, []string{"/etc/xvs/notify.sh"}) ||
 		!slices.Equal(v.NotifyMaster, []string{"/etc/xvs/master.sh", "--now"}) {
 		t.Errorf("VI_1 %+v", v)
@@ -127,5 +131,33 @@ func TestGARPDelayZero(t *testing.T) {
 	}
 	if d := c.VRRPInstances[0].Instance(c.Global).GARPDelay; d >= 0 {
 		t.Errorf("GARPDelay %v, want negative (no second burst)", d)
+	}
+}
+
+// TestVRRPTracks: track_interface and track_script lines become package
+// vrrp's tracking, a script line without a weight taking its
+// vrrp_script's; a missing script is refused at its line.
+func TestVRRPTracks(t *testing.T) {
+	c, err := ParseFile("testdata/vrrp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.VRRPInstances[0].Tracks(c.VRRPScripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []vrrp.Track{
+		{Interface: "eth0", Weight: -20},
+		{Script: []string{"/usr/bin/pgrep", "-x", "xvs"}, Interval: 2 * time.Second, Timeout: 2 * time.Second, Rise: 3, Fall: 2, Weight: -30},
+	}
+	if !reflect.DeepEqual(tr, want) {
+		t.Errorf("tracks %+v, want %+v", tr, want)
+	}
+	c2, err := Parse("k.conf", []byte("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n    virtual_ipaddress {\n        198.18.0.10\n    }\n    track_script {\n        nosuch weight 5\n    }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.VRRPInstances[0].Tracks(c2.VRRPScripts); err == nil || !strings.Contains(err.Error(), `k.conf:8: vrrp_instance VI_1: track_script: no vrrp_script "nosuch"`) {
+		t.Errorf("missing script: %v", err)
 	}
 }

@@ -14,6 +14,9 @@ const (
 	Initialize State = iota
 	Backup
 	Master
+	// Fault is keepalived's FAULT: a tracked object with weight 0 is down,
+	// so the instance neither advertises nor takes over until it is back.
+	Fault
 )
 
 // String returns keepalived's word for s.
@@ -25,6 +28,8 @@ func (s State) String() string {
 		return "BACKUP"
 	case Master:
 		return "MASTER"
+	case Fault:
+		return "FAULT"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -187,6 +192,40 @@ func (m *Machine) Advert(now time.Time, a *Advert, src netip.Addr) []Action {
 			m.downAt = now.Add(m.masterDown())
 			return []Action{DropAddrs}
 		}
+	}
+	return nil
+}
+
+// Priority is the priority the instance advertises now: the configured
+// one, moved by tracking (Track).
+func (m *Machine) Priority() uint8 { return m.cfg.Priority }
+
+// Track applies what tracking says (keepalived's track_interface and
+// track_script): prio is the priority from now on (1..254; an address
+// owner's 255 is not tracked), fault that a weight-0 object is down. A
+// master that faults says it is leaving and drops the addresses; one that
+// recovers is a backup again, with a fresh Master_Down_Interval. A master
+// whose priority changed advertises it at once, so a backup that now
+// outranks it preempts without waiting for the next interval.
+func (m *Machine) Track(now time.Time, prio uint8, fault bool) []Action {
+	if m.cfg.Priority != OwnerPriority && prio >= 1 && prio < OwnerPriority {
+		changed := prio != m.cfg.Priority
+		m.cfg.Priority = prio
+		if changed && m.state == Master && !fault {
+			m.adverAt = now.Add(m.cfg.Interval)
+			return []Action{SendAdvert}
+		}
+	}
+	switch {
+	case fault && m.state == Master:
+		m.state = Fault
+		return []Action{SendStop, DropAddrs}
+	case fault && m.state == Backup:
+		m.state = Fault
+	case !fault && m.state == Fault:
+		m.state = Backup
+		m.masterAdverInterval = m.cfg.Interval
+		m.downAt = now.Add(m.masterDown())
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -253,4 +254,60 @@ func TestGARPRefresh(t *testing.T) {
 	if garps < 5 {
 		t.Errorf("%d gratuitous ARPs in 650 ms, want the first and about one per 100 ms", garps)
 	}
+}
+
+// TestTrackInterface: a tracked interface with weight −60 lowers a's
+// priority from 150 to 90 while it is down, so b (100) preempts; back up,
+// a preempts again.
+func TestTrackInterface(t *testing.T) {
+	p := newPair(t)
+	p.a.IP(t, "link add ta type veth peer name tb", "link set ta up", "link set tb up")
+	const interval = 100 * time.Millisecond
+	in := instance(p.a, "va", 150, interval)
+	in.Tracks = []Track{{Interface: "ta", Weight: -60}}
+	a, _ := run(t, in)
+	b, _ := run(t, instance(p.b, "vb", 100, interval))
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+
+	p.a.IP(t, "link set tb down") // ta loses its carrier
+	took := waitFor(t, 2*time.Second, "b master after a's link went down", func() bool { return b.Status().State == Master })
+	t.Logf("b took over %v after a's tracked link went down", took)
+	if st := a.Status(); st.State != Backup || st.Priority != 90 {
+		t.Errorf("a: %v priority %d, want BACKUP at 90", st.State, st.Priority)
+	}
+	p.a.IP(t, "link set tb up")
+	waitFor(t, 2*time.Second, "a master again", func() bool { return a.Status().State == Master })
+	if st := a.Status(); st.Priority != 150 || !hasVIP(t, p.a, vipText) || hasVIP(t, p.b, vipText) {
+		t.Errorf("after the link came back: a at %d, vip on a %v, on b %v", st.Priority, hasVIP(t, p.a, vipText), hasVIP(t, p.b, vipText))
+	}
+}
+
+// TestTrackScriptFault: a tracked script of weight 0 that fails twice in a
+// row (fall 2) puts the master in FAULT: it leaves with a priority-0
+// advert, drops the VIP and the backup takes over at once; when the script
+// passes again (rise 1) it is a backup, then preempts.
+func TestTrackScriptFault(t *testing.T) {
+	p := newPair(t)
+	flag := filepath.Join(t.TempDir(), "down")
+	const interval = 100 * time.Millisecond
+	in := instance(p.a, "va", 150, interval)
+	in.Tracks = []Track{{Script: []string{"/bin/sh", "-c", "test ! -e " + flag}, Interval: 50 * time.Millisecond, Fall: 2, Rise: 1}}
+	a, _ := run(t, in)
+	b, _ := run(t, instance(p.b, "vb", 100, interval))
+	waitFor(t, 2*time.Second, "a master", func() bool { return a.Status().State == Master })
+
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "a in FAULT", func() bool { return a.Status().State == Fault })
+	took := waitFor(t, time.Second, "b master", func() bool { return b.Status().State == Master })
+	t.Logf("b master %v after a's fault", took)
+	if hasVIP(t, p.a, vipText) {
+		t.Error("a in FAULT still holds the VIP")
+	}
+	if took > 4*interval {
+		t.Errorf("takeover %v after a fault, want about the skew: a leaves with a priority-0 advert", took)
+	}
+	os.Remove(flag)
+	waitFor(t, 2*time.Second, "a master again", func() bool { return a.Status().State == Master })
 }

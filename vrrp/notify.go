@@ -28,6 +28,8 @@ func (sc Scripts) OnState(name string, prio uint8, log *slog.Logger) func(State)
 			word, own = "MASTER", sc.Master
 		case Backup:
 			word, own = "BACKUP", sc.Backup
+		case Fault:
+			word, own = "FAULT", sc.Fault
 		case Initialize:
 			word, own = "STOP", sc.Stop
 		default:

@@ -136,14 +136,17 @@ func (c *conn) send(msg []byte, dst netip.Addr) error {
 
 // recv reads one packet until deadline: its VRRP message (the IPv4 header
 // removed), source, destination and TTL or hop limit.
-func (c *conn) recv(ctx context.Context, buf []byte, deadline time.Time) (msg []byte, src, dst netip.Addr, ttl int, err error) {
+func (c *conn) recv(ctx context.Context, buf []byte, deadline time.Time, pending func() bool) (msg []byte, src, dst netip.Addr, ttl int, err error) {
 	if err = c.pc.SetReadDeadline(deadline); err != nil {
 		return
 	}
-	// A stop that set its past deadline before ours was set is seen here;
-	// one after it wakes the read.
+	// A stop (or a tracking change) that set its past deadline before ours
+	// was set is seen here; one after it wakes the read.
 	if err = ctx.Err(); err != nil {
 		return
+	}
+	if pending != nil && pending() {
+		return nil, src, dst, ttl, os.ErrDeadlineExceeded
 	}
 	n, oobn, _, from, err := c.pc.ReadMsgIP(buf, c.oob)
 	if err != nil {

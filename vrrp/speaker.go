@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xvs-project/xvs/flow"
@@ -45,6 +46,10 @@ type Instance struct {
 	// address) this often while master (garp_master_refresh), for
 	// switches and hosts that age ARP entries out.
 	GARPRefresh time.Duration
+	// Tracks move the priority, or put the instance in FAULT, while
+	// tracked interfaces or scripts are down (track_interface,
+	// track_script).
+	Tracks []Track
 	// NetNS is the path of the network namespace the instance runs in
 	// (/run/netns/NAME); empty for the daemon's own.
 	NetNS string
@@ -75,6 +80,8 @@ type Speaker struct {
 	addr *addrs
 
 	buf []byte // the advert being sent
+	// pending is tracking's latest word, for Run to apply.
+	pending atomic.Pointer[trackResult]
 	// refreshAt is when a master next repeats its announcements
 	// (GARPRefresh); zero when not master. Only Run's goroutine uses it.
 	refreshAt time.Time
@@ -107,6 +114,19 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 	if in.GARPDelay == 0 {
 		in.GARPDelay = 5 * time.Second
 	}
+	in.Tracks = slices.Clone(in.Tracks)
+	for i := range in.Tracks {
+		tr := &in.Tracks[i]
+		if (tr.Interface == "") == (len(tr.Script) == 0) {
+			return nil, fmt.Errorf("vrrp_instance %s: a tracked object is an interface or a script", in.Name)
+		}
+		if tr.Interval <= 0 {
+			tr.Interval = time.Second
+		}
+		if tr.Timeout <= 0 {
+			tr.Timeout = tr.Interval
+		}
+	}
 	a, err := openAddrs(in.NetNS, in.Interface, v6)
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: %w", in.Name, err)
@@ -131,6 +151,16 @@ func NewSpeaker(in Instance) (*Speaker, error) {
 	return &Speaker{in: in, m: m, conn: c, addr: a,
 		status: Status{Name: in.Name, Priority: in.Priority, Discarded: map[string]uint64{}}}, nil
 }
+
+// post hands tracking's new word to Run and wakes its read.
+func (s *Speaker) post(r trackResult) {
+	s.pending.Store(&r)
+	s.conn.pc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // wakes the read
+}
+
+// hasPending says tracking has a word Run has not applied: recv checks it
+// after setting its deadline, so a post just before is not lost.
+func (s *Speaker) hasPending() bool { return s.pending.Load() != nil }
 
 // Close releases a speaker that will not Run (Run releases its own).
 func (s *Speaker) Close() {
@@ -162,7 +192,18 @@ func (s *Speaker) Run(ctx context.Context) error {
 	var a Advert
 	buf := make([]byte, 1500)
 	var garpAt time.Time // the second burst of announcements
-	s.do(s.m.Start(time.Now()), &garpAt)
+	start := time.Now()
+	var initial trackResult
+	if len(s.in.Tracks) > 0 {
+		t := newTracker(s)
+		initial = t.effective(s.in.Priority)
+		s.m.Track(start, initial.prio, false) // the priority Start's timers use
+		go t.run(ctx)
+	}
+	s.do(s.m.Start(start), &garpAt)
+	if initial.fault {
+		s.do(s.m.Track(start, initial.prio, true), &garpAt)
+	}
 	for ctx.Err() == nil {
 		deadline := s.m.Deadline()
 		for _, at := range []time.Time{garpAt, s.refreshAt} {
@@ -170,10 +211,13 @@ func (s *Speaker) Run(ctx context.Context) error {
 				deadline = at
 			}
 		}
-		msg, src, dst, ttl, err := s.conn.recv(ctx, buf, deadline)
+		msg, src, dst, ttl, err := s.conn.recv(ctx, buf, deadline, s.hasPending)
 		now := time.Now()
 		if ctx.Err() != nil {
 			break
+		}
+		if r := s.pending.Swap(nil); r != nil {
+			s.do(s.m.Track(now, r.prio, r.fault), &garpAt)
 		}
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -285,7 +329,7 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 	for _, act := range acts {
 		switch act {
 		case SendAdvert, SendStop:
-			prio := s.in.Priority
+			prio := s.m.Priority()
 			if act == SendStop {
 				prio = StopPriority
 			}
@@ -310,6 +354,9 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 		}
 	}
 	now := s.m.State()
+	s.mu.Lock()
+	s.status.Priority = s.m.Priority()
+	s.mu.Unlock()
 	if now == before {
 		return
 	}
