@@ -4,8 +4,10 @@ import (
 	"context"
 	"os/exec"
 	"syscall"
+	"slices"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/internal/netns"
@@ -37,7 +39,10 @@ const interfacePoll = 100 * time.Millisecond
 // tracker keeps the state of an instance's tracked objects; its loop is
 // the only writer.
 type tracker struct {
-	s     *Speaker
+	s *Speaker
+	// h reads links in the instance's namespace; the tracker's own, so it
+	// never shares a netlink socket with the speaker's address changes.
+	h     *netlink.Handle
 	up    []bool
 	count []int // scripts: results in a row against the state
 }
@@ -65,7 +70,10 @@ func (t *tracker) effective(base uint8) trackResult {
 // linkUp reports whether interface name is up and running in the
 // instance's namespace.
 func (t *tracker) linkUp(name string) bool {
-	l, err := t.s.addr.h.LinkByName(name)
+	if t.h == nil {
+		return false
+	}
+	l, err := t.h.LinkByName(name)
 	if err != nil {
 		return false
 	}
@@ -122,6 +130,9 @@ func (t *tracker) runScripts(ctx context.Context, out chan<- scriptResult) {
 // run watches the tracked objects until ctx ends and posts every change of
 // the effective priority or fault to the speaker.
 func (t *tracker) run(ctx context.Context) {
+	if t.h != nil {
+		defer t.h.Close()
+	}
 	last := t.effective(t.s.in.Priority)
 	scripts := make(chan scriptResult)
 	t.runScripts(ctx, scripts)
@@ -167,6 +178,13 @@ func (t *tracker) script(r scriptResult) {
 // newTracker starts with every interface as it is now and every script up.
 func newTracker(s *Speaker) *tracker {
 	t := &tracker{s: s, up: make([]bool, len(s.in.Tracks)), count: make([]int, len(s.in.Tracks))}
+	if slices.ContainsFunc(s.in.Tracks, func(tr Track) bool { return tr.Interface != "" }) {
+		if err := netns.Do(s.in.NetNS, func() (err error) { t.h, err = netlink.NewHandle(); return err }); err != nil && s.in.Log != nil {
+			// Without a handle every tracked interface reads as down:
+			// the safe side (a lower priority, or FAULT).
+			s.in.Log.Error("vrrp: tracking interfaces", "instance", s.in.Name, "err", err)
+		}
+	}
 	for i, tr := range s.in.Tracks {
 		t.up[i] = tr.Interface == "" || t.linkUp(tr.Interface)
 	}
