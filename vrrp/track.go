@@ -3,8 +3,8 @@ package vrrp
 import (
 	"context"
 	"os/exec"
-	"syscall"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
