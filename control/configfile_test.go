@@ -96,7 +96,10 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("services: []\n"))
 	f.Add([]byte("services:\n  - {proto: tcp, vip: 198.18.0.10, port: 80, reals: [{address: 198.18.1.1, method: dr}]}\n"))
 	f.Add([]byte("services:\n  - {proto: tcp, vip: 198.18.0.10, port: 80, check: {delay_loop: 3, HTTP_GET: {url: [{path: /, digest: 0123456789abcdef0123456789abcdef}]}}, reals: [{address: 198.18.1.1, method: dr, check: {TCP_CHECK: {path-true: false}}}]}\n"))
+	f.Add([]byte("vrrp:\n  - {name: VI_1, interface: eth0, virtual_router_id: 51, priority: 150, nopreempt: true, virtual_ipaddress: [198.18.0.10/32], track_interface: [\"eth1 weight -20\"], authentication: {auth_type: PASS, auth_pass: x}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The whole file, VRRP instances included, never panics.
+		_, _ = parseYAMLFile("fuzz.yaml", data)
 		cfg, err := ParseConfig("fuzz.yaml", data)
 		if err == nil {
 			if verr := cfg.Validate(); verr != nil {
