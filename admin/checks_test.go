@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -52,11 +53,12 @@ func TestListVRRP(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	var b bytes.Buffer
 	err := ListVRRP(&b, []vrrp.Status{{Name: "VI_1", State: vrrp.Master, Priority: 150, Since: now.Add(-5 * time.Second),
-		Sent: 12, Received: 3, Discarded: map[string]uint64{"ttl": 2, "auth": 1}}}, now)
+		Sent: 12, Received: 3, Discarded: map[string]uint64{"ttl": 2, "auth": 1},
+		Master: netip.MustParseAddr("198.18.0.2"), Why: "no advertisement for Master_Down_Interval"}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"VI_1", "MASTER", "150", "5s", "auth=1 ttl=2"} {
+	for _, want := range []string{"VI_1", "MASTER", "150", "5s", "auth=1 ttl=2", "198.18.0.2", "no advertisement for Master_Down_Interval"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("listing lacks %q:\n%s", want, b.String())
 		}

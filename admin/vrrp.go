@@ -17,21 +17,30 @@ type VRRPBackend interface {
 }
 
 // ListVRRP prints xvsadm --vrrp: one line per instance with its state, its
-// priority, how long it has been in that state, and its advertisement
-// counters (adverts discarded, by reason).
+// priority (as tracking moved it), the master's address, how long it has
+// been in that state and why it got there, and its advertisement counters
+// (adverts discarded, by reason).
 func ListVRRP(w io.Writer, st []vrrp.Status, now time.Time) error {
 	if len(st) == 0 {
 		_, err := fmt.Fprintln(w, "No VRRP instances are configured.")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPRIORITY\tSINCE\tSENT\tRECEIVED\tDISCARDED")
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPRIORITY\tMASTER\tSINCE\tWHY\tSENT\tRECEIVED\tDISCARDED")
 	for _, s := range st {
 		since := "-"
 		if !s.Since.IsZero() {
 			since = now.Sub(s.Since).Truncate(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", s.Name, s.State, s.Priority, since, s.Sent, s.Received, discarded(s.Discarded))
+		master, why := "-", "-"
+		if s.Master.IsValid() {
+			master = s.Master.String()
+		}
+		if s.Why != "" {
+			why = s.Why
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.State, s.Priority, master, since, why,
+			s.Sent, s.Received, discarded(s.Discarded))
 	}
 	return tw.Flush()
 }

@@ -74,6 +74,11 @@ type Machine struct {
 	started             time.Time
 	masterAdverInterval time.Duration
 	downAt, adverAt     time.Time
+	// why is the reason of the last transition, downWhy the one the
+	// master-down timer gives when it fires; master is the master's
+	// address as last known (this router's own while it is master).
+	why, downWhy string
+	master       netip.Addr
 	// Ignored counts adverts not for this instance or with an interval that
 	// version 2 does not allow to differ.
 	Ignored uint64
@@ -96,6 +101,15 @@ func NewMachine(cfg Config) (*Machine, error) {
 
 // State returns the current state.
 func (m *Machine) State() State { return m.state }
+
+// Why says what caused the last transition ("no advertisement for
+// Master_Down_Interval", "higher priority 200 from 198.18.0.3").
+func (m *Machine) Why() string { return m.why }
+
+// MasterAddr is the master's address as last known: this router's own
+// while it is master, the sender of the adverts it follows while backup;
+// invalid when unknown.
+func (m *Machine) MasterAddr() netip.Addr { return m.master }
 
 // Deadline is when Timer must next be called; zero in Initialize.
 func (m *Machine) Deadline() time.Time {
@@ -128,15 +142,20 @@ func (m *Machine) Start(now time.Time) []Action {
 	m.started = now
 	m.masterAdverInterval = m.cfg.Interval
 	if m.cfg.Priority == OwnerPriority {
-		return m.becomeMaster(now)
+		return m.becomeMaster(now, "address owner (priority 255)")
 	}
-	m.state = Backup
-	m.downAt = now.Add(m.masterDown())
+	m.state, m.why, m.master = Backup, "started", netip.Addr{}
+	m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
 	return nil
 }
 
-func (m *Machine) becomeMaster(now time.Time) []Action {
-	m.state = Master
+// setDown arms the master-down timer to fire after d, for reason why.
+func (m *Machine) setDown(now time.Time, d time.Duration, why string) {
+	m.downAt, m.downWhy = now.Add(d), why
+}
+
+func (m *Machine) becomeMaster(now time.Time, why string) []Action {
+	m.state, m.why, m.master = Master, why, m.cfg.Primary
 	m.adverAt = now.Add(m.cfg.Interval)
 	return []Action{SendAdvert, TakeAddrs}
 }
@@ -147,7 +166,7 @@ func (m *Machine) Timer(now time.Time) []Action {
 	switch m.state {
 	case Backup:
 		if !now.Before(m.downAt) {
-			return m.becomeMaster(now)
+			return m.becomeMaster(now, m.downWhy)
 		}
 	case Master:
 		if !now.Before(m.adverAt) {
@@ -170,26 +189,33 @@ func (m *Machine) Advert(now time.Time, a *Advert, src netip.Addr) []Action {
 	case Backup:
 		switch {
 		case a.Priority == StopPriority:
-			m.downAt = now.Add(m.skew())
+			m.setDown(now, m.skew(), "priority-0 advertisement from "+src.String())
 		case m.cfg.NoPreempt || a.Priority >= m.cfg.Priority || now.Before(m.started.Add(m.cfg.PreemptDelay)):
 			if m.cfg.Version == 3 {
 				m.masterAdverInterval = a.Interval
 			}
-			m.downAt = now.Add(m.masterDown())
+			m.master = src
+			m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
+		default:
+			// Lower than ours: ignored, so the timer runs out and this
+			// router preempts.
+			m.downWhy = fmt.Sprintf("preempting %s (priority %d < %d)", src, a.Priority, m.cfg.Priority)
 		}
-		// A lower priority with preemption: ignored, so the down timer
-		// runs out and this router takes over.
 	case Master:
 		switch {
 		case a.Priority == StopPriority:
 			m.adverAt = now.Add(m.cfg.Interval)
 			return []Action{SendAdvert}
 		case a.Priority > m.cfg.Priority || (a.Priority == m.cfg.Priority && m.cfg.Primary.Less(src)):
-			m.state = Backup
+			m.state, m.master = Backup, src
+			m.why = fmt.Sprintf("higher priority %d from %s", a.Priority, src)
+			if a.Priority == m.cfg.Priority {
+				m.why = fmt.Sprintf("equal priority from higher address %s", src)
+			}
 			if m.cfg.Version == 3 {
 				m.masterAdverInterval = a.Interval
 			}
-			m.downAt = now.Add(m.masterDown())
+			m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
 			return []Action{DropAddrs}
 		}
 	}
@@ -218,14 +244,14 @@ func (m *Machine) Track(now time.Time, prio uint8, fault bool) []Action {
 	}
 	switch {
 	case fault && m.state == Master:
-		m.state = Fault
+		m.state, m.why, m.master = Fault, "tracked object down (weight 0)", netip.Addr{}
 		return []Action{SendStop, DropAddrs}
 	case fault && m.state == Backup:
-		m.state = Fault
+		m.state, m.why, m.master = Fault, "tracked object down (weight 0)", netip.Addr{}
 	case !fault && m.state == Fault:
-		m.state = Backup
+		m.state, m.why = Backup, "tracked objects up"
 		m.masterAdverInterval = m.cfg.Interval
-		m.downAt = now.Add(m.masterDown())
+		m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
 	}
 	return nil
 }
@@ -234,7 +260,7 @@ func (m *Machine) Track(now time.Time, prio uint8, fault bool) []Action {
 // backup takes over after Skew_Time instead of Master_Down_Interval.
 func (m *Machine) Stop() []Action {
 	was := m.state
-	m.state = Initialize
+	m.state, m.why, m.master = Initialize, "stopped", netip.Addr{}
 	if was == Master {
 		return []Action{SendStop, DropAddrs}
 	}

@@ -192,3 +192,32 @@ func TestNewMachineRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestWhy: every transition says what caused it, and the master's address
+// follows the adverts.
+func TestWhy(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	peer := netip.MustParseAddr("198.18.0.3")
+	m, err := NewMachine(Config{VRID: 1, Priority: 100, Interval: time.Second, Version: 3, Primary: netip.MustParseAddr("198.18.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start(t0)
+	m.Advert(t0, &Advert{Version: 3, VRID: 1, Priority: 200, Interval: time.Second}, peer)
+	if m.State() != Backup || m.MasterAddr() != peer {
+		t.Fatalf("backup following %v: %v %v", peer, m.State(), m.MasterAddr())
+	}
+	m.Advert(t0.Add(time.Second), &Advert{Version: 3, VRID: 1, Priority: StopPriority, Interval: time.Second}, peer)
+	m.Timer(t0.Add(2 * time.Second))
+	if m.State() != Master || m.Why() != "priority-0 advertisement from 198.18.0.3" || m.MasterAddr() != netip.MustParseAddr("198.18.0.2") {
+		t.Errorf("after the peer's priority 0: %v %q %v", m.State(), m.Why(), m.MasterAddr())
+	}
+	m.Advert(t0.Add(3*time.Second), &Advert{Version: 3, VRID: 1, Priority: 150, Interval: time.Second}, peer)
+	if m.State() != Backup || m.Why() != "higher priority 150 from 198.18.0.3" {
+		t.Errorf("after a higher priority: %v %q", m.State(), m.Why())
+	}
+	m.Track(t0.Add(4*time.Second), 100, true)
+	if m.State() != Fault || m.Why() != "tracked object down (weight 0)" || m.MasterAddr().IsValid() {
+		t.Errorf("after a fault: %v %q %v", m.State(), m.Why(), m.MasterAddr())
+	}
+}

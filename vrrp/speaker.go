@@ -63,10 +63,14 @@ type Instance struct {
 
 // Status is what an operator sees of a running instance.
 type Status struct {
-	Name      string
-	State     State
-	Priority  uint8
-	Since     time.Time
+	Name     string
+	State    State
+	Priority uint8
+	Since    time.Time
+	// Master is the master's address as last known (this router's own
+	// while master); Why what caused the last transition.
+	Master    netip.Addr
+	Why       string
 	Sent      uint64
 	Received  uint64
 	Discarded map[string]uint64
@@ -254,7 +258,8 @@ func (s *Speaker) Run(ctx context.Context) error {
 			continue
 		}
 		if a.VRID != s.in.VRID {
-			continue // another router's instance on the same link
+			s.discard("other-vrid") // another router's instance on the same link
+			continue
 		}
 		if reason := s.checkAdvert(&a); reason != "" {
 			s.discard(reason)
@@ -355,16 +360,16 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 	}
 	now := s.m.State()
 	s.mu.Lock()
-	s.status.Priority = s.m.Priority()
+	s.status.Priority, s.status.Master = s.m.Priority(), s.m.MasterAddr()
 	s.mu.Unlock()
 	if now == before {
 		return
 	}
 	s.mu.Lock()
-	s.status.State, s.status.Since = now, time.Now()
+	s.status.State, s.status.Since, s.status.Why = now, time.Now(), s.m.Why()
 	s.mu.Unlock()
 	if s.in.Log != nil {
-		s.in.Log.Info("vrrp transition", "instance", s.in.Name, "from", before.String(), "to", now.String())
+		s.in.Log.Info("vrrp transition", "instance", s.in.Name, "from", before.String(), "to", now.String(), "why", s.m.Why())
 	}
 	if s.in.OnState != nil {
 		s.in.OnState(now)
