@@ -158,16 +158,16 @@ func TestHealthChecks(t *testing.T) {
 	if cr.IdleWithout.Median != 0.01 || math.Abs(cr.IdleWith.Median-0.065) > 1e-9 || math.Abs(cr.IdleAdded.Median-0.055) > 1e-9 {
 		t.Errorf("idle: without %+v with %+v added %+v", cr.IdleWithout, cr.IdleWith, cr.IdleAdded)
 	}
-	if cr.IdleProbesPerSec.Median != 1000 || math.Abs(cr.PerProbe-55) > 1e-6 || cr.IdleMinUp != 1000 || cr.CheckdCPU.Median != 0.03 {
-		t.Errorf("idle probes %+v, %v µs per probe, min up %d, checkd %+v", cr.IdleProbesPerSec, cr.PerProbe, cr.IdleMinUp, cr.CheckdCPU)
+	if cr.IdleProbesPerSec.Median != 1000 || math.Abs(cr.PerProbe()-55) > 1e-6 || cr.IdleMinUp != 1000 || cr.CheckdCPU.Median != 0.03 {
+		t.Errorf("idle probes %+v, %v µs per probe, min up %d, checkd %+v", cr.IdleProbesPerSec, cr.PerProbe(), cr.IdleMinUp, cr.CheckdCPU)
 	}
 	if len(cr.Loads) != 2 || cr.Loads[0].Load != load64x10k || cr.Loads[1].Load != load64x1M {
 		t.Fatalf("loads %+v", cr.Loads)
 	}
 	l := cr.Loads[0]
 	// Medians 1.21 vs 1.25 Mpps; same-round ratios 0.98 and 0.96.
-	if math.Abs(l.Ratio-1.21/1.25) > 1e-9 || l.PerRound.N != 2 || math.Abs(l.PerRound.Min-0.96) > 1e-9 || math.Abs(l.PerRound.Max-0.98) > 1e-9 {
-		t.Errorf("64B/10k: ratio %v, same-round %+v", l.Ratio, l.PerRound)
+	if math.Abs(l.Ratio()-1.21/1.25) > 1e-9 || l.PerRound.N != 2 || math.Abs(l.PerRound.Min-0.96) > 1e-9 || math.Abs(l.PerRound.Max-0.98) > 1e-9 {
+		t.Errorf("64B/10k: ratio %v, same-round %+v", l.Ratio(), l.PerRound)
 	}
 	if math.Abs(l.DaemonWith.Median-0.955) > 1e-9 || math.Abs(l.DaemonWithout.Median-0.905) > 1e-9 {
 		t.Errorf("daemon cores: with %+v without %+v", l.DaemonWith, l.DaemonWithout)
@@ -272,5 +272,26 @@ func TestRunCheckd(t *testing.T) {
 	}
 	if err := RunCheckd(CheckdConfig{Addr: netip.MustParseAddr("127.0.0.1"), Ports: 0}, strings.NewReader(""), io.Discard); err == nil {
 		t.Error("zero ports accepted")
+	}
+}
+
+// TestChecksResultJSON: results.json takes the checks row when the scenario
+// failed everywhere (no figures, NaN medians) as well as when it ran.
+func TestChecksResultJSON(t *testing.T) {
+	failed := &Results{Options: OptionsSummary{CheckedReals: 100},
+		Trials:     []TrialResult{{Trial: Trial{Scenario: ScXVSNATChecks, Load: load64x10k}, Err: "bin/xvs exited at start"}},
+		ChecksIdle: []IdleResult{{Scenario: ScXVSNATChecks, Err: "bin/xvs exited at start"}}}
+	failed.Rows = Aggregate(failed.Trials)
+	for _, res := range []*Results{failed, checksResults()} {
+		res.Checks = HealthChecks(res)
+		if res.Checks == nil {
+			t.Fatal("no checks row")
+		}
+		if _, err := json.Marshal(res); err != nil {
+			t.Errorf("marshal: %v", err)
+		}
+	}
+	if len(failed.Checks.Errors) != 1 || !strings.Contains(ChecksIdleTable(failed.Checks), "error: xvs-nat-checks round 1: bin/xvs exited at start") {
+		t.Errorf("idle table of a failed run: %q", ChecksIdleTable(failed.Checks))
 	}
 }

@@ -12,10 +12,9 @@ import (
 type ChecksLoad struct {
 	Load Load
 	// Without and With are the delivered frames per second of xvs-nat and
-	// xvs-nat-checks over rounds; Ratio is With's median over Without's
-	// (NaN without both), PerRound the ratio in each round both delivered.
+	// xvs-nat-checks over rounds; PerRound the ratio in each round both
+	// delivered (see Ratio).
 	Without, With Summary
-	Ratio         float64
 	PerRound      Summary
 	// DaemonWithout and DaemonWith are the daemon's own CPU in cores.
 	DaemonWithout, DaemonWith Summary
@@ -36,11 +35,9 @@ type ChecksResult struct {
 	// IdleWithout and IdleWith are the idle daemon's CPU in cores over
 	// rounds; IdleAdded pairs them round by round (with − without).
 	IdleWithout, IdleWith, IdleAdded Summary
-	// IdleProbesPerSec are the probes per second while idle; PerProbe the
-	// daemon's added CPU per probe (median added cores ÷ median probe
-	// rate), in microseconds.
+	// IdleProbesPerSec are the probes per second while idle (see
+	// PerProbe).
 	IdleProbesPerSec Summary
-	PerProbe         float64
 	// CheckdCPU is the checked servers' HTTP server's CPU in cores while
 	// the checks run (the lab's cost, not the director's).
 	CheckdCPU Summary
@@ -63,7 +60,7 @@ func HealthChecks(res *Results) *ChecksResult {
 	if !ran {
 		return nil
 	}
-	cr := &ChecksResult{Checked: res.Options.CheckedReals, DelayLoop: checkDelayLoop, IdleMinUp: -1, PerProbe: math.NaN()}
+	cr := &ChecksResult{Checked: res.Options.CheckedReals, DelayLoop: checkDelayLoop, IdleMinUp: -1}
 	cr.idle(res.ChecksIdle)
 	type key struct {
 		s string
@@ -84,12 +81,9 @@ func HealthChecks(res *Results) *ChecksResult {
 		if x.Scenario != ScXVSNATChecks {
 			continue
 		}
-		cl := ChecksLoad{Load: x.Load, With: x.PPS, Ratio: math.NaN(), MinUp: -1}
+		cl := ChecksLoad{Load: x.Load, With: x.PPS, Without: Summarize(nil), MinUp: -1}
 		if i := indexRow(res.Rows, ScXVSNAT, x.Load); i >= 0 {
 			cl.Without = res.Rows[i].PPS
-		}
-		if cl.With.N > 0 && cl.Without.N > 0 && cl.Without.Median > 0 {
-			cl.Ratio = cl.With.Median / cl.Without.Median
 		}
 		with, without := byRound[key{ScXVSNATChecks, x.Load}], byRound[key{ScXVSNAT, x.Load}]
 		var q, dw, dwo, pps []float64
@@ -143,9 +137,24 @@ func (cr *ChecksResult) idle(ms []IdleResult) {
 	}
 	cr.IdleWith, cr.IdleWithout, cr.IdleAdded = Summarize(w), Summarize(wo), Summarize(added)
 	cr.IdleProbesPerSec, cr.CheckdCPU = Summarize(pps), Summarize(checkd)
-	if cr.IdleAdded.N > 0 && cr.IdleProbesPerSec.N > 0 && cr.IdleProbesPerSec.Median > 0 {
-		cr.PerProbe = 1e6 * cr.IdleAdded.Median / cr.IdleProbesPerSec.Median
+}
+
+// Ratio is the checked daemon's median delivered rate over the unchecked
+// one's, NaN without both.
+func (l ChecksLoad) Ratio() float64 {
+	if l.With.N == 0 || l.Without.N == 0 || l.Without.Median <= 0 {
+		return math.NaN()
 	}
+	return l.With.Median / l.Without.Median
+}
+
+// PerProbe is the idle daemon's added CPU per probe in microseconds: the
+// median added cores over the median probe rate (NaN without both).
+func (cr *ChecksResult) PerProbe() float64 {
+	if cr.IdleAdded.N == 0 || cr.IdleProbesPerSec.N == 0 || cr.IdleProbesPerSec.Median <= 0 {
+		return math.NaN()
+	}
+	return 1e6 * cr.IdleAdded.Median / cr.IdleProbesPerSec.Median
 }
 
 // minUp is the smaller of two checker counts, -1 meaning none yet.
@@ -160,7 +169,7 @@ func minUp(cur, n int) int {
 func (cr *ChecksResult) checksHeadLoad() *ChecksLoad {
 	var head *ChecksLoad
 	for i := range cr.Loads {
-		if math.IsNaN(cr.Loads[i].Ratio) {
+		if math.IsNaN(cr.Loads[i].Ratio()) {
 			continue
 		}
 		if head == nil || cr.Loads[i].Load == load64x10k {
@@ -178,16 +187,16 @@ func ChecksSummary(cr *ChecksResult) []string {
 	}
 	out := []string{fmt.Sprintf("health checks: %d real servers by HTTP every %v: idle daemon %s cores with, %s without (added %s cores, %s µs per probe at %s probes/s, %d failed)",
 		cr.Checked, cr.DelayLoop, formatNum(cr.IdleWith.Median, 3), formatNum(cr.IdleWithout.Median, 3),
-		formatSigned(cr.IdleAdded), formatNum(cr.PerProbe, 1), formatNum(cr.IdleProbesPerSec.Median, 0), cr.IdleFailures)}
+		formatSigned(cr.IdleAdded), formatNum(cr.PerProbe(), 1), formatNum(cr.IdleProbesPerSec.Median, 0), cr.IdleFailures)}
 	if h := cr.checksHeadLoad(); h != nil {
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, l := range cr.Loads {
-			if !math.IsNaN(l.Ratio) {
-				lo, hi = min(lo, l.Ratio), max(hi, l.Ratio)
+			if !math.IsNaN(l.Ratio()) {
+				lo, hi = min(lo, l.Ratio()), max(hi, l.Ratio())
 			}
 		}
 		out = append(out, fmt.Sprintf("health checks: forwarding with ÷ without %s at %s (%s vs %s Mpps, same-round ratios %s); %s–%s× over %d loads",
-			formatTimes(h.Ratio), h.Load, formatNum(h.With.Median/1e6, 3), formatNum(h.Without.Median/1e6, 3),
+			formatTimes(h.Ratio()), h.Load, formatNum(h.With.Median/1e6, 3), formatNum(h.Without.Median/1e6, 3),
 			formatRatio(h.PerRound), formatNum(lo, 2), formatNum(hi, 2), len(cr.Loads)))
 	}
 	return out
@@ -219,7 +228,7 @@ func ChecksTable(cr *ChecksResult) string {
 			up = fmt.Sprintf("%d of %d", l.MinUp, cr.Checked)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", l.Load,
-			FormatSummary(l.Without, 1e-6, 3), FormatSummary(l.With, 1e-6, 3), formatTimes(l.Ratio), formatRatio(l.PerRound),
+			FormatSummary(l.Without, 1e-6, 3), FormatSummary(l.With, 1e-6, 3), formatTimes(l.Ratio()), formatRatio(l.PerRound),
 			FormatSummary(l.DaemonWithout, 1, 3), FormatSummary(l.DaemonWith, 1, 3), formatNum(l.ProbesPerSec.Median, 0),
 			l.Failures, up)
 	}
@@ -241,7 +250,7 @@ func ChecksIdleTable(cr *ChecksResult) string {
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %d (HTTP_GET every %v) | %s | %s | %s | %s | %s | %d | %s | %s |\n", cr.Checked, cr.DelayLoop,
 		FormatSummary(cr.IdleWithout, 1, 3), FormatSummary(cr.IdleWith, 1, 3), formatSigned(cr.IdleAdded),
-		formatNum(cr.PerProbe, 1), FormatSummary(cr.IdleProbesPerSec, 1, 0), cr.IdleFailures, up, FormatSummary(cr.CheckdCPU, 1, 3))
+		formatNum(cr.PerProbe(), 1), FormatSummary(cr.IdleProbesPerSec, 1, 0), cr.IdleFailures, up, FormatSummary(cr.CheckdCPU, 1, 3))
 	for _, e := range cr.Errors {
 		fmt.Fprintf(&b, "\n- error: %s\n", e)
 	}
