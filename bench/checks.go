@@ -340,3 +340,30 @@ func (r *runner) idle(ctx context.Context, lab *Lab, scenario string, round int)
 	}
 	return ir
 }
+
+// trimChecksStats leaves the checked virtual server's block out of an
+// `xvsadm -Ln --stats` listing (a thousand idle real servers would bury the
+// forwarding services' counters in the report) and says so in one line.
+func trimChecksStats(st string) string {
+	var b strings.Builder
+	in, left := false, 0
+	for _, line := range strings.SplitAfter(st, "\n") {
+		if line == "" {
+			continue
+		}
+		if !strings.HasPrefix(line, " ") {
+			in = strings.Contains(line, " "+checksVIP.String()+":")
+		}
+		if in {
+			if strings.HasPrefix(line, "  ->") {
+				left++
+			}
+			continue
+		}
+		b.WriteString(line)
+	}
+	if left > 0 {
+		fmt.Fprintf(&b, "(the checked virtual server %s:80 and its %d real servers left out)\n", checksVIP, left)
+	}
+	return b.String()
+}

@@ -295,3 +295,27 @@ func TestChecksResultJSON(t *testing.T) {
 		t.Errorf("idle table of a failed run: %q", ChecksIdleTable(failed.Checks))
 	}
 }
+
+func TestTrimChecksStats(t *testing.T) {
+	st := "IP Virtual Server version 1.2.1 (size=4096)\n" +
+		"Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n" +
+		"  -> RemoteAddress:Port\n" +
+		"TCP  198.18.0.10:80                      5        5        0      300        0\n" +
+		"  -> 198.18.1.1:80                       5        5        0      300        0\n" +
+		"TCP  198.18.0.11:80                      0        0        0        0        0\n" +
+		"  -> 198.18.1.1:20000                    0        0        0        0        0\n" +
+		"  -> 198.18.1.1:20001                    0        0        0        0        0\n" +
+		"UDP  198.18.0.10:5001                    9        9        0      540        0\n" +
+		"  -> 198.18.1.2:5001                     9        9        0      540        0\n"
+	got := trimChecksStats(st)
+	want := strings.Replace(st, "TCP  198.18.0.11:80                      0        0        0        0        0\n"+
+		"  -> 198.18.1.1:20000                    0        0        0        0        0\n"+
+		"  -> 198.18.1.1:20001                    0        0        0        0        0\n", "", 1) +
+		"(the checked virtual server 198.18.0.11:80 and its 2 real servers left out)\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if plain := "TCP  198.18.0.10:80 rr\n  -> 198.18.1.1:80\n"; trimChecksStats(plain) != plain {
+		t.Errorf("a listing without the checked server changed: %q", trimChecksStats(plain))
+	}
+}

@@ -453,6 +453,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 			res.Checks = &k
 		}
 		if st, err := xd.Stats(ctx); err == nil {
+			if isChecks(t.Scenario) {
+				st = trimChecksStats(st)
+			}
 			r.res.XVSStat[t.Scenario] = st
 		}
 	}
