@@ -248,8 +248,12 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 	checks := slices.Contains(xvs, ScXVSNATChecks)
 	if checks {
 		// One HTTP server for all checked servers, up for the whole phase
-		// so that it is there (and idle) in the xvs-nat trials too.
-		checkd, err := startChild(ctx, lab.RealNS, -1, childCheckd, CheckdConfig{Addr: checksHost(lab), Ports: r.opts.CheckedReals})
+		// so that it is there (and idle) in the xvs-nat trials too. It
+		// shares the generator's core: real servers are other machines,
+		// and on the director's core its answers (a fifth of a core for a
+		// thousand a second) would be charged to the checks' effect on
+		// forwarding.
+		checkd, err := startChild(ctx, lab.RealNS, r.genCPU(), childCheckd, CheckdConfig{Addr: checksHost(lab), Ports: r.opts.CheckedReals})
 		if err != nil {
 			return err
 		}
