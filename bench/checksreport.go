@@ -287,6 +287,7 @@ func checksText(res *Results) string {
 		"Every checks trial starts only when the daemon's checks report (control.Client.Checks) lists all %d checkers up. "+
 		"Daemon cores = the xvs process's own CPU (all threads, /proc/PID/stat) over the window, the health checks included; idle = a fresh daemon with no traffic for %v, per round with and without the checks. "+
 		"with ÷ without = xvs-nat-checks' median delivered rate over xvs-nat's; same-round ratios pair the two trial by trial. "+
+		"The daemon is pinned to the director's one core, as in every xvs trial, so its checks and its forwarding share that core (and, at GOMAXPROCS 1, one Go scheduler): what the checks cost it is what forwarding loses when that core is the bottleneck. "+
 		"The lab's HTTP server runs on this machine too, pinned to the generator's core so that the director's core carries only the daemon (its CPU is listed, and lands in the director's column of the throughput table, which counts every process in the lab).\n\n",
 		res.Options.CheckedReals, checkDelayLoop, checkConnectTimeout, checkRetry, checkRetryDelay, res.Options.CheckedReals, res.Options.CheckIdle)
 }
