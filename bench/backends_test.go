@@ -55,7 +55,7 @@ func TestPhasesRunBothBackends(t *testing.T) {
 			got = append(got, x...)
 			trials += len(Schedule(r.opts.Rounds, r.opts.Loads, x, b))
 			for _, s := range append(x, b...) {
-				if synCapable(s) {
+				if r.takesSYN(s) {
 					trials += r.opts.Rounds
 				}
 			}

@@ -319,3 +319,25 @@ func TestTrimChecksStats(t *testing.T) {
 		t.Errorf("a listing without the checked server changed: %q", trimChecksStats(plain))
 	}
 }
+
+// TestChecksSchedule: xvs-nat-checks runs next to xvs-nat in the two-armed
+// lab, under every load of the full run and under the smoke run's UDP load
+// only (its SYN trial would add another daemon start-up's first-check delay).
+func TestChecksSchedule(t *testing.T) {
+	for _, smoke := range []bool{false, true} {
+		r := &runner{opts: DefaultOptions(smoke)}
+		x, _ := r.phaseScenarios(2)
+		if len(x) < 2 || x[0] != ScXVSNAT || x[1] != ScXVSNATChecks {
+			t.Errorf("smoke %v: xvs scenarios %v", smoke, x)
+		}
+		if got := r.takesSYN(ScXVSNATChecks); got == smoke {
+			t.Errorf("smoke %v: checks take the SYN load: %v", smoke, got)
+		}
+		if !r.takesSYN(ScXVSNAT) {
+			t.Errorf("smoke %v: xvs-nat without the SYN load", smoke)
+		}
+		if want := map[bool]int{false: 1000, true: 100}[smoke]; r.opts.CheckedReals != want {
+			t.Errorf("smoke %v: %d checked real servers, want %d", smoke, r.opts.CheckedReals, want)
+		}
+	}
+}

@@ -53,6 +53,10 @@
 //	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~8 min
 //	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~20 s
 //
+// The health-check row adds about a minute and a half to the full run (each
+// of its daemons waits some two seconds for keepalived's first-check
+// delays) and some seven seconds to the smoke run.
+//
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require
 // (auto: a daemon that does not start marks xvs unavailable and only the
 // baselines are measured; require: that fails the run), -no-latency,
