@@ -9,6 +9,9 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -82,6 +85,30 @@ func TestKeepalivedConfigParses(t *testing.T) {
 	}
 	if len(ports) != 1000 {
 		t.Errorf("%d distinct ports, want 1000", len(ports))
+	}
+
+	// The daemon's own reader (xvs run --config, format auto-detected):
+	// xvs-nat's three services exactly as the YAML gives them, and the
+	// checked one, whose thousand real servers the health engine runs.
+	if f := control.DetectFormat([]byte(src)); f != control.FormatKeepalived {
+		t.Fatalf("detected as %q", f)
+	}
+	path := filepath.Join(t.TempDir(), "xvs-nat-checks.conf")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file, err := control.ReadFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Warnings) != 0 || len(file.Services.Services) != 4 {
+		t.Fatalf("%d services, warnings %q", len(file.Services.Services), file.Warnings)
+	}
+	if !reflect.DeepEqual(file.Services.Services[:3], yaml.Services) {
+		t.Errorf("services\n%+v\nwant the YAML's\n%+v", file.Services.Services[:3], yaml.Services)
+	}
+	if len(file.Health) != 1 || len(file.Health[0].Reals) != 1000 || file.Health[0].Key != file.Services.Services[3].Key() {
+		t.Errorf("health: %d services, want the checked one with 1000 real servers", len(file.Health))
 	}
 }
 
