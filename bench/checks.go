@@ -1,19 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/xvs-project/xvs/control"
@@ -33,7 +26,8 @@ import (
 // checksSuffix marks the xvs scenario that also runs the health checks.
 const checksSuffix = "-checks"
 
-// ScXVSNATChecks is xvs-nat plus checkedReals HTTP checks every second.
+// ScXVSNATChecks is xvs-nat plus Options.CheckedReals HTTP checks every
+// second.
 const ScXVSNATChecks = ScXVSNAT + checksSuffix
 
 // Ports of the checked servers: checkPortBase up to checkPortBase+
@@ -181,165 +175,6 @@ func pidTicks(pid int) (uint64, error) {
 }
 
 func ticksDuration(t uint64) time.Duration { return time.Duration(t) * (time.Second / userHz) }
-
-// childCheckd is the checked servers' HTTP server.
-const childCheckd = "__checkd"
-
-// CheckdConfig is the checked servers' HTTP server: Ports ports from
-// checkPortBase on Addr.
-type CheckdConfig struct {
-	Addr  netip.Addr
-	Ports int
-}
-
-// CheckdReport is the HTTP server's answer to any request line: the
-// requests it has answered so far.
-type CheckdReport struct {
-	Requests uint64
-}
-
-// RunCheckd serves "200 OK" on every port until stdin closes (or SIGTERM),
-// answering each line read from in with a CheckdReport.
-func RunCheckd(cfg CheckdConfig, in io.Reader, out io.Writer) error {
-	if cfg.Ports < 1 || cfg.Ports > maxCheckedReals {
-		return fmt.Errorf("checkd: %d ports not in 1..%d", cfg.Ports, maxCheckedReals)
-	}
-	var served atomic.Uint64
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			served.Add(1)
-			w.Header().Set("Content-Type", "text/plain")
-			_, _ = io.WriteString(w, "ok\n")
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	defer srv.Close()
-	for i := range cfg.Ports {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(cfg.Addr, uint16(checkPortBase+i)).String())
-		if err != nil {
-			return fmt.Errorf("checkd: %w", err)
-		}
-		go func() { _ = srv.Serve(ln) }()
-	}
-	if _, err := fmt.Fprintln(out, genReady); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(in)
-	enc := json.NewEncoder(out)
-	for sc.Scan() {
-		if err := enc.Encode(CheckdReport{Requests: served.Load()}); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
-}
-
-// IdleResult is one measurement of an idle daemon (no traffic): its CPU
-// over Window, with or without the checks.
-type IdleResult struct {
-	Scenario string
-	Round    int
-	Window   time.Duration
-	// DaemonCPU is the daemon's CPU time over the window; CheckdCPU the
-	// checked servers' HTTP server's (lab cost, not the director's).
-	DaemonCPU, CheckdCPU time.Duration
-	// Requests the HTTP server answered in the window.
-	Requests uint64
-	// Checks over the window (checks scenario only).
-	Checks *CheckCounts `json:",omitempty"`
-	Err    string       `json:",omitempty"`
-}
-
-// checksIdlePhase measures the idle daemon's CPU with and without the
-// checks: per round, a fresh xvs-nat and xvs-nat-checks daemon each (order
-// swapped every round), CheckIdle long, no traffic.
-func (r *runner) checksIdlePhase(ctx context.Context, lab *Lab) {
-	for round := range r.opts.Rounds {
-		pair := []string{ScXVSNAT, ScXVSNATChecks}
-		if round%2 == 1 {
-			pair[0], pair[1] = pair[1], pair[0]
-		}
-		for _, s := range pair {
-			if ctx.Err() != nil || r.xvsErr != nil {
-				return
-			}
-			ir := r.idle(ctx, lab, s, round)
-			r.res.ChecksIdle = append(r.res.ChecksIdle, ir)
-			if ir.Err != "" {
-				r.fail(fmt.Errorf("idle %s round %d: %s", s, round+1, ir.Err))
-				continue
-			}
-			secs := ir.Window.Seconds()
-			line := fmt.Sprintf("idle %-14s round %d: daemon %.3f cores, HTTP server %.3f cores, %d requests",
-				s, round+1, ir.DaemonCPU.Seconds()/secs, ir.CheckdCPU.Seconds()/secs, ir.Requests)
-			if ir.Checks != nil {
-				line += fmt.Sprintf(", %d of %d checkers up, %.0f probes/s, %d failed", ir.Checks.Up, ir.Checks.Checkers,
-					ir.Checks.PerSecond(), ir.Checks.Failures)
-			}
-			r.progress("%s", line)
-		}
-	}
-}
-
-// idle runs one idle measurement.
-func (r *runner) idle(ctx context.Context, lab *Lab, scenario string, round int) (ir IdleResult) {
-	ir.Scenario, ir.Round = scenario, round
-	dir, err := r.startDirector(ctx, lab, scenario)
-	if err != nil {
-		ir.Err = err.Error()
-		return ir
-	}
-	xd, ok := dir.(*xvsDirector)
-	if !ok {
-		_ = dir.Stop()
-		ir.Err = "not an xvs scenario"
-		return ir
-	}
-	fail := func(err error) IdleResult {
-		_ = dir.Stop()
-		ir.Err = err.Error()
-		return ir
-	}
-	// Start-up (the configuration read, the first probes) is not idle.
-	time.Sleep(300 * time.Millisecond)
-	var k0 CheckCounts
-	if isChecks(scenario) {
-		if k0, err = xd.Checks(); err != nil {
-			return fail(err)
-		}
-	}
-	var q0, q1 CheckdReport
-	if err := r.checkd.request(struct{}{}, &q0, 5*time.Second); err != nil {
-		return fail(err)
-	}
-	checkdPid := r.checkd.cmd.Process.Pid
-	c0, err0 := pidTicks(checkdPid)
-	d0, err1 := pidTicks(xd.Pid())
-	t0 := time.Now()
-	time.Sleep(r.opts.CheckIdle)
-	d1, err2 := pidTicks(xd.Pid())
-	c1, err3 := pidTicks(checkdPid)
-	ir.Window = time.Since(t0)
-	if err := errors.Join(err0, err1, err2, err3); err != nil {
-		return fail(err)
-	}
-	if err := r.checkd.request(struct{}{}, &q1, 5*time.Second); err != nil {
-		return fail(err)
-	}
-	ir.DaemonCPU, ir.CheckdCPU, ir.Requests = ticksDuration(d1-d0), ticksDuration(c1-c0), q1.Requests-q0.Requests
-	if isChecks(scenario) {
-		k1, err := xd.Checks()
-		if err != nil {
-			return fail(err)
-		}
-		k := k1.Sub(k0)
-		ir.Checks = &k
-	}
-	if err := dir.Stop(); err != nil {
-		ir.Err = err.Error()
-	}
-	return ir
-}
 
 // trimChecksStats leaves the checked virtual server's block out of an
 // `xvsadm -Ln --stats` listing (a thousand idle real servers would bury the

@@ -22,11 +22,11 @@
 //     and TUN mode on each of its backends, AF_XDP (xvs-nat, xvs-dr,
 //     xvs-tun) and AF_PACKET (the same with -afp), and the baselines: plain
 //     kernel forwarding, kernel forwarding with nftables DNAT, and a bare
-//     AF_XDP bounce (the ceiling of the path). xvs-nat-checks (checks.go) is
-//     xvs-nat with health checks running: a keepalived.conf with the same
-//     services plus a virtual server whose 1000 real servers (one HTTP
-//     server, the __checkd child, on 1000 ports) are checked by HTTP_GET
-//     every second; no traffic goes to them. The nft-dnat baseline's table
+//     AF_XDP bounce (the ceiling of the path). xvs-nat-checks (checks.go,
+//     checkd.go, checksidle.go) is xvs-nat with health checks running: a
+//     keepalived.conf with the same services plus a virtual server whose
+//     1000 real servers (one HTTP server, the __checkd child, on 1000
+//     ports) are checked by HTTP_GET every second; no traffic goes to them. The nft-dnat baseline's table
 //     (ip xvsbench) and the AF_PACKET backend's (netdev xvs_afpacket_*)
 //     share the director namespace in turn; every AF_PACKET trial checks
 //     that its daemon's table is gone before the next trial.
