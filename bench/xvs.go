@@ -126,9 +126,13 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		}
 	}
 	if checked > 0 {
-		// Twice the first probes' spread (warmup ≤ delay_loop) plus a
-		// connect timeout: a checker not up by then is a broken setup.
-		if err := d.waitChecksUp(ctx, checked, 2*checkDelayLoop+checkConnectTimeout+3*time.Second); err != nil {
+		// The first probes come within keepalived's bootstrap delay and
+		// warmup (about two delay_loops); on a machine other jobs swamp,
+		// a checker may fail them and need a whole down-and-up cycle
+		// ((retry+1) connect timeouts, a retry delay and a delay_loop).
+		// One not up after that, twice over, is a broken setup.
+		wait := 2 * (2*checkDelayLoop + (checkRetry+1)*checkConnectTimeout + checkRetry*checkRetryDelay + checkDelayLoop)
+		if err := d.waitChecksUp(ctx, checked, wait); err != nil {
 			_ = p.stop(5 * time.Second)
 			return nil, err
 		}
