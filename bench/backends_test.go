@@ -17,6 +17,7 @@ func TestScenarioBackends(t *testing.T) {
 	}{
 		{ScXVSNAT, true, false, false, "nat", "xdp", 2},
 		{ScXVSNATAFP, true, true, false, "nat", "afpacket", 2},
+		{ScXVSNATChecks, true, false, false, "nat", "xdp", 2},
 		{ScXVSDR, true, false, false, "dr", "xdp", 1},
 		{ScXVSDRAFP, true, true, false, "dr", "afpacket", 1},
 		{ScXVSTUN, true, false, true, "tun", "xdp", 1},
@@ -54,14 +55,14 @@ func TestPhasesRunBothBackends(t *testing.T) {
 			got = append(got, x...)
 			trials += len(Schedule(r.opts.Rounds, r.opts.Loads, x, b))
 			for _, s := range append(x, b...) {
-				if synCapable(s) {
+				if r.takesSYN(s) {
 					trials += r.opts.Rounds
 				}
 			}
 		}
-		want := []string{ScXVSNAT, ScXVSNATAFP, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
+		want := []string{ScXVSNAT, ScXVSNATChecks, ScXVSNATAFP, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 		if smoke {
-			want = want[:2]
+			want = want[:3]
 			if !slices.Contains(r.opts.Loads, load64x10k) {
 				t.Errorf("smoke loads %v lack 64B/10k", r.opts.Loads)
 			}
@@ -75,8 +76,12 @@ func TestPhasesRunBothBackends(t *testing.T) {
 	}
 	r := &runner{opts: DefaultOptions(false)}
 	r.opts.Skip = map[string]bool{ScXVSNATAFP: true}
-	if x, _ := r.phaseScenarios(2); !slices.Equal(x, []string{ScXVSNAT}) {
+	if x, _ := r.phaseScenarios(2); !slices.Equal(x, []string{ScXVSNAT, ScXVSNATChecks}) {
 		t.Errorf("-skip %s: %v", ScXVSNATAFP, x)
+	}
+	r.opts.CheckedReals = 0
+	if x, _ := r.phaseScenarios(2); !slices.Equal(x, []string{ScXVSNAT}) {
+		t.Errorf("no checked real servers: %v", x)
 	}
 }
 

@@ -70,6 +70,12 @@ func RunChild(args []string) error {
 			return err
 		}
 		return RunTableMem(sizes, os.Stdout)
+	case childCheckd:
+		var c CheckdConfig
+		if err := json.Unmarshal(arg, &c); err != nil {
+			return err
+		}
+		return RunCheckd(c, os.Stdin, os.Stdout)
 	case childProbe:
 		var c ProbeConfig
 		if err := json.Unmarshal(arg, &c); err != nil {

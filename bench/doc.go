@@ -22,7 +22,11 @@
 //     and TUN mode on each of its backends, AF_XDP (xvs-nat, xvs-dr,
 //     xvs-tun) and AF_PACKET (the same with -afp), and the baselines: plain
 //     kernel forwarding, kernel forwarding with nftables DNAT, and a bare
-//     AF_XDP bounce (the ceiling of the path). The nft-dnat baseline's table
+//     AF_XDP bounce (the ceiling of the path). xvs-nat-checks (checks.go,
+//     checkd.go, checksidle.go) is xvs-nat with health checks running: a
+//     keepalived.conf with the same services plus a virtual server whose
+//     1000 real servers (one HTTP server, the __checkd child, on 1000
+//     ports) are checked by HTTP_GET every second; no traffic goes to them. The nft-dnat baseline's table
 //     (ip xvsbench) and the AF_PACKET backend's (netdev xvs_afpacket_*)
 //     share the director namespace in turn; every AF_PACKET trial checks
 //     that its daemon's table is gone before the next trial.
@@ -30,11 +34,14 @@
 //     medians with min–max; CPU from /proc/stat (procstat.go); latency with a
 //     UDP echo probe (latency.go); the connection table's memory and the Go
 //     benchmarks of conntrack and forwarder (ctmem.go, gobench.go).
-//   - The report (report.go, chart.go, targets.go, backends.go): Markdown
-//     tables, the project's targets (of the AF_XDP backend) with met/not
-//     met, the AF_PACKET/AF_XDP ratio per mode and load, an SVG chart.
+//   - The report (report.go, chart.go, targets.go, backends.go,
+//     checksreport.go): Markdown tables, the project's targets (of the
+//     AF_XDP backend) with met/not met, the AF_PACKET/AF_XDP ratio per mode
+//     and load, the health-check row (the daemon's CPU idle and under load
+//     with and without the checks, the forwarding rate with ÷ without), an
+//     SVG chart.
 //
-// Child roles (generator, bounce, echo, probe, table measurement) run as the
+// Child roles (generator, bounce, echo, probe, checked servers, table measurement) run as the
 // same binary re-executed inside a lab namespace; a program embedding this
 // package must call RunChild when IsChild(os.Args[1:]) says so, as the
 // xvs-bench command and this package's tests do.
@@ -46,10 +53,15 @@
 //	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~8 min
 //	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~20 s
 //
+// The health-check row adds about a minute and a half to the full run (each
+// of its daemons waits some two seconds for keepalived's first-check
+// delays) and some seven seconds to the smoke run.
+//
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require
 // (auto: a daemon that does not start marks xvs unavailable and only the
 // baselines are measured; require: that fails the run), -no-latency,
-// -no-gobench, -pin=false. Tools it needs (nft, taskset) are installed by
+// -no-gobench, -pin=false, -checks N (checked real servers of xvs-nat-checks,
+// 0 leaves it out; the smoke run checks 100). Tools it needs (nft, taskset) are installed by
 // bench/deps.sh, which it runs by itself when they are missing. Any setup
 // failure, or a scenario that delivers nothing, fails the run with a
 // non-zero exit; targets that are not met do not.

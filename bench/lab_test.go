@@ -2,7 +2,11 @@ package bench
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +122,67 @@ func TestGeneratorLoopAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("%v allocations per 2000-frame run", allocs)
+	}
+}
+
+// TestChecksReachLab: in the two-armed lab, the checked servers' HTTP
+// server on real server 1 answers on its first and last port from the
+// director's namespace (where the daemon's checks start), through the sink,
+// which counts none of those frames.
+//
+//	dir ns ── ID-di ─veth─ ID-t [sink: TCP to 20000.. passes] ─ ID-r1 198.18.1.1 (checkd :20000..:20999)
+func TestChecksReachLab(t *testing.T) {
+	needRoot(t)
+	if testing.Short() {
+		t.Skip("builds namespaces")
+	}
+	ctx := context.Background()
+	lab, err := NewLab(ctx, 2, 3, probePort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lab.Close() })
+	checkd, err := startChild(ctx, lab.RealNS, -1, childCheckd, CheckdConfig{Addr: checksHost(lab), Ports: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = checkd.stop(time.Second) })
+	before, err := lab.Sink.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{checkPortBase, checkPortBase + 999} {
+		var reply string
+		err := testnet.DoIn(lab.DirNS, func() error {
+			c, err := net.DialTimeout("tcp", netip.AddrPortFrom(checksHost(lab), uint16(port)).String(), 2*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\n\r\n"); err != nil {
+				return err
+			}
+			b, err := io.ReadAll(c)
+			reply = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("port %d: %v", port, err)
+		}
+		if !strings.HasPrefix(reply, "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(reply, "\r\n\r\nok\n") {
+			t.Errorf("port %d: reply %q", port, reply)
+		}
+	}
+	var rep CheckdReport
+	if err := checkd.request(struct{}{}, &rep, 5*time.Second); err != nil || rep.Requests != 2 {
+		t.Errorf("checkd: %+v %v, want 2 requests", rep, err)
+	}
+	after, err := lab.Sink.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.Sub(before).Total(); n != 0 {
+		t.Errorf("the sink counted %d frames of the checks", n)
 	}
 }

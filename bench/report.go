@@ -86,6 +86,19 @@ func Markdown(w io.Writer, res *Results) error {
 	b.WriteString(BackendTable(res.Backends))
 	b.WriteString("\n")
 
+	b.WriteString("## Health checks\n\n")
+	b.WriteString(checksText(res))
+	for _, l := range ChecksSummary(res.Checks) {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	if res.Checks != nil {
+		b.WriteString("\nIdle (no traffic):\n\n")
+		b.WriteString(ChecksIdleTable(res.Checks))
+		b.WriteString("\nUnder load:\n\n")
+	}
+	b.WriteString(ChecksTable(res.Checks))
+	b.WriteString("\n")
+
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
@@ -144,8 +157,9 @@ func statusMark(s string) string {
 }
 
 // scenarioOrder is the table and chart order.
-// Each AF_PACKET row sits right under its AF_XDP twin.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP,
+// Each AF_PACKET row sits right under its AF_XDP twin, xvs-nat-checks
+// under the pair.
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks,
 	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 
 func scenarioRank(s string) int {

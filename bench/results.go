@@ -24,7 +24,13 @@ type TrialResult struct {
 	// softirq inside the generator's sendto calls and, without
 	// CONFIG_IRQ_TIME_ACCOUNTING, is charged to it.
 	GenProcCPU time.Duration
-	Err        string `json:",omitempty"`
+	// DaemonCPU is the xvs daemon's own CPU time (all its threads) over
+	// the measured window, for xvs scenarios.
+	DaemonCPU time.Duration `json:",omitempty"`
+	// Checks are the daemon's health checks over the window around the
+	// measured one, for the checks scenario.
+	Checks *CheckCounts `json:",omitempty"`
+	Err    string       `json:",omitempty"`
 }
 
 // PPS returns delivered frames per second.
@@ -136,8 +142,12 @@ type Results struct {
 	Trials            []TrialResult
 	Rows              []Row
 	// Backends compares each xvs mode's AF_PACKET and AF_XDP rows.
-	Backends      []BackendRatio
-	Latency       []LatencyResult
+	Backends []BackendRatio
+	// Checks is the health-check row (nil when xvs-nat-checks did not run).
+	Checks  *ChecksResult `json:",omitempty"`
+	Latency []LatencyResult
+	// ChecksIdle are the idle daemon measurements of the checks row.
+	ChecksIdle    []IdleResult `json:",omitempty"`
 	Table         []TableMemResult
 	GoBench       []GoBench
 	GoBenchErrors []string
@@ -168,6 +178,8 @@ type OptionsSummary struct {
 	Rounds                int
 	Trial, Warmup, Settle time.Duration
 	Reals                 int
+	CheckedReals          int
+	CheckIdle             time.Duration
 	ProbeCount            int
 	ProbeInterval         time.Duration
 }

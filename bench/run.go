@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type runner struct {
 	start     time.Time // of the run: progress lines say the time since
 	total     int
 	portSink  *Sink // gen-only: the counter on the director's port
+	checkd    *proc // the checked servers' HTTP server, during the phase that has them
 	fatal     error // first error that must fail the run
 }
 
@@ -60,7 +62,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r := &runner{opts: opts, tmp: tmp, start: time.Now(), res: &Results{
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
 		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
-			Reals: opts.Reals, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
+			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
 		XVSStat: map[string]string{}, Profile: map[string]string{},
 	}}
 	if opts.XVSMode == "off" {
@@ -81,6 +83,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	attributeCPU(r.res.Trials)
 	r.res.Rows = Aggregate(r.res.Trials)
 	r.res.Backends = BackendRatios(r.res.Trials, r.res.Rows)
+	r.res.Checks = HealthChecks(r.res)
 	r.res.Targets = EvaluateTargets(r.res)
 	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
 	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
@@ -116,16 +119,18 @@ func ensureDeps(opts Options) error {
 
 // phases: which scenarios run in which lab. Each xvs mode's AF_PACKET twin
 // follows it, so the two backends run in the same rounds under the same
-// loads, interleaved with the baselines like any xvs scenario.
+// loads, interleaved with the baselines like any xvs scenario; so does
+// xvs-nat-checks, xvs-nat with health checks running (CheckedReals 0 leaves
+// it out).
 func (r *runner) phaseScenarios(arms int) (xvs, base []string) {
 	all := map[int][2][]string{
-		2: {{ScXVSNAT, ScXVSNATAFP}, {ScNftDNAT, ScBounce2, ScKernelFwd, ScGenOnly}},
+		2: {{ScXVSNAT, ScXVSNATChecks, ScXVSNATAFP}, {ScNftDNAT, ScBounce2, ScKernelFwd, ScGenOnly}},
 		1: {{ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}, {ScBounce1, ScGenOnly1}},
 	}[arms]
 	keep := func(in []string) []string {
 		var out []string
 		for _, s := range in {
-			if !r.opts.Skip[s] {
+			if !r.opts.Skip[s] && (s != ScXVSNATChecks || r.opts.CheckedReals > 0) {
 				out = append(out, s)
 			}
 		}
@@ -137,6 +142,11 @@ func (r *runner) phaseScenarios(arms int) (xvs, base []string) {
 // synScenarios are the scenarios that take the SYN load: the ones that
 // track connections, plus plain forwarding as the reference.
 func synCapable(s string) bool { return s != ScBounce1 && s != ScBounce2 }
+
+// takesSYN says whether scenario s runs the SYN load in this run: the smoke
+// run leaves xvs-nat-checks out of it, whose every trial waits about two
+// seconds for keepalived's first-check delays (see keepalivedConfig).
+func (r *runner) takesSYN(s string) bool { return synCapable(s) && !(r.opts.Smoke && isChecks(s)) }
 
 func (r *runner) arms() []int {
 	if r.opts.OneArmed {
@@ -152,7 +162,7 @@ func (r *runner) countTrials() int {
 		n += r.opts.Rounds * len(r.opts.Loads) * (len(x) + len(b))
 		if r.opts.SYN {
 			for _, s := range append(x, b...) {
-				if synCapable(s) {
+				if r.takesSYN(s) {
 					n += r.opts.Rounds
 				}
 			}
@@ -240,15 +250,35 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 	}
 
 	xvs, base := r.phaseScenarios(arms)
+	checks := slices.Contains(xvs, ScXVSNATChecks)
+	if checks {
+		// One HTTP server for all checked servers, up for the whole phase
+		// so that it is there (and idle) in the xvs-nat trials too. It
+		// shares the generator's core: real servers are other machines,
+		// and on the director's core its answers (a fifth of a core for a
+		// thousand a second) would be charged to the checks' effect on
+		// forwarding.
+		checkd, err := startChild(ctx, lab.RealNS, r.genCPU(), childCheckd, CheckdConfig{Addr: checksHost(lab), Ports: r.opts.CheckedReals})
+		if err != nil {
+			return err
+		}
+		r.checkd = checkd
+		defer func() { _ = checkd.stop(time.Second); r.checkd = nil }()
+	}
 	trials := Schedule(r.opts.Rounds, r.opts.Loads, xvs, base)
 	if r.opts.SYN {
-		var sb []string
+		var sx, sb []string
+		for _, s := range xvs {
+			if r.takesSYN(s) {
+				sx = append(sx, s)
+			}
+		}
 		for _, s := range base {
-			if synCapable(s) {
+			if r.takesSYN(s) {
 				sb = append(sb, s)
 			}
 		}
-		trials = append(trials, Schedule(r.opts.Rounds, []Load{{SYN, 64, 0}}, xvs, sb)...)
+		trials = append(trials, Schedule(r.opts.Rounds, []Load{{SYN, 64, 0}}, sx, sb)...)
 	}
 	for _, t := range trials {
 		if err := ctx.Err(); err != nil {
@@ -257,6 +287,12 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 		res := r.trial(ctx, lab, t)
 		r.res.Trials = append(r.res.Trials, res)
 	}
+	if checks {
+		r.checksIdlePhase(ctx, lab)
+	}
+	// The checks scenario is measured for throughput and CPU only: its
+	// forwarding is xvs-nat's.
+	xvs = slices.DeleteFunc(xvs, isChecks)
 	if r.opts.Latency {
 		r.latencyPhase(ctx, lab, append(xvs, base...))
 	}
@@ -376,12 +412,24 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	if isGenOnly(t.Scenario) {
 		sink = r.portSink
 	}
+	xd, _ := dir.(*xvsDirector)
+	var k0 CheckCounts
+	if xd != nil && isChecks(t.Scenario) {
+		if k0, err = xd.Checks(); err != nil {
+			res.Err = err.Error()
+			return res
+		}
+	}
 	s0, err := sink.Read()
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	labNS := lab.nsInodes()
+	var d0 uint64
+	if xd != nil {
+		d0, _ = pidTicks(xd.Pid())
+	}
 	o0 := scanCPU(labNS)
 	c0, err := ReadCPUTimes()
 	if err != nil {
@@ -405,8 +453,23 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		return res
 	}
 	o1 := scanCPU(labNS)
-	if xd, ok := dir.(*xvsDirector); ok {
+	if xd != nil {
+		if d1, err := pidTicks(xd.Pid()); err == nil && d1 >= d0 {
+			res.DaemonCPU = ticksDuration(d1 - d0)
+		}
+		if isChecks(t.Scenario) {
+			k1, err := xd.Checks()
+			if err != nil {
+				res.Err = err.Error()
+				return res
+			}
+			k := k1.Sub(k0)
+			res.Checks = &k
+		}
 		if st, err := xd.Stats(ctx); err == nil {
+			if isChecks(t.Scenario) {
+				st = trimChecksStats(st)
+			}
 			r.res.XVSStat[t.Scenario] = st
 		}
 	}

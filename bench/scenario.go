@@ -32,6 +32,7 @@ const (
 	ScXVSNATAFP = ScXVSNAT + afpSuffix
 	ScXVSDRAFP  = ScXVSDR + afpSuffix
 	ScXVSTUNAFP = ScXVSTUN + afpSuffix
+	// ScXVSNATChecks (checks.go) is xvs-nat with health checks running.
 	// The generator's own cost: frames dropped by an XDP program on the
 	// director's port, nothing else. It calibrates the CPU split (see
 	// attributeCPU) and shows the generator's ceiling.
@@ -69,7 +70,7 @@ func isAFP(name string) bool { return isXVS(name) && strings.HasSuffix(name, afp
 // xvsMode returns an xvs scenario's forwarding method as the daemon's
 // configuration spells it: nat, dr or tun.
 func xvsMode(name string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix)
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix), checksSuffix)
 }
 
 // xvsBackend returns the --backend an xvs scenario runs bin/xvs with.
@@ -114,7 +115,9 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 		}
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
 	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP:
-		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name))
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0)
+	case ScXVSNATChecks:
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), r.opts.CheckedReals)
 	case ScGenOnly, ScGenOnly1:
 		// The sink program counts and drops the frames (slot 0: not a real
 		// server's MAC) right at the director's port.

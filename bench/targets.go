@@ -86,7 +86,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	tc := TargetCheck{Target: "every xvs mode ≥ 95 % of the bare AF_XDP bounce (worst UDP load)", Status: NA, Measured: "no data"}
 	worst, where := math.Inf(1), ""
 	for _, r := range rows {
-		if !isXVS(r.Scenario) || isAFP(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
+		if !isXVS(r.Scenario) || isAFP(r.Scenario) || isChecks(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
 			continue
 		}
 		b := medianPPS(rows, bounceFor(r.Scenario), r.Load)
@@ -128,7 +128,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 		tc.Status = status(worstAdd <= 50*time.Microsecond)
 	}
 	out = append(out, tc)
-	return out
+	return append(out, checksTarget(res))
 }
 
 // loadedP99 returns the median over rounds of a scenario's p99 under half

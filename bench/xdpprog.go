@@ -24,8 +24,10 @@ const (
 )
 
 // sinkInsns counts and drops IPv4 TCP/UDP/IPIP frames by destination MAC and
-// passes everything else to the stack: ARP, ICMP, and UDP to probePort (also
-// inside IPIP), which the latency probe's echo servers answer.
+// passes everything else to the stack: ARP, ICMP, UDP to probePort (also
+// inside IPIP), which the latency probe's echo servers answer, and TCP to
+// the checked servers' ports (checkPortBase and up, checks.go), which the
+// health checks' HTTP server answers.
 func sinkInsns(macPrefix [5]byte, probePort uint16) asm.Instructions {
 	const (
 		rCtx, rData, rEnd, rPtr, rVal = asm.R6, asm.R2, asm.R3, asm.R4, asm.R5
@@ -47,12 +49,20 @@ func sinkInsns(macPrefix [5]byte, probePort uint16) asm.Instructions {
 		asm.Mov.Imm(rKind, 0),
 		asm.LoadMem(rVal, rData, offProto, asm.Byte),
 		asm.JEq.Imm(rVal, 17, "udp"),
-		asm.JEq.Imm(rVal, 6, "count"),
+		asm.JEq.Imm(rVal, 6, "tcp"),
 		asm.JEq.Imm(rVal, 4, "ipip"),
 		asm.Ja.Label("pass"),
 
 		asm.LoadMem(rVal, rData, offDport, asm.Half).WithSymbol("udp"),
 		asm.JEq.Imm(rVal, probe, "pass"),
+		asm.Ja.Label("count"),
+
+		// TCP: a destination port in the checked servers' range passes
+		// (compared in host order, so swapped first).
+		asm.LoadMem(rVal, rData, offDport, asm.Half).WithSymbol("tcp"),
+		asm.HostTo(asm.BE, rVal, asm.Half),
+		asm.JLT.Imm(rVal, checkPortBase, "count"),
+		asm.JLT.Imm(rVal, checkPortBase+maxCheckedReals, "pass"),
 		asm.Ja.Label("count"),
 
 		// IPIP: the inner header starts at offL4; its UDP ports 20 bytes later.

@@ -61,6 +61,11 @@ func TestSinkProgram(t *testing.T) {
 	}{
 		{"udp to real 2", frame(UDP, 2, bulkPort), bpfasm.XDPDrop, 2},
 		{"syn to real 3", frame(SYN, 3, synPort), bpfasm.XDPDrop, 3},
+		{"check to the first checked port passes", frame(SYN, 1, checkPortBase), bpfasm.XDPPass, 0},
+		{"check to the last checked port passes", frame(SYN, 1, checkPortBase+maxCheckedReals-1), bpfasm.XDPPass, 0},
+		{"tcp below the checked ports", frame(SYN, 1, checkPortBase-1), bpfasm.XDPDrop, 1},
+		{"tcp above the checked ports", frame(SYN, 1, checkPortBase+maxCheckedReals), bpfasm.XDPDrop, 1},
+		{"udp to a checked port is counted", frame(UDP, 2, checkPortBase), bpfasm.XDPDrop, 2},
 		{"ipip to real 1", ipip(frame(UDP, 1, bulkPort)), bpfasm.XDPDrop, encapBase + 1},
 		{"foreign mac", foreign, bpfasm.XDPDrop, 0},
 		{"probe passes", frame(UDP, 2, probePort), bpfasm.XDPPass, 0},

@@ -48,14 +48,15 @@ type xvsDirector struct {
 
 // startXVS runs `bin/xvs run --backend backend` in the director namespace
 // with the configuration of method and waits until its control socket
-// answers. The first failure to start marks xvs unavailable for the run
+// answers; with checked > 0 the configuration is keepalivedConfig's and it
+// also waits until all checked checkers are up. The first failure to start marks xvs unavailable for the run
 // (unless -xvs=require); a later one is an error, because xvs did work
 // earlier in the run.
-func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string) (Director, error) {
+func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string, checked int) (Director, error) {
 	if r.xvsErr != nil {
 		return nil, r.xvsErr
 	}
-	d, err := r.launchXVS(ctx, lab, method, backend)
+	d, err := r.launchXVS(ctx, lab, method, backend, checked)
 	if err == nil {
 		r.xvsWorked = true
 		return d, nil
@@ -67,7 +68,7 @@ func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string)
 	return nil, err
 }
 
-func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string) (*xvsDirector, error) {
+func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int) (*xvsDirector, error) {
 	bin, err := filepath.Abs(r.opts.XVS)
 	if err != nil {
 		return nil, err
@@ -75,8 +76,12 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s not found (run make build)", r.opts.XVS)
 	}
-	cfgPath := filepath.Join(r.tmp, "xvs-"+method+".yaml")
-	if err := os.WriteFile(cfgPath, []byte(xvsConfig(lab.VIP, lab.RealAddrs(), method)), 0o644); err != nil {
+	cfgPath, cfg := filepath.Join(r.tmp, "xvs-"+method+".yaml"), xvsConfig(lab.VIP, lab.RealAddrs(), method)
+	if checked > 0 {
+		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-checks.conf")
+		cfg = keepalivedConfig(lab.VIP, lab.RealAddrs(), method, checksHost(lab), checked)
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(r.tmp, "xvs.sock")
@@ -118,6 +123,18 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		if err != nil {
 			_ = p.stop(2 * time.Second)
 			return nil, fmt.Errorf("bin/xvs --backend %s: %w", backend, err)
+		}
+	}
+	if checked > 0 {
+		// The first probes come within keepalived's bootstrap delay and
+		// warmup (about two delay_loops); on a machine other jobs swamp,
+		// a checker may fail them and need a whole down-and-up cycle
+		// ((retry+1) connect timeouts, a retry delay and a delay_loop).
+		// One not up after that, twice over, is a broken setup.
+		wait := 2 * (2*checkDelayLoop + (checkRetry+1)*checkConnectTimeout + checkRetry*checkRetryDelay + checkDelayLoop)
+		if err := d.waitChecksUp(ctx, checked, wait); err != nil {
+			_ = p.stop(5 * time.Second)
+			return nil, err
 		}
 	}
 	return d, nil

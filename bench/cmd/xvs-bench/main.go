@@ -55,6 +55,7 @@ func run() error {
 	noLatency := flag.Bool("no-latency", false, "skip the latency phase")
 	noGoBench := flag.Bool("no-gobench", false, "skip the Go benchmarks (conntrack, forwarder pipeline)")
 	oneArmed := flag.Bool("one-armed", true, "run the one-armed lab (DR, TUN) in full mode")
+	checked := flag.Int("checks", -1, "real servers xvs-nat-checks checks by HTTP every second (default 1000, smoke 100; 0 leaves it out)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*smoke)
@@ -95,6 +96,9 @@ func run() error {
 	if !*smoke {
 		o.OneArmed = *oneArmed
 	}
+	if *checked >= 0 {
+		o.CheckedReals = *checked
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -107,6 +111,9 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "xvs-bench: target %-8s %s: %s\n", t.Status, t.Target, t.Measured)
 		}
 		for _, l := range bench.BackendSummary(res.Backends) {
+			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
+		}
+		for _, l := range bench.ChecksSummary(res.Checks) {
 			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
 		}
 		if strings.HasPrefix(res.XVS, "xvs unavailable") {
