@@ -196,7 +196,7 @@ const (
 	CodeNoDaemon      = "no-daemon"
 	CodeNoDevice      = "no-device"
 	CodeNoSync        = "no-sync"
-	CodeInternal   = "internal"    // anything else; Message says what
+	CodeInternal      = "internal" // anything else; Message says what
 )
 
 // Errors of the control plane itself. Errors returned by Client carry the

@@ -269,9 +269,9 @@ func runCmd(args []string) error {
 	case err = <-errc:
 	}
 	cancel()
-	roles.Stop() // masters hand over (priority 0) while the engine still forwards
+	roles.Stop()  // masters hand over (priority 0) while the engine still forwards
 	syncd.Close() // the sync master's last messages go out before the engine stops
-	<-supDone    // the checks stop (and omega scripts run) before the engine goes
+	<-supDone     // the checks stop (and omega scripts run) before the engine goes
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
