@@ -190,13 +190,16 @@ const (
 	CodeBadRequest = "bad-request" // malformed or unknown request
 	CodeNoReload   = "no-reload"   // the daemon has no reload hook
 	CodeBusy       = "busy"        // too many clients at once
-	// The sync daemons' (ipvsadm's words: ErrDaemonRunning, ErrNoDaemon,
-	// ErrNoDevice; ErrNoSync).
+	CodeInternal   = "internal"    // anything else; Message says what
+)
+
+// Error codes of the sync daemons: ErrDaemonRunning, ErrNoDaemon and
+// ErrNoDevice (ipvsadm's words), ErrNoSync.
+const (
 	CodeDaemonRunning = "daemon-running"
 	CodeNoDaemon      = "no-daemon"
 	CodeNoDevice      = "no-device"
 	CodeNoSync        = "no-sync"
-	CodeInternal      = "internal" // anything else; Message says what
 )
 
 // Errors of the control plane itself. Errors returned by Client carry the

@@ -269,9 +269,10 @@ func runCmd(args []string) error {
 	case err = <-errc:
 	}
 	cancel()
-	roles.Stop()  // masters hand over (priority 0) while the engine still forwards
-	syncd.Close() // the sync master's last messages go out before the engine stops
-	<-supDone     // the checks stop (and omega scripts run) before the engine goes
+	roles.Stop() // masters hand over (priority 0) while the engine still forwards
+	<-supDone    // the checks stop (and omega scripts run) before the engine goes
+	// The sync master's last messages go out before the engine stops.
+	syncd.Close()
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
