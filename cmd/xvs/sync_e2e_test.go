@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/connsync"
+	"github.com/xvs-project/xvs/internal/testnet"
+)
+
+// TestSyncMasterEndToEnd: xvs run becomes an IPVS sync master by ipvsadm's
+// command, and a connsync.Backup on the director's segment (in the
+// client's namespace: the master's multicast does not loop back into its
+// own) receives the connections the client makes through it, with their
+// VIP and real server, and a full-table dump when it asks.
+//
+//	client ns: HTTP client + connsync.Backup on IF ── director ns: xvs run (NAT), sync master on its IF ── reals
+func TestSyncMasterEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	l := startLab(t, testnet.NAT, "xdp")
+	dif := l.Director.Iface
+	l.xvsadm(t, "--start-daemon", "master", "--mcast-interface", dif, "--syncid", "9")
+	if out := xvsadmErr(t, l, "--start-daemon", "master", "--mcast-interface", dif); out != "Daemon has already run\n" {
+		t.Errorf("second start: %q", out)
+	}
+	out := l.xvsadm(t, "-L", "--daemon")
+	if !strings.HasPrefix(out, "master sync daemon (mcast="+dif+", syncid=9, maxlen=") ||
+		!strings.HasSuffix(out, ", group=224.0.0.81, port=8848, ttl=1)\n") || strings.Count(out, "\n") != 1 {
+		t.Errorf("-L --daemon:\n%s", out)
+	}
+
+	type got struct {
+		mu    sync.Mutex
+		conns map[netip.AddrPort]connsync.Conn
+	}
+	rx := &got{conns: map[netip.AddrPort]connsync.Conn{}}
+	dc := connsync.DaemonConfig{Interface: l.Client.Iface, SyncID: 9, NetNS: filepath.Join("/run/netns", l.Client.NS)}
+	b, err := connsync.NewBackup(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Run(ctx, func(c *connsync.Conn) {
+			rx.mu.Lock()
+			rx.conns[c.Client] = *c
+			rx.mu.Unlock()
+		})
+	}()
+	count := func() int {
+		rx.mu.Lock()
+		defer rx.mu.Unlock()
+		return len(rx.conns)
+	}
+	time.Sleep(100 * time.Millisecond) // the join settles
+
+	const n = 30
+	sum, err := l.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(l.VIP4, 80, "/"), N: n, Parallel: 3})
+	if err != nil || sum.OK != n {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	reals := map[netip.AddrPort]bool{}
+	for _, r := range l.Reals {
+		reals[netip.AddrPortFrom(r.Addr4, uint16(realPort(l.Mode)))] = true
+	}
+	rx.mu.Lock()
+	if len(rx.conns) < n {
+		t.Errorf("the backup heard %d connections, want %d", len(rx.conns), n)
+	}
+	for cl, c := range rx.conns {
+		if cl.Addr() != l.Client.Addr4 || c.Virtual != netip.AddrPortFrom(l.VIP4, 80) || !reals[c.Dest] || c.Proto != 6 {
+			t.Errorf("entry %+v", c)
+		}
+	}
+	rx.mu.Unlock()
+
+	// A late backup's request: the master dumps its table (the closed
+	// connections are still in it, in TIME_WAIT).
+	before := b.Stats().Conns
+	if err := connsync.RequestDump(dc); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for b.Stats().Conns < before+n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := b.Stats().Conns - before; got < n {
+		t.Errorf("the dump carried %d entries, want at least %d", got, n)
+	}
+	detail := l.xvsadm(t, "--sync")
+	if !strings.Contains(detail, "requests heard 1") || strings.Contains(detail, "messages     sent 0,") {
+		t.Errorf("--sync:\n%s", detail)
+	}
+	t.Logf("xvsadm --sync:\n%s", detail)
+
+	l.xvsadm(t, "--stop-daemon", "master")
+	if out := xvsadmErr(t, l, "--stop-daemon", "master"); out != "No daemon is running\n" {
+		t.Errorf("second stop: %q", out)
+	}
+	if out := l.xvsadm(t, "-L", "--daemon"); out != "" {
+		t.Errorf("-L --daemon after stop: %q", out)
+	}
+	// The daemon still forwards with no master.
+	if sum, err := l.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(l.VIP4, 80, "/"), N: 10, Parallel: 2}); err != nil || sum.OK != 10 {
+		t.Errorf("after stop: %+v %v", sum, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+// xvsadmErr runs xvsadm expecting it to fail, and returns what it printed.
+func xvsadmErr(t *testing.T, l *lab, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(xvsadmBinary(t), args...)
+	cmd.Env = append(os.Environ(), "XVS_SOCKET="+l.sock)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Errorf("xvsadm %s succeeded:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
