@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -316,12 +317,12 @@ func (d *SyncDaemons) OnVRRPState(instance string, s vrrp.State) {
 		return
 	}
 	stop := func(r SyncRole) {
-		if err := d.stopLocked(r); err != nil && err != ErrNoDaemon {
+		if err := d.stopLocked(r); err != nil && !errors.Is(err, ErrNoDaemon) {
 			d.log.Error("sync: stopping for a VRRP transition", "role", r, "err", err)
 		}
 	}
 	start := func(r SyncRole) {
-		if err := d.startLocked(r, f.SyncDaemon); err != nil && err != ErrDaemonRunning {
+		if err := d.startLocked(r, f.SyncDaemon); err != nil && !errors.Is(err, ErrDaemonRunning) {
 			d.log.Error("sync: starting for a VRRP transition", "role", r, "vrrp_instance", instance, "err", err)
 		}
 	}
