@@ -136,3 +136,51 @@ func xvsadmErr(t *testing.T, l *lab, args ...string) string {
 	}
 	return string(out)
 }
+
+// waitDaemon polls xvsadm -L --daemon until it prints want.
+func waitDaemon(t *testing.T, l *lab, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		if out = l.xvsadm(t, "-L", "--daemon"); out == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("-L --daemon:\n%s\nwant:\n%s", out, want)
+}
+
+// TestSyncFromFile: the daemons a configuration file names start with xvs
+// run: YAML's sync: block (both roles, two sync IDs), and keepalived's
+// lvs_sync_daemon, master once its VRRP instance is MASTER.
+func TestSyncFromFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	serve := testnet.ServeOptions{HTTP: []string{":8080"}, UDP: []string{}}
+	t.Run("yaml", func(t *testing.T) {
+		l := startWith(t, setup{mode: testnet.NAT, backend: "xdp", serve: serve, config: func(tl *testnet.Lab) string {
+			return config(tl) + "sync:\n  master: {interface: " + tl.Director.Iface + ", syncid: 3}\n" +
+				"  backup: {interface: " + tl.Director.Iface + ", syncid: 4, maxlen: 9000}\n"
+		}})
+		dif := l.Director.Iface
+		waitDaemon(t, l, "master sync daemon (mcast="+dif+", syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"+
+			"backup sync daemon (mcast="+dif+", syncid=4, maxlen=9000, group=224.0.0.81, port=8848, ttl=1)\n")
+	})
+	t.Run("keepalived", func(t *testing.T) {
+		l := startWith(t, setup{mode: testnet.NAT, backend: "xdp", serve: serve, config: func(tl *testnet.Lab) string {
+			return "global_defs {\n    vrrp_version 3\n    lvs_sync_daemon " + tl.Director.Iface + " VI_1 id 4\n}\n" +
+				"vrrp_instance VI_1 {\n    state BACKUP\n    interface " + tl.Director.Iface + "\n    virtual_router_id 51\n" +
+				"    priority 150\n    advert_int 0.1\n    virtual_ipaddress {\n        198.19.255.77/32\n    }\n}\n" +
+				"virtual_server " + tl.VIP4.String() + " 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n" +
+				"    real_server " + tl.Reals[0].Addr4.String() + " 8080 {\n    }\n}\n"
+		}})
+		// Alone on its link, the instance becomes MASTER within three
+		// adverts and the skew: the sync daemon follows.
+		waitDaemon(t, l, "master sync daemon (mcast="+l.Director.Iface+", syncid=4, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
+		if out := l.xvsadm(t, "--sync"); !strings.Contains(out, "role follows VRRP instance VI_1") {
+			t.Errorf("--sync:\n%s", out)
+		}
+	})
+}
