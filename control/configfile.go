@@ -146,8 +146,11 @@ func LoadConfigFile(path string) (*service.Config, error) {
 //	    ttl: 1                # --mcast-ttl
 //	  backup: {interface: eth1, syncid: 8}
 //
-// (keepalived.conf's lvs_sync_daemon, which follows a VRRP instance, is
-// read from that format.)
+// or, as keepalived's lvs_sync_daemon does, one daemon that is master while
+// a VRRP instance of the vrrp: list is MASTER and backup otherwise:
+//
+//	sync:
+//	  follow: {vrrp_instance: VI_1, interface: eth1, syncid: 7}
 //
 // path-true is xvs's own: a network check of a DR or TUN real server
 // travels the forwarded packets' way, to the service's VIP on the port the

@@ -140,7 +140,7 @@ func parseYAMLFile(path string, data []byte) (*File, error) {
 	if err := p.vrrp(f); err != nil {
 		return nil, err
 	}
-	if f.Sync, err = p.syncBlock(&root); err != nil {
+	if f.Sync, err = p.syncBlock(&root, f); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -8,9 +8,9 @@ import (
 	"github.com/xvs-project/xvs/keepalived"
 )
 
-// syncBlock reads the YAML file's sync: block (see ParseConfig); nil
-// without one.
-func (p *parser) syncBlock(root *yaml.Node) (*SyncConfig, error) {
+// syncBlock reads the YAML file's sync: block (see ParseConfig), after
+// f's VRRP instances; nil without one.
+func (p *parser) syncBlock(root *yaml.Node, f *File) (*SyncConfig, error) {
 	doc := root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
@@ -30,12 +30,40 @@ func (p *parser) syncBlock(root *yaml.Node) (*SyncConfig, error) {
 	err := p.fields(n, "sync", map[string]func(*yaml.Node, string) error{
 		"master": daemon(&c.Master),
 		"backup": daemon(&c.Backup),
+		"follow": func(v *yaml.Node, field string) error {
+			inst := lookupValue(v, "vrrp_instance")
+			if inst == nil || inst.Kind != yaml.ScalarNode || inst.Value == "" {
+				return p.failf(v, field+".vrrp_instance", "is required (the VRRP instance whose state picks the role)")
+			}
+			found := false
+			for _, in := range f.VRRP {
+				found = found || in.Name == inst.Value
+			}
+			if !found {
+				return p.failf(inst, field+".vrrp_instance", "no vrrp: instance is named %q", inst.Value)
+			}
+			rest := &yaml.Node{Kind: yaml.MappingNode, Line: v.Line}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				if v.Content[i].Value != "vrrp_instance" {
+					rest.Content = append(rest.Content, v.Content[i], v.Content[i+1])
+				}
+			}
+			d, err := p.syncDaemon(rest, field)
+			if err != nil {
+				return err
+			}
+			c.Follow = &SyncFollows{Instance: inst.Value, SyncDaemon: *d}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	if c.Master == nil && c.Backup == nil {
-		return nil, p.failf(n, "sync", "names no daemon (master:, backup:)")
+	switch {
+	case c.Follow != nil && (c.Master != nil || c.Backup != nil):
+		return nil, p.failf(n, "sync", "follow: takes both roles in turn; no master: or backup: beside it")
+	case c.Follow == nil && c.Master == nil && c.Backup == nil:
+		return nil, p.failf(n, "sync", "names no daemon (master:, backup:, follow:)")
 	}
 	return c, nil
 }

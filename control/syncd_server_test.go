@@ -121,11 +121,28 @@ sync:
 		{"sync:\n  master: {interface: eth1, group: 198.18.0.1}\n", "is not a multicast address"},
 		{"sync:\n  primary: {interface: eth1}\n", `unknown field "primary"`},
 		{"sync: {}\n", "names no daemon"},
+		{"sync:\n  follow: {interface: eth1}\n", "sync.follow.vrrp_instance: is required"},
+		{"sync:\n  follow: {vrrp_instance: VI_1, interface: eth1}\n", `no vrrp: instance is named "VI_1"`},
 	} {
 		_, err := ReadFile(write("bad.yaml", bad.text), FormatYAML)
 		if err == nil || !strings.Contains(err.Error(), bad.msg) {
 			t.Errorf("%q: %v, want %q", bad.text, err, bad.msg)
 		}
+	}
+
+	f, err = ReadFile(write("f.yaml", `vrrp:
+  - name: VI_1
+    interface: eth1
+    virtual_router_id: 51
+    virtual_ipaddress: [198.18.0.10/32]
+sync:
+  follow: {vrrp_instance: VI_1, interface: eth1, syncid: 7}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !SameSync(f.Sync, &SyncConfig{Follow: &SyncFollows{Instance: "VI_1", SyncDaemon: SyncDaemon{Interface: "eth1", SyncID: 7}}}) {
+		t.Errorf("yaml follow %+v", f.Sync)
 	}
 
 	// keepalived's lvs_sync_daemon follows its instance.
