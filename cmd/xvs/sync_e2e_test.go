@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -107,6 +110,13 @@ func TestSyncMasterEndToEnd(t *testing.T) {
 		t.Errorf("--sync:\n%s", detail)
 	}
 	t.Logf("xvsadm --sync:\n%s", detail)
+	metrics := syncMetrics(t, l)
+	for _, want := range []string{`xvs_sync_daemon_running{role="master"} 1`, `xvs_sync_dump_requests_total 1`,
+		`xvs_sync_conns_sent_total{kind="conn"} `} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
 
 	l.xvsadm(t, "--stop-daemon", "master")
 	if out := xvsadmErr(t, l, "--stop-daemon", "master"); out != "No daemon is running\n" {
@@ -183,4 +193,23 @@ func TestSyncFromFile(t *testing.T) {
 			t.Errorf("--sync:\n%s", out)
 		}
 	})
+}
+
+// syncMetrics reads the daemon's xvs_sync_ metrics, from inside the
+// director's namespace.
+func syncMetrics(t *testing.T, l *lab) string {
+	t.Helper()
+	mc, err := dial(l.Director, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:9100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.c.Close()
+	fmt.Fprintf(mc.c, "GET /metrics HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(mc.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return grepLines(string(b), "xvs_sync_")
 }
