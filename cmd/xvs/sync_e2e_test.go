@@ -213,3 +213,44 @@ func syncMetrics(t *testing.T, l *lab) string {
 	b, _ := io.ReadAll(resp.Body)
 	return grepLines(string(b), "xvs_sync_")
 }
+
+// TestSyncBackupEndToEnd: xvs run becomes a sync backup by ipvsadm's
+// command and installs what a master on its segment (a connsync.Master in
+// the client's namespace) sends: the entry shows in -Lc with the master's
+// state, and --sync counts it.
+func TestSyncBackupEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	l := startLab(t, testnet.NAT, "xdp")
+	l.xvsadm(t, "--start-daemon", "backup", "--mcast-interface", l.Director.Iface, "--syncid", "5")
+	time.Sleep(100 * time.Millisecond) // the join settles
+	m, err := connsync.NewMaster(connsync.DaemonConfig{Interface: l.Client.Iface, SyncID: 5, NetNS: filepath.Join("/run/netns", l.Client.NS)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	w := m.NewWriter()
+	client := netip.AddrPortFrom(l.Client.Addr4, 40001)
+	c := connsync.Conn{Proto: 6, State: 1, Timeout: 900, Flags: connsync.FwdMasq, Client: client,
+		Virtual: netip.AddrPortFrom(l.VIP4, 80), Dest: netip.AddrPortFrom(l.Reals[1].Addr4, uint16(realPort(l.Mode)))}
+	if err := w.Add(&c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush(time.Now(), true)
+	deadline := time.Now().Add(5 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		out = l.xvsadm(t, "-Lcn")
+		if strings.Contains(out, client.String()) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "ESTABLISHED "+client.String()) || !strings.Contains(out, c.Dest.String()) {
+		t.Errorf("-Lcn after the sync message:\n%s", out)
+	}
+	if d := l.xvsadm(t, "--sync"); !strings.Contains(d, "installed 1,") {
+		t.Errorf("--sync:\n%s", d)
+	}
+}
