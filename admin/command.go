@@ -41,8 +41,14 @@ type Command struct {
 	Connections bool
 	// ShowTimeouts lists the timeouts (-L --timeout).
 	ShowTimeouts bool
-	// Daemon lists the sync daemons (-L --daemon); xvs shows none.
+	// Daemon lists the sync daemons (-L --daemon).
 	Daemon bool
+	// SyncRole and Sync are the daemon of --start-daemon and
+	// --stop-daemon (master or backup) and its options: --mcast-interface
+	// (ipvsadm's default eth0), --syncid, --sync-maxlen, --mcast-group,
+	// --mcast-port, --mcast-ttl; zero values are the kernel's defaults.
+	SyncRole control.SyncRole
+	Sync     control.SyncDaemon
 	// Drops lists the daemon's loss counters by reason and queue (-L
 	// --drops, xvs only).
 	Drops bool

@@ -53,9 +53,15 @@
 //     and queue, a subtotal per reason seen on several queues, the total,
 //     and under "Not dropped" the steering program's verdicts per queue. It
 //     goes with -L (and -n) only.
-//   - Not supported, with a message saying so: SCTP services, --pe,
-//     --start-daemon/--stop-daemon (connection sync is set in the
-//     configuration file); -L --daemon prints nothing.
+//   - Sync daemons: --start-daemon and --stop-daemon master|backup with
+//     ipvsadm's options and defaults (--mcast-interface eth0, --syncid 0)
+//     drive the daemon's IPVS sync daemons (control.SyncDaemons), with
+//     ipvsadm's errors ("Daemon has already run", "No daemon is running",
+//     the kernel's "No such device"); -L --daemon prints ipvsadm's line per
+//     daemon with the values in force, as a kernel of 4.3 or later reports
+//     them. --sync (xvs only) lists their datagram and connection counts
+//     (ListSync).
+//   - Not supported, with a message saying so: SCTP services, --pe.
 //   - Tunnels: --tun-type ipip|gue|gre, --tun-port and --tun-nocsum,
 //     --tun-csum, --tun-remcsum are checked as ipvsadm checks them and kept;
 //     --tun-remcsum sends what --tun-csum sends, because the inner checksums

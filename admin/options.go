@@ -79,8 +79,8 @@ const (
 	OpDeleteReal       // -d
 	OpEditReal         // -e
 	OpSetTimeouts      // --set
-	OpStartDaemon      // --start-daemon (not supported by xvs)
-	OpStopDaemon       // --stop-daemon (not supported by xvs)
+	OpStartDaemon      // --start-daemon
+	OpStopDaemon       // --stop-daemon
 	OpRestore          // -R
 	OpSave             // -S
 	OpZero             // -Z
@@ -89,6 +89,7 @@ const (
 	OpSetCapacity      // --set-capacity (xvs only: the connection table's size)
 	OpChecks           // --checks (xvs only: the health checkers' states)
 	OpVRRP             // --vrrp (xvs only: the VRRP instances' states)
+	OpSync             // --sync (xvs only: the sync daemons' counts)
 )
 
 var opNames = [...]string{
@@ -97,7 +98,7 @@ var opNames = [...]string{
 	OpAddReal: "add-server", OpDeleteReal: "delete-server", OpEditReal: "edit-server",
 	OpSetTimeouts: "set", OpStartDaemon: "start-daemon", OpStopDaemon: "stop-daemon",
 	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version", OpSetCapacity: "set-capacity",
-	OpChecks: "checks", OpVRRP: "vrrp",
+	OpChecks: "checks", OpVRRP: "vrrp", OpSync: "sync",
 }
 
 // String returns the command's name as ipvsadm's messages spell it
@@ -125,6 +126,7 @@ var legal = map[Op]string{
 	OpSetCapacity:   x(35),
 	OpChecks:        x(35),
 	OpVRRP:          x(35),
+	OpSync:          x(35),
 	OpStartDaemon:   x(11) + " " + x(7) + " " + x(4) + "    " + x(7),
 	OpStopDaemon:    x(19) + " " + x(15),
 	OpRestore:       x(35),
@@ -249,6 +251,7 @@ var flags = []optFlag{
 	{long: "set-capacity", arg: argRequired, cmd: OpSetCapacity},
 	{long: "checks", cmd: OpChecks},
 	{long: "vrrp", cmd: OpVRRP},
+	{long: "sync", cmd: OpSync},
 	{long: "help", short: 'h', cmd: OpHelp},
 	{long: "version", short: 'v', cmd: OpVersion},
 	{long: "restore", short: 'R', cmd: OpRestore},

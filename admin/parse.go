@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/sched"
 	"github.com/xvs-project/xvs/service"
 )
@@ -77,6 +78,7 @@ func (p *parser) parse() (*Command, error) {
 			}
 			return nil, syntaxf(ErrInvalidOption, "illegal start_daemon specified")
 		}
+		c.SyncRole = control.SyncRole(t.val)
 	}
 	for {
 		t, ok, err := p.a.next()
@@ -204,9 +206,13 @@ func (p *parser) option(t token) error {
 		if err := p.mark(optSyncID); err != nil {
 			return err
 		}
-		if _, ok := number(t.val, 0, 255); !ok {
+		n, ok := number(t.val, 0, 255)
+		if !ok {
 			return syntaxf(ErrInvalidOption, "illegal syncid specified")
 		}
+		c.Sync.SyncID = uint8(n)
+	case fMcastIf, fMcastGroup, fMcastPort, fMcastTTL, fSyncMaxLen:
+		return p.daemonOption(t)
 	case fTunType:
 		if err := p.mark(optTunType); err != nil {
 			return err
@@ -289,11 +295,10 @@ func (p *parser) option(t token) error {
 
 // simpleOpts are the options whose only effect is their bit.
 var simpleOpts = map[flagID]opt{
-	fNumeric: optNumeric, fConnection: optConnection, fMcastIf: optMcastIf,
+	fNumeric: optNumeric, fConnection: optConnection,
 	fTimeout: optTimeout, fDaemon: optDaemon, fStats: optStats, fRate: optRate,
 	fThresholds: optThresholds, fPersistConn: optPersistConn, fNoSort: optNoSort,
-	fExact: optExact, fOps: optOps, fPE: optPE, fMcastGroup: optMcastGroup,
-	fMcastPort: optMcastPort, fMcastTTL: optMcastTTL, fSyncMaxLen: optSyncMaxLen,
+	fExact: optExact, fOps: optOps, fPE: optPE,
 	fTunInfo: optTunInfo, fTunNoCsum: optTunNoCsum, fTunCsum: optTunCsum,
 	fTunRemCsum: optTunRemCsum,
 }
@@ -328,6 +333,9 @@ func (p *parser) finish() error {
 	}
 	if err := check(c.Op, p.set); err != nil {
 		return err
+	}
+	if c.Op == OpStartDaemon && c.Sync.Interface == "" {
+		c.Sync.Interface = defaultMcastInterface
 	}
 	if err := p.checkDrops(); err != nil {
 		return err

@@ -57,10 +57,10 @@ func apply(b Backend, changes []control.Change, env Env) error {
 }
 
 // NeedsBackend reports whether running cmd needs the daemon (everything but
-// -h, -v and the unsupported sync-daemon commands).
+// -h and -v).
 func (c *Command) NeedsBackend() bool {
 	switch c.Op {
-	case OpHelp, OpVersion, OpStartDaemon, OpStopDaemon:
+	case OpHelp, OpVersion:
 		return false
 	}
 	return true
@@ -79,8 +79,6 @@ func Run(cmd *Command, b Backend, env Env) error {
 		return Usage(env.Stdout)
 	case OpVersion:
 		return Version(env.Stdout)
-	case OpStartDaemon, OpStopDaemon:
-		return syntaxf(ErrUnsupported, "connection synchronisation is set in the xvs configuration file, not with --%s", cmd.Op)
 	}
 	if b == nil {
 		return ErrNoBackend
@@ -135,6 +133,22 @@ func Run(cmd *Command, b Backend, env Env) error {
 			return err
 		}
 		return ListChecks(env.Stdout, rep, time.Now())
+	case OpStartDaemon, OpStopDaemon, OpSync:
+		sb, ok := b.(SyncBackend)
+		if !ok {
+			return syntaxf(ErrUnsupported, "this daemon does not run connection sync")
+		}
+		switch cmd.Op {
+		case OpStartDaemon:
+			return sb.StartDaemon(cmd.SyncRole, cmd.Sync)
+		case OpStopDaemon:
+			return sb.StopDaemon(cmd.SyncRole)
+		}
+		st, err := sb.Sync()
+		if err != nil {
+			return err
+		}
+		return ListSync(env.Stdout, st, time.Now())
 	case OpVRRP:
 		vb, ok := b.(VRRPBackend)
 		if !ok {
@@ -164,8 +178,16 @@ func list(cmd *Command, b Backend, w io.Writer, r Resolver) error {
 		}
 		return ListTimeouts(w, t)
 	case cmd.Daemon:
-		// xvs runs no IPVS sync daemons; ipvsadm prints nothing then.
-		return nil
+		sb, ok := b.(SyncBackend)
+		if !ok {
+			// No sync daemons: ipvsadm prints nothing then.
+			return nil
+		}
+		st, err := sb.Sync()
+		if err != nil {
+			return err
+		}
+		return ListDaemon(w, st)
 	case cmd.Drops:
 		db, ok := b.(DropsBackend)
 		if !ok {

@@ -170,7 +170,7 @@ func TestRunErrorsCarryIpvsadmWords(t *testing.T) {
 		{"-e -t 198.18.0.1:80 -r 198.18.1.2 -w 0", ""},
 		{"-d -t 198.18.0.1:80 -r 198.18.1.2", ""},
 		{"-D -t 198.18.0.1:80", ""},
-		{"--start-daemon master", "connection synchronisation is set in the xvs configuration file, not with --start-daemon"},
+		{"--start-daemon master", "this daemon does not run connection sync"}, // daemon_test.go has one that does
 	}
 	for _, s := range steps {
 		_, err := run(t, b, s.line, "")

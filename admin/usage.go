@@ -33,7 +33,10 @@ const usageText = `Usage:
   xvsadm --set tcp tcpfin udp
   xvsadm --set-capacity entries
   xvsadm --checks
+  xvsadm --start-daemon {master|backup} [daemon-options]
+  xvsadm --stop-daemon {master|backup}
   xvsadm --vrrp
+  xvsadm --sync
   xvsadm -h
 
 Commands (long or short form):
@@ -51,7 +54,10 @@ Commands (long or short form):
   --set tcp tcpfin udp        set the connection timeouts (seconds, 0 = keep)
   --set-capacity entries      resize the connection table while running (xvs only)
   --checks                    list every health checker and its last result (xvs only)
+  --start-daemon              start connection sync daemon
+  --stop-daemon               stop connection sync daemon
   --vrrp                      list the VRRP instances and their states (xvs only)
+  --sync                      list the sync daemons' messages and connections (xvs only)
   --help            -h        show this help
 
 virtual-service:
@@ -85,6 +91,7 @@ Options:
   --numeric      -n               addresses and ports as numbers
   --connection   -c               list connection entries
   --timeout                       list the timeouts
+  --daemon                        list the sync daemons
   --stats                         list counters
   --rate                          list rate estimates
   --exact                         do not scale large numbers
@@ -94,6 +101,14 @@ Options:
   --drops                         list dropped packets by reason and queue (xvs only)
   --nosort                        keep the configuration's order
   --sort                          sort (the default)
+
+Daemon Options:
+  --syncid sid                    syncid for connection sync (default=0)
+  --sync-maxlen length            max sync message length (default: the MTU less 28, 1472 for a master)
+  --mcast-interface interface     multicast interface for connection sync (default eth0)
+  --mcast-group address           IPv4 group (default=224.0.0.81)
+  --mcast-port port               UDP port (default=8848)
+  --mcast-ttl ttl                 multicast TTL (default=1)
 
 The daemon's socket is /run/xvs/xvs.sock unless XVS_SOCKET names another.
 `

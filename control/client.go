@@ -260,6 +260,28 @@ func (c *Client) VRRP() ([]vrrp.Status, error) {
 	return resp.VRRP, nil
 }
 
+// Sync returns the daemon's sync daemons and their counts (xvsadm -L
+// --daemon, --sync).
+func (c *Client) Sync() (SyncStatus, error) {
+	resp, err := c.call(&Request{Op: OpSync})
+	if err != nil || resp.Sync == nil {
+		return SyncStatus{}, err
+	}
+	return *resp.Sync, nil
+}
+
+// StartDaemon starts a sync daemon (ipvsadm --start-daemon).
+func (c *Client) StartDaemon(role SyncRole, cfg SyncDaemon) error {
+	_, err := c.call(&Request{Op: OpSyncStart, Role: role, Daemon: &cfg})
+	return err
+}
+
+// StopDaemon stops a sync daemon (ipvsadm --stop-daemon).
+func (c *Client) StopDaemon(role SyncRole) error {
+	_, err := c.call(&Request{Op: OpSyncStop, Role: role})
+	return err
+}
+
 // ZeroStats clears the counters of service k, or of all services when k is nil.
 func (c *Client) ZeroStats(k *service.Key) error {
 	_, err := c.call(&Request{Op: OpZero, Key: k})

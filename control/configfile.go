@@ -130,6 +130,28 @@ func LoadConfigFile(path string) (*service.Config, error) {
 // timing keys, and every network checker connect_ip, connect_port, bindto,
 // bind_port, bind_if and fwmark. A key that is not in its block is refused.
 //
+// # Connection sync
+//
+// A sync: block at the top starts IPVS sync daemons with the director, as
+// ipvsadm --start-daemon would (master, backup, or both for two sync IDs);
+// each takes ipvsadm's daemon options, and only interface is required:
+//
+//	sync:
+//	  master:
+//	    interface: eth1       # --mcast-interface
+//	    syncid: 7             # --syncid, 0..255 (default 0)
+//	    maxlen: 1472          # --sync-maxlen (default: the MTU less 28)
+//	    group: 224.0.0.81     # --mcast-group
+//	    port: 8848            # --mcast-port
+//	    ttl: 1                # --mcast-ttl
+//	  backup: {interface: eth1, syncid: 8}
+//
+// or, as keepalived's lvs_sync_daemon does, one daemon that is master while
+// a VRRP instance of the vrrp: list is MASTER and backup otherwise:
+//
+//	sync:
+//	  follow: {vrrp_instance: VI_1, interface: eth1, syncid: 7}
+//
 // path-true is xvs's own: a network check of a DR or TUN real server
 // travels the forwarded packets' way, to the service's VIP on the port the
 // checker dials, delivered to the server's MAC or encapsulated to it, so a
@@ -215,6 +237,7 @@ func (p *parser) config(root *yaml.Node) (*service.Config, []*yaml.Node, error) 
 			}
 			return nil
 		},
+		"sync": func(*yaml.Node, string) error { return nil }, // syncBlock reads it
 	})
 	if err != nil {
 		return nil, nil, err

@@ -45,6 +45,10 @@ type File struct {
 	// They are read at start; a reload that changes them is told to
 	// restart the daemon.
 	VRRP []VRRPInstance
+	// Sync is the connection-sync daemons the director starts with
+	// (keepalived's lvs_sync_daemon, YAML's sync:); nil for none. Read at
+	// start, like VRRP.
+	Sync *SyncConfig
 	// Warnings lists what was read but is not acted on, each as
 	// "file:line: what".
 	Warnings []string
@@ -134,6 +138,9 @@ func parseYAMLFile(path string, data []byte) (*File, error) {
 		return nil, err
 	}
 	if err := p.vrrp(f); err != nil {
+		return nil, err
+	}
+	if f.Sync, err = p.syncBlock(&root, f); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -7,8 +7,8 @@ import (
 
 // parseKeepalivedFile reads keepalived.conf: its virtual servers become
 // services (package keepalived maps them), each with its checks as
-// keepalived's checker process would run them, and its vrrp_instances the
-// daemon's VRRP instances.
+// keepalived's checker process would run them, its vrrp_instances the
+// daemon's VRRP instances, and lvs_sync_daemon its sync daemon.
 func parseKeepalivedFile(path string, data []byte) (*File, error) {
 	kc, err := keepalived.Loader{}.Parse(path, data)
 	if err != nil {
@@ -39,5 +39,6 @@ func parseKeepalivedFile(path string, data []byte) (*File, error) {
 		}
 		f.VRRP = append(f.VRRP, in)
 	}
+	keepalivedSync(f, kc.Global.SyncDaemon)
 	return f, nil
 }

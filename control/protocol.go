@@ -32,6 +32,12 @@ package control
 //	set-timeouts  timeouts: Timeouts, zero fields unchanged (ipvsadm --set)
 //	reload        re-reads the configuration file through the daemon's reload
 //	              hook (the same as SIGHUP)
+//	sync          → sync: SyncStatus, the IPVS sync daemons and their counts
+//	              (xvsadm -L --daemon, xvsadm --sync)
+//	sync-start    role: master|backup, daemon: SyncDaemon → (nothing)
+//	              (ipvsadm --start-daemon; "Daemon has already run")
+//	sync-stop     role → (nothing) (ipvsadm --stop-daemon; "No daemon is
+//	              running")
 //
 // Durations are JSON numbers of nanoseconds; service.Config and its parts use
 // Go's default JSON encoding of the service package's types (addresses and
@@ -92,6 +98,9 @@ const (
 	OpDrops       Op = "drops"
 	OpChecks      Op = "checks"
 	OpVRRP        Op = "vrrp"
+	OpSync        Op = "sync"
+	OpSyncStart   Op = "sync-start"
+	OpSyncStop    Op = "sync-stop"
 )
 
 // Request is one line a client sends.
@@ -108,6 +117,10 @@ type Request struct {
 	Timeouts *Timeouts `json:"timeouts,omitempty"`
 	// Capacity is the new connection table capacity of a set-capacity request.
 	Capacity int `json:"capacity,omitempty"`
+	// Role and Daemon are the sync daemon of a sync-start or sync-stop
+	// request.
+	Role   SyncRole    `json:"role,omitempty"`
+	Daemon *SyncDaemon `json:"daemon,omitempty"`
 }
 
 // Response is the line the server answers a Request with. Only the fields of
@@ -129,6 +142,8 @@ type Response struct {
 	Checks *ChecksReport `json:"checks,omitempty"`
 	// VRRP answers a vrrp request: every instance's status.
 	VRRP []vrrp.Status `json:"vrrp,omitempty"`
+	// Sync answers a sync request.
+	Sync *SyncStatus `json:"sync,omitempty"`
 }
 
 // ChecksReport is the health checks' state (xvsadm --checks): every
@@ -176,6 +191,15 @@ const (
 	CodeNoReload   = "no-reload"   // the daemon has no reload hook
 	CodeBusy       = "busy"        // too many clients at once
 	CodeInternal   = "internal"    // anything else; Message says what
+)
+
+// Error codes of the sync daemons: ErrDaemonRunning, ErrNoDaemon and
+// ErrNoDevice (ipvsadm's words), ErrNoSync.
+const (
+	CodeDaemonRunning = "daemon-running"
+	CodeNoDaemon      = "no-daemon"
+	CodeNoDevice      = "no-device"
+	CodeNoSync        = "no-sync"
 )
 
 // Errors of the control plane itself. Errors returned by Client carry the
@@ -226,6 +250,10 @@ var codeErrors = append(slices.Clip(serviceCodes), []codeError{
 	{CodeBadRequest, ErrBadRequest},
 	{CodeNoReload, ErrNoReload},
 	{CodeBusy, ErrBusy},
+	{CodeDaemonRunning, ErrDaemonRunning},
+	{CodeNoDaemon, ErrNoDaemon},
+	{CodeNoDevice, ErrNoDevice},
+	{CodeNoSync, ErrNoSync},
 }...)
 
 // ServiceSentinel returns the sentinel of package service that err

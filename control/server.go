@@ -31,6 +31,7 @@ type Server struct {
 	reload func() error
 	checks func() ChecksReport
 	vrrp   func() []vrrp.Status
+	sync   SyncControl
 	log    *slog.Logger
 	// allow decides whether a peer uid may use the API; tests replace it.
 	allow func(uid uint32) bool
@@ -74,6 +75,21 @@ func WithChecks(report func() ChecksReport) Option {
 // Status. Without it the answer is empty.
 func WithVRRP(status func() []vrrp.Status) Option {
 	return func(s *Server) { s.vrrp = status }
+}
+
+// SyncControl is what the server's sync requests drive; *SyncDaemons is
+// one.
+type SyncControl interface {
+	Start(role SyncRole, cfg SyncDaemon) error
+	Stop(role SyncRole) error
+	Status() SyncStatus
+}
+
+// WithSync sets the sync daemons the sync requests drive; the daemon
+// passes its SyncDaemons. Without it, sync answers an empty status and
+// sync-start and sync-stop answer CodeNoSync.
+func WithSync(sc SyncControl) Option {
+	return func(s *Server) { s.sync = sc }
 }
 
 // WithLogger sets where the server logs connection problems (default: slog's
@@ -435,6 +451,8 @@ func (s *Server) do(req *Request) (*Response, error) {
 			st = append(st, s.vrrp()...)
 		}
 		return &Response{VRRP: st}, nil
+	case OpSync, OpSyncStart, OpSyncStop:
+		return s.doSync(req)
 	case OpReload:
 		if s.reload == nil {
 			return nil, ErrNoReload
@@ -445,4 +463,32 @@ func (s *Server) do(req *Request) (*Response, error) {
 		return &Response{}, nil
 	}
 	return nil, fmt.Errorf("unknown op %q: %w", req.Op, ErrBadRequest)
+}
+
+// doSync answers the sync requests.
+func (s *Server) doSync(req *Request) (*Response, error) {
+	if req.Op == OpSync {
+		st := SyncStatus{Daemons: []SyncDaemonStatus{}}
+		if s.sync != nil {
+			st = s.sync.Status()
+		}
+		return &Response{Sync: &st}, nil
+	}
+	if s.sync == nil {
+		return nil, ErrNoSync
+	}
+	if req.Op == OpSyncStop {
+		if err := s.sync.Stop(req.Role); err != nil {
+			return nil, err
+		}
+		s.log.Info("control: sync daemon stopped", "role", req.Role)
+		return &Response{}, nil
+	}
+	if req.Daemon == nil {
+		return nil, fmt.Errorf("sync-start without a daemon: %w", ErrBadRequest)
+	}
+	if err := s.sync.Start(req.Role, *req.Daemon); err != nil {
+		return nil, err
+	}
+	return &Response{}, nil
 }

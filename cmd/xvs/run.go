@@ -173,14 +173,20 @@ func runCmd(args []string) error {
 		backend.Close()
 		return err
 	}
+	// Connection sync: the engine's workers write through the sync
+	// daemons' switches, so a master can start and stop while it runs.
+	syncd := control.NewSyncDaemons(len(backend.Queues()), control.SyncOptions{Logger: log})
+	defer syncd.Close()
 	eng, err := forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
 		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log, VLANs: vlans,
+		Sync: syncMaster(syncd),
 	})
 	if err != nil {
 		backend.Close()
 		return err
 	}
+	syncd.Attach(syncEngine{eng})
 
 	// The Supervisor installs the file with the real servers its checks
 	// let in, and keeps them there as the checks decide.
@@ -200,8 +206,13 @@ func runCmd(args []string) error {
 		eng.Close()
 		return err
 	}
-	roles, err := control.StartRoles(file.VRRP, control.RolesOptions{Logger: log})
+	if err := syncd.StartFile(file.Sync, len(file.VRRP) > 0); err != nil {
+		eng.Close()
+		return err
+	}
+	roles, err := control.StartRoles(file.VRRP, control.RolesOptions{Logger: log, OnState: syncd.OnVRRPState})
 	if err != nil {
+		syncd.Close()
 		eng.Close()
 		return err
 	}
@@ -215,6 +226,9 @@ func runCmd(args []string) error {
 		if !control.SameVRRP(file.VRRP, nf.VRRP) {
 			log.Warn("vrrp_instance changes take effect when xvs restarts; the running instances are unchanged")
 		}
+		if !control.SameSync(file.Sync, nf.Sync) {
+			log.Warn("sync daemon changes in the file take effect when xvs restarts (or use xvsadm --start-daemon/--stop-daemon)")
+		}
 	}, Prepare: func() {
 		if vs, err := servedVLANs(f, ifindexes); err != nil {
 			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
@@ -226,7 +240,7 @@ func runCmd(args []string) error {
 	supDone := make(chan struct{})
 	go func() { sup.Run(ctx); close(supDone) }()
 	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report),
-		control.WithVRRP(roles.Status), control.WithLogger(log))
+		control.WithVRRP(roles.Status), control.WithSync(syncd), control.WithLogger(log))
 	ln, err := control.Listen(f.socket)
 	if err != nil {
 		cancel()
@@ -238,7 +252,8 @@ func runCmd(args []string) error {
 	go func() { errc <- srv.ServeListener(ctx, ln) }()
 	if f.metrics != "" {
 		go func() {
-			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm))
+			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm),
+				control.WithCollector(control.NewSyncMetrics(syncd.Status)))
 		}()
 	}
 	// SIGHUP is watched until runCmd returns, after the engine has closed,
@@ -256,6 +271,8 @@ func runCmd(args []string) error {
 	cancel()
 	roles.Stop() // masters hand over (priority 0) while the engine still forwards
 	<-supDone    // the checks stop (and omega scripts run) before the engine goes
+	// The sync master's last messages go out before the engine stops.
+	syncd.Close()
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
