@@ -14,6 +14,10 @@ func plan(id string, o Options) *Lab {
 	l := &Lab{ID: id, Mode: o.Mode, Options: o, VIP4: vip4, VIP6: vip6, labServer: o.LabServer}
 	host := func(name string) *Host { return &Host{Name: name, NS: nsName(id, name), lab: l} }
 	l.Client, l.Director, l.Switch = host("client"), host("director"), host("switch")
+	l.Directors = []*Host{l.Director}
+	if o.Directors > 1 {
+		l.Directors = append(l.Directors, host("director2"))
+	}
 	l.Switch.Iface = ifName(id, "br")
 
 	// connect adds a veth pair: end a (tag ta, addresses a4/a6) in host a and
@@ -37,6 +41,10 @@ func plan(id string, o Options) *Lab {
 			l.Switch, "sc", none, none, o.MTU)
 		connect(l.Director, "d", pfx(directorAddr4, flatNet4), pfx(directorAddr6, flatNet6),
 			l.Switch, "sd", none, none, o.MTU)
+		if o.Directors > 1 {
+			connect(l.Directors[1], "d2", pfx(director2Addr4, flatNet4), pfx(director2Addr6, flatNet6),
+				l.Switch, "sd2", none, none, o.MTU)
+		}
 	}
 	for i := 1; i <= o.Reals; i++ {
 		r := host(realName(i))
@@ -45,7 +53,7 @@ func plan(id string, o Options) *Lab {
 		l.Reals = append(l.Reals, r)
 		l.RealIfaces = append(l.RealIfaces, r.Links[0].Iface)
 	}
-	for _, h := range []*Host{l.Client, l.Director} {
+	for _, h := range append([]*Host{l.Client}, l.Directors...) {
 		h.Iface, h.Addr4, h.Addr6 = h.Links[0].Iface, h.Links[0].Addr4.Addr(), h.Links[0].Addr6.Addr()
 	}
 	for _, h := range l.Reals {
@@ -103,6 +111,8 @@ func (l *Lab) topology() *Topology {
 		// real-server segment.
 		vips := []Addr{AddrOf(l.VIP4), {Prefix: host32(l.VIP6), Deprecated: true}}
 		switch {
+		case h == l.Director && len(l.Directors) > 1:
+			// A pair's VIP belongs to whichever director VRRP makes master.
 		case h == l.Director:
 			n.Ifaces[0].Addrs = append(n.Ifaces[0].Addrs, vips...)
 		case h == l.Client && l.Mode == NAT:
@@ -141,11 +151,21 @@ func (l *Lab) isReal(h *Host) bool {
 	return false
 }
 
+// isDirector reports whether h is one of the lab's directors.
+func (l *Lab) isDirector(h *Host) bool {
+	for _, d := range l.Directors {
+		if d == h {
+			return true
+		}
+	}
+	return false
+}
+
 // nsSysctls are the namespace-wide settings of h, written explicitly because
 // a new namespace's IPv4 settings are copied from the root namespace's.
 func (l *Lab) nsSysctls(h *Host) [][2]string {
 	vipOnLo := l.Mode != NAT && l.isReal(h)
-	fwd := onOff(h == l.Director && l.Options.Forwarding)
+	fwd := onOff(l.isDirector(h) && l.Options.Forwarding)
 	arpIgnore, arpAnnounce := "0", "0"
 	if vipOnLo {
 		// The LVS real-server recipe: never answer ARP for the VIP held on

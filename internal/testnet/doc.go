@@ -78,6 +78,11 @@
 //	.0.1/23       .0.2/23            .1.1/23        .1.2/23        .1.N/23
 //	              VIP .0.10/32       lo: VIP/32     lo: VIP/32     lo: VIP/32
 //
+// Options.Directors = 2 (DR and TUN) adds an active/standby pair: "director2"
+// (ID-d2, 198.18.0.3/23 and 2001:db8::3/63) on the same bridge, and neither
+// director holds the VIP, which the VRRP speaker (xvs's or keepalived's) of
+// whichever is master adds to its interface.
+//
 // # Topologies of one's own
 //
 // A lab is built from a Topology: namespaces (Node) with their sysctls,

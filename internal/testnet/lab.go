@@ -23,13 +23,17 @@ type Lab struct {
 	Options Options
 
 	Client, Director *Host
+	// Directors are the lab's directors, Director first; a two-director
+	// lab (Options.Directors) adds "director2" on the same segment.
+	Directors []*Host
 	// Switch holds the bridge: NAT's real-server segment, DR/TUN's only one.
 	Switch *Host
 	Reals  []*Host
 
 	VIP4, VIP6 netip.Addr
-	// DirectorIfaces are the interfaces xvs must serve: NAT's external and
-	// internal ones, DR/TUN's only one.
+	// DirectorIfaces are the interfaces xvs must serve on Director: NAT's
+	// external and internal ones, DR/TUN's only one (another director's is
+	// its Host.Iface).
 	DirectorIfaces []string
 	// RealIfaces are the real servers' interfaces, in Reals' order (where a
 	// TUN lab runs `xvs decap -i`).
@@ -78,9 +82,10 @@ func New(opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// Hosts returns every host of the lab: client, director, switch, reals.
+// Hosts returns every host of the lab: client, directors, switch, reals.
 func (l *Lab) Hosts() []*Host {
-	hs := []*Host{l.Client, l.Director, l.Switch}
+	hs := append([]*Host{l.Client}, l.Directors...)
+	hs = append(hs, l.Switch)
 	return append(hs, l.Reals...)
 }
 

@@ -35,8 +35,10 @@ const (
 	DefaultReals = 3
 	// MaxReals keeps real-server names, interface names (15 bytes) and the
 	// address plan (198.18.1.1-99) simple.
-	MaxReals   = 99
-	DefaultMTU = 1500
+	MaxReals = 99
+	// MaxDirectors is the most directors a lab has: an active/standby pair.
+	MaxDirectors = 2
+	DefaultMTU   = 1500
 	// MinMTU is IPv6's minimum link MTU: every lab is dual-stack, and the
 	// kernel drops IPv6 from a link whose MTU is lower.
 	MinMTU = 1280
@@ -49,6 +51,11 @@ type Options struct {
 	Mode Mode
 	// Reals is the number of real servers, 1..MaxReals (0 means DefaultReals).
 	Reals int
+	// Directors is the number of directors, 1..MaxDirectors (0 means 1).
+	// Two make an active/standby pair on one segment (DR and TUN only):
+	// neither holds the VIP, because VRRP owns it; the second is
+	// "director2" at 198.18.0.3 and 2001:db8::3.
+	Directors int
 	// Name is a free label kept in the marker file and shown by Lab.String.
 	Name string
 	// MTU of the client's link and the director's client-facing link
@@ -88,6 +95,16 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Reals < 1 || o.Reals > MaxReals {
 		return o, fmt.Errorf("%w: reals %d not in 1..%d", ErrOptions, o.Reals, MaxReals)
 	}
+	if o.Directors == 0 {
+		o.Directors = 1
+	}
+	if o.Directors < 1 || o.Directors > MaxDirectors {
+		return o, fmt.Errorf("%w: directors %d not in 1..%d", ErrOptions, o.Directors, MaxDirectors)
+	}
+	if o.Directors > 1 && o.Mode == NAT {
+		// NAT's client link is a veth straight to the one director.
+		return o, fmt.Errorf("%w: %d directors: only DR and TUN labs have more than one", ErrOptions, o.Directors)
+	}
 	if o.MTU == 0 {
 		o.MTU = DefaultMTU
 	}
@@ -108,8 +125,11 @@ var (
 	clientAddr6   = netip.MustParseAddr("2001:db8::1")
 	directorAddr4 = netip.MustParseAddr("198.18.0.2")
 	directorAddr6 = netip.MustParseAddr("2001:db8::2")
-	vip4          = netip.MustParseAddr("198.18.0.10")
-	vip6          = netip.MustParseAddr("2001:db8::10")
+	// the second director of a two-director lab.
+	director2Addr4 = netip.MustParseAddr("198.18.0.3")
+	director2Addr6 = netip.MustParseAddr("2001:db8::3")
+	vip4           = netip.MustParseAddr("198.18.0.10")
+	vip6           = netip.MustParseAddr("2001:db8::10")
 	// gateway of the NAT real-server segment: the director's internal side.
 	internalAddr4 = netip.MustParseAddr("198.18.1.254")
 	internalAddr6 = netip.MustParseAddr("2001:db8:0:1::254")

@@ -22,6 +22,32 @@ func TestPlan(t *testing.T) {
 			})
 		}
 	}
+	for _, mode := range []Mode{DR, TUN} {
+		t.Run(mode.String()+"-pair", func(t *testing.T) {
+			l := plan(longID, Options{Mode: mode, Reals: DefaultReals, Directors: 2, MTU: 1500, RealMTU: 1500})
+			checkPlan(t, l)
+			if len(l.Directors) != 2 || l.Directors[0] != l.Director || l.Host("director2") != l.Directors[1] {
+				t.Fatalf("directors %v", l.Directors)
+			}
+			d2 := l.Directors[1]
+			if d2.Addr4 != director2Addr4 || d2.Addr6 != director2Addr6 || d2.Iface == l.Director.Iface {
+				t.Errorf("director2: %s %s %s", d2.Iface, d2.Addr4, d2.Addr6)
+			}
+			// VRRP owns the VIP: neither director's node holds it.
+			for _, n := range l.topo.Nodes {
+				if n.Name != "director" && n.Name != "director2" {
+					continue
+				}
+				for _, ifc := range n.Ifaces {
+					for _, a := range ifc.Addrs {
+						if a.Addr() == l.VIP4 || a.Addr() == l.VIP6 {
+							t.Errorf("%s holds the VIP %s", n.Name, a)
+						}
+					}
+				}
+			}
+		})
+	}
 }
 
 func checkPlan(t *testing.T, l *Lab) {
@@ -184,6 +210,9 @@ func TestOptions(t *testing.T) {
 		{Options{Reals: MaxReals + 1}, true, 0, 0, 0},
 		{Options{Reals: -1}, true, 0, 0, 0},
 		{Options{Mode: Mode(7)}, true, 0, 0, 0},
+		{Options{Mode: DR, Directors: 2}, false, DefaultReals, DefaultMTU, DefaultMTU},
+		{Options{Mode: DR, Directors: 3}, true, 0, 0, 0},
+		{Options{Mode: NAT, Directors: 2}, true, 0, 0, 0},
 		{Options{MTU: 1000}, true, 0, 0, 0},
 		{Options{RealMTU: 70000}, true, 0, 0, 0},
 	}
