@@ -56,6 +56,24 @@ type BlobResult struct {
 	// size (BlobSHA256).
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// MaxGap is the longest a read of the body waited for data (a paced
+	// reader's own sleeps excluded), and GapAt when that read began: a
+	// flow's outage across a failover.
+	MaxGap time.Duration `json:"max_gap_ns"`
+	GapAt  time.Time     `json:"gap_at"`
+}
+
+// BlobsOptions configure Host.Blobs.
+type BlobsOptions struct {
+	// URL is a /blob address (http://VIP/blob?size=N).
+	URL string
+	// N downloads run at once, each on its own connection (0 means 1).
+	N int
+	// Rate caps the bytes per second each download reads (0: no limit):
+	// a slow reader, so that long-lived transfers span seconds.
+	Rate int64
+	// Timeout bounds each download (0: labserver's 60 s).
+	Timeout time.Duration
 }
 
 // ServeOptions configure `labserver serve`.
@@ -151,6 +169,22 @@ func (h *Host) Blob(ctx context.Context, url string) (BlobResult, error) {
 	var r BlobResult
 	err := h.runLabServer(ctx, []string{"blob", "-url", url}, &r)
 	return r, err
+}
+
+// Blobs runs `labserver blobs` in h's namespace: o.N downloads of o.URL at
+// once, each checked and timed; the results are in start order.
+func (h *Host) Blobs(ctx context.Context, o BlobsOptions) ([]BlobResult, error) {
+	args := []string{"blobs", "-url", o.URL}
+	args = appendIntFlag(args, "-n", o.N)
+	if o.Rate > 0 {
+		args = append(args, "-rate", strconv.FormatInt(o.Rate, 10))
+	}
+	if o.Timeout > 0 {
+		args = append(args, "-timeout", o.Timeout.String())
+	}
+	var rs []BlobResult
+	err := h.runLabServer(ctx, args, &rs)
+	return rs, err
 }
 
 // UDP runs `labserver udp` in h's namespace.

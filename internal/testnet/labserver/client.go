@@ -179,9 +179,45 @@ func blobMain(args []string) error {
 	return printJSON(os.Stdout, blob(context.Background(), *u, *timeout))
 }
 
+func blobsMain(args []string) error {
+	fs := flag.NewFlagSet("blobs", flag.ContinueOnError)
+	u := fs.String("url", "", "blob URL, http://HOST/blob?size=N (required)")
+	n := fs.Int("n", 1, "downloads at once, each on its own connection")
+	rate := fs.Int64("rate", 0, "bytes per second each download reads at most (0: as fast as they come)")
+	timeout := fs.Duration("timeout", 60*time.Second, "timeout of each download")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *u == "" || *n < 1 || *rate < 0 {
+		return errors.New("blobs: need -url, -n >= 1, -rate >= 0")
+	}
+	return printJSON(os.Stdout, blobs(context.Background(), *u, *n, *rate, *timeout))
+}
+
+// blobs runs n downloads of u at once, each read at rate, and returns
+// their results in start order.
+func blobs(ctx context.Context, u string, n int, rate int64, timeout time.Duration) []testnet.BlobResult {
+	out := make([]testnet.BlobResult, n)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i] = blobAt(ctx, u, timeout, rate) }()
+	}
+	wg.Wait()
+	return out
+}
+
 // blob downloads u and checks it against the deterministic blob of the size
 // the URL asked for.
 func blob(ctx context.Context, u string, timeout time.Duration) testnet.BlobResult {
+	return blobAt(ctx, u, timeout, 0)
+}
+
+// blobAt is blob reading at most rate bytes a second (0: no limit), a
+// slow reader whose window keeps the server's sends paced, so that one
+// download spans seconds. It notes the longest wait for data (MaxGap):
+// the time one read blocked, the reader's own pacing excluded.
+func blobAt(ctx context.Context, u string, timeout time.Duration, rate int64) testnet.BlobResult {
 	r := testnet.BlobResult{URL: u}
 	pu, err := url.Parse(u)
 	if err != nil {
@@ -206,7 +242,7 @@ func blob(ctx context.Context, u string, timeout time.Duration) testnet.BlobResu
 	defer resp.Body.Close()
 	r.Server = resp.Header.Get("X-Real")
 	h := sha256.New()
-	r.Bytes, err = io.Copy(h, resp.Body)
+	r.Bytes, err = pacedCopy(h, resp.Body, rate, &r)
 	r.SHA256 = hex.EncodeToString(h.Sum(nil))
 	switch {
 	case err != nil:
@@ -289,6 +325,32 @@ func udpOne(c net.Conn, buf []byte, payload string, timeout time.Duration) (stri
 		name, rest, ok := strings.Cut(string(buf[:n]), " ")
 		if ok && rest == payload {
 			return name, nil
+		}
+	}
+}
+
+// pacedCopy copies body into w at most rate bytes a second (0: no limit)
+// and records the longest read in r.MaxGap and when it began in r.GapAt.
+func pacedCopy(w io.Writer, body io.Reader, rate int64, r *testnet.BlobResult) (int64, error) {
+	buf := make([]byte, 32<<10)
+	begin := time.Now()
+	var total int64
+	for {
+		t0 := time.Now()
+		n, err := body.Read(buf)
+		if d := time.Since(t0); n > 0 && d > r.MaxGap {
+			r.MaxGap, r.GapAt = d, t0
+		}
+		w.Write(buf[:n]) //nolint:errcheck // a hash never fails
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		if rate > 0 {
+			time.Sleep(time.Until(begin.Add(time.Duration(total) * time.Second / time.Duration(rate))))
 		}
 	}
 }

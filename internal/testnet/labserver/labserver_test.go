@@ -202,3 +202,28 @@ func TestSplitList(t *testing.T) {
 		t.Error("empty list not empty")
 	}
 }
+
+// TestBlobs: downloads at once, each paced by -rate, all intact; a paced
+// download lasts size/rate and its longest wait for data is noted.
+func TestBlobs(t *testing.T) {
+	s := startServer(t, "r1", []string{"127.0.0.1:0"}, nil)
+	u := "http://" + s.httpAddrs()[0] + "/blob?size=300000"
+	start := time.Now()
+	rs := blobs(t.Context(), u, 3, 1_000_000, 10*time.Second)
+	took := time.Since(start)
+	if len(rs) != 3 {
+		t.Fatalf("%d results, want 3", len(rs))
+	}
+	for i, r := range rs {
+		if !r.OK || r.Bytes != 300000 || r.SHA256 != testnet.BlobSHA256(300000) || r.Server != "r1" {
+			t.Errorf("download %d: %+v", i, r)
+		}
+		if r.MaxGap <= 0 || r.MaxGap > took || r.GapAt.Before(start) {
+			t.Errorf("download %d: max gap %v at %v (ran %v from %v)", i, r.MaxGap, r.GapAt, took, start)
+		}
+	}
+	// 300 kB at 1 MB/s: 0.3 s at least, however fast the loopback is.
+	if took < 250*time.Millisecond {
+		t.Errorf("3 paced downloads took %v, want about 0.3 s", took)
+	}
+}

@@ -5,6 +5,7 @@
 //	labserver serve -name r1 -http :80,:8080 -udp :53
 //	labserver get   -url http://198.18.0.10/ -n 300 -parallel 4 -timeout 5s
 //	labserver blob  -url http://198.18.0.10/blob?size=2097152
+//	labserver blobs -url http://198.18.0.10/blob?size=10485760 -n 50 -rate 1048576
 //	labserver udp   -addr 198.18.0.10:53 -n 300 [-new-socket-each]
 //
 // serve answers GET / with its name (body "r1\n", header X-Real: r1),
@@ -17,7 +18,8 @@
 //
 // The clients print one JSON line on stdout: testnet.Summary for get and udp
 // (answers per server name, failures, latency p50/p99), testnet.BlobResult
-// for blob. get opens a new TCP connection per request and never uses a
+// for blob, a JSON array of them for blobs (n downloads at once, each read
+// at most -rate bytes a second, its longest wait for data noted). get opens a new TCP connection per request and never uses a
 // proxy. They exit 0 whatever the answers were; non-zero means they could
 // not run (bad flags).
 package main
@@ -29,7 +31,7 @@ import (
 	"os"
 )
 
-const usage = `usage: labserver serve|get|blob|udp [flags]  (labserver CMD -h for flags)`
+const usage = `usage: labserver serve|get|blob|blobs|udp [flags]  (labserver CMD -h for flags)`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -44,6 +46,8 @@ func main() {
 		err = getMain(os.Args[2:])
 	case "blob":
 		err = blobMain(os.Args[2:])
+	case "blobs":
+		err = blobsMain(os.Args[2:])
 	case "udp":
 		err = udpMain(os.Args[2:])
 	default:
