@@ -71,7 +71,7 @@ func TestFailoverKill(t *testing.T) {
 
 	killed := time.Now()
 	a.kill(t)
-	took := waitVIP(t, b.h, pl.VIP4, ob.masterDown()+slack).Sub(killed)
+	took := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack).Sub(killed)
 	t.Logf("SIGKILL of the master: director2 holds the VIP after %v (Master_Down_Interval %v)", took, ob.masterDown())
 	if got := b.state(t); got != vrrp.Master {
 		t.Errorf("director2 holds the VIP but is %v", got)
@@ -96,7 +96,7 @@ func TestFailoverStop(t *testing.T) {
 	if err := a.p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	took := waitVIP(t, b.h, pl.VIP4, ob.skew()+slack).Sub(stopped)
+	took := waitVIPFrom(t, b.h, pl.VIP4, stopped, ob.skew()+slack).Sub(stopped)
 	t.Logf("SIGTERM of the master: director2 holds the VIP after %v (skew %v, Master_Down_Interval %v)",
 		took, ob.skew(), ob.masterDown())
 	select {
@@ -179,7 +179,7 @@ func TestFailoverKeepalived(t *testing.T) {
 
 		killed := time.Now()
 		a.kill(t)
-		took := waitVIP(t, kd, pl.VIP4, lo.masterDown()+slack).Sub(killed)
+		took := waitVIPFrom(t, kd, pl.VIP4, killed, lo.masterDown()+slack).Sub(killed)
 		t.Logf("SIGKILL of xvs (master): keepalived holds the VIP after %v (Master_Down_Interval %v)", took, lo.masterDown())
 		pl.waitClientMAC(t, kd, slack)
 
@@ -215,7 +215,7 @@ func TestFailoverKeepalived(t *testing.T) {
 
 		killed := time.Now()
 		k.kill()
-		took := waitVIP(t, xd, pl.VIP4, lo.masterDown()+slack).Sub(killed)
+		took := waitVIPFrom(t, xd, pl.VIP4, killed, lo.masterDown()+slack).Sub(killed)
 		t.Logf("SIGKILL of keepalived (master): xvs holds the VIP after %v (Master_Down_Interval %v)", took, lo.masterDown())
 		if got := b.state(t); got != vrrp.Master {
 			t.Errorf("xvs holds the VIP but is %v", got)

@@ -292,7 +292,14 @@ func hasVIP(t *testing.T, h *testnet.Host, vip netip.Addr) bool {
 // returns when it first did.
 func waitVIP(t *testing.T, h *testnet.Host, vip netip.Addr, within time.Duration) time.Time {
 	t.Helper()
-	end := time.Now().Add(within)
+	return waitVIPFrom(t, h, vip, time.Now(), within)
+}
+
+// waitVIPFrom is waitVIP with the bound counted from from (the moment a
+// master was killed, not when the kill was reaped).
+func waitVIPFrom(t *testing.T, h *testnet.Host, vip netip.Addr, from time.Time, within time.Duration) time.Time {
+	t.Helper()
+	end := from.Add(within)
 	for {
 		now := time.Now()
 		if hasVIP(t, h, vip) {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
+	"github.com/xvs-project/xvs/vrrp"
+)
+
+// The failover test of connection sync: keepalived's lvs_sync_daemon in
+// both directors' files makes the VRRP master the sync master and the
+// backup the sync backup, so the backup that takes over already holds
+// every connection the master forwarded.
+
+// syncConf is pairConf with global_defs' `lvs_sync_daemon IFACE VI_1`.
+func syncConf(l *testnet.Lab, iface string, o vrrpOpts) string {
+	return strings.Replace(pairConf(l, iface, o), "global_defs {\n",
+		fmt.Sprintf("global_defs {\n    lvs_sync_daemon %s VI_1\n", iface), 1)
+}
+
+// xvsadmDaemon is `xvsadm -L --daemon` against d's socket.
+func (d *director) xvsadmDaemon(t *testing.T) string {
+	t.Helper()
+	return d.xvsadmOut(t, "-L", "--daemon")
+}
+
+// xvsadmOut is xvsadm's output with args against d's socket, whatever its
+// exit status (for logs and for listings a daemon may lack).
+func (d *director) xvsadmOut(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(xvsadmBinary(t), args...)
+	cmd.Env = append(os.Environ(), "XVS_SOCKET="+d.sock)
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+// TestFailoverSync: 50 long-lived TCP transfers (10 MB each, read at 1 MB/s
+// so they last about ten seconds) through the master, with lvs_sync_daemon
+// on in both directors; SIGKILL the master three seconds in: the backup
+// takes over and every transfer completes with the right sha256 and no
+// reset (DR). The longest wait for data of each flow is reported.
+func TestFailoverSync(t *testing.T) {
+	const (
+		flows = 50
+		size  = 10 << 20
+		rate  = 1 << 20
+	)
+	pl := newPairLab(t)
+	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
+	a := pl.startXVS(t, pl.Director, syncConf(pl.Lab, pl.Director.Iface, oa))
+	waitFor(t, oa.masterDown()+2*slack, "xvs on director master", func() bool { return a.state(t) == vrrp.Master })
+	b := pl.startXVS(t, pl.Directors[1], syncConf(pl.Lab, pl.Directors[1].Iface, ob))
+	time.Sleep(ob.masterDown() + slack)
+	pl.checkOnlyMaster(t, a, b)
+	da, db := a.xvsadmDaemon(t), b.xvsadmDaemon(t)
+	if !strings.Contains(da, "master sync daemon") || !strings.Contains(db, "backup sync daemon") {
+		t.Skipf("the daemon runs no lvs_sync_daemon yet: xvsadm -L --daemon says\n%s\n%s", da, db)
+	}
+
+	ctx, cancel := context.WithTimeout(pl.ctx, 90*time.Second)
+	defer cancel()
+	type result struct {
+		rs  []testnet.BlobResult
+		err error
+	}
+	done := make(chan result, 1)
+	begin := time.Now()
+	go func() {
+		rs, err := pl.Client.Blobs(ctx, testnet.BlobsOptions{URL: testnet.HTTPURL(pl.VIP4, 80, fmt.Sprintf("/blob?size=%d", size)),
+			N: flows, Rate: rate, Timeout: 60 * time.Second})
+		done <- result{rs, err}
+	}()
+	time.Sleep(3 * time.Second)
+	killed := time.Now()
+	a.kill(t)
+	took := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack).Sub(killed)
+	t.Logf("SIGKILL of the master %v into the transfers: director2 holds the VIP after %v", killed.Sub(begin), took)
+	t.Logf("director2 after the takeover, xvsadm -L --daemon:\n%s", b.xvsadmDaemon(t))
+	t.Logf("director2 after the takeover: %d lines of xvsadm -Lnc; drops:\n%s",
+		strings.Count(b.xvsadmOut(t, "-Lnc"), "\n"), b.xvsadmOut(t, "-L", "--drops"))
+
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("transfers did not end")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(r.rs) != flows {
+		t.Fatalf("%d results, want %d", len(r.rs), flows)
+	}
+	var gaps []time.Duration
+	failed := 0
+	for i, x := range r.rs {
+		if !x.OK || x.Bytes != size || x.SHA256 != testnet.BlobSHA256(size) || x.Error != "" {
+			failed++
+			if failed <= 5 {
+				t.Errorf("transfer %d: %d bytes from %s: %s", i, x.Bytes, x.Server, x.Error)
+			}
+		}
+		gaps = append(gaps, x.MaxGap)
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d transfers failed", failed, flows)
+	}
+	slices.Sort(gaps)
+	t.Logf("%d transfers of %d MB: longest wait for data per flow: min %v, median %v, p90 %v, max %v (whole run %v)",
+		flows, size>>20, gaps[0], gaps[len(gaps)/2], gaps[len(gaps)*9/10], gaps[len(gaps)-1], time.Since(begin))
+	var all []string
+	for i, x := range r.rs {
+		all = append(all, fmt.Sprintf("%d:%v", i, x.MaxGap.Round(time.Millisecond)))
+	}
+	t.Logf("gap per flow: %s", strings.Join(all, " "))
+}
