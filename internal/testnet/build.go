@@ -29,14 +29,34 @@ func plan(id string, o Options) *Lab {
 	}
 	none := netip.Prefix{}
 	seg4, seg6 := flatNet4, flatNet6 // DR/TUN: one segment
-	if o.Mode == NAT {
+	switch {
+	case o.Mode == NAT && o.Directors > 1:
+		// A pair: the client side is bridged too, and the real servers'
+		// gateway is an address VRRP moves between the directors.
+		seg4, seg6 = realNet4, realNet6
+		l.ClientSwitch = host("cswitch")
+		l.ClientSwitch.Iface = ifName(id, "cbr")
+		connect(l.Client, "c", pfx(clientAddr4, clientNet4), pfx(clientAddr6, clientNet6),
+			l.ClientSwitch, "sc", none, none, o.MTU)
+		for i, d := range l.Directors {
+			sfx := ""
+			if i > 0 {
+				sfx = strconv.Itoa(i + 1)
+			}
+			connect(d, "dx"+sfx, pfx(pairExt4[i], clientNet4), pfx(pairExt6[i], clientNet6),
+				l.ClientSwitch, "sdx"+sfx, none, none, o.MTU)
+			connect(d, "di"+sfx, pfx(pairInt4[i], realNet4), pfx(pairInt6[i], realNet6),
+				l.Switch, "sdi"+sfx, none, none, o.RealMTU)
+		}
+		l.Gateway4, l.Gateway6 = internalAddr4, internalAddr6
+	case o.Mode == NAT:
 		seg4, seg6 = realNet4, realNet6
 		connect(l.Client, "c", pfx(clientAddr4, clientNet4), pfx(clientAddr6, clientNet6),
 			l.Director, "dx", pfx(directorAddr4, clientNet4), pfx(directorAddr6, clientNet6), o.MTU)
 		connect(l.Director, "di", pfx(internalAddr4, realNet4), pfx(internalAddr6, realNet6),
 			l.Switch, "sdi", none, none, o.RealMTU)
 		l.Gateway4, l.Gateway6 = internalAddr4, internalAddr6
-	} else {
+	default:
 		connect(l.Client, "c", pfx(clientAddr4, flatNet4), pfx(clientAddr6, flatNet6),
 			l.Switch, "sc", none, none, o.MTU)
 		connect(l.Director, "d", pfx(directorAddr4, flatNet4), pfx(directorAddr6, flatNet6),
@@ -90,7 +110,7 @@ func (l *Lab) topology() *Topology {
 	tp := &Topology{ID: l.ID, Name: l.Options.Name, finish: l.finishNode}
 	for _, h := range l.Hosts() {
 		n := &Node{Name: h.Name, NS: h.NS, Sysctls: l.nsSysctls(h)}
-		if h == l.Switch {
+		if l.isSwitch(h) {
 			n.Bridge = h.Iface
 		}
 		for _, k := range h.Links {
@@ -101,7 +121,9 @@ func (l *Lab) topology() *Topology {
 				}
 			}
 			n.Ifaces = append(n.Ifaces, ifc)
-			if h == l.Switch || (l.Mode == NAT && h == l.Client) {
+			// Bridges create their ports; NAT's lone director's client link
+			// is the client's.
+			if l.isSwitch(h) || (l.Mode == NAT && h == l.Client && l.ClientSwitch == nil) {
 				tp.Veths = append(tp.Veths, Veth{A: End{NS: h.NS, Name: k.Iface}, B: End{NS: k.PeerNS, Name: k.PeerIface}})
 			}
 		}
@@ -115,6 +137,9 @@ func (l *Lab) topology() *Topology {
 			// A pair's VIP belongs to whichever director VRRP makes master.
 		case h == l.Director:
 			n.Ifaces[0].Addrs = append(n.Ifaces[0].Addrs, vips...)
+		case h == l.Client && l.Mode == NAT && len(l.Directors) > 1:
+			// Through whichever director holds the VIP.
+			n.Routes = []Route{{Dst: realNet4, Via: l.VIP4}, {Dst: realNet6, Via: l.VIP6}}
 		case h == l.Client && l.Mode == NAT:
 			n.Routes = []Route{{Dst: realNet4, Via: directorAddr4}, {Dst: realNet6, Via: directorAddr6}}
 		case l.isReal(h) && l.Mode == NAT:
@@ -151,6 +176,12 @@ func (l *Lab) isReal(h *Host) bool {
 	return false
 }
 
+// isSwitch reports whether h is one of the lab's bridges: Switch, or a NAT
+// pair's ClientSwitch.
+func (l *Lab) isSwitch(h *Host) bool {
+	return h == l.Switch || (l.ClientSwitch != nil && h == l.ClientSwitch)
+}
+
 // isDirector reports whether h is one of the lab's directors.
 func (l *Lab) isDirector(h *Host) bool {
 	for _, d := range l.Directors {
@@ -184,7 +215,7 @@ func (l *Lab) nsSysctls(h *Host) [][2]string {
 		{"net.ipv4.conf.all.arp_announce", arpAnnounce},
 		{"net.ipv4.conf.default.arp_announce", arpAnnounce},
 	}
-	if h == l.Switch {
+	if l.isSwitch(h) {
 		// A pure L2 box: no addresses, no ND of its own.
 		kv = append(kv,
 			[2]string{"net.ipv6.conf.all.disable_ipv6", "1"},

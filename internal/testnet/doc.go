@@ -78,10 +78,17 @@
 //	.0.1/23       .0.2/23            .1.1/23        .1.2/23        .1.N/23
 //	              VIP .0.10/32       lo: VIP/32     lo: VIP/32     lo: VIP/32
 //
-// Options.Directors = 2 (DR and TUN) adds an active/standby pair: "director2"
-// (ID-d2, 198.18.0.3/23 and 2001:db8::3/63) on the same bridge, and neither
-// director holds the VIP, which the VRRP speaker (xvs's or keepalived's) of
-// whichever is master adds to its interface.
+// Options.Directors = 2 adds an active/standby pair, "director" and
+// "director2", neither of which holds the VIP: the VRRP speaker (xvs's or
+// keepalived's) of whichever is master adds it to its interface. On DR/TUN
+// director2 (ID-d2, 198.18.0.3/23 and 2001:db8::3/63) sits on the same
+// bridge. On NAT the client side gets a bridge of its own ("cswitch", ID-cbr)
+// that the client (ID-c) and both directors' external links (ID-dx, ID-dx2:
+// .0.2 and .0.3) are ports of; the internal links (ID-di, ID-di2: 198.18.1.252
+// and .253, 2001:db8:0:1::252 and ::253) are ports of the real servers'
+// bridge, and the real servers' gateway .1.254 (::254) is a second VRRP
+// instance's address, as keepalived sites run it. The client routes the
+// real-server segment via the VIP.
 //
 // # Topologies of one's own
 //

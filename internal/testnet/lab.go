@@ -28,7 +28,10 @@ type Lab struct {
 	Directors []*Host
 	// Switch holds the bridge: NAT's real-server segment, DR/TUN's only one.
 	Switch *Host
-	Reals  []*Host
+	// ClientSwitch is a NAT pair's client-side bridge (cswitch), nil in
+	// every other lab.
+	ClientSwitch *Host
+	Reals        []*Host
 
 	VIP4, VIP6 netip.Addr
 	// DirectorIfaces are the interfaces xvs must serve on Director: NAT's
@@ -39,7 +42,8 @@ type Lab struct {
 	// TUN lab runs `xvs decap -i`).
 	RealIfaces []string
 	// Gateway4 and Gateway6 are the real servers' default gateway: the
-	// director's internal addresses on NAT, invalid on DR/TUN.
+	// director's internal addresses on NAT (a NAT pair's VRRP-owned
+	// gateway, on neither director when built), invalid on DR/TUN.
 	Gateway4, Gateway6 netip.Addr
 
 	// topo is what builds and removes the lab's namespaces.
@@ -82,10 +86,14 @@ func New(opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// Hosts returns every host of the lab: client, directors, switch, reals.
+// Hosts returns every host of the lab: client, directors, switch, a NAT
+// pair's client switch, reals.
 func (l *Lab) Hosts() []*Host {
 	hs := append([]*Host{l.Client}, l.Directors...)
 	hs = append(hs, l.Switch)
+	if l.ClientSwitch != nil {
+		hs = append(hs, l.ClientSwitch)
+	}
 	return append(hs, l.Reals...)
 }
 
@@ -119,7 +127,7 @@ func (l *Lab) String() string {
 	fmt.Fprintf(&b, ", VIP %s %s\n", l.VIP4, l.VIP6)
 	for _, h := range l.Hosts() {
 		fmt.Fprintf(&b, "  %-8s ns %s", h.Name, h.NS)
-		if h == l.Switch {
+		if l.isSwitch(h) {
 			fmt.Fprintf(&b, " bridge %s", h.Iface)
 		}
 		for _, k := range h.Links {

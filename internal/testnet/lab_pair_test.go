@@ -8,22 +8,33 @@ import (
 	"time"
 )
 
-// TestTwoDirectors builds a DR lab with an active/standby pair of
-// directors: both reach the client and every real server on the one
-// segment, neither holds the VIP (nothing answers ARP for it until VRRP
+// TestTwoDirectors builds DR and NAT labs with an active/standby pair of
+// directors: both reach the client and every real server, neither holds
+// the VIP (nothing answers ARP for it until VRRP
 // puts it on one), and Close removes director2's namespace with the rest.
 func TestTwoDirectors(t *testing.T) {
-	l := NewT(t, Options{Mode: DR, Reals: 2, Directors: 2, Name: t.Name()})
+	for _, mode := range []Mode{DR, NAT} {
+		t.Run(mode.String(), func(t *testing.T) { testTwoDirectors(t, mode) })
+	}
+}
+
+// testTwoDirectors is TestTwoDirectors for one mode; on NAT the directors
+// also reach the real servers over their internal links and neither holds
+// the real servers' gateway.
+func testTwoDirectors(t *testing.T, mode Mode) {
+	l := NewT(t, Options{Mode: mode, Reals: 2, Directors: 2, Name: t.Name()})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	t.Log(l)
 	for _, d := range l.Directors {
-		out, err := d.Run(ctx, "ip", "-br", "addr", "show", "dev", d.Iface)
+		out, err := d.Run(ctx, "ip", "-br", "addr", "show")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(out), l.VIP4.String()+"/") || strings.Contains(string(out), l.VIP6.String()+"/") {
-			t.Errorf("%s holds the VIP: %s", d.Name, out)
+		for _, a := range []netip.Addr{l.VIP4, l.VIP6, l.Gateway4, l.Gateway6} {
+			if a.IsValid() && strings.Contains(string(out), " "+a.String()+"/") {
+				t.Errorf("%s holds %s: %s", d.Name, a, out)
+			}
 		}
 		for _, dst := range append([]*Host{l.Client}, l.Reals...) {
 			for _, a := range []netip.Addr{dst.Addr4, dst.Addr6} {

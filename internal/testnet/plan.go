@@ -52,9 +52,12 @@ type Options struct {
 	// Reals is the number of real servers, 1..MaxReals (0 means DefaultReals).
 	Reals int
 	// Directors is the number of directors, 1..MaxDirectors (0 means 1).
-	// Two make an active/standby pair on one segment (DR and TUN only):
-	// neither holds the VIP, because VRRP owns it; the second is
-	// "director2" at 198.18.0.3 and 2001:db8::3.
+	// Two make an active/standby pair, "director" and "director2", that
+	// hold neither the VIP nor (NAT) the real servers' gateway: VRRP owns
+	// those. DR/TUN: director2 is 198.18.0.3 and 2001:db8::3 on the one
+	// segment. NAT: the client side is a bridge too (ClientSwitch); the
+	// directors are .0.2/.0.3 outside and .1.252/.1.253 inside, the
+	// gateway .1.254 (IPv6 alike).
 	Directors int
 	// Name is a free label kept in the marker file and shown by Lab.String.
 	Name string
@@ -101,10 +104,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Directors < 1 || o.Directors > MaxDirectors {
 		return o, fmt.Errorf("%w: directors %d not in 1..%d", ErrOptions, o.Directors, MaxDirectors)
 	}
-	if o.Directors > 1 && o.Mode == NAT {
-		// NAT's client link is a veth straight to the one director.
-		return o, fmt.Errorf("%w: %d directors: only DR and TUN labs have more than one", ErrOptions, o.Directors)
-	}
 	if o.MTU == 0 {
 		o.MTU = DefaultMTU
 	}
@@ -128,8 +127,14 @@ var (
 	// the second director of a two-director lab.
 	director2Addr4 = netip.MustParseAddr("198.18.0.3")
 	director2Addr6 = netip.MustParseAddr("2001:db8::3")
-	vip4           = netip.MustParseAddr("198.18.0.10")
-	vip6           = netip.MustParseAddr("2001:db8::10")
+	// a NAT pair's external and internal addresses, in Directors' order;
+	// the gateway internalAddr4/6 is VRRP's.
+	pairExt4 = []netip.Addr{directorAddr4, director2Addr4}
+	pairExt6 = []netip.Addr{directorAddr6, director2Addr6}
+	pairInt4 = []netip.Addr{netip.MustParseAddr("198.18.1.252"), netip.MustParseAddr("198.18.1.253")}
+	pairInt6 = []netip.Addr{netip.MustParseAddr("2001:db8:0:1::252"), netip.MustParseAddr("2001:db8:0:1::253")}
+	vip4     = netip.MustParseAddr("198.18.0.10")
+	vip6     = netip.MustParseAddr("2001:db8::10")
 	// gateway of the NAT real-server segment: the director's internal side.
 	internalAddr4 = netip.MustParseAddr("198.18.1.254")
 	internalAddr6 = netip.MustParseAddr("2001:db8:0:1::254")

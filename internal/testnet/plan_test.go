@@ -22,7 +22,7 @@ func TestPlan(t *testing.T) {
 			})
 		}
 	}
-	for _, mode := range []Mode{DR, TUN} {
+	for _, mode := range []Mode{NAT, DR, TUN} {
 		t.Run(mode.String()+"-pair", func(t *testing.T) {
 			l := plan(longID, Options{Mode: mode, Reals: DefaultReals, Directors: 2, MTU: 1500, RealMTU: 1500})
 			checkPlan(t, l)
@@ -33,6 +33,12 @@ func TestPlan(t *testing.T) {
 			if d2.Addr4 != director2Addr4 || d2.Addr6 != director2Addr6 || d2.Iface == l.Director.Iface {
 				t.Errorf("director2: %s %s %s", d2.Iface, d2.Addr4, d2.Addr6)
 			}
+			if (mode == NAT) != (l.ClientSwitch != nil) {
+				t.Errorf("%s pair: client switch %v", mode, l.ClientSwitch)
+			}
+			if mode == NAT && (len(d2.Links) != 2 || len(l.DirectorIfaces) != 2) {
+				t.Errorf("NAT pair: director2 links %v, director's %v", d2.Links, l.DirectorIfaces)
+			}
 			// VRRP owns the VIP: neither director's node holds it.
 			for _, n := range l.topo.Nodes {
 				if n.Name != "director" && n.Name != "director2" {
@@ -40,7 +46,7 @@ func TestPlan(t *testing.T) {
 				}
 				for _, ifc := range n.Ifaces {
 					for _, a := range ifc.Addrs {
-						if a.Addr() == l.VIP4 || a.Addr() == l.VIP6 {
+						if a.Addr() == l.VIP4 || a.Addr() == l.VIP6 || a.Addr() == l.Gateway4 || a.Addr() == l.Gateway6 {
 							t.Errorf("%s holds the VIP %s", n.Name, a)
 						}
 					}
@@ -72,7 +78,7 @@ func checkPlan(t *testing.T, l *Lab) {
 				t.Errorf("%s: bad or duplicate interface name %q", h.Name, k.Iface)
 			}
 			ifSeen[k.Iface] = true
-			if h == l.Switch {
+			if l.isSwitch(h) {
 				if k.Addr4.IsValid() || k.Addr6.IsValid() {
 					t.Errorf("switch port %s has addresses", k.Iface)
 				}
@@ -212,7 +218,7 @@ func TestOptions(t *testing.T) {
 		{Options{Mode: Mode(7)}, true, 0, 0, 0},
 		{Options{Mode: DR, Directors: 2}, false, DefaultReals, DefaultMTU, DefaultMTU},
 		{Options{Mode: DR, Directors: 3}, true, 0, 0, 0},
-		{Options{Mode: NAT, Directors: 2}, true, 0, 0, 0},
+		{Options{Mode: NAT, Directors: 2}, false, DefaultReals, DefaultMTU, DefaultMTU},
 		{Options{MTU: 1000}, true, 0, 0, 0},
 		{Options{RealMTU: 70000}, true, 0, 0, 0},
 	}
