@@ -45,14 +45,21 @@ func (d *director) xvsadmOut(t *testing.T, args ...string) string {
 // so they last about ten seconds) through the master, with lvs_sync_daemon
 // on in both directors; SIGKILL the master three seconds in: the backup
 // takes over and every transfer completes with the right sha256 and no
-// reset (DR). The longest wait for data of each flow is reported.
+// reset, on DR and on NAT (where the replies too come back through the
+// new master). The longest wait for data of each flow is reported.
 func TestFailoverSync(t *testing.T) {
+	for _, mode := range []testnet.Mode{testnet.DR, testnet.NAT} {
+		t.Run(mode.String(), func(t *testing.T) { testFailoverSync(t, mode) })
+	}
+}
+
+func testFailoverSync(t *testing.T, mode testnet.Mode) {
 	const (
 		flows = 50
 		size  = 10 << 20
 		rate  = 1 << 20
 	)
-	pl := newPairLab(t)
+	pl := newPairLabMode(t, mode)
 	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
 	a := pl.startXVS(t, pl.Director, syncConf(pl.Lab, pl.Director.Iface, oa))
 	waitFor(t, oa.masterDown()+2*slack, "xvs on director master", func() bool { return a.state(t) == vrrp.Master })

@@ -34,19 +34,23 @@ type pairLab struct {
 	ctx context.Context
 }
 
-// newPairLab builds the lab and starts the real servers; Close runs when
-// the test ends.
-func newPairLab(t *testing.T) *pairLab {
+// newPairLab builds a DR pair and starts the real servers; Close runs
+// when the test ends.
+func newPairLab(t *testing.T) *pairLab { return newPairLabMode(t, testnet.DR) }
+
+// newPairLabMode is newPairLab for a DR or NAT pair (NAT's real servers
+// serve on realPort).
+func newPairLabMode(t *testing.T, mode testnet.Mode) *pairLab {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
 	xvsBinary(t) // built before any clock starts
-	tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, Directors: 2, Name: t.Name()})
+	tl := testnet.NewT(t, testnet.Options{Mode: mode, Directors: 2, Name: t.Name()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, r := range tl.Reals {
-		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}}); err != nil {
+		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,28 +89,59 @@ func (o vrrpOpts) skew() time.Duration {
 // vrrpBlock is keepalived.conf's vrrp_instance VI_1 on iface (VRRP v3, the
 // VIP /32 on iface; every director starts as BACKUP, so priority decides).
 func vrrpBlock(l *testnet.Lab, iface string, o vrrpOpts) string {
+	return instanceBlock("VI_1", 51, iface, netip.PrefixFrom(l.VIP4, 32), o)
+}
+
+// instanceBlock is one vrrp_instance holding addr on iface.
+func instanceBlock(name string, vrid int, iface string, addr netip.Prefix, o vrrpOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n    state BACKUP\n    interface %s\n    virtual_router_id 51\n"+
-		"    priority %d\n    advert_int %s\n    version 3\n", iface, o.prio, o.advert)
+	fmt.Fprintf(&b, "vrrp_instance %s {\n    state BACKUP\n    interface %s\n    virtual_router_id %d\n"+
+		"    priority %d\n    advert_int %s\n    version 3\n", name, iface, vrid, o.prio, o.advert)
 	for _, e := range o.extra {
 		fmt.Fprintf(&b, "    %s\n", e)
 	}
-	fmt.Fprintf(&b, "    virtual_ipaddress {\n        %s/32 dev %s\n    }\n}\n", l.VIP4, iface)
+	fmt.Fprintf(&b, "    virtual_ipaddress {\n        %s dev %s\n    }\n}\n", addr, iface)
 	return b.String()
 }
 
-// pairConf is an xvs director's keepalived.conf: VI_1 and the DR service
-// VIP:80 over every real server (no checker: always up).
+// pairConf is an xvs director's keepalived.conf: VI_1 on iface and the DR
+// service VIP:80 over every real server (no checker: always up).
 func pairConf(l *testnet.Lab, iface string, o vrrpOpts) string {
 	var b strings.Builder
 	b.WriteString("global_defs {\n    vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 1\n}\n")
 	b.WriteString(vrrpBlock(l, iface, o))
-	fmt.Fprintf(&b, "virtual_server %s 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n", l.VIP4)
+	if l.Mode == testnet.NAT {
+		// The real servers' gateway moves with the VIP, as keepalived
+		// NAT sites run it: a second instance on the internal link.
+		b.WriteString(instanceBlock("VI_GW", 52, internalIface(l, iface), netip.PrefixFrom(l.Gateway4, 24), o))
+	}
+	fmt.Fprintf(&b, "virtual_server %s 80 {\n    lb_algo rr\n    lb_kind %s\n    protocol TCP\n",
+		l.VIP4, strings.ToUpper(l.Mode.String()))
 	for _, r := range l.Reals {
-		fmt.Fprintf(&b, "    real_server %s 80 {\n        weight 1\n    }\n", r.Addr4)
+		fmt.Fprintf(&b, "    real_server %s %d {\n        weight 1\n    }\n", r.Addr4, realPort(l.Mode))
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// internalIface is a NAT pair director's internal link: the other link of
+// the director whose external one is ext.
+func internalIface(l *testnet.Lab, ext string) string {
+	for _, d := range l.Directors {
+		if d.Iface == ext {
+			return d.Links[1].Iface
+		}
+	}
+	panic("no director with " + ext)
+}
+
+// ifaces is every link of director h, for xvs run -i.
+func ifaces(h *testnet.Host) string {
+	var names []string
+	for _, k := range h.Links {
+		names = append(names, k.Iface)
+	}
+	return strings.Join(names, ",")
 }
 
 // director is one xvs daemon of a pair.
@@ -133,7 +168,7 @@ func (pl *pairLab) startXVS(t *testing.T, h *testnet.Host, conf string) *directo
 		t.Fatal(err)
 	}
 	d := &director{h: h, sock: filepath.Join(dir, "xvs.sock")}
-	d.p = launch(pl.ctx, t, h, "run", "-i", h.Iface, "--socket", d.sock, "--backend", "xdp",
+	d.p = launch(pl.ctx, t, h, "run", "-i", ifaces(h), "--socket", d.sock, "--backend", "xdp",
 		"--metrics", "127.0.0.1:9100", "--config", cfg)
 	d.started = time.Now()
 	t.Cleanup(func() {
@@ -175,12 +210,18 @@ func (d *director) vrrp(t *testing.T) []vrrp.Status {
 // state is the daemon's VI_1 state.
 func (d *director) state(t *testing.T) vrrp.State {
 	t.Helper()
+	return d.stateOf(t, "VI_1")
+}
+
+// stateOf is the state of the daemon's instance name.
+func (d *director) stateOf(t *testing.T, name string) vrrp.State {
+	t.Helper()
 	for _, s := range d.vrrp(t) {
-		if s.Name == "VI_1" {
+		if s.Name == name {
 			return s.State
 		}
 	}
-	t.Fatalf("xvs on %s runs no VI_1", d.h.Name)
+	t.Fatalf("xvs on %s runs no %s", d.h.Name, name)
 	return 0
 }
 
@@ -265,9 +306,15 @@ func (k *keepalivedProc) kill() {
 // hasVIP reports whether h holds the VIP on its interface.
 func hasVIP(t *testing.T, h *testnet.Host, vip netip.Addr) bool {
 	t.Helper()
+	return hasAddr(t, h, h.Iface, vip)
+}
+
+// hasAddr reports whether h holds addr on iface.
+func hasAddr(t *testing.T, h *testnet.Host, iface string, addr netip.Addr) bool {
+	t.Helper()
 	found := false
 	err := h.Do(func() error {
-		ifc, err := net.InterfaceByName(h.Iface)
+		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err
 		}
@@ -276,7 +323,7 @@ func hasVIP(t *testing.T, h *testnet.Host, vip netip.Addr) bool {
 			return err
 		}
 		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == vip {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == addr {
 				found = true
 			}
 		}
@@ -315,9 +362,15 @@ func waitVIPFrom(t *testing.T, h *testnet.Host, vip netip.Addr, from time.Time, 
 // macOf is the hardware address of h's interface.
 func macOf(t *testing.T, h *testnet.Host) string {
 	t.Helper()
+	return macOfIface(t, h, h.Iface)
+}
+
+// macOfIface is the hardware address of h's iface.
+func macOfIface(t *testing.T, h *testnet.Host, iface string) string {
+	t.Helper()
 	var mac string
 	if err := h.Do(func() error {
-		ifc, err := net.InterfaceByName(h.Iface)
+		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err
 		}
@@ -333,7 +386,14 @@ func macOf(t *testing.T, h *testnet.Host) string {
 // sends VIP traffic to ("" when it has none).
 func (pl *pairLab) clientNeighMAC(t *testing.T) string {
 	t.Helper()
-	out, err := pl.Client.Run(pl.ctx, "ip", "neigh", "show", pl.VIP4.String(), "dev", pl.Client.Iface)
+	return pl.neighMAC(t, pl.Client, pl.VIP4)
+}
+
+// neighMAC is h's neighbour entry for addr on its interface ("" when it
+// has none).
+func (pl *pairLab) neighMAC(t *testing.T, h *testnet.Host, addr netip.Addr) string {
+	t.Helper()
+	out, err := h.Run(pl.ctx, "ip", "neigh", "show", addr.String(), "dev", h.Iface)
 	if err != nil {
 		t.Fatal(err)
 	}
