@@ -108,6 +108,9 @@ type UDPOptions struct {
 	// NewSocketEach sends every datagram from a new socket (a new source
 	// port, so a new connection for a load balancer).
 	NewSocketEach bool
+	// Interval, if positive, spaces the sends at least that far apart
+	// (start to start): a stream whose losses Summary.FailedAt dates.
+	Interval time.Duration
 }
 
 // HTTPURL returns "http://ADDR:PORT/PATH" with IPv6 addresses bracketed.
@@ -196,6 +199,9 @@ func (h *Host) UDP(ctx context.Context, o UDPOptions) (Summary, error) {
 	}
 	if o.NewSocketEach {
 		args = append(args, "-new-socket-each")
+	}
+	if o.Interval > 0 {
+		args = append(args, "-interval", o.Interval.String())
 	}
 	var s Summary
 	err := h.runLabServer(ctx, args, &s)

@@ -265,19 +265,27 @@ func udpMain(args []string) error {
 	n := fs.Int("n", 100, "number of datagrams")
 	timeout := fs.Duration("timeout", time.Second, "how long to wait for each answer")
 	each := fs.Bool("new-socket-each", false, "send every datagram from a new socket (new source port)")
+	interval := fs.Duration("interval", 0, "time from one datagram's send to the next's at least (0: at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *addr == "" || *n < 1 {
-		return errors.New("udp: need -addr and -n >= 1")
+	if *addr == "" || *n < 1 || *interval < 0 {
+		return errors.New("udp: need -addr, -n >= 1 and -interval >= 0")
 	}
-	return printJSON(os.Stdout, udpClient(*addr, *n, *timeout, *each))
+	return printJSON(os.Stdout, udpPaced(*addr, *n, *timeout, *each, *interval))
 }
 
 // udpClient sends n datagrams one after the other and counts the answers by
 // server name. Without each, all go from one connected socket.
 func udpClient(addr string, n int, timeout time.Duration, each bool) testnet.Summary {
+	return udpPaced(addr, n, timeout, each, 0)
+}
+
+// udpPaced is udpClient with the datagrams' sends at least interval apart
+// (a stream of known rate, whose lost datagrams FailedAt dates).
+func udpPaced(addr string, n int, timeout time.Duration, each bool, interval time.Duration) testnet.Summary {
 	t := newTally()
+	begin := time.Now()
 	var conn net.Conn
 	defer func() {
 		if conn != nil {
@@ -286,6 +294,9 @@ func udpClient(addr string, n int, timeout time.Duration, each bool) testnet.Sum
 	}()
 	buf := make([]byte, 64*1024)
 	for i := range n {
+		if interval > 0 {
+			time.Sleep(time.Until(begin.Add(time.Duration(i) * interval)))
+		}
 		if conn == nil || each {
 			if conn != nil {
 				_ = conn.Close()

@@ -227,3 +227,17 @@ func TestBlobs(t *testing.T) {
 		t.Errorf("3 paced downloads took %v, want about 0.3 s", took)
 	}
 }
+
+// TestUDPPaced: -interval spaces the sends, so n datagrams take at least
+// (n-1) intervals, all answered.
+func TestUDPPaced(t *testing.T) {
+	s := startServer(t, "r5", nil, []string{"127.0.0.1:0"})
+	start := time.Now()
+	sum := udpPaced(s.udpAddrs()[0], 5, time.Second, false, 20*time.Millisecond)
+	if took := time.Since(start); took < 80*time.Millisecond {
+		t.Errorf("5 datagrams 20 ms apart took %v", took)
+	}
+	if sum.OK != 5 || sum.PerServer["r5"] != 5 {
+		t.Errorf("paced: %+v", sum)
+	}
+}

@@ -6,7 +6,7 @@
 //	labserver get   -url http://198.18.0.10/ -n 300 -parallel 4 -timeout 5s
 //	labserver blob  -url http://198.18.0.10/blob?size=2097152
 //	labserver blobs -url http://198.18.0.10/blob?size=10485760 -n 50 -rate 1048576
-//	labserver udp   -addr 198.18.0.10:53 -n 300 [-new-socket-each]
+//	labserver udp   -addr 198.18.0.10:53 -n 300 [-new-socket-each] [-interval 10ms]
 //
 // serve answers GET / with its name (body "r1\n", header X-Real: r1),
 // GET /blob?size=N with testnet's deterministic blob of N bytes, GET
