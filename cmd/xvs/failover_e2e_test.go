@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -54,7 +55,8 @@ func (pl *pairLab) checkOnlyMaster(t *testing.T, master *director, backup *direc
 // director2 100 backup, both shown so by xvsadm --vrrp; clients reach the
 // VIP through the master. SIGKILL the master: the backup holds the VIP
 // within its Master_Down_Interval + slack, the client's neighbour entry
-// follows its gratuitous ARP, and new connections work through it.
+// follows its gratuitous ARP, and new connections work through it; a UDP
+// stream across the kill loses only datagrams inside the takeover window.
 func TestFailoverKill(t *testing.T) {
 	pl := newPairLab(t)
 	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
@@ -72,15 +74,62 @@ func TestFailoverKill(t *testing.T) {
 		}
 	}
 
+	// A UDP stream, a datagram every 10 ms for 3 s (one socket: one flow),
+	// spans the kill.
+	const udpEvery, udpN, udpWait = 10 * time.Millisecond, 300, 20 * time.Millisecond
+	udpc := make(chan testnet.Summary, 1)
+	go func() {
+		sum, err := pl.Client.UDP(pl.ctx, testnet.UDPOptions{Addr: netip.AddrPortFrom(pl.VIP4, 53).String(),
+			N: udpN, Timeout: udpWait, Interval: udpEvery})
+		if err != nil {
+			sum.Errors = append(sum.Errors, err.Error())
+		}
+		udpc <- sum
+	}()
+	time.Sleep(time.Second)
+
 	killed := time.Now()
 	a.kill(t)
-	took := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack).Sub(killed)
+	tookAt := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack)
+	took := tookAt.Sub(killed)
 	t.Logf("SIGKILL of the master: director2 holds the VIP after %v (Master_Down_Interval %v)", took, ob.masterDown())
 	if got := b.state(t); got != vrrp.Master {
 		t.Errorf("director2 holds the VIP but is %v", got)
 	}
 	pl.waitClientMAC(t, b.h, slack)
 	pl.checkVIPServes(t, 30)
+
+	// UDP loses only datagrams sent inside the takeover window (from the
+	// last advert before the kill to the first GARP after it).
+	var udp testnet.Summary
+	select {
+	case udp = <-udpc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("UDP stream did not end")
+	}
+	lost := udpN - udp.OK
+	var first, last time.Time
+	for _, at := range udp.FailedAt {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+		if at.Before(killed.Add(-udpWait-oa.advertInterval())) || at.After(tookAt.Add(slack)) {
+			t.Errorf("UDP datagram sent %v after the kill lost, outside the takeover window (VIP on director2 %v after it)",
+				at.Sub(killed).Round(time.Millisecond), took.Round(time.Millisecond))
+		}
+	}
+	if lost > 0 && len(udp.FailedAt) > 0 {
+		t.Logf("UDP: %d of %d datagrams (every %v) lost, sent from %v to %v after the kill", lost, udpN, udpEvery,
+			first.Sub(killed).Round(time.Millisecond), last.Sub(killed).Round(time.Millisecond))
+	} else {
+		t.Logf("UDP: %d of %d datagrams lost", lost, udpN)
+	}
+	if lost != len(udp.FailedAt) && len(udp.FailedAt) < 10000 {
+		t.Errorf("UDP: %d lost but %d dated: %v", lost, len(udp.FailedAt), udp.Errors)
+	}
 }
 
 // TestFailoverStop: SIGTERM makes the master send a priority-0 advert, so

@@ -27,8 +27,8 @@ import (
 //	client, director (.0.2), director2 (.0.3), r1..r3 on one bridge;
 //	the VIP .0.10 is on whichever director VRRP makes master.
 
-// pairLab is a running two-director DR lab: its real servers serve HTTP on
-// :80 (the VIP held on lo).
+// pairLab is a running two-director lab: its real servers serve HTTP on
+// realPort and UDP on :53.
 type pairLab struct {
 	*testnet.Lab
 	ctx context.Context
@@ -50,7 +50,7 @@ func newPairLabMode(t *testing.T, mode testnet.Mode) *pairLab {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, r := range tl.Reals {
-		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{}}); err != nil {
+		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,8 +104,9 @@ func instanceBlock(name string, vrid int, iface string, addr netip.Prefix, o vrr
 	return b.String()
 }
 
-// pairConf is an xvs director's keepalived.conf: VI_1 on iface and the DR
-// service VIP:80 over every real server (no checker: always up).
+// pairConf is an xvs director's keepalived.conf: VI_1 on iface (and on
+// NAT VI_GW) and the services VIP:80/tcp and VIP:53/udp over every real
+// server (no checker: always up).
 func pairConf(l *testnet.Lab, iface string, o vrrpOpts) string {
 	var b strings.Builder
 	b.WriteString("global_defs {\n    vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 1\n}\n")
@@ -119,6 +120,12 @@ func pairConf(l *testnet.Lab, iface string, o vrrpOpts) string {
 		l.VIP4, strings.ToUpper(l.Mode.String()))
 	for _, r := range l.Reals {
 		fmt.Fprintf(&b, "    real_server %s %d {\n        weight 1\n    }\n", r.Addr4, realPort(l.Mode))
+	}
+	b.WriteString("}\n")
+	fmt.Fprintf(&b, "virtual_server %s 53 {\n    lb_algo rr\n    lb_kind %s\n    protocol UDP\n",
+		l.VIP4, strings.ToUpper(l.Mode.String()))
+	for _, r := range l.Reals {
+		fmt.Fprintf(&b, "    real_server %s 53 {\n        weight 1\n    }\n", r.Addr4)
 	}
 	b.WriteString("}\n")
 	return b.String()
