@@ -67,7 +67,11 @@ func TestFailoverKill(t *testing.T) {
 	for _, c := range []struct {
 		d    *director
 		want string
-	}{{a, `VI_1\s+MASTER\s+150`}, {b, `VI_1\s+BACKUP\s+100`}} {
+	}{
+		// Both name the master's address.
+		{a, `VI_1\s+MASTER\s+150\s+` + regexp.QuoteMeta(a.h.Addr4.String()) + `\s`},
+		{b, `VI_1\s+BACKUP\s+100\s+` + regexp.QuoteMeta(a.h.Addr4.String()) + `\s`},
+	} {
 		out := c.d.xvsadmVRRP(t)
 		if !regexp.MustCompile(c.want).MatchString(out) {
 			t.Errorf("xvsadm --vrrp on %s, want %s:\n%s", c.d.h.Name, c.want, out)
@@ -98,6 +102,11 @@ func TestFailoverKill(t *testing.T) {
 	}
 	pl.waitClientMAC(t, b.h, slack)
 	pl.checkVIPServes(t, 30)
+	out := b.xvsadmVRRP(t)
+	if want := `VI_1\s+MASTER\s+100\s+` + regexp.QuoteMeta(b.h.Addr4.String()) + `\s`; !regexp.MustCompile(want).MatchString(out) {
+		t.Errorf("xvsadm --vrrp on director2 after the takeover, want %s:\n%s", want, out)
+	}
+	t.Logf("director2 after the takeover, xvsadm --vrrp:\n%s", out)
 
 	// UDP loses only datagrams sent inside the takeover window (from the
 	// last advert before the kill to the first GARP after it).
