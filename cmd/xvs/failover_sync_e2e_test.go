@@ -66,10 +66,21 @@ func testFailoverSync(t *testing.T, mode testnet.Mode) {
 	b := pl.startXVS(t, pl.Directors[1], syncConf(pl.Lab, pl.Directors[1].Iface, ob))
 	time.Sleep(ob.masterDown() + slack)
 	pl.checkOnlyMaster(t, a, b)
-	da, db := a.xvsadmDaemon(t), b.xvsadmDaemon(t)
-	if !strings.Contains(da, "master sync daemon") || !strings.Contains(db, "backup sync daemon") {
-		t.Skipf("the daemon runs no lvs_sync_daemon yet: xvsadm -L --daemon says\n%s\n%s", da, db)
+	// Each director's sync role follows its VI_1 state (master on the
+	// master); a daemon that runs none skips the test.
+	var da, db string
+	end := time.Now().Add(2 * time.Second)
+	for {
+		da, db = a.xvsadmDaemon(t), b.xvsadmDaemon(t)
+		if strings.Contains(da, "master sync daemon (") && strings.Contains(db, "backup sync daemon (") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Skipf("the daemon runs no lvs_sync_daemon yet: xvsadm -L --daemon says\n%s\n%s", da, db)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("sync daemons: director %q, director2 %q", strings.TrimSpace(da), strings.TrimSpace(db))
 
 	ctx, cancel := context.WithTimeout(pl.ctx, 90*time.Second)
 	defer cancel()
