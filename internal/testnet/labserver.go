@@ -58,7 +58,8 @@ type BlobResult struct {
 	Error string `json:"error,omitempty"`
 	// MaxGap is the longest a read of the body waited for data (a paced
 	// reader's own sleeps excluded), and GapAt when that read began: a
-	// flow's outage across a failover.
+	// flow's outage across a failover, less what its receive buffer held
+	// (64 KiB for a paced download: 64 ms at 1 MB/s).
 	MaxGap time.Duration `json:"max_gap_ns"`
 	GapAt  time.Time     `json:"gap_at"`
 }

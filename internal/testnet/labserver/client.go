@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/xvs-project/xvs/internal/testnet"
@@ -82,12 +83,35 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 // newHTTPClient opens a new connection per request and never uses a proxy.
 func newHTTPClient(timeout time.Duration) *http.Client {
+	return newHTTPClientBuf(timeout, 0)
+}
+
+// pacedRcvBuf is the receive buffer of a paced download's socket: small,
+// so that what the kernel holds unread (64 ms at 1 MB/s) hides little of
+// an outage from the reader's MaxGap.
+const pacedRcvBuf = 64 << 10
+
+// newHTTPClientBuf is newHTTPClient whose sockets' SO_RCVBUF is rcvbuf
+// (0: the kernel's autotuning).
+func newHTTPClientBuf(timeout time.Duration, rcvbuf int) *http.Client {
+	d := &net.Dialer{Timeout: timeout}
+	if rcvbuf > 0 {
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			Proxy:             nil,
 			DisableKeepAlives: true,
-			DialContext:       (&net.Dialer{Timeout: timeout}).DialContext,
+			DialContext:       d.DialContext,
 		},
 	}
 }
@@ -216,7 +240,9 @@ func blob(ctx context.Context, u string, timeout time.Duration) testnet.BlobResu
 // blobAt is blob reading at most rate bytes a second (0: no limit), a
 // slow reader whose window keeps the server's sends paced, so that one
 // download spans seconds. It notes the longest wait for data (MaxGap):
-// the time one read blocked, the reader's own pacing excluded.
+// the time one read blocked, the reader's own pacing excluded; a paced
+// download's small receive buffer (pacedRcvBuf) keeps that close to the
+// network's outage.
 func blobAt(ctx context.Context, u string, timeout time.Duration, rate int64) testnet.BlobResult {
 	r := testnet.BlobResult{URL: u}
 	pu, err := url.Parse(u)
@@ -234,7 +260,11 @@ func blobAt(ctx context.Context, u string, timeout time.Duration, rate int64) te
 		r.Error = err.Error()
 		return r
 	}
-	resp, err := newHTTPClient(timeout).Do(req)
+	rcvbuf := 0
+	if rate > 0 {
+		rcvbuf = pacedRcvBuf
+	}
+	resp, err := newHTTPClientBuf(timeout, rcvbuf).Do(req)
 	if err != nil {
 		r.Error = err.Error()
 		return r
