@@ -165,3 +165,72 @@ func testFailoverSync(t *testing.T, mode testnet.Mode, hostDown bool) {
 	}
 	t.Logf("gap per flow: %s", strings.Join(all, " "))
 }
+
+// TestFailoverLateBackup: 100 idle long-lived connections (requests whose
+// answer the real server holds back nine seconds) exist through the
+// master before the backup starts; the backup learns all of them (the
+// full-table dump a joining backup asks for) and, the master's host gone,
+// carries them: every answer arrives, on DR and on NAT (where it comes
+// back through the new master).
+func TestFailoverLateBackup(t *testing.T) {
+	for _, mode := range []testnet.Mode{testnet.DR, testnet.NAT} {
+		t.Run(mode.String(), func(t *testing.T) { testFailoverLateBackup(t, mode) })
+	}
+}
+
+func testFailoverLateBackup(t *testing.T, mode testnet.Mode) {
+	const conns, hold = 100, 9 * time.Second
+	pl := newPairLabMode(t, mode)
+	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
+	a := pl.startXVS(t, pl.Director, syncConf(pl.Lab, pl.Director.Iface, oa))
+	waitFor(t, oa.masterDown()+2*slack, "xvs on director master", func() bool { return a.state(t) == vrrp.Master })
+	if !strings.Contains(a.xvsadmDaemon(t), "master sync daemon (") {
+		waitFor(t, 2*time.Second, "director's sync master", func() bool { return strings.Contains(a.xvsadmDaemon(t), "master sync daemon (") })
+	}
+
+	ctx, cancel := context.WithTimeout(pl.ctx, 60*time.Second)
+	defer cancel()
+	type result struct {
+		sum testnet.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	begin := time.Now()
+	go func() {
+		sum, err := pl.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(pl.VIP4, 80, "/sleep?d="+hold.String()),
+			N: conns, Parallel: conns, Timeout: hold + 20*time.Second})
+		done <- result{sum, err}
+	}()
+	established := func(d *director) int { return strings.Count(d.xvsadmOut(t, "-Lnc"), "ESTABLISHED") }
+	waitFor(t, 5*time.Second, "100 connections on the master", func() bool { return established(a) >= conns })
+
+	// The backup starts now: only a dump can tell it of the idle ones.
+	b := pl.startXVS(t, pl.Directors[1], syncConf(pl.Lab, pl.Directors[1].Iface, ob))
+	learnt := waitFor(t, 3*time.Second, "the late backup learns all 100", func() bool { return established(b) >= conns })
+	t.Logf("late backup: %d connections ESTABLISHED %v after it started (master has %d)",
+		established(b), learnt.Sub(b.started), established(a))
+	if b.state(t) != vrrp.Backup {
+		t.Fatalf("director2 is %v", b.state(t))
+	}
+
+	killed := time.Now()
+	for _, k := range a.h.Links {
+		if out, err := a.h.Run(pl.ctx, "ip", "link", "set", "dev", k.Iface, "down"); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	a.kill(t)
+	took := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack).Sub(killed)
+	t.Logf("master's host gone %v after the requests began: director2 holds the VIP after %v", killed.Sub(begin), took)
+	if killed.Sub(begin) > hold-time.Second {
+		t.Fatalf("the failover came %v after the requests began, too close to their answers (%v)", killed.Sub(begin), hold)
+	}
+
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.sum.OK != conns {
+		t.Errorf("%d of %d held requests answered after the failover: %v", r.sum.OK, conns, r.sum.Errors)
+	}
+}
