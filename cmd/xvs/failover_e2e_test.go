@@ -395,3 +395,31 @@ func TestFailoverSplitBrain(t *testing.T) {
 	}
 	pl.checkVIPServes(t, 30)
 }
+
+// TestFailoverIPv6: TestFailoverKill's takeover for the IPv6 VIP (VRRP v3
+// over IPv6): the backup holds the VIP within its Master_Down_Interval,
+// the client's neighbour entry follows its unsolicited NA, and new
+// connections work through it.
+func TestFailoverIPv6(t *testing.T) {
+	pl := newPairLab(t)
+	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
+	a := pl.startXVS(t, pl.Director, pairConf6(pl.Lab, pl.Director.Iface, oa))
+	waitFor(t, oa.masterDown()+2*slack, "director master of VI_6", func() bool { return a.stateOf(t, "VI_6") == vrrp.Master })
+	b := pl.startXVS(t, pl.Directors[1], pairConf6(pl.Lab, pl.Directors[1].Iface, ob))
+	time.Sleep(ob.masterDown() + slack)
+	if b.stateOf(t, "VI_6") != vrrp.Backup || hasVIP(t, b.h, pl.VIP6) || !hasVIP(t, a.h, pl.VIP6) {
+		t.Fatalf("director2 is %v, VIP6 on director %v, on director2 %v", b.stateOf(t, "VI_6"), hasVIP(t, a.h, pl.VIP6), hasVIP(t, b.h, pl.VIP6))
+	}
+	pl.checkServes(t, pl.VIP6, 30)
+	if got, want := pl.neighMAC(t, pl.Client, pl.VIP6), macOf(t, a.h); got != want {
+		t.Errorf("client's neighbour entry for %s is %q, want director's %s", pl.VIP6, got, want)
+	}
+
+	killed := time.Now()
+	a.kill(t)
+	took := waitVIPFrom(t, b.h, pl.VIP6, killed, ob.masterDown()+slack).Sub(killed)
+	t.Logf("SIGKILL of the IPv6 master: director2 holds %s after %v (Master_Down_Interval %v)", pl.VIP6, took, ob.masterDown())
+	want := macOf(t, b.h)
+	waitFor(t, slack, "client's IPv6 neighbour entry follows the NA", func() bool { return pl.neighMAC(t, pl.Client, pl.VIP6) == want })
+	pl.checkServes(t, pl.VIP6, 30)
+}

@@ -131,6 +131,21 @@ func pairConf(l *testnet.Lab, iface string, o vrrpOpts) string {
 	return b.String()
 }
 
+// pairConf6 is a DR director's keepalived.conf for the IPv6 VIP: VRRP v3
+// instance VI_6 holding it on iface (unsolicited NAs on takeover) and the
+// service [VIP6]:80 over every real server's IPv6 address.
+func pairConf6(l *testnet.Lab, iface string, o vrrpOpts) string {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 1\n}\n")
+	b.WriteString(instanceBlock("VI_6", 61, iface, netip.PrefixFrom(l.VIP6, 128), o))
+	fmt.Fprintf(&b, "virtual_server %s 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n", l.VIP6)
+	for _, r := range l.Reals {
+		fmt.Fprintf(&b, "    real_server %s 80 {\n        weight 1\n    }\n", r.Addr6)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
 // internalIface is a NAT pair director's internal link: the other link of
 // the director whose external one is ext.
 func internalIface(l *testnet.Lab, ext string) string {
@@ -435,9 +450,15 @@ func (pl *pairLab) waitClientMAC(t *testing.T, h *testnet.Host, within time.Dura
 // one must be answered (by the real servers, through the master).
 func (pl *pairLab) checkVIPServes(t *testing.T, n int) {
 	t.Helper()
+	pl.checkServes(t, pl.VIP4, n)
+}
+
+// checkServes is checkVIPServes for vip (the IPv4 or the IPv6 VIP).
+func (pl *pairLab) checkServes(t *testing.T, vip netip.Addr, n int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(pl.ctx, 30*time.Second)
 	defer cancel()
-	sum, err := pl.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(pl.VIP4, 80, "/"), N: n, Parallel: 4})
+	sum, err := pl.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(vip, 80, "/"), N: n, Parallel: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
