@@ -423,3 +423,25 @@ func TestFailoverIPv6(t *testing.T) {
 	waitFor(t, slack, "client's IPv6 neighbour entry follows the NA", func() bool { return pl.neighMAC(t, pl.Client, pl.VIP6) == want })
 	pl.checkServes(t, pl.VIP6, 30)
 }
+
+// TestFailoverKillV2: the takeover with VRRP version 2 at advert_int 1, the
+// issue's ≈ 3.6 s case (Master_Down_Interval at priority 100).
+func TestFailoverKillV2(t *testing.T) {
+	pl := newPairLab(t)
+	oa := vrrpOpts{prio: 150, advert: "1", version: 2}
+	ob := vrrpOpts{prio: 100, advert: "1", version: 2}
+	a := pl.startMaster(t, oa)
+	b := pl.startXVS(t, pl.Directors[1], pairConf(pl.Lab, pl.Directors[1].Iface, ob))
+	time.Sleep(2 * oa.advertInterval())
+	pl.checkOnlyMaster(t, a, b)
+	killed := time.Now()
+	a.kill(t)
+	tookAt := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack)
+	t.Logf("SIGKILL of the v2 master: director2 holds the VIP after %v (Master_Down_Interval %v)", tookAt.Sub(killed), ob.masterDown())
+	// The master's last advert came up to one interval before the kill.
+	if took := tookAt.Sub(killed); took < ob.masterDown()-oa.advertInterval()-slack {
+		t.Errorf("took over after %v, before the Master_Down_Interval %v could pass", took, ob.masterDown())
+	}
+	pl.waitClientMAC(t, b.h, slack)
+	pl.checkVIPServes(t, 30)
+}

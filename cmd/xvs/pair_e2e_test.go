@@ -64,6 +64,8 @@ type vrrpOpts struct {
 	advert string
 	// extra lines: "nopreempt", "preempt_delay 2".
 	extra []string
+	// version is VRRP's (0 means 3).
+	version int
 }
 
 // advertInterval is advert_int as a duration.
@@ -92,11 +94,16 @@ func vrrpBlock(l *testnet.Lab, iface string, o vrrpOpts) string {
 	return instanceBlock("VI_1", 51, iface, netip.PrefixFrom(l.VIP4, 32), o)
 }
 
-// instanceBlock is one vrrp_instance holding addr on iface.
+// instanceBlock is one vrrp_instance holding addr on iface (VRRP v3 unless
+// o says otherwise).
 func instanceBlock(name string, vrid int, iface string, addr netip.Prefix, o vrrpOpts) string {
+	version := o.version
+	if version == 0 {
+		version = 3
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "vrrp_instance %s {\n    state BACKUP\n    interface %s\n    virtual_router_id %d\n"+
-		"    priority %d\n    advert_int %s\n    version 3\n", name, iface, vrid, o.prio, o.advert)
+		"    priority %d\n    advert_int %s\n    version %d\n", name, iface, vrid, o.prio, o.advert, version)
 	for _, e := range o.extra {
 		fmt.Fprintf(&b, "    %s\n", e)
 	}
