@@ -2,9 +2,7 @@ package main
 
 import (
 	"net/netip"
-	"os/exec"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,9 +76,11 @@ func TestFailoverKill(t *testing.T) {
 		}
 	}
 
-	// A UDP stream, a datagram every 10 ms for 3 s (one socket: one flow),
-	// spans the kill.
-	const udpEvery, udpN, udpWait = 10 * time.Millisecond, 300, 20 * time.Millisecond
+	// A UDP stream, a datagram every 10 ms (one socket: one flow), spans
+	// the kill.
+	// Each datagram waits 100 ms for its answer: a loaded two-core
+	// machine delays some answers past 20 ms, which is no loss.
+	const udpEvery, udpN, udpWait = 10 * time.Millisecond, 300, 100 * time.Millisecond
 	udpc := make(chan testnet.Summary, 1)
 	go func() {
 		sum, err := pl.Client.UDP(pl.ctx, testnet.UDPOptions{Addr: netip.AddrPortFrom(pl.VIP4, 53).String(),
@@ -125,7 +125,9 @@ func TestFailoverKill(t *testing.T) {
 		if at.After(last) {
 			last = at
 		}
-		if at.Before(killed.Add(-udpWait-oa.advertInterval())) || at.After(tookAt.Add(slack)) {
+		// The window: from the last advert before the kill (less one
+		// answer's wait) to the takeover and the client's ARP update.
+		if at.Before(killed.Add(-udpWait-oa.advertInterval())) || at.After(tookAt.Add(2*slack)) {
 			t.Errorf("UDP datagram sent %v after the kill lost, outside the takeover window (VIP on director2 %v after it)",
 				at.Sub(killed).Round(time.Millisecond), took.Round(time.Millisecond))
 		}
@@ -169,230 +171,6 @@ func TestFailoverStop(t *testing.T) {
 		t.Errorf("the stopped master left the VIP on its interface")
 	}
 	pl.waitClientMAC(t, b.h, slack)
-	pl.checkVIPServes(t, 30)
-}
-
-// TestFailoverReturn: the master leaves (SIGTERM), director2 takes over,
-// and the master comes back. With preempt_delay 2 it stays backup for two
-// seconds, then takes over; with nopreempt it stays backup.
-func TestFailoverReturn(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		extra string
-	}{{"preempt_delay", "preempt_delay 2"}, {"nopreempt", "nopreempt"}} {
-		t.Run(tc.name, func(t *testing.T) {
-			pl := newPairLab(t)
-			oa := vrrpOpts{prio: 150, advert: "0.1", extra: []string{tc.extra}}
-			ob := vrrpOpts{prio: 100, advert: "0.1"}
-			a := pl.startMaster(t, oa)
-			b := pl.startXVS(t, pl.Directors[1], pairConf(pl.Lab, pl.Directors[1].Iface, ob))
-			time.Sleep(ob.masterDown() + slack)
-			pl.checkOnlyMaster(t, a, b)
-			if err := a.p.Stop(); err != nil {
-				t.Fatal(err)
-			}
-			waitVIP(t, b.h, pl.VIP4, ob.masterDown()+slack)
-
-			a2 := pl.startXVS(t, pl.Director, pairConf(pl.Lab, pl.Director.Iface, oa))
-			const delay = 2 * time.Second
-			if tc.name == "nopreempt" {
-				time.Sleep(delay + oa.masterDown() + slack)
-				pl.checkOnlyMaster(t, b, a2)
-				return
-			}
-			// Still backup shortly before the delay ends.
-			time.Sleep(time.Until(a2.started.Add(delay - 300*time.Millisecond)))
-			if got := a2.state(t); got != vrrp.Backup || hasVIP(t, a2.h, pl.VIP4) {
-				t.Fatalf("returning master is %v (VIP %v) before its preempt_delay ended", got, hasVIP(t, a2.h, pl.VIP4))
-			}
-			took := waitVIP(t, a2.h, pl.VIP4, delay+oa.masterDown()+2*slack).Sub(a2.started)
-			t.Logf("returning master with preempt_delay 2 took the VIP %v after it started", took)
-			if took < delay-100*time.Millisecond {
-				t.Errorf("took over after %v, before preempt_delay %v", took, delay)
-			}
-			// b hears a higher priority and gives the VIP up.
-			waitFor(t, 3*ob.advertInterval()+slack, "director2 back to backup", func() bool {
-				return b.state(t) == vrrp.Backup && !hasVIP(t, b.h, pl.VIP4)
-			})
-			pl.checkOnlyMaster(t, a2, b)
-		})
-	}
-}
-
-// TestFailoverKeepalived: Debian's keepalived (VRRP only; it has no IPVS
-// here, so only the xvs side serves) is the other director, both ways
-// round. Each crashes (SIGKILL) and the other takes over within its
-// Master_Down_Interval, the client's neighbour entry following; the
-// crashed one returns at its higher priority and preempts.
-func TestFailoverKeepalived(t *testing.T) {
-	hi, lo := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
-	t.Run("xvs-master", func(t *testing.T) {
-		pl := newPairLab(t)
-		kd := pl.Directors[1]
-		pl.startKeepalived(t, kd, lo)
-		a := pl.startMaster(t, hi)
-		time.Sleep(lo.masterDown() + slack)
-		if hasVIP(t, kd, pl.VIP4) {
-			t.Fatal("keepalived (100) holds the VIP beside xvs (150)")
-		}
-		pl.checkVIPServes(t, 30)
-		pl.waitClientMAC(t, pl.Director, slack)
-
-		killed := time.Now()
-		a.kill(t)
-		took := waitVIPFrom(t, kd, pl.VIP4, killed, lo.masterDown()+slack).Sub(killed)
-		t.Logf("SIGKILL of xvs (master): keepalived holds the VIP after %v (Master_Down_Interval %v)", took, lo.masterDown())
-		pl.waitClientMAC(t, kd, slack)
-
-		// xvs returns at 150 and takes the VIP back from keepalived.
-		// (The crash left the VIP on its interface: the state says when
-		// it is master again.)
-		back := pl.startXVS(t, pl.Director, pairConf(pl.Lab, pl.Director.Iface, hi))
-		took = waitFor(t, hi.masterDown()+2*slack, "returned xvs master", func() bool {
-			return back.state(t) == vrrp.Master
-		}).Sub(back.started)
-		waitFor(t, 3*lo.advertInterval()+slack, "keepalived gives the VIP up", func() bool { return !hasVIP(t, kd, pl.VIP4) })
-		t.Logf("xvs (150) back: master %v after it started, keepalived dropped the VIP", took)
-		if !hasVIP(t, pl.Director, pl.VIP4) {
-			t.Errorf("returned xvs is master without the VIP")
-		}
-		pl.waitClientMAC(t, pl.Director, slack)
-		pl.checkVIPServes(t, 30)
-	})
-	t.Run("keepalived-master", func(t *testing.T) {
-		pl := newPairLab(t)
-		kd, xd := pl.Director, pl.Directors[1]
-		k := pl.startKeepalived(t, kd, hi)
-		waitVIP(t, kd, pl.VIP4, hi.masterDown()+2*slack)
-		b := pl.startXVS(t, xd, pairConf(pl.Lab, xd.Iface, lo))
-		time.Sleep(lo.masterDown() + slack)
-		if got := b.state(t); got != vrrp.Backup || hasVIP(t, xd, pl.VIP4) {
-			t.Fatalf("xvs (100) beside keepalived (150) is %v, VIP %v", got, hasVIP(t, xd, pl.VIP4))
-		}
-		// The client learns keepalived's MAC (it answers ARP for the VIP;
-		// the connection itself is refused there: no IPVS).
-		_ = pl.Client.Ping(pl.ctx, pl.VIP4)
-		pl.waitClientMAC(t, kd, slack)
-
-		killed := time.Now()
-		k.kill()
-		took := waitVIPFrom(t, xd, pl.VIP4, killed, lo.masterDown()+slack).Sub(killed)
-		t.Logf("SIGKILL of keepalived (master): xvs holds the VIP after %v (Master_Down_Interval %v)", took, lo.masterDown())
-		if got := b.state(t); got != vrrp.Master {
-			t.Errorf("xvs holds the VIP but is %v", got)
-		}
-		pl.waitClientMAC(t, xd, slack)
-		pl.checkVIPServes(t, 30)
-
-		// keepalived returns at 150 and takes the VIP back from xvs.
-		// (The crash left the VIP on kd: xvs giving it up says when
-		// keepalived is master again.)
-		k2 := pl.startKeepalived(t, kd, hi)
-		took = waitFor(t, hi.masterDown()+2*slack, "xvs gives the VIP up", func() bool {
-			return b.state(t) == vrrp.Backup && !hasVIP(t, xd, pl.VIP4)
-		}).Sub(k2.started)
-		if !hasVIP(t, kd, pl.VIP4) {
-			t.Errorf("keepalived back without the VIP")
-		}
-		t.Logf("keepalived (150) back: xvs backup and without the VIP %v after keepalived started", took)
-		pl.waitClientMAC(t, kd, slack)
-	})
-}
-
-// TestFailoverNAT: a NAT pair, each director running VI_1 for the VIP on
-// its external link and VI_GW for the real servers' gateway on its
-// internal one. SIGKILL the master: the backup holds both addresses within
-// its Master_Down_Interval, the client's neighbour entry for the VIP and a
-// real server's for the gateway follow its gratuitous ARPs, and new
-// connections work through it (replies come back through it too).
-func TestFailoverNAT(t *testing.T) {
-	pl := newPairLabMode(t, testnet.NAT)
-	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
-	a := pl.startMaster(t, oa)
-	waitFor(t, oa.masterDown()+2*slack, "director master of VI_GW", func() bool { return a.stateOf(t, "VI_GW") == vrrp.Master })
-	b := pl.startXVS(t, pl.Directors[1], pairConf(pl.Lab, pl.Directors[1].Iface, ob))
-	time.Sleep(ob.masterDown() + slack)
-	pl.checkOnlyMaster(t, a, b)
-	r1 := pl.Reals[0]
-	gwMAC := func(d *testnet.Host) string { return macOfIface(t, d, d.Links[1].Iface) }
-	if got, want := pl.neighMAC(t, r1, pl.Gateway4), gwMAC(pl.Director); got != want {
-		t.Errorf("r1's gateway entry %q, want director's internal %s", got, want)
-	}
-
-	killed := time.Now()
-	a.kill(t)
-	took := waitVIPFrom(t, b.h, pl.VIP4, killed, ob.masterDown()+slack).Sub(killed)
-	gwTook := waitFor(t, ob.masterDown()+slack, "director2 holds the gateway", func() bool {
-		return hasAddr(t, b.h, b.h.Links[1].Iface, pl.Gateway4)
-	}).Sub(killed)
-	t.Logf("SIGKILL of the NAT master: director2 holds the VIP after %v, the gateway after %v (Master_Down_Interval %v)",
-		took, gwTook, ob.masterDown())
-	if b.state(t) != vrrp.Master || b.stateOf(t, "VI_GW") != vrrp.Master {
-		t.Errorf("director2: VI_1 %v, VI_GW %v", b.state(t), b.stateOf(t, "VI_GW"))
-	}
-	pl.waitClientMAC(t, b.h, slack)
-	waitFor(t, slack, "r1's gateway entry follows", func() bool { return pl.neighMAC(t, r1, pl.Gateway4) == gwMAC(b.h) })
-	pl.checkVIPServes(t, 30)
-}
-
-// TestFailoverSplitBrain: the switch drops VRRP between the directors (a
-// cut between them that leaves the client's side up): the backup becomes
-// master too, both holding the VIP. Restored, exactly one master remains
-// within two advertisement intervals (the lower priority yields at the
-// first advert it hears), and new connections work through it.
-func TestFailoverSplitBrain(t *testing.T) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skipf("nft not installed (internal/testnet/deps.sh installs it): %v", err)
-	}
-	pl := newPairLab(t)
-	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
-	a := pl.startMaster(t, oa)
-	b := pl.startXVS(t, pl.Directors[1], pairConf(pl.Lab, pl.Directors[1].Iface, ob))
-	time.Sleep(ob.masterDown() + slack)
-	pl.checkOnlyMaster(t, a, b)
-
-	nft := func(script string) {
-		t.Helper()
-		cmd := pl.Switch.Command(pl.ctx, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("nft: %v\n%s", err, out)
-		}
-	}
-	cut := time.Now()
-	nft("table bridge xvs_split {\n chain cut {\n  type filter hook forward priority 0; policy accept;\n  ip protocol 112 drop\n }\n}\n")
-	took := waitVIPFrom(t, b.h, pl.VIP4, cut, ob.masterDown()+slack).Sub(cut)
-	if a.state(t) != vrrp.Master || b.state(t) != vrrp.Master || !hasVIP(t, a.h, pl.VIP4) {
-		t.Fatalf("split: director %v (VIP %v), director2 %v", a.state(t), hasVIP(t, a.h, pl.VIP4), b.state(t))
-	}
-	t.Logf("split: director2 master beside director after %v", took)
-
-	healed := time.Now()
-	nft("delete table bridge xvs_split\n")
-	one := waitFor(t, 2*oa.advertInterval()+slack, "one master again", func() bool {
-		return b.state(t) == vrrp.Backup && !hasVIP(t, b.h, pl.VIP4)
-	}).Sub(healed)
-	t.Logf("healed: director2 back to backup without the VIP after %v (two intervals: %v)", one, 2*oa.advertInterval())
-	if a.state(t) != vrrp.Master || !hasVIP(t, a.h, pl.VIP4) {
-		t.Errorf("healed: director %v, VIP %v", a.state(t), hasVIP(t, a.h, pl.VIP4))
-	}
-	// The client last heard director2's gratuitous ARP. keepalived's
-	// master answers a lower priority's advert with its own and a burst
-	// of gratuitous ARPs (vrrp_garp_lower_prio_repeat), which brings the
-	// client back at once; xvs's speaker does not yet, so the entry
-	// comes back only when the client's kernel re-resolves it. That is
-	// logged, not failed, until package vrrp does what keepalived does.
-	start := time.Now()
-	back := false
-	for time.Since(start) < 2*time.Second && !back {
-		back = pl.clientNeighMAC(t) == macOf(t, a.h)
-		time.Sleep(20 * time.Millisecond)
-	}
-	if back {
-		t.Logf("healed: the client's neighbour entry is director's again %v later", time.Since(start))
-	} else {
-		t.Logf("healed: the client's neighbour entry still points at director2 after %v (no gratuitous ARP on a lower priority's advert)", time.Since(start))
-	}
 	pl.checkVIPServes(t, 30)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,13 +18,17 @@ import (
 	"github.com/xvs-project/xvs/vrrp"
 )
 
-// Helpers of the failover tests: a DR lab with two directors (testnet's
-// Options.Directors), one VRRP speaker per director (an xvs daemon, or
-// Debian's keepalived with --vrrp), and the probes the tests time a
-// takeover with.
+// Helpers of the failover tests (failover_*_e2e_test.go): a lab with two
+// directors (testnet's Options.Directors) and one xvs daemon per director
+// with its own keepalived.conf, socket and metrics port; keepalived as a
+// director is in pair_keepalived_e2e_test.go, the probes that time a
+// takeover in pair_probe_e2e_test.go.
 //
-//	client, director (.0.2), director2 (.0.3), r1..r3 on one bridge;
-//	the VIP .0.10 is on whichever director VRRP makes master.
+//	DR:  client, director (.0.2), director2 (.0.3), r1..r3 on one bridge;
+//	     the VIP .0.10 is on whichever director VRRP makes master.
+//	NAT: client and both directors' external links on cswitch, their
+//	     internal links and r1..r3 on switch; VI_1 holds the VIP outside,
+//	     VI_GW the real servers' gateway .1.254 inside.
 
 // pairLab is a running two-director lab: its real servers serve HTTP on
 // realPort and UDP on :53.
@@ -264,215 +267,4 @@ func (d *director) xvsadmVRRP(t *testing.T) string {
 		t.Fatalf("xvsadm --vrrp: %v\n%s", err, out)
 	}
 	return string(out)
-}
-
-// keepalivedProc is Debian's keepalived running VRRP only on a director.
-type keepalivedProc struct {
-	p        *testnet.Proc
-	dir      string
-	started  time.Time
-	hostName string
-}
-
-// startKeepalived runs `keepalived --vrrp --dont-fork --log-console` on h
-// with VI_1 of o; it is stopped when the test ends.
-func (pl *pairLab) startKeepalived(t *testing.T, h *testnet.Host, o vrrpOpts) *keepalivedProc {
-	t.Helper()
-	bin, err := exec.LookPath("keepalived")
-	if err != nil {
-		t.Skipf("keepalived not installed (scripts/deps.sh installs it): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "xvs-pair-ka-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	conf := "global_defs {\n    router_id xvs_pair\n    vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 1\n}\n" +
-		vrrpBlock(pl.Lab, h.Iface, o)
-	cfg := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := h.Start(pl.ctx, bin, "--vrrp", "--dont-fork", "--log-console", "--log-detail",
-		"-f", cfg, "--pid", filepath.Join(dir, "k.pid"), "--vrrp_pid", filepath.Join(dir, "v.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &keepalivedProc{p: p, dir: dir, started: time.Now(), hostName: h.Name}
-	wctx, cancel := context.WithTimeout(pl.ctx, 10*time.Second)
-	defer cancel()
-	if err := p.WaitOutput(wctx, "Entering BACKUP STATE"); err != nil {
-		t.Fatalf("keepalived did not start: %v\n%s", err, p.Output())
-	}
-	t.Cleanup(func() {
-		k.kill() // the VRRP child too, whatever state the test left
-		_ = p.Stop()
-		if t.Failed() {
-			t.Logf("keepalived on %s output:\n%s", h.Name, p.Output())
-		}
-	})
-	return k
-}
-
-// kill SIGKILLs keepalived's VRRP child and its parent (a crash of the
-// whole director: no priority-0 advert), and waits for the parent.
-func (k *keepalivedProc) kill() {
-	for _, f := range []string{"v.pid", "k.pid"} {
-		b, err := os.ReadFile(filepath.Join(k.dir, f))
-		if err != nil {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	select {
-	case <-k.p.Done():
-	case <-time.After(5 * time.Second):
-	}
-}
-
-// hasVIP reports whether h holds the VIP on its interface.
-func hasVIP(t *testing.T, h *testnet.Host, vip netip.Addr) bool {
-	t.Helper()
-	return hasAddr(t, h, h.Iface, vip)
-}
-
-// hasAddr reports whether h holds addr on iface.
-func hasAddr(t *testing.T, h *testnet.Host, iface string, addr netip.Addr) bool {
-	t.Helper()
-	found := false
-	err := h.Do(func() error {
-		ifc, err := net.InterfaceByName(iface)
-		if err != nil {
-			return err
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			return err
-		}
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == addr {
-				found = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
-// waitVIP polls every 5 ms until h holds the VIP or within passes, and
-// returns when it first did.
-func waitVIP(t *testing.T, h *testnet.Host, vip netip.Addr, within time.Duration) time.Time {
-	t.Helper()
-	return waitVIPFrom(t, h, vip, time.Now(), within)
-}
-
-// waitVIPFrom is waitVIP with the bound counted from from (the moment a
-// master was killed, not when the kill was reaped).
-func waitVIPFrom(t *testing.T, h *testnet.Host, vip netip.Addr, from time.Time, within time.Duration) time.Time {
-	t.Helper()
-	end := from.Add(within)
-	for {
-		now := time.Now()
-		if hasVIP(t, h, vip) {
-			return now
-		}
-		if now.After(end) {
-			t.Fatalf("%s did not take the VIP %s within %v", h.Name, vip, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// macOf is the hardware address of h's interface.
-func macOf(t *testing.T, h *testnet.Host) string {
-	t.Helper()
-	return macOfIface(t, h, h.Iface)
-}
-
-// macOfIface is the hardware address of h's iface.
-func macOfIface(t *testing.T, h *testnet.Host, iface string) string {
-	t.Helper()
-	var mac string
-	if err := h.Do(func() error {
-		ifc, err := net.InterfaceByName(iface)
-		if err != nil {
-			return err
-		}
-		mac = ifc.HardwareAddr.String()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
-}
-
-// clientNeighMAC is the client's neighbour entry for the VIP: the MAC it
-// sends VIP traffic to ("" when it has none).
-func (pl *pairLab) clientNeighMAC(t *testing.T) string {
-	t.Helper()
-	return pl.neighMAC(t, pl.Client, pl.VIP4)
-}
-
-// neighMAC is h's neighbour entry for addr on its interface ("" when it
-// has none).
-func (pl *pairLab) neighMAC(t *testing.T, h *testnet.Host, addr netip.Addr) string {
-	t.Helper()
-	out, err := h.Run(pl.ctx, "ip", "neigh", "show", addr.String(), "dev", h.Iface)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(out))
-	for i := range f {
-		if f[i] == "lladdr" && i+1 < len(f) {
-			return f[i+1]
-		}
-	}
-	return ""
-}
-
-// waitClientMAC waits until the client's neighbour entry for the VIP is
-// h's MAC: it followed the new master's gratuitous ARP.
-func (pl *pairLab) waitClientMAC(t *testing.T, h *testnet.Host, within time.Duration) {
-	t.Helper()
-	want := macOf(t, h)
-	end := time.Now().Add(within)
-	for {
-		got := pl.clientNeighMAC(t)
-		if got == want {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("client's neighbour entry for %s is %q, want %s's %s", pl.VIP4, got, h.Name, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// checkVIPServes makes n new connections to the VIP from the client; every
-// one must be answered (by the real servers, through the master).
-func (pl *pairLab) checkVIPServes(t *testing.T, n int) {
-	t.Helper()
-	pl.checkServes(t, pl.VIP4, n)
-}
-
-// checkServes is checkVIPServes for vip (the IPv4 or the IPv6 VIP).
-func (pl *pairLab) checkServes(t *testing.T, vip netip.Addr, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(pl.ctx, 30*time.Second)
-	defer cancel()
-	sum, err := pl.Client.HTTPGet(ctx, testnet.GetOptions{URL: testnet.HTTPURL(vip, 80, "/"), N: n, Parallel: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.OK != n {
-		t.Fatalf("%d of %d requests to the VIP answered: %v", sum.OK, n, sum.Errors)
-	}
-	if len(sum.PerServer) != len(pl.Reals) {
-		t.Errorf("answered by %v, want all %d real servers", sum.PerServer, len(pl.Reals))
-	}
 }
