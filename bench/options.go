@@ -73,8 +73,8 @@ func DefaultOptions(smoke bool) Options {
 		Trial: 700 * time.Millisecond, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond,
 		Reals: 3,
 		Loads: []Load{
-			{UDP, 64, 1}, {UDP, 64, 10_000}, {UDP, 64, 1_000_000},
-			{UDP, 1400, 1}, {UDP, 1400, 10_000}, {UDP, 1400, 1_000_000},
+			{Proto: UDP, Size: 64, Flows: 1}, {Proto: UDP, Size: 64, Flows: 10_000}, {Proto: UDP, Size: 64, Flows: 1_000_000},
+			{Proto: UDP, Size: 1400, Flows: 1}, {Proto: UDP, Size: 1400, Flows: 10_000}, {Proto: UDP, Size: 1400, Flows: 1_000_000},
 		},
 		SYN: true, OneArmed: true, Skip: map[string]bool{},
 		XVS: "bin/xvs", XVSAdm: "bin/xvsadm", XVSMode: "auto", XVSCapacity: 4 << 20,
@@ -97,7 +97,7 @@ func DefaultOptions(smoke bool) Options {
 	if smoke {
 		o.Rounds = 1
 		o.Trial, o.Warmup, o.Settle = 300*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
-		o.Loads = []Load{{UDP, 64, 10_000}}
+		o.Loads = []Load{{Proto: UDP, Size: 64, Flows: 10_000}}
 		o.OneArmed = false
 		o.ProbeCount = 200
 		o.Profile = false

@@ -278,7 +278,7 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 				sb = append(sb, s)
 			}
 		}
-		trials = append(trials, Schedule(r.opts.Rounds, []Load{{SYN, 64, 0}}, sx, sb)...)
+		trials = append(trials, Schedule(r.opts.Rounds, []Load{{Proto: SYN, Size: 64, Flows: 0}}, sx, sb)...)
 	}
 	for _, t := range trials {
 		if err := ctx.Err(); err != nil {
@@ -346,7 +346,7 @@ func genConfig(lab *Lab, scenario string, l Load, offset uint64) GenConfig {
 	c := GenConfig{
 		Iface: lab.GenIface, SrcMAC: lab.GenMAC.String(), DstMAC: lab.DirExtMAC.String(),
 		SrcBase: flowSrcBase, Dsts: genDsts(lab, scenario), DstPort: bulkPort,
-		Proto: l.Proto, Size: l.Size, Flows: uint64(l.Flows), FlowOffset: offset,
+		Proto: l.Proto, Size: l.Size, Flows: uint64(l.Flows), FlowOffset: offset, NewEvery: uint64(l.NewEvery),
 	}
 	if l.Proto == SYN {
 		c.DstPort, c.Flows = synPort, 0

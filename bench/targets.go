@@ -24,8 +24,8 @@ type TargetCheck struct {
 
 // Loads the targets are stated at.
 var (
-	load64x10k = Load{UDP, 64, 10_000}
-	load64x1M  = Load{UDP, 64, 1_000_000}
+	load64x10k = Load{Proto: UDP, Size: 64, Flows: 10_000}
+	load64x1M  = Load{Proto: UDP, Size: 64, Flows: 1_000_000}
 )
 
 // median returns the median delivered pps of scenario under l, NaN if none.
