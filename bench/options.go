@@ -54,6 +54,14 @@ type Options struct {
 	// long the idle daemon's CPU is measured with and without them.
 	CheckedReals int
 	CheckIdle    time.Duration
+	// Sync runs xvs-nat-sync (xvs-nat with a sync master) against xvs-nat
+	// under the sync load. SyncInstall is how many entries the bench
+	// sends a backup daemon at each offered rate (0 leaves the install
+	// measurement out); SyncRates are the offered rates in entries per
+	// second, 0 unpaced (as fast as the sending socket takes them).
+	Sync        bool
+	SyncInstall int
+	SyncRates   []float64
 	// Profile takes a CPU profile of xvs when it misses a target.
 	Profile bool
 	// Progress receives one line per trial (stderr by default).
@@ -93,6 +101,9 @@ func DefaultOptions(smoke bool) Options {
 		ModuleDir:  ".", Profile: true, Progress: os.Stderr,
 		// Issue 12's row: a thousand real servers checked every second.
 		CheckedReals: 1000, CheckIdle: 2 * time.Second,
+		// Issue 13's rows: sync on vs off, and a backup installing 100 k
+		// entries offered at 100 k/s, 400 k/s and unpaced.
+		Sync: true, SyncInstall: 100_000, SyncRates: []float64{100_000, 400_000, 0},
 	}
 	if smoke {
 		o.Rounds = 1
@@ -104,6 +115,9 @@ func DefaultOptions(smoke bool) Options {
 		// The same path with a tenth of the checkers: the scenario's
 		// set-up, the keepalived.conf and the all-up wait still run.
 		o.CheckedReals, o.CheckIdle = 100, time.Second
+		// Both sync rows, the install one with a tenth of the entries
+		// and two offers.
+		o.SyncInstall, o.SyncRates = 10_000, []float64{200_000, 0}
 		o.TableSizes = []int{1000, 1_000_000} // 10 M only in full mode
 		o.GoBench = []GoBenchSpec{
 			{Pkg: "./conntrack/", Bench: "Lookup$/^(1k|1M)$", BenchTime: "10000x", Short: true, Timeout: 2 * time.Minute},

@@ -62,7 +62,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r := &runner{opts: opts, tmp: tmp, start: time.Now(), res: &Results{
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
 		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
-			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
+			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, SyncInstall: opts.SyncInstall, SyncRates: opts.SyncRates, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
 		XVSStat: map[string]string{}, Profile: map[string]string{},
 	}}
 	if opts.XVSMode == "off" {
@@ -84,6 +84,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r.res.Rows = Aggregate(r.res.Trials)
 	r.res.Backends = BackendRatios(r.res.Trials, r.res.Rows)
 	r.res.Checks = HealthChecks(r.res)
+	r.res.Sync = ConnSync(r.res)
 	r.res.Targets = EvaluateTargets(r.res)
 	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
 	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
@@ -166,6 +167,9 @@ func (r *runner) countTrials() int {
 					n += r.opts.Rounds
 				}
 			}
+		}
+		if a == 2 && r.runsSync() {
+			n += 2 * r.opts.Rounds
 		}
 	}
 	return n
@@ -280,12 +284,18 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 		}
 		trials = append(trials, Schedule(r.opts.Rounds, []Load{{Proto: SYN, Size: 64, Flows: 0}}, sx, sb)...)
 	}
+	if arms == 2 && r.runsSync() {
+		trials = append(trials, syncTrials(r.opts.Rounds)...)
+	}
 	for _, t := range trials {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		res := r.trial(ctx, lab, t)
 		r.res.Trials = append(r.res.Trials, res)
+	}
+	if arms == 2 && r.opts.SyncInstall > 0 && len(r.opts.SyncRates) > 0 && !r.opts.Skip[ScXVSNATSync] {
+		r.syncInstallPhase(ctx, lab)
 	}
 	if checks {
 		r.checksIdlePhase(ctx, lab)
@@ -420,6 +430,13 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 			return res
 		}
 	}
+	var y0 SyncCounts
+	if xd != nil && isSync(t.Scenario) {
+		if y0, err = xd.SyncCounts(); err != nil {
+			res.Err = err.Error()
+			return res
+		}
+	}
 	s0, err := sink.Read()
 	if err != nil {
 		res.Err = err.Error()
@@ -465,6 +482,21 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 			}
 			k := k1.Sub(k0)
 			res.Checks = &k
+		}
+		if isSync(t.Scenario) {
+			y1, err := xd.SyncCounts()
+			if err != nil {
+				res.Err = err.Error()
+				return res
+			}
+			y := y1.Sub(y0)
+			res.Sync = &y
+			tot, err := xd.syncCatchUp()
+			if err != nil {
+				res.Err = err.Error()
+				return res
+			}
+			res.SyncTotals = &tot
 		}
 		if st, err := xd.Stats(ctx); err == nil {
 			if isChecks(t.Scenario) {

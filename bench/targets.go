@@ -128,7 +128,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 		tc.Status = status(worstAdd <= 50*time.Microsecond)
 	}
 	out = append(out, tc)
-	return append(out, checksTarget(res))
+	return append(out, checksTarget(res), syncTarget(res))
 }
 
 // loadedP99 returns the median over rounds of a scenario's p99 under half
