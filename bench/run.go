@@ -423,16 +423,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		sink = r.portSink
 	}
 	xd, _ := dir.(*xvsDirector)
-	var k0 CheckCounts
-	if xd != nil && isChecks(t.Scenario) {
-		if k0, err = xd.Checks(); err != nil {
-			res.Err = err.Error()
-			return res
-		}
-	}
-	var y0 SyncCounts
-	if xd != nil && isSync(t.Scenario) {
-		if y0, err = xd.SyncCounts(); err != nil {
+	var endCounts func(*TrialResult) error
+	if xd != nil {
+		if endCounts, err = xd.windowCounts(t.Scenario); err != nil {
 			res.Err = err.Error()
 			return res
 		}
@@ -474,29 +467,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		if d1, err := pidTicks(xd.Pid()); err == nil && d1 >= d0 {
 			res.DaemonCPU = ticksDuration(d1 - d0)
 		}
-		if isChecks(t.Scenario) {
-			k1, err := xd.Checks()
-			if err != nil {
-				res.Err = err.Error()
-				return res
-			}
-			k := k1.Sub(k0)
-			res.Checks = &k
-		}
-		if isSync(t.Scenario) {
-			y1, err := xd.SyncCounts()
-			if err != nil {
-				res.Err = err.Error()
-				return res
-			}
-			y := y1.Sub(y0)
-			res.Sync = &y
-			tot, err := xd.syncCatchUp()
-			if err != nil {
-				res.Err = err.Error()
-				return res
-			}
-			res.SyncTotals = &tot
+		if err := endCounts(&res); err != nil {
+			res.Err = err.Error()
+			return res
 		}
 		if st, err := xd.Stats(ctx); err == nil {
 			if isChecks(t.Scenario) {
