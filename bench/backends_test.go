@@ -59,6 +59,9 @@ func TestPhasesRunBothBackends(t *testing.T) {
 					trials += r.opts.Rounds
 				}
 			}
+			if arms == 2 {
+				trials += len(syncTrials(r.opts.Rounds)) // the sync rows' pairs
+			}
 		}
 		want := []string{ScXVSNAT, ScXVSNATChecks, ScXVSNATAFP, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 		if smoke {

@@ -26,7 +26,14 @@
 //     checkd.go, checksidle.go) is xvs-nat with health checks running: a
 //     keepalived.conf with the same services plus a virtual server whose
 //     1000 real servers (one HTTP server, the __checkd child, on 1000
-//     ports) are checked by HTTP_GET every second; no traffic goes to them. The nft-dnat baseline's table
+//     ports) are checked by HTTP_GET every second; no traffic goes to them.
+//     xvs-nat-sync (sync.go, syncinstall.go) is xvs-nat with an IPVS sync
+//     master on the director's client-side interface and a
+//     connsync.Backup in the bench counting what it sends, against
+//     xvs-nat under the sync load (64 B, 10 k flows, one frame in 32 from
+//     a new flow: about 10 k new connections a second); after it a backup
+//     daemon is fed sync datagrams at known rates and its installs
+//     counted. The nft-dnat baseline's table
 //     (ip xvsbench) and the AF_PACKET backend's (netdev xvs_afpacket_*)
 //     share the director namespace in turn; every AF_PACKET trial checks
 //     that its daemon's table is gone before the next trial.
@@ -38,8 +45,11 @@
 //     checksreport.go): Markdown tables, the project's targets (of the
 //     AF_XDP backend) with met/not met, the AF_PACKET/AF_XDP ratio per mode
 //     and load, the health-check row (the daemon's CPU idle and under load
-//     with and without the checks, the forwarding rate with ÷ without), an
-//     SVG chart.
+//     with and without the checks, the forwarding rate with ÷ without),
+//     the connection-sync rows (syncreport.go: forwarding with a sync
+//     master ÷ without, the master's datagrams and entries per second,
+//     what the bench's backup received, a backup daemon's install rate
+//     against the rate offered), an SVG chart.
 //
 // Child roles (generator, bounce, echo, probe, checked servers, table measurement) run as the
 // same binary re-executed inside a lab namespace; a program embedding this
@@ -56,12 +66,16 @@
 // The health-check row adds about a minute and a half to the full run (each
 // of its daemons waits some two seconds for keepalived's first-check
 // delays) and some seven seconds to the smoke run.
+// The sync rows add six trials and three install rounds (some 25 s) to the
+// full run, two trials and one round (about 3 s) to the smoke run.
 //
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require
 // (auto: a daemon that does not start marks xvs unavailable and only the
 // baselines are measured; require: that fails the run), -no-latency,
 // -no-gobench, -pin=false, -checks N (checked real servers of xvs-nat-checks,
-// 0 leaves it out; the smoke run checks 100). Tools it needs (nft, taskset) are installed by
+// 0 leaves it out; the smoke run checks 100), -sync=false (no
+// xvs-nat-sync), -sync-install N (entries per offer to the backup daemon,
+// 0 leaves it out; the smoke run offers 10 k). Tools it needs (nft, taskset) are installed by
 // bench/deps.sh, which it runs by itself when they are missing. Any setup
 // failure, or a scenario that delivers nothing, fails the run with a
 // non-zero exit; targets that are not met do not.

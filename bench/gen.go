@@ -38,6 +38,9 @@ type GenConfig struct {
 	Flows uint64
 	// FlowOffset is the first flow sent.
 	FlowOffset uint64
+	// NewEvery, if positive, makes every NewEvery-th frame one of a flow
+	// never sent before (indexes from Flows up, see Load.NewEvery).
+	NewEvery uint64 `json:",omitempty"`
 	// Frames is the UMEM size in frames (default 4096).
 	Frames int
 }
@@ -137,7 +140,7 @@ func newGenerator(cfg GenConfig) (*generator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generator: AF_XDP socket on %s: %w", cfg.Iface, err)
 	}
-	g := &generator{xsk: xsk, fb: fb, frames: cfg.Frames, flows: cfg.Flows, flow: cfg.FlowOffset}
+	g := &generator{xsk: xsk, fb: fb, frames: cfg.Frames, flows: cfg.Flows, flow: cfg.FlowOffset, newEvery: cfg.NewEvery}
 	if g.flows == 0 {
 		g.flows = noRepeatFlows
 	}
@@ -161,6 +164,29 @@ type generator struct {
 	submitted uint64 // over the process's life
 	completed uint64
 	descs     []xdp.Desc
+	// newEvery and fresh: the mixed load's new flows (nextFlow).
+	newEvery, fresh, seq uint64
+}
+
+// nextFlow returns the flow of the next frame: the cycled flows in turn,
+// or with newEvery every newEvery-th frame a new one above them (indexes
+// flows.. up to noRepeatFlows, then round again).
+func (g *generator) nextFlow() uint64 {
+	g.seq++
+	if g.newEvery > 0 && g.seq%g.newEvery == 0 {
+		f := g.flows + g.fresh
+		g.fresh++
+		if g.flows+g.fresh >= noRepeatFlows {
+			g.fresh = 0
+		}
+		return f
+	}
+	f := g.flow
+	g.flow++
+	if g.flow == g.flows {
+		g.flow = 0
+	}
+	return f
 }
 
 // errNoBound rejects a command without a duration or count.
@@ -205,15 +231,11 @@ func (g *generator) run(c GenCommand) (GenResult, error) {
 		l := uint32(g.fb.Len())
 		for i := range d {
 			addr := uint64(g.head * genFrameSize)
-			g.fb.Patch(g.xsk.GetFrame(xdp.Desc{Addr: addr, Len: l}), g.flow)
+			g.fb.Patch(g.xsk.GetFrame(xdp.Desc{Addr: addr, Len: l}), g.nextFlow())
 			d[i] = xdp.Desc{Addr: addr, Len: l}
 			g.head++
 			if g.head == g.frames {
 				g.head = 0
-			}
-			g.flow++
-			if g.flow == g.flows {
-				g.flow = 0
 			}
 		}
 		g.xsk.Transmit(d)

@@ -47,7 +47,7 @@ func TestLabForwarding(t *testing.T) {
 		if err := lab.SetForwarding(true); err != nil {
 			t.Fatal(err)
 		}
-		gen, err := startChild(ctx, lab.GenNS, -1, childGen, genConfig(lab, ScKernelFwd, Load{UDP, 64, 300}, 0))
+		gen, err := startChild(ctx, lab.GenNS, -1, childGen, genConfig(lab, ScKernelFwd, Load{Proto: UDP, Size: 64, Flows: 300}, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestGeneratorLoopAllocs(t *testing.T) {
 	var g *generator
 	if err := testnet.DoIn(lab.GenNS, func() error {
 		var err error
-		g, err = newGenerator(genConfig(lab, ScBounce2, Load{UDP, 64, 10_000}, 0))
+		g, err = newGenerator(genConfig(lab, ScBounce2, Load{Proto: UDP, Size: 64, Flows: 10_000}, 0))
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string)
 	rows := Aggregate(r.res.Trials)
 	half := map[string]float64{}
 	for _, row := range rows {
-		if row.Load == (Load{UDP, 64, 10_000}) && row.PPS.N > 0 {
+		if row.Load == (Load{Proto: UDP, Size: 64, Flows: 10_000}) && row.PPS.N > 0 {
 			half[row.Scenario] = row.PPS.Median / 2
 		}
 	}
@@ -187,7 +187,7 @@ func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS
 	}()
 	probeTime := time.Duration(r.opts.ProbeCount) * (r.opts.ProbeInterval + 200*time.Microsecond)
 	if loadPPS > 0 {
-		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{UDP, 64, 10_000}, 0))
+		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{Proto: UDP, Size: 64, Flows: 10_000}, 0))
 		if err != nil {
 			lr.Err = err.Error()
 			return lr

@@ -54,6 +54,14 @@ type Options struct {
 	// long the idle daemon's CPU is measured with and without them.
 	CheckedReals int
 	CheckIdle    time.Duration
+	// Sync runs xvs-nat-sync (xvs-nat with a sync master) against xvs-nat
+	// under the sync load. SyncInstall is how many entries the bench
+	// sends a backup daemon at each offered rate (0 leaves the install
+	// measurement out); SyncRates are the offered rates in entries per
+	// second, 0 unpaced (as fast as the sending socket takes them).
+	Sync        bool
+	SyncInstall int
+	SyncRates   []float64
 	// Profile takes a CPU profile of xvs when it misses a target.
 	Profile bool
 	// Progress receives one line per trial (stderr by default).
@@ -73,8 +81,8 @@ func DefaultOptions(smoke bool) Options {
 		Trial: 700 * time.Millisecond, Warmup: 200 * time.Millisecond, Settle: 100 * time.Millisecond,
 		Reals: 3,
 		Loads: []Load{
-			{UDP, 64, 1}, {UDP, 64, 10_000}, {UDP, 64, 1_000_000},
-			{UDP, 1400, 1}, {UDP, 1400, 10_000}, {UDP, 1400, 1_000_000},
+			{Proto: UDP, Size: 64, Flows: 1}, {Proto: UDP, Size: 64, Flows: 10_000}, {Proto: UDP, Size: 64, Flows: 1_000_000},
+			{Proto: UDP, Size: 1400, Flows: 1}, {Proto: UDP, Size: 1400, Flows: 10_000}, {Proto: UDP, Size: 1400, Flows: 1_000_000},
 		},
 		SYN: true, OneArmed: true, Skip: map[string]bool{},
 		XVS: "bin/xvs", XVSAdm: "bin/xvsadm", XVSMode: "auto", XVSCapacity: 4 << 20,
@@ -93,17 +101,23 @@ func DefaultOptions(smoke bool) Options {
 		ModuleDir:  ".", Profile: true, Progress: os.Stderr,
 		// Issue 12's row: a thousand real servers checked every second.
 		CheckedReals: 1000, CheckIdle: 2 * time.Second,
+		// Issue 13's rows: sync on vs off, and a backup installing 100 k
+		// entries offered at 100 k/s, 400 k/s and unpaced.
+		Sync: true, SyncInstall: 100_000, SyncRates: []float64{100_000, 400_000, 0},
 	}
 	if smoke {
 		o.Rounds = 1
 		o.Trial, o.Warmup, o.Settle = 300*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
-		o.Loads = []Load{{UDP, 64, 10_000}}
+		o.Loads = []Load{{Proto: UDP, Size: 64, Flows: 10_000}}
 		o.OneArmed = false
 		o.ProbeCount = 200
 		o.Profile = false
 		// The same path with a tenth of the checkers: the scenario's
 		// set-up, the keepalived.conf and the all-up wait still run.
 		o.CheckedReals, o.CheckIdle = 100, time.Second
+		// Both sync rows, the install one with a tenth of the entries
+		// and two offers.
+		o.SyncInstall, o.SyncRates = 10_000, []float64{200_000, 0}
 		o.TableSizes = []int{1000, 1_000_000} // 10 M only in full mode
 		o.GoBench = []GoBenchSpec{
 			{Pkg: "./conntrack/", Bench: "Lookup$/^(1k|1M)$", BenchTime: "10000x", Short: true, Timeout: 2 * time.Minute},

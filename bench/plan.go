@@ -11,6 +11,10 @@ type Load struct {
 	Proto Proto
 	Size  int
 	Flows int
+	// NewEvery, if positive, makes every NewEvery-th frame one of a new
+	// flow, never sent before, beside the Flows cycled ones: new
+	// connections at a fixed share of the rate (the sync load, sync.go).
+	NewEvery int `json:",omitempty"`
 }
 
 // String names a load the way the report does: "64B/10k", "syn".
@@ -18,7 +22,11 @@ func (l Load) String() string {
 	if l.Proto == SYN {
 		return "syn/" + strconv.Itoa(l.Size) + "B"
 	}
-	return strconv.Itoa(l.Size) + "B/" + countName(l.Flows)
+	s := strconv.Itoa(l.Size) + "B/" + countName(l.Flows)
+	if l.NewEvery > 0 {
+		s += "+new/" + strconv.Itoa(l.NewEvery)
+	}
+	return s
 }
 
 // countName writes 1, 10k, 1M.

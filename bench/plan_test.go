@@ -58,7 +58,7 @@ func TestInterleaveAlternates(t *testing.T) {
 func isXVSName(s string) bool { return s[0] == 'x' }
 
 func TestSchedule(t *testing.T) {
-	loads := []Load{{UDP, 64, 1}, {UDP, 1400, 1000}}
+	loads := []Load{{Proto: UDP, Size: 64, Flows: 1}, {Proto: UDP, Size: 1400, Flows: 1000}}
 	got := Schedule(2, loads, []string{"x"}, []string{"a", "b"})
 	if len(got) != 2*2*3 {
 		t.Fatalf("%d trials, want 12", len(got))
@@ -79,11 +79,11 @@ func TestLoadString(t *testing.T) {
 		l    Load
 		want string
 	}{
-		{Load{UDP, 64, 1}, "64B/1"},
-		{Load{UDP, 64, 10_000}, "64B/10k"},
-		{Load{UDP, 1400, 1_000_000}, "1400B/1M"},
-		{Load{UDP, 64, 1500}, "64B/1500"},
-		{Load{SYN, 64, 0}, "syn/64B"},
+		{Load{Proto: UDP, Size: 64, Flows: 1}, "64B/1"},
+		{Load{Proto: UDP, Size: 64, Flows: 10_000}, "64B/10k"},
+		{Load{Proto: UDP, Size: 1400, Flows: 1_000_000}, "1400B/1M"},
+		{Load{Proto: UDP, Size: 64, Flows: 1500}, "64B/1500"},
+		{Load{Proto: SYN, Size: 64, Flows: 0}, "syn/64B"},
 	} {
 		if got := tt.l.String(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.l, got, tt.want)

@@ -99,6 +99,19 @@ func Markdown(w io.Writer, res *Results) error {
 	b.WriteString(ChecksTable(res.Checks))
 	b.WriteString("\n")
 
+	b.WriteString("## Connection sync\n\n")
+	b.WriteString(syncText(res))
+	for _, l := range SyncSummary(res.Sync) {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	if res.Sync != nil {
+		b.WriteString("\n")
+	}
+	b.WriteString(SyncTable(res.Sync))
+	b.WriteString("\nThe backup's install rate:\n\n")
+	b.WriteString(SyncInstallTable(res.Sync))
+	b.WriteString("\n")
+
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
@@ -159,7 +172,7 @@ func statusMark(s string) string {
 // scenarioOrder is the table and chart order.
 // Each AF_PACKET row sits right under its AF_XDP twin, xvs-nat-checks
 // under the pair.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks,
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks, ScXVSNATSync,
 	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 
 func scenarioRank(s string) int {

@@ -77,7 +77,7 @@ func TestEvaluateTargets(t *testing.T) {
 		{Scenario: ScXVSNAT, LoadPPS: 0, P99: 900 * time.Microsecond, Samples: 10}, // idle: not counted
 	}}
 	got := EvaluateTargets(res)
-	want := []string{Met, NotMet, Met, Met, Met, NA} // no checks scenario in testRows
+	want := []string{Met, NotMet, Met, Met, Met, NA, NA} // no checks or sync scenario in testRows
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)
 	}

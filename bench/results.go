@@ -30,7 +30,12 @@ type TrialResult struct {
 	// Checks are the daemon's health checks over the window around the
 	// measured one, for the checks scenario.
 	Checks *CheckCounts `json:",omitempty"`
-	Err    string       `json:",omitempty"`
+	// Sync are the sync master's and the bench's backup's counts over the
+	// measured window, SyncTotals every entry sent and received by the
+	// trial's end, for the sync scenario.
+	Sync       *SyncCounts `json:",omitempty"`
+	SyncTotals *SyncTotals `json:",omitempty"`
+	Err        string      `json:",omitempty"`
 }
 
 // PPS returns delivered frames per second.
@@ -147,7 +152,11 @@ type Results struct {
 	Checks  *ChecksResult `json:",omitempty"`
 	Latency []LatencyResult
 	// ChecksIdle are the idle daemon measurements of the checks row.
-	ChecksIdle    []IdleResult `json:",omitempty"`
+	ChecksIdle []IdleResult `json:",omitempty"`
+	// Sync is the connection-sync row (nil when neither of its parts ran);
+	// SyncInstall the backup daemon's install measurements.
+	Sync          *SyncResult     `json:",omitempty"`
+	SyncInstall   []InstallResult `json:",omitempty"`
 	Table         []TableMemResult
 	GoBench       []GoBench
 	GoBenchErrors []string
@@ -180,6 +189,8 @@ type OptionsSummary struct {
 	Reals                 int
 	CheckedReals          int
 	CheckIdle             time.Duration
+	SyncInstall           int
+	SyncRates             []float64
 	ProbeCount            int
 	ProbeInterval         time.Duration
 }

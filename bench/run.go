@@ -62,7 +62,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r := &runner{opts: opts, tmp: tmp, start: time.Now(), res: &Results{
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
 		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
-			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
+			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, SyncInstall: opts.SyncInstall, SyncRates: opts.SyncRates, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
 		XVSStat: map[string]string{}, Profile: map[string]string{},
 	}}
 	if opts.XVSMode == "off" {
@@ -84,6 +84,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r.res.Rows = Aggregate(r.res.Trials)
 	r.res.Backends = BackendRatios(r.res.Trials, r.res.Rows)
 	r.res.Checks = HealthChecks(r.res)
+	r.res.Sync = ConnSync(r.res)
 	r.res.Targets = EvaluateTargets(r.res)
 	r.res.Notes = append(r.res.Notes, runNotes(r.res)...)
 	if werr := WriteReport(opts.Out, r.res); werr != nil && err == nil {
@@ -166,6 +167,9 @@ func (r *runner) countTrials() int {
 					n += r.opts.Rounds
 				}
 			}
+		}
+		if a == 2 && r.runsSync() {
+			n += 2 * r.opts.Rounds
 		}
 	}
 	return n
@@ -278,7 +282,10 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 				sb = append(sb, s)
 			}
 		}
-		trials = append(trials, Schedule(r.opts.Rounds, []Load{{SYN, 64, 0}}, sx, sb)...)
+		trials = append(trials, Schedule(r.opts.Rounds, []Load{{Proto: SYN, Size: 64, Flows: 0}}, sx, sb)...)
+	}
+	if arms == 2 && r.runsSync() {
+		trials = append(trials, syncTrials(r.opts.Rounds)...)
 	}
 	for _, t := range trials {
 		if err := ctx.Err(); err != nil {
@@ -286,6 +293,9 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 		}
 		res := r.trial(ctx, lab, t)
 		r.res.Trials = append(r.res.Trials, res)
+	}
+	if arms == 2 && r.opts.SyncInstall > 0 && len(r.opts.SyncRates) > 0 && !r.opts.Skip[ScXVSNATSync] {
+		r.syncInstallPhase(ctx, lab)
 	}
 	if checks {
 		r.checksIdlePhase(ctx, lab)
@@ -346,7 +356,7 @@ func genConfig(lab *Lab, scenario string, l Load, offset uint64) GenConfig {
 	c := GenConfig{
 		Iface: lab.GenIface, SrcMAC: lab.GenMAC.String(), DstMAC: lab.DirExtMAC.String(),
 		SrcBase: flowSrcBase, Dsts: genDsts(lab, scenario), DstPort: bulkPort,
-		Proto: l.Proto, Size: l.Size, Flows: uint64(l.Flows), FlowOffset: offset,
+		Proto: l.Proto, Size: l.Size, Flows: uint64(l.Flows), FlowOffset: offset, NewEvery: uint64(l.NewEvery),
 	}
 	if l.Proto == SYN {
 		c.DstPort, c.Flows = synPort, 0
@@ -413,9 +423,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		sink = r.portSink
 	}
 	xd, _ := dir.(*xvsDirector)
-	var k0 CheckCounts
-	if xd != nil && isChecks(t.Scenario) {
-		if k0, err = xd.Checks(); err != nil {
+	var endCounts func(*TrialResult) error
+	if xd != nil {
+		if endCounts, err = xd.windowCounts(t.Scenario); err != nil {
 			res.Err = err.Error()
 			return res
 		}
@@ -457,14 +467,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		if d1, err := pidTicks(xd.Pid()); err == nil && d1 >= d0 {
 			res.DaemonCPU = ticksDuration(d1 - d0)
 		}
-		if isChecks(t.Scenario) {
-			k1, err := xd.Checks()
-			if err != nil {
-				res.Err = err.Error()
-				return res
-			}
-			k := k1.Sub(k0)
-			res.Checks = &k
+		if err := endCounts(&res); err != nil {
+			res.Err = err.Error()
+			return res
 		}
 		if st, err := xd.Stats(ctx); err == nil {
 			if isChecks(t.Scenario) {

@@ -32,7 +32,8 @@ const (
 	ScXVSNATAFP = ScXVSNAT + afpSuffix
 	ScXVSDRAFP  = ScXVSDR + afpSuffix
 	ScXVSTUNAFP = ScXVSTUN + afpSuffix
-	// ScXVSNATChecks (checks.go) is xvs-nat with health checks running.
+	// ScXVSNATChecks (checks.go) is xvs-nat with health checks running,
+	// ScXVSNATSync (sync.go) xvs-nat with a sync master.
 	// The generator's own cost: frames dropped by an XDP program on the
 	// director's port, nothing else. It calibrates the CPU split (see
 	// attributeCPU) and shows the generator's ceiling.
@@ -70,7 +71,7 @@ func isAFP(name string) bool { return isXVS(name) && strings.HasSuffix(name, afp
 // xvsMode returns an xvs scenario's forwarding method as the daemon's
 // configuration spells it: nat, dr or tun.
 func xvsMode(name string) string {
-	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix), checksSuffix)
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix), checksSuffix), syncSuffix)
 }
 
 // xvsBackend returns the --backend an xvs scenario runs bin/xvs with.
@@ -115,9 +116,11 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 		}
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
 	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP:
-		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0)
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0, "")
 	case ScXVSNATChecks:
-		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), r.opts.CheckedReals)
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), r.opts.CheckedReals, "")
+	case ScXVSNATSync:
+		return r.startSyncMaster(ctx, lab)
 	case ScGenOnly, ScGenOnly1:
 		// The sink program counts and drops the frames (slot 0: not a real
 		// server's MAC) right at the director's port.

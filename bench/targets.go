@@ -24,8 +24,8 @@ type TargetCheck struct {
 
 // Loads the targets are stated at.
 var (
-	load64x10k = Load{UDP, 64, 10_000}
-	load64x1M  = Load{UDP, 64, 1_000_000}
+	load64x10k = Load{Proto: UDP, Size: 64, Flows: 10_000}
+	load64x1M  = Load{Proto: UDP, Size: 64, Flows: 1_000_000}
 )
 
 // median returns the median delivered pps of scenario under l, NaN if none.
@@ -128,7 +128,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 		tc.Status = status(worstAdd <= 50*time.Microsecond)
 	}
 	out = append(out, tc)
-	return append(out, checksTarget(res))
+	return append(out, checksTarget(res), syncTarget(res))
 }
 
 // loadedP99 returns the median over rounds of a scenario's p99 under half

@@ -44,6 +44,8 @@ type xvsDirector struct {
 	p       *proc
 	sock    string
 	backend string
+	// syncBackup is the bench's backup of xvs-nat-sync (sync.go).
+	syncBackup *syncListener
 }
 
 // startXVS runs `bin/xvs run --backend backend` in the director namespace
@@ -52,11 +54,14 @@ type xvsDirector struct {
 // also waits until all checked checkers are up. The first failure to start marks xvs unavailable for the run
 // (unless -xvs=require); a later one is an error, because xvs did work
 // earlier in the run.
-func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string, checked int) (Director, error) {
+//
+// syncRole "master" or "backup" adds a sync daemon of that role on the
+// director's client-side interface to the YAML (syncConfig); "" none.
+func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (Director, error) {
 	if r.xvsErr != nil {
 		return nil, r.xvsErr
 	}
-	d, err := r.launchXVS(ctx, lab, method, backend, checked)
+	d, err := r.launchXVS(ctx, lab, method, backend, checked, syncRole)
 	if err == nil {
 		r.xvsWorked = true
 		return d, nil
@@ -68,7 +73,7 @@ func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string,
 	return nil, err
 }
 
-func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int) (*xvsDirector, error) {
+func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (*xvsDirector, error) {
 	bin, err := filepath.Abs(r.opts.XVS)
 	if err != nil {
 		return nil, err
@@ -80,6 +85,10 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 	if checked > 0 {
 		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-checks.conf")
 		cfg = keepalivedConfig(lab.VIP, lab.RealAddrs(), method, checksHost(lab), checked)
+	}
+	if syncRole != "" {
+		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-sync-"+syncRole+".yaml")
+		cfg += syncConfig(syncRole, lab.DirExt)
 	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -163,6 +172,9 @@ func (d *xvsDirector) Pid() int { return d.p.cmd.Process.Pid }
 // XDP programs, or the AF_PACKET backend its nftables table, on the way
 // out).
 func (d *xvsDirector) Stop() error {
+	if d.syncBackup != nil {
+		defer d.syncBackup.close()
+	}
 	if d.p.exited() {
 		return fmt.Errorf("bin/xvs died during the trial: %v: %s", d.p.err, lastLines(d.p.stderr.String(), 3))
 	}

@@ -56,6 +56,8 @@ func run() error {
 	noGoBench := flag.Bool("no-gobench", false, "skip the Go benchmarks (conntrack, forwarder pipeline)")
 	oneArmed := flag.Bool("one-armed", true, "run the one-armed lab (DR, TUN) in full mode")
 	checked := flag.Int("checks", -1, "real servers xvs-nat-checks checks by HTTP every second (default 1000, smoke 100; 0 leaves it out)")
+	syncRows := flag.Bool("sync", true, "run xvs-nat-sync (xvs-nat with a sync master) against xvs-nat under the sync load")
+	syncInstall := flag.Int("sync-install", -1, "entries offered to a backup daemon per rate (default 100000, smoke 10000; 0 leaves it out)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*smoke)
@@ -99,6 +101,10 @@ func run() error {
 	if *checked >= 0 {
 		o.CheckedReals = *checked
 	}
+	o.Sync = *syncRows
+	if *syncInstall >= 0 {
+		o.SyncInstall = *syncInstall
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -114,6 +120,9 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
 		}
 		for _, l := range bench.ChecksSummary(res.Checks) {
+			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
+		}
+		for _, l := range bench.SyncSummary(res.Sync) {
 			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
 		}
 		if strings.HasPrefix(res.XVS, "xvs unavailable") {
