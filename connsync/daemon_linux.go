@@ -29,6 +29,11 @@ type DaemonConfig struct {
 	Port  int
 	// TTL is --mcast-ttl (default 1: sync stays on the link).
 	TTL int
+	// SockSize is a backup's receive buffer in bytes (IPVS's
+	// sync_sock_size); 0 means DefaultBackupBuffer. A full-table dump
+	// arrives as a burst of datagrams, which the kernel's default buffer
+	// (about 60 of them) would drop while the backup is descheduled.
+	SockSize int
 	// NetNS is the path of the network namespace the daemon's sockets live
 	// in; empty for the caller's.
 	NetNS string
@@ -213,6 +218,9 @@ type Backup struct {
 // interface, joined to the group (the kernel's make_receive_sock).
 func NewBackup(cfg DaemonConfig) (*Backup, error) {
 	cfg.defaults()
+	if cfg.SockSize <= 0 {
+		cfg.SockSize = DefaultBackupBuffer
+	}
 	if !cfg.Group.Is4() {
 		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
 	}
@@ -229,6 +237,7 @@ func NewBackup(cfg DaemonConfig) (*Backup, error) {
 		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index), Multiaddr: cfg.Group.As4()}
 		if err := steps(
 			step{"SO_REUSEADDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }},
+			step{"SO_RCVBUF", func() error { return setRcvBuf(fd, cfg.SockSize) }},
 			step{"SO_BINDTODEVICE", func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }},
 			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port}) }},
 			step{"IP_ADD_MEMBERSHIP", func() error { return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq) }},
@@ -245,6 +254,20 @@ func NewBackup(cfg DaemonConfig) (*Backup, error) {
 		return nil, fmt.Errorf("sync backup on %s: %w", cfg.Interface, err)
 	}
 	return b, nil
+}
+
+// DefaultBackupBuffer is a backup's receive buffer: some 2700 datagrams
+// of 1472 bytes, a dump of about 100 000 connections in flight.
+const DefaultBackupBuffer = 4 << 20
+
+// setRcvBuf sets fd's receive buffer to n bytes: past net.core.rmem_max
+// with CAP_NET_ADMIN (SO_RCVBUFFORCE, as a root daemon has it), else as
+// far as the limit allows. The machine's sysctls stay as they are.
+func setRcvBuf(fd, n int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n); err == nil {
+		return nil
+	}
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
 }
 
 // Run reads messages until ctx ends, calling install for every entry (see

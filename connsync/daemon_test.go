@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/internal/testnet"
 )
@@ -40,6 +43,10 @@ func TestMasterToBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 		backups = append(backups, &rx{b: bk, conns: map[netip.AddrPort]Conn{}})
+	}
+	// A backup's buffer holds a dump's burst, not the kernel's default.
+	if got := rcvBuf(t, backups[0].b); got < DefaultBackupBuffer {
+		t.Errorf("backup receive buffer %d bytes, want at least %d", got, DefaultBackupBuffer)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -112,4 +119,19 @@ func TestMasterToBackup(t *testing.T) {
 			break
 		}
 	}
+}
+
+// rcvBuf is the backup socket's receive buffer as the kernel reports it.
+func rcvBuf(t *testing.T, b *Backup) int {
+	t.Helper()
+	rc, err := b.pc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { n, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	return n
 }
