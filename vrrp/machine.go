@@ -64,6 +64,10 @@ const (
 	TakeAddrs
 	// DropAddrs: this router is no longer master: remove the addresses.
 	DropAddrs
+	// Announce: announce the addresses again, once each: a master heard a
+	// lower priority (a split brain healing), whose hosts may still point
+	// at the other router (keepalived's vrrp_garp_lower_prio_repeat).
+	Announce
 )
 
 // Machine is one instance's state machine. It is not safe for concurrent
@@ -217,6 +221,11 @@ func (m *Machine) Advert(now time.Time, a *Advert, src netip.Addr) []Action {
 			}
 			m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
 			return []Action{DropAddrs}
+		default:
+			// A lower priority: the other router believes it is master
+			// (a split brain ends). Tell it, and the hosts, at once.
+			m.adverAt = now.Add(m.cfg.Interval)
+			return []Action{SendAdvert, Announce}
 		}
 	}
 	return nil

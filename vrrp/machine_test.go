@@ -92,8 +92,11 @@ func TestTransitions(t *testing.T) {
 	}{
 		{"owner-is-master-at-once", Config{Priority: 255}, []step{
 			{1000, -1, []Action{SendAdvert}, Master},
-			{1500, 254, nil, Master},
-			{2000, -1, []Action{SendAdvert}, Master},
+			// A lower priority is answered at once, with announcements
+			// (a split brain healing), and the interval starts again.
+			{1500, 254, []Action{SendAdvert, Announce}, Master},
+			{2000, -1, nil, Master},
+			{2500, -1, []Action{SendAdvert}, Master},
 		}},
 		{"master-yields-to-higher", Config{Priority: 100}, []step{
 			{3610, -1, []Action{SendAdvert, TakeAddrs}, Master},
@@ -105,7 +108,7 @@ func TestTransitions(t *testing.T) {
 		}},
 		{"equal-priority-lower-address-loses", Config{Priority: 100, Primary: netip.MustParseAddr("198.18.0.9")}, []step{
 			{3610, -1, []Action{SendAdvert, TakeAddrs}, Master},
-			{4000, 100, nil, Master},
+			{4000, 100, []Action{SendAdvert, Announce}, Master},
 		}},
 		{"master-answers-stop-at-once", Config{Priority: 100}, []step{
 			{3610, -1, []Action{SendAdvert, TakeAddrs}, Master},

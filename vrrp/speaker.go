@@ -350,6 +350,8 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 			if s.in.GARPRefresh > 0 {
 				s.refreshAt = time.Now().Add(s.in.GARPRefresh)
 			}
+		case Announce:
+			s.addr.announce(s.in.VIPs, 1)
 		case DropAddrs:
 			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
 				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
