@@ -64,9 +64,10 @@ const (
 	TakeAddrs
 	// DropAddrs: this router is no longer master: remove the addresses.
 	DropAddrs
-	// Announce: announce the addresses again, once each: a master heard a
-	// lower priority (a split brain healing), whose hosts may still point
-	// at the other router (keepalived's vrrp_garp_lower_prio_repeat).
+	// Announce: announce the addresses again, as at a takeover: a master
+	// heard a lower priority (a split brain healing), whose hosts may still
+	// point at the other router (keepalived's vrrp_garp_lower_prio_repeat
+	// and _delay).
 	Announce
 )
 

@@ -351,7 +351,13 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 				s.refreshAt = time.Now().Add(s.in.GARPRefresh)
 			}
 		case Announce:
-			s.addr.announce(s.in.VIPs, 1)
+			// As at a takeover: a burst now and another after GARPDelay,
+			// which lands past the hosts' neighbour locktime (1 s) should
+			// the other router's last announcement have just reset it.
+			s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
+			if s.in.GARPDelay > 0 && garpAt.IsZero() {
+				*garpAt = time.Now().Add(s.in.GARPDelay)
+			}
 		case DropAddrs:
 			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
 				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
