@@ -253,7 +253,7 @@ func runCmd(args []string) error {
 	if f.metrics != "" {
 		go func() {
 			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm),
-				control.WithCollector(control.NewSyncMetrics(syncd.Status)))
+				control.WithCollector(control.NewSyncMetrics(syncd.Status)), control.WithCollector(control.NewVRRPMetrics(roles.Status)))
 		}()
 	}
 	// SIGHUP is watched until runCmd returns, after the engine has closed,
