@@ -68,6 +68,12 @@
 // so the kernel removes it when the daemon dies, even by SIGKILL, and nobody
 // can replace it through netlink while it is attached. Detach closes the link,
 // which cannot hang like a flag-less netlink detach of a generic program.
+// Pinned on a bpffs (Steering.Pin, under DefaultPinDir), the link outlives
+// the daemon instead, and a holding program (SteerOptions.Hold) drops the
+// service traffic it cannot redirect rather than let the kernel answer it
+// with resets; the next daemon takes the link over (Steering.Adopt) and
+// swaps its own program in with one link update. ClearPins removes what a
+// predecessor pinned on interfaces no longer served.
 //
 // # Decapsulation ("xvs_decap")
 //

@@ -19,6 +19,8 @@ var (
 	ErrInvalidQueue = errors.New("queue out of range")
 	// ErrAttached reports an Attach on a program that is already attached.
 	ErrAttached = errors.New("already attached")
+	// ErrNotAttached reports a Pin of a program that is not attached.
+	ErrNotAttached = errors.New("not attached")
 	// ErrClosed reports use of a closed Steering or Decap.
 	ErrClosed = errors.New("closed")
 	// ErrNoProgram reports an interface without an XDP program.

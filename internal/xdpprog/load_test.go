@@ -22,7 +22,7 @@ func TestVerifierAcceptsDeviceBound(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kernel 6.8 or later has bpf_xdp_metadata_rx_vlan_tag: %v", err)
 	}
-	spec, err := steeringSpec(4, tagSource{kfunc: id})
+	spec, err := steeringSpec(4, tagSource{kfunc: id}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +58,11 @@ func needRoot(t testing.TB) {
 // and logs them; a rejection fails with the verifier's own log.
 func TestVerifierAccepts(t *testing.T) {
 	needRoot(t)
-	steer, err := steeringSpec(4, tagSource{})
+	steer, err := steeringSpec(4, tagSource{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steerMeta, err := steeringSpec(4, tagSource{meta: true})
+	steerMeta, err := steeringSpec(4, tagSource{meta: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ const (
 
 // Counter slots of the steering program's PERCPU_ARRAY. Every packet bumps
 // exactly one verdict slot; a steered packet whose queue has no socket also
-// bumps ctrNoSocket (the redirect fell back to XDP_PASS).
+// bumps ctrNoSocket (the redirect fell back to XDP_PASS, or to XDP_DROP in a
+// holding program).
 const (
 	ctrPassShort     = iota // truncated or malformed headers
 	ctrPassOther            // not IPv4/IPv6, not TCP/UDP/ICMP error, extension headers
@@ -29,7 +30,7 @@ const (
 	ctrSteerReply           // TCP/UDP from a real server (NAT)
 	ctrSteerICMP            // ICMP error about service or real-server traffic
 	ctrSteerFragment        // IPv4 fragment matched by address
-	ctrNoSocket             // redirect found no socket on the queue and passed
+	ctrNoSocket             // redirect found no socket on the queue: passed, or dropped when holding
 	ctrVLANTag              // steered with its offloaded VLAN tag put back in the frame
 	ctrVLANNoPush           // steered, offloaded tag not put back (no headroom): passed
 	numCounters
@@ -93,8 +94,9 @@ const (
 )
 
 // steeringInsns generates the steering program; tags says whether and how
-// it reads offloaded VLAN tags.
-func steeringInsns(tags tagSource) (asm.Instructions, error) {
+// it reads offloaded VLAN tags, hold whether service traffic whose queue has
+// no socket is dropped (see SteerOptions.Hold) instead of passed.
+func steeringInsns(tags tagSource, hold bool) (asm.Instructions, error) {
 	b := newBuilder()
 	const rData, rEnd, rTmp, rVal = asm.R2, asm.R3, asm.R4, asm.R5
 
@@ -228,7 +230,11 @@ func steeringInsns(tags tagSource) (asm.Instructions, error) {
 	b.redirect("no_socket")
 	b.label("no_socket")
 	b.count(ctrNoSocket)
-	b.returnImm(bpfasm.XDPPass)
+	if hold {
+		b.returnImm(bpfasm.XDPDrop)
+	} else {
+		b.returnImm(bpfasm.XDPPass)
+	}
 
 	for _, v := range []struct {
 		label string

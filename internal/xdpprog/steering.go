@@ -26,15 +26,18 @@ type Steering struct {
 	stats    *ebpf.Map     // PERCPU_ARRAY of counters
 	trieSpec *ebpf.MapSpec
 	queues   int
+	hold     bool      // SteerOptions.Hold
 	link     link.Link // nil when not attached
 	mode     Mode      // concrete mode of link
+	pinned   string    // the link's bpffs path, "" when not pinned
+	adopted  bool      // link is a predecessor's: its program is replaced at the next Update
 	closed   bool
 }
 
 // steeringSpec describes the steering program and its maps for an XSKMAP
-// of queues entries.
-func steeringSpec(queues int, tags tagSource) (*ebpf.CollectionSpec, error) {
-	insns, err := steeringInsns(tags)
+// of queues entries; hold as steeringInsns.
+func steeringSpec(queues int, tags tagSource, hold bool) (*ebpf.CollectionSpec, error) {
+	insns, err := steeringInsns(tags, hold)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +83,7 @@ func trieSpec() *ebpf.MapSpec {
 // This program cannot see VLAN tags the driver took out of the frame (see
 // NewSteeringFor); Attach reports that through VLANTags.
 func NewSteering(queues int) (*Steering, error) {
-	return newSteering(queues, tagSource{})
+	return newSteering(queues, tagSource{}, false)
 }
 
 // NewSteeringFor is NewSteering for interface ifindex, with a second,
@@ -97,7 +100,24 @@ func NewSteering(queues int) (*Steering, error) {
 // says why. The interface is ifindex in the calling thread's namespace. Failing to load the device-bound instance
 // is not an error here.
 func NewSteeringFor(ifindex, queues int) (*Steering, error) {
-	s, err := newSteering(queues, tagSource{})
+	return NewSteeringWith(ifindex, queues, SteerOptions{})
+}
+
+// SteerOptions are the choices of NewSteeringWith.
+type SteerOptions struct {
+	// Hold makes the program drop the traffic it would steer when the
+	// queue has no AF_XDP socket, instead of passing it to the kernel:
+	// while no daemon runs (a crash, a restart with the program pinned,
+	// see Pin), the director's kernel would answer a VIP with resets and
+	// end every connection; dropped, TCP retransmits into the next daemon.
+	// Everything the program passes anyway (ARP, ND, the director's own
+	// traffic) still passes.
+	Hold bool
+}
+
+// NewSteeringWith is NewSteeringFor with options.
+func NewSteeringWith(ifindex, queues int, opts SteerOptions) (*Steering, error) {
+	s, err := newSteering(queues, tagSource{}, opts.Hold)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +136,7 @@ func loadTagProgram(ifindex, queues int, s *Steering) (*ebpf.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := steeringSpec(queues, tagSource{kfunc: id})
+	spec, err := steeringSpec(queues, tagSource{kfunc: id}, s.hold)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +172,13 @@ func rxVLANKfunc() (int32, error) {
 	return int32(id), nil
 }
 
-// newSteering loads the steering program reading tags as given.
-func newSteering(queues int, tags tagSource) (*Steering, error) {
+// newSteering loads the steering program reading tags as given, holding
+// (SteerOptions.Hold) or not.
+func newSteering(queues int, tags tagSource, hold bool) (*Steering, error) {
 	if queues < 1 {
 		return nil, fmt.Errorf("%d queues: %w", queues, ErrInvalidQueue)
 	}
-	spec, err := steeringSpec(queues, tags)
+	spec, err := steeringSpec(queues, tags, hold)
 	if err != nil {
 		return nil, fmt.Errorf("generate steering program: %w", err)
 	}
@@ -172,6 +193,7 @@ func newSteering(queues int, tags tagSource) (*Steering, error) {
 		stats:    coll.Maps[steerStatsMap],
 		trieSpec: trieSpec(),
 		queues:   queues,
+		hold:     hold,
 		tagErr:   ErrNoTagProgram,
 	}
 	if err := s.Update(Config{}); err != nil {
@@ -235,6 +257,10 @@ func (s *Steering) VLANTags() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tags {
+		return true, nil
+	}
+	if s.adopted && s.mode == ModeNative && s.tagProg != nil {
+		// The next Update puts the device-bound program on the link.
 		return true, nil
 	}
 	return false, s.tagErr
@@ -304,6 +330,11 @@ func (s *Steering) Update(cfg Config) error {
 		s.trie.Close()
 	}
 	s.trie = trie
+	if s.adopted {
+		if err := s.replaceLocked(); err != nil {
+			return fmt.Errorf("update steering: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -329,8 +360,8 @@ func fillTrie(trie *ebpf.Map, keys []trieKey) error {
 	return nil
 }
 
-// Detach removes the program from its interface. It is a no-op when not
-// attached.
+// Detach removes the program from its interface, unpinning its link first
+// (see Pin). It is a no-op when not attached.
 func (s *Steering) Detach() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -341,8 +372,16 @@ func (s *Steering) detachLocked() error {
 	if s.link == nil {
 		return nil
 	}
-	err := s.link.Close()
-	s.link, s.tags = nil, false
+	var err error
+	if s.pinned != "" {
+		// Unpinned, the link's file descriptor is its last reference:
+		// closing it detaches the program.
+		err = s.link.Unpin()
+		unpinDir(s.pinned)
+		s.pinned = ""
+	}
+	err = errors.Join(err, s.link.Close())
+	s.link, s.tags, s.adopted = nil, false, false
 	if err != nil {
 		return fmt.Errorf("detach steering: %w", err)
 	}

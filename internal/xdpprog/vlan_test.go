@@ -41,7 +41,7 @@ func tagMeta(proto, tci uint16) []byte {
 func newTagTestSteering(t testing.TB, cfg Config) *Steering {
 	t.Helper()
 	needRoot(t)
-	s, err := newSteering(2, tagSource{meta: true})
+	s, err := newSteering(2, tagSource{meta: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func FuzzSteerOffloadedTag(f *testing.F) {
 			return // the kernel refuses test runs outside these sizes anyway
 		}
 		once.Do(func() {
-			if s, err = newSteering(1, tagSource{meta: true}); err == nil {
+			if s, err = newSteering(1, tagSource{meta: true}, false); err == nil {
 				err = s.Update(testConfig)
 			}
 		})
