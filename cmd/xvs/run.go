@@ -33,6 +33,7 @@ type runFlags struct {
 	format   string // --config-format: yaml, keepalived, or "" to tell from the file
 	backend  string
 	xdpMode  string
+	pinDir   string // --pin-dir: where the steering links outlive the process; "" for nowhere
 	socket   string
 	metrics  string
 	capacity int
@@ -54,6 +55,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.format, "config-format", "", "yaml or keepalived (default: told from the file)")
 	fs.StringVar(&f.backend, "backend", "xdp", "xdp, afpacket or auto")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "auto", "auto, native or generic")
+	fs.StringVar(&f.pinDir, "pin-dir", afxdp.DefaultPinDir, "bpffs directory where the XDP steering stays pinned across a crash or restart (empty: it goes with the process)")
 	fs.StringVar(&f.socket, "socket", control.SocketPath(), "control socket path")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9100)")
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
@@ -283,7 +285,13 @@ func runCmd(args []string) error {
 // openBackend opens the --backend chosen (backends.Open logs what "auto"
 // took). A refused AF_XDP says how to go on, unless its error already does.
 func openBackend(f *runFlags, names []string, log *slog.Logger) (link.Backend, error) {
-	b, err := backends.Open(f.backend, names, backends.Options{XDP: afxdp.Options{Mode: f.xdpMode}, Logger: log})
+	if f.backend == backends.AFPacket && f.pinDir != "" {
+		// A crashed AF_XDP run's pinned programs would starve AF_PACKET.
+		if err := afxdp.ClearPins(f.pinDir); err != nil {
+			log.Warn("clearing pinned steering links", "err", err)
+		}
+	}
+	b, err := backends.Open(f.backend, names, backends.Options{XDP: afxdp.Options{Mode: f.xdpMode, PinDir: f.pinDir}, Logger: log})
 	if err != nil && f.backend == backends.XDP && !errors.Is(err, afxdp.ErrMTUTooLarge) {
 		return nil, fmt.Errorf("%w (try --backend afpacket)", err)
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -182,8 +184,10 @@ func adoptable(l link.Link, ifindex int) (Mode, bool) {
 	if x == nil || int(x.Ifindex) != ifindex {
 		return 0, false
 	}
-	_, m, _, ok, err := attachedProgram(ifindex)
-	if err != nil || !ok {
+	// The program the kernel reports on ifindex must be the link's: an
+	// interface index names another device in another namespace.
+	_, m, _, ok, id, err := attachedProgramID(ifindex)
+	if err != nil || !ok || id != uint32(info.Program) {
 		return 0, false
 	}
 	return m, true
@@ -216,4 +220,31 @@ func (s *Steering) Adopted() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.adopted
+}
+
+// attachedProgramID is attachedProgram with the program's ID.
+func attachedProgramID(ifindex int) (name string, mode Mode, flags int, ok bool, id uint32, err error) {
+	name, mode, flags, ok, err = attachedProgram(ifindex)
+	if err != nil || !ok {
+		return name, mode, flags, ok, 0, err
+	}
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return "", 0, 0, false, 0, fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	if x := l.Attrs().Xdp; x != nil {
+		id = x.ProgId
+	}
+	return name, mode, flags, ok, id, nil
+}
+
+// NetnsPinDir is the directory under dir for the calling thread's network
+// namespace: interface names (and indexes) repeat across namespaces, and
+// daemons in different namespaces may share one bpffs.
+func NetnsPinDir(dir string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return "", fmt.Errorf("network namespace: %w", err)
+	}
+	return filepath.Join(dir, "net"+strconv.FormatUint(st.Ino, 10)), nil
 }

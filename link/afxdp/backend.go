@@ -40,6 +40,15 @@ type Options struct {
 	// Logger gets one line per interface where VLAN filtering is not
 	// available (see Open); nil: slog.Default().
 	Logger *slog.Logger
+	// PinDir, when set, is a directory on a bpffs (mounted at /sys/fs/bpf
+	// when absent, see xdpprog.PreparePinDir) where every interface's
+	// steering link is pinned, so the program stays attached when the
+	// process dies and drops service traffic (never passes it to the
+	// kernel, which would reset every connection) until the next Open
+	// with the same PinDir adopts it. Close unpins. Empty: the program
+	// goes with the process, as the kernel does for an unpinned link. A
+	// PinDir that cannot be made ready is logged and left out.
+	PinDir string
 }
 
 // Default ring sizes of the AF_XDP backend. With 2048 receive frames a
@@ -131,6 +140,14 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 		return nil, err
 	}
 	log := cmp.Or(opts.Logger, slog.Default())
+	if opts.PinDir != "" {
+		dir, perr := preparePins(opts.PinDir, ifaces)
+		if perr != nil {
+			// Forwarding matters more than outliving a crash.
+			log.Warn("steering links not pinned: a restart of the daemon will reset its connections", "err", perr)
+		}
+		opts.PinDir = dir
+	}
 	b := &Backend{byIndex: make(map[int]*xdpIface), frameSize: opts.FrameSize}
 	defer func() {
 		if err != nil {
@@ -166,11 +183,11 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 		xi := &xdpIface{name: name, index: nl.Attrs().Index}
 		b.ifaces = append(b.ifaces, xi)
 		b.byIndex[xi.index] = xi
-		if xi.steer, err = xdpprog.NewSteeringFor(xi.index, nq); err != nil {
+		if xi.steer, err = xdpprog.NewSteeringWith(xi.index, nq, xdpprog.SteerOptions{Hold: opts.PinDir != ""}); err != nil {
 			return nil, fmt.Errorf("interface %q: loading the steering program: %w", name, err)
 		}
-		if err = xi.steer.Attach(xi.index, mode); err != nil {
-			return nil, fmt.Errorf("interface %q: attaching XDP: %w", name, err)
+		if err = attach(xi, mode, opts.PinDir, log); err != nil {
+			return nil, err
 		}
 		if xi.steer.Mode() == xdpprog.ModeGeneric {
 			// Generic XDP runs after GRO and on a veth's GSO skbs: a TCP

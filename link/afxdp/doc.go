@@ -17,6 +17,11 @@
 // backend can serve; a larger one is refused with an *MTUError at Open
 // rather than losing every long frame in the kernel.
 //
+// With Options.PinDir the steering links are pinned on a bpffs and the
+// programs hold (drop) service traffic no socket takes, so a daemon that
+// dies leaves the interfaces dropping, not resetting, its connections, and
+// the next Open adopts the links (pin.go). Close unpins and detaches.
+//
 // Its losses are link.Stats: the sockets' XDP_STATISTICS and transmit
 // failures per queue, and the steering program's per-queue verdicts.
 package afxdp
