@@ -173,15 +173,20 @@ func (w *JournalWriter) take() {
 	}
 }
 
-// Run compacts every CompactEvery, and soon after a segment passes half
+// Start compacts every CompactEvery, and soon after a segment passes half
 // full, until ctx ends or Close; the first compaction comes at once, so
 // what RestoreJournal installed is in this daemon's own snapshot and the
-// predecessor's files can go. Call it once e's workers run.
-func (j *Journal) Run(ctx context.Context, e *Engine) { j.run(ctx, e) }
+// predecessor's files can go. Start it once e's workers run; it returns
+// at once.
+func (j *Journal) Start(ctx context.Context, e *Engine) {
+	j.done.Add(1)
+	go func() {
+		defer j.done.Done()
+		j.run(ctx, e)
+	}()
+}
 
 func (j *Journal) run(ctx context.Context, d dumper) {
-	j.done.Add(1)
-	defer j.done.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last := time.Time{}
@@ -310,10 +315,13 @@ func (j *Journal) Stats() JournalStats {
 	return s
 }
 
-// Close stops Run and, with remove, deletes the journal (a clean stop
+// Close stops the compactions and, with remove, deletes the journal (a clean stop
 // leaves nothing behind); without, the files stay for the next daemon.
-// Call it once the workers have stopped.
+// Call it once the workers have stopped. A nil Journal closes as a no-op.
 func (j *Journal) Close(remove bool) error {
+	if j == nil {
+		return nil
+	}
 	j.closeMu.Lock()
 	defer j.closeMu.Unlock()
 	if j.closed {

@@ -38,15 +38,25 @@ type journalRecord struct {
 // time ran out are skipped. It installs as a sync backup does
 // (InstallSync's rules) without counting in SyncStats.
 func (e *Engine) RestoreJournal(dir string, now time.Time) (RestoreStats, error) {
-	start := time.Now()
-	var st RestoreStats
 	files, err := journalFiles(dir)
 	if os.IsNotExist(err) || (err != nil && !dirExists(dir)) {
-		return st, nil
+		return RestoreStats{}, nil
 	}
 	if err != nil {
-		return st, err
+		return RestoreStats{}, err
 	}
+	return e.restoreFiles(files, now)
+}
+
+// Restore is RestoreJournal of the files a predecessor left in j's
+// directory (OpenJournal found them), not j's own.
+func (j *Journal) Restore(e *Engine, now time.Time) (RestoreStats, error) {
+	return e.restoreFiles(j.stale, now)
+}
+
+func (e *Engine) restoreFiles(files []string, now time.Time) (RestoreStats, error) {
+	start := time.Now()
+	var st RestoreStats
 	var recs []journalRecord
 	for _, p := range files {
 		b, err := os.ReadFile(p)

@@ -154,35 +154,47 @@ func pins(t *testing.T, dir string) []string {
 }
 
 // TestRestartKeepsConnections: SIGKILL `xvs run` during restartFlows long
-// transfers through a DR service and start it again with the same
-// configuration: the steering link stays pinned, its program drops the VIP
-// traffic while no daemon runs (the director's kernel sends no reset), the
-// new daemon adopts the link, and every transfer completes intact. The
-// connection table does not survive yet, so the new daemon picks the flows
-// up with --sloppy and one real server; a SIGTERM afterwards leaves
-// nothing pinned or attached.
+// transfers through a service of three real servers (rr, not sloppy), NAT
+// and DR, and start it again with the same configuration: the steering
+// link stays pinned and its program drops the VIP traffic while no daemon
+// runs (the director's kernel sends no reset), the new daemon adopts the
+// link and restores the connection table from the journal, and every
+// transfer completes intact on its real server. A SIGTERM afterwards
+// leaves nothing pinned, attached or journaled.
 func TestRestartKeepsConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
-	tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, Reals: 1, Name: t.Name()})
+	for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR} {
+		t.Run(mode.String(), func(t *testing.T) { testRestart(t, mode) })
+	}
+}
+
+func testRestart(t *testing.T, mode testnet.Mode) {
+	tl := testnet.NewT(t, testnet.Options{Mode: mode, Reals: 3, Name: t.Name()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := tl.Reals[0].Serve(ctx, testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}}); err != nil {
-		t.Fatal(err)
+	rport := realPort(mode)
+	var reals []string
+	for _, r := range tl.Reals {
+		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", rport)}, UDP: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+		reals = append(reals, fmt.Sprintf("{address: %s, port: %d, method: %s}", r.Addr4, rport, method(mode)))
 	}
 	pinDir := bpffs(t)
 	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
 	cfg := filepath.Join(dir, "xvs.yaml")
-	body := fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: rr, reals: [{address: %s, method: dr}]}\n",
-		tl.VIP4, tl.Reals[0].Addr4)
+	body := fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: rr, reals: [%s]}\n",
+		tl.VIP4, strings.Join(reals, ", "))
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "xvs.sock")
 	start := func() *testnet.Proc {
-		return launch(ctx, t, tl.Director, "run", "-i", tl.Director.Iface, "--config", cfg, "--socket", sock,
-			"--backend", "xdp", "--sloppy", "--pin-dir", pinDir)
+		return launch(ctx, t, tl.Director, "run", "-i", strings.Join(tl.DirectorIfaces, ","), "--config", cfg, "--socket", sock,
+			"--backend", "xdp", "--pin-dir", pinDir, "--state-dir", stateDir)
 	}
 	p := start()
 
@@ -229,8 +241,15 @@ func TestRestartKeepsConnections(t *testing.T) {
 	os.Remove(sock)
 	p = start()
 	up := time.Since(killed)
-	if !strings.Contains(p.Output(), "adopted the steering link") {
-		t.Errorf("the new daemon did not adopt the pinned link:\n%s", p.Output())
+	for _, want := range []string{"adopted the steering link", "connection table restored"} {
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("the new daemon's log lacks %q:\n%s", want, p.Output())
+		}
+	}
+	for _, line := range strings.Split(p.Output(), "\n") {
+		if strings.Contains(line, "connection table restored") {
+			t.Logf("%s", line)
+		}
 	}
 	wg.Wait()
 
@@ -258,6 +277,9 @@ func TestRestartKeepsConnections(t *testing.T) {
 	}
 	if left := pins(t, pinDir); len(left) > 0 {
 		t.Errorf("SIGTERM left pinned: %v", left)
+	}
+	if ents, _ := os.ReadDir(stateDir); len(ents) > 0 {
+		t.Errorf("SIGTERM left a journal in %s: %v", stateDir, ents)
 	}
 }
 

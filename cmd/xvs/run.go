@@ -34,6 +34,7 @@ type runFlags struct {
 	backend  string
 	xdpMode  string
 	pinDir   string // --pin-dir: where the steering links outlive the process; "" for nowhere
+	stateDir string // --state-dir: where the connection journal outlives the process; "" for nowhere
 	socket   string
 	metrics  string
 	capacity int
@@ -56,6 +57,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.backend, "backend", "xdp", "xdp, afpacket or auto")
 	fs.StringVar(&f.xdpMode, "xdp-mode", "auto", "auto, native or generic")
 	fs.StringVar(&f.pinDir, "pin-dir", afxdp.DefaultPinDir, "bpffs directory where the XDP steering stays pinned across a crash or restart (empty: it goes with the process)")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "directory (tmpfs) where the connection table is journaled for the next daemon after a crash (empty: none)")
 	fs.StringVar(&f.socket, "socket", control.SocketPath(), "control socket path")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9100)")
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
@@ -179,10 +181,19 @@ func runCmd(args []string) error {
 	// daemons' switches, so a master can start and stop while it runs.
 	syncd := control.NewSyncDaemons(len(backend.Queues()), control.SyncOptions{Logger: log})
 	defer syncd.Close()
+	// The journal gets what the sync switches get, so the next daemon
+	// finds the table after a crash.
+	journal := openJournal(f.stateDir, len(backend.Queues()), log)
+	defer journal.Close(false) // a failed start keeps the predecessor's files
+	sm := syncMaster(syncd)
+	if journal != nil {
+		sw := sm.Writer
+		sm.Writer = func(i int) forwarder.SyncWriter { return forwarder.TeeSync(sw(i), journal.Writer(i)) }
+	}
 	eng, err := forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
 		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log, VLANs: vlans,
-		Sync: syncMaster(syncd),
+		Sync: sm,
 	})
 	if err != nil {
 		backend.Close()
@@ -208,6 +219,7 @@ func runCmd(args []string) error {
 		eng.Close()
 		return err
 	}
+	restoreJournal(journal, eng, log) // the services are in, the workers not yet running
 	if err := syncd.StartFile(file.Sync, len(file.VRRP) > 0); err != nil {
 		eng.Close()
 		return err
@@ -266,6 +278,9 @@ func runCmd(args []string) error {
 	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(file.Services.Services),
 		"checked", len(file.Health), "socket", f.socket, "vlans", vlanList(vlans))
 	go func() { errc <- eng.Run(ctx) }()
+	if journal != nil {
+		journal.Start(ctx, eng)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -277,6 +292,9 @@ func runCmd(args []string) error {
 	syncd.Close()
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if jerr := journal.Close(true); jerr != nil { // a clean stop leaves no state behind
+		log.Warn("removing the connection journal", "err", jerr)
 	}
 	log.Info("xvs stopped")
 	return err

@@ -238,10 +238,22 @@ func attachedProgramID(ifindex int) (name string, mode Mode, flags int, ok bool,
 	return name, mode, flags, ok, id, nil
 }
 
-// NetnsPinDir is the directory under dir for the calling thread's network
+// NetnsDir is the directory under dir for the calling thread's network
 // namespace: interface names (and indexes) repeat across namespaces, and
-// daemons in different namespaces may share one bpffs.
-func NetnsPinDir(dir string) (string, error) {
+// daemons in different namespaces may share one bpffs or state directory.
+// It is named by the namespace's cookie, which the kernel never reuses
+// while it runs (an inode number, the fallback before Linux 5.14, it
+// does), so a namespace made after another died never finds its files.
+func NetnsDir(dir string) (string, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("network namespace: %w", err)
+	}
+	cookie, cerr := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	unix.Close(fd)
+	if cerr == nil {
+		return filepath.Join(dir, "netns-"+strconv.FormatUint(cookie, 10)), nil
+	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		return "", fmt.Errorf("network namespace: %w", err)

@@ -20,7 +20,7 @@ func preparePins(dir string, ifaces []string) (string, error) {
 	if err := xdpprog.PreparePinDir(dir); err != nil {
 		return "", err
 	}
-	nsDir, err := xdpprog.NetnsPinDir(dir)
+	nsDir, err := xdpprog.NetnsDir(dir)
 	if err != nil {
 		return "", err
 	}
@@ -32,7 +32,7 @@ func preparePins(dir string, ifaces []string) (string, error) {
 // that crashed left behind, for a start with another backend, which the
 // programs would starve. A missing dir holds nothing.
 func ClearPins(dir string) error {
-	nsDir, err := xdpprog.NetnsPinDir(dir)
+	nsDir, err := xdpprog.NetnsDir(dir)
 	if err != nil {
 		return err
 	}
