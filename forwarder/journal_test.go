@@ -306,3 +306,60 @@ func TestJournalLifecycle(t *testing.T) {
 		t.Errorf("a clean Close left %s: %v", dir, err)
 	}
 }
+
+// TestJournalAddAllocs: the worker's journal write allocates nothing, and
+// a benchmark says what it costs.
+func TestJournalAddAllocs(t *testing.T) {
+	j, err := OpenJournal(t.TempDir(), 1, JournalOptions{SegmentSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(true)
+	w := j.Writer(0)
+	c := journalConn(1)
+	now := time.Now()
+	if n := testing.AllocsPerRun(10000, func() { _ = w.Add(&c, now); w.Flush(now, false) }); n != 0 {
+		t.Errorf("%v allocations an entry", n)
+	}
+	jw := w.(*JournalWriter)
+	r := testing.Benchmark(func(b *testing.B) {
+		for i := range b.N {
+			if i&(1<<20-1) == 0 {
+				jw.cur = newSegWriter(jw.cur.seg) // from the start again, never full
+			}
+			if err := w.Add(&c, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	t.Logf("journal Add: %d ns an entry", r.NsPerOp())
+}
+
+// TestJournalRestoreRate: 50 000 journaled connections restore into a
+// fresh engine; the log says how fast.
+func TestJournalRestoreRate(t *testing.T) {
+	const n = 50000
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, 1, JournalOptions{SegmentSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := j.Writer(0)
+	now := time.Now()
+	for i := range n {
+		c := journalConn(i)
+		c.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		if err := w.Add(&c, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.release(false); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newTestEngine(t, testService(service.TCP, vip4, 80, "rr", service.MethodDR, 80, 3))
+	st, err := e.RestoreJournal(dir, time.Now())
+	if err != nil || st.Installed != n {
+		t.Fatalf("restore: %+v %v", st, err)
+	}
+	t.Logf("restored %d entries in %v: %.0f entries/s", st.Installed, st.Took, float64(st.Installed)/st.Took.Seconds())
+}
