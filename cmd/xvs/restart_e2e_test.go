@@ -281,6 +281,9 @@ func testRestart(t *testing.T, mode testnet.Mode) {
 	if ents, _ := os.ReadDir(stateDir); len(ents) > 0 {
 		t.Errorf("SIGTERM left a journal in %s: %v", stateDir, ents)
 	}
+	if t.Failed() {
+		t.Logf("xvs output:\n%s", p.Output())
+	}
 }
 
 // TestRestartOtherBackend: an AF_PACKET daemon started after an AF_XDP one

@@ -277,7 +277,8 @@ func runCmd(args []string) error {
 	rl.Watch(hupCtx, syscall.SIGHUP)
 	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(file.Services.Services),
 		"checked", len(file.Health), "socket", f.socket, "vlans", vlanList(vlans))
-	go func() { errc <- eng.Run(ctx) }()
+	engDone := make(chan struct{}) // closed when Run has returned
+	go func() { errc <- eng.Run(ctx); close(engDone) }()
 	if journal != nil {
 		journal.Start(ctx, eng)
 	}
@@ -293,6 +294,10 @@ func runCmd(args []string) error {
 	if cerr := eng.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
+	// Run closes the engine itself when ctx ends, and a second Close
+	// returns at once while the first is still detaching: wait for it,
+	// or the process exits with its steering links still pinned.
+	<-engDone
 	if jerr := journal.Close(true); jerr != nil { // a clean stop leaves no state behind
 		log.Warn("removing the connection journal", "err", jerr)
 	}
