@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -143,21 +141,7 @@ func TestAdminEndToEnd(t *testing.T) {
 	}
 
 	// /metrics reports the same figures.
-	// The request goes over a socket made inside the director's namespace
-	// (net/http would dial from another thread, outside it).
-	mc, err := dial(l.Director, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:9100"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mc.c.Close()
-	fmt.Fprintf(mc.c, "GET /metrics HTTP/1.0\r\n\r\n")
-	resp, err := http.ReadResponse(mc.r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	body := string(b)
+	body := l.metrics(t)
 	label := fmt.Sprintf(`service="tcp/%s"`, vip)
 	for _, want := range []string{
 		fmt.Sprintf(`xvs_service_connections_total{%s} %d`, label, svc[0]),

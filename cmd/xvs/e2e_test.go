@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -82,6 +84,29 @@ func (l *lab) stats(t *testing.T) control.Stats {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// metrics scrapes the daemon's /metrics (--metrics 127.0.0.1:9100) over a
+// socket made inside the director's namespace: net/http would dial from
+// another thread, outside it.
+func (l *lab) metrics(t *testing.T) string {
+	t.Helper()
+	mc, err := dial(l.Director, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:9100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.c.Close()
+	fmt.Fprintf(mc.c, "GET /metrics HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(mc.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // realPort is where real servers listen for HTTP: NAT maps VIP:80 to it.

@@ -256,16 +256,6 @@ func serveDNS(t *testing.T, h *testnet.Host, rcode byte) {
 	}()
 }
 
-// metrics scrapes the daemon's metrics endpoint.
-func (l *lab) metrics(t *testing.T) string {
-	t.Helper()
-	out, err := l.Director.Run(context.Background(), "curl", "-sf", "http://127.0.0.1:9100/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	return string(out)
-}
-
 // TestHealthFailureReasons: HTTP 503, a digest mismatch, DNS SERVFAIL, a UDP
 // port unreachable and a MISC_CHECK's exit 1 each take their server out,
 // with that reason in xvsadm --checks and in the metrics; a healthy server

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -199,19 +196,7 @@ func TestSyncFromFile(t *testing.T) {
 // director's namespace.
 func syncMetrics(t *testing.T, l *lab) string {
 	t.Helper()
-	mc, err := dial(l.Director, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:9100"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mc.c.Close()
-	fmt.Fprintf(mc.c, "GET /metrics HTTP/1.0\r\n\r\n")
-	resp, err := http.ReadResponse(mc.r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return grepLines(string(b), "xvs_sync_")
+	return grepLines(l.metrics(t), "xvs_sync_")
 }
 
 // TestSyncBackupEndToEnd: xvs run becomes a sync backup by ipvsadm's
