@@ -51,4 +51,11 @@
 // backup's received entries in the table, Engine.DumpSync and SyncDumper
 // write the whole table for a backup that joins late, and
 // Engine.SyncStats counts both sides (sync.go).
+//
+// The same entries keep the table across a crash of the process: a
+// Journal (journal*.go) is a per-worker writer, fed beside the sync
+// writers by TeeSync, that appends them to MAP_SHARED segments under a
+// state directory and compacts them by full dumps; RestoreJournal replays
+// a killed daemon's journal through the backup installer before the
+// workers run (restore.go).
 package forwarder
