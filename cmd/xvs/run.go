@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,12 +16,9 @@ import (
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
-	"github.com/xvs-project/xvs/health"
-	"github.com/xvs-project/xvs/health/pathprobe"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/afxdp"
 	"github.com/xvs-project/xvs/link/backends"
-	"github.com/xvs-project/xvs/service"
 )
 
 type runFlags struct {
@@ -130,8 +124,7 @@ func servedVLANs(f *runFlags, ifindexes []int) ([]forwarder.VLAN, error) {
 	return vs, nil
 }
 
-// runCmd validates everything it can before touching any interface, so a bad
-// flag, interface or config leaves nothing attached.
+// runCmd runs `xvs run` until SIGINT or SIGTERM (see daemon).
 func runCmd(args []string) error {
 	f, err := parseRunFlags(args)
 	if err != nil {
@@ -139,170 +132,11 @@ func runCmd(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	raiseFileLimit(log)
-	file := &control.File{Services: &service.Config{}}
-	if f.config != "" {
-		if file, err = control.ReadFile(f.config, f.format); err != nil {
-			return err
-		}
-	}
-	names := strings.Split(f.ifaces, ",")
-	var ifindexes []int
-	for _, n := range names {
-		l, err := netlink.LinkByName(n)
-		if err != nil {
-			return fmt.Errorf("interface %q: no such interface", n)
-		}
-		ifindexes = append(ifindexes, l.Attrs().Index)
-	}
-
-	vlans, err := servedVLANs(f, ifindexes)
+	d, err := startDaemon(f, log)
 	if err != nil {
 		return err
 	}
-	// The router also knows routes through the VLAN devices: a next hop
-	// there leaves the parent tagged.
-	routed := slices.Clone(ifindexes)
-	for _, v := range vlans {
-		if v.Ifindex > 0 {
-			routed = append(routed, v.Ifindex)
-		}
-	}
-
-	backend, err := openBackend(f, names, log)
-	if err != nil {
-		return err
-	}
-	router, err := forwarder.NewNetlinkRouter(routed, log)
-	if err != nil {
-		backend.Close()
-		return err
-	}
-	// Connection sync: the engine's workers write through the sync
-	// daemons' switches, so a master can start and stop while it runs.
-	syncd := control.NewSyncDaemons(len(backend.Queues()), control.SyncOptions{Logger: log})
-	defer syncd.Close()
-	// The journal gets what the sync switches get, so the next daemon
-	// finds the table after a crash.
-	journal := openJournal(f.stateDir, len(backend.Queues()), log)
-	defer journal.Close(false) // a failed start keeps the predecessor's files
-	sm := syncMaster(syncd)
-	if journal != nil {
-		sw := sm.Writer
-		sm.Writer = func(i int) forwarder.SyncWriter { return forwarder.TeeSync(sw(i), journal.Writer(i)) }
-	}
-	eng, err := forwarder.New(forwarder.Options{
-		Backend: backend, Router: router,
-		TableCapacity: f.capacity, Sloppy: f.sloppy, ConnReuse: f.reuse, Logger: log, VLANs: vlans,
-		Sync: sm,
-	})
-	if err != nil {
-		backend.Close()
-		return err
-	}
-	syncd.Attach(syncEngine{eng})
-
-	// The Supervisor installs the file with the real servers its checks
-	// let in, and keeps them there as the checks decide.
-	var prober *pathprobe.Prober
-	if len(f.probeAddrs) > 0 {
-		if prober, err = pathprobe.Open(pathprobe.Options{Interface: f.probeIface, Addresses: f.probeAddrs, Logger: log}); err != nil {
-			eng.Close()
-			return err
-		}
-		defer prober.Close()
-	}
-	hm := control.NewHealthMetrics(nil)
-	sup := control.NewSupervisor(eng, control.SupervisorOptions{Health: health.Options{Logger: log, Observe: hm.Observe},
-		Route: probeRouter(prober, log)})
-	hm.SetStatus(sup.Status)
-	if err := sup.Install(file); err != nil {
-		eng.Close()
-		return err
-	}
-	restoreJournal(journal, eng, log) // the services are in, the workers not yet running
-	if err := syncd.StartFile(file.Sync, len(file.VRRP) > 0); err != nil {
-		eng.Close()
-		return err
-	}
-	roles, err := control.StartRoles(file.VRRP, control.RolesOptions{Logger: log, OnState: syncd.OnVRRPState})
-	if err != nil {
-		syncd.Close()
-		eng.Close()
-		return err
-	}
-
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer cancel()
-	// The socket's reload request and SIGHUP both reload through rl: the
-	// file is installed whole or not at all, and the served VLANs are
-	// relearnt on the way, so a VLAN device added since start is served.
-	rl := &control.Reloader{Path: f.config, Format: f.format, Engine: eng, Supervisor: sup, Logger: log, Installed: func(nf *control.File) {
-		if !control.SameVRRP(file.VRRP, nf.VRRP) {
-			log.Warn("vrrp_instance changes take effect when xvs restarts; the running instances are unchanged")
-		}
-		if !control.SameSync(file.Sync, nf.Sync) {
-			log.Warn("sync daemon changes in the file take effect when xvs restarts (or use xvsadm --start-daemon/--stop-daemon)")
-		}
-	}, Prepare: func() {
-		if vs, err := servedVLANs(f, ifindexes); err != nil {
-			log.Error("relearning VLANs; served VLANs unchanged", "err", err)
-		} else if err := eng.SetVLANs(vs); err != nil {
-			log.Error("served VLANs unchanged", "err", err)
-		}
-	}}
-	errc := make(chan error, 3)
-	supDone := make(chan struct{})
-	go func() { sup.Run(ctx); close(supDone) }()
-	srv := control.NewServer(eng, control.WithReload(rl.Reload), control.WithChecks(sup.Report),
-		control.WithVRRP(roles.Status), control.WithSync(syncd), control.WithLogger(log))
-	ln, err := control.Listen(f.socket)
-	if err != nil {
-		cancel()
-		roles.Stop()
-		<-supDone
-		eng.Close()
-		return err
-	}
-	go func() { errc <- srv.ServeListener(ctx, ln) }()
-	if f.metrics != "" {
-		go func() {
-			errc <- control.ServeMetrics(ctx, f.metrics, eng, control.WithMetricsLogger(log), control.WithCollector(hm),
-				control.WithCollector(control.NewSyncMetrics(syncd.Status)), control.WithCollector(control.NewVRRPMetrics(roles.Status)))
-		}()
-	}
-	// SIGHUP is watched until runCmd returns, after the engine has closed,
-	// so one that comes while xvs shuts down cannot end it half-way.
-	hupCtx, stopHup := context.WithCancel(context.Background())
-	defer stopHup()
-	rl.Watch(hupCtx, syscall.SIGHUP)
-	log.Info("xvs running", "interfaces", f.ifaces, "backend", f.backend, "services", len(file.Services.Services),
-		"checked", len(file.Health), "socket", f.socket, "vlans", vlanList(vlans))
-	engDone := make(chan struct{}) // closed when Run has returned
-	go func() { errc <- eng.Run(ctx); close(engDone) }()
-	if journal != nil {
-		journal.Start(ctx, eng)
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	cancel()
-	roles.Stop() // masters hand over (priority 0) while the engine still forwards
-	<-supDone    // the checks stop (and omega scripts run) before the engine goes
-	// The sync master's last messages go out before the engine stops.
-	syncd.Close()
-	if cerr := eng.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	// Run closes the engine itself when ctx ends, and a second Close
-	// returns at once while the first is still detaching: wait for it,
-	// or the process exits with its steering links still pinned.
-	<-engDone
-	if jerr := journal.Close(true); jerr != nil { // a clean stop leaves no state behind
-		log.Warn("removing the connection journal", "err", jerr)
-	}
-	log.Info("xvs stopped")
-	return err
+	return d.serve()
 }
 
 // openBackend opens the --backend chosen (backends.Open logs what "auto"

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xvs-project/xvs/control"
+	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/health"
+	"github.com/xvs-project/xvs/health/pathprobe"
+	"github.com/xvs-project/xvs/service"
+)
+
+// daemon is one `xvs run`: the engine and everything the control plane
+// runs beside it. start builds it in order and, on a failure, takes down
+// what it had built (undo); serve runs it until a signal, then stops it in
+// the order a handover needs.
+type daemon struct {
+	f    *runFlags
+	log  *slog.Logger
+	file *control.File
+
+	ifindexes []int
+	vlans     []forwarder.VLAN
+
+	eng     *forwarder.Engine
+	syncd   *control.SyncDaemons
+	journal *forwarder.Journal
+	prober  *pathprobe.Prober
+	health  *control.HealthMetrics
+	sup     *control.Supervisor
+	roles   *control.Roles
+
+	// undo holds the cleanups of what start built, last first.
+	undo []func()
+}
+
+// push records a cleanup for a failed start.
+func (d *daemon) push(fn func()) { d.undo = append(d.undo, fn) }
+
+// unwind runs the cleanups, last first.
+func (d *daemon) unwind() {
+	for i := len(d.undo) - 1; i >= 0; i-- {
+		d.undo[i]()
+	}
+	d.undo = nil
+}
+
+// startDaemon validates everything it can before touching any interface,
+// so a bad flag, interface or config leaves nothing attached; a later
+// failure takes down what was built.
+func startDaemon(f *runFlags, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{f: f, log: log, file: &control.File{Services: &service.Config{}}}
+	if f.config != "" {
+		if d.file, err = control.ReadFile(f.config, f.format); err != nil {
+			return nil, err
+		}
+	}
+	names := strings.Split(f.ifaces, ",")
+	for _, n := range names {
+		l, err := netlink.LinkByName(n)
+		if err != nil {
+			return nil, fmt.Errorf("interface %q: no such interface", n)
+		}
+		d.ifindexes = append(d.ifindexes, l.Attrs().Index)
+	}
+	if d.vlans, err = servedVLANs(f, d.ifindexes); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.unwind()
+		}
+	}()
+	if err = d.startEngine(names); err != nil {
+		return nil, err
+	}
+	if err = d.startControlPlane(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// startEngine opens the backend and builds the engine, its workers writing
+// through the sync daemons' switches (so a master can start and stop while
+// it runs) and into the journal (so the next daemon finds the table after
+// a crash).
+func (d *daemon) startEngine(names []string) error {
+	// The router also knows routes through the VLAN devices: a next hop
+	// there leaves the parent tagged.
+	routed := slices.Clone(d.ifindexes)
+	for _, v := range d.vlans {
+		if v.Ifindex > 0 {
+			routed = append(routed, v.Ifindex)
+		}
+	}
+	backend, err := openBackend(d.f, names, d.log)
+	if err != nil {
+		return err
+	}
+	router, err := forwarder.NewNetlinkRouter(routed, d.log)
+	if err != nil {
+		backend.Close()
+		return err
+	}
+	d.syncd = control.NewSyncDaemons(len(backend.Queues()), control.SyncOptions{Logger: d.log})
+	d.push(func() { d.syncd.Close() })
+	d.journal = openJournal(d.f.stateDir, len(backend.Queues()), d.log)
+	d.push(func() { d.journal.Close(false) }) // a failed start keeps the predecessor's files
+	sm := syncMaster(d.syncd)
+	if d.journal != nil {
+		sw := sm.Writer
+		sm.Writer = func(i int) forwarder.SyncWriter { return forwarder.TeeSync(sw(i), d.journal.Writer(i)) }
+	}
+	d.eng, err = forwarder.New(forwarder.Options{
+		Backend: backend, Router: router,
+		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
+		Sync: sm,
+	})
+	if err != nil {
+		backend.Close()
+		return err
+	}
+	d.push(func() { d.eng.Close() })
+	d.syncd.Attach(syncEngine{d.eng})
+	return nil
+}
+
+// startControlPlane installs the file: the Supervisor puts in the real
+// servers its checks let in (routing path-true probes first) and keeps
+// them there as the checks decide; then the journaled table is restored,
+// and the sync daemons and VRRP instances start.
+func (d *daemon) startControlPlane() (err error) {
+	if len(d.f.probeAddrs) > 0 {
+		d.prober, err = pathprobe.Open(pathprobe.Options{Interface: d.f.probeIface, Addresses: d.f.probeAddrs, Logger: d.log})
+		if err != nil {
+			return err
+		}
+		d.push(func() { d.prober.Close() })
+	}
+	d.health = control.NewHealthMetrics(nil)
+	d.sup = control.NewSupervisor(d.eng, control.SupervisorOptions{Health: health.Options{Logger: d.log, Observe: d.health.Observe},
+		Route: probeRouter(d.prober, d.log)})
+	d.health.SetStatus(d.sup.Status)
+	if err := d.sup.Install(d.file); err != nil {
+		return err
+	}
+	d.push(d.stopChecks)
+	restoreJournal(d.journal, d.eng, d.log) // the services are in, the workers not yet running
+	if err := d.syncd.StartFile(d.file.Sync, len(d.file.VRRP) > 0); err != nil {
+		return err
+	}
+	d.roles, err = control.StartRoles(d.file.VRRP, control.RolesOptions{Logger: d.log, OnState: d.syncd.OnVRRPState})
+	if err != nil {
+		return err
+	}
+	d.push(d.roles.Stop)
+	return nil
+}
+
+// stopChecks ends the Supervisor's checks of a daemon that never served.
+func (d *daemon) stopChecks() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.sup.Run(ctx)
+}
+
+// reloader reloads the file on SIGHUP and the socket's request: whole or
+// not at all, the served VLANs relearnt on the way (a VLAN device added
+// since start is served); VRRP and sync changes wait for a restart.
+func (d *daemon) reloader() *control.Reloader {
+	return &control.Reloader{Path: d.f.config, Format: d.f.format, Engine: d.eng, Supervisor: d.sup, Logger: d.log,
+		Installed: func(nf *control.File) {
+			if !control.SameVRRP(d.file.VRRP, nf.VRRP) {
+				d.log.Warn("vrrp_instance changes take effect when xvs restarts; the running instances are unchanged")
+			}
+			if !control.SameSync(d.file.Sync, nf.Sync) {
+				d.log.Warn("sync daemon changes in the file take effect when xvs restarts (or use xvsadm --start-daemon/--stop-daemon)")
+			}
+		},
+		Prepare: func() {
+			if vs, err := servedVLANs(d.f, d.ifindexes); err != nil {
+				d.log.Error("relearning VLANs; served VLANs unchanged", "err", err)
+			} else if err := d.eng.SetVLANs(vs); err != nil {
+				d.log.Error("served VLANs unchanged", "err", err)
+			}
+		}}
+}
+
+// serve runs the daemon until SIGINT or SIGTERM (or a server fails), then
+// stops it: VRRP masters hand over (priority 0) while the engine still
+// forwards, the checks stop (omega scripts run), the sync master's last
+// messages go out, the engine detaches, and a clean stop removes the
+// journal.
+func (d *daemon) serve() (err error) {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	ln, err := control.Listen(d.f.socket)
+	if err != nil {
+		d.unwind()
+		return err
+	}
+	d.undo = nil // from here on, the stop below takes everything down
+	rl := d.reloader()
+	errc := make(chan error, 3)
+	supDone := make(chan struct{})
+	go func() { d.sup.Run(ctx); close(supDone) }()
+	srv := control.NewServer(d.eng, control.WithReload(rl.Reload), control.WithChecks(d.sup.Report),
+		control.WithVRRP(d.roles.Status), control.WithSync(d.syncd), control.WithLogger(d.log))
+	go func() { errc <- srv.ServeListener(ctx, ln) }()
+	if d.f.metrics != "" {
+		go func() {
+			errc <- control.ServeMetrics(ctx, d.f.metrics, d.eng, control.WithMetricsLogger(d.log),
+				control.WithCollector(d.health), control.WithCollector(control.NewSyncMetrics(d.syncd.Status)),
+				control.WithCollector(control.NewVRRPMetrics(d.roles.Status)))
+		}()
+	}
+	// SIGHUP is watched until serve returns, after the engine has closed,
+	// so one that comes while xvs shuts down cannot end it half-way.
+	hupCtx, stopHup := context.WithCancel(context.Background())
+	defer stopHup()
+	rl.Watch(hupCtx, syscall.SIGHUP)
+	d.log.Info("xvs running", "interfaces", d.f.ifaces, "backend", d.f.backend, "services", len(d.file.Services.Services),
+		"checked", len(d.file.Health), "socket", d.f.socket, "vlans", vlanList(d.vlans))
+	engDone := make(chan struct{}) // closed when Run has returned
+	go func() { errc <- d.eng.Run(ctx); close(engDone) }()
+	if d.journal != nil {
+		d.journal.Start(ctx, d.eng)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	d.roles.Stop()
+	<-supDone
+	d.syncd.Close()
+	if cerr := d.eng.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	// Run closes the engine itself when ctx ends, and a second Close
+	// returns at once while the first is still detaching: wait for it,
+	// or the process exits with its steering links still pinned.
+	<-engDone
+	if d.prober != nil {
+		d.prober.Close()
+	}
+	if jerr := d.journal.Close(true); jerr != nil { // a clean stop leaves no state behind
+		d.log.Warn("removing the connection journal", "err", jerr)
+	}
+	d.log.Info("xvs stopped")
+	return err
+}
