@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,9 +160,23 @@ func startLab(t *testing.T, mode testnet.Mode, backend string) *lab {
 		serve: testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(mode))}, UDP: []string{":53"}}})
 }
 
-// launch starts xvs with args on host h and waits until it serves.
+// stateDirs holds each test's --state-dir, so a daemon a test restarts
+// finds its predecessor's journal.
+var stateDirs sync.Map // *testing.T -> string
+
+// launch starts xvs with args on host h and waits until it serves. Unless
+// args name one, the daemon's --state-dir is the test's own, so a daemon
+// the test kills leaves nothing in the host's /run/xvs.
 func launch(ctx context.Context, t *testing.T, h *testnet.Host, args ...string) *testnet.Proc {
 	t.Helper()
+	if !slices.Contains(args, "--state-dir") {
+		dir, ok := stateDirs.Load(t)
+		if !ok {
+			dir, _ = stateDirs.LoadOrStore(t, t.TempDir())
+			t.Cleanup(func() { stateDirs.Delete(t) })
+		}
+		args = append(args, "--state-dir", dir.(string))
+	}
 	p, err := h.Start(ctx, xvsBinary(t), args...)
 	if err != nil {
 		t.Fatal(err)
