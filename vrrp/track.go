@@ -2,14 +2,13 @@ package vrrp
 
 import (
 	"context"
-	"os/exec"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/internal/netns"
 )
 
@@ -81,19 +80,14 @@ func (t *tracker) linkUp(name string) bool {
 	return f&unix.IFF_UP != 0 && f&unix.IFF_RUNNING != 0
 }
 
-// runScript runs argv in the instance's namespace within timeout; a script
-// still running then is killed with its process group and counts as a
-// failure.
+// runScript runs argv in the instance's namespace within timeout, as a
+// MISC_CHECK runs (health.Exec): exit status 0 passes, and a script still
+// running then is killed with its process group and fails.
 func (t *tracker) runScript(ctx context.Context, argv []string, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := netns.Do(t.s.in.NetNS, cmd.Start); err != nil {
-		return false
-	}
-	return cmd.Wait() == nil
+	e := health.Exec{Command: argv, Enter: health.InNetns(t.s.in.NetNS)}
+	return e.Check(ctx).OK
 }
 
 // scriptResult is one run of script i.
