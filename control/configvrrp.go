@@ -79,14 +79,8 @@ func (p *parser) vrrp(f *File) error {
 	for _, w := range kc.Warnings {
 		f.Warnings = append(f.Warnings, w.String())
 	}
-	for _, v := range kc.VRRPInstances {
-		in := VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()}
-		if in.Tracks, err = v.Tracks(kc.VRRPScripts); err != nil {
-			return err
-		}
-		f.VRRP = append(f.VRRP, in)
-	}
-	return nil
+	f.VRRP, err = vrrpInstances(kc)
+	return err
 }
 
 // vrrpStmt turns one key and its value into a keepalived statement; ok is

@@ -32,13 +32,26 @@ func parseKeepalivedFile(path string, data []byte) (*File, error) {
 			return nil, err
 		}
 	}
-	for _, v := range kc.VRRPInstances {
-		in := VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()}
-		if in.Tracks, err = v.Tracks(kc.VRRPScripts); err != nil {
-			return nil, err
-		}
-		f.VRRP = append(f.VRRP, in)
+	if f.VRRP, err = vrrpInstances(kc); err != nil {
+		return nil, err
 	}
 	keepalivedSync(f, kc.Global.SyncDaemon)
 	return f, nil
+}
+
+// vrrpInstances maps kc's vrrp_instances onto what the daemon runs: the
+// instance with global_defs' defaults, its notify scripts, and its
+// tracking over kc's vrrp_scripts. Both formats read their instances
+// through it.
+func vrrpInstances(kc *keepalived.Config) ([]VRRPInstance, error) {
+	var out []VRRPInstance
+	for _, v := range kc.VRRPInstances {
+		in := VRRPInstance{Instance: v.Instance(kc.Global), Scripts: v.Scripts()}
+		var err error
+		if in.Tracks, err = v.Tracks(kc.VRRPScripts); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
