@@ -272,9 +272,7 @@ func checksTarget(res *Results) TargetCheck {
 		if l.Load != load64x10k || l.PerRound.N == 0 {
 			continue
 		}
-		tc.Measured = fmt.Sprintf("%s same-round (%s vs %s Mpps)", formatRatio(l.PerRound),
-			formatNum(l.With.Median/1e6, 3), formatNum(l.Without.Median/1e6, 3))
-		tc.Status = status(l.PerRound.Median >= 0.95)
+		judgeSameRound(&tc, l.PerRound, l.With.Median, l.Without.Median)
 	}
 	return tc
 }

@@ -234,8 +234,7 @@ func syncTarget(res *Results) TargetCheck {
 	}
 	tc.Target = fmt.Sprintf("a sync master at %s new connections/s does not lower xvs NAT forwarding: on ≥ 95 %% of off, %s",
 		formatNum(s.NewConns.Median, 0), s.Load)
-	tc.Measured = fmt.Sprintf("%s same-round (%s vs %s Mpps)", formatRatio(s.PerRound), formatNum(s.On.Median/1e6, 3), formatNum(s.Off.Median/1e6, 3))
-	tc.Status = status(s.PerRound.Median >= 0.95)
+	judgeSameRound(&tc, s.PerRound, s.On.Median, s.Off.Median)
 	return tc
 }
 

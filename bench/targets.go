@@ -63,6 +63,19 @@ func status(ok bool) string {
 	return NotMet
 }
 
+// sameRoundBar is the bar of the targets that pair a variant of a
+// scenario with the scenario itself in each round (health checks on ÷ off,
+// sync on ÷ off): the run's own noise floor, as its other same-machine
+// ratios are held to.
+const sameRoundBar = 0.95
+
+// judgeSameRound fills tc from the variant's same-round ratios perRound and
+// both sides' median rates (packets/s).
+func judgeSameRound(tc *TargetCheck, perRound Summary, variant, base float64) {
+	tc.Measured = fmt.Sprintf("%s same-round (%s vs %s Mpps)", formatRatio(perRound), formatNum(variant/1e6, 3), formatNum(base/1e6, 3))
+	tc.Status = status(perRound.Median >= sameRoundBar)
+}
+
 // EvaluateTargets checks the run against the project's targets. A target
 // whose figures are missing (xvs unavailable, scenario skipped) is NA.
 func EvaluateTargets(res *Results) []TargetCheck {
