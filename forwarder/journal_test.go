@@ -224,26 +224,7 @@ func testJournalRestore(t *testing.T, m service.Method, compact bool) {
 	if got := e2.SyncStats(); got.Received != 0 {
 		t.Errorf("a restore counts as %d sync entries received", got.Received)
 	}
-	want := conntrack.StateCloseWait
-	if m != service.MethodNAT {
-		want = conntrack.StateFinWait
-	}
-	for i := range n {
-		k := conntrack.Key{Kind: conntrack.KindConn}
-		k.Src, k.Dst = clientOf(i).As16(), vip4.As16()
-		k.SrcPort, k.DstPort, k.Proto = uint16(20000+i), 80, 6
-		c := e2.table.Lookup(&k)
-		if c == nil {
-			t.Fatalf("connection %d not restored", i)
-		}
-		w := conntrack.StateEstablished
-		if i < 100 {
-			w = want
-		}
-		if c.State() != w {
-			t.Fatalf("connection %d restored %v, want %v", i, c.State(), w)
-		}
-	}
+	checkConnStates(t, e2, n, m, "after the restore")
 	var mid [][]byte
 	for i := 100; i < n; i++ {
 		mid = append(mid, buildFrame(t, pkt{src: clientOf(i), dst: vip4, sport: uint16(20000 + i), dport: 80, ack: true, payload: 100}))

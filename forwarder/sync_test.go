@@ -126,6 +126,34 @@ func (b *syncBackup) waitInstalled(t *testing.T, before SyncStats, n int) SyncSt
 	}
 }
 
+// checkConnStates checks e's table for the n test connections of clientOf
+// to vip4:80 after the first 100 saw a client's FIN: those are CLOSE_WAIT
+// where replies pass (NAT) and FIN_WAIT otherwise, the rest ESTABLISHED.
+// where says whose table it is, for the failure.
+func checkConnStates(t *testing.T, e *Engine, n int, m service.Method, where string) {
+	t.Helper()
+	fin := conntrack.StateCloseWait
+	if m != service.MethodNAT {
+		fin = conntrack.StateFinWait
+	}
+	for i := range n {
+		k := conntrack.Key{Kind: conntrack.KindConn}
+		k.Src, k.Dst = clientOf(i).As16(), vip4.As16()
+		k.SrcPort, k.DstPort, k.Proto = uint16(20000+i), 80, 6
+		c := e.table.Lookup(&k)
+		if c == nil {
+			t.Fatalf("connection %d missing %s", i, where)
+		}
+		want := conntrack.StateEstablished
+		if i < 100 {
+			want = fin
+		}
+		if c.State() != want {
+			t.Fatalf("connection %d %s: %v, want %v", i, where, c.State(), want)
+		}
+	}
+}
+
 func clientOf(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}) }
 
 // realOfFrame is which test real server a forwarded frame goes to (its
@@ -247,26 +275,7 @@ func testSyncFailover(t *testing.T, m service.Method) {
 	run(master, mem, fins...)
 	wr.Flush(time.Now(), true)
 	backup.waitInstalled(t, before, 100)
-	want := conntrack.StateCloseWait // a client's FIN where replies pass (NAT)
-	if m != service.MethodNAT {
-		want = conntrack.StateFinWait
-	}
-	for i := 0; i < n; i++ {
-		k := conntrack.Key{Kind: conntrack.KindConn}
-		k.Src, k.Dst = clientOf(i).As16(), vip4.As16()
-		k.SrcPort, k.DstPort, k.Proto = uint16(20000+i), 80, 6
-		c := backup.e.table.Lookup(&k)
-		if c == nil {
-			t.Fatalf("connection %d missing on the backup", i)
-		}
-		w := conntrack.StateEstablished
-		if i < 100 {
-			w = want
-		}
-		if c.State() != w {
-			t.Fatalf("connection %d on the backup: %v, want %v", i, c.State(), w)
-		}
-	}
+	checkConnStates(t, backup.e, n, m, "on the backup")
 	if backup.out.n != 0 {
 		t.Errorf("the backup synced %d of the connections it installed", backup.out.n)
 	}
