@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -119,6 +118,3 @@ func SameVRRP(a, b []VRRPInstance) bool {
 	}
 	return true
 }
-
-// ErrNoRoles is the answer to a VRRP request of a daemon that runs none.
-var ErrNoRoles = errors.New("no VRRP instances are configured")

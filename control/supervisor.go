@@ -281,8 +281,8 @@ func (s *Supervisor) Report() ChecksReport {
 }
 
 // Settle waits until the queued decisions have been applied or timeout has
-// passed, and says which; tests and the daemon's start use it to see the
-// first pool installed.
+// passed, and says which: a library program (or a test) that must see the
+// pool the checks decided in its engine before it goes on.
 func (s *Supervisor) Settle(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
