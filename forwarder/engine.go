@@ -10,6 +10,7 @@ import (
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/flow"
+	"github.com/xvs-project/xvs/internal/cpuset"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/service"
 )
@@ -44,6 +45,11 @@ type Options struct {
 	// Sync, if set, makes the engine a connection-sync master (see
 	// SyncMaster); a backup needs nothing here (see InstallSync).
 	Sync *SyncMaster
+	// WorkerCPUs, if set, pins the worker of queue i to CPU
+	// WorkerCPUs[i % len] (each on a locked thread of its own), so a
+	// busy-polling worker has its core and the rest of the process stays
+	// off it (see internal/cpuset). Empty: the Go scheduler places them.
+	WorkerCPUs []int
 }
 
 // Engine is the forwarding engine: workers per queue, the connection table,
@@ -113,6 +119,9 @@ func New(opts Options) (*Engine, error) {
 	if e.router == nil {
 		return nil, errors.New("forwarder: no router")
 	}
+	if err := cpuset.Set(opts.WorkerCPUs).CheckAllowed(); err != nil {
+		return nil, fmt.Errorf("worker CPUs: %w", err)
+	}
 	if err := e.SetVLANs(opts.VLANs); err != nil {
 		return nil, err
 	}
@@ -141,10 +150,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, w := range e.workers {
+	for i, w := range e.workers {
 		e.done.Add(1)
 		go func(w *worker) {
 			defer e.done.Done()
+			if cpus := e.opts.WorkerCPUs; len(cpus) > 0 {
+				cpu := cpus[i%len(cpus)]
+				if err := cpuset.PinThread(cpuset.Set{cpu}); err != nil {
+					e.log.Error("worker runs unpinned", "queue", i, "cpu", cpu, "err", err)
+				}
+			}
 			w.run(e.stop)
 		}(w)
 	}

@@ -74,6 +74,9 @@ func startDaemon(f *runFlags, log *slog.Logger) (_ *daemon, err error) {
 	if d.vlans, err = servedVLANs(f, d.ifindexes); err != nil {
 		return nil, err
 	}
+	if err = placeThreads(f, log); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			d.unwind()
@@ -122,7 +125,7 @@ func (d *daemon) startEngine(names []string) error {
 	d.eng, err = forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
 		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
-		Sync: sm,
+		Sync: sm, WorkerCPUs: d.f.workerCPUs,
 	})
 	if err != nil {
 		backend.Close()

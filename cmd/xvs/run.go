@@ -16,6 +16,7 @@ import (
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
+	"github.com/xvs-project/xvs/internal/cpuset"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/afxdp"
 	"github.com/xvs-project/xvs/link/backends"
@@ -39,6 +40,10 @@ type runFlags struct {
 	// from (--probe-address, --probe-interface).
 	probeAddrs []netip.Prefix
 	probeIface string
+	// workerCPUs and controlCPUs place the daemon's threads (--worker-cpus,
+	// --control-cpus; see placeThreads).
+	workerCPUs  cpuset.Set
+	controlCPUs cpuset.Set
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -59,6 +64,8 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	reuseMode := fs.Int("conn-reuse-mode", 1, "IPVS's net.ipv4.vs.conn_reuse_mode: 0, 1 or 2")
 	probeAddrs := fs.String("probe-address", "", "addresses on the director's subnet for path-true DR/TUN checks, comma separated (one per family)")
 	fs.StringVar(&f.probeIface, "probe-interface", "", "interface path-true checks leave by (default: the first of -i)")
+	workerCPUs := fs.String("worker-cpus", "", "CPUs the queues' workers are pinned to, one each in turn (e.g. 1-3; empty: unpinned)")
+	controlCPUs := fs.String("control-cpus", "", "CPUs for everything else: checks, VRRP, sync, metrics, the Go runtime (default with --worker-cpus: the other CPUs)")
 	vlans := fs.String("vlan", "", "VLAN IDs to serve on every interface, comma separated (VLAN devices of the interfaces are served anyway)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -92,6 +99,12 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	}
 	if f.probeIface == "" {
 		f.probeIface, _, _ = strings.Cut(f.ifaces, ",")
+	}
+	if f.workerCPUs, err = parseCPUFlag("--worker-cpus", *workerCPUs); err != nil {
+		return nil, err
+	}
+	if f.controlCPUs, err = parseCPUFlag("--control-cpus", *controlCPUs); err != nil {
+		return nil, err
 	}
 	if *vlans != "" {
 		for _, v := range strings.Split(*vlans, ",") {

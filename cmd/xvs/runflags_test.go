@@ -33,3 +33,31 @@ func TestConnReuseModeFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUFlags: --worker-cpus and --control-cpus take CPU lists and refuse
+// a malformed list or a CPU the process may not use, naming the flag.
+func TestCPUFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args            []string
+		worker, control string
+		err             string
+	}{
+		{args: nil},
+		{args: []string{"--worker-cpus", "0", "--control-cpus", "0"}, worker: "0", control: "0"},
+		{args: []string{"--worker-cpus", "0-0,0"}, worker: "0"},
+		{args: []string{"--worker-cpus", "1-0"}, err: `run: --worker-cpus: cpu list "1-0": range 1-0 runs backwards`},
+		{args: []string{"--control-cpus", "x"}, err: `run: --control-cpus: cpu list "x": bad CPU number "x"`},
+		{args: []string{"--worker-cpus", "1000"}, err: "run: --worker-cpus 1000: CPU 1000 is not one this process may run on"},
+	} {
+		f, err := parseRunFlags(append([]string{"-i", "lo"}, tc.args...))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || f.workerCPUs.String() != tc.worker || f.controlCPUs.String() != tc.control {
+			t.Errorf("%v: %v, workers %q control %q; want %q %q", tc.args, err, f.workerCPUs, f.controlCPUs, tc.worker, tc.control)
+		}
+	}
+}

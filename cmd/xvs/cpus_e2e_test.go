@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xvs-project/xvs/internal/cpuset"
+	"github.com/xvs-project/xvs/internal/testnet"
+)
+
+// TestPinnedThreads: with --worker-cpus and --control-cpus the workers run
+// on threads of their own CPU and every other thread of the daemon on the
+// control CPUs, and the service works as without them.
+func TestPinnedThreads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	cpus, err := cpuset.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cpus) < 2 {
+		t.Skip("needs two CPUs") // CI's machines have two
+	}
+	worker, control := cpus[len(cpus)-1], cpus[0]
+	l := startWith(t, setup{mode: testnet.NAT, backend: "xdp", config: config,
+		serve: testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(testnet.NAT))}, UDP: []string{":53"}},
+		args:  []string{"--worker-cpus", fmt.Sprint(worker), "--control-cpus", fmt.Sprint(control)}})
+	checkService(t, l, l.VIP4)
+	masks := threadMasks(t, daemonPID(t, l.sock))
+	workers := 0
+	for tid, m := range masks {
+		switch m {
+		case fmt.Sprint(worker):
+			workers++
+		case fmt.Sprint(control):
+		default:
+			t.Errorf("thread %s on CPUs %s, want %d (control) or %d (worker)", tid, m, control, worker)
+		}
+	}
+	if workers == 0 {
+		t.Errorf("no thread on the worker CPU %d: %v", worker, masks)
+	}
+	if !strings.Contains(l.xvs.Output(), "threads placed") {
+		t.Errorf("no log line says where the threads went:\n%s", l.xvs.Output())
+	}
+}
+
+// daemonPID finds the xvs run serving sock.
+func daemonPID(t *testing.T, sock string) string {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && args[1] == "run" && strings.Contains(string(b), "\x00"+sock+"\x00") {
+			return filepath.Base(filepath.Dir(p))
+		}
+	}
+	t.Fatalf("no xvs run serving %s", sock)
+	return ""
+}
+
+// threadMasks reads each thread's CPU list.
+func threadMasks(t *testing.T, pid string) map[string]string {
+	ents, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				masks[e.Name()] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return masks
+}
