@@ -212,6 +212,30 @@ func TestHealthChecks(t *testing.T) {
 	if tc := checksTarget(res); tc.Status != NotMet {
 		t.Errorf("target at a 0.89 same-round median: %+v", tc)
 	}
+	// A pinned run is judged on the workers' capacity, not on the delivered
+	// rate the generator set: here the checks halve what the generator
+	// offers (and so what is delivered) while the workers' CPU per frame
+	// is 600 ns with and 610 ns without in round 1, 620 and 600 in round 2.
+	for i, ns := range []float64{610, 600, 600, 620} { // trials 0..3: without, with, without, with
+		res.Trials[i].WorkerCPU = time.Duration(ns * float64(res.Trials[i].Delivered))
+	}
+	res.Trials[1].Delivered, res.Trials[3].Delivered = 0.5e6, 0.7e6
+	res.Trials[1].WorkerCPU, res.Trials[3].WorkerCPU = time.Duration(600*0.5e6), time.Duration(620*0.7e6)
+	res.Rows = Aggregate(res.Trials)
+	res.Checks = HealthChecks(res)
+	l = res.Checks.Loads[0]
+	if math.Abs(l.Capacity.Min-600.0/620) > 1e-9 || math.Abs(l.Capacity.Max-610.0/600) > 1e-9 || l.WorkerWith.N != 2 || l.WorkerWithout.N != 2 {
+		t.Errorf("capacity %+v, worker with %+v without %+v", l.Capacity, l.WorkerWith, l.WorkerWithout)
+	}
+	if tc := checksTarget(res); tc.Status != Met || !strings.Contains(tc.Target, "the pinned workers' capacity") ||
+		!strings.HasPrefix(tc.Measured, "0.99× [0.97–1.02] same-round (610 vs 605 worker ns/frame); delivered 0.48× [0.47–0.50]") {
+		t.Errorf("target on the workers' capacity: %+v", tc)
+	}
+	res.Trials[3].WorkerCPU = time.Duration(700 * 0.7e6) // round 2's capacity 600/700: median 0.93
+	res.Checks = HealthChecks(res)
+	if tc := checksTarget(res); tc.Status != NotMet {
+		t.Errorf("target at a 0.93 capacity median: %+v", tc)
+	}
 	// Figures missing: the row's target is n/a, not met nor failed.
 	if tc := checksTarget(&Results{}); tc.Status != NA {
 		t.Errorf("target without the scenario: %+v", tc)
@@ -230,8 +254,8 @@ func TestChecksReport(t *testing.T) {
 	for _, want := range []string{
 		"## Health checks", "1000 real servers checked by HTTP_GET every 1s",
 		"| 1000 (HTTP_GET every 1s) | 0.010 [0.010–0.010] | 0.065 [0.060–0.070] | +0.055 [+0.050–+0.060] | 55.0 | 1000 [1000–1000] | 0 | 1000 of 1000 | 0.030 [0.030–0.030] |",
-		"| 64B/10k | 1.250 [1.000–1.500] | 1.210 [0.980–1.440] | 0.97× | 0.97× [0.96–0.98] | 0.905 [0.900–0.910] | 0.955 [0.950–0.960] | 1000 | 1 | 999 of 1000 |",
-		"| 64B/1M | 0.800 | 0.800 | 1.00× | 1.00× | 0.900 | 0.930 | 1000 | 0 | 1000 of 1000 |",
+		"| 64B/10k | 1.250 [1.000–1.500] | 1.210 [0.980–1.440] | 0.97× | 0.97× [0.96–0.98] | — | — | — | 0.905 [0.900–0.910] | 0.955 [0.950–0.960] | 1000 | 1 | 999 of 1000 |",
+		"| 64B/1M | 0.800 | 0.800 | 1.00× | 1.00× | — | — | — | 0.900 | 0.930 | 1000 | 0 | 1000 of 1000 |",
 		"| 1000 HTTP checks every 1s do not lower xvs NAT forwarding: with ≥ 95 % of without, 64 B / 10 k flows | 0.97× [0.96–0.98] same-round (1.210 vs 1.250 Mpps) | ✅ met |",
 		"| 64B/10k | xvs-nat-checks | 1.210 [0.980–1.440] |",
 	} {

@@ -27,6 +27,10 @@ type TrialResult struct {
 	// DaemonCPU is the xvs daemon's own CPU time (all its threads) over
 	// the measured window, for xvs scenarios.
 	DaemonCPU time.Duration `json:",omitempty"`
+	// WorkerCPU is the CPU time of the daemon's threads pinned to the
+	// director's core, its forwarding workers (workercpu.go), over the
+	// measured window; zero when the run is not pinned.
+	WorkerCPU time.Duration `json:",omitempty"`
 	// Checks are the daemon's health checks over the window around the
 	// measured one, for the checks scenario.
 	Checks *CheckCounts `json:",omitempty"`

@@ -436,9 +436,14 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		return res
 	}
 	labNS := lab.nsInodes()
-	var d0 uint64
+	var d0, w0 uint64
+	var workers []string
 	if xd != nil {
 		d0, _ = pidTicks(xd.Pid())
+		if cpu := r.dirCPU(); cpu >= 0 {
+			workers = workerThreads(xd.Pid(), cpu)
+			w0 = threadTicks(xd.Pid(), workers)
+		}
 	}
 	o0 := scanCPU(labNS)
 	c0, err := ReadCPUTimes()
@@ -466,6 +471,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	if xd != nil {
 		if d1, err := pidTicks(xd.Pid()); err == nil && d1 >= d0 {
 			res.DaemonCPU = ticksDuration(d1 - d0)
+		}
+		if w1 := threadTicks(xd.Pid(), workers); len(workers) > 0 && w1 >= w0 {
+			res.WorkerCPU = ticksDuration(w1 - w0)
 		}
 		if err := endCounts(&res); err != nil {
 			res.Err = err.Error()

@@ -101,7 +101,13 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 	}
 	argv := []string{"ip", "netns", "exec", lab.DirNS, "env", "XVS_SOCKET=" + sock, bin, "run",
 		"-i", ifaces, "--backend", backend, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
-	p, err := startProc(ctx, "xvs "+method+" "+backend, r.dirCPU(), argv, false)
+	if cpu := r.dirCPU(); cpu >= 0 {
+		// The workers get the director's core to themselves and the rest
+		// of the daemon (checks, sync, the Go runtime) goes to the
+		// generator's, the layout xvs run offers a dedicated director.
+		argv = append(argv, "--worker-cpus", strconv.Itoa(cpu), "--control-cpus", strconv.Itoa(r.genCPU()))
+	}
+	p, err := startProc(ctx, "xvs "+method+" "+backend, -1, argv, false)
 	if err != nil {
 		return nil, err
 	}
