@@ -78,6 +78,8 @@ type Engine struct {
 	stop    chan struct{}
 	done    sync.WaitGroup
 	closed  atomic.Bool
+	// handover makes Close release the backend for a successor (HandOver).
+	handover atomic.Bool
 
 	syncCtr syncCounters // see SyncStats
 }
@@ -174,14 +176,28 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Close stops the workers and releases the backend (detaching from the
-// interfaces). It is safe to call more than once.
+// interfaces, unless HandOver came first). It is safe to call more than
+// once.
 func (e *Engine) Close() error {
 	if !e.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	close(e.stop)
 	e.done.Wait()
+	if r, ok := e.backend.(link.Releaser); ok && e.handover.Load() {
+		return r.Release()
+	}
 	return e.backend.Close()
+}
+
+// HandOver makes the coming Close leave the backend's hold on the
+// interfaces in place for a successor (link.Releaser) instead of detaching:
+// the stop of an upgrade. It reports whether the backend can; one that
+// cannot detaches as usual.
+func (e *Engine) HandOver() bool {
+	_, ok := e.backend.(link.Releaser)
+	e.handover.Store(ok)
+	return ok
 }
 
 // install compiles cfg, publishes it and updates steering. It returns (and

@@ -36,6 +36,14 @@ type Backend interface {
 	Close() error
 }
 
+// Releaser is a Backend that can stop for a successor: Release is Close,
+// except that what holds the interfaces' traffic across a restart (AF_XDP's
+// pinned steering links) stays, so the next daemon takes over with no
+// packet reaching the kernel meanwhile.
+type Releaser interface {
+	Release() error
+}
+
 // QueuesOf returns a backend's own queues as Queues, a fresh slice, for its
 // Queues method.
 func QueuesOf[Q Queue](qs []Q) []Queue {

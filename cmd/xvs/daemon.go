@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -202,9 +204,15 @@ func (d *daemon) reloader() *control.Reloader {
 // forwards, the checks stop (omega scripts run), the sync master's last
 // messages go out, the engine detaches, and a clean stop removes the
 // journal.
+//
+// SIGUSR2 stops it the same way for a successor (an upgrade): the steering
+// links stay pinned and hold the VIP traffic, and the journal stays, so the
+// next xvs run adopts both as it does after a crash and no established
+// connection is lost.
 func (d *daemon) serve() (err error) {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	handover := d.watchStop(cancel)
 	ln, err := control.Listen(d.f.socket)
 	if err != nil {
 		d.unwind()
@@ -255,9 +263,42 @@ func (d *daemon) serve() (err error) {
 	if d.prober != nil {
 		d.prober.Close()
 	}
+	if handover.Load() {
+		if jerr := d.journal.Close(false); jerr != nil {
+			d.log.Warn("closing the connection journal", "err", jerr)
+		}
+		d.log.Info("xvs stopped for a successor: steering links and connection journal kept", "pin_dir", d.f.pinDir, "state_dir", d.f.stateDir)
+		return err
+	}
 	if jerr := d.journal.Close(true); jerr != nil { // a clean stop leaves no state behind
 		d.log.Warn("removing the connection journal", "err", jerr)
 	}
 	d.log.Info("xvs stopped")
 	return err
+}
+
+// watchStop cancels the daemon on SIGINT, SIGTERM or SIGUSR2 and reports
+// whether the stop is a handover (SIGUSR2). The engine is told before
+// anything stops, since its Run closes it as soon as the context ends.
+func (d *daemon) watchStop(cancel context.CancelFunc) *atomic.Bool {
+	var handover atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs)
+		if sig == syscall.SIGUSR2 {
+			switch {
+			case d.f.pinDir == "" || d.f.stateDir == "":
+				d.log.Warn("SIGUSR2: a handover needs --pin-dir and --state-dir; stopping as for SIGTERM")
+			case !d.eng.HandOver():
+				d.log.Warn("SIGUSR2: this backend cannot hand over (AF_XDP can); stopping as for SIGTERM")
+			default:
+				handover.Store(true)
+				d.log.Info("stopping for a successor (SIGUSR2)")
+			}
+		}
+		cancel()
+	}()
+	return &handover
 }

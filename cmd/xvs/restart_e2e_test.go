@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,11 +167,23 @@ func TestRestartKeepsConnections(t *testing.T) {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
 	for _, mode := range []testnet.Mode{testnet.NAT, testnet.DR} {
-		t.Run(mode.String(), func(t *testing.T) { testRestart(t, mode) })
+		t.Run(mode.String(), func(t *testing.T) { testRestart(t, mode, syscall.SIGKILL) })
 	}
 }
 
-func testRestart(t *testing.T, mode testnet.Mode) {
+// TestUpgradeKeepsConnections: the same with SIGUSR2, the stop for a
+// successor (an upgrade): the daemon exits cleanly and leaves the pinned
+// steering link and the journal for the next one.
+func TestUpgradeKeepsConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	testRestart(t, testnet.NAT, syscall.SIGUSR2)
+}
+
+// testRestart stops the daemon with sig (SIGKILL or SIGUSR2) during the
+// transfers and starts it again.
+func testRestart(t *testing.T, mode testnet.Mode, sig syscall.Signal) {
 	tl := testnet.NewT(t, testnet.Options{Mode: mode, Reals: 3, Name: t.Name()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -225,13 +238,21 @@ func testRestart(t *testing.T, mode testnet.Mode) {
 	}
 
 	rsts := tcpOutRsts(t, tl.Director)
-	if err := p.Cmd.Process.Kill(); err != nil {
+	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	<-p.Done()
 	killed := time.Now()
+	if sig != syscall.SIGKILL {
+		if err := p.Err(); err != nil {
+			t.Errorf("%v: exit %v\n%s", sig, err, p.Output())
+		}
+		if !strings.Contains(p.Output(), "xvs stopped for a successor") {
+			t.Errorf("%v: no handover in the log:\n%s", sig, p.Output())
+		}
+	}
 	if live := attached(t, tl); !strings.Contains(live, "XDP on") {
-		t.Fatalf("SIGKILL took the steering program with it (left: %q)", live)
+		t.Fatalf("%v took the steering program with it (left: %q)", sig, live)
 	}
 	// No daemon for a second: the held VIP traffic is dropped, not reset.
 	time.Sleep(time.Second)

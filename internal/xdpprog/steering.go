@@ -407,6 +407,34 @@ func (s *Steering) Close() error {
 	return errors.Join(errs...)
 }
 
+// Release frees the program and its maps like Close but leaves a pinned
+// link in place (see Pin), so the program keeps holding its interface's
+// traffic for a successor that adopts it (Adopt): the stop of a daemon
+// that hands over. Unpinned, it is Close. Further calls are no-ops.
+func (s *Steering) Release() error {
+	s.mu.Lock()
+	if s.pinned == "" {
+		s.mu.Unlock()
+		return s.Close()
+	}
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	// The pin holds the link, the link the program, the program its maps:
+	// closing this process's descriptors detaches nothing.
+	errs := []error{s.link.Close()}
+	s.link, s.pinned = nil, ""
+	for _, c := range []interface{ Close() error }{s.prog, s.xsks, s.rules, s.trie, s.stats} {
+		errs = append(errs, c.Close())
+	}
+	if s.tagProg != nil {
+		errs = append(errs, s.tagProg.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // Counters returns per-verdict packet counts summed over CPUs and queues:
 // pass_short, pass_other, pass_nomatch, pass_local, steer_service,
 // steer_reply, steer_icmp, steer_fragment (each packet counts in exactly one

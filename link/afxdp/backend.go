@@ -277,14 +277,22 @@ func (b *Backend) Ifindexes() []int {
 
 // Close implements link.Backend: the programs are detached first, so the kernel
 // takes all traffic back before the sockets go away.
-func (b *Backend) Close() error {
+func (b *Backend) Close() error { return b.close((*xdpprog.Steering).Close) }
+
+// Release implements link.Releaser: like Close, but pinned steering links
+// (Options.PinDir) stay on their interfaces, their programs dropping the
+// served traffic until a successor adopts them, as after a crash. Without
+// a PinDir it is Close.
+func (b *Backend) Release() error { return b.close((*xdpprog.Steering).Release) }
+
+func (b *Backend) close(steerDone func(*xdpprog.Steering) error) error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	var errs []error
 	for _, xi := range b.ifaces {
 		if xi.steer != nil {
-			if err := xi.steer.Close(); err != nil {
+			if err := steerDone(xi.steer); err != nil {
 				errs = append(errs, fmt.Errorf("interface %q: detaching: %w", xi.name, err))
 			}
 		}
