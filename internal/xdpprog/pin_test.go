@@ -220,3 +220,60 @@ func TestNetnsClearPins(t *testing.T) {
 		t.Errorf("absent directory: %v", err)
 	}
 }
+
+// TestNetnsSteerRelease: Release leaves a pinned link attached (its
+// program keeps holding the interface for a successor) and frees the
+// Steering; an unpinned Steering's Release detaches, as Close does.
+func TestNetnsSteerRelease(t *testing.T) {
+	tp := newTopo(t)
+	dir := bpffsDir(t)
+	path := PinPath(dir, "vb")
+	s1, err := newSteering(1, tagSource{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inNS(tp.b, func() error { return s1.Attach(tp.vb, ModeNative) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Pin(path); err != nil {
+		t.Fatal(err)
+	}
+	want := progID(t, s1.prog)
+	if err := s1.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Release(); err != nil {
+		t.Errorf("a second Release: %v", err)
+	}
+	if got := tp.progOnVB(t); got != want {
+		t.Fatalf("after Release program %d is attached, want the pinned %d", got, want)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("pin gone after Release: %v", err)
+	}
+	s2, err := newSteering(1, tagSource{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok bool
+	if err := inNS(tp.b, func() (err error) { ok, err = s2.Adopt(path, tp.vb, ModeAuto); return }); err != nil || !ok {
+		t.Fatalf("Adopt after Release: %v %v", ok, err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s3, err := newSteering(1, tagSource{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inNS(tp.b, func() error { return s3.Attach(tp.vb, ModeNative) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if id := tp.progOnVB(t); id != 0 {
+		t.Fatalf("program %d attached after an unpinned Release", id)
+	}
+}
