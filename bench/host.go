@@ -18,6 +18,7 @@ func runNotes(res *Results) []string {
 			}
 		}
 	}
+	notes = append(notes, prefillNotes(res)...)
 	oneK, ct := false, false
 	for _, g := range res.GoBench {
 		if strings.HasPrefix(g.Pkg, "./conntrack") {

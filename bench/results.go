@@ -31,6 +31,9 @@ type TrialResult struct {
 	// director's core, its forwarding workers (workercpu.go), over the
 	// measured window; zero when the run is not pinned.
 	WorkerCPU time.Duration `json:",omitempty"`
+	// Prefilled counts the frames that established the load's flows before
+	// the trial (prefill.go), PrefillDelivered those the sink saw.
+	Prefilled, PrefillDelivered uint64 `json:",omitempty"`
 	// Checks are the daemon's health checks over the window around the
 	// measured one, for the checks scenario.
 	Checks *CheckCounts `json:",omitempty"`
@@ -190,6 +193,7 @@ type HostInfo struct {
 type OptionsSummary struct {
 	Rounds                int
 	Trial, Warmup, Settle time.Duration
+	PrefillRate           float64
 	Reals                 int
 	CheckedReals          int
 	CheckIdle             time.Duration

@@ -61,7 +61,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	defer os.RemoveAll(tmp)
 	r := &runner{opts: opts, tmp: tmp, start: time.Now(), res: &Results{
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
-		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle,
+		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle, PrefillRate: opts.PrefillRate,
 			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, SyncInstall: opts.SyncInstall, SyncRates: opts.SyncRates, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
 		XVSStat: map[string]string{}, Profile: map[string]string{},
 	}}
@@ -409,6 +409,10 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		return res
 	}
 	defer func() { _ = gen.stop(2 * time.Second) }()
+	if err := r.prefill(t, gen, lab.Sink, &res); err != nil {
+		res.Err = err.Error()
+		return res
+	}
 	timeout := r.opts.Trial + 10*time.Second
 	if r.opts.Warmup > 0 && t.Load.Proto != SYN {
 		var w GenResult
