@@ -109,8 +109,20 @@ func startChild(ctx context.Context, ns string, cpu int, role string, arg any) (
 		return nil, err
 	}
 	argv := []string{"ip", "netns", "exec", ns, exe, role, string(js)}
+	if role == childGen && cpu >= 0 {
+		argv = append([]string{"nice", "-n", strconv.Itoa(genNice)}, argv...)
+	}
 	return startProc(ctx, role+" in "+ns, cpu, argv, true)
 }
+
+// genNice is the pinned generator's nice value. It shares its core with
+// the xvs daemon's control threads, which on a real director have cores
+// of their own: a worker the Go runtime preempts gets its core back through
+// one of them (see xvs run's placeThreads), so they must not wait behind a
+// generator that never sleeps. At nice 10 they run as soon as they wake,
+// and the generator still has the core to itself whenever nothing else
+// runs there (every baseline).
+const genNice = 10
 
 // startProc starts argv (through taskset when cpu >= 0). With waitReady it
 // waits up to 10 s for the first stdout line and fails if it is not "ready".

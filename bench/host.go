@@ -42,7 +42,7 @@ func hostInfo(opts Options) HostInfo {
 		h.Commit = strings.TrimSpace(string(out))
 	}
 	if opts.Pin && h.Cores >= 2 {
-		h.PinnedGen, h.PinnedDirector = "CPU 0", "CPU 1 (xvs: its workers; the rest of the daemon on CPU 0)"
+		h.PinnedGen, h.PinnedDirector = "CPU 0, at nice 10", "CPU 1 (xvs: its workers; the rest of the daemon on CPU 0)"
 	} else {
 		h.PinnedGen, h.PinnedDirector = "not pinned", "not pinned"
 	}

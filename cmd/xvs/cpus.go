@@ -26,18 +26,23 @@ func parseCPUFlag(name, v string) (cpuset.Set, error) {
 // --control-cpus say, before the engine starts: every thread there is now
 // (and so every one started later from them) goes to the control CPUs,
 // which default to the CPUs left over by the workers; each worker pins its
-// own thread when it starts (forwarder.Options.WorkerCPUs). GOMAXPROCS is
-// set to the CPUs in use, which also stops the runtime from shrinking it
-// to the control threads' mask.
-func placeThreads(f *runFlags, log *slog.Logger) error {
+// own thread when it starts (forwarder.Options.WorkerCPUs). It returns the
+// control CPUs, nil when nothing is placed.
+//
+// Why the control CPUs need room: a worker is a goroutine locked to its
+// thread, and when the Go runtime preempts it (every 10 ms of running) or
+// it comes back from a poll and finds no free P, a thread of the control
+// CPUs has to hand it back its P. On control CPUs saturated by other work
+// that takes a scheduler slice, and the worker's ring overflows meanwhile.
+func placeThreads(f *runFlags, log *slog.Logger) (cpuset.Set, error) {
 	if len(f.workerCPUs) == 0 && len(f.controlCPUs) == 0 {
-		return nil
+		return nil, nil
 	}
 	control := f.controlCPUs
 	if len(control) == 0 {
 		all, err := cpuset.Allowed()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		all = slices.DeleteFunc(all, func(c int) bool { return slices.Contains(f.workerCPUs, c) })
 		if len(all) == 0 {
@@ -47,11 +52,20 @@ func placeThreads(f *runFlags, log *slog.Logger) error {
 	}
 	if len(control) > 0 {
 		if err := cpuset.PinProcess(control); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	procs := len(control.Union(f.workerCPUs))
+	log.Info("threads placed", "worker_cpus", f.workerCPUs.String(), "control_cpus", control.String())
+	return control, nil
+}
+
+// sizeProcs sets GOMAXPROCS for placed threads: one P for each worker,
+// which holds it while it forwards, and one for each control CPU, so a
+// worker back from a poll finds a free P without waiting for a control
+// thread to give it one. Setting it also stops the runtime from shrinking
+// it to the control threads' mask.
+func sizeProcs(control cpuset.Set, workers int, log *slog.Logger) {
+	procs := max(len(control), 1) + workers
 	runtime.GOMAXPROCS(procs)
-	log.Info("threads placed", "worker_cpus", f.workerCPUs.String(), "control_cpus", control.String(), "gomaxprocs", procs)
-	return nil
+	log.Debug("GOMAXPROCS set", "procs", procs)
 }

@@ -31,6 +31,7 @@ type daemon struct {
 
 	ifindexes []int
 	vlans     []forwarder.VLAN
+	queues    int // the backend's receive queues, one worker each
 
 	eng     *forwarder.Engine
 	syncd   *control.SyncDaemons
@@ -76,7 +77,8 @@ func startDaemon(f *runFlags, log *slog.Logger) (_ *daemon, err error) {
 	if d.vlans, err = servedVLANs(f, d.ifindexes); err != nil {
 		return nil, err
 	}
-	if err = placeThreads(f, log); err != nil {
+	control, err := placeThreads(f, log)
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -86,6 +88,9 @@ func startDaemon(f *runFlags, log *slog.Logger) (_ *daemon, err error) {
 	}()
 	if err = d.startEngine(names); err != nil {
 		return nil, err
+	}
+	if len(f.workerCPUs) > 0 || len(f.controlCPUs) > 0 {
+		sizeProcs(control, d.queues, log)
 	}
 	if err = d.startControlPlane(); err != nil {
 		return nil, err
@@ -115,7 +120,8 @@ func (d *daemon) startEngine(names []string) error {
 		backend.Close()
 		return err
 	}
-	d.syncd = control.NewSyncDaemons(len(backend.Queues()), control.SyncOptions{Logger: d.log})
+	d.queues = len(backend.Queues())
+	d.syncd = control.NewSyncDaemons(d.queues, control.SyncOptions{Logger: d.log})
 	d.push(func() { d.syncd.Close() })
 	d.journal = openJournal(d.f.stateDir, len(backend.Queues()), d.log)
 	d.push(func() { d.journal.Close(false) }) // a failed start keeps the predecessor's files
