@@ -26,73 +26,32 @@ func (t *Table) LookupBatch(keys []Key, out []*Conn) {
 	}
 }
 
+// groupState carries a group of keys through LookupBatch's stages.
+type groupState struct {
+	pr   [lookupGroup]probe
+	hs   [lookupGroup]uint64
+	shs  [lookupGroup]*shard
+	bks  [lookupGroup]*bucket
+	ents [lookupGroup]*Conn
+}
+
 func (t *Table) lookupGroup(keys []Key, out []*Conn) {
-	var (
-		pr   [lookupGroup]probe
-		hs   [lookupGroup]uint64
-		shs  [lookupGroup]*shard
-		bks  [lookupGroup]*bucket
-		ents [lookupGroup]*Conn
-	)
-	// The stages touching memory are tight loops, so that the misses of the
-	// whole group are in flight together (a loop body of many instructions
-	// fills the CPU's reorder window with fewer of them). Atomic loads whose
-	// values are not used are kept by the compiler: they start the misses.
-	//
-	// 1: hashes.
-	for i := range keys {
-		if hc, h, ok := t.probeOf(&keys[i], &pr[i]); ok {
-			hs[i] = h
-			shs[i] = t.shardOf(hc)
-		}
-	}
-	// 2: the home buckets.
-	for i, sh := range shs {
-		if sh != nil {
-			ix := sh.ix.Load()
-			bks[i] = &ix.b[ix.home(hs[i])]
-			bks[i].ctrl[0].Load()
-		}
-	}
-	// 3: the first candidate slot of each bucket names an entry.
-	for i, bk := range bks {
-		if bk == nil {
-			continue
-		}
-		tag := tagOf(hs[i])
-		m := matchTag(bk.ctrl[0].Load(), tag)>>7 | matchTag(bk.ctrl[1].Load(), tag)>>3
-		if m == 0 {
-			continue
-		}
-		bit := uint(bits.TrailingZeros64(m))
-		v := bk.slot[bit>>3+(bit&4)<<1].Load()
-		cs := *shs[i].chunks.Load()
-		local := slotLocal(v)
-		if ci := int(local / chunkSize); v&slotCheck == slotHash(hs[i])|pr[i].reply && ci < len(cs) {
-			ents[i] = &cs[ci].ents[local%chunkSize]
-		}
-	}
-	// 4: the entries' key and control words, at both ends of their span.
-	for _, c := range ents {
-		if c != nil {
-			c.w[wSrc0].Load()
-			c.w[wCtl].Load()
-		}
-	}
+	var g groupState
+	t.warmGroup(keys, &g)
 	// 5: compare; anything the first candidate did not settle (a tag
 	// collision, a probe past the home bucket) takes the ordinary path.
 	now := t.now()
 	for i := range keys {
 		out[i] = nil
-		if shs[i] == nil {
+		if g.shs[i] == nil {
 			continue
 		}
-		c, ctl, ok := ents[i], uint64(0), false
+		c, ctl, ok := g.ents[i], uint64(0), false
 		if c != nil {
-			ctl, ok = pr[i].match(c)
+			ctl, ok = g.pr[i].match(c)
 		}
 		if !ok {
-			if c, ctl = shs[i].find(&pr[i], hs[i]); c == nil {
+			if c, ctl = g.shs[i].find(&g.pr[i], g.hs[i]); c == nil {
 				continue
 			}
 		}
@@ -105,4 +64,73 @@ func (t *Table) lookupGroup(keys []Key, out []*Conn) {
 		}
 	}
 	runtime.KeepAlive(t) // the index and entries are outside the heap (see arena)
+}
+
+// Prefetch starts the cache misses that looking keys up will wait on (their
+// index buckets and the entries those name), all together, and returns
+// without comparing anything: a caller that goes on to handle the keys one
+// by one with Lookup, and Observe, then finds them in cache. It is
+// LookupBatch for callers whose handling of one key may change what the next
+// finds (an insert, an expiry), where results taken up front could be
+// stale. It takes no lock and does not allocate.
+func (t *Table) Prefetch(keys []Key) {
+	var g groupState
+	for len(keys) > 0 {
+		n := min(len(keys), lookupGroup)
+		t.warmGroup(keys[:n], &g)
+		keys = keys[n:]
+	}
+	runtime.KeepAlive(t)
+}
+
+// warmGroup runs LookupBatch's memory stages over a group of keys, leaving
+// in g each key's probe, hash, shard, home bucket and first candidate
+// entry.
+func (t *Table) warmGroup(keys []Key, g *groupState) {
+	// The stages touching memory are tight loops, so that the misses of the
+	// whole group are in flight together (a loop body of many instructions
+	// fills the CPU's reorder window with fewer of them). Atomic loads whose
+	// values are not used are kept by the compiler: they start the misses.
+	//
+	// 1: hashes.
+	for i := range keys {
+		g.shs[i], g.bks[i], g.ents[i] = nil, nil, nil
+		if hc, h, ok := t.probeOf(&keys[i], &g.pr[i]); ok {
+			g.hs[i] = h
+			g.shs[i] = t.shardOf(hc)
+		}
+	}
+	// 2: the home buckets.
+	for i, sh := range g.shs[:len(keys)] {
+		if sh != nil {
+			ix := sh.ix.Load()
+			g.bks[i] = &ix.b[ix.home(g.hs[i])]
+			g.bks[i].ctrl[0].Load()
+		}
+	}
+	// 3: the first candidate slot of each bucket names an entry.
+	for i, bk := range g.bks[:len(keys)] {
+		if bk == nil {
+			continue
+		}
+		tag := tagOf(g.hs[i])
+		m := matchTag(bk.ctrl[0].Load(), tag)>>7 | matchTag(bk.ctrl[1].Load(), tag)>>3
+		if m == 0 {
+			continue
+		}
+		bit := uint(bits.TrailingZeros64(m))
+		v := bk.slot[bit>>3+(bit&4)<<1].Load()
+		cs := *g.shs[i].chunks.Load()
+		local := slotLocal(v)
+		if ci := int(local / chunkSize); v&slotCheck == slotHash(g.hs[i])|g.pr[i].reply && ci < len(cs) {
+			g.ents[i] = &cs[ci].ents[local%chunkSize]
+		}
+	}
+	// 4: the entries' key and control words, at both ends of their span.
+	for _, c := range g.ents[:len(keys)] {
+		if c != nil {
+			c.w[wSrc0].Load()
+			c.w[wCtl].Load()
+		}
+	}
 }

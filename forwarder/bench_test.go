@@ -26,7 +26,7 @@ func newPipelineBench(tb testing.TB, m service.Method, flows int, opts ...func(*
 	cfg := testService(service.UDP, vip4, 53, "rr", m, 0, 3)
 	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
-	o := Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 20}
+	o := Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: max(1<<20, 2*flows)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -37,8 +37,11 @@ func newPipelineBench(tb testing.TB, m service.Method, flows int, opts ...func(*
 	tb.Cleanup(func() { e.Close() })
 	pb := &pipelineBench{e: e, w: e.workers[0]}
 	for i := 0; i < flows; i++ {
+		// 65536 clients in 198.19.0.0/16, then the next 65536 flows on
+		// the next source port each.
 		src := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
-		pb.inputs = append(pb.inputs, buildFrame(tb, pkt{src: src, dst: vip4, sport: uint16(1024 + i), dport: 53, udp: true, payload: 18}))
+		sport := uint16(1024 + i%65536 + i/65536)
+		pb.inputs = append(pb.inputs, buildFrame(tb, pkt{src: src, dst: vip4, sport: sport, dport: 53, udp: true, payload: 18}))
 	}
 	pb.batch = make([]link.Frame, batchSize)
 	for range pb.batch {
@@ -87,6 +90,14 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
 		b.Run(fmt.Sprintf("%v/1k-flows", m), func(b *testing.B) {
 			pb := newPipelineBench(b, m, 1000)
+			b.ReportAllocs()
+			b.ResetTimer()
+			pb.step(b.N)
+		})
+		// A million established flows: the table no longer fits any
+		// cache, and every lookup misses.
+		b.Run(fmt.Sprintf("%v/1M-flows", m), func(b *testing.B) {
+			pb := newPipelineBench(b, m, 1_000_000)
 			b.ReportAllocs()
 			b.ResetTimer()
 			pb.step(b.N)
@@ -150,5 +161,34 @@ func BenchmarkPipelineNewConns(b *testing.B) {
 	// nothing.
 	for _, d := range e.Stats().Drops {
 		b.Fatalf("%d SYNs dropped as %s/%s", d.Count, d.Queue, d.Reason)
+	}
+}
+
+// TestPipelinePrefetchedBatches: with a table big enough for the worker to
+// prefetch each batch (prefetch.go), established flows of every method are
+// still forwarded without a drop or an allocation.
+func TestPipelinePrefetchedBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 66 k frames per method")
+	}
+	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
+		pb := newPipelineBench(t, m, prefetchMinConns+512)
+		if n := pb.e.table.Len(); n < prefetchMinConns {
+			t.Fatalf("%v: %d connections, below the prefetch threshold", m, n)
+		}
+		before := pb.e.Stats().Services[0].Counters.InPkts
+		if a := testing.AllocsPerRun(100, func() { pb.step(batchSize) }); a != 0 {
+			t.Errorf("%v: %.1f allocations per batch", m, a)
+		}
+		st := pb.e.Stats()
+		if got := st.Services[0].Counters.InPkts - before; got < 100*batchSize {
+			t.Errorf("%v: %d packets counted over %d batches", m, got, 100)
+		}
+		if c := st.Services[0].Counters.Conns; c != uint64(prefetchMinConns+512) {
+			t.Errorf("%v: %d connections, want one per flow", m, c)
+		}
+		for _, d := range st.Drops {
+			t.Errorf("%v: drops %s/%s = %d", m, d.Queue, d.Reason, d.Count)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 )
@@ -44,6 +45,10 @@ type worker struct {
 	parked  []parkedFrame // parkSlots long; the first nParked are in use
 	nParked int
 	resend  []link.Frame
+
+	// pfKeys and pfPkt are prefetch's scratch (prefetch.go).
+	pfKeys []conntrack.Key
+	pfPkt  encap.Packet
 }
 
 func newWorker(q link.Queue, e *Engine) *worker {
@@ -55,6 +60,7 @@ func newWorker(q link.Queue, e *Engine) *worker {
 
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]link.Frame, 0, parkSlots),
+		pfKeys: make([]conntrack.Key, 0, 2*batchSize),
 	}
 	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
@@ -97,6 +103,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 	st := w.p.stats
 	st.rx.add(uint64(len(rx)))
 	w.p.snap = w.snap.Load()
+	w.prefetch(rx)
 	out := w.out[:0]
 	for i := range rx {
 		switch w.p.process(&rx[i]) {
