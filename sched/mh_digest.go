@@ -25,10 +25,11 @@ type MHTable struct {
 
 // MHShare is one server's part of an mh table.
 type MHShare struct {
-	ID    uint32 // the Dest's ID
-	Addr  [16]byte
-	Port  uint16
-	Slots int
+	ID     uint32 // the Dest's ID
+	Addr   [16]byte
+	Port   uint16
+	Weight int32 // the current weight (the table is built from last_weight)
+	Slots  int
 }
 
 // MaglevTable returns the table of s when s is an mh scheduler. It hashes the table on the first call after
@@ -43,7 +44,7 @@ func MaglevTable(s Scheduler) (MHTable, bool) {
 	st.digestOnce.Do(func() { st.digest = mhDigest(st, flags) })
 	t := MHTable{Size: int(mh.m), Flags: flags, Digest: st.digest, Shares: make([]MHShare, len(st.dests))}
 	for i, d := range st.dests {
-		t.Shares[i] = MHShare{ID: d.ID, Addr: d.Addr, Port: d.Port}
+		t.Shares[i] = MHShare{ID: d.ID, Addr: d.Addr, Port: d.Port, Weight: d.Weight()}
 	}
 	for _, i := range st.lookup {
 		if i >= 0 {
