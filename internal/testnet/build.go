@@ -11,6 +11,9 @@ import (
 // plan lays out the lab's hosts, links and addresses without touching the
 // system (see the package doc for the picture).
 func plan(id string, o Options) *Lab {
+	if o.ECMP {
+		return planECMP(id, o)
+	}
 	l := &Lab{ID: id, Mode: o.Mode, Options: o, VIP4: vip4, VIP6: vip6, labServer: o.LabServer}
 	host := func(name string) *Host { return &Host{Name: name, NS: nsName(id, name), lab: l} }
 	l.Client, l.Director, l.Switch = host("client"), host("director"), host("switch")
