@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/control"
+	"github.com/xvs-project/xvs/flow"
+	"github.com/xvs-project/xvs/internal/testnet"
+	"github.com/xvs-project/xvs/sched"
+)
+
+// ECMP tests: three active `xvs run --ecmp` directors behind a router that
+// spreads the VIP over them (testnet's Options.ECMP, DR; a static multipath
+// route stands in for BGP):
+//
+//	client ── router ──┬── director  ──┐
+//	(5-tuple hash)     ├── director2 ──┼── bridge ── r1, r2, r3 (VIP on lo,
+//	                   └── director3 ──┘             gateway = the router)
+//
+// Every director is given the same service, its real servers listed in
+// another order each (file order must not matter), scheduler mh with
+// mh-port so one client's ports spread over the real servers.
+
+// ecmpLab is a running ECMP lab: real servers serving HTTP on :80 and one
+// daemon per director.
+type ecmpLab struct {
+	*testnet.Lab
+	ctx       context.Context
+	directors []*director
+}
+
+// ecmpConf is director i's YAML: VIP:80/tcp over every real server, the
+// list rotated by i.
+func ecmpConf(l *testnet.Lab, scheduler string, i int) string {
+	var reals []string
+	for j := range l.Reals {
+		r := l.Reals[(i+j)%len(l.Reals)]
+		reals = append(reals, fmt.Sprintf("{address: %s, port: 80, method: dr}", r.Addr4))
+	}
+	flags := ""
+	if scheduler == "mh" {
+		flags = ", flags: [mh-port]"
+	}
+	return fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: %s%s, reals: [%s]}\n",
+		l.VIP4, scheduler, flags, strings.Join(reals, ", "))
+}
+
+// newECMPLab builds the lab and starts a daemon on each director with
+// scheduler and `xvs run` args; daemons are stopped (and checked for a
+// clean exit, unless killed) when the test ends.
+func newECMPLab(t *testing.T, scheduler string, args ...string) *ecmpLab {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end tests build namespaces; skipped in -short")
+	}
+	xvsBinary(t)
+	tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, ECMP: true, Directors: 3, Reals: 3, Name: t.Name()})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, r := range tl.Reals {
+		if _, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := &ecmpLab{Lab: tl, ctx: ctx}
+	for i, h := range tl.Directors {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "xvs.yaml")
+		if err := os.WriteFile(cfg, []byte(ecmpConf(tl, scheduler, i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d := &director{h: h, sock: filepath.Join(dir, "xvs.sock")}
+		d.p = launch(ctx, t, h, append([]string{"run", "-i", ifaces(h), "--socket", d.sock, "--backend", "xdp",
+			"--config", cfg}, args...)...)
+		d.started = time.Now()
+		t.Cleanup(func() {
+			select {
+			case <-d.p.Done(): // killed by the test
+			default:
+				if err := d.p.Stop(); err != nil {
+					t.Errorf("xvs on %s exit: %v\n%s", h.Name, err, d.p.Output())
+				}
+			}
+			if t.Failed() {
+				t.Logf("xvs on %s output:\n%s", h.Name, d.p.Output())
+			}
+		})
+		el.directors = append(el.directors, d)
+	}
+	return el
+}
+
+// control dials d's daemon; the connection closes when the test ends.
+func (d *director) control(t *testing.T) *control.Client {
+	t.Helper()
+	c, err := control.Dial(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// conns is how many connections d's daemon has scheduled for its first
+// service.
+func (d *director) conns(t *testing.T) uint64 {
+	t.Helper()
+	st, err := d.control(t).Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Services) == 0 {
+		return 0
+	}
+	return st.Services[0].Counters.Conns
+}
+
+// digest is d's Maglev digest of its one mh service.
+func (d *director) digest(t *testing.T) string {
+	t.Helper()
+	tabs, err := d.control(t).MaglevTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tabs) != 1 {
+		t.Fatalf("%s lists %d Maglev tables", d.h.Name, len(tabs))
+	}
+	return tabs[0].Digest
+}
+
+// expectedMH is the Maglev table the directors should have built, made here
+// from the real servers alone: it names the real server of each client
+// port, and its digest is theirs.
+func expectedMH(t *testing.T, l *testnet.Lab) (pick func(sport uint16) string, digest string) {
+	t.Helper()
+	var dests []*sched.Dest
+	names := map[*sched.Dest]string{}
+	for i, r := range l.Reals {
+		d := sched.NewDest(uint32(i), flow.Addr16(r.Addr4), 80, 1)
+		dests = append(dests, d)
+		names[d] = r.Name
+	}
+	s, err := sched.New("mh", dests, sched.Options{Flags: sched.FlagMHPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, _ := sched.MaglevTable(s)
+	src, vip := flow.Addr16(l.Client.Addr4), flow.Addr16(l.VIP4)
+	return func(sport uint16) string {
+		f := sched.Flow{Tuple: flow.Tuple{Proto: flow.TCP, Src: src, Dst: vip, SrcPort: sport, DstPort: 80}, Family: 4}
+		return names[s.Pick(&f)]
+	}, tab.Digest
+}
+
+// TestECMPSpread: 300 new connections from distinct client ports reach all
+// three directors (each scheduled some, 300 in all), each lands on the real
+// server the Maglev table names for its port whichever director carried
+// it, and the three directors' digests equal the table's.
+func TestECMPSpread(t *testing.T) {
+	const n, firstPort = 300, 20000
+	el := newECMPLab(t, "mh", "--ecmp")
+	pick, want := expectedMH(t, el.Lab)
+	for _, d := range el.directors {
+		if got := d.digest(t); got != want {
+			t.Errorf("%s: digest %s, want %s", d.h.Name, got, want)
+		}
+	}
+	t.Logf("director's xvsadm -L -n --mh:\n%s", el.directors[0].xvsadmOut(t, "-L", "-n", "--mh"))
+	addr := netip.AddrPortFrom(el.VIP4, 80).String()
+	var mu sync.Mutex
+	got := map[uint16]string{}
+	var errs []error
+	var wg sync.WaitGroup
+	const parallel = 4
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Sockets made inside Do belong to the client's namespace.
+			_ = el.Client.Do(func() error {
+				for i := w; i < n; i += parallel {
+					sport := uint16(firstPort + i)
+					name, err := requestFrom(addr, sport)
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, fmt.Errorf("port %d: %w", sport, err))
+					} else {
+						got[sport] = name
+					}
+					mu.Unlock()
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i < 5 {
+			t.Error(err)
+		}
+	}
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d requests failed", len(errs), n)
+	}
+	wrong, per := 0, map[string]int{}
+	for sport, name := range got {
+		per[name]++
+		if w := pick(sport); name != w {
+			wrong++
+			if wrong <= 5 {
+				t.Errorf("port %d answered by %s, the Maglev table says %s", sport, name, w)
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d flows on another real server than the table's", wrong, n)
+	}
+	var sum uint64
+	var spread []string
+	for _, d := range el.directors {
+		c := d.conns(t)
+		sum += c
+		spread = append(spread, fmt.Sprintf("%s %d", d.h.Name, c))
+		if c == 0 {
+			t.Errorf("%s scheduled no connection", d.h.Name)
+		}
+	}
+	t.Logf("connections per director: %s; per real server: %v", strings.Join(spread, ", "), per)
+	if sum != n {
+		t.Errorf("the directors scheduled %d connections, want %d", sum, n)
+	}
+}
+
+// requestFrom sends one GET / to addr from client port sport and returns the
+// answering real server's name (labserver's X-Real).
+func requestFrom(addr string, sport uint16) (string, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{Port: int(sport)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return get(c, bufio.NewReader(c), addr)
+}
+
+// ECMP survival figures: ecmpFlows transfers of ecmpBlob bytes read at
+// ecmpRate, so each lasts about eight seconds and the loss of a director
+// (ecmpKillAt in) falls inside all of them.
+const (
+	ecmpFlows  = 100
+	ecmpBlob   = 2 << 20
+	ecmpRate   = 256 << 10
+	ecmpKillAt = 3 * time.Second
+)
+
+// TestECMPDirectorLoss: 100 long-lived transfers through the three
+// directors; one director is SIGKILLed and its nexthop leaves the router's
+// route (as BGP's hold timer would have it), so the router moves its flows
+// to the others, which have never seen them. With mh (--ecmp) they adopt
+// the flows on the real server the shared table gives: every transfer
+// completes with the right sha256 and no reset. With rr (--ecmp --sloppy:
+// the moved flows are scheduled too, rr just picks without regard to where
+// they were) some moved flows land on another real server, which resets
+// them: the test can fail.
+func TestECMPDirectorLoss(t *testing.T) {
+	t.Run("mh", func(t *testing.T) {
+		failed, moved := ecmpLoss(t, "mh", "--ecmp")
+		if failed != 0 {
+			t.Errorf("%d of %d transfers broke with mh", failed, ecmpFlows)
+		}
+		if moved == 0 {
+			t.Errorf("no flow moved to another director: the test proved nothing")
+		}
+	})
+	t.Run("rr", func(t *testing.T) {
+		failed, moved := ecmpLoss(t, "rr", "--ecmp", "--sloppy")
+		if failed == 0 {
+			t.Errorf("no transfer broke with rr (%d flows moved): the mh run proves nothing", moved)
+		}
+	})
+}
+
+// ecmpLoss runs the transfers with the directors on scheduler and args,
+// kills director2 ecmpKillAt in, and returns how many transfers failed and
+// how many flows the other directors took over.
+func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int) {
+	el := newECMPLab(t, scheduler, args...)
+	ctx, cancel := context.WithTimeout(el.ctx, 90*time.Second)
+	defer cancel()
+	type result struct {
+		rs  []testnet.BlobResult
+		err error
+	}
+	done := make(chan result, 1)
+	begin := time.Now()
+	go func() {
+		rs, err := el.Client.Blobs(ctx, testnet.BlobsOptions{URL: testnet.HTTPURL(el.VIP4, 80, fmt.Sprintf("/blob?size=%d", ecmpBlob)),
+			N: ecmpFlows, Rate: ecmpRate, Timeout: 40 * time.Second})
+		done <- result{rs, err}
+	}()
+	time.Sleep(ecmpKillAt)
+	before := make([]uint64, len(el.directors))
+	for i, d := range el.directors {
+		before[i] = d.conns(t)
+	}
+	victim := el.directors[1]
+	victim.kill(t)
+	if err := el.DropNexthop(el.ctx, victim.h); err != nil {
+		t.Fatal(err)
+	}
+	route, _ := el.Nexthops(el.ctx, 4)
+	t.Logf("%v in: %s SIGKILLed (it had scheduled %d flows), router: %s", time.Since(begin).Round(time.Millisecond),
+		victim.h.Name, before[1], route)
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("transfers did not end")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(r.rs) != ecmpFlows {
+		t.Fatalf("%d results, want %d", len(r.rs), ecmpFlows)
+	}
+	for i, d := range el.directors {
+		if d != victim {
+			moved += int(d.conns(t) - before[i])
+		}
+	}
+	resets := 0
+	sum := testnet.BlobSHA256(ecmpBlob)
+	for i, x := range r.rs {
+		if !x.OK || x.Bytes != ecmpBlob || x.SHA256 != sum || x.Error != "" {
+			failed++
+			if strings.Contains(x.Error, "reset") {
+				resets++
+			}
+			if failed <= 5 {
+				t.Logf("%s: transfer %d: %d bytes from %s: %s", scheduler, i, x.Bytes, x.Server, x.Error)
+			}
+		}
+	}
+	t.Logf("%s: %d transfers of %d KiB at %d KiB/s in %v: %d failed (%d reset); the surviving directors took over %d flows",
+		scheduler, ecmpFlows, ecmpBlob>>10, ecmpRate>>10, time.Since(begin).Round(time.Millisecond), failed, resets, moved)
+	return failed, moved
+}
