@@ -66,9 +66,7 @@ func planECMP(id string, o Options) *Lab {
 	l.Director = l.Directors[0]
 	none := netip.Prefix{}
 	connect := func(a *Host, ta string, a4, a6 netip.Prefix, b *Host, tb string, b4, b6 netip.Prefix, mtu int) {
-		an, bn := ifName(id, ta), ifName(id, tb)
-		a.Links = append(a.Links, Link{Iface: an, Addr4: a4, Addr6: a6, MTU: mtu, PeerNS: b.NS, PeerIface: bn})
-		b.Links = append(b.Links, Link{Iface: bn, Addr4: b4, Addr6: b6, MTU: mtu, PeerNS: a.NS, PeerIface: an})
+		connectHosts(id, a, ta, a4, a6, b, tb, b4, b6, mtu)
 	}
 	connect(l.Router, "rc", pfx(ecmpRtrC4, ecmpClientNet4), pfx(ecmpRtrC6, ecmpClientNet6),
 		l.Client, "c", pfx(ecmpClient4, ecmpClientNet4), pfx(ecmpClient6, ecmpClientNet6), o.MTU)
@@ -120,14 +118,8 @@ func (l *Lab) ecmpTopology() *Topology {
 		if h == l.Switch {
 			n.Bridge = h.Iface
 		}
+		n.Ifaces = linkIfaces(h, n.Bridge)
 		for _, k := range h.Links {
-			ifc := Iface{Name: k.Iface, MTU: k.MTU, Master: n.Bridge}
-			for _, p := range []netip.Prefix{k.Addr4, k.Addr6} {
-				if p.IsValid() {
-					ifc.Addrs = append(ifc.Addrs, Addr{Prefix: p})
-				}
-			}
-			n.Ifaces = append(n.Ifaces, ifc)
 			// The switch creates its ports (the router's one too), the
 			// router its links to the client and the directors.
 			if h == l.Switch || (h == l.Router && k.PeerNS != l.Switch.NS) {
