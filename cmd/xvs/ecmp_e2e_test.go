@@ -17,6 +17,7 @@ import (
 	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/internal/testnet"
 	"github.com/xvs-project/xvs/sched"
+	"github.com/xvs-project/xvs/service"
 )
 
 // ECMP tests: three active `xvs run --ecmp` directors behind a router that
@@ -27,9 +28,10 @@ import (
 //	(5-tuple hash)     ├── director2 ──┼── bridge ── r1, r2, r3 (VIP on lo,
 //	                   └── director3 ──┘             gateway = the router)
 //
-// Every director is given the same service, its real servers listed in
-// another order each (file order must not matter), scheduler mh with
-// mh-port so one client's ports spread over the real servers.
+// Every director is given the same services, VIP:80/tcp on both families,
+// their real servers listed in another order each (file order must not
+// matter), scheduler mh with mh-port so one client's ports spread over the
+// real servers.
 
 // ecmpLab is a running ECMP lab: real servers serving HTTP on :80 and one
 // daemon per director.
@@ -39,20 +41,38 @@ type ecmpLab struct {
 	directors []*director
 }
 
-// ecmpConf is director i's YAML: VIP:80/tcp over every real server, the
-// list rotated by i.
+// ecmpConf is director i's YAML: VIP4:80/tcp and VIP6:80/tcp over every
+// real server, the lists rotated by i.
 func ecmpConf(l *testnet.Lab, scheduler string, i int) string {
-	var reals []string
-	for j := range l.Reals {
-		r := l.Reals[(i+j)%len(l.Reals)]
-		reals = append(reals, fmt.Sprintf("{address: %s, port: 80, method: dr}", r.Addr4))
-	}
 	flags := ""
 	if scheduler == "mh" {
 		flags = ", flags: [mh-port]"
 	}
-	return fmt.Sprintf("services:\n  - {proto: tcp, vip: %s, port: 80, scheduler: %s%s, reals: [%s]}\n",
-		l.VIP4, scheduler, flags, strings.Join(reals, ", "))
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+		var reals []string
+		for j := range l.Reals {
+			r := l.Reals[(i+j)%len(l.Reals)]
+			reals = append(reals, fmt.Sprintf("{address: '%s', port: 80, method: dr}", realAddr(r, vip)))
+		}
+		fmt.Fprintf(&b, "  - {proto: tcp, vip: '%s', port: 80, scheduler: %s%s, reals: [%s]}\n",
+			vip, scheduler, flags, strings.Join(reals, ", "))
+	}
+	return b.String()
+}
+
+// realAddr is r's address of vip's family.
+func realAddr(r *testnet.Host, vip netip.Addr) netip.Addr {
+	if vip.Is6() {
+		return r.Addr6
+	}
+	return r.Addr4
+}
+
+// vipKey is the key of the test's service on vip.
+func vipKey(vip netip.Addr) service.Key {
+	return service.Key{Proto: service.TCP, Addr: vip, Port: 80}
 }
 
 // newECMPLab builds the lab and starts a daemon on each director with
@@ -111,42 +131,47 @@ func (d *director) control(t *testing.T) *control.Client {
 	return c
 }
 
-// conns is how many connections d's daemon has scheduled for its first
-// service.
-func (d *director) conns(t *testing.T) uint64 {
+// conns is how many connections d's daemon has scheduled for service k.
+func (d *director) conns(t *testing.T, k service.Key) uint64 {
 	t.Helper()
 	st, err := d.control(t).Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Services) == 0 {
-		return 0
+	for _, s := range st.Services {
+		if s.Key == k {
+			return s.Counters.Conns
+		}
 	}
-	return st.Services[0].Counters.Conns
+	t.Fatalf("%s has no service %s", d.h.Name, k)
+	return 0
 }
 
-// digest is d's Maglev digest of its one mh service.
-func (d *director) digest(t *testing.T) string {
+// digest is d's Maglev digest of mh service k.
+func (d *director) digest(t *testing.T, k service.Key) string {
 	t.Helper()
 	tabs, err := d.control(t).MaglevTables()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tabs) != 1 {
-		t.Fatalf("%s lists %d Maglev tables", d.h.Name, len(tabs))
+	for _, tab := range tabs {
+		if tab.Service == k {
+			return tab.Digest
+		}
 	}
-	return tabs[0].Digest
+	t.Fatalf("%s lists no Maglev table for %s", d.h.Name, k)
+	return ""
 }
 
 // expectedMH is the Maglev table the directors should have built, made here
 // from the real servers alone: it names the real server of each client
 // port, and its digest is theirs.
-func expectedMH(t *testing.T, l *testnet.Lab) (pick func(sport uint16) string, digest string) {
+func expectedMH(t *testing.T, l *testnet.Lab, vip netip.Addr) (pick func(sport uint16) string, digest string) {
 	t.Helper()
 	var dests []*sched.Dest
 	names := map[*sched.Dest]string{}
 	for i, r := range l.Reals {
-		d := sched.NewDest(uint32(i), flow.Addr16(r.Addr4), 80, 1)
+		d := sched.NewDest(uint32(i), flow.Addr16(realAddr(r, vip)), 80, 1)
 		dests = append(dests, d)
 		names[d] = r.Name
 	}
@@ -155,28 +180,42 @@ func expectedMH(t *testing.T, l *testnet.Lab) (pick func(sport uint16) string, d
 		t.Fatal(err)
 	}
 	tab, _ := sched.MaglevTable(s)
-	src, vip := flow.Addr16(l.Client.Addr4), flow.Addr16(l.VIP4)
+	src, dst, fam := flow.Addr16(realAddr(l.Client, vip)), flow.Addr16(vip), uint8(4)
+	if vip.Is6() {
+		fam = 6
+	}
 	return func(sport uint16) string {
-		f := sched.Flow{Tuple: flow.Tuple{Proto: flow.TCP, Src: src, Dst: vip, SrcPort: sport, DstPort: 80}, Family: 4}
+		f := sched.Flow{Tuple: flow.Tuple{Proto: flow.TCP, Src: src, Dst: dst, SrcPort: sport, DstPort: 80}, Family: fam}
 		return names[s.Pick(&f)]
 	}, tab.Digest
 }
 
-// TestECMPSpread: 300 new connections from distinct client ports reach all
-// three directors (each scheduled some, 300 in all), each lands on the real
-// server the Maglev table names for its port whichever director carried
-// it, and the three directors' digests equal the table's.
+// TestECMPSpread: per family, 300 new connections from distinct client
+// ports reach all three directors (each scheduled some, 300 in all), each
+// lands on the real server the Maglev table names for its port whichever
+// director carried it, and the three directors' digests equal the table's.
 func TestECMPSpread(t *testing.T) {
-	const n, firstPort = 300, 20000
 	el := newECMPLab(t, "mh", "--ecmp")
-	pick, want := expectedMH(t, el.Lab)
+	t.Logf("director's xvsadm -L -n --mh:\n%s", el.directors[0].xvsadmOut(t, "-L", "-n", "--mh"))
+	for _, vip := range []netip.Addr{el.VIP4, el.VIP6} {
+		t.Run(famName(vip), func(t *testing.T) { ecmpSpread(t, el, vip) })
+	}
+}
+
+// ecmpSpread is TestECMPSpread for the service on vip.
+func ecmpSpread(t *testing.T, el *ecmpLab, vip netip.Addr) {
+	// Each family its own ports: the other's are in TIME_WAIT.
+	n, firstPort := 300, 20000
+	if vip.Is6() {
+		firstPort = 30000
+	}
+	pick, want := expectedMH(t, el.Lab, vip)
 	for _, d := range el.directors {
-		if got := d.digest(t); got != want {
+		if got := d.digest(t, vipKey(vip)); got != want {
 			t.Errorf("%s: digest %s, want %s", d.h.Name, got, want)
 		}
 	}
-	t.Logf("director's xvsadm -L -n --mh:\n%s", el.directors[0].xvsadmOut(t, "-L", "-n", "--mh"))
-	addr := netip.AddrPortFrom(el.VIP4, 80).String()
+	addr := netip.AddrPortFrom(vip, 80).String()
 	var mu sync.Mutex
 	got := map[uint16]string{}
 	var errs []error
@@ -228,7 +267,7 @@ func TestECMPSpread(t *testing.T) {
 	var sum uint64
 	var spread []string
 	for _, d := range el.directors {
-		c := d.conns(t)
+		c := d.conns(t, vipKey(vip))
 		sum += c
 		spread = append(spread, fmt.Sprintf("%s %d", d.h.Name, c))
 		if c == 0 {
@@ -236,7 +275,7 @@ func TestECMPSpread(t *testing.T) {
 		}
 	}
 	t.Logf("connections per director: %s; per real server: %v", strings.Join(spread, ", "), per)
-	if sum != n {
+	if sum != uint64(n) {
 		t.Errorf("the directors scheduled %d connections, want %d", sum, n)
 	}
 }
@@ -311,7 +350,7 @@ func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int
 	time.Sleep(ecmpKillAt)
 	before := make([]uint64, len(el.directors))
 	for i, d := range el.directors {
-		before[i] = d.conns(t)
+		before[i] = d.conns(t, vipKey(el.VIP4))
 	}
 	victim := el.directors[1]
 	victim.kill(t)
@@ -335,7 +374,7 @@ func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int
 	}
 	for i, d := range el.directors {
 		if d != victim {
-			moved += int(d.conns(t) - before[i])
+			moved += int(d.conns(t, vipKey(el.VIP4)) - before[i])
 		}
 	}
 	resets := 0
