@@ -64,19 +64,22 @@ func (pb *pipelineBench) step(n int) {
 }
 
 // TestPipelineZeroAllocs proves the per-packet path allocates nothing once
-// flows are established, for every method.
+// flows are established, for every method, with ECMP mode off and on (its
+// adoption of mid-flow segments: TestECMPAdoptZeroAllocs).
 func TestPipelineZeroAllocs(t *testing.T) {
-	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
-		pb := newPipelineBench(t, m, 1000)
-		if a := testing.AllocsPerRun(100, func() { pb.step(batchSize) }); a != 0 {
-			t.Errorf("%v: %.1f allocations per batch", m, a)
-		}
-		st := pb.e.Stats()
-		if got := st.Services[0].Counters.InPkts; got < 1000 {
-			t.Errorf("%v: only %d packets counted", m, got)
-		}
-		for _, d := range st.Drops {
-			t.Errorf("%v: drops %s/%s = %d", m, d.Queue, d.Reason, d.Count)
+	for _, ecmp := range []bool{false, true} {
+		for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
+			pb := newPipelineBench(t, m, 1000, func(o *Options) { o.ECMP = ecmp })
+			if a := testing.AllocsPerRun(100, func() { pb.step(batchSize) }); a != 0 {
+				t.Errorf("%v ecmp=%v: %.1f allocations per batch", m, ecmp, a)
+			}
+			st := pb.e.Stats()
+			if got := st.Services[0].Counters.InPkts; got < 1000 {
+				t.Errorf("%v ecmp=%v: only %d packets counted", m, ecmp, got)
+			}
+			for _, d := range st.Drops {
+				t.Errorf("%v ecmp=%v: drops %s/%s = %d", m, ecmp, d.Queue, d.Reason, d.Count)
+			}
 		}
 	}
 }
