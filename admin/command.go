@@ -52,6 +52,9 @@ type Command struct {
 	// Drops lists the daemon's loss counters by reason and queue (-L
 	// --drops, xvs only).
 	Drops bool
+	// MH lists the Maglev table (size, flags, digest, slots per real
+	// server) of every mh service (-L --mh, xvs only).
+	MH bool
 }
 
 // Key returns the key of the service the command names.

@@ -53,6 +53,10 @@
 //     and queue, a subtotal per reason seen on several queues, the total,
 //     and under "Not dropped" the steering program's verdicts per queue. It
 //     goes with -L (and -n) only.
+//   - -L --mh (xvs only) lists each mh service's Maglev table as the daemon
+//     built it (control.MHTable, see ListMH): size, flags and a digest, then
+//     every real server's weight and slots. Directors behind one ECMP router
+//     compare the digests. It goes with -L (and -n) only.
 //   - Sync daemons: --start-daemon and --stop-daemon master|backup with
 //     ipvsadm's options and defaults (--mcast-interface eth0, --syncid 0)
 //     drive the daemon's IPVS sync daemons (control.SyncDaemons), with

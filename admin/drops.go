@@ -17,22 +17,26 @@ type DropsBackend interface {
 	Drops() (control.DropReport, error)
 }
 
-// checkDrops enforces where --drops may appear: only with -L, and not with
-// another listing (-c, --timeout, --daemon) or a service, in ipvsadm's
-// words for such mistakes. --drops is outside the legal table because
-// ipvsadm has no such option.
-func (p *parser) checkDrops() error {
+// checkListing enforces where an xvs-only listing option (--drops, --mh)
+// may appear, when on: only with -L, and not with another listing (-c,
+// --timeout, --daemon, the other xvs one) or a service, in ipvsadm's words
+// for such mistakes. These options are outside the legal table because
+// ipvsadm has no such options.
+func (p *parser) checkListing(name string, on bool) error {
 	c := &p.cmd
-	if !c.Drops {
+	if !on {
 		return nil
 	}
 	if c.Op != OpList {
-		return syntaxf(ErrIllegalOption, "Illegal 'drops' option with the '%s' command", c.Op)
+		return syntaxf(ErrIllegalOption, "Illegal '%s' option with the '%s' command", name, c.Op)
 	}
 	for _, o := range []opt{optService, optConnection, optTimeout, optDaemon} {
 		if p.set.has(o) {
-			return syntaxf(ErrConflict, "The option 'drops' conflicts with the '%s' option in the '%s' command", optNames[o], c.Op)
+			return syntaxf(ErrConflict, "The option '%s' conflicts with the '%s' option in the '%s' command", name, optNames[o], c.Op)
 		}
+	}
+	if c.Drops && c.MH && name == "mh" {
+		return syntaxf(ErrConflict, "The option 'mh' conflicts with the 'drops' option in the '%s' command", c.Op)
 	}
 	return nil
 }

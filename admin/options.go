@@ -233,6 +233,7 @@ const (
 	fTunRemCsum
 	fMatch
 	fDrops // xvs: -L --drops, outside the legal table (see parser.finish)
+	fMH    // xvs: -L --mh, likewise
 )
 
 // flags is the vocabulary, as ipvsadm 1.31 declares it, plus --match.
@@ -301,6 +302,7 @@ var flags = []optFlag{
 	{long: "tun-remcsum", id: fTunRemCsum},
 	{long: "match", arg: argRequired, id: fMatch},
 	{long: "drops", id: fDrops},
+	{long: "mh", id: fMH},
 }
 
 func lookupLong(name string) *optFlag {

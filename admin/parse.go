@@ -242,6 +242,11 @@ func (p *parser) option(t token) error {
 			return syntaxf(ErrInvalidOption, "multiple 'drops' options specified")
 		}
 		c.Drops = true
+	case fMH:
+		if c.MH {
+			return syntaxf(ErrInvalidOption, "multiple 'mh' options specified")
+		}
+		c.MH = true
 	case fMatch:
 		p.set |= 1 << optMatch
 		m, err := ParseMatch(t.val)
@@ -337,7 +342,10 @@ func (p *parser) finish() error {
 	if c.Op == OpStartDaemon && c.Sync.Interface == "" {
 		c.Sync.Interface = defaultMcastInterface
 	}
-	if err := p.checkDrops(); err != nil {
+	if err := p.checkListing("drops", p.cmd.Drops); err != nil {
+		return err
+	}
+	if err := p.checkListing("mh", p.cmd.MH); err != nil {
 		return err
 	}
 	if p.maskArg != "" {

@@ -198,6 +198,16 @@ func list(cmd *Command, b Backend, w io.Writer, r Resolver) error {
 			return err
 		}
 		return ListDrops(w, rep)
+	case cmd.MH:
+		mb, ok := b.(MHBackend)
+		if !ok {
+			return syntaxf(ErrUnsupported, "this daemon does not report Maglev tables")
+		}
+		tables, err := mb.MaglevTables()
+		if err != nil {
+			return err
+		}
+		return ListMH(w, tables, cmd.Format, r)
 	}
 	cfg, err := b.Config()
 	if err != nil {

@@ -99,6 +99,7 @@ Options:
   --persistent-conn               list persistent connection counts
   --tun-info                      list tunnel types
   --drops                         list dropped packets by reason and queue (xvs only)
+  --mh                            list each mh service's Maglev table digest and slots (xvs only)
   --nosort                        keep the configuration's order
   --sort                          sort (the default)
 

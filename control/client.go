@@ -232,6 +232,16 @@ func (c *Client) Stats() (Stats, error) {
 	return *resp.Stats, nil
 }
 
+// MaglevTables returns every mh service's Maglev table as the daemon built
+// it: size, flags, digest and each real server's slots (xvsadm -L --mh).
+func (c *Client) MaglevTables() ([]MHTable, error) {
+	resp, err := c.call(&Request{Op: OpMH})
+	if err != nil {
+		return nil, err
+	}
+	return resp.MH, nil
+}
+
 // Drops returns the engine's loss counters as (queue, reason, count)
 // records, with the steering verdicts as Events.
 func (c *Client) Drops() (DropReport, error) {

@@ -39,7 +39,18 @@ type (
 	Conn         = service.Conn
 	Drop         = service.Drop
 	DropReport   = service.DropReport
+	MHTable      = service.MHTable
+	MHShare      = service.MHShare
 )
+
+// MHReporter is an Engine that describes its mh services' Maglev tables
+// (the mh request, xvsadm -L --mh); the forwarder implements it. An Engine
+// without it answers the request with no tables.
+type MHReporter interface {
+	// MaglevTables returns every mh service's table, in configuration
+	// order.
+	MaglevTables() []MHTable
+}
 
 // DropReporter is an Engine that also lists its loss counters as typed
 // records (the drops request, xvsadm -L --drops, the xvs_events_total

@@ -54,6 +54,10 @@ import (
 //	xvs_drops_total{queue,reason}                    counter
 //	xvs_events_total{queue,event}                    counter
 //
+// and, from an engine that is an MHReporter, the mh services' Maglev
+// tables (see maglevmetrics.go): xvs_mh_table_info{service,digest,size}
+// and xvs_mh_slots{service,real}.
+//
 // xvs_drops_total covers every loss counter of the engine's drop report
 // (workers, AF_XDP sockets, steering, AF_PACKET, evictions); an engine that
 // is a DropReporter also exports the report's Events (the steering
@@ -193,6 +197,9 @@ func MetricsHandler(engine Engine, extra ...prometheus.Collector) http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if mr, ok := engine.(MHReporter); ok {
+		reg.MustRegister(maglevCollector{mr})
+	}
 	reg.MustRegister(extra...)
 	// A scrape costs CPU the data path and the control socket need;
 	// Prometheus scrapes one at a time, so more at once are answered 503

@@ -25,6 +25,10 @@ package control
 //	drops         → drops: DropReport, every loss counter as a (queue,
 //	              reason, count) record, and the steering verdicts beside
 //	              them (xvsadm -L --drops)
+//	mh            → mh: []MHTable, every mh service's Maglev table size,
+//	              flags, digest and the slots of each real server, so the
+//	              directors behind one ECMP router can be compared
+//	              (xvsadm -L --mh)
 //	zero          key: service.Key or absent for all → (nothing) (ipvsadm -Z)
 //	conns         cursor, max → conns: []Conn, next: cursor of the following
 //	              page, 0 when done (ipvsadm -Lc); max is capped at MaxConnsPage
@@ -96,6 +100,7 @@ const (
 	OpSetCapacity Op = "set-capacity"
 	OpReload      Op = "reload"
 	OpDrops       Op = "drops"
+	OpMH          Op = "mh"
 	OpChecks      Op = "checks"
 	OpVRRP        Op = "vrrp"
 	OpSync        Op = "sync"
@@ -138,6 +143,8 @@ type Response struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Drops answers a drops request.
 	Drops *DropReport `json:"drops,omitempty"`
+	// MH answers an mh request (empty: no mh service).
+	MH []MHTable `json:"mh,omitempty"`
 	// Checks answers a checks request.
 	Checks *ChecksReport `json:"checks,omitempty"`
 	// VRRP answers a vrrp request: every instance's status.

@@ -410,6 +410,11 @@ func (s *Server) do(req *Request) (*Response, error) {
 	case OpDrops:
 		d := EngineDrops(s.engine)
 		return &Response{Drops: &d}, nil
+	case OpMH:
+		if mr, ok := s.engine.(MHReporter); ok {
+			return &Response{MH: mr.MaglevTables()}, nil
+		}
+		return &Response{}, nil
 	case OpZero:
 		return &Response{}, s.engine.ZeroStats(req.Key)
 	case OpConns:

@@ -67,19 +67,22 @@ func (pb *pipelineBench) step(n int) {
 }
 
 // TestPipelineZeroAllocs proves the per-packet path allocates nothing once
-// flows are established, for every method.
+// flows are established, for every method, with ECMP mode off and on (its
+// adoption of mid-flow segments: TestECMPAdoptZeroAllocs).
 func TestPipelineZeroAllocs(t *testing.T) {
-	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
-		pb := newPipelineBench(t, m, 1000)
-		if a := testing.AllocsPerRun(100, func() { pb.step(batchSize) }); a != 0 {
-			t.Errorf("%v: %.1f allocations per batch", m, a)
-		}
-		st := pb.e.Stats()
-		if got := st.Services[0].Counters.InPkts; got < 1000 {
-			t.Errorf("%v: only %d packets counted", m, got)
-		}
-		for _, d := range st.Drops {
-			t.Errorf("%v: drops %s/%s = %d", m, d.Queue, d.Reason, d.Count)
+	for _, ecmp := range []bool{false, true} {
+		for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
+			pb := newPipelineBench(t, m, 1000, func(o *Options) { o.ECMP = ecmp })
+			if a := testing.AllocsPerRun(100, func() { pb.step(batchSize) }); a != 0 {
+				t.Errorf("%v ecmp=%v: %.1f allocations per batch", m, ecmp, a)
+			}
+			st := pb.e.Stats()
+			if got := st.Services[0].Counters.InPkts; got < 1000 {
+				t.Errorf("%v ecmp=%v: only %d packets counted", m, ecmp, got)
+			}
+			for _, d := range st.Drops {
+				t.Errorf("%v ecmp=%v: drops %s/%s = %d", m, ecmp, d.Queue, d.Reason, d.Count)
+			}
 		}
 	}
 }
@@ -121,15 +124,31 @@ func BenchmarkPipeline(b *testing.B) {
 // its NAT reply key).
 func BenchmarkPipelineNewConns(b *testing.B) {
 	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 3)
+	benchNewConns(b, Options{Services: cfg}, buildFrame(b, pkt{src: client4, dst: vip4, sport: 1024, dport: 80, syn: true}))
+}
+
+// BenchmarkPipelineAdopt reports ns per adopted flow in ECMP mode: every
+// packet is an ACK of a connection never seen, from another client, which
+// an mh DR service schedules and inserts.
+func BenchmarkPipelineAdopt(b *testing.B) {
+	benchNewConns(b, Options{Services: mhService("mh", service.MethodDR, 3), ECMP: true},
+		buildFrame(b, pkt{src: client4, dst: vip4, sport: 1024, dport: 80, ack: true}))
+}
+
+// benchNewConns sends frame from a new client address and port per packet
+// through an engine of o (its backend, router and a table of 4 Mi entries
+// added) and fails if any was dropped.
+func benchNewConns(b *testing.B, o Options, frame []byte) {
 	mem := linktest.NewMemBackend(1)
 	mem.Queue(0).OnSend = func(int, []byte) {}
-	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 22})
+	o.Backend, o.Router, o.TableCapacity = mem, testRouter(), 1<<22
+	e, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
 	w := e.workers[0]
-	syn := buildFrame(b, pkt{src: client4, dst: vip4, sport: 1024, dport: 80, syn: true})
+	syn := frame
 	batch := make([]link.Frame, batchSize)
 	bufs := make([][]byte, batchSize)
 	for i := range bufs {
@@ -157,10 +176,10 @@ func BenchmarkPipelineNewConns(b *testing.B) {
 		n += k
 	}
 	b.StopTimer()
-	// Every SYN must have made a connection: a benchmark of drops measures
-	// nothing.
+	// Every packet must have made a connection: a benchmark of drops
+	// measures nothing.
 	for _, d := range e.Stats().Drops {
-		b.Fatalf("%d SYNs dropped as %s/%s", d.Count, d.Queue, d.Reason)
+		b.Fatalf("%d packets dropped as %s/%s", d.Count, d.Queue, d.Reason)
 	}
 }
 

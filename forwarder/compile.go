@@ -242,6 +242,7 @@ func newServiceState(rs *regService, s *service.Service) *serviceState {
 		sched:         rs.sched,
 		onePacket:     s.OnePacket,
 		expireQuiesce: s.ExpireQuiescent,
+		maglev:        s.Scheduler == "mh",
 	}
 	if s.Group == "" {
 		st.vip = flow.Addr16(s.Addr)

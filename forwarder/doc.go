@@ -44,6 +44,13 @@
 // connection table's evictions — and Engine.Stats carries the same records
 // in Stats.Drops for the metrics.
 //
+// A TCP packet without an entry opens one only if it is a SYN (not a RST),
+// as in IPVS, unless Options.Sloppy (any service) or Options.ECMP (mh
+// services: several active directors behind an ECMP router build the same
+// Maglev table, so the director a flow is moved to picks its real server
+// again; see adoptsMidFlow and Engine.MaglevTables, which lists the tables'
+// digests).
+//
 // Connection sync (IPVS's sync protocol v1, package connsync's codec and
 // sockets) runs in the workers too: with Options.Sync each worker hands
 // the connections whose state changed to its own connsync writer, without

@@ -32,6 +32,13 @@ type Options struct {
 	// Sloppy creates TCP state from a mid-flow packet, so a standby director
 	// (or a changed mh table) picks up established connections.
 	Sloppy bool
+	// ECMP is the mode of several active directors behind an ECMP router
+	// (xvs run --ecmp): a TCP packet of a connection this director has
+	// never seen (neither SYN nor RST: the router moved the flow here) is
+	// scheduled and tracked when its service uses mh, whose table every
+	// director builds alike, so the flow keeps its real server. Services
+	// of other schedulers keep IPVS's rule (a SYN only, unless Sloppy).
+	ECMP bool
 	// ConnReuse is IPVS's conn_reuse_mode; the zero value is the kernel's
 	// default (mode 1).
 	ConnReuse ConnReuse

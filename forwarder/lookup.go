@@ -54,8 +54,8 @@ func (p *pipeline) restart(c *conntrack.Conn) bool {
 func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	pkt := &p.pkt
 	// The table owns the rule (the kernel's tcp_conn_schedule): TCP needs a
-	// SYN, or sloppy mode, and never a RST.
-	if !p.table.AcceptsNew(pkt.Proto, pkt.TCPFlags) {
+	// SYN, or sloppy mode, and never a RST; ECMP mode widens it for mh.
+	if !p.table.AcceptsNew(pkt.Proto, pkt.TCPFlags) && !p.adoptsMidFlow(svc) {
 		return p.drop(DropNoConn)
 	}
 	var tmpl *conntrack.Conn
@@ -88,6 +88,15 @@ func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	}
 	p.stats.realStats(r.id).conns.add(1)
 	return p.forward(f, c, r)
+}
+
+// adoptsMidFlow reports whether a TCP packet that AcceptsNew refused may
+// open a connection anyway: in ECMP mode, for an mh service, any packet but
+// a RST. Another director carried the flow until the router moved it here;
+// the shared Maglev table gives the same real server, so tracking the flow
+// from this packet on keeps it whole (IPVS's sloppy_tcp, per service).
+func (p *pipeline) adoptsMidFlow(svc *serviceState) bool {
+	return p.ecmp && svc.maglev && p.pkt.TCPFlags&flow.TCPRst == 0
 }
 
 // insertFailed handles a refused insert, counting a drop by its real cause.

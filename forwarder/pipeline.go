@@ -31,6 +31,7 @@ type pipeline struct {
 	table  *conntrack.Table
 	router Router
 	reuse  ConnReuse
+	ecmp   bool // Options.ECMP: mh services adopt mid-flow TCP (adoptsMidFlow)
 	stats  *queueStats
 	vlans  *atomic.Pointer[vlanTable] // the engine's; never holds nil
 	sync   *syncWorker                // nil unless the engine is a sync master

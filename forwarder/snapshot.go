@@ -34,6 +34,9 @@ type serviceState struct {
 	persistMask    [16]byte // applied to the client address for templates
 	onePacket      bool
 	expireQuiesce  bool
+	// maglev: the scheduler is mh, whose picks every director shares
+	// (see Options.ECMP).
+	maglev bool
 }
 
 // realState is one real server of one service. It is immutable once

@@ -62,7 +62,7 @@ func newWorker(q link.Queue, e *Engine) *worker {
 		resend: make([]link.Frame, 0, parkSlots),
 		pfKeys: make([]conntrack.Key, 0, 2*batchSize),
 	}
-	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
+	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, ecmp: e.opts.ECMP, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
 	return w
 }

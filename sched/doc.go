@@ -45,9 +45,9 @@
 //   - sh, dh, mh build their tables in Update and publish them with
 //     atomic.Pointer. mh hashes with the kernel's hsiphash (SipHash-1-3 on
 //     64-bit little-endian machines) and keys, so a table of the same size
-//     holds the same servers in the same slots as the kernel's. When no server
-//     in the table is available, the mh-fallback walk (up to M rehashes) is
-//     skipped since it can only fail.
+//     built from the same list holds the same servers in the same slots as
+//     the kernel's. When no server in the table is available, the
+//     mh-fallback walk (up to M rehashes) is skipped since it can only fail.
 //   - lblc and lblcr keep the kernel's 1024-chain table in preallocated arrays
 //     (so Pick does not allocate) behind 64 shard mutexes, and replay the
 //     kernel's 60-second garbage-collection timer lazily: a Pick first runs the
@@ -56,10 +56,13 @@
 //     collected, like the kernel's trash. A full table stops caching, like a
 //     failed kmalloc.
 //
-// Deliberate differences: twos sums and walks weights in 64 bits, drawing 64
-// random bits when the sum exceeds 2^32, where the kernel's int arithmetic has
-// overflowed (sums above 2^31-1); a Dest belongs to one Scheduler at a time
-// (the last that installed it).
+// Deliberate differences: mh builds from its servers sorted by address and
+// port, not in list order, so that directors given the same servers in any
+// order build the same table (the kernel's equals xvs's when its list is in
+// that order); MaglevTable reports a digest of it. twos sums and walks
+// weights in 64 bits, drawing 64 random bits when the sum exceeds 2^32,
+// where the kernel's int arithmetic has overflowed (sums above 2^31-1); a
+// Dest belongs to one Scheduler at a time (the last that installed it).
 //
 // # Concurrency
 //

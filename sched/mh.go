@@ -3,6 +3,7 @@ package sched
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -17,6 +18,22 @@ const (
 
 // mhSched is ip_vs_mh, Maglev hashing. Update builds the lookup table off the packet path and publishes it
 // atomically; Pick is one hsiphash and one load.
+//
+// The table is a pure function of these inputs, and of nothing local to the process or the director:
+//   - the set of real servers, as (address, port): Update sorts them by address (16 bytes, IPv4 v4-mapped) and
+//     then port before building, so neither the order of the configuration file nor the order in which
+//     xvsadm -a added them matters (the kernel builds in its list order, newest first; xvs differs there on
+//     purpose so that directors fed the same servers in different orders agree);
+//   - each server's last_weight: its weight, or the latest non-zero weight it had while it stayed in the
+//     service (a server set to weight 0 at run time keeps its slots; one configured with weight 0 from the start
+//     has none, so two directors agree only if they agree on that history too);
+//   - the table size M (Options.MHTableSize, 4093 by default);
+//   - the hash keys, ip_vs_mh.c's fixed constants mhKey1 and mhKey2 (no per-boot seed).
+//
+// Pick also depends on the flags (mh-port hashes the source port too; mh-fallback walks on when the slot's
+// server is unavailable, which depends on each director's view of weights and thresholds at that moment). No
+// map iteration, pointer value, id or clock enters the build. MaglevTable reports a digest of the table and
+// the flags so operators can compare directors.
 type mhSched struct {
 	m     uint32
 	flags Flags
@@ -25,8 +42,11 @@ type mhSched struct {
 }
 
 type mhState struct {
-	dests  []*Dest
+	dests  []*Dest // sorted by address, then port (cmpDestAddr)
 	lookup []int32 // dest index per slot, -1 when empty (no positive last_weight)
+
+	digestOnce sync.Once // computes digest on first use, off the packet path
+	digest     string
 }
 
 func mhSize(n int) (uint32, error) {
@@ -104,6 +124,8 @@ func (s *mhSched) Update(dests []*Dest) error {
 	if len(dests) > int(s.m) {
 		return fmt.Errorf("%d destinations, %d slots: %w", len(dests), s.m, ErrTooManyDests)
 	}
+	// The caller's order is local history (file order, xvsadm -a order): build from a canonical one.
+	slices.SortStableFunc(dests, cmpDestAddr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unwatch(dests)

@@ -5,8 +5,10 @@ package sched
 // fast schedulers on the same *Dest values and demand identical choices.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 type refSched interface {
@@ -576,6 +578,15 @@ func refMHKey(addr uint32, port uint16, key uint64, offset uint32) uint32 {
 }
 
 func (r *refMH) update(list []*Dest) {
+	// The one place xvs departs from ip_vs_mh on purpose: it builds from the servers sorted by address and
+	// port, not in list order, so that every director builds the same table (see mhSched).
+	list = slices.Clone(list)
+	slices.SortStableFunc(list, func(a, b *Dest) int {
+		if c := bytes.Compare(a.Addr[:], b.Addr[:]); c != 0 {
+			return c
+		}
+		return int(a.Port) - int(b.Port)
+	})
 	m := r.m
 	if r.lookup == nil {
 		r.lookup = make([]*Dest, m)

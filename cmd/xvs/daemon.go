@@ -132,7 +132,7 @@ func (d *daemon) startEngine(names []string) error {
 	}
 	d.eng, err = forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
-		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
+		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ECMP: d.f.ecmp, ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
 		Sync: sm, WorkerCPUs: d.f.workerCPUs,
 	})
 	if err != nil {

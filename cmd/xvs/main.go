@@ -16,8 +16,11 @@ import (
 const usage = `usage:
   xvs run -i IFACE[,IFACE...] [--config FILE] [--backend xdp|afpacket|auto]
           [--xdp-mode auto|native|generic] [--socket PATH] [--metrics ADDR]
-          [--capacity N] [--sloppy] [--conn-reuse-mode 0|1|2]
+          [--capacity N] [--sloppy] [--ecmp] [--conn-reuse-mode 0|1|2]
       run the director on the given interfaces (NAT: external,internal);
+      --ecmp: one of several active directors behind an ECMP router, where
+      mh services (same table on every director) take over flows the router
+      moves here mid-connection, as --sloppy does for every service;
       --conn-reuse-mode is IPVS's net.ipv4.vs.conn_reuse_mode (default 1):
       whether a SYN from a reused client port is scheduled afresh (0 never,
       1 on TIME_WAIT/CLOSE entries, 2 also on DR/TUN FIN_WAIT ones)

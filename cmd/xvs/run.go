@@ -34,6 +34,7 @@ type runFlags struct {
 	metrics  string
 	capacity int
 	sloppy   bool
+	ecmp     bool // --ecmp: one of several active directors behind an ECMP router
 	reuse    forwarder.ConnReuse
 	vlans    []uint16 // --vlan: served on every interface, beside the learnt ones
 	// probeAddrs and probeIface are where path-true DR/TUN checks come
@@ -61,6 +62,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9100)")
 	fs.IntVar(&f.capacity, "capacity", 0, "connection table capacity (default 1048576)")
 	fs.BoolVar(&f.sloppy, "sloppy", false, "create TCP state from mid-flow packets")
+	fs.BoolVar(&f.ecmp, "ecmp", false, "one of several active directors behind an ECMP router: mh services create TCP state from mid-flow packets (the others only with --sloppy)")
 	reuseMode := fs.Int("conn-reuse-mode", 1, "IPVS's net.ipv4.vs.conn_reuse_mode: 0, 1 or 2")
 	probeAddrs := fs.String("probe-address", "", "addresses on the director's subnet for path-true DR/TUN checks, comma separated (one per family)")
 	fs.StringVar(&f.probeIface, "probe-interface", "", "interface path-true checks leave by (default: the first of -i)")

@@ -61,3 +61,20 @@ func TestCPUFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestECMPFlag: --ecmp is off by default and independent of --sloppy.
+func TestECMPFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args         []string
+		ecmp, sloppy bool
+	}{
+		{nil, false, false},
+		{[]string{"--ecmp"}, true, false},
+		{[]string{"--ecmp", "--sloppy"}, true, true},
+	} {
+		f, err := parseRunFlags(append([]string{"-i", "lo"}, tc.args...))
+		if err != nil || f.ecmp != tc.ecmp || f.sloppy != tc.sloppy {
+			t.Errorf("%v: %v, ecmp %v sloppy %v", tc.args, err, f != nil && f.ecmp, f != nil && f.sloppy)
+		}
+	}
+}

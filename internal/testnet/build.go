@@ -11,6 +11,9 @@ import (
 // plan lays out the lab's hosts, links and addresses without touching the
 // system (see the package doc for the picture).
 func plan(id string, o Options) *Lab {
+	if o.ECMP {
+		return planECMP(id, o)
+	}
 	l := &Lab{ID: id, Mode: o.Mode, Options: o, VIP4: vip4, VIP6: vip6, labServer: o.LabServer}
 	host := func(name string) *Host { return &Host{Name: name, NS: nsName(id, name), lab: l} }
 	l.Client, l.Director, l.Switch = host("client"), host("director"), host("switch")
@@ -20,12 +23,8 @@ func plan(id string, o Options) *Lab {
 	}
 	l.Switch.Iface = ifName(id, "br")
 
-	// connect adds a veth pair: end a (tag ta, addresses a4/a6) in host a and
-	// the unaddressed end "s"+tb on the switch, or end b in host b.
 	connect := func(a *Host, ta string, a4, a6 netip.Prefix, b *Host, tb string, b4, b6 netip.Prefix, mtu int) {
-		an, bn := ifName(id, ta), ifName(id, tb)
-		a.Links = append(a.Links, Link{Iface: an, Addr4: a4, Addr6: a6, MTU: mtu, PeerNS: b.NS, PeerIface: bn})
-		b.Links = append(b.Links, Link{Iface: bn, Addr4: b4, Addr6: b6, MTU: mtu, PeerNS: a.NS, PeerIface: an})
+		connectHosts(id, a, ta, a4, a6, b, tb, b4, b6, mtu)
 	}
 	none := netip.Prefix{}
 	seg4, seg6 := flatNet4, flatNet6 // DR/TUN: one segment
@@ -113,14 +112,8 @@ func (l *Lab) topology() *Topology {
 		if l.isSwitch(h) {
 			n.Bridge = h.Iface
 		}
+		n.Ifaces = linkIfaces(h, n.Bridge)
 		for _, k := range h.Links {
-			ifc := Iface{Name: k.Iface, MTU: k.MTU, Master: n.Bridge}
-			for _, p := range []netip.Prefix{k.Addr4, k.Addr6} {
-				if p.IsValid() {
-					ifc.Addrs = append(ifc.Addrs, Addr{Prefix: p})
-				}
-			}
-			n.Ifaces = append(n.Ifaces, ifc)
 			// Bridges create their ports; NAT's lone director's client link
 			// is the client's.
 			if l.isSwitch(h) || (l.Mode == NAT && h == l.Client && l.ClientSwitch == nil) {
@@ -156,6 +149,30 @@ func (l *Lab) topology() *Topology {
 		tp.Nodes = append(tp.Nodes, n)
 	}
 	return tp
+}
+
+// connectHosts adds a veth pair of lab id to the plan: end a (tag ta,
+// addresses a4/a6, unaddressed when invalid) in host a, end b in host b.
+func connectHosts(id string, a *Host, ta string, a4, a6 netip.Prefix, b *Host, tb string, b4, b6 netip.Prefix, mtu int) {
+	an, bn := ifName(id, ta), ifName(id, tb)
+	a.Links = append(a.Links, Link{Iface: an, Addr4: a4, Addr6: a6, MTU: mtu, PeerNS: b.NS, PeerIface: bn})
+	b.Links = append(b.Links, Link{Iface: bn, Addr4: b4, Addr6: b6, MTU: mtu, PeerNS: a.NS, PeerIface: an})
+}
+
+// linkIfaces is the configuration of h's links: MTU, the bridge they are
+// ports of (none when empty), their addresses.
+func linkIfaces(h *Host, bridge string) []Iface {
+	var out []Iface
+	for _, k := range h.Links {
+		ifc := Iface{Name: k.Iface, MTU: k.MTU, Master: bridge}
+		for _, p := range []netip.Prefix{k.Addr4, k.Addr6} {
+			if p.IsValid() {
+				ifc.Addrs = append(ifc.Addrs, Addr{Prefix: p})
+			}
+		}
+		out = append(out, ifc)
+	}
+	return out
 }
 
 // onOff renders a bool as a sysctl value.

@@ -90,6 +90,29 @@
 // instance's address, as keepalived sites run it. The client routes the
 // real-server segment via the VIP.
 //
+// Options.ECMP (DR only) puts Options.Directors directors (up to
+// MaxECMPDirectors) behind a router that spreads the VIPs over them by
+// ECMP, as sites scale out with several active directors. The router
+// ("router") forwards with net.ipv4/ipv6.fib_multipath_hash_policy=1 (the
+// 5-tuple), set in its own namespace as a router's configuration, and
+// holds one multipath route per VIP over every director (Lab.DropNexthop
+// and RestoreNexthop take one out and put it back; Options.NoStaticECMP
+// leaves the route to a routing daemon). It is also the real servers'
+// gateway, so DR answers go straight back to the client through it. Each
+// director has a point-to-point link to the router (its Host.Iface, ID-dx,
+// -dx2 ...; the router's end is its BGP neighbour, Lab.RouterAddr) and a
+// port on the real servers' bridge (ID-di, -di2 ...); none holds the VIP.
+//
+//	client ns          router ns                 director ns        switch ns     r1..rN ns
+//	ID-c               ID-rc  .2.254/24          ID-dx  .11.2/24                  ID-rN .1.N/24
+//	.2.1/24  -------   ID-rd1 .11.1/24 --------  ID-di  .1.241/24 -- bridge ----  lo: VIP/32
+//	gw .2.254          ID-rd2 .12.1/24 ... director2 (.12.2, .1.242)  ID-br       gw .1.254
+//	                   ID-rtr .1.254/24 ---------------------------------- (port)
+//	                   VIP/32 nexthop via .11.2 nexthop via .12.2 ...
+//
+// (IPv6 alike: 2001:db8:0:2::/64 for the client, 2001:db8:0:1i::/64 for
+// director i's link, 2001:db8:0:1::/64 for the real servers.)
+//
 // # Topologies of one's own
 //
 // A lab is built from a Topology: namespaces (Node) with their sysctls,

@@ -31,7 +31,10 @@ type Lab struct {
 	// ClientSwitch is a NAT pair's client-side bridge (cswitch), nil in
 	// every other lab.
 	ClientSwitch *Host
-	Reals        []*Host
+	// Router is an ECMP lab's router between the client and the
+	// directors (Options.ECMP), nil in every other lab.
+	Router *Host
+	Reals  []*Host
 
 	VIP4, VIP6 netip.Addr
 	// DirectorIfaces are the interfaces xvs must serve on Director: NAT's
@@ -49,9 +52,12 @@ type Lab struct {
 	// topo is what builds and removes the lab's namespaces.
 	topo *Topology
 
-	mu     sync.Mutex // guards procs, closed, labServer
-	procs  []*Proc
-	closed bool
+	mu    sync.Mutex // guards procs, closed, labServer, ecmpDown
+	procs []*Proc
+	// ecmpDown marks the directors whose nexthop an ECMP lab's router has
+	// lost (DropNexthop).
+	ecmpDown map[*Host]bool
+	closed   bool
 	// labServer is the labserver binary's path once known.
 	labServer string
 }
@@ -86,10 +92,14 @@ func New(opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// Hosts returns every host of the lab: client, directors, switch, a NAT
-// pair's client switch, reals.
+// Hosts returns every host of the lab: client, an ECMP lab's router,
+// directors, switch, a NAT pair's client switch, reals.
 func (l *Lab) Hosts() []*Host {
-	hs := append([]*Host{l.Client}, l.Directors...)
+	hs := []*Host{l.Client}
+	if l.Router != nil {
+		hs = append(hs, l.Router)
+	}
+	hs = append(hs, l.Directors...)
 	hs = append(hs, l.Switch)
 	if l.ClientSwitch != nil {
 		hs = append(hs, l.ClientSwitch)

@@ -59,6 +59,14 @@ type Options struct {
 	// directors are .0.2/.0.3 outside and .1.252/.1.253 inside, the
 	// gateway .1.254 (IPv6 alike).
 	Directors int
+	// ECMP puts the directors (1..MaxECMPDirectors, DR only) behind a
+	// router that spreads the VIP over them by ECMP (see ecmp.go and the
+	// package doc): client — router — directors — bridge — real servers.
+	ECMP bool
+	// NoStaticECMP leaves an ECMP lab's router without the static
+	// multipath route to the VIP, for a test whose routing daemon (BIRD)
+	// installs it from BGP.
+	NoStaticECMP bool
 	// Name is a free label kept in the marker file and shown by Lab.String.
 	Name string
 	// MTU of the client's link and the director's client-facing link
@@ -101,8 +109,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Directors == 0 {
 		o.Directors = 1
 	}
-	if o.Directors < 1 || o.Directors > MaxDirectors {
-		return o, fmt.Errorf("%w: directors %d not in 1..%d", ErrOptions, o.Directors, MaxDirectors)
+	maxDirectors := MaxDirectors
+	if o.ECMP {
+		if o.Mode != DR {
+			return o, fmt.Errorf("%w: an ECMP lab is DR, not %s", ErrOptions, o.Mode)
+		}
+		maxDirectors = MaxECMPDirectors
+	}
+	if o.Directors < 1 || o.Directors > maxDirectors {
+		return o, fmt.Errorf("%w: directors %d not in 1..%d", ErrOptions, o.Directors, maxDirectors)
 	}
 	if o.MTU == 0 {
 		o.MTU = DefaultMTU

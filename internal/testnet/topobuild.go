@@ -179,6 +179,10 @@ func (n *Node) configLines() []string {
 		lines = append(lines, fmt.Sprintf("neigh replace %s lladdr %s dev %s nud permanent", e.Addr, e.MAC, e.Dev))
 	}
 	for _, r := range n.Routes {
+		if len(r.Multipath) > 0 {
+			lines = append(lines, multipathLine("add", r.Dst, r.Multipath))
+			continue
+		}
 		l := "route add " + r.Dst.String()
 		if r.Via.IsValid() {
 			l += " via " + r.Via.String()

@@ -103,11 +103,13 @@ type Macvlan struct {
 	NS string
 }
 
-// Route is a static route; Via and Dev are optional.
+// Route is a static route; Via and Dev are optional. With Multipath it is
+// one ECMP route over those gateways instead (Via and Dev unused).
 type Route struct {
-	Dst netip.Prefix
-	Via netip.Addr
-	Dev string
+	Dst       netip.Prefix
+	Via       netip.Addr
+	Dev       string
+	Multipath []netip.Addr
 }
 
 // Neighbour is a static (permanent) neighbour entry: nothing on the path
