@@ -3,7 +3,8 @@ package bench
 import (
 	"os"
 	"strconv"
-	"strings"
+
+	"github.com/xvs-project/xvs/internal/cpuset"
 )
 
 // The workers' own CPU: the bench starts xvs with its forwarding workers
@@ -17,22 +18,15 @@ import (
 
 // workerThreads lists pid's threads pinned to exactly cpu.
 func workerThreads(pid, cpu int) []string {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
-	ents, err := os.ReadDir(dir)
+	masks, err := cpuset.ThreadMasks(pid)
 	if err != nil {
 		return nil
 	}
 	want := strconv.Itoa(cpu)
 	var tids []string
-	for _, e := range ents {
-		b, err := os.ReadFile(dir + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == want {
-				tids = append(tids, e.Name())
-			}
+	for tid, m := range masks {
+		if m == want {
+			tids = append(tids, strconv.Itoa(tid))
 		}
 	}
 	return tids

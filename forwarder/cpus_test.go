@@ -2,7 +2,6 @@ package forwarder
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,20 +52,14 @@ func TestWorkerCPUs(t *testing.T) {
 
 // threadsOn counts the process's threads whose CPU list is exactly cpus.
 func threadsOn(t *testing.T, cpus string) int {
-	ents, err := os.ReadDir("/proc/self/task")
+	masks, err := cpuset.ThreadMasks(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, ent := range ents {
-		b, err := os.ReadFile("/proc/self/task/" + ent.Name() + "/status")
-		if err != nil {
-			continue // ended meanwhile
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == cpus {
-				n++
-			}
+	for _, m := range masks {
+		if m == cpus {
+			n++
 		}
 	}
 	return n

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestPinnedThreads(t *testing.T) {
 			workers++
 		case fmt.Sprint(control):
 		default:
-			t.Errorf("thread %s on CPUs %s, want %d (control) or %d (worker)", tid, m, control, worker)
+			t.Errorf("thread %d on CPUs %s, want %d (control) or %d (worker)", tid, m, control, worker)
 		}
 	}
 	if workers == 0 {
@@ -50,7 +51,7 @@ func TestPinnedThreads(t *testing.T) {
 }
 
 // daemonPID finds the xvs run serving sock.
-func daemonPID(t *testing.T, sock string) string {
+func daemonPID(t *testing.T, sock string) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
@@ -59,30 +60,19 @@ func daemonPID(t *testing.T, sock string) string {
 		}
 		args := strings.Split(string(b), "\x00")
 		if len(args) > 1 && args[1] == "run" && strings.Contains(string(b), "\x00"+sock+"\x00") {
-			return filepath.Base(filepath.Dir(p))
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
 		}
 	}
 	t.Fatalf("no xvs run serving %s", sock)
-	return ""
+	return 0
 }
 
 // threadMasks reads each thread's CPU list.
-func threadMasks(t *testing.T, pid string) map[string]string {
-	ents, err := os.ReadDir("/proc/" + pid + "/task")
+func threadMasks(t *testing.T, pid int) map[int]string {
+	masks, err := cpuset.ThreadMasks(pid)
 	if err != nil {
 		t.Fatal(err)
-	}
-	masks := map[string]string{}
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + pid + "/task/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-				masks[e.Name()] = strings.TrimSpace(v)
-			}
-		}
 	}
 	return masks
 }

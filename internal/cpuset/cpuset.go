@@ -188,3 +188,34 @@ func Allowed() (Set, error) {
 	}
 	return fromMask(&startMask), nil
 }
+
+// ThreadMasks returns the CPU list of each thread of process pid (0: this
+// process) by thread ID, as /proc shows it ("1", "0-3"); a thread that ends
+// while it is read is left out.
+func ThreadMasks(pid int) (map[int]string, error) {
+	dir := "/proc/self/task/"
+	if pid > 0 {
+		dir = "/proc/" + strconv.Itoa(pid) + "/task/"
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the threads: %w", err)
+	}
+	masks := make(map[int]string, len(ents))
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(dir + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				masks[tid] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return masks, nil
+}

@@ -1,14 +1,11 @@
 package cpuset
 
 import (
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 func TestParse(t *testing.T) {
@@ -104,8 +101,8 @@ func TestPinThreadStaysOnItsGoroutine(t *testing.T) {
 	// No other thread had its mask changed (the pinned one may still be
 	// on its way out).
 	runtime.Gosched()
-	for _, tid := range mustThreads(t) {
-		if m := maskOf(t, tid); m != nil && !slices.Equal(m, before) && !slices.Equal(m, Set{cpu}) {
+	for tid, m := range masks(t) {
+		if m != before.list() && m != strconv.Itoa(cpu) {
 			t.Errorf("thread %d on %v, want %v", tid, m, before)
 		}
 	}
@@ -125,10 +122,14 @@ func TestPinProcess(t *testing.T) {
 	if err := PinProcess(Set{cpu}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tid := range mustThreads(t) {
-		if m := maskOf(t, tid); m != nil && !slices.Equal(m, Set{cpu}) {
+	all := masks(t)
+	for tid, m := range all {
+		if m != strconv.Itoa(cpu) {
 			t.Errorf("thread %d on %v after PinProcess(%d)", tid, m, cpu)
 		}
+	}
+	if len(all) < 2 {
+		t.Errorf("ThreadMasks saw %d threads: %v", len(all), all)
 	}
 	// A thread started from now on inherits the mask.
 	done := make(chan Set)
@@ -145,22 +146,19 @@ func TestPinProcess(t *testing.T) {
 	}
 }
 
-func mustThreads(t *testing.T) []int {
-	tids, err := threads()
-	if err != nil || len(tids) == 0 {
-		t.Fatalf("threads: %v %v", tids, err)
+// masks is ThreadMasks of this process.
+func masks(t *testing.T) map[int]string {
+	m, err := ThreadMasks(0)
+	if err != nil || len(m) == 0 {
+		t.Fatalf("ThreadMasks: %v %v", m, err)
 	}
-	return tids
+	return m
 }
 
-// maskOf reads a thread's mask; nil if it ended.
-func maskOf(t *testing.T, tid int) Set {
-	var m unix.CPUSet
-	if err := unix.SchedGetaffinity(tid, &m); err != nil {
-		if _, statErr := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); statErr != nil {
-			return nil
-		}
-		t.Fatalf("thread %d: %v", tid, err)
+// list writes s as /proc does for a set of single CPUs or one range.
+func (s Set) list() string {
+	if len(s) > 1 && s[len(s)-1]-s[0] == len(s)-1 {
+		return strconv.Itoa(s[0]) + "-" + strconv.Itoa(s[len(s)-1])
 	}
-	return fromMask(&m)
+	return s.String()
 }
