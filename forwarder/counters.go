@@ -37,6 +37,10 @@ const (
 	DropMartian       // martian source or destination (loopback, multicast, v4-mapped IPv6, ...)
 	DropVLAN          // tagged with a VLAN not served on the arrival interface (see VLAN)
 
+	// DropStandby: a packet that would make a new connection for a
+	// service whose VIP's VRRP instance is not master (Engine.SetStandby).
+	DropStandby
+
 	numDropReasons
 )
 
@@ -46,6 +50,7 @@ var dropNames = [numDropReasons]string{
 	"reply-clash", "template-gone", "insert-refused",
 	"frag-timeout", "frag-hold-full", "frag-first-dropped",
 	"bad-ip-checksum", "bad-ip-options", "bad-udp-length", "martian", "vlan",
+	"standby",
 }
 
 // String returns the reason's metric label.

@@ -80,6 +80,9 @@ type Engine struct {
 	// servers, so a service's totals do not drop when one goes (IPVS
 	// counts services apart from their destinations). Guarded by mu.
 	folded map[uint32]service.Counters
+	// standby is what SetStandby was last told, for install to gate a new
+	// configuration's services alike. Guarded by mu.
+	standby [][16]byte
 
 	runOnce sync.Once
 	stop    chan struct{}
@@ -230,6 +233,7 @@ func (e *Engine) install(cfg *service.Config) ([]string, error) {
 			e.base[r.id] = e.realCounters(r.id)
 		}
 	}
+	snap.gated = gatedServices(snap, e.standby)
 	// From here on the change happens: weights and scheduler lists first,
 	// then the snapshot the workers read.
 	if err := commit(); err != nil {

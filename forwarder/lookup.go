@@ -37,6 +37,9 @@ func (p *pipeline) transport(f *link.Frame) verdict {
 	if svc == nil {
 		return p.drop(DropNoService)
 	}
+	if p.snap.standby(svc) {
+		return p.drop(DropStandby)
+	}
 	return p.schedule(f, svc)
 }
 

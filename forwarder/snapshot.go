@@ -90,6 +90,9 @@ type snapshot struct {
 	// re-added stay true.
 	trash  []*realState
 	hasNAT bool
+	// gated says, by service id, which services make no new connection
+	// (standby.go); nil: none.
+	gated []bool
 }
 
 // lookupService finds the service for a packet's destination. Precedence: an
