@@ -60,10 +60,14 @@ func (c *DaemonConfig) defaults() {
 type Master struct {
 	cfg  DaemonConfig
 	fd   int
+	src  netip.Addr    // the address it sends from
 	Sent atomic.Uint64 // datagrams
 	Lost atomic.Uint64 // datagrams the socket refused
 	// Requests counts the dump requests ServeRequests heard.
 	Requests atomic.Uint64
+	// PeerMessages and PeerConns count the messages of another master
+	// that Serve heard, and their entries.
+	PeerMessages, PeerConns atomic.Uint64
 }
 
 // NewMaster opens the master's socket: UDP from the interface's primary
@@ -84,6 +88,7 @@ func NewMaster(cfg DaemonConfig) (*Master, error) {
 		if err != nil {
 			return err
 		}
+		m.src = src
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 		if err != nil {
 			return err

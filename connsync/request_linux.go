@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,33 +33,70 @@ func RequestDump(cfg DaemonConfig) error {
 // note the request (forwarder.SyncDumper.Request does). Each request is
 // counted in m.Requests.
 func (m *Master) ServeRequests(ctx context.Context, dump func()) error {
+	return m.Serve(ctx, dump, nil)
+}
+
+// Serve is ServeRequests that also hands peer every entry of another
+// master's messages of m's sync ID (a backup's installer:
+// forwarder.Engine.InstallSync), counted in m.PeerMessages and
+// m.PeerConns; peer nil ignores them as ServeRequests does. Two masters
+// of one sync ID on a link are a split brain healing: the director that
+// yields hands its connections over in a last full dump before its master
+// stops, and the one that stays master learns them here, as IPVS runs a
+// master and a backup daemon at once. A master never hears itself: its
+// socket sends with the multicast loop off, and a datagram from its own
+// address is ignored anyway.
+func (m *Master) Serve(ctx context.Context, dump func(), peer func(*Conn)) error {
 	cfg := m.cfg
-	cfg.SyncID = 0 // take every message; IsRequest filters
+	cfg.SyncID = 0 // take every message; IsRequest and the decoder filter
 	l, err := NewBackup(cfg)
 	if err != nil {
 		return fmt.Errorf("sync dump requests: %w", err)
 	}
-	return serveRequests(ctx, l.pc, m.cfg.SyncID, func() {
+	onReq := func() {
 		m.Requests.Add(1)
 		dump()
+	}
+	if peer == nil {
+		return serveRequests(ctx, l.pc, m.cfg.SyncID, onReq, nil)
+	}
+	dec := Decoder{SyncID: m.cfg.SyncID}
+	return serveRequests(ctx, l.pc, m.cfg.SyncID, onReq, func(b []byte, src netip.Addr) {
+		if src == m.src {
+			return
+		}
+		d, err := dec.Decode(b, peer)
+		if err == nil && !d.Ignored {
+			m.PeerMessages.Add(1)
+			m.PeerConns.Add(uint64(d.Conns))
+		}
 	})
 }
 
-func serveRequests(ctx context.Context, pc net.PacketConn, syncID uint8, fn func()) error {
+// serveRequests reads pc until ctx ends: dump requests of syncID go to
+// fn, every other datagram to other (if set) with its source address.
+func serveRequests(ctx context.Context, pc net.PacketConn, syncID uint8, fn func(), other func([]byte, netip.Addr)) error {
 	stop := context.AfterFunc(ctx, func() { pc.SetReadDeadline(time.Unix(1, 0)) }) //nolint:errcheck // wakes the read
 	defer stop()
 	defer pc.Close()
 	buf := make([]byte, 65536)
 	for {
-		n, _, err := pc.ReadFrom(buf)
+		n, from, err := pc.ReadFrom(buf)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("sync dump requests: %w", err)
 		}
-		if IsRequest(buf[:n], syncID) {
+		switch {
+		case IsRequest(buf[:n], syncID):
 			fn()
+		case other != nil:
+			var src netip.Addr
+			if ua, ok := from.(*net.UDPAddr); ok {
+				src = ua.AddrPort().Addr().Unmap()
+			}
+			other(buf[:n], src)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package connsync
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -109,5 +110,80 @@ func TestBackupStatsSplitDrops(t *testing.T) {
 	s := b.Stats()
 	if s.Dropped != 2 || s.DroppedBy[0] != 1 || s.DroppedBy[1] != 1 {
 		t.Errorf("stats %+v, want one short and one size drop", s)
+	}
+}
+
+// TestServeHearsPeerMaster: a master serving with a peer installer hands
+// on the entries of another master's messages of its sync ID (a split
+// brain healing), counts them, and still answers requests; its own
+// messages, and another sync ID's, never reach the installer.
+func TestServeHearsPeerMaster(t *testing.T) {
+	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
+	a.IP(t, "link add ra type veth peer name rb netns "+b.Name(), "addr add 198.18.0.2/24 dev ra", "link set ra up")
+	b.IP(t, "addr add 198.18.0.3/24 dev rb", "link set rb up")
+	path := func(n *testnet.NetNS) string { return filepath.Join("/run/netns", n.Name()) }
+
+	m, err := NewMaster(DaemonConfig{Interface: "ra", SyncID: 9, NetNS: path(a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	reqs := make(chan struct{}, 10)
+	conns := make(chan Conn, 10)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := m.Serve(ctx, func() { reqs <- struct{}{} }, func(c *Conn) { conns <- *c }); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // the join settles
+
+	send := func(m *Master, c Conn) {
+		w := m.NewWriter()
+		if err := w.Add(&c, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush(time.Now(), true)
+	}
+	send(m, connDR) // its own: looped back never
+	for _, id := range []uint8{10, 9} {
+		other, err := NewMaster(DaemonConfig{Interface: "rb", SyncID: id, NetNS: path(b)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := connDR
+		c.Client = netip.AddrPortFrom(c.Client.Addr(), uint16(40000+int(id)))
+		send(other, c)
+		other.Close()
+	}
+	select {
+	case c := <-conns:
+		if c.Client.Port() != 40009 {
+			t.Errorf("installed %v, want the entry of sync ID 9 from the peer", c.Client)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the peer master's entry did not arrive")
+	}
+	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: path(b)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reqs:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the master heard no request")
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	select {
+	case c := <-conns:
+		t.Errorf("a second entry reached the installer: %v", c.Client)
+	default:
+	}
+	if s := m.Stats(); s.PeerMessages != 1 || s.PeerConns != 1 || s.Requests != 1 {
+		t.Errorf("stats %+v, want one peer message of one entry and one request", s)
 	}
 }

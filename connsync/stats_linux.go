@@ -10,8 +10,10 @@ var DecodeErrors = [...]error{ErrShort, ErrSize, ErrTruncated, ErrEntryVersion, 
 // export; the connections' fate on the engine is forwarder.SyncStats.
 type Stats struct {
 	// Master: datagrams sent, datagrams the socket refused, dump
-	// requests heard.
-	Sent, Lost, Requests uint64
+	// requests heard, and another master's messages and entries heard
+	// (Master.Serve: a split brain healing).
+	Sent, Lost, Requests    uint64
+	PeerMessages, PeerConns uint64
 	// Backup: datagrams received, dropped whole (DroppedBy splits them by
 	// DecodeErrors), ignored for another sync ID; entries handed on and
 	// entries skipped alone.
@@ -22,7 +24,8 @@ type Stats struct {
 
 // Stats returns the master's counts.
 func (m *Master) Stats() Stats {
-	return Stats{Sent: m.Sent.Load(), Lost: m.Lost.Load(), Requests: m.Requests.Load()}
+	return Stats{Sent: m.Sent.Load(), Lost: m.Lost.Load(), Requests: m.Requests.Load(),
+		PeerMessages: m.PeerMessages.Load(), PeerConns: m.PeerConns.Load()}
 }
 
 // Stats returns the backup's counts.
