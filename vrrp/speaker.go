@@ -56,6 +56,12 @@ type Instance struct {
 	// OnState, if set, is called after every state change (notify
 	// scripts, starting and stopping the sync daemon).
 	OnState func(State)
+	// OnMaster, if set, is called when the instance becomes MASTER, before
+	// its addresses are added and announced, and when it stops being
+	// MASTER, before they are removed: the daemon opens and closes its
+	// services' standby gate there, so no client sent here by the
+	// announcement finds the gate still closed.
+	OnMaster func(master bool)
 	// Log receives a line per transition and per discarded advert kind;
 	// nil logs nothing.
 	Log *slog.Logger
@@ -86,6 +92,8 @@ type Speaker struct {
 	buf []byte // the advert being sent
 	// pending is tracking's latest word, for Run to apply.
 	pending atomic.Pointer[trackResult]
+	// announce is Announce's request, for Run to carry out.
+	announce atomic.Bool
 	// refreshAt is when a master next repeats its announcements
 	// (GARPRefresh); zero when not master. Only Run's goroutine uses it.
 	refreshAt time.Time
@@ -164,7 +172,20 @@ func (s *Speaker) post(r trackResult) {
 
 // hasPending says tracking has a word Run has not applied: recv checks it
 // after setting its deadline, so a post just before is not lost.
-func (s *Speaker) hasPending() bool { return s.pending.Load() != nil }
+func (s *Speaker) hasPending() bool { return s.pending.Load() != nil || s.announce.Load() }
+
+// Announce asks the speaker, if it is master, to announce its addresses
+// again as when it hears a lower priority (a burst now, another after
+// GARPDelay); a backup ignores it. It never blocks. The daemon calls it
+// when another director says it has just become backup (its sync dump
+// request): in a split brain that heals, the router that yields may hear
+// the other's advert before sending its own, and the master then never
+// hears the lower priority that makes it announce, while hosts still
+// point at the one that yielded.
+func (s *Speaker) Announce() {
+	s.announce.Store(true)
+	s.conn.pc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // wakes the read
+}
 
 // Close releases a speaker that will not Run (Run releases its own).
 func (s *Speaker) Close() {
@@ -222,6 +243,9 @@ func (s *Speaker) Run(ctx context.Context) error {
 		}
 		if r := s.pending.Swap(nil); r != nil {
 			s.do(s.m.Track(now, r.prio, r.fault), &garpAt)
+		}
+		if s.announce.Swap(false) && s.m.State() == Master {
+			s.do([]Action{Announce}, &garpAt)
 		}
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -331,6 +355,9 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 	s.mu.Lock()
 	before := s.status.State
 	s.mu.Unlock()
+	if m := s.m.State() == Master; m != (before == Master) && s.in.OnMaster != nil {
+		s.in.OnMaster(m)
+	}
 	for _, act := range acts {
 		switch act {
 		case SendAdvert, SendStop:
