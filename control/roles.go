@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 
@@ -21,8 +22,16 @@ type VRRPInstance struct {
 // and runs its notify scripts on every change.
 type Roles struct {
 	speakers []*vrrp.Speaker
+	names    []string
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// mu orders the standby reports: states and the report made from
+	// them change together.
+	mu      sync.Mutex
+	vips    [][]netip.Addr // per instance, as speakers
+	master  []bool
+	standby func([]netip.Addr)
 }
 
 // RolesOptions configure StartRoles; every field may be left zero.
@@ -32,6 +41,14 @@ type RolesOptions struct {
 	// OnState, if set, is told every instance's new state after its
 	// scripts have been started (the daemon switches sync roles there).
 	OnState func(instance string, s vrrp.State)
+	// Standby, if set, is told the virtual addresses of every instance
+	// that is not MASTER, before any instance starts and whenever one
+	// becomes or stops being MASTER, before its addresses move
+	// (vrrp.Instance.OnMaster): the daemon gates the services on them
+	// (forwarder.Engine.SetStandby), so a backup makes no new connection
+	// for its instances' VIPs. An address that a MASTER instance holds too
+	// is not in it.
+	Standby func(vips []netip.Addr)
 }
 
 // StartRoles opens every instance's sockets and starts speaking; on error
@@ -40,12 +57,13 @@ func StartRoles(insts []VRRPInstance, o RolesOptions) (*Roles, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Roles{}
-	for _, in := range insts {
+	r := &Roles{standby: o.Standby}
+	for i, in := range insts {
 		in := in
 		log := o.Logger.With("vrrp_instance", in.Name)
 		scripts := in.Scripts.OnState(in.Name, in.Priority, log)
 		in.Instance.Log = log
+		in.Instance.OnMaster = func(m bool) { r.setMaster(i, m) }
 		in.Instance.OnState = func(s vrrp.State) {
 			scripts(s)
 			if o.OnState != nil {
@@ -58,7 +76,15 @@ func StartRoles(insts []VRRPInstance, o RolesOptions) (*Roles, error) {
 			return nil, err
 		}
 		r.speakers = append(r.speakers, sp)
+		r.names = append(r.names, in.Name)
+		var vips []netip.Addr
+		for _, p := range in.VIPs {
+			vips = append(vips, p.Addr())
+		}
+		r.vips = append(r.vips, vips)
+		r.master = append(r.master, false)
 	}
+	r.report() // every instance starts in INIT: all gated until one is master
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	for _, sp := range r.speakers {
@@ -71,6 +97,58 @@ func StartRoles(insts []VRRPInstance, o RolesOptions) (*Roles, error) {
 		}()
 	}
 	return r, nil
+}
+
+// setMaster records whether instance i is MASTER now and reports the
+// standby addresses if that changed.
+func (r *Roles) setMaster(i int, m bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.master[i] == m {
+		return
+	}
+	r.master[i] = m
+	r.reportLocked()
+}
+
+func (r *Roles) report() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reportLocked()
+}
+
+// reportLocked tells Standby the addresses of the instances not MASTER.
+func (r *Roles) reportLocked() {
+	if r.standby == nil {
+		return
+	}
+	var held, standby []netip.Addr
+	for i, vips := range r.vips {
+		if r.master[i] {
+			held = append(held, vips...)
+		}
+	}
+	for i, vips := range r.vips {
+		for _, a := range vips {
+			if !r.master[i] && !slices.Contains(held, a) && !slices.Contains(standby, a) {
+				standby = append(standby, a)
+			}
+		}
+	}
+	r.standby(standby)
+}
+
+// Announce asks instance's speaker, if master, to announce its addresses
+// again (vrrp.Speaker.Announce); an unknown instance is ignored.
+func (r *Roles) Announce(instance string) {
+	if r == nil {
+		return
+	}
+	for i, n := range r.names {
+		if n == instance {
+			r.speakers[i].Announce()
+		}
+	}
 }
 
 // closeUnstarted releases the speakers opened before a later one failed.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xvs-project/xvs/connsync"
@@ -26,6 +28,15 @@ import (
 // start, for backups already listening: connections the packet path
 // handed over while no master ran count as sent there. A backup is a
 // connsync.Backup installing into the engine, and a dump request at start.
+//
+// A daemon that follows a VRRP instance (Follow) also heals a split brain:
+// its master installs what another master of its sync ID sends
+// (connsync.Master.Serve), and a master that yields to another (its
+// instance MASTER to BACKUP) first hands its own connections over in one
+// last full dump (HandOver), in the background, while its backup starts.
+// A dump request heard by such a master also makes the instance announce
+// its addresses again (SetAnnounce): a director that has just become
+// backup asks for one, and the hosts may still point at it.
 type SyncDaemons struct {
 	log   *slog.Logger
 	netNS string
@@ -36,12 +47,27 @@ type SyncDaemons struct {
 	master *masterRun
 	backup *backupRun
 	follow *SyncFollows
+	// leaving are masters handing their table over before they stop
+	// (handOverLocked); handovers waits for them.
+	leaving   []*masterRun
+	handovers sync.WaitGroup
+	// stopHandovers cuts the hand-overs short when the daemons close.
+	handCtx       context.Context
+	stopHandovers context.CancelFunc
 	// learnt is set once a backup has run: a master started after it
 	// dumps the entries it learnt, for the old master's return.
 	learnt bool
 	// gone holds the counts of daemons that have stopped.
 	goneM, goneB connsync.Stats
+
+	// announce is SetAnnounce's hook; read by the masters' request
+	// listeners, which must not take mu (a stop waits for them under it).
+	announce atomic.Pointer[func(instance string)]
 }
+
+// handOverTimeout bounds a yielding master's last dump: a million entries
+// at DefaultDumpRate take 20 s.
+const handOverTimeout = 60 * time.Second
 
 // SyncOptions configure NewSyncDaemons; zero fields are fine.
 type SyncOptions struct {
@@ -59,6 +85,7 @@ func NewSyncDaemons(workers int, o SyncOptions) *SyncDaemons {
 		o.Logger = slog.Default()
 	}
 	d := &SyncDaemons{log: o.Logger, netNS: o.NetNS}
+	d.handCtx, d.stopHandovers = context.WithCancel(context.Background())
 	for range workers {
 		d.sw = append(d.sw, &SyncSwitch{})
 	}
@@ -88,6 +115,19 @@ type masterRun struct {
 	since   time.Time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// followed is the VRRP instance the master runs for; "" for one
+	// started on its own (xvsadm --start-daemon, the file's master).
+	followed string
+}
+
+// SetAnnounce sets what a followed master calls, with its instance, when
+// it hears a dump request (control.Roles.Announce); nil calls nothing.
+func (d *SyncDaemons) SetAnnounce(fn func(instance string)) {
+	if fn == nil {
+		d.announce.Store(nil)
+		return
+	}
+	d.announce.Store(&fn)
 }
 
 type backupRun struct {
@@ -103,7 +143,7 @@ type backupRun struct {
 func (d *SyncDaemons) Start(role SyncRole, cfg SyncDaemon) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.startLocked(role, cfg)
+	return d.startLocked(role, cfg, "")
 }
 
 // Stop stops the daemon of role; ErrNoDaemon when none runs.
@@ -113,7 +153,9 @@ func (d *SyncDaemons) Stop(role SyncRole) error {
 	return d.stopLocked(role)
 }
 
-func (d *SyncDaemons) startLocked(role SyncRole, cfg SyncDaemon) error {
+// startLocked starts a daemon of role; followed names the VRRP instance
+// it runs for ("" for none).
+func (d *SyncDaemons) startLocked(role SyncRole, cfg SyncDaemon, followed string) error {
 	if d.eng == nil {
 		return ErrNoSync
 	}
@@ -136,25 +178,39 @@ func (d *SyncDaemons) startLocked(role SyncRole, cfg SyncDaemon) error {
 	dc := connsync.DaemonConfig{Interface: eff.Interface, SyncID: eff.SyncID, MaxLen: eff.MaxLen,
 		Group: eff.Group, Port: eff.Port, TTL: eff.TTL, NetNS: d.netNS}
 	if role == SyncMaster {
-		return d.startMaster(eff, dc)
+		return d.startMaster(eff, dc, followed)
 	}
 	return d.startBackup(eff, dc)
 }
 
-func (d *SyncDaemons) startMaster(eff SyncDaemon, dc connsync.DaemonConfig) error {
+func (d *SyncDaemons) startMaster(eff SyncDaemon, dc connsync.DaemonConfig, followed string) error {
 	m, err := connsync.NewMaster(dc)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &masterRun{cfg: eff, m: m, since: time.Now(), cancel: cancel}
+	r := &masterRun{cfg: eff, m: m, since: time.Now(), cancel: cancel, followed: followed}
 	learnt := d.learnt && d.backup == nil
 	dumper := d.eng.NewSyncDumper(m.NewWriter(), learnt)
+	onRequest := dumper.Request
+	var peer func(*connsync.Conn)
+	if followed != "" {
+		// A split brain heals through this master: it learns what the
+		// other master hands over, and a request (a director just
+		// become backup) makes the instance announce its addresses.
+		peer = d.eng.InstallSync
+		onRequest = func() {
+			dumper.Request()
+			if fn := d.announce.Load(); fn != nil {
+				(*fn)(followed)
+			}
+		}
+	}
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); dumper.Run(ctx) }()
 	go func() {
 		defer r.wg.Done()
-		if err := m.ServeRequests(ctx, dumper.Request); err != nil {
+		if err := m.Serve(ctx, onRequest, peer); err != nil {
 			d.log.Error("sync master: dump requests are not heard", "err", err)
 		}
 	}()
@@ -166,7 +222,7 @@ func (d *SyncDaemons) startMaster(eff SyncDaemon, dc connsync.DaemonConfig) erro
 	dumper.Request()
 	d.master = r
 	d.log.Info("sync master started", "mcast", eff.Interface, "syncid", eff.SyncID, "maxlen", eff.MaxLen,
-		"group", eff.Group, "port", eff.Port, "ttl", eff.TTL, "dump-learnt", learnt)
+		"group", eff.Group, "port", eff.Port, "ttl", eff.TTL, "dump-learnt", learnt, "vrrp_instance", followed)
 	return nil
 }
 
@@ -202,19 +258,8 @@ func (d *SyncDaemons) stopLocked(role SyncRole) error {
 		if r == nil {
 			return ErrNoDaemon
 		}
-		// The workers leave the master's writers before anything closes;
-		// what they hold goes out then.
-		for i, s := range d.sw {
-			s.swap(nil)
-			r.writers[i].Flush(time.Now(), true)
-		}
-		r.cancel()
-		r.wg.Wait()
-		st := r.m.Stats()
-		r.m.Close()
-		addStats(&d.goneM, st)
-		d.master = nil
-		d.log.Info("sync master stopped", "mcast", r.cfg.Interface, "syncid", r.cfg.SyncID, "sent", st.Sent)
+		d.detachLocked(r)
+		d.closeMasterLocked(r)
 	case SyncBackup:
 		r := d.backup
 		if r == nil {
@@ -230,6 +275,59 @@ func (d *SyncDaemons) stopLocked(role SyncRole) error {
 		return fmt.Errorf("sync daemon role %q: %w", role, ErrBadRequest)
 	}
 	return nil
+}
+
+// detachLocked takes the workers off master r's writers, before anything
+// closes; what they hold goes out then.
+func (d *SyncDaemons) detachLocked(r *masterRun) {
+	for i, s := range d.sw {
+		s.swap(nil)
+		r.writers[i].Flush(time.Now(), true)
+	}
+	d.master = nil
+}
+
+// closeMasterLocked stops master r's goroutines and socket and keeps its
+// counts.
+func (d *SyncDaemons) closeMasterLocked(r *masterRun) {
+	r.cancel()
+	r.wg.Wait()
+	st := r.m.Stats()
+	r.m.Close()
+	addStats(&d.goneM, st)
+	d.log.Info("sync master stopped", "mcast", r.cfg.Interface, "syncid", r.cfg.SyncID, "sent", st.Sent)
+}
+
+// handOverLocked stops the running master as stopLocked does, but first,
+// in the background, sends one last full dump of this director's own
+// connections through it (SyncEngine.HandOver), for the master this one
+// yields to: in a split brain each side made connections the other never
+// heard of. The workers leave its writers at once; the backup that starts
+// meanwhile is another socket. Close cuts the dump short.
+func (d *SyncDaemons) handOverLocked() {
+	r := d.master
+	if r == nil {
+		return
+	}
+	d.detachLocked(r)
+	d.leaving = append(d.leaving, r)
+	eng := d.eng
+	d.handovers.Add(1)
+	go func() {
+		defer d.handovers.Done()
+		ctx, cancel := context.WithTimeout(d.handCtx, handOverTimeout)
+		n, err := eng.HandOver(ctx, r.m.NewWriter())
+		cancel()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.leaving = slices.DeleteFunc(d.leaving, func(x *masterRun) bool { return x == r })
+		if err != nil {
+			d.log.Warn("sync master: handing the table over stopped early", "entries", n, "err", err)
+		} else {
+			d.log.Info("sync master handed its table over", "entries", n, "vrrp_instance", r.followed)
+		}
+		d.closeMasterLocked(r)
+	}()
 }
 
 // effective fills in the kernel's defaults: the group, port and TTL, and
@@ -284,6 +382,8 @@ func addStats(to *connsync.Stats, s connsync.Stats) {
 	to.Sent += s.Sent
 	to.Lost += s.Lost
 	to.Requests += s.Requests
+	to.PeerMessages += s.PeerMessages
+	to.PeerConns += s.PeerConns
 	to.Received += s.Received
 	to.Dropped += s.Dropped
 	to.Ignored += s.Ignored
@@ -307,8 +407,10 @@ func (d *SyncDaemons) Follow(f SyncFollows) {
 // OnVRRPState switches the followed daemon's role for a VRRP transition
 // (control.RolesOptions.OnState): MASTER stops the backup and starts the
 // master, which dumps what the backup learnt so the old master, back as a
-// backup, learns the connections it left; BACKUP does the reverse; INIT
-// (the instance stopping) stops both.
+// backup, learns the connections it left, and installs what another
+// master sends; BACKUP hands the master's own connections over to the
+// master it yields to (handOverLocked) and starts the backup; INIT (the
+// instance stopping) and FAULT stop both.
 func (d *SyncDaemons) OnVRRPState(instance string, s vrrp.State) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -322,7 +424,7 @@ func (d *SyncDaemons) OnVRRPState(instance string, s vrrp.State) {
 		}
 	}
 	start := func(r SyncRole) {
-		if err := d.startLocked(r, f.SyncDaemon); err != nil && !errors.Is(err, ErrDaemonRunning) {
+		if err := d.startLocked(r, f.SyncDaemon, instance); err != nil && !errors.Is(err, ErrDaemonRunning) {
 			d.log.Error("sync: starting for a VRRP transition", "role", r, "vrrp_instance", instance, "err", err)
 		}
 	}
@@ -331,7 +433,7 @@ func (d *SyncDaemons) OnVRRPState(instance string, s vrrp.State) {
 		stop(SyncBackup)
 		start(SyncMaster)
 	case vrrp.Backup:
-		stop(SyncMaster)
+		d.handOverLocked()
 		start(SyncBackup)
 	default:
 		stop(SyncMaster)
@@ -376,6 +478,9 @@ func (d *SyncDaemons) Status() SyncStatus {
 		st.Daemons = append(st.Daemons, SyncDaemonStatus{Role: SyncMaster, Config: r.cfg, Since: r.since})
 		addStats(&st.Master, r.m.Stats())
 	}
+	for _, r := range d.leaving {
+		addStats(&st.Master, r.m.Stats())
+	}
 	if r := d.backup; r != nil {
 		st.Daemons = append(st.Daemons, SyncDaemonStatus{Role: SyncBackup, Config: r.cfg, Since: r.since})
 		addStats(&st.Backup, r.b.Stats())
@@ -392,8 +497,10 @@ func (d *SyncDaemons) Status() SyncStatus {
 	return st
 }
 
-// Close stops every daemon.
+// Close stops every daemon; a hand-over under way stops where it is.
 func (d *SyncDaemons) Close() {
+	d.stopHandovers()
+	d.handovers.Wait()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range []SyncRole{SyncMaster, SyncBackup} {

@@ -23,6 +23,10 @@ type syncFake struct {
 	learnt    []bool // of every dumper made
 	dumps     atomic.Int64
 	dumpSize  int
+	// handNet is the third byte of the clients HandOver writes, handSize
+	// how many; handOvers counts its calls.
+	handNet, handSize int
+	handOvers         atomic.Int64
 }
 
 func newSyncFake(dumpSize int) *syncFake {
@@ -46,6 +50,18 @@ func (f *syncFake) NewSyncDumper(w *connsync.Writer, learnt bool) SyncDumper {
 	f.learnt = append(f.learnt, learnt)
 	f.mu.Unlock()
 	return &fakeDumper{f: f, w: w, kick: make(chan struct{}, 1)}
+}
+
+func (f *syncFake) HandOver(ctx context.Context, w *connsync.Writer) (int, error) {
+	f.handOvers.Add(1)
+	for i := range f.handSize {
+		c := syncConn(netip.AddrFrom4([4]byte{198, 19, byte(f.handNet), byte(i)}), 50000)
+		if err := w.Add(&c, time.Now()); err != nil {
+			return i, err
+		}
+	}
+	w.Flush(time.Now(), true)
+	return f.handSize, ctx.Err()
 }
 
 func (f *syncFake) SyncFigures() SyncFigures {

@@ -75,6 +75,11 @@ type SyncEngine interface {
 	// writer no worker uses; learnt says whether entries learnt from
 	// another director's sync go too (forwarder.DumpOptions.Learnt).
 	NewSyncDumper(w *connsync.Writer, learnt bool) SyncDumper
+	// HandOver writes one full dump of the connections this director
+	// made (not those learnt from another's sync) through w, a writer no
+	// worker uses, and returns when it is done or ctx ends: a master that
+	// yields to another hands its table over this way.
+	HandOver(ctx context.Context, w *connsync.Writer) (int, error)
 	// SyncFigures returns the engine's sync counts
 	// (forwarder.Engine.SyncStats).
 	SyncFigures() SyncFigures

@@ -168,11 +168,16 @@ func (d *daemon) startControlPlane() (err error) {
 	if err := d.syncd.StartFile(d.file.Sync, len(d.file.VRRP) > 0); err != nil {
 		return err
 	}
-	d.roles, err = control.StartRoles(d.file.VRRP, control.RolesOptions{Logger: d.log, OnState: d.syncd.OnVRRPState})
+	// A backup makes no new connection for its instances' VIPs (the
+	// standby gate), and a followed sync master that hears a director
+	// turn backup has its instance announce the VIPs again.
+	d.roles, err = control.StartRoles(d.file.VRRP, control.RolesOptions{Logger: d.log, OnState: d.syncd.OnVRRPState,
+		Standby: d.eng.SetStandby})
 	if err != nil {
 		return err
 	}
 	d.push(d.roles.Stop)
+	d.syncd.SetAnnounce(d.roles.Announce)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/xvs-project/xvs/connsync"
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
@@ -12,6 +14,12 @@ type syncEngine struct{ *forwarder.Engine }
 
 func (e syncEngine) NewSyncDumper(w *connsync.Writer, learnt bool) control.SyncDumper {
 	return e.Engine.NewSyncDumper(w, forwarder.DumpOptions{Learnt: learnt})
+}
+
+// HandOver is a yielding master's last dump: its own connections only, the
+// learnt ones being the other director's already.
+func (e syncEngine) HandOver(ctx context.Context, w *connsync.Writer) (int, error) {
+	return e.Engine.DumpSync(ctx, w, forwarder.DumpOptions{})
 }
 
 func (e syncEngine) SyncFigures() control.SyncFigures {

@@ -1,0 +1,81 @@
+package control
+
+import (
+	"net/netip"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
+	"github.com/xvs-project/xvs/vrrp"
+)
+
+// TestSyncSplitBrain: two directors' daemons follow VI_1 and both are
+// MASTER (a split brain). When the link heals and B yields (BACKUP), B's
+// master hands its own connections over in a last dump, which A's master
+// installs; B's backup then asks for A's table, gets it, and A's
+// instance is asked to announce its addresses.
+//
+//	ns A: SyncDaemons (VI_1 MASTER) ── veth sa/sb ── ns B: SyncDaemons (VI_1 MASTER, then BACKUP)
+func TestSyncSplitBrain(t *testing.T) {
+	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
+	a.IP(t, "link add sa type veth peer name sb netns "+b.Name(), "addr add 198.18.0.2/24 dev sa", "link set sa up")
+	b.IP(t, "addr add 198.18.0.3/24 dev sb", "link set sb up")
+	fa, fb := newSyncFake(30), newSyncFake(0)
+	fa.handNet, fa.handSize = 5, 10
+	fb.handNet, fb.handSize = 6, 20
+	da := NewSyncDaemons(1, SyncOptions{Logger: quietLog, NetNS: filepath.Join("/run/netns", a.Name())})
+	db := NewSyncDaemons(1, SyncOptions{Logger: quietLog, NetNS: filepath.Join("/run/netns", b.Name())})
+	defer da.Close()
+	defer db.Close()
+	da.Attach(fa)
+	db.Attach(fb)
+	var announced atomic.Int64
+	da.SetAnnounce(func(instance string) {
+		if instance == "VI_1" {
+			announced.Add(1)
+		}
+	})
+	for _, x := range []struct {
+		d   *SyncDaemons
+		ifc string
+	}{{da, "sa"}, {db, "sb"}} {
+		if err := x.d.StartFile(&SyncConfig{Follow: &SyncFollows{Instance: "VI_1",
+			SyncDaemon: SyncDaemon{Interface: x.ifc, SyncID: 4}}}, true); err != nil {
+			t.Fatal(err)
+		}
+		x.d.OnVRRPState("VI_1", vrrp.Master)
+	}
+	time.Sleep(100 * time.Millisecond) // the joins settle
+	// A's own master dump at start went to nobody listening as a backup.
+	if fb.count() != 0 {
+		t.Fatalf("B installed %d entries while both were master and nothing was sent", fb.count())
+	}
+
+	db.OnVRRPState("VI_1", vrrp.Backup)
+	waitUntil(t, "B's hand-over on A", func() bool { return fa.count() == 20 })
+	waitUntil(t, "A's dump on B", func() bool { return fb.count() == 30 })
+	waitUntil(t, "A's announcement", func() bool { return announced.Load() >= 1 })
+	if n := fb.handOvers.Load(); n != 1 {
+		t.Errorf("B handed over %d times, want 1", n)
+	}
+	if n := fa.handOvers.Load(); n != 0 {
+		t.Errorf("A, still master, handed over %d times", n)
+	}
+	fa.mu.Lock()
+	for i := range 20 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, 6, byte(i)}), 50000)
+		if _, ok := fa.installed[c]; !ok {
+			t.Errorf("A lacks B's connection %v", c)
+		}
+	}
+	fa.mu.Unlock()
+	waitUntil(t, "B's leaving master stops", func() bool {
+		st := db.Status()
+		return len(st.Daemons) == 1 && st.Daemons[0].Role == SyncBackup
+	})
+	if st := da.Status(); st.Master.PeerConns != 20 || st.Master.Requests == 0 {
+		t.Errorf("A's master counts %+v", st.Master)
+	}
+}
