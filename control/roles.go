@@ -138,16 +138,18 @@ func (r *Roles) reportLocked() {
 	r.standby(standby)
 }
 
-// Announce asks instance's speaker, if master, to announce its addresses
-// again (vrrp.Speaker.Announce); an unknown instance is ignored.
-func (r *Roles) Announce(instance string) {
+// Announce asks every instance's speaker to announce its addresses again
+// if it is master (vrrp.Speaker.Announce). The daemon calls it when its
+// followed sync master hears a dump request, a director that has just
+// become backup: that director may have been master of every instance
+// (a split brain), NAT's gateway instance beside the VIP's, and the hosts
+// of each link may still point at it.
+func (r *Roles) Announce() {
 	if r == nil {
 		return
 	}
-	for i, n := range r.names {
-		if n == instance {
-			r.speakers[i].Announce()
-		}
+	for _, sp := range r.speakers {
+		sp.Announce()
 	}
 }
 

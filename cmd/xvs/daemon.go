@@ -170,14 +170,15 @@ func (d *daemon) startControlPlane() (err error) {
 	}
 	// A backup makes no new connection for its instances' VIPs (the
 	// standby gate), and a followed sync master that hears a director
-	// turn backup has its instance announce the VIPs again.
+	// turn backup has the master instances announce their addresses
+	// again.
 	d.roles, err = control.StartRoles(d.file.VRRP, control.RolesOptions{Logger: d.log, OnState: d.syncd.OnVRRPState,
 		Standby: d.eng.SetStandby})
 	if err != nil {
 		return err
 	}
 	d.push(d.roles.Stop)
-	d.syncd.SetAnnounce(d.roles.Announce)
+	d.syncd.SetAnnounce(func(string) { d.roles.Announce() })
 	return nil
 }
 
