@@ -245,7 +245,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 			s.do(s.m.Track(now, r.prio, r.fault), &garpAt)
 		}
 		if s.announce.Swap(false) && s.m.State() == Master {
-			s.do([]Action{Announce}, &garpAt)
+			s.reannounce(&garpAt, "another director became backup")
 		}
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -378,13 +378,7 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 				s.refreshAt = time.Now().Add(s.in.GARPRefresh)
 			}
 		case Announce:
-			// As at a takeover: a burst now and another after GARPDelay,
-			// which lands past the hosts' neighbour locktime (1 s) should
-			// the other router's last announcement have just reset it.
-			s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
-			if s.in.GARPDelay > 0 && garpAt.IsZero() {
-				*garpAt = time.Now().Add(s.in.GARPDelay)
-			}
+			s.reannounce(garpAt, "a lower priority was heard")
 		case DropAddrs:
 			if err := s.addr.del(s.in.VIPs); err != nil && s.in.Log != nil {
 				s.in.Log.Error("vrrp: removing virtual addresses", "instance", s.in.Name, "err", err)
@@ -408,6 +402,19 @@ func (s *Speaker) do(acts []Action, garpAt *time.Time) {
 	}
 	if s.in.OnState != nil {
 		s.in.OnState(now)
+	}
+}
+
+// reannounce announces the addresses as at a takeover: a burst now and
+// another after GARPDelay, which lands past the hosts' neighbour locktime
+// (1 s) should the other router's last announcement have just reset it.
+func (s *Speaker) reannounce(garpAt *time.Time, why string) {
+	s.addr.announce(s.in.VIPs, s.in.GARPRepeat)
+	if s.in.GARPDelay > 0 && garpAt.IsZero() {
+		*garpAt = time.Now().Add(s.in.GARPDelay)
+	}
+	if s.in.Log != nil {
+		s.in.Log.Info("vrrp announcing the addresses again", "instance", s.in.Name, "why", why)
 	}
 }
 
