@@ -221,7 +221,14 @@ func (m *Machine) Advert(now time.Time, a *Advert, src netip.Addr) []Action {
 				m.masterAdverInterval = a.Interval
 			}
 			m.setDown(now, m.masterDown(), "no advertisement for Master_Down_Interval")
-			return []Action{DropAddrs}
+			// One last advert, of the priority it yields with: in a split
+			// brain that heals, this router may hear the other's advert
+			// before it sent one of its own, and the other, never hearing
+			// a lower priority, would not announce its addresses, leaving
+			// the hosts pointed here (keepalived has that race). The
+			// advert makes it answer as it answers any lower priority,
+			// with announcements; a peer that is a backup ignores it.
+			return []Action{SendAdvert, DropAddrs}
 		default:
 			// A lower priority: the other router believes it is master
 			// (a split brain ends). Tell it, and the hosts, at once.
