@@ -59,6 +59,8 @@ type SyncDaemons struct {
 	learnt bool
 	// gone holds the counts of daemons that have stopped.
 	goneM, goneB connsync.Stats
+	// handedOver counts the hand-overs begun (SyncStatus.HandOvers).
+	handedOver uint64
 
 	// announce is SetAnnounce's hook; read by the masters' request
 	// listeners, which must not take mu (a stop waits for them under it).
@@ -311,6 +313,7 @@ func (d *SyncDaemons) handOverLocked() {
 	}
 	d.detachLocked(r)
 	d.leaving = append(d.leaving, r)
+	d.handedOver++
 	eng := d.eng
 	d.handovers.Add(1)
 	go func() {
@@ -473,7 +476,7 @@ func (d *SyncDaemons) StartFile(c *SyncConfig, vrrpRuns bool) error {
 func (d *SyncDaemons) Status() SyncStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := SyncStatus{Daemons: []SyncDaemonStatus{}, Master: d.goneM, Backup: d.goneB}
+	st := SyncStatus{Daemons: []SyncDaemonStatus{}, Master: d.goneM, Backup: d.goneB, HandOvers: d.handedOver}
 	if r := d.master; r != nil {
 		st.Daemons = append(st.Daemons, SyncDaemonStatus{Role: SyncMaster, Config: r.cfg, Since: r.since})
 		addStats(&st.Master, r.m.Stats())

@@ -14,6 +14,9 @@ import (
 //	xvs_sync_messages_sent_total                  datagrams the master sent
 //	xvs_sync_messages_lost_total                  datagrams the master's socket refused
 //	xvs_sync_dump_requests_total                  dump requests the master heard
+//	xvs_sync_peer_messages_total                  another master's datagrams a followed master heard
+//	xvs_sync_peer_conns_total                     their entries (installed as a backup's)
+//	xvs_sync_handovers_total                      masters that yielded and sent their table in a last dump
 //	xvs_sync_messages_received_total              datagrams the backup read
 //	xvs_sync_messages_dropped_total{reason}       datagrams dropped whole, by decode error
 //	xvs_sync_messages_ignored_total               datagrams of another sync ID
@@ -43,6 +46,9 @@ var (
 	descSyncSent      = syncDesc("messages_sent_total", "Sync datagrams the master sent.")
 	descSyncLost      = syncDesc("messages_lost_total", "Sync datagrams the master's socket refused.")
 	descSyncRequests  = syncDesc("dump_requests_total", "Full-table dump requests the master heard.")
+	descSyncPeerMsgs  = syncDesc("peer_messages_total", "Another master's sync datagrams a followed master heard (a split brain healing).")
+	descSyncPeerConns = syncDesc("peer_conns_total", "Entries of another master's datagrams a followed master heard.")
+	descSyncHandOvers = syncDesc("handovers_total", "Masters that yielded to another and sent their own connections in a last dump.")
 	descSyncReceived  = syncDesc("messages_received_total", "Sync datagrams the backup read.")
 	descSyncDropped   = syncDesc("messages_dropped_total", "Sync datagrams the backup dropped whole, by decode error.", "reason")
 	descSyncIgnored   = syncDesc("messages_ignored_total", "Sync datagrams of another sync ID.")
@@ -60,7 +66,8 @@ var (
 
 // Describe implements prometheus.Collector.
 func (m *SyncMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSyncRunning, descSyncSent, descSyncLost, descSyncRequests, descSyncReceived,
+	for _, d := range []*prometheus.Desc{descSyncRunning, descSyncSent, descSyncLost, descSyncRequests,
+		descSyncPeerMsgs, descSyncPeerConns, descSyncHandOvers, descSyncReceived,
 		descSyncDropped, descSyncIgnored, descSyncConnsSent, descSyncUnsent, descSyncSendErrs, descSyncConnsRx,
 		descSyncSkipped, descSyncInstalled, descSyncRefused, descSyncDumps, descSyncDumpConns, descSyncLastDump} {
 		ch <- d
@@ -89,6 +96,9 @@ func (m *SyncMetrics) Collect(ch chan<- prometheus.Metric) {
 	count(descSyncSent, st.Master.Sent)
 	count(descSyncLost, st.Master.Lost)
 	count(descSyncRequests, st.Master.Requests)
+	count(descSyncPeerMsgs, st.Master.PeerMessages)
+	count(descSyncPeerConns, st.Master.PeerConns)
+	count(descSyncHandOvers, st.HandOvers)
 	count(descSyncReceived, st.Backup.Received)
 	for i, n := range st.Backup.DroppedBy {
 		count(descSyncDropped, n, SyncDecodeReason(i))

@@ -75,7 +75,10 @@ func TestSyncSplitBrain(t *testing.T) {
 		st := db.Status()
 		return len(st.Daemons) == 1 && st.Daemons[0].Role == SyncBackup
 	})
-	if st := da.Status(); st.Master.PeerConns != 20 || st.Master.Requests == 0 {
-		t.Errorf("A's master counts %+v", st.Master)
+	if st := da.Status(); st.Master.PeerConns != 20 || st.Master.Requests == 0 || st.HandOvers != 0 {
+		t.Errorf("A's master counts %+v, %d hand-overs", st.Master, st.HandOvers)
+	}
+	if st := db.Status(); st.HandOvers != 1 {
+		t.Errorf("B's hand-overs: %d, want 1", st.HandOvers)
 	}
 }

@@ -128,6 +128,9 @@ type SyncStatus struct {
 	// path handed over while no master ran.
 	Engine SyncFigures `json:"engine"`
 	Unsent uint64      `json:"unsent"`
+	// HandOvers counts the masters that yielded to another and sent
+	// their own connections in a last dump (a split brain healing).
+	HandOvers uint64 `json:"handovers"`
 }
 
 // SyncDaemonStatus is one running daemon.
