@@ -26,5 +26,9 @@
 // for their whole tables with an empty version 1 message (Request,
 // RequestDump), which every kernel receiver takes as a message of no
 // connections, and a master hears it (ServeRequests) and answers with a
-// dump in ordinary messages (request.go says why this shape).
+// dump in ordinary messages (request.go says why this shape). A master can
+// also take another master's messages of its sync ID (Serve), which is how
+// a split brain heals without losing connections: the director that
+// yields sends its table in a last dump before its master stops, and the
+// one that stays master installs it.
 package connsync

@@ -23,6 +23,12 @@
 // whose TTL or hop limit would expire here are dropped and counted, each
 // with its own DropReason, before any connection is looked up or made.
 //
+// A director that is not the VRRP master for a service's VIP makes no new
+// connection for it (Engine.SetStandby, standby.go): a packet that misses
+// the table for a gated service is dropped as DropStandby, while the
+// table's connections (synchronised from the master, or its own from
+// before) keep forwarding. The gate is a flag per service in the snapshot.
+//
 // Workers read the configuration through an immutable snapshot that the
 // control plane swaps atomically, and look connections up without a lock
 // (a new connection locks only its shard of the table for the insert), so

@@ -11,4 +11,13 @@
 // socket (multicast or unicast peers), adds and removes its addresses over
 // netlink, announces them (gratuitous ARP, unsolicited neighbour
 // advertisements) and runs its notify scripts (Scripts).
+//
+// A split brain (both routers master while the link between them was
+// down) ends at the first advert either hears: the lower priority yields,
+// and advertises once more as it does, so that the master hears a lower
+// priority and announces its addresses again even when the yielding router
+// heard it first (a race keepalived leaves open, and the hosts would keep
+// pointing at a router that no longer forwards new connections); the
+// daemon also asks the master to announce (Speaker.Announce) when a
+// director that just became backup requests a sync dump.
 package vrrp
