@@ -272,6 +272,10 @@ func TestTrackInterface(t *testing.T) {
 	p.a.IP(t, "link set tb down") // ta loses its carrier
 	took := waitFor(t, 2*time.Second, "b master after a's link went down", func() bool { return b.Status().State == Master })
 	t.Logf("b took over %v after a's tracked link went down", took)
+	// b's status says MASTER once its first advert is out; a yields when
+	// that advert arrives, which a loaded machine may deliver a little
+	// later.
+	waitFor(t, 4*interval, "a backup", func() bool { return a.Status().State == Backup })
 	if st := a.Status(); st.State != Backup || st.Priority != 90 {
 		t.Errorf("a: %v priority %d, want BACKUP at 90", st.State, st.Priority)
 	}
