@@ -41,20 +41,27 @@ func TestRequestIsEmptyMessage(t *testing.T) {
 	}
 }
 
+// requestPair is two namespaces joined by a veth pair (ra .2, rb .3) and
+// a master of sync ID 9 on ra; it returns the master and rb's namespace
+// path.
+func requestPair(t *testing.T) (*Master, string) {
+	t.Helper()
+	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
+	a.IP(t, "link add ra type veth peer name rb netns "+b.Name(), "addr add 198.18.0.2/24 dev ra", "link set ra up")
+	b.IP(t, "addr add 198.18.0.3/24 dev rb", "link set rb up")
+	m, err := NewMaster(DaemonConfig{Interface: "ra", SyncID: 9, NetNS: filepath.Join("/run/netns", a.Name())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, filepath.Join("/run/netns", b.Name())
+}
+
 // TestRequestReachesMaster: a backup's request, multicast over a veth pair,
 // reaches a master serving requests in the other namespace; one of another
 // sync ID does not, nor does an ordinary message.
 func TestRequestReachesMaster(t *testing.T) {
-	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
-	a.IP(t, "link add ra type veth peer name rb netns "+b.Name(), "addr add 198.18.0.2/24 dev ra", "link set ra up")
-	b.IP(t, "addr add 198.18.0.3/24 dev rb", "link set rb up")
-	path := func(n *testnet.NetNS) string { return filepath.Join("/run/netns", n.Name()) }
-
-	m, err := NewMaster(DaemonConfig{Interface: "ra", SyncID: 9, NetNS: path(a)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, pathB := requestPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	got := make(chan struct{}, 10)
@@ -68,10 +75,10 @@ func TestRequestReachesMaster(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the join settles
 
 	// Another sync ID, and a master's ordinary message: no request.
-	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 10, NetNS: path(b)}); err != nil {
+	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 10, NetNS: pathB}); err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewMaster(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: path(b)})
+	other, err := NewMaster(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: pathB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,7 @@ func TestRequestReachesMaster(t *testing.T) {
 	}
 	w.Flush(time.Now(), true)
 	other.Close()
-	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: path(b)}); err != nil {
+	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: pathB}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -118,16 +125,7 @@ func TestBackupStatsSplitDrops(t *testing.T) {
 // brain healing), counts them, and still answers requests; its own
 // messages, and another sync ID's, never reach the installer.
 func TestServeHearsPeerMaster(t *testing.T) {
-	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
-	a.IP(t, "link add ra type veth peer name rb netns "+b.Name(), "addr add 198.18.0.2/24 dev ra", "link set ra up")
-	b.IP(t, "addr add 198.18.0.3/24 dev rb", "link set rb up")
-	path := func(n *testnet.NetNS) string { return filepath.Join("/run/netns", n.Name()) }
-
-	m, err := NewMaster(DaemonConfig{Interface: "ra", SyncID: 9, NetNS: path(a)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, pathB := requestPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	reqs := make(chan struct{}, 10)
@@ -150,7 +148,7 @@ func TestServeHearsPeerMaster(t *testing.T) {
 	}
 	send(m, connDR) // its own: looped back never
 	for _, id := range []uint8{10, 9} {
-		other, err := NewMaster(DaemonConfig{Interface: "rb", SyncID: id, NetNS: path(b)})
+		other, err := NewMaster(DaemonConfig{Interface: "rb", SyncID: id, NetNS: pathB})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +165,7 @@ func TestServeHearsPeerMaster(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the peer master's entry did not arrive")
 	}
-	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: path(b)}); err != nil {
+	if err := RequestDump(DaemonConfig{Interface: "rb", SyncID: 9, NetNS: pathB}); err != nil {
 		t.Fatal(err)
 	}
 	select {

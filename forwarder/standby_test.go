@@ -12,11 +12,12 @@ import (
 
 // standbyConfig is the gate tests' configuration: TCP :80 and UDP :53 on
 // vip4 (a VRRP instance's address in the tests), TCP :80 on vipOther and
-// on vip6 (no instance's), and a service group over vipGroup's /28, all DR
+// on vip6 (no instance's), TCP :80 on vip6b (an IPv6 instance's), and a service group over vipGroup's /28, all DR
 // to three real servers.
 var (
 	vipOther = netip.MustParseAddr("198.18.0.11")
 	vipGroup = netip.MustParsePrefix("198.18.0.32/28")
+	vip6b    = netip.MustParseAddr("2001:db8::11")
 )
 
 func standbyConfig() *service.Config {
@@ -32,6 +33,7 @@ func standbyConfig() *service.Config {
 		{Proto: service.UDP, Addr: vip4, Port: 53, Scheduler: "rr", Reals: reals(4)},
 		{Proto: service.TCP, Addr: vipOther, Port: 80, Scheduler: "rr", Reals: reals(4)},
 		{Proto: service.TCP, Addr: vip6, Port: 80, Scheduler: "rr", Reals: reals(6)},
+		{Proto: service.TCP, Addr: vip6b, Port: 80, Scheduler: "rr", Reals: reals(6)},
 		{Group: "g", Matches: []service.Match{{Proto: service.TCP, Prefix: vipGroup, PortLo: 80, PortHi: 80}},
 			Scheduler: "rr", Reals: reals(4)},
 	}}
@@ -57,7 +59,7 @@ func TestStandbyGate(t *testing.T) {
 		Dest:    netip.AddrPortFrom(realAddr(4, 2), 80)}
 	e.InstallSync(&synced)
 
-	e.SetStandby([]netip.Addr{vip4, groupVIP})
+	e.SetStandby([]netip.Addr{vip4, groupVIP, vip6b})
 	ack := func(p pkt) pkt { p.syn, p.ack = false, true; return p }
 	rows := []struct {
 		name    string
@@ -72,6 +74,7 @@ func TestStandbyGate(t *testing.T) {
 		{"new SYN to the group's other address", pkt{src: client4, dst: groupVIP.Next(), sport: 2004, dport: 80, syn: true}, false},
 		{"new SYN to a VIP in no instance", pkt{src: client4, dst: vipOther, sport: 2005, dport: 80, syn: true}, true},
 		{"new SYN to an IPv6 VIP in no instance", pkt{src: client6, dst: vip6, sport: 2006, dport: 80, syn: true}, true},
+		{"new SYN to a standby IPv6 VIP", pkt{src: client6, dst: vip6b, sport: 2007, dport: 80, syn: true}, false},
 	}
 	for _, row := range rows {
 		before := drops(e, DropStandby)

@@ -1,11 +1,8 @@
 package vrrp
 
 import (
-	"net/netip"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestAnnounceRequest: Speaker.Announce makes a master send its
@@ -14,30 +11,7 @@ import (
 // master-ness of each before its addresses move.
 func TestAnnounceRequest(t *testing.T) {
 	p := newPair(t)
-	var fd int
-	if err := p.b.Do(func() (err error) {
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ARP)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	tv := unix.NsecToTimeval(int64(20 * time.Millisecond))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	vip := netip.MustParsePrefix(vipText).Addr().As4()
-	buf := make([]byte, 128)
-	garps := func(d time.Duration) int {
-		n := 0
-		for end := time.Now().Add(d); time.Now().Before(end); {
-			m, _, err := unix.Recvfrom(fd, buf, 0)
-			if err == nil && m >= 42 && [4]byte(buf[28:32]) == vip && [4]byte(buf[38:42]) == vip {
-				n++
-			}
-		}
-		return n
-	}
+	garps := garpCounter(t, p.b)
 
 	masterAt := make(chan bool, 4)
 	in := instance(p.a, "va", 150, 100*time.Millisecond)

@@ -38,26 +38,22 @@ func (pl *pairLab) steerClient(t *testing.T, h *testnet.Host) {
 	}
 }
 
-// engineStats is the daemon's statistics.
-func (d *director) engineStats(t *testing.T) control.Stats {
+// stats reads the daemon's figures over a control connection of its own.
+func (d *director) stats(t *testing.T) control.Stats {
 	t.Helper()
 	c, err := control.Dial(d.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st, err := c.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return (&counters{c: c}).stats(t)
 }
 
 // inPkts is the packets d forwarded toward its real servers, all services.
 func (d *director) inPkts(t *testing.T) uint64 {
 	t.Helper()
 	var n uint64
-	for _, s := range d.engineStats(t).Services {
+	for _, s := range d.stats(t).Services {
 		n += s.Counters.InPkts
 	}
 	return n
@@ -66,13 +62,12 @@ func (d *director) inPkts(t *testing.T) uint64 {
 // dropCount is the daemon's drop counter for reason, summed over queues.
 func (d *director) dropCount(t *testing.T, reason string) uint64 {
 	t.Helper()
-	var n uint64
-	for _, x := range d.engineStats(t).Drops {
-		if x.Queue != "" && x.Reason == reason {
-			n += x.Count
-		}
+	c, err := control.Dial(d.sock)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	defer c.Close()
+	return (&counters{c: c}).drop(t, reason)
 }
 
 // logTime is the time= of a daemon's log line (zero if none).
