@@ -43,15 +43,6 @@ func (e *Engine) SetStandby(vips []netip.Addr) {
 	e.snap.Store(&next)
 }
 
-// Standby reports whether new connections for the service with key's VIP,
-// port and protocol are gated now (for tests and status).
-func (e *Engine) Standby(proto uint8, vip netip.Addr, port uint16) bool {
-	a := flow.Addr16(vip)
-	s := e.snap.Load()
-	svc := s.lookupService(proto, &a, port)
-	return svc != nil && s.standby(svc)
-}
-
 // gatedServices returns the flags of s's services for the standby
 // addresses vips, indexed by service id; nil when none is gated.
 func gatedServices(s *snapshot, vips [][16]byte) []bool {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/xvs-project/xvs/connsync"
+	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
@@ -84,8 +85,13 @@ func TestStandbyGate(t *testing.T) {
 			t.Errorf("%s: forwarded %v (want %v), %d standby drops", row.name, got, row.forward, gated)
 		}
 	}
-	if !e.Standby(6, vip4, 80) || e.Standby(6, vipOther, 80) {
-		t.Errorf("Standby: vip4:80 %v, other:80 %v", e.Standby(6, vip4, 80), e.Standby(6, vipOther, 80))
+	gated := func(vip netip.Addr) bool {
+		a := flow.Addr16(vip)
+		s := e.snap.Load()
+		return s.standby(s.lookupService(6, &a, 80))
+	}
+	if !gated(vip4) || gated(vipOther) {
+		t.Errorf("the snapshot's flags: vip4:80 %v, other:80 %v", gated(vip4), gated(vipOther))
 	}
 
 	// A configuration change keeps the gate, for new services too.
