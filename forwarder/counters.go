@@ -37,8 +37,9 @@ const (
 	DropMartian       // martian source or destination (loopback, multicast, v4-mapped IPv6, ...)
 	DropVLAN          // tagged with a VLAN not served on the arrival interface (see VLAN)
 
-	// DropStandby: a packet that would make a new connection for a
-	// service whose VIP's VRRP instance is not master (Engine.SetStandby).
+	// DropStandby: a packet without a connection for a service whose
+	// VIP's VRRP instance is not master (Engine.SetStandby): no new
+	// connection is made there, so it counts here whatever its flags.
 	DropStandby
 
 	numDropReasons
