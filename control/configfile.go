@@ -162,6 +162,9 @@ func LoadConfigFile(path string) (*service.Config, error) {
 // (with a warning), and so does a checker whose connect_ip is not the real
 // server's address.
 //
+// A bgp: block at the top announces the healthy services' VIPs to routers
+// (configbgp.go has the format).
+//
 // A vrrp: list at the top holds the VRRP instances the daemon runs
 // (configvrrp.go has the format: keepalived's vrrp_instance keywords).
 //
@@ -238,6 +241,7 @@ func (p *parser) config(root *yaml.Node) (*service.Config, []*yaml.Node, error) 
 			return nil
 		},
 		"sync": func(*yaml.Node, string) error { return nil }, // syncBlock reads it
+		"bgp":  func(*yaml.Node, string) error { return nil }, // bgpBlock reads it
 	})
 	if err != nil {
 		return nil, nil, err

@@ -49,6 +49,10 @@ type File struct {
 	// (keepalived's lvs_sync_daemon, YAML's sync:); nil for none. Read at
 	// start, like VRRP.
 	Sync *SyncConfig
+	// BGP is the bgp: block (YAML only): the routers the VIPs of healthy
+	// services are announced to; nil for none. The daemon applies a
+	// reload's neighbor changes and asks for a restart for the rest.
+	BGP *BGPConfig
 	// Warnings lists what was read but is not acted on, each as
 	// "file:line: what".
 	Warnings []string
@@ -141,6 +145,9 @@ func parseYAMLFile(path string, data []byte) (*File, error) {
 		return nil, err
 	}
 	if f.Sync, err = p.syncBlock(&root, f); err != nil {
+		return nil, err
+	}
+	if f.BGP, err = p.bgpBlock(&root); err != nil {
 		return nil, err
 	}
 	return f, nil

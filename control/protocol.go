@@ -42,6 +42,11 @@ package control
 //	              (ipvsadm --start-daemon; "Daemon has already run")
 //	sync-stop     role → (nothing) (ipvsadm --stop-daemon; "No daemon is
 //	              running")
+//	bgp           → bgp: BGPStatus, the BGP peers and the announced VIP
+//	              prefixes (xvsadm -L --bgp)
+//	drain         withdraws every prefix, forwarding goes on → bgp
+//	              (xvsadm --drain)
+//	undrain       announces the healthy VIPs again → bgp (xvsadm --undrain)
 //
 // Durations are JSON numbers of nanoseconds; service.Config and its parts use
 // Go's default JSON encoding of the service package's types (addresses and
@@ -106,6 +111,9 @@ const (
 	OpSync        Op = "sync"
 	OpSyncStart   Op = "sync-start"
 	OpSyncStop    Op = "sync-stop"
+	OpBGP         Op = "bgp"
+	OpDrain       Op = "drain"
+	OpUndrain     Op = "undrain"
 )
 
 // Request is one line a client sends.
@@ -151,6 +159,8 @@ type Response struct {
 	VRRP []vrrp.Status `json:"vrrp,omitempty"`
 	// Sync answers a sync request.
 	Sync *SyncStatus `json:"sync,omitempty"`
+	// BGP answers bgp, drain and undrain.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 }
 
 // ChecksReport is the health checks' state (xvsadm --checks): every
@@ -261,6 +271,7 @@ var codeErrors = append(slices.Clip(serviceCodes), []codeError{
 	{CodeNoDaemon, ErrNoDaemon},
 	{CodeNoDevice, ErrNoDevice},
 	{CodeNoSync, ErrNoSync},
+	{CodeNoBGP, ErrNoBGP},
 }...)
 
 // ServiceSentinel returns the sentinel of package service that err

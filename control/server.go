@@ -32,6 +32,7 @@ type Server struct {
 	checks func() ChecksReport
 	vrrp   func() []vrrp.Status
 	sync   SyncControl
+	bgp    BGPControl
 	log    *slog.Logger
 	// allow decides whether a peer uid may use the API; tests replace it.
 	allow func(uid uint32) bool
@@ -458,6 +459,8 @@ func (s *Server) do(req *Request) (*Response, error) {
 		return &Response{VRRP: st}, nil
 	case OpSync, OpSyncStart, OpSyncStop:
 		return s.doSync(req)
+	case OpBGP, OpDrain, OpUndrain:
+		return s.doBGP(req)
 	case OpReload:
 		if s.reload == nil {
 			return nil, ErrNoReload
