@@ -55,6 +55,9 @@ type Command struct {
 	// MH lists the Maglev table (size, flags, digest, slots per real
 	// server) of every mh service (-L --mh, xvs only).
 	MH bool
+	// BGP lists the BGP peers and announced prefixes (-L --bgp, xvs
+	// only).
+	BGP bool
 }
 
 // Key returns the key of the service the command names.

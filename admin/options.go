@@ -90,6 +90,8 @@ const (
 	OpChecks           // --checks (xvs only: the health checkers' states)
 	OpVRRP             // --vrrp (xvs only: the VRRP instances' states)
 	OpSync             // --sync (xvs only: the sync daemons' counts)
+	OpDrain            // --drain (xvs only: withdraw every BGP announcement, keep forwarding)
+	OpUndrain          // --undrain (xvs only: announce the healthy VIPs again)
 )
 
 var opNames = [...]string{
@@ -98,7 +100,7 @@ var opNames = [...]string{
 	OpAddReal: "add-server", OpDeleteReal: "delete-server", OpEditReal: "edit-server",
 	OpSetTimeouts: "set", OpStartDaemon: "start-daemon", OpStopDaemon: "stop-daemon",
 	OpRestore: "restore", OpSave: "save", OpZero: "zero", OpHelp: "help", OpVersion: "version", OpSetCapacity: "set-capacity",
-	OpChecks: "checks", OpVRRP: "vrrp", OpSync: "sync",
+	OpChecks: "checks", OpVRRP: "vrrp", OpSync: "sync", OpDrain: "drain", OpUndrain: "undrain",
 }
 
 // String returns the command's name as ipvsadm's messages spell it
@@ -127,6 +129,8 @@ var legal = map[Op]string{
 	OpChecks:        x(35),
 	OpVRRP:          x(35),
 	OpSync:          x(35),
+	OpDrain:         x(35),
+	OpUndrain:       x(35),
 	OpStartDaemon:   x(11) + " " + x(7) + " " + x(4) + "    " + x(7),
 	OpStopDaemon:    x(19) + " " + x(15),
 	OpRestore:       x(35),
@@ -234,6 +238,7 @@ const (
 	fMatch
 	fDrops // xvs: -L --drops, outside the legal table (see parser.finish)
 	fMH    // xvs: -L --mh, likewise
+	fBGP   // xvs: -L --bgp, likewise
 )
 
 // flags is the vocabulary, as ipvsadm 1.31 declares it, plus --match.
@@ -253,6 +258,8 @@ var flags = []optFlag{
 	{long: "checks", cmd: OpChecks},
 	{long: "vrrp", cmd: OpVRRP},
 	{long: "sync", cmd: OpSync},
+	{long: "drain", cmd: OpDrain},
+	{long: "undrain", cmd: OpUndrain},
 	{long: "help", short: 'h', cmd: OpHelp},
 	{long: "version", short: 'v', cmd: OpVersion},
 	{long: "restore", short: 'R', cmd: OpRestore},
@@ -303,6 +310,7 @@ var flags = []optFlag{
 	{long: "match", arg: argRequired, id: fMatch},
 	{long: "drops", id: fDrops},
 	{long: "mh", id: fMH},
+	{long: "bgp", id: fBGP},
 }
 
 func lookupLong(name string) *optFlag {

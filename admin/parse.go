@@ -247,6 +247,11 @@ func (p *parser) option(t token) error {
 			return syntaxf(ErrInvalidOption, "multiple 'mh' options specified")
 		}
 		c.MH = true
+	case fBGP:
+		if c.BGP {
+			return syntaxf(ErrInvalidOption, "multiple 'bgp' options specified")
+		}
+		c.BGP = true
 	case fMatch:
 		p.set |= 1 << optMatch
 		m, err := ParseMatch(t.val)
@@ -346,6 +351,9 @@ func (p *parser) finish() error {
 		return err
 	}
 	if err := p.checkListing("mh", p.cmd.MH); err != nil {
+		return err
+	}
+	if err := p.checkBGP(); err != nil {
 		return err
 	}
 	if p.maskArg != "" {

@@ -149,6 +149,8 @@ func Run(cmd *Command, b Backend, env Env) error {
 			return err
 		}
 		return ListSync(env.Stdout, st, time.Now())
+	case OpDrain, OpUndrain:
+		return runBGP(cmd, b, env.Stdout)
 	case OpVRRP:
 		vb, ok := b.(VRRPBackend)
 		if !ok {
@@ -188,6 +190,8 @@ func list(cmd *Command, b Backend, w io.Writer, r Resolver) error {
 			return err
 		}
 		return ListDaemon(w, st)
+	case cmd.BGP:
+		return runBGP(cmd, b, w)
 	case cmd.Drops:
 		db, ok := b.(DropsBackend)
 		if !ok {

@@ -37,6 +37,8 @@ const usageText = `Usage:
   xvsadm --stop-daemon {master|backup}
   xvsadm --vrrp
   xvsadm --sync
+  xvsadm --drain | --undrain
+  xvsadm -L --bgp
   xvsadm -h
 
 Commands (long or short form):
@@ -58,6 +60,8 @@ Commands (long or short form):
   --stop-daemon               stop connection sync daemon
   --vrrp                      list the VRRP instances and their states (xvs only)
   --sync                      list the sync daemons' messages and connections (xvs only)
+  --drain                     withdraw every BGP-announced VIP, keep forwarding (xvs only)
+  --undrain                   announce the healthy VIPs over BGP again (xvs only)
   --help            -h        show this help
 
 virtual-service:
@@ -100,6 +104,7 @@ Options:
   --tun-info                      list tunnel types
   --drops                         list dropped packets by reason and queue (xvs only)
   --mh                            list each mh service's Maglev table digest and slots (xvs only)
+  --bgp                           list the BGP peers and announced prefixes (xvs only)
   --nosort                        keep the configuration's order
   --sort                          sort (the default)
 

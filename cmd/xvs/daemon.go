@@ -40,6 +40,7 @@ type daemon struct {
 	health  *control.HealthMetrics
 	sup     *control.Supervisor
 	roles   *control.Roles
+	bgp     *bgpAnnouncer // nil without a bgp: block
 
 	// undo holds the cleanups of what start built, last first.
 	undo []func()
@@ -179,7 +180,7 @@ func (d *daemon) startControlPlane() (err error) {
 	}
 	d.push(d.roles.Stop)
 	d.syncd.SetAnnounce(func(string) { d.roles.Announce() })
-	return nil
+	return d.startBGP()
 }
 
 // stopChecks ends the Supervisor's checks of a daemon that never served.
@@ -201,6 +202,11 @@ func (d *daemon) reloader() *control.Reloader {
 			if !control.SameSync(d.file.Sync, nf.Sync) {
 				d.log.Warn("sync daemon changes in the file take effect when xvs restarts (or use xvsadm --start-daemon/--stop-daemon)")
 			}
+			if d.bgp != nil {
+				d.bgp.reloaded(nf)
+			} else if nf.BGP != nil {
+				d.log.Warn("a bgp: block added to the file takes effect when xvs restarts (restart needed)")
+			}
 		},
 		Prepare: func() {
 			if vs, err := servedVLANs(d.f, d.ifindexes); err != nil {
@@ -212,7 +218,8 @@ func (d *daemon) reloader() *control.Reloader {
 }
 
 // serve runs the daemon until SIGINT or SIGTERM (or a server fails), then
-// stops it: VRRP masters hand over (priority 0) while the engine still
+// stops it: the BGP announcer withdraws every VIP (and waits until that
+// is sent), VRRP masters hand over (priority 0) while the engine still
 // forwards, the checks stop (omega scripts run), the sync master's last
 // messages go out, the engine detaches, and a clean stop removes the
 // journal.
@@ -235,14 +242,19 @@ func (d *daemon) serve() (err error) {
 	errc := make(chan error, 3)
 	supDone := make(chan struct{})
 	go func() { d.sup.Run(ctx); close(supDone) }()
-	srv := control.NewServer(d.eng, control.WithReload(rl.Reload), control.WithChecks(d.sup.Report),
-		control.WithVRRP(d.roles.Status), control.WithSync(d.syncd), control.WithLogger(d.log))
+	opts := []control.Option{control.WithReload(rl.Reload), control.WithChecks(d.sup.Report),
+		control.WithVRRP(d.roles.Status), control.WithSync(d.syncd), control.WithLogger(d.log)}
+	collectors := []control.MetricsOption{control.WithCollector(d.health), control.WithCollector(control.NewSyncMetrics(d.syncd.Status)),
+		control.WithCollector(control.NewVRRPMetrics(d.roles.Status))}
+	if d.bgp != nil {
+		opts = append(opts, control.WithBGP(d.bgp))
+		collectors = append(collectors, control.WithCollector(control.NewBGPMetrics(d.bgp.BGPStatus)))
+	}
+	srv := control.NewServer(d.eng, opts...)
 	go func() { errc <- srv.ServeListener(ctx, ln) }()
 	if d.f.metrics != "" {
 		go func() {
-			errc <- control.ServeMetrics(ctx, d.f.metrics, d.eng, control.WithMetricsLogger(d.log),
-				control.WithCollector(d.health), control.WithCollector(control.NewSyncMetrics(d.syncd.Status)),
-				control.WithCollector(control.NewVRRPMetrics(d.roles.Status)))
+			errc <- control.ServeMetrics(ctx, d.f.metrics, d.eng, append(collectors, control.WithMetricsLogger(d.log))...)
 		}()
 	}
 	// SIGHUP is watched until serve returns, after the engine has closed,
@@ -257,11 +269,23 @@ func (d *daemon) serve() (err error) {
 	if d.journal != nil {
 		d.journal.Start(ctx, d.eng)
 	}
+	bgpDone := make(chan struct{})
+	if d.bgp != nil {
+		go func() { d.bgp.run(ctx); close(bgpDone) }()
+	} else {
+		close(bgpDone)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
 	cancel()
+	// The routers move the VIPs away first, while the engine still
+	// forwards what they sent before.
+	<-bgpDone
+	if d.bgp != nil {
+		d.bgp.stop()
+	}
 	d.roles.Stop()
 	<-supDone
 	d.syncd.Close()
