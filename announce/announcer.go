@@ -40,8 +40,9 @@ type Announcer struct {
 	stopped bool
 	// paths are the prefixes in GoBGP's table, by the id AddPath gave.
 	paths map[netip.Prefix]uuid.UUID
-	// lastErr is each neighbor's last reason to leave established.
-	lastErr map[netip.Addr]string
+	// lastErr is each neighbor's last reason to leave established;
+	// logged the last state change logged for it (see onPeer).
+	lastErr, logged map[netip.Addr]string
 }
 
 // Start starts the speaker with cfg's sessions; nothing is announced
@@ -57,20 +58,18 @@ func Start(cfg *control.BGPConfig, log *slog.Logger) (*Announcer, error) {
 	gl := slog.New(minLevel{h: log.Handler(), min: lvl})
 	s := server.NewBgpServer(server.LoggerOption(gl, lvl))
 	go s.Serve()
-	a := &Announcer{s: s, log: log, cfg: cfg, paths: map[netip.Prefix]uuid.UUID{}, lastErr: map[netip.Addr]string{}}
+	a := &Announcer{s: s, log: log, cfg: cfg, paths: map[netip.Prefix]uuid.UUID{}, lastErr: map[netip.Addr]string{}, logged: map[netip.Addr]string{}}
 	ctx := context.Background()
 	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
 	}})
 	if err != nil {
-		s.Stop()
 		return nil, fmt.Errorf("bgp: %w", err)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	a.stopWatch = cancel
 	if err := s.WatchEvent(wctx, server.WatchEventMessageCallbacks{OnPeerUpdate: a.onPeer}, server.WatchPeer()); err != nil {
 		cancel()
-		_ = s.StopBgp(ctx, &api.StopBgpRequest{})
 		s.Stop()
 		return nil, fmt.Errorf("bgp: %w", err)
 	}
@@ -101,8 +100,10 @@ func (a *Announcer) addPeer(nb control.BGPNeighbor) error {
 	return nil
 }
 
-// onPeer logs a session's state changes, once each: an unreachable or
-// misconfigured router gives one line when it goes down, not one per try.
+// onPeer logs a session's state changes: its coming up, and its going
+// down with the reason, each once until the next change, so a router that
+// refuses every try (a wrong AS) gives one line, not one per retry, and an
+// unreachable one (it never gets past connect) none but Debug's.
 func (a *Announcer) onPeer(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
 	if ev.Type != apiutil.PEER_EVENT_STATE {
 		return
@@ -110,24 +111,34 @@ func (a *Announcer) onPeer(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time)
 	st := ev.Peer.State
 	addr := st.NeighborAddress
 	state := stateName(st.SessionState)
-	if st.SessionState == bgp.BGP_FSM_ESTABLISHED {
-		a.log.Info("bgp session established", "peer", addr, "asn", st.PeerASN)
-		return
-	}
 	why := st.DisconnectMessage
 	if why == "" && st.DisconnectReason != api.PeerState_DISCONNECT_REASON_UNSPECIFIED {
 		why = st.DisconnectReason.String()
 	}
+	line := ""
+	switch {
+	case st.SessionState == bgp.BGP_FSM_ESTABLISHED:
+		line = "established"
+	case why != "" && st.SessionState == bgp.BGP_FSM_IDLE:
+		line = "down: " + why
+	}
 	a.mu.Lock()
-	if why != "" {
-		a.lastErr[addr] = why
+	if why != "" && st.SessionState == bgp.BGP_FSM_IDLE {
+		a.lastErr[addr] = why // why it fell; the later states' reasons are timers
+	}
+	repeat := line == "" || a.logged[addr] == line
+	if line != "" {
+		a.logged[addr] = line
 	}
 	a.mu.Unlock()
-	if why != "" && st.SessionState == bgp.BGP_FSM_IDLE {
+	switch {
+	case repeat:
+		a.log.Debug("bgp session state", "peer", addr, "state", state, "reason", why)
+	case line == "established":
+		a.log.Info("bgp session established", "peer", addr, "asn", st.PeerASN)
+	default:
 		a.log.Warn("bgp session down", "peer", addr, "state", state, "reason", why)
-		return
 	}
-	a.log.Debug("bgp session state", "peer", addr, "state", state)
 }
 
 // stateName is an FSM state in RFC 4271's words, lower case.
@@ -387,10 +398,7 @@ func (a *Announcer) Stop(flush time.Duration) {
 		}
 	}
 	a.stopWatch()
-	if err := a.s.StopBgp(context.Background(), &api.StopBgpRequest{}); err != nil {
-		a.log.Warn("bgp: stopping", "err", err)
-	}
-	a.s.Stop()
+	a.s.Stop() // StopBgp: a Cease to every peer, then the sessions close
 }
 
 // sentUpdates is every established session's UPDATE count and how many

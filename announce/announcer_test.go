@@ -21,14 +21,15 @@ import (
 )
 
 // router is a GoBGP speaker standing in for the site's router: it listens
-// on 127.0.0.1 and records, in order, the routes it learns and loses and
-// its session's state changes.
+// on 127.0.0.1 and records, in order, the announcements and withdrawals
+// the UPDATEs it receives carry (not the routes a closed session
+// flushes) and its session's falls.
 type router struct {
 	s    *server.BgpServer
 	port int
 
 	mu     sync.Mutex
-	events []string // "+198.19.0.10/32", "-198.19.0.10/32", "down"
+	events []string // "+198.19.0.10/32", "-198.19.0.10/32" (from UPDATEs), "down"
 }
 
 func freePort(t *testing.T) int {
@@ -41,7 +42,11 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startRouter(t *testing.T) *router {
+func startRouter(t *testing.T) *router { return startRouterFor(t, 65001) }
+
+// startRouterFor starts a router that expects the announcer's AS to be
+// peerAS.
+func startRouterFor(t *testing.T, peerAS uint32) *router {
 	t.Helper()
 	r := &router{s: server.NewBgpServer(), port: freePort(t)}
 	go r.s.Serve()
@@ -51,7 +56,7 @@ func startRouter(t *testing.T) *router {
 		t.Fatal(err)
 	}
 	err := r.s.WatchEvent(ctx, server.WatchEventMessageCallbacks{
-		OnBestPath: func(ps []*apiutil.Path, _ time.Time) {
+		OnPathUpdate: func(ps []*apiutil.Path, _ time.Time) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			for _, p := range ps {
@@ -69,12 +74,12 @@ func startRouter(t *testing.T) *router {
 				r.mu.Unlock()
 			}
 		},
-	}, server.WatchBestPath(false), server.WatchPeer())
+	}, server.WatchUpdate(false, "", ""), server.WatchPeer())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: 65001},
+		Conf:      &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: peerAS},
 		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: 3, KeepaliveInterval: 1}},
 		Transport: &api.Transport{PassiveMode: true},
 	}}); err != nil {
@@ -266,5 +271,82 @@ func TestReconfigure(t *testing.T) {
 	}
 	if restart, _ := a.Reconfigure(nil); !restart {
 		t.Fatal("removing the bgp: block did not ask for a restart")
+	}
+}
+
+// records keeps the log records of the announcer.
+type records struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.recs = append(r.recs, rec)
+	r.mu.Unlock()
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+// count is how many records of level carry msg.
+func (r *records) count(level slog.Level, msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rec := range r.recs {
+		if rec.Level == level && rec.Message == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWrongAS: a router that refuses the announcer's AS keeps the
+// session down; the announcer logs that once however often it retries,
+// and its status says why.
+func TestWrongAS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for two connection retries")
+	}
+	r := startRouterFor(t, 65009)
+	rec := &records{}
+	cfg := &control.BGPConfig{ASN: 65001, RouterID: netip.MustParseAddr("198.18.0.2"),
+		Neighbors: []control.BGPNeighbor{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65000,
+			HoldTime: 3 * time.Second, Port: uint16(r.port)}}}
+	a, err := Start(cfg, slog.New(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(0)
+	if err := a.Set([]netip.Prefix{netip.MustParsePrefix("198.19.0.10/32")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for rec.count(slog.LevelDebug, "bgp session state") < 2 || a.Status().Peers[0].LastError == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refused retries seen: %+v", a.Status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Two refusals at least: wait for one more to be sure it repeats.
+	n := rec.count(slog.LevelDebug, "bgp session state")
+	for rec.count(slog.LevelDebug, "bgp session state") == n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := rec.count(slog.LevelWarn, "bgp session down"); got != 1 {
+		t.Errorf("%d \"bgp session down\" lines, want 1 however often the router refuses", got)
+	}
+	st := a.Status()
+	t.Logf("peer: %+v", st.Peers[0])
+	if p := st.Peers[0]; p.State == "established" || p.PrefixesSent != 0 || p.LastError == "" {
+		t.Errorf("peer status with a wrong AS: %+v", p)
+	}
+	if len(st.Announced) != 1 {
+		t.Errorf("announced = %v: the prefix stays in the table for when the session comes up", st.Announced)
+	}
+	if rs := r.routes(t); len(rs) != 0 {
+		t.Errorf("the router learnt %v", rs)
 	}
 }

@@ -25,8 +25,8 @@ var bgpVIP = netip.MustParseAddr("198.19.0.10")
 // BIRD installs it and the client's connections go through the director
 // to the real server. All reals down → the route goes within 1 s of the
 // quorum loss; back → it returns; SIGKILL → it goes within the hold time
-// + 1 s; SIGTERM → it goes before the daemon exits, and the daemon says
-// it withdrew first.
+// + 1 s; SIGTERM → BIRD gets the withdrawal (an UPDATE) before the
+// session closes, and the route goes before the daemon exits.
 func TestBGPAnnounceBIRD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
@@ -162,6 +162,7 @@ services:
 	// SIGTERM: the route goes before the daemon exits.
 	xvs = start()
 	waitFor(t, 15*time.Second, "route back after restart", routed)
+	birdMark := len(bird.Proc.Output())
 	_ = xvs.Cmd.Process.Signal(syscall.SIGTERM)
 	var goneAt time.Time
 	for goneAt.IsZero() {
@@ -179,6 +180,13 @@ services:
 	case <-xvs.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("xvs did not exit after SIGTERM")
+	}
+	// BIRD traces an UPDATE's withdrawal as "removed"; the routes a closed
+	// session flushes are not traced so.
+	bo := bird.Proc.Output()[birdMark:]
+	rm, closed := strings.Index(bo, "removed [sole] "+vipPfx.String()), strings.Index(bo, "BGP session closed")
+	if rm < 0 || closed < 0 || rm > closed {
+		t.Errorf("BIRD after SIGTERM: want the VIP's withdrawal before the session closed:\n%s", bo)
 	}
 	out := xvs.Output()
 	w, s := strings.Index(out, "bgp withdraw"), strings.Index(out, "xvs stopped")

@@ -42,7 +42,9 @@ type BIRD struct {
 
 // BIRDConfig is the bird.conf RunBIRD writes: a device protocol, a kernel
 // protocol exporting every learnt IPv4 route (ECMP merged), and one eBGP
-// session per neighbor that imports everything and exports nothing.
+// session per neighbor that imports everything and exports nothing, its
+// states and routes traced to stderr (Proc.Output) so a test can tell a
+// withdrawal from a session's end.
 func BIRDConfig(o BIRDOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "log stderr all;\nrouter id %s;\n", o.RouterID)
@@ -51,7 +53,7 @@ func BIRDConfig(o BIRDOptions) string {
 	hold := int(o.HoldTime / time.Second)
 	for _, n := range o.Neighbors {
 		fmt.Fprintf(&b, "protocol bgp %s {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n"+
-			"  connect retry time 1;\n  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n",
+			"  connect retry time 1;\n  error wait time 1, 2;\n  debug { states, routes, events };\n  ipv4 { import all; export none; };\n}\n",
 			n.Name, o.ASN, n.Address, n.ASN, hold, max(hold/3, 1))
 	}
 	return b.String()
