@@ -10,6 +10,7 @@ command -v curl >/dev/null     || need+=(curl)
 command -v socat >/dev/null    || need+=(socat)
 command -v tshark >/dev/null   || need+=(tshark) # decodes GUE/GRE frames in encap tests
 command -v keepalived >/dev/null || need+=(keepalived) # the VRRP peer of vrrp's interop test
+command -v bird >/dev/null       || need+=(bird2)      # the BGP router of the announcement lab (birdc too)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

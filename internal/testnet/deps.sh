@@ -4,10 +4,11 @@
 #   curl      a second HTTP client for demos and by-hand checks
 #   nftables  `nft`, for tests that need a kernel packet filter
 #   ethtool   offload inspection by hand (the lab itself uses the ioctl)
+#   bird2     `bird`/`birdc`: the BGP router of the announcement lab (bird.go)
 # Quiet and idempotent: does nothing when everything is there. Needs root.
 set -euo pipefail
 
-declare -A need=([ip]=iproute2 [curl]=curl [nft]=nftables [ethtool]=ethtool)
+declare -A need=([ip]=iproute2 [curl]=curl [nft]=nftables [ethtool]=ethtool [bird]=bird2)
 missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing+=("${need[$cmd]}")
