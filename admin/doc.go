@@ -65,6 +65,11 @@
 //     daemon with the values in force, as a kernel of 4.3 or later reports
 //     them. --sync (xvs only) lists their datagram and connection counts
 //     (ListSync).
+//   - BGP (xvs only): -L --bgp lists the daemon's announcer (ListBGP): its
+//     sessions with their state, time up, prefixes and updates sent and
+//     last error, then the announced prefixes. --drain withdraws every
+//     prefix and leaves forwarding alone; --undrain announces the healthy
+//     ones again. A daemon without a bgp: block answers them with an error.
 //   - Not supported, with a message saying so: SCTP services, --pe.
 //   - Tunnels: --tun-type ipip|gue|gre, --tun-port and --tun-nocsum,
 //     --tun-csum, --tun-remcsum are checked as ipvsadm checks them and kept;

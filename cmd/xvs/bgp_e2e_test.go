@@ -134,7 +134,7 @@ services:
 	if at := waitFor(t, 3*time.Second, "route withdrawn", gone); at.Sub(lost) > time.Second {
 		t.Errorf("route withdrawn %v after the quorum loss, want ≤ 1 s", at.Sub(lost))
 	}
-	srv = serve()
+	serve() // ended with the test's context
 	back := waitFor(t, 10*time.Second, "quorum back", quorum(true))
 	if at := waitFor(t, 3*time.Second, "route announced again", routed); at.Sub(back) > time.Second {
 		t.Errorf("route back %v after the quorum, want ≤ 1 s", at.Sub(back))
