@@ -60,8 +60,12 @@ func Start(cfg *control.BGPConfig, log *slog.Logger) (*Announcer, error) {
 	go s.Serve()
 	a := &Announcer{s: s, log: log, cfg: cfg, paths: map[netip.Prefix]uuid.UUID{}, lastErr: map[netip.Addr]string{}, logged: map[netip.Addr]string{}}
 	ctx := context.Background()
+	listen := int32(-1) // no listener unless a passive neighbor needs one
+	if cfg.ListenPort != 0 {
+		listen = int32(cfg.ListenPort)
+	}
 	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
+		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: listen,
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("bgp: %w", err)
@@ -257,8 +261,10 @@ func (a *Announcer) path(p netip.Prefix) (*apiutil.Path, error) {
 	if v4 {
 		nh = netip.IPv4Unspecified()
 	}
-	if a.cfg.NextHop.IsValid() && a.cfg.NextHop.Is4() == v4 {
-		nh = a.cfg.NextHop
+	if v4 && a.cfg.NextHop4.IsValid() {
+		nh = a.cfg.NextHop4
+	} else if !v4 && a.cfg.NextHop6.IsValid() {
+		nh = a.cfg.NextHop6
 	}
 	attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP)}
 	fam := bgp.RF_IPv4_UC

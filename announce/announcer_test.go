@@ -42,11 +42,12 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startRouter(t *testing.T) *router { return startRouterFor(t, 65001) }
+func startRouter(t *testing.T) *router { return startRouterFor(t, 65001, 0) }
 
 // startRouterFor starts a router that expects the announcer's AS to be
-// peerAS.
-func startRouterFor(t *testing.T, peerAS uint32) *router {
+// peerAS and, if dialPort is not 0, opens the session itself to the
+// announcer listening on 127.0.0.1:dialPort.
+func startRouterFor(t *testing.T, peerAS uint32, dialPort int) *router {
 	t.Helper()
 	r := &router{s: server.NewBgpServer(), port: freePort(t)}
 	go r.s.Serve()
@@ -80,8 +81,12 @@ func startRouterFor(t *testing.T, peerAS uint32) *router {
 	}
 	if err := r.s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: peerAS},
-		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: 3, KeepaliveInterval: 1}},
-		Transport: &api.Transport{PassiveMode: true},
+		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: 3, KeepaliveInterval: 1, ConnectRetry: 1}},
+		Transport: &api.Transport{PassiveMode: dialPort == 0, RemotePort: uint32(dialPort)},
+		AfiSafis: []*api.AfiSafi{
+			{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}, Enabled: true}},
+			{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}, Enabled: true}},
+		},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +102,16 @@ func startRouterFor(t *testing.T, peerAS uint32) *router {
 func (r *router) routes(t *testing.T) map[string][]bgp.PathAttributeInterface {
 	t.Helper()
 	out := map[string][]bgp.PathAttributeInterface{}
-	err := r.s.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: bgp.RF_IPv4_UC},
-		func(prefix bgp.NLRI, paths []*apiutil.Path) {
-			for _, p := range paths {
-				out[prefix.String()] = p.Attrs
-			}
-		})
-	if err != nil {
-		t.Fatal(err)
+	for _, fam := range []bgp.Family{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
+		err := r.s.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: fam},
+			func(prefix bgp.NLRI, paths []*apiutil.Path) {
+				for _, p := range paths {
+					out[prefix.String()] = p.Attrs
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	return out
 }
@@ -310,7 +317,7 @@ func TestWrongAS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for two connection retries")
 	}
-	r := startRouterFor(t, 65009)
+	r := startRouterFor(t, 65009, 0)
 	rec := &records{}
 	cfg := &control.BGPConfig{ASN: 65001, RouterID: netip.MustParseAddr("198.18.0.2"),
 		Neighbors: []control.BGPNeighbor{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65000,
@@ -348,5 +355,38 @@ func TestWrongAS(t *testing.T) {
 	}
 	if rs := r.routes(t); len(rs) != 0 {
 		t.Errorf("the router learnt %v", rs)
+	}
+}
+
+// TestPassiveIPv6: with listen-port the announcer takes a session the
+// router opens (a passive neighbor), and announces an IPv6 VIP over that
+// IPv4 session with the configured IPv6 next hop.
+func TestPassiveIPv6(t *testing.T) {
+	port := freePort(t)
+	cfg := &control.BGPConfig{ASN: 65001, RouterID: netip.MustParseAddr("198.18.0.2"), ListenPort: uint16(port),
+		NextHop6: netip.MustParseAddr("2001:db8::2"),
+		Neighbors: []control.BGPNeighbor{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65000,
+			HoldTime: 3 * time.Second, Passive: true, Port: 179}}}
+	a, err := Start(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(0)
+	r := startRouterFor(t, 65001, port)
+	vip6 := netip.MustParsePrefix("2001:db8::10/128")
+	if err := a.Set([]netip.Prefix{vip6, netip.MustParsePrefix("198.19.0.10/32")}); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "IPv6 VIP learnt", 10*time.Second, func(rs map[string][]bgp.PathAttributeInterface) bool {
+		return rs[vip6.String()] != nil && rs["198.19.0.10/32"] != nil
+	})
+	var nh netip.Addr
+	for _, at := range r.routes(t)[vip6.String()] {
+		if mp, ok := at.(*bgp.PathAttributeMpReachNLRI); ok {
+			nh = mp.Nexthop
+		}
+	}
+	if nh != cfg.NextHop6 {
+		t.Errorf("IPv6 VIP next hop %v, want %v", nh, cfg.NextHop6)
 	}
 }

@@ -20,7 +20,9 @@ import (
 //	bgp:
 //	  asn: 65001              # the director's AS (required)
 //	  router-id: 198.18.1.2   # an IPv4 address (required)
-//	  next-hop: 198.18.1.2    # optional; default: each session's local address
+//	  next-hop: 198.18.1.2    # optional, one per family ([198.18.1.2, 2001:db8::2]);
+//	                          # default: each session's local address
+//	  listen-port: 179        # listen for passive neighbors' routers (default: never listen)
 //	  communities: ["65000:100", "65000:200"]
 //	  med: 10                 # optional MULTI_EXIT_DISC
 //	  neighbors:
@@ -30,19 +32,22 @@ import (
 //	      passive: false      # wait for the router to connect (default false)
 //	      port: 179           # the router's BGP port (default 179)
 //
-// The announcer never listens for connections of its own (a passive
-// neighbor must reach it through a port another process forwards); the
-// daemon package announce has the session side.
+// A session over IPv4 has an IPv4 local address, which cannot be the next
+// hop of a /128: give next-hop an IPv6 address for the IPv6 VIPs there.
+// The announcer listens for connections only with listen-port, which a
+// passive neighbor needs. Package announce has the session side.
 
 // BGPConfig is the file's bgp: block.
 type BGPConfig struct {
 	// ASN is the director's autonomous system; RouterID its BGP identifier.
 	ASN      uint32
 	RouterID netip.Addr
-	// NextHop is the next hop announced for prefixes of its family; the
-	// zero Addr (and a prefix of the other family) means each session's
-	// local address.
-	NextHop netip.Addr
+	// NextHop4 and NextHop6 are the next hops announced for IPv4 and
+	// IPv6 prefixes; the zero Addr means each session's local address.
+	NextHop4, NextHop6 netip.Addr
+	// ListenPort is where the announcer accepts sessions (passive
+	// neighbors); 0 means it never listens.
+	ListenPort uint16
 	// Communities are attached to every announced prefix, each as RFC
 	// 1997's AS<<16 | value.
 	Communities []uint32
@@ -87,7 +92,8 @@ func SameBGPGlobal(a, b *BGPConfig) bool {
 		return a == b
 	}
 	medEq := (a.MED == nil) == (b.MED == nil) && (a.MED == nil || *a.MED == *b.MED)
-	return a.ASN == b.ASN && a.RouterID == b.RouterID && a.NextHop == b.NextHop &&
+	return a.ASN == b.ASN && a.RouterID == b.RouterID && a.NextHop4 == b.NextHop4 && a.NextHop6 == b.NextHop6 &&
+		a.ListenPort == b.ListenPort &&
 		slices.Equal(a.Communities, b.Communities) && medEq
 }
 
@@ -121,11 +127,33 @@ func (p *parser) bgpBlock(root *yaml.Node) (*BGPConfig, error) {
 			return err
 		},
 		"next-hop": func(v *yaml.Node, f string) error {
-			a, err := p.addr(v, f)
-			if err == nil && (a.IsUnspecified() || a.IsMulticast()) {
-				err = p.failf(v, f, "%s cannot be a next hop", a)
+			var words []string
+			if err := p.strings(v, f, &words); err != nil {
+				return err
 			}
-			c.NextHop = a
+			for _, w := range words {
+				a, err := netip.ParseAddr(strings.TrimSpace(w))
+				switch {
+				case err != nil:
+					return p.failf(v, f, "%q is not an IP address", w)
+				case a.IsUnspecified() || a.IsMulticast():
+					return p.failf(v, f, "%s cannot be a next hop", a)
+				}
+				a = a.Unmap()
+				slot := &c.NextHop4
+				if a.Is6() {
+					slot = &c.NextHop6
+				}
+				if slot.IsValid() {
+					return p.failf(v, f, "two next hops of one family (%s, %s)", *slot, a)
+				}
+				*slot = a
+			}
+			return nil
+		},
+		"listen-port": func(v *yaml.Node, f string) error {
+			x, err := p.int(v, f, 1, 65535)
+			c.ListenPort = uint16(x)
 			return err
 		},
 		"communities": func(v *yaml.Node, f string) error {
@@ -181,6 +209,12 @@ func (p *parser) bgpBlock(root *yaml.Node) (*BGPConfig, error) {
 			nbNode = n
 		}
 		return nil, p.failf(nbNode, "bgp.neighbors", "lists no neighbor")
+	}
+	for i, nb := range c.Neighbors {
+		if nb.Passive && c.ListenPort == 0 {
+			return nil, p.failf(nbNode.Content[i], fmt.Sprintf("bgp.neighbors[%d].passive", i),
+				"a passive neighbor connects to the director: set bgp.listen-port")
+		}
 	}
 	return c, nil
 }

@@ -25,7 +25,8 @@ func TestBGPBlock(t *testing.T) {
 	f, err := readBGP(t, `bgp:
   asn: 65001
   router-id: 198.18.1.2
-  next-hop: 198.18.1.9
+  next-hop: [198.18.1.9, "2001:db8::9"]
+  listen-port: 1790
   communities: ["65000:100", 7]
   med: 10
   neighbors:
@@ -39,7 +40,8 @@ services:
 		t.Fatal(err)
 	}
 	med := uint32(10)
-	want := &BGPConfig{ASN: 65001, RouterID: netip.MustParseAddr("198.18.1.2"), NextHop: netip.MustParseAddr("198.18.1.9"),
+	want := &BGPConfig{ASN: 65001, RouterID: netip.MustParseAddr("198.18.1.2"), NextHop4: netip.MustParseAddr("198.18.1.9"),
+		NextHop6: netip.MustParseAddr("2001:db8::9"), ListenPort: 1790,
 		Communities: []uint32{65000<<16 | 100, 7}, MED: &med,
 		Neighbors: []BGPNeighbor{
 			{Address: netip.MustParseAddr("198.18.1.1"), ASN: 65000, HoldTime: 3 * time.Second, Passive: true, Port: 1179},
@@ -92,6 +94,11 @@ func TestBGPBlockErrors(t *testing.T) {
 		{"med", head + nb + "  med: -1\n", ":5: bgp.med: -1 is out of range"},
 		{"next-hop", head + nb + "  next-hop: 0.0.0.0\n", ":5: bgp.next-hop: 0.0.0.0 cannot be a next hop"},
 		{"not a mapping", "bgp: yes\n", ":1: bgp: expected a mapping"},
+		{"two v4 next hops", head + nb + "  next-hop: [198.18.1.2, 198.18.1.3]\n", ":5: bgp.next-hop: two next hops of one family"},
+		{"next-hop text", head + nb + "  next-hop: self\n", `:5: bgp.next-hop: "self" is not an IP address`},
+		{"passive without listen-port", head + "  neighbors:\n    - {address: 198.18.1.1, asn: 1, passive: true}\n",
+			":5: bgp.neighbors[0].passive: a passive neighbor connects to the director: set bgp.listen-port"},
+		{"listen-port 0", head + nb + "  listen-port: 0\n", ":5: bgp.listen-port: 0 is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readBGP(t, tc.body)
@@ -121,7 +128,8 @@ func TestSameBGPGlobal(t *testing.T) {
 		{"asn", func(c *BGPConfig) { c.ASN = 3 }, false},
 		{"med", func(c *BGPConfig) { c.MED = &med }, false},
 		{"communities", func(c *BGPConfig) { c.Communities = []uint32{1} }, false},
-		{"next-hop", func(c *BGPConfig) { c.NextHop = netip.MustParseAddr("198.18.1.4") }, false},
+		{"next-hop", func(c *BGPConfig) { c.NextHop4 = netip.MustParseAddr("198.18.1.4") }, false},
+		{"listen-port", func(c *BGPConfig) { c.ListenPort = 179 }, false},
 	} {
 		c := base()
 		tc.edit(c)
