@@ -58,11 +58,14 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 		}
 	}()
 	cfg := filepath.Join(dir, "xvs.yaml")
+	// 198.18.0.99 is nobody: the daemon serves on with that peer down.
+	const unreachable = "198.18.0.99"
 	yml := fmt.Sprintf(`bgp:
   asn: 65001
   router-id: %s
   neighbors:
     - {address: %s, asn: 65000, hold-time: 3}
+    - {address: `+unreachable+`, asn: 65000, hold-time: 3}
 services:
   - proto: tcp
     vip: %s
@@ -82,7 +85,7 @@ services:
 	sock := filepath.Join(dir, "xvs.sock")
 	start := func() *testnet.Proc {
 		return launch(ctx, t, tl.Director, "run", "-i", tl.DirectorIfaces[0], "--socket", sock, "--backend", "xdp",
-			"--pin-dir", "", "--config", cfg)
+			"--pin-dir", "", "--config", cfg, "--metrics", "127.0.0.1:9100")
 	}
 	xvs := start()
 	defer func() {
@@ -118,8 +121,41 @@ services:
 	}
 	defer c.Close()
 	bst, err := c.BGP()
-	if err != nil || len(bst.Announced) != 1 || len(bst.Peers) != 1 || bst.Peers[0].State != "established" {
+	if err != nil || len(bst.Announced) != 1 || len(bst.Peers) != 2 || bst.Peers[0].State != "established" ||
+		bst.Peers[1].State == "established" || bst.Peers[0].PrefixesSent != 1 {
 		t.Fatalf("bgp status: %+v, %v", bst, err)
+	}
+	m := (&lab{Lab: tl}).metrics(t)
+	for _, want := range []string{`xvs_bgp_peer_up{peer="` + tl.Client.Addr4.String() + `"} 1`,
+		`xvs_bgp_peer_up{peer="` + unreachable + `"} 0`, "xvs_bgp_prefixes_announced 1"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	// A reload drops the unreachable neighbor in place; a change of the
+	// rest asks for a restart and changes nothing.
+	reload := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml = strings.Replace(yml, "    - {address: "+unreachable+", asn: 65000, hold-time: 3}\n", "", 1)
+	reload(yml)
+	if bst, err = c.BGP(); err != nil || len(bst.Peers) != 1 || bst.Peers[0].State != "established" {
+		t.Fatalf("bgp status after dropping a neighbor: %+v, %v", bst, err)
+	}
+	reload(strings.Replace(yml, "  asn: 65001\n", "  asn: 65001\n  med: 5\n", 1))
+	if !strings.Contains(xvs.Output(), "restart needed") {
+		t.Error("a reload changing med did not say a restart is needed")
+	}
+	reload(yml)
+	if !routed() {
+		t.Fatal("the reloads withdrew the VIP")
 	}
 
 	// All reals down: quorum lost → withdrawn within 1 s.
