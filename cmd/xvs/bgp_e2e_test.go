@@ -150,9 +150,11 @@ services:
 		t.Fatalf("bgp status after dropping a neighbor: %+v, %v", bst, err)
 	}
 	reload(strings.Replace(yml, "  asn: 65001\n", "  asn: 65001\n  med: 5\n", 1))
-	if !strings.Contains(xvs.Output(), "restart needed") {
-		t.Error("a reload changing med did not say a restart is needed")
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := xvs.WaitOutput(wctx, "restart needed"); err != nil {
+		t.Errorf("a reload changing med did not say a restart is needed: %v", err)
 	}
+	wcancel()
 	reload(yml)
 	if !routed() {
 		t.Fatal("the reloads withdrew the VIP")
@@ -181,6 +183,26 @@ services:
 		t.Fatal(err)
 	}
 	waitFor(t, time.Second, "route withdrawn on drain", gone)
+	// A router that still sends (here a static route) is served.
+	static := []string{vipPfx.String(), "via", tl.Director.Addr4.String()}
+	if _, err := tl.Client.Run(ctx, "ip", append([]string{"route", "add"}, static...)...); err != nil {
+		t.Fatal(err)
+	}
+	hc, err = dial(tl.Client, netip.Addr{}, netip.AddrPortFrom(bgpVIP, 80))
+	if err == nil {
+		var name string
+		name, err = hc.get()
+		hc.c.Close()
+		if err == nil && name != r.Name {
+			err = fmt.Errorf("answered by %q", name)
+		}
+	}
+	if err != nil {
+		t.Errorf("drained director does not forward: %v", err)
+	}
+	if _, err := tl.Client.Run(ctx, "ip", append([]string{"route", "del"}, static...)...); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Drain(false); err != nil {
 		t.Fatal(err)
 	}

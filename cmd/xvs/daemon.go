@@ -265,7 +265,14 @@ func (d *daemon) serve() (err error) {
 	d.log.Info("xvs running", "interfaces", d.f.ifaces, "backend", d.f.backend, "services", len(d.file.Services.Services),
 		"checked", len(d.file.Health), "socket", d.f.socket, "vlans", vlanList(d.vlans))
 	engDone := make(chan struct{}) // closed when Run has returned
-	go func() { errc <- d.eng.Run(ctx); close(engDone) }()
+	// With BGP the engine forwards until the withdrawals are out: the
+	// routers send the VIPs' traffic here until they have them.
+	engCtx, stopEngine := ctx, context.CancelFunc(func() {})
+	if d.bgp != nil {
+		engCtx, stopEngine = context.WithCancel(context.Background())
+	}
+	defer stopEngine()
+	go func() { errc <- d.eng.Run(engCtx); close(engDone) }()
 	if d.journal != nil {
 		d.journal.Start(ctx, d.eng)
 	}
@@ -286,6 +293,7 @@ func (d *daemon) serve() (err error) {
 	if d.bgp != nil {
 		d.bgp.stop()
 	}
+	stopEngine()
 	d.roles.Stop()
 	<-supDone
 	d.syncd.Close()
