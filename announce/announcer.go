@@ -145,41 +145,22 @@ func (a *Announcer) onPeer(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time)
 	}
 }
 
-// stateName is an FSM state in RFC 4271's words, lower case.
+// stateName is an FSM state in RFC 4271's words, lower case
+// (control.BGPStates is them in bgp.FSMState's order).
 func stateName(s bgp.FSMState) string {
-	switch s {
-	case bgp.BGP_FSM_IDLE:
-		return "idle"
-	case bgp.BGP_FSM_CONNECT:
-		return "connect"
-	case bgp.BGP_FSM_ACTIVE:
-		return "active"
-	case bgp.BGP_FSM_OPENSENT:
-		return "opensent"
-	case bgp.BGP_FSM_OPENCONFIRM:
-		return "openconfirm"
-	case bgp.BGP_FSM_ESTABLISHED:
-		return "established"
+	if int(s) < len(control.BGPStates) {
+		return control.BGPStates[s]
 	}
 	return "unknown"
 }
 
+// apiStateName is stateName for the API's numbering, which starts at 1
+// (0 is "unspecified").
 func apiStateName(s api.PeerState_SessionState) string {
-	switch s {
-	case api.PeerState_SESSION_STATE_IDLE:
+	if s == api.PeerState_SESSION_STATE_UNSPECIFIED {
 		return "idle"
-	case api.PeerState_SESSION_STATE_CONNECT:
-		return "connect"
-	case api.PeerState_SESSION_STATE_ACTIVE:
-		return "active"
-	case api.PeerState_SESSION_STATE_OPENSENT:
-		return "opensent"
-	case api.PeerState_SESSION_STATE_OPENCONFIRM:
-		return "openconfirm"
-	case api.PeerState_SESSION_STATE_ESTABLISHED:
-		return "established"
 	}
-	return "idle"
+	return stateName(bgp.FSMState(s - api.PeerState_SESSION_STATE_IDLE))
 }
 
 // Set makes prefixes (the healthy VIPs, see Wanted) the announced set:

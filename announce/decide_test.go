@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"testing"
 
+	api "github.com/osrg/gobgp/v4/api"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
+
 	"github.com/xvs-project/xvs/health"
 	"github.com/xvs-project/xvs/service"
 )
@@ -57,5 +60,15 @@ func TestWanted(t *testing.T) {
 				t.Fatalf("Wanted = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestStateNames: both numberings name the same states.
+func TestStateNames(t *testing.T) {
+	if stateName(bgp.BGP_FSM_IDLE) != "idle" || stateName(bgp.BGP_FSM_ESTABLISHED) != "established" ||
+		apiStateName(api.PeerState_SESSION_STATE_ACTIVE) != "active" ||
+		apiStateName(api.PeerState_SESSION_STATE_ESTABLISHED) != "established" ||
+		apiStateName(api.PeerState_SESSION_STATE_UNSPECIFIED) != "idle" {
+		t.Fatal("state names disagree")
 	}
 }
