@@ -21,8 +21,13 @@ import (
 const bgpPoll = 200 * time.Millisecond
 
 // bgpFlush bounds how long a stopping daemon waits for its withdrawals to
-// be sent before it closes the sessions.
-const bgpFlush = time.Second
+// be sent before it closes the sessions; bgpLinger is how long it goes on
+// forwarding after they are out, while the routers install their new
+// routes (BIRD takes milliseconds; a router's FIB can take longer).
+const (
+	bgpFlush  = time.Second
+	bgpLinger = 250 * time.Millisecond
+)
 
 // bgpAnnouncer runs the file's bgp: block: it announces each VIP while
 // its service is healthy (announce.Wanted) and withdraws everything
@@ -122,8 +127,13 @@ func (b *bgpAnnouncer) BGPStatus() control.BGPStatus { return b.a.Status() }
 func (b *bgpAnnouncer) Drain(on bool) error { return b.a.Drain(on) }
 
 // stop withdraws every prefix, waits (at most bgpFlush) until the
-// withdrawals are sent, and closes the sessions.
+// withdrawals are sent, closes the sessions, and, if it withdrew
+// anything, lets the engine forward bgpLinger longer.
 func (b *bgpAnnouncer) stop() {
+	had := len(b.a.Status().Announced) > 0
 	b.a.Stop(bgpFlush)
 	b.log.Info("bgp: prefixes withdrawn, sessions closed")
+	if had {
+		time.Sleep(bgpLinger)
+	}
 }

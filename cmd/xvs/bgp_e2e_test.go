@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,106 +16,178 @@ import (
 	"github.com/xvs-project/xvs/internal/testnet"
 )
 
-// bgpVIP is outside the lab's segment: the client reaches it only by the
-// route BIRD learns from the director.
-var bgpVIP = netip.MustParseAddr("198.19.0.10")
+// BGP tests: testnet's ECMP lab without its static route, Debian's BIRD 2
+// in the router namespace as the site's router (BGP to every director,
+// hold time 3 s, `merge paths on`), each director's xvs announcing the VIP
+// from its bgp: block:
+//
+//	client ── router (BIRD) ──┬── director  ──┐
+//	                          └── director2 ──┴── bridge ── r1.. (VIP on lo)
+//
+// The router's kernel table holds the VIP only while BIRD has it from a
+// director, so the client's connections prove the route as well.
 
-// TestBGPAnnounceBIRD: a DR lab whose client namespace runs Debian's BIRD
-// 2 as the router (the client stands behind it: its kernel table is the
-// one BIRD writes). The director announces the VIP of its healthy service;
-// BIRD installs it and the client's connections go through the director
-// to the real server. All reals down → the route goes within 1 s of the
-// quorum loss; back → it returns; SIGKILL → it goes within the hold time
-// + 1 s; SIGTERM → BIRD gets the withdrawal (an UPDATE) before the
-// session closes, and the route goes before the daemon exits.
-func TestBGPAnnounceBIRD(t *testing.T) {
+// bgpLab is a running BGP lab.
+type bgpLab struct {
+	*testnet.Lab
+	ctx  context.Context
+	bird *testnet.BIRD
+	vip  netip.Prefix
+}
+
+// newBGPLab builds an ECMP lab of n directors and reals real servers
+// (serving HTTP on :80) and starts BIRD on its router.
+func newBGPLab(t *testing.T, n, reals int) *bgpLab {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
-	tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, Name: t.Name(), Reals: 1})
+	xvsBinary(t)
+	tl := testnet.NewT(t, testnet.Options{Mode: testnet.DR, ECMP: true, NoStaticECMP: true, Directors: n, Reals: reals, Name: t.Name()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r := tl.Reals[0]
-	if _, err := r.Run(ctx, "ip", "addr", "add", bgpVIP.String()+"/32", "dev", "lo"); err != nil {
-		t.Fatal(err)
+	var nbs []testnet.BIRDNeighbor
+	for i, d := range tl.Directors {
+		nbs = append(nbs, testnet.BIRDNeighbor{Name: fmt.Sprintf("d%d", i+1), Address: d.Addr4, ASN: 65001})
 	}
-	serve := func() *testnet.Proc {
-		p, err := r.Serve(ctx, testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	srv := serve()
-	dir := t.TempDir()
-	bird, err := testnet.RunBIRD(ctx, tl.Client, testnet.BIRDOptions{RouterID: tl.Client.Addr4, ASN: 65000, HoldTime: 3 * time.Second,
-		Neighbors: []testnet.BIRDNeighbor{{Name: "d1", Address: tl.Director.Addr4, ASN: 65001}}, Dir: dir})
+	bird, err := testnet.RunBIRD(ctx, tl.Router, testnet.BIRDOptions{RouterID: tl.Router.Addr4, ASN: 65000,
+		HoldTime: 3 * time.Second, Neighbors: nbs, Dir: t.TempDir()})
 	if err != nil {
 		t.Skip(err) // BIRD missing (scripts/deps.sh installs bird2)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("bird output:\n%s", bird.Proc.Output())
 		}
-	}()
-	cfg := filepath.Join(dir, "xvs.yaml")
-	// 198.18.0.99 is nobody: the daemon serves on with that peer down.
-	const unreachable = "198.18.0.99"
-	yml := fmt.Sprintf(`bgp:
+	})
+	return &bgpLab{Lab: tl, ctx: ctx, bird: bird, vip: netip.PrefixFrom(tl.VIP4, 32)}
+}
+
+// serve starts HTTP on r's :80; it ends with the test (or Stop).
+func (l *bgpLab) serve(t *testing.T, r *testnet.Host) *testnet.Proc {
+	t.Helper()
+	p, err := r.Serve(l.ctx, testnet.ServeOptions{HTTP: []string{":80"}, UDP: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// conf is director d's YAML: a bgp: block peering with the router (and
+// the extra neighbor lines), and VIP:80/tcp over every real server, each
+// checked by TCP_CHECK every second.
+func (l *bgpLab) conf(d *testnet.Host, extraNeighbors string) string {
+	rtr, _ := l.RouterAddr(d)
+	var reals []string
+	for _, r := range l.Reals {
+		reals = append(reals, fmt.Sprintf("      - {address: %s, port: 80, method: dr}\n", r.Addr4))
+	}
+	return fmt.Sprintf(`bgp:
   asn: 65001
   router-id: %s
   neighbors:
     - {address: %s, asn: 65000, hold-time: 3}
-    - {address: `+unreachable+`, asn: 65000, hold-time: 3}
-services:
+%sservices:
   - proto: tcp
     vip: %s
     port: 80
-    scheduler: rr
+    scheduler: mh
     check:
       delay_loop: 1
       connect_timeout: 1
       retry: 0
       TCP_CHECK: {}
     reals:
-      - {address: %s, port: 80, method: dr}
-`, tl.Director.Addr4, tl.Client.Addr4, bgpVIP, r.Addr4)
+%s`, d.Addr4, rtr, extraNeighbors, l.VIP4, strings.Join(reals, ""))
+}
+
+// start launches xvs on d with the YAML file cfg.
+func (l *bgpLab) start(t *testing.T, d *testnet.Host, cfg, sock string, args ...string) *testnet.Proc {
+	t.Helper()
+	return launch(l.ctx, t, d, append([]string{"run", "-i", ifaces(d), "--socket", sock, "--backend", "xdp",
+		"--pin-dir", "", "--config", cfg}, args...)...)
+}
+
+// nexthops is the router's kernel route for the VIP as its next hops,
+// sorted; none when it has no route.
+func (l *bgpLab) nexthops(t *testing.T) []string {
+	t.Helper()
+	out, err := l.bird.KernelRoute(l.ctx, l.vip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var via []string
+	for _, f := range strings.Fields(strings.ReplaceAll(out, "\n", " ")) {
+		if strings.HasPrefix(f, "198.") && f != l.vip.Addr().String() {
+			via = append(via, f)
+		}
+	}
+	slices.Sort(via)
+	return via
+}
+
+// via waits until the router's route for the VIP goes over exactly
+// directors and returns when it saw it.
+func (l *bgpLab) via(t *testing.T, within time.Duration, what string, directors ...*testnet.Host) time.Time {
+	t.Helper()
+	var want []string
+	for _, d := range directors {
+		want = append(want, d.Addr4.String())
+	}
+	slices.Sort(want)
+	return waitFor(t, within, what, func() bool { return slices.Equal(l.nexthops(t), want) })
+}
+
+// get fetches / from the VIP through the router and returns the answering
+// real server's name.
+func (l *bgpLab) get() (string, error) {
+	hc, err := dial(l.Client, netip.Addr{}, netip.AddrPortFrom(l.VIP4, 80))
+	if err != nil {
+		return "", err
+	}
+	defer hc.c.Close()
+	return hc.get()
+}
+
+// TestBGPAnnounceBIRD: one director behind BIRD. The director announces
+// the VIP of its healthy service; BIRD installs it and the client's
+// connections go through the router and the director to the real server.
+// All reals down → the route goes within 1 s of the quorum loss; back →
+// it returns; a drained director withdraws and still forwards; SIGKILL →
+// the route goes within the hold time + 1 s; SIGTERM → BIRD gets the
+// withdrawal (an UPDATE) before the session closes, and the route goes
+// before the daemon exits. An unreachable second neighbor leaves the
+// daemon serving, its peer down in the status and the metrics; reloads
+// drop it in place and answer a med change with "restart needed".
+func TestBGPAnnounceBIRD(t *testing.T) {
+	l := newBGPLab(t, 1, 1)
+	d, r := l.Director, l.Reals[0]
+	srv := l.serve(t, r)
+	dir := t.TempDir()
+	cfg, sock := filepath.Join(dir, "xvs.yaml"), filepath.Join(dir, "xvs.sock")
+	// 198.18.11.99 is nobody: the daemon serves on with that peer down.
+	const unreachable = "198.18.11.99"
+	const unreachableLine = "    - {address: " + unreachable + ", asn: 65000, hold-time: 3}\n"
+	yml := l.conf(d, unreachableLine)
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "xvs.sock")
-	start := func() *testnet.Proc {
-		return launch(ctx, t, tl.Director, "run", "-i", tl.DirectorIfaces[0], "--socket", sock, "--backend", "xdp",
-			"--pin-dir", "", "--config", cfg, "--metrics", "127.0.0.1:9100")
-	}
-	xvs := start()
+	xvs := l.start(t, d, cfg, sock, "--metrics", "127.0.0.1:9100")
 	defer func() {
 		_ = xvs.Stop()
 		if t.Failed() {
 			t.Logf("xvs output:\n%s", xvs.Output())
 		}
 	}()
-	vipPfx := netip.PrefixFrom(bgpVIP, 32)
-	routed := func() bool {
-		out, err := bird.KernelRoute(ctx, vipPfx)
-		return err == nil && strings.Contains(out, "via "+tl.Director.Addr4.String())
-	}
-	gone := func() bool {
-		out, err := bird.KernelRoute(ctx, vipPfx)
-		return err == nil && out == ""
-	}
-	waitFor(t, 15*time.Second, "BIRD installs the VIP route", routed)
-	if out, _ := bird.Routes(ctx, vipPfx); !strings.Contains(out, "BGP.as_path: 65001") {
+	routed := func() bool { return slices.Equal(l.nexthops(t), []string{d.Addr4.String()}) }
+	gone := func() bool { return len(l.nexthops(t)) == 0 }
+	l.via(t, 15*time.Second, "BIRD installs the VIP route", d)
+	if out, _ := l.bird.Routes(l.ctx, l.vip); !strings.Contains(out, "BGP.as_path: 65001") {
 		t.Errorf("birdc show route: want the path from AS 65001:\n%s", out)
 	}
-	hc, err := dial(tl.Client, netip.Addr{}, netip.AddrPortFrom(bgpVIP, 80))
-	if err != nil {
-		t.Fatalf("client -> VIP through the director: %v", err)
+	if name, err := l.get(); err != nil || name != r.Name {
+		t.Fatalf("client -> VIP through the router and the director: %q, %v; want %s", name, err, r.Name)
 	}
-	if name, err := hc.get(); err != nil || name != r.Name {
-		t.Fatalf("client -> VIP: %q, %v; want %s", name, err, r.Name)
-	}
-	hc.c.Close()
 	c, err := control.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +198,9 @@ services:
 		bst.Peers[1].State == "established" || bst.Peers[0].PrefixesSent != 1 {
 		t.Fatalf("bgp status: %+v, %v", bst, err)
 	}
-	m := (&lab{Lab: tl}).metrics(t)
-	for _, want := range []string{`xvs_bgp_peer_up{peer="` + tl.Client.Addr4.String() + `"} 1`,
+	rtr, _ := l.RouterAddr(d)
+	m := (&lab{Lab: l.Lab}).metrics(t)
+	for _, want := range []string{`xvs_bgp_peer_up{peer="` + rtr.String() + `"} 1`,
 		`xvs_bgp_peer_up{peer="` + unreachable + `"} 0`, "xvs_bgp_prefixes_announced 1"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
@@ -144,13 +218,13 @@ services:
 			t.Fatal(err)
 		}
 	}
-	yml = strings.Replace(yml, "    - {address: "+unreachable+", asn: 65000, hold-time: 3}\n", "", 1)
+	yml = strings.Replace(yml, unreachableLine, "", 1)
 	reload(yml)
 	if bst, err = c.BGP(); err != nil || len(bst.Peers) != 1 || bst.Peers[0].State != "established" {
 		t.Fatalf("bgp status after dropping a neighbor: %+v, %v", bst, err)
 	}
 	reload(strings.Replace(yml, "  asn: 65001\n", "  asn: 65001\n  med: 5\n", 1))
-	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	wctx, wcancel := context.WithTimeout(l.ctx, 2*time.Second)
 	if err := xvs.WaitOutput(wctx, "restart needed"); err != nil {
 		t.Errorf("a reload changing med did not say a restart is needed: %v", err)
 	}
@@ -172,7 +246,7 @@ services:
 	if at := waitFor(t, 3*time.Second, "route withdrawn", gone); at.Sub(lost) > time.Second {
 		t.Errorf("route withdrawn %v after the quorum loss, want ≤ 1 s", at.Sub(lost))
 	}
-	serve() // ended with the test's context
+	l.serve(t, r)
 	back := waitFor(t, 10*time.Second, "quorum back", quorum(true))
 	if at := waitFor(t, 3*time.Second, "route announced again", routed); at.Sub(back) > time.Second {
 		t.Errorf("route back %v after the quorum, want ≤ 1 s", at.Sub(back))
@@ -184,23 +258,14 @@ services:
 	}
 	waitFor(t, time.Second, "route withdrawn on drain", gone)
 	// A router that still sends (here a static route) is served.
-	static := []string{vipPfx.String(), "via", tl.Director.Addr4.String()}
-	if _, err := tl.Client.Run(ctx, "ip", append([]string{"route", "add"}, static...)...); err != nil {
+	static := []string{l.vip.String(), "via", d.Addr4.String()}
+	if _, err := l.Router.Run(l.ctx, "ip", append([]string{"route", "add"}, static...)...); err != nil {
 		t.Fatal(err)
 	}
-	hc, err = dial(tl.Client, netip.Addr{}, netip.AddrPortFrom(bgpVIP, 80))
-	if err == nil {
-		var name string
-		name, err = hc.get()
-		hc.c.Close()
-		if err == nil && name != r.Name {
-			err = fmt.Errorf("answered by %q", name)
-		}
+	if name, err := l.get(); err != nil || name != r.Name {
+		t.Errorf("drained director does not forward: %q, %v", name, err)
 	}
-	if err != nil {
-		t.Errorf("drained director does not forward: %v", err)
-	}
-	if _, err := tl.Client.Run(ctx, "ip", append([]string{"route", "del"}, static...)...); err != nil {
+	if _, err := l.Router.Run(l.ctx, "ip", append([]string{"route", "del"}, static...)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Drain(false); err != nil {
@@ -218,19 +283,15 @@ services:
 	}
 
 	// SIGTERM: the route goes before the daemon exits.
-	xvs = start()
+	xvs = l.start(t, d, cfg, sock)
 	waitFor(t, 15*time.Second, "route back after restart", routed)
-	birdMark := len(bird.Proc.Output())
+	birdMark := len(l.bird.Proc.Output())
 	_ = xvs.Cmd.Process.Signal(syscall.SIGTERM)
-	var goneAt time.Time
-	for goneAt.IsZero() {
+	for !gone() {
 		select {
 		case <-xvs.Done():
-			t.Fatalf("xvs exited with the route still in BIRD's table\n%s", xvs.Output())
+			t.Fatalf("xvs exited with the route still in the router's table\n%s", xvs.Output())
 		default:
-		}
-		if gone() {
-			goneAt = time.Now()
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -241,8 +302,8 @@ services:
 	}
 	// BIRD traces an UPDATE's withdrawal as "removed"; the routes a closed
 	// session flushes are not traced so.
-	bo := bird.Proc.Output()[birdMark:]
-	rm, closed := strings.Index(bo, "removed [sole] "+vipPfx.String()), strings.Index(bo, "BGP session closed")
+	bo := l.bird.Proc.Output()[birdMark:]
+	rm, closed := strings.Index(bo, "removed [sole] "+l.vip.String()), strings.Index(bo, "BGP session closed")
 	if rm < 0 || closed < 0 || rm > closed {
 		t.Errorf("BIRD after SIGTERM: want the VIP's withdrawal before the session closed:\n%s", bo)
 	}
@@ -250,5 +311,111 @@ services:
 	w, s := strings.Index(out, "bgp withdraw"), strings.Index(out, "xvs stopped")
 	if w < 0 || s < 0 || w > s {
 		t.Errorf("xvs log: want the withdrawal before the stop:\n%s", out)
+	}
+}
+
+// TestBGPMultipath: three directors announce the VIP; BIRD learns three
+// paths and installs one multipath route over all of them, and new
+// connections are served. A drained director's path goes (within 1 s)
+// and the others keep serving; undrained it comes back; a director
+// stopped by SIGTERM leaves the route before it exits, and no new
+// connection fails meanwhile.
+func TestBGPMultipath(t *testing.T) {
+	l := newBGPLab(t, 3, 3)
+	for _, r := range l.Reals {
+		l.serve(t, r)
+	}
+	var procs []*testnet.Proc
+	var socks []string
+	for i, d := range l.Directors {
+		dir := t.TempDir()
+		cfg, sock := filepath.Join(dir, "xvs.yaml"), filepath.Join(dir, "xvs.sock")
+		if err := os.WriteFile(cfg, []byte(l.conf(d, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p := l.start(t, d, cfg, sock, "--ecmp")
+		procs, socks = append(procs, p), append(socks, sock)
+		t.Cleanup(func() {
+			_ = p.Stop()
+			if t.Failed() {
+				t.Logf("xvs on director %d output:\n%s", i+1, p.Output())
+			}
+		})
+	}
+	d1, d2, d3 := l.Directors[0], l.Directors[1], l.Directors[2]
+	l.via(t, 15*time.Second, "one route over three paths", d1, d2, d3)
+	if out, _ := l.bird.Routes(l.ctx, l.vip); strings.Count(out, "BGP.as_path: 65001") != 3 {
+		t.Errorf("birdc show route: want three paths:\n%s", out)
+	}
+	getN := func(what string, n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := l.get(); err != nil {
+				t.Fatalf("%s: connection %d: %v", what, i, err)
+			}
+		}
+	}
+	getN("three paths", 30)
+
+	c2, err := control.Dial(socks[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	drained := time.Now()
+	if _, err := c2.Drain(true); err != nil {
+		t.Fatal(err)
+	}
+	if at := l.via(t, 2*time.Second, "director2's path withdrawn on drain", d1, d3); at.Sub(drained) > time.Second {
+		t.Errorf("path withdrawn %v after the drain, want ≤ 1 s", at.Sub(drained))
+	}
+	getN("director2 drained", 30)
+	if _, err := c2.Drain(false); err != nil {
+		t.Fatal(err)
+	}
+	l.via(t, 2*time.Second, "director2's path back", d1, d2, d3)
+
+	// SIGTERM on director3 while the client keeps connecting.
+	stop := make(chan struct{})
+	fails := make(chan error, 1)
+	go func() {
+		defer close(fails)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := l.get(); err != nil {
+				fails <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	_ = procs[2].Cmd.Process.Signal(syscall.SIGTERM)
+	want := []string{d1.Addr4.String(), d2.Addr4.String()}
+	slices.Sort(want)
+	deadline := time.Now().Add(3 * time.Second)
+	for !slices.Equal(l.nexthops(t), want) {
+		select {
+		case <-procs[2].Done():
+			t.Fatalf("director3 exited with its path still in the route: %v", l.nexthops(t))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("director3's path not withdrawn on SIGTERM: %v", l.nexthops(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case <-procs[2].Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("director3 did not exit after SIGTERM")
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	if err := <-fails; err != nil {
+		t.Errorf("a new connection failed while director3 stopped: %v", err)
 	}
 }
