@@ -32,7 +32,8 @@ type bgpLab struct {
 	*testnet.Lab
 	ctx  context.Context
 	bird *testnet.BIRD
-	vip  netip.Prefix
+	// vip and vip6 are the VIPs' host prefixes.
+	vip, vip6 netip.Prefix
 }
 
 // newBGPLab builds an ECMP lab of n directors and reals real servers
@@ -60,7 +61,7 @@ func newBGPLab(t *testing.T, n, reals int) *bgpLab {
 			t.Logf("bird output:\n%s", bird.Proc.Output())
 		}
 	})
-	return &bgpLab{Lab: tl, ctx: ctx, bird: bird, vip: netip.PrefixFrom(tl.VIP4, 32)}
+	return &bgpLab{Lab: tl, ctx: ctx, bird: bird, vip: netip.PrefixFrom(tl.VIP4, 32), vip6: netip.PrefixFrom(tl.VIP6, 128)}
 }
 
 // serve starts HTTP on r's :80; it ends with the test (or Stop).
@@ -73,32 +74,24 @@ func (l *bgpLab) serve(t *testing.T, r *testnet.Host) *testnet.Proc {
 	return p
 }
 
-// conf is director d's YAML: a bgp: block peering with the router (and
-// the extra neighbor lines), and VIP:80/tcp over every real server, each
-// checked by TCP_CHECK every second.
+// conf is director d's YAML: a bgp: block peering with the router over
+// IPv4 (and the extra neighbor lines), the IPv6 next hop its address on
+// the router link, and VIP:80/tcp of both families over every real
+// server, each checked by TCP_CHECK every second.
 func (l *bgpLab) conf(d *testnet.Host, extraNeighbors string) string {
 	rtr, _ := l.RouterAddr(d)
-	var reals []string
-	for _, r := range l.Reals {
-		reals = append(reals, fmt.Sprintf("      - {address: %s, port: 80, method: dr}\n", r.Addr4))
+	var b strings.Builder
+	fmt.Fprintf(&b, "bgp:\n  asn: 65001\n  router-id: %s\n  next-hop: '%s'\n  neighbors:\n    - {address: %s, asn: 65000, hold-time: 3}\n%s",
+		d.Addr4, d.Addr6, rtr, extraNeighbors)
+	b.WriteString("services:\n")
+	for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+		fmt.Fprintf(&b, "  - proto: tcp\n    vip: '%s'\n    port: 80\n    scheduler: mh\n"+
+			"    check: {delay_loop: 1, connect_timeout: 1, retry: 0, TCP_CHECK: {}}\n    reals:\n", vip)
+		for _, r := range l.Reals {
+			fmt.Fprintf(&b, "      - {address: '%s', port: 80, method: dr}\n", realAddr(r, vip))
+		}
 	}
-	return fmt.Sprintf(`bgp:
-  asn: 65001
-  router-id: %s
-  neighbors:
-    - {address: %s, asn: 65000, hold-time: 3}
-%sservices:
-  - proto: tcp
-    vip: %s
-    port: 80
-    scheduler: mh
-    check:
-      delay_loop: 1
-      connect_timeout: 1
-      retry: 0
-      TCP_CHECK: {}
-    reals:
-%s`, d.Addr4, rtr, extraNeighbors, l.VIP4, strings.Join(reals, ""))
+	return b.String()
 }
 
 // start launches xvs on d with the YAML file cfg.
@@ -108,18 +101,21 @@ func (l *bgpLab) start(t *testing.T, d *testnet.Host, cfg, sock string, args ...
 		"--pin-dir", "", "--config", cfg}, args...)...)
 }
 
-// nexthops is the router's kernel route for the VIP as its next hops,
-// sorted; none when it has no route.
-func (l *bgpLab) nexthops(t *testing.T) []string {
+// nexthops is the router's kernel route for the IPv4 VIP as its next
+// hops, sorted; none when it has no route.
+func (l *bgpLab) nexthops(t *testing.T) []string { return l.nexthopsOf(t, l.vip) }
+
+func (l *bgpLab) nexthopsOf(t *testing.T, p netip.Prefix) []string {
 	t.Helper()
-	out, err := l.bird.KernelRoute(l.ctx, l.vip)
+	out, err := l.bird.KernelRoute(l.ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var via []string
-	for _, f := range strings.Fields(strings.ReplaceAll(out, "\n", " ")) {
-		if strings.HasPrefix(f, "198.") && f != l.vip.Addr().String() {
-			via = append(via, f)
+	fs := strings.Fields(out)
+	for i, f := range fs {
+		if f == "via" && i+1 < len(fs) {
+			via = append(via, fs[i+1])
 		}
 	}
 	slices.Sort(via)
@@ -138,10 +134,12 @@ func (l *bgpLab) via(t *testing.T, within time.Duration, what string, directors 
 	return waitFor(t, within, what, func() bool { return slices.Equal(l.nexthops(t), want) })
 }
 
-// get fetches / from the VIP through the router and returns the answering
-// real server's name.
-func (l *bgpLab) get() (string, error) {
-	hc, err := dial(l.Client, netip.Addr{}, netip.AddrPortFrom(l.VIP4, 80))
+// get fetches / from the IPv4 VIP through the router and returns the
+// answering real server's name.
+func (l *bgpLab) get() (string, error) { return l.getFrom(l.VIP4) }
+
+func (l *bgpLab) getFrom(vip netip.Addr) (string, error) {
+	hc, err := dial(l.Client, netip.Addr{}, netip.AddrPortFrom(vip, 80))
 	if err != nil {
 		return "", err
 	}
@@ -188,27 +186,43 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 	if name, err := l.get(); err != nil || name != r.Name {
 		t.Fatalf("client -> VIP through the router and the director: %q, %v; want %s", name, err, r.Name)
 	}
+	// The /128 goes over the IPv4 session with the configured IPv6 next hop.
+	waitFor(t, 5*time.Second, "BIRD installs the IPv6 VIP route", func() bool {
+		return slices.Equal(l.nexthopsOf(t, l.vip6), []string{d.Addr6.String()})
+	})
+	if name, err := l.getFrom(l.VIP6); err != nil || name != r.Name {
+		t.Fatalf("client -> [VIP6] through the router and the director: %q, %v; want %s", name, err, r.Name)
+	}
+	adm := &lab{Lab: l.Lab, sock: sock}
+	listing := adm.xvsadm(t, "-L", "--bgp")
+	for _, want := range []string{"BGP AS 65001 router-id " + d.Addr4.String(), "established", unreachable,
+		"Announced: " + l.vip.String() + " " + l.vip6.String()} {
+		if !strings.Contains(listing, want) {
+			t.Errorf("xvsadm -L --bgp lacks %q:\n%s", want, listing)
+		}
+	}
 	c, err := control.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	bst, err := c.BGP()
-	if err != nil || len(bst.Announced) != 1 || len(bst.Peers) != 2 || bst.Peers[0].State != "established" ||
-		bst.Peers[1].State == "established" || bst.Peers[0].PrefixesSent != 1 {
+	if err != nil || len(bst.Announced) != 2 || len(bst.Peers) != 2 || bst.Peers[0].State != "established" ||
+		bst.Peers[1].State == "established" || bst.Peers[0].PrefixesSent != 2 {
 		t.Fatalf("bgp status: %+v, %v", bst, err)
 	}
 	rtr, _ := l.RouterAddr(d)
 	m := (&lab{Lab: l.Lab}).metrics(t)
 	for _, want := range []string{`xvs_bgp_peer_up{peer="` + rtr.String() + `"} 1`,
-		`xvs_bgp_peer_up{peer="` + unreachable + `"} 0`, "xvs_bgp_prefixes_announced 1"} {
+		`xvs_bgp_peer_up{peer="` + unreachable + `"} 0`, "xvs_bgp_prefixes_announced 2"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
 
 	// A reload drops the unreachable neighbor in place; a change of the
-	// rest asks for a restart and changes nothing.
+	// rest asks for a restart and changes nothing; a bad bgp: block is
+	// refused at its line and changes nothing either.
 	reload := func(body string) {
 		t.Helper()
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
@@ -230,8 +244,18 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 	}
 	wcancel()
 	reload(yml)
+	if err := os.WriteFile(cfg, []byte(strings.Replace(yml, "hold-time: 3", "hold-time: 1", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(); err == nil || !strings.Contains(err.Error(), "xvs.yaml:6: bgp.neighbors[0].hold-time") {
+		t.Errorf("a bad bgp: block reloaded: %v", err)
+	}
+	reload(yml)
 	if !routed() {
 		t.Fatal("the reloads withdrew the VIP")
+	}
+	if bst, err = c.BGP(); err != nil || len(bst.Peers) != 1 || bst.Peers[0].State != "established" || bst.Peers[0].Flops != 0 {
+		t.Fatalf("bgp status after the reloads: %+v, %v", bst, err)
 	}
 
 	// All reals down: quorum lost → withdrawn within 1 s.
@@ -239,7 +263,15 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 	quorum := func(up bool) func() bool {
 		return func() bool {
 			rep, err := c.Checks()
-			return err == nil && len(rep.Services) == 1 && rep.Services[0].QuorumUp == up
+			if err != nil || len(rep.Services) != 2 {
+				return false
+			}
+			for _, s := range rep.Services {
+				if s.QuorumUp != up {
+					return false
+				}
+			}
+			return true
 		}
 	}
 	lost := waitFor(t, 10*time.Second, "quorum lost", quorum(false))
@@ -253,9 +285,7 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 	}
 
 	// Drain withdraws and keeps forwarding; undrain announces again.
-	if _, err := c.Drain(true); err != nil {
-		t.Fatal(err)
-	}
+	adm.xvsadm(t, "--drain")
 	waitFor(t, time.Second, "route withdrawn on drain", gone)
 	// A router that still sends (here a static route) is served.
 	static := []string{l.vip.String(), "via", d.Addr4.String()}
@@ -268,9 +298,7 @@ func TestBGPAnnounceBIRD(t *testing.T) {
 	if _, err := l.Router.Run(l.ctx, "ip", append([]string{"route", "del"}, static...)...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Drain(false); err != nil {
-		t.Fatal(err)
-	}
+	adm.xvsadm(t, "--undrain")
 	waitFor(t, 2*time.Second, "route back on undrain", routed)
 
 	// SIGKILL: nothing is withdrawn; BIRD drops the path after the hold time.

@@ -40,9 +40,10 @@ type BIRD struct {
 	host *Host
 }
 
-// BIRDConfig is the bird.conf RunBIRD writes: a device protocol, a kernel
-// protocol exporting every learnt IPv4 route (ECMP merged), and one eBGP
-// session per neighbor that imports everything and exports nothing, its
+// BIRDConfig is the bird.conf RunBIRD writes: a device protocol, kernel
+// protocols exporting every learnt IPv4 and IPv6 route (ECMP merged), and
+// one eBGP session per neighbor (both families over it) that imports
+// everything and exports nothing, its
 // states and routes traced to stderr (Proc.Output) so a test can tell a
 // withdrawal from a session's end.
 func BIRDConfig(o BIRDOptions) string {
@@ -50,10 +51,11 @@ func BIRDConfig(o BIRDOptions) string {
 	fmt.Fprintf(&b, "log stderr all;\nrouter id %s;\n", o.RouterID)
 	b.WriteString("protocol device { scan time 1; }\n")
 	b.WriteString("protocol kernel { ipv4 { import none; export all; }; merge paths on; }\n")
+	b.WriteString("protocol kernel { ipv6 { import none; export all; }; merge paths on; }\n")
 	hold := int(o.HoldTime / time.Second)
 	for _, n := range o.Neighbors {
 		fmt.Fprintf(&b, "protocol bgp %s {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n"+
-			"  connect retry time 1;\n  error wait time 1, 2;\n  debug { states, routes, events };\n  ipv4 { import all; export none; };\n}\n",
+			"  connect retry time 1;\n  error wait time 1, 2;\n  debug { states, routes, events };\n  ipv4 { import all; export none; };\n  ipv6 { import all; export none; };\n}\n",
 			n.Name, o.ASN, n.Address, n.ASN, hold, max(hold/3, 1))
 	}
 	return b.String()
@@ -108,8 +110,12 @@ func (b *BIRD) Routes(ctx context.Context, p netip.Prefix) (string, error) {
 }
 
 // KernelRoute returns the router namespace's kernel route for p (`ip
-// route show exact P`), empty when there is none.
+// [-6] route show exact P`), empty when there is none.
 func (b *BIRD) KernelRoute(ctx context.Context, p netip.Prefix) (string, error) {
-	out, err := b.host.Run(ctx, "ip", "route", "show", "exact", p.String())
+	fam := "-4"
+	if p.Addr().Is6() {
+		fam = "-6"
+	}
+	out, err := b.host.Run(ctx, "ip", fam, "route", "show", "exact", p.String())
 	return strings.TrimSpace(string(out)), err
 }
