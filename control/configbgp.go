@@ -28,7 +28,7 @@ import (
 //	  neighbors:
 //	    - address: 198.18.1.1 # the router (required)
 //	      asn: 65000          # its AS (required); equal to asn makes it iBGP
-//	      hold-time: 3        # seconds, 0 or 3..65535 (default 90)
+//	      hold-time: 3        # seconds, 3..65535 (default 90)
 //	      passive: false      # wait for the router to connect (default false)
 //	      port: 179           # the router's BGP port (default 179)
 //
@@ -61,7 +61,9 @@ type BGPConfig struct {
 type BGPNeighbor struct {
 	Address netip.Addr
 	ASN     uint32
-	// HoldTime is the hold time offered in OPEN (0: no keepalives).
+	// HoldTime is the hold time offered in OPEN; keepalives go every
+	// third of it. (RFC 4271's 0, no keepalives, is not offered: GoBGP
+	// reads 0 as its default.)
 	HoldTime time.Duration
 	// Passive waits for the router to open the session.
 	Passive bool
@@ -236,10 +238,7 @@ func (p *parser) bgpNeighbor(n *yaml.Node, path string) (BGPNeighbor, error) {
 			return err
 		},
 		"hold-time": func(v *yaml.Node, f string) error {
-			x, err := p.int(v, f, 0, 65535)
-			if err == nil && x > 0 && x < 3 {
-				err = p.failf(v, f, "%d s is below BGP's minimum of 3 s (0 turns keepalives off)", x)
-			}
+			x, err := p.int(v, f, 3, 65535) // RFC 4271's minimum
 			nb.HoldTime = time.Duration(x) * time.Second
 			return err
 		},
