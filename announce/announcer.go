@@ -274,7 +274,8 @@ func (a *Announcer) path(p netip.Prefix) (*apiutil.Path, error) {
 
 // Reconfigure applies a reload's bgp: block. Neighbors added or removed
 // (or changed, which is both) are applied at once; any other change
-// needs a restart, which restart says (and nothing is changed then).
+// needs a restart, which restart says (and nothing is changed then). The
+// running block again changes nothing.
 func (a *Announcer) Reconfigure(cfg *control.BGPConfig) (restart bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -102,20 +102,18 @@ func (b *bgpAnnouncer) poke() {
 }
 
 // reloaded takes a reload's file: its checked services at once, its
-// neighbor changes in place; other bgp: changes wait for a restart.
+// neighbor changes in place; other bgp: changes wait for a restart, which
+// every reload says while the file differs from what runs (as for VRRP).
 func (b *bgpAnnouncer) reloaded(nf *control.File) {
 	b.mu.Lock()
-	old := b.file.BGP
 	b.file = nf
 	b.mu.Unlock()
-	if !control.SameBGP(old, nf.BGP) {
-		restart, err := b.a.Reconfigure(nf.BGP)
-		if err != nil {
-			b.log.Error("bgp neighbor changes", "err", err)
-		}
-		if restart {
-			b.log.Warn("bgp: changes other than neighbors take effect when xvs restarts (restart needed); the running speaker is unchanged")
-		}
+	restart, err := b.a.Reconfigure(nf.BGP)
+	if err != nil {
+		b.log.Error("bgp neighbor changes", "err", err)
+	}
+	if restart {
+		b.log.Warn("bgp: changes other than neighbors take effect when xvs restarts (restart needed); the running speaker is unchanged")
 	}
 	b.poke()
 }
