@@ -133,7 +133,7 @@ func (d *daemon) startEngine(names []string) error {
 	}
 	d.eng, err = forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
-		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ECMP: d.f.ecmp, ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
+		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ECMP: d.ecmp(), ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
 		Sync: sm, WorkerCPUs: d.f.workerCPUs,
 	})
 	if err != nil {
@@ -143,6 +143,16 @@ func (d *daemon) startEngine(names []string) error {
 	d.push(func() { d.eng.Close() })
 	d.syncd.Attach(syncEngine{d.eng})
 	return nil
+}
+
+// ecmp reports whether the engine runs in ECMP mode: --ecmp says, and
+// without it a file with a bgp: block (a director announcing its VIPs to
+// routers that spread flows over several) turns it on.
+func (d *daemon) ecmp() bool {
+	if d.f.ecmpSet {
+		return d.f.ecmp
+	}
+	return d.file.BGP != nil
 }
 
 // startControlPlane installs the file: the Supervisor puts in the real
@@ -263,7 +273,7 @@ func (d *daemon) serve() (err error) {
 	defer stopHup()
 	rl.Watch(hupCtx, syscall.SIGHUP)
 	d.log.Info("xvs running", "interfaces", d.f.ifaces, "backend", d.f.backend, "services", len(d.file.Services.Services),
-		"checked", len(d.file.Health), "socket", d.f.socket, "vlans", vlanList(d.vlans))
+		"checked", len(d.file.Health), "socket", d.f.socket, "vlans", vlanList(d.vlans), "ecmp", d.ecmp())
 	engDone := make(chan struct{}) // closed when Run has returned
 	// With BGP the engine forwards until the withdrawals are out: the
 	// routers send the VIPs' traffic here until they have them.

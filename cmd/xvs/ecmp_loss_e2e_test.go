@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +49,28 @@ func TestECMPDirectorLoss(t *testing.T) {
 }
 
 // ecmpLoss runs the transfers with the directors on scheduler and args,
-// kills director2 ecmpKillAt in, and returns how many transfers failed and
-// how many flows the other directors took over.
+// kills director2 ecmpKillAt in and takes its nexthop out of the router's
+// route, and returns how many transfers failed and how many flows the
+// other directors took over.
 func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int) {
 	el := newECMPLab(t, scheduler, args...)
-	ctx, cancel := context.WithTimeout(el.ctx, 90*time.Second)
+	victim := el.directors[1]
+	return transfersAcrossLoss(t, el.ctx, el.Lab, scheduler, el.directors, victim, func() {
+		victim.kill(t)
+		if err := el.DropNexthop(el.ctx, victim.h); err != nil {
+			t.Fatal(err)
+		}
+		route, _ := el.Nexthops(el.ctx, 4)
+		t.Logf("%s SIGKILLed, router: %s", victim.h.Name, route)
+	})
+}
+
+// transfersAcrossLoss runs ecmpFlows transfers through the lab's IPv4 VIP,
+// calls lose ecmpKillAt in (which takes victim away), and returns how many
+// transfers failed (wrong length or sha256, an error, a reset) and how
+// many flows the directors other than victim scheduled meanwhile.
+func transfersAcrossLoss(t *testing.T, ctx context.Context, l *testnet.Lab, scheduler string, directors []*director, victim *director, lose func()) (failed, moved int) {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	type result struct {
 		rs  []testnet.BlobResult
@@ -61,23 +79,17 @@ func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int
 	done := make(chan result, 1)
 	begin := time.Now()
 	go func() {
-		rs, err := el.Client.Blobs(ctx, testnet.BlobsOptions{URL: testnet.HTTPURL(el.VIP4, 80, fmt.Sprintf("/blob?size=%d", ecmpBlob)),
+		rs, err := l.Client.Blobs(ctx, testnet.BlobsOptions{URL: testnet.HTTPURL(l.VIP4, 80, fmt.Sprintf("/blob?size=%d", ecmpBlob)),
 			N: ecmpFlows, Rate: ecmpRate, Timeout: 40 * time.Second})
 		done <- result{rs, err}
 	}()
 	time.Sleep(ecmpKillAt)
-	before := make([]uint64, len(el.directors))
-	for i, d := range el.directors {
-		before[i] = d.conns(t, vipKey(el.VIP4))
+	before := make([]uint64, len(directors))
+	for i, d := range directors {
+		before[i] = d.conns(t, vipKey(l.VIP4))
 	}
-	victim := el.directors[1]
-	victim.kill(t)
-	if err := el.DropNexthop(el.ctx, victim.h); err != nil {
-		t.Fatal(err)
-	}
-	route, _ := el.Nexthops(el.ctx, 4)
-	t.Logf("%v in: %s SIGKILLed (it had scheduled %d flows), router: %s", time.Since(begin).Round(time.Millisecond),
-		victim.h.Name, before[1], route)
+	lose()
+	t.Logf("%v in: %s gone (it had scheduled %d flows)", time.Since(begin).Round(time.Millisecond), victim.h.Name, before[slices.Index(directors, victim)])
 	var r result
 	select {
 	case r = <-done:
@@ -90,9 +102,9 @@ func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int
 	if len(r.rs) != ecmpFlows {
 		t.Fatalf("%d results, want %d", len(r.rs), ecmpFlows)
 	}
-	for i, d := range el.directors {
+	for i, d := range directors {
 		if d != victim {
-			moved += int(d.conns(t, vipKey(el.VIP4)) - before[i])
+			moved += int(d.conns(t, vipKey(l.VIP4)) - before[i])
 		}
 	}
 	resets := 0
@@ -108,7 +120,7 @@ func ecmpLoss(t *testing.T, scheduler string, args ...string) (failed, moved int
 			}
 		}
 	}
-	t.Logf("%s: %d transfers of %d KiB at %d KiB/s in %v: %d failed (%d reset); the surviving directors took over %d flows",
+	t.Logf("%s: %d transfers of %d KiB at %d KiB/s in %v: %d failed (%d reset); the other directors took over %d flows",
 		scheduler, ecmpFlows, ecmpBlob>>10, ecmpRate>>10, time.Since(begin).Round(time.Millisecond), failed, resets, moved)
 	return failed, moved
 }

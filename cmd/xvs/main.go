@@ -20,7 +20,8 @@ const usage = `usage:
       run the director on the given interfaces (NAT: external,internal);
       --ecmp: one of several active directors behind an ECMP router, where
       mh services (same table on every director) take over flows the router
-      moves here mid-connection, as --sloppy does for every service;
+      moves here mid-connection, as --sloppy does for every service (on by
+      default with a bgp: block in the file; --ecmp=false turns it off);
       --conn-reuse-mode is IPVS's net.ipv4.vs.conn_reuse_mode (default 1):
       whether a SYN from a reused client port is scheduled afresh (0 never,
       1 on TIME_WAIT/CLOSE entries, 2 also on DR/TUN FIN_WAIT ones)

@@ -35,6 +35,7 @@ type runFlags struct {
 	capacity int
 	sloppy   bool
 	ecmp     bool // --ecmp: one of several active directors behind an ECMP router
+	ecmpSet  bool // --ecmp given (true or false); else a bgp: block turns it on
 	reuse    forwarder.ConnReuse
 	vlans    []uint16 // --vlan: served on every interface, beside the learnt ones
 	// probeAddrs and probeIface are where path-true DR/TUN checks come
@@ -72,6 +73,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
+	fs.Visit(func(fl *flag.Flag) { f.ecmpSet = f.ecmpSet || fl.Name == "ecmp" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("run: unexpected argument %q", fs.Arg(0))
 	}

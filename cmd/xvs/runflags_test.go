@@ -62,19 +62,22 @@ func TestCPUFlags(t *testing.T) {
 	}
 }
 
-// TestECMPFlag: --ecmp is off by default and independent of --sloppy.
+// TestECMPFlag: --ecmp is off by default and independent of --sloppy; it
+// is remembered as given, --ecmp=false too, so a bgp: block turns ECMP mode
+// on only when the flag is absent.
 func TestECMPFlag(t *testing.T) {
 	for _, tc := range []struct {
-		args         []string
-		ecmp, sloppy bool
+		args              []string
+		ecmp, set, sloppy bool
 	}{
-		{nil, false, false},
-		{[]string{"--ecmp"}, true, false},
-		{[]string{"--ecmp", "--sloppy"}, true, true},
+		{nil, false, false, false},
+		{[]string{"--ecmp"}, true, true, false},
+		{[]string{"--ecmp", "--sloppy"}, true, true, true},
+		{[]string{"--ecmp=false"}, false, true, false},
 	} {
 		f, err := parseRunFlags(append([]string{"-i", "lo"}, tc.args...))
-		if err != nil || f.ecmp != tc.ecmp || f.sloppy != tc.sloppy {
-			t.Errorf("%v: %v, ecmp %v sloppy %v", tc.args, err, f != nil && f.ecmp, f != nil && f.sloppy)
+		if err != nil || f.ecmp != tc.ecmp || f.ecmpSet != tc.set || f.sloppy != tc.sloppy {
+			t.Errorf("%v: %v, ecmp %v (given %v) sloppy %v", tc.args, err, f != nil && f.ecmp, f != nil && f.ecmpSet, f != nil && f.sloppy)
 		}
 	}
 }
