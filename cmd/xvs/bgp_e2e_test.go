@@ -504,32 +504,7 @@ func bgpLoss(t *testing.T, scheduler string, graceful bool, args ...string) (fai
 	for _, r := range l.Reals {
 		l.serve(t, r)
 	}
-	flags := ""
-	if scheduler == "mh" {
-		flags = "mh-port"
-	}
-	var ds []*director
-	for _, h := range l.Directors {
-		dir := t.TempDir()
-		d := &director{h: h, sock: filepath.Join(dir, "xvs.sock")}
-		cfg := filepath.Join(dir, "xvs.yaml")
-		if err := os.WriteFile(cfg, []byte(l.confWith(h, scheduler, flags, "")), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		d.p = l.start(t, h, cfg, d.sock, args...)
-		t.Cleanup(func() {
-			select {
-			case <-d.p.Done():
-			default:
-				_ = d.p.Stop()
-			}
-			if t.Failed() {
-				t.Logf("xvs on %s output:\n%s", h.Name, d.p.Output())
-			}
-		})
-		ds = append(ds, d)
-	}
-	l.via(t, 15*time.Second, "one route over three paths", l.Directors...)
+	ds := l.startDirectors(t, scheduler, args...)
 	victim := ds[1]
 	others := []*testnet.Host{l.Directors[0], l.Directors[2]}
 	return transfersAcrossLoss(t, l.ctx, l.Lab, scheduler, ds, victim, func() {
@@ -562,4 +537,54 @@ func bgpLoss(t *testing.T, scheduler string, graceful bool, args ...string) (fai
 		}
 		<-victim.p.Done()
 	})
+}
+
+// startDirectors starts xvs on every director with scheduler (mh with
+// mh-port) and args, and waits until BIRD routes the VIP over all of them.
+// The daemons stop (unless the test killed them) when the test ends.
+func (l *bgpLab) startDirectors(t *testing.T, scheduler string, args ...string) []*director {
+	t.Helper()
+	flags := ""
+	if scheduler == "mh" {
+		flags = "mh-port"
+	}
+	var ds []*director
+	for _, h := range l.Directors {
+		dir := t.TempDir()
+		d := &director{h: h, sock: filepath.Join(dir, "xvs.sock")}
+		cfg := filepath.Join(dir, "xvs.yaml")
+		if err := os.WriteFile(cfg, []byte(l.confWith(h, scheduler, flags, "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d.p = l.start(t, h, cfg, d.sock, args...)
+		t.Cleanup(func() {
+			select {
+			case <-d.p.Done():
+			default:
+				_ = d.p.Stop()
+			}
+			if t.Failed() {
+				t.Logf("xvs on %s output:\n%s", h.Name, d.p.Output())
+			}
+		})
+		ds = append(ds, d)
+	}
+	l.via(t, 15*time.Second, "one route over every director", l.Directors...)
+	return ds
+}
+
+// TestBGPSpread: TestECMPSpread with BIRD as the router: three directors
+// announce the VIPs, BIRD installs one multipath route per family, and 300
+// new connections per family reach all three directors, each on the real
+// server the Maglev table gives, the three digests equal.
+func TestBGPSpread(t *testing.T) {
+	l := newBGPLab(t, 3, 3)
+	for _, r := range l.Reals {
+		l.serve(t, r)
+	}
+	el := &ecmpLab{Lab: l.Lab, ctx: l.ctx, directors: l.startDirectors(t, "mh")}
+	waitFor(t, 15*time.Second, "the IPv6 route over every director", func() bool { return len(l.nexthopsOf(t, l.vip6)) == len(l.Directors) })
+	for _, vip := range []netip.Addr{l.VIP4, l.VIP6} {
+		t.Run(famName(vip), func(t *testing.T) { ecmpSpread(t, el, vip) })
+	}
 }
