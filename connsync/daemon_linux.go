@@ -27,7 +27,14 @@ type DaemonConfig struct {
 	// Group and Port.
 	Group netip.Addr
 	Port  int
-	// TTL is --mcast-ttl (default 1: sync stays on the link).
+	// Peers, when set, replace the group (xvs only; IPVS has no unicast
+	// sync): a master sends every datagram to each peer, a backup sends
+	// its dump request to each, and neither joins a group (unicast.go).
+	// IPv4 peers only; a zero port is Port. A group beside them is an
+	// error.
+	Peers []netip.AddrPort
+	// TTL is --mcast-ttl (default 1: sync stays on the link); unicast
+	// datagrams keep the system's TTL, so peers may be routed.
 	TTL int
 	// SockSize is a backup's receive buffer in bytes (IPVS's
 	// sync_sock_size); 0 means DefaultBackupBuffer. A full-table dump
@@ -39,12 +46,16 @@ type DaemonConfig struct {
 	NetNS string
 }
 
-func (c *DaemonConfig) defaults() {
-	if !c.Group.IsValid() {
-		c.Group = Group
-	}
+func (c *DaemonConfig) defaults() error {
 	if c.Port == 0 {
 		c.Port = Port
+	}
+	if len(c.Peers) > 0 {
+		if err := c.unicastPeers(); err != nil {
+			return err
+		}
+	} else if !c.Group.IsValid() {
+		c.Group = Group
 	}
 	if c.TTL == 0 {
 		c.TTL = 1
@@ -52,17 +63,24 @@ func (c *DaemonConfig) defaults() {
 	if c.MaxLen == 0 {
 		c.MaxLen = DefaultMaxLen
 	}
+	if len(c.Peers) == 0 && !c.Group.Is4() {
+		return fmt.Errorf("sync group %v: only IPv4 groups are supported", c.Group)
+	}
+	return nil
 }
 
 // Master sends sync messages. Writers (one per forwarding worker, so that
 // the packet path takes no lock) fill messages and send them through the
 // master's one socket.
 type Master struct {
-	cfg  DaemonConfig
-	fd   int
-	src  netip.Addr    // the address it sends from
-	Sent atomic.Uint64 // datagrams
-	Lost atomic.Uint64 // datagrams the socket refused
+	cfg DaemonConfig
+	fd  int
+	src netip.Addr // the address it sends from
+	// peers are cfg.Peers as the socket takes them, built once so that
+	// a send allocates nothing; nil for a multicast master.
+	peers []unix.Sockaddr
+	Sent  atomic.Uint64 // datagrams
+	Lost  atomic.Uint64 // datagrams the socket refused
 	// Requests counts the dump requests ServeRequests heard.
 	Requests atomic.Uint64
 	// PeerMessages and PeerConns count the messages of another master
@@ -72,11 +90,14 @@ type Master struct {
 
 // NewMaster opens the master's socket: UDP from the interface's primary
 // IPv4 address, connected to the group, multicast loop off, the given TTL,
-// and no path-MTU discovery (the kernel's make_send_sock).
+// and no path-MTU discovery (the kernel's make_send_sock). With cfg.Peers
+// the socket is a unicast one instead (newUnicast).
 func NewMaster(cfg DaemonConfig) (*Master, error) {
-	cfg.defaults()
-	if !cfg.Group.Is4() {
-		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Peers) > 0 {
+		return newUnicast(cfg, cfg.Port)
 	}
 	m := &Master{cfg: cfg, fd: -1}
 	err := netns.Do(cfg.NetNS, func() error {
@@ -198,7 +219,9 @@ func (w *Writer) Flush(now time.Time, force bool) {
 }
 
 func (w *Writer) send() {
-	if _, err := unix.Write(w.m.fd, w.msg.Bytes()); err != nil {
+	if w.m.peers != nil {
+		w.m.sendPeers(w.msg.Bytes())
+	} else if _, err := unix.Write(w.m.fd, w.msg.Bytes()); err != nil {
 		w.m.Lost.Add(1)
 	} else {
 		w.m.Sent.Add(1)
@@ -220,15 +243,17 @@ type Backup struct {
 }
 
 // NewBackup opens the backup's socket: bound to the group and port on the
-// interface, joined to the group (the kernel's make_receive_sock).
+// interface, joined to the group (the kernel's make_receive_sock). With
+// cfg.Peers it binds the port on the interface's addresses instead and
+// joins nothing.
 func NewBackup(cfg DaemonConfig) (*Backup, error) {
-	cfg.defaults()
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
 	if cfg.SockSize <= 0 {
 		cfg.SockSize = DefaultBackupBuffer
 	}
-	if !cfg.Group.Is4() {
-		return nil, fmt.Errorf("sync group %v: only IPv4 groups are supported", cfg.Group)
-	}
+	unicast := len(cfg.Peers) > 0
 	b := &Backup{cfg: cfg, dec: Decoder{SyncID: cfg.SyncID}}
 	err := netns.Do(cfg.NetNS, func() error {
 		ifi, err := net.InterfaceByName(cfg.Interface)
@@ -239,14 +264,23 @@ func NewBackup(cfg DaemonConfig) (*Backup, error) {
 		if err != nil {
 			return err
 		}
-		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index), Multiaddr: cfg.Group.As4()}
-		if err := steps(
-			step{"SO_REUSEADDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }},
-			step{"SO_RCVBUF", func() error { return setRcvBuf(fd, cfg.SockSize) }},
-			step{"SO_BINDTODEVICE", func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }},
-			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port}) }},
-			step{"IP_ADD_MEMBERSHIP", func() error { return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq) }},
-		); err != nil {
+		// A unicast backup binds the wildcard address on the device: the
+		// peers send to any of the interface's addresses.
+		bindTo := &unix.SockaddrInet4{Port: cfg.Port}
+		ss := []step{
+			{"SO_REUSEADDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }},
+			{"SO_RCVBUF", func() error { return setRcvBuf(fd, cfg.SockSize) }},
+			{"SO_BINDTODEVICE", func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }},
+			{"bind", func() error { return unix.Bind(fd, bindTo) }},
+		}
+		if !unicast {
+			bindTo.Addr = cfg.Group.As4()
+			mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index), Multiaddr: cfg.Group.As4()}
+			ss = append(ss, step{"IP_ADD_MEMBERSHIP", func() error {
+				return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)
+			}})
+		}
+		if err := steps(ss...); err != nil {
 			unix.Close(fd)
 			return err
 		}

@@ -14,7 +14,14 @@ import (
 // port of cfg, from the interface, as a master's socket sends (so with the
 // same TTL and source address). The daemon calls it when a backup starts,
 // and may repeat it: a master folds requests that arrive while it dumps.
+//
+// With cfg.Peers the request goes to every peer, from an ephemeral port:
+// the sync port is the backup's own socket's, and a second socket bound
+// to it could take a datagram of the dump meant for that one.
 func RequestDump(cfg DaemonConfig) error {
+	if len(cfg.Peers) > 0 {
+		return requestPeers(cfg)
+	}
 	m, err := NewMaster(cfg)
 	if err != nil {
 		return fmt.Errorf("sync dump request: %w", err)
@@ -46,10 +53,11 @@ func (m *Master) ServeRequests(ctx context.Context, dump func()) error {
 // master and a backup daemon at once. A master never hears itself: its
 // socket sends with the multicast loop off, and a datagram from its own
 // address is ignored anyway.
+//
+// A unicast master (DaemonConfig.Peers) listens on its own socket, which
+// is bound to the sync port for this.
 func (m *Master) Serve(ctx context.Context, dump func(), peer func(*Conn)) error {
-	cfg := m.cfg
-	cfg.SyncID = 0 // take every message; IsRequest and the decoder filter
-	l, err := NewBackup(cfg)
+	pc, err := m.listener()
 	if err != nil {
 		return fmt.Errorf("sync dump requests: %w", err)
 	}
@@ -58,10 +66,10 @@ func (m *Master) Serve(ctx context.Context, dump func(), peer func(*Conn)) error
 		dump()
 	}
 	if peer == nil {
-		return serveRequests(ctx, l.pc, m.cfg.SyncID, onReq, nil)
+		return serveRequests(ctx, pc, m.cfg.SyncID, onReq, nil)
 	}
 	dec := Decoder{SyncID: m.cfg.SyncID}
-	return serveRequests(ctx, l.pc, m.cfg.SyncID, onReq, func(b []byte, src netip.Addr) {
+	return serveRequests(ctx, pc, m.cfg.SyncID, onReq, func(b []byte, src netip.Addr) {
 		if src == m.src {
 			return
 		}
@@ -71,6 +79,21 @@ func (m *Master) Serve(ctx context.Context, dump func(), peer func(*Conn)) error
 			m.PeerConns.Add(uint64(d.Conns))
 		}
 	})
+}
+
+// listener is the socket Serve reads: a backup's on the group for a
+// multicast master, the master's own for a unicast one.
+func (m *Master) listener() (net.PacketConn, error) {
+	if m.peers != nil {
+		return m.ownConn()
+	}
+	cfg := m.cfg
+	cfg.SyncID = 0 // take every message; IsRequest and the decoder filter
+	l, err := NewBackup(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return l.pc, nil
 }
 
 // serveRequests reads pc until ctx ends: dump requests of syncID go to
