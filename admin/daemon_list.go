@@ -23,9 +23,19 @@ func ListDaemon(w io.Writer, st control.SyncStatus) error {
 	return nil
 }
 
-// daemonLine is ipvsadm's print_daemon line.
+// daemonLine is ipvsadm's print_daemon line; a unicast daemon (xvs only)
+// shows peers=ADDR:PORT,... where ipvsadm shows the group, and no TTL (its
+// datagrams keep the system's).
 func daemonLine(d control.SyncDaemonStatus) string {
 	c := d.Config
+	if len(c.Peers) > 0 {
+		peers := make([]string, len(c.Peers))
+		for i, p := range c.Peers {
+			peers[i] = p.String()
+		}
+		return fmt.Sprintf("%s sync daemon (mcast=%s, syncid=%d, maxlen=%d, peers=%s, port=%d)",
+			d.Role, c.Interface, c.SyncID, c.MaxLen, strings.Join(peers, ","), c.Port)
+	}
 	return fmt.Sprintf("%s sync daemon (mcast=%s, syncid=%d, maxlen=%d, group=%s, port=%d, ttl=%d)",
 		d.Role, c.Interface, c.SyncID, c.MaxLen, c.Group, c.Port, c.TTL)
 }

@@ -33,7 +33,7 @@ func TestParseDaemon(t *testing.T) {
 			t.Errorf("%s: %v", tt.args, err)
 			continue
 		}
-		if c.SyncRole != tt.role || c.Sync != tt.want {
+		if c.SyncRole != tt.role || !c.Sync.Same(&tt.want) {
 			t.Errorf("%s: role %q daemon %+v, want %q %+v", tt.args, c.SyncRole, c.Sync, tt.role, tt.want)
 		}
 	}

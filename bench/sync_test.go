@@ -46,7 +46,7 @@ func TestSyncConfigReadByDaemon(t *testing.T) {
 		if d == nil || other != nil || f.Sync.Follow != nil {
 			t.Fatalf("%s: sync = %+v", role, f.Sync)
 		}
-		if (*d != control.SyncDaemon{Interface: "xvs1-dx"}) {
+		if !d.Same(&control.SyncDaemon{Interface: "xvs1-dx"}) {
 			t.Errorf("%s: daemon %+v, want only the interface set", role, *d)
 		}
 	}

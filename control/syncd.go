@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -177,8 +178,16 @@ func (d *SyncDaemons) startLocked(role SyncRole, cfg SyncDaemon, followed string
 	if err != nil {
 		return err
 	}
+	if role == SyncBackup && len(eff.Peers) > 0 && d.master != nil && len(d.master.cfg.Peers) > 0 && d.master.cfg.Port == eff.Port {
+		// The master's socket, bound to the port on its address, would
+		// take every datagram meant for the backup's.
+		return fmt.Errorf("sync backup: a unicast master runs on port %d; a unicast backup beside it needs another port", eff.Port)
+	}
+	if role == SyncMaster && len(eff.Peers) > 0 && d.backup != nil && len(d.backup.cfg.Peers) > 0 && d.backup.cfg.Port == eff.Port {
+		return fmt.Errorf("sync master: a unicast backup runs on port %d; a unicast master beside it needs another port", eff.Port)
+	}
 	dc := connsync.DaemonConfig{Interface: eff.Interface, SyncID: eff.SyncID, MaxLen: eff.MaxLen,
-		Group: eff.Group, Port: eff.Port, TTL: eff.TTL, NetNS: d.netNS}
+		Group: eff.Group, Port: eff.Port, TTL: eff.TTL, Peers: eff.Peers, NetNS: d.netNS}
 	if role == SyncMaster {
 		return d.startMaster(eff, dc, followed)
 	}
@@ -224,7 +233,7 @@ func (d *SyncDaemons) startMaster(eff SyncDaemon, dc connsync.DaemonConfig, foll
 	dumper.Request()
 	d.master = r
 	d.log.Info("sync master started", "mcast", eff.Interface, "syncid", eff.SyncID, "maxlen", eff.MaxLen,
-		"group", eff.Group, "port", eff.Port, "ttl", eff.TTL, "dump-learnt", learnt, "vrrp_instance", followed)
+		"group", eff.Group, "peers", eff.Peers, "port", eff.Port, "ttl", eff.TTL, "dump-learnt", learnt, "vrrp_instance", followed)
 	return nil
 }
 
@@ -244,7 +253,7 @@ func (d *SyncDaemons) startBackup(eff SyncDaemon, dc connsync.DaemonConfig) erro
 	}()
 	d.backup = r
 	d.learnt = true
-	d.log.Info("sync backup started", "mcast", eff.Interface, "syncid", eff.SyncID, "group", eff.Group, "port", eff.Port)
+	d.log.Info("sync backup started", "mcast", eff.Interface, "syncid", eff.SyncID, "group", eff.Group, "peers", eff.Peers, "port", eff.Port)
 	// A backup that starts asks for the masters' tables; one lost request
 	// costs only the idle connections, which their next change resends.
 	if err := connsync.RequestDump(dc); err != nil {
@@ -352,14 +361,26 @@ func (d *SyncDaemons) effective(role SyncRole, c SyncDaemon) (SyncDaemon, error)
 	if err != nil {
 		return c, err
 	}
-	if !c.Group.IsValid() {
-		c.Group = connsync.Group
-	}
 	if c.Port == 0 {
 		c.Port = connsync.Port
 	}
 	if c.TTL == 0 {
 		c.TTL = 1
+	}
+	if len(c.Peers) > 0 {
+		if c.Group.IsValid() {
+			return c, fmt.Errorf("sync: a multicast group (%v) and unicast peers cannot be mixed", c.Group)
+		}
+		peers := make([]netip.AddrPort, len(c.Peers))
+		for i, p := range c.Peers {
+			if p.Port() == 0 {
+				p = netip.AddrPortFrom(p.Addr(), uint16(c.Port))
+			}
+			peers[i] = p
+		}
+		c.Peers = peers
+	} else if !c.Group.IsValid() {
+		c.Group = connsync.Group
 	}
 	const hdr = 20 + 8 // IPv4 and UDP
 	switch {

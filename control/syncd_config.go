@@ -2,6 +2,8 @@ package control
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -101,6 +103,11 @@ func (p *parser) syncDaemon(n *yaml.Node, path string) (*SyncDaemon, error) {
 			d.Group = a
 			return err
 		},
+		"peers": func(v *yaml.Node, f string) error {
+			peers, err := p.syncPeers(v, f)
+			d.Peers = peers
+			return err
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -108,7 +115,43 @@ func (p *parser) syncDaemon(n *yaml.Node, path string) (*SyncDaemon, error) {
 	if d.Interface == "" {
 		return nil, p.failf(n, path+".interface", "is required")
 	}
+	if len(d.Peers) > 0 && d.Group.IsValid() {
+		return nil, p.failf(n, path+".peers", "cannot be mixed with group: (unicast peers replace the multicast group)")
+	}
 	return d, nil
+}
+
+// syncPeers reads a daemon's peers: (xvs only): a list of IPv4 unicast
+// addresses, each with a port or without one (the daemon's port then).
+func (p *parser) syncPeers(v *yaml.Node, f string) ([]netip.AddrPort, error) {
+	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+		return nil, p.failf(v, f, "expected a list of peer addresses (ADDR or ADDR:PORT)")
+	}
+	var peers []netip.AddrPort
+	for i, e := range v.Content {
+		ef := fmt.Sprintf("%s[%d]", f, i)
+		if e.Kind != yaml.ScalarNode {
+			return nil, p.failf(e, ef, "expected ADDR or ADDR:PORT")
+		}
+		ap, err := netip.ParseAddrPort(e.Value)
+		if err != nil {
+			a, aerr := netip.ParseAddr(e.Value)
+			if aerr != nil {
+				return nil, p.failf(e, ef, "%q is not ADDR or ADDR:PORT", e.Value)
+			}
+			ap = netip.AddrPortFrom(a, 0)
+		}
+		a := ap.Addr().Unmap()
+		if !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
+			return nil, p.failf(e, ef, "%s: only IPv4 unicast peers are supported", a)
+		}
+		ap = netip.AddrPortFrom(a, ap.Port())
+		if slices.Contains(peers, ap) {
+			return nil, p.failf(e, ef, "%s is listed twice", ap)
+		}
+		peers = append(peers, ap)
+	}
+	return peers, nil
 }
 
 // lookupValue is the value of key in mapping n, or nil.

@@ -72,7 +72,7 @@ func TestServerSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Daemons) != 1 || st.Daemons[0].Config != (SyncDaemon{Interface: "eth1", SyncID: 4, Group: g}) {
+	if len(st.Daemons) != 1 || !st.Daemons[0].Config.Same(&SyncDaemon{Interface: "eth1", SyncID: 4, Group: g}) {
 		t.Errorf("status %+v", st)
 	}
 	if err := c.StopDaemon(SyncMaster); err != nil {

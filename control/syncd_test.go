@@ -217,7 +217,7 @@ func TestSyncDaemons(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	for i := range want {
-		if st.Daemons[i].Role != want[i].Role || st.Daemons[i].Config != want[i].Config {
+		if st.Daemons[i].Role != want[i].Role || !st.Daemons[i].Config.Same(&want[i].Config) {
 			t.Errorf("daemon %d: %+v, want %+v", i, st.Daemons[i], want[i])
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/xvs-project/xvs/connsync"
@@ -35,6 +36,15 @@ type SyncDaemon struct {
 	Group netip.Addr `json:"group,omitzero"`
 	Port  int        `json:"port,omitempty"`
 	TTL   int        `json:"ttl,omitempty"`
+	// Peers replace the group with unicast peers (xvs only,
+	// connsync.DaemonConfig.Peers): IPv4, a zero port is Port.
+	Peers []netip.AddrPort `json:"peers,omitempty"`
+}
+
+// Same reports whether two daemons' settings are the same.
+func (d *SyncDaemon) Same(o *SyncDaemon) bool {
+	return d.Interface == o.Interface && d.SyncID == o.SyncID && d.MaxLen == o.MaxLen && d.Group == o.Group &&
+		d.Port == o.Port && d.TTL == o.TTL && slices.Equal(d.Peers, o.Peers)
 }
 
 // SyncConfig is what a configuration file says about connection sync: the
@@ -59,8 +69,9 @@ func SameSync(a, b *SyncConfig) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	eq := func(x, y *SyncDaemon) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
-	fe := a.Follow == nil && b.Follow == nil || a.Follow != nil && b.Follow != nil && *a.Follow == *b.Follow
+	eq := func(x, y *SyncDaemon) bool { return x == nil && y == nil || x != nil && y != nil && x.Same(y) }
+	fe := a.Follow == nil && b.Follow == nil ||
+		a.Follow != nil && b.Follow != nil && a.Follow.Instance == b.Follow.Instance && a.Follow.Same(&b.Follow.SyncDaemon)
 	return eq(a.Master, b.Master) && eq(a.Backup, b.Backup) && fe
 }
 
