@@ -94,12 +94,23 @@ func (m *Master) sendPeers(b []byte) {
 	}
 }
 
+// NewSender is NewMaster for a master that only sends, such as one
+// handing its table over as it yields: a unicast one (cfg.Peers) sends
+// from an ephemeral port, leaving the sync port to the backup's socket
+// (its Serve hears nothing); a multicast one is NewMaster's.
+func NewSender(cfg DaemonConfig) (*Master, error) {
+	if len(cfg.Peers) == 0 {
+		return NewMaster(cfg)
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return newUnicast(cfg, 0)
+}
+
 // requestPeers is RequestDump for unicast peers.
 func requestPeers(cfg DaemonConfig) error {
-	if err := cfg.defaults(); err != nil {
-		return fmt.Errorf("sync dump request: %w", err)
-	}
-	m, err := newUnicast(cfg, 0)
+	m, err := NewSender(cfg)
 	if err != nil {
 		return fmt.Errorf("sync dump request: %w", err)
 	}

@@ -186,12 +186,17 @@ func (d *SyncDaemons) startLocked(role SyncRole, cfg SyncDaemon, followed string
 	if role == SyncMaster && len(eff.Peers) > 0 && d.backup != nil && len(d.backup.cfg.Peers) > 0 && d.backup.cfg.Port == eff.Port {
 		return fmt.Errorf("sync master: a unicast backup runs on port %d; a unicast master beside it needs another port", eff.Port)
 	}
-	dc := connsync.DaemonConfig{Interface: eff.Interface, SyncID: eff.SyncID, MaxLen: eff.MaxLen,
-		Group: eff.Group, Port: eff.Port, TTL: eff.TTL, Peers: eff.Peers, NetNS: d.netNS}
+	dc := d.daemonConfig(eff)
 	if role == SyncMaster {
 		return d.startMaster(eff, dc, followed)
 	}
 	return d.startBackup(eff, dc)
+}
+
+// daemonConfig is connsync's configuration for settings in force.
+func (d *SyncDaemons) daemonConfig(eff SyncDaemon) connsync.DaemonConfig {
+	return connsync.DaemonConfig{Interface: eff.Interface, SyncID: eff.SyncID, MaxLen: eff.MaxLen,
+		Group: eff.Group, Port: eff.Port, TTL: eff.TTL, Peers: eff.Peers, NetNS: d.netNS}
 }
 
 func (d *SyncDaemons) startMaster(eff SyncDaemon, dc connsync.DaemonConfig, followed string) error {
@@ -321,6 +326,9 @@ func (d *SyncDaemons) handOverLocked() {
 		return
 	}
 	d.detachLocked(r)
+	if len(r.cfg.Peers) > 0 {
+		r = d.handOverSenderLocked(r)
+	}
 	d.leaving = append(d.leaving, r)
 	d.handedOver++
 	eng := d.eng
@@ -340,6 +348,22 @@ func (d *SyncDaemons) handOverLocked() {
 		}
 		d.closeMasterLocked(r)
 	}()
+}
+
+// handOverSenderLocked closes a yielding unicast master r at once and
+// returns a run in its place that sends from an ephemeral port
+// (connsync.NewSender): r's socket holds the sync port on this director's
+// address, so until it closed it would take the other master's dump meant
+// for the backup that starts next, and drop what it had not read at its
+// close. On an error r stays, as a multicast master does.
+func (d *SyncDaemons) handOverSenderLocked(r *masterRun) *masterRun {
+	s, err := connsync.NewSender(d.daemonConfig(r.cfg))
+	if err != nil {
+		d.log.Warn("sync master: no socket for the hand-over; the master's own sends it", "err", err)
+		return r
+	}
+	d.closeMasterLocked(r)
+	return &masterRun{cfg: r.cfg, m: s, since: r.since, cancel: func() {}, followed: r.followed}
 }
 
 // effective fills in the kernel's defaults: the group, port and TTL, and

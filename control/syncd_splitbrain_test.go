@@ -18,7 +18,15 @@ import (
 // instance is asked to announce its addresses.
 //
 //	ns A: SyncDaemons (VI_1 MASTER) ── veth sa/sb ── ns B: SyncDaemons (VI_1 MASTER, then BACKUP)
+//
+// The same with unicast peers: B's leaving master and its backup share
+// the sync port while the hand-over runs.
 func TestSyncSplitBrain(t *testing.T) {
+	t.Run("multicast", func(t *testing.T) { testSyncSplitBrain(t, false) })
+	t.Run("unicast", func(t *testing.T) { testSyncSplitBrain(t, true) })
+}
+
+func testSyncSplitBrain(t *testing.T, unicast bool) {
 	a, b := testnet.NewNetNS(t), testnet.NewNetNS(t)
 	a.IP(t, "link add sa type veth peer name sb netns "+b.Name(), "addr add 198.18.0.2/24 dev sa", "link set sa up")
 	b.IP(t, "addr add 198.18.0.3/24 dev sb", "link set sb up")
@@ -38,11 +46,15 @@ func TestSyncSplitBrain(t *testing.T) {
 		}
 	})
 	for _, x := range []struct {
-		d   *SyncDaemons
-		ifc string
-	}{{da, "sa"}, {db, "sb"}} {
-		if err := x.d.StartFile(&SyncConfig{Follow: &SyncFollows{Instance: "VI_1",
-			SyncDaemon: SyncDaemon{Interface: x.ifc, SyncID: 4}}}, true); err != nil {
+		d    *SyncDaemons
+		ifc  string
+		peer netip.AddrPort // a zero port is the sync port
+	}{{da, "sa", netip.MustParseAddrPort("198.18.0.3:8848")}, {db, "sb", netip.MustParseAddrPort("198.18.0.2:0")}} {
+		sd := SyncDaemon{Interface: x.ifc, SyncID: 4}
+		if unicast {
+			sd.Peers = []netip.AddrPort{x.peer}
+		}
+		if err := x.d.StartFile(&SyncConfig{Follow: &SyncFollows{Instance: "VI_1", SyncDaemon: sd}}, true); err != nil {
 			t.Fatal(err)
 		}
 		x.d.OnVRRPState("VI_1", vrrp.Master)
@@ -86,5 +98,12 @@ func TestSyncSplitBrain(t *testing.T) {
 	}
 	if st := db.Status(); st.HandOvers != 1 {
 		t.Errorf("B's hand-overs: %d, want 1", st.HandOvers)
+	}
+	if unicast {
+		// The status shows the peers in force, the sync port filled in, and no group.
+		c := db.Status().Daemons[0].Config
+		if len(c.Peers) != 1 || c.Peers[0] != netip.MustParseAddrPort("198.18.0.2:8848") || c.Group.IsValid() {
+			t.Errorf("B's backup in force: %+v", c)
+		}
 	}
 }
