@@ -53,11 +53,15 @@ func (d *director) xvsadmOut(t *testing.T, args ...string) string {
 // daemon crashed, its kernel lives on with the VIP still on its
 // interface and must not answer the VIP's traffic: issue 13's restart
 // requirement, VIP traffic held or dropped while no daemon runs).
+//
+// The unicast- subtests run the "host" case with a YAML file whose sync
+// daemon names the other director as its unicast peer (xvs only).
 func TestFailoverSync(t *testing.T) {
 	for _, mode := range []testnet.Mode{testnet.DR, testnet.NAT} {
 		for _, crash := range []string{"host", "daemon"} {
-			t.Run(mode.String()+"-"+crash, func(t *testing.T) { testFailoverSync(t, mode, crash == "host") })
+			t.Run(mode.String()+"-"+crash, func(t *testing.T) { testFailoverSync(t, mode, crash == "host", false) })
 		}
+		t.Run("unicast-"+mode.String()+"-host", func(t *testing.T) { testFailoverSync(t, mode, true, true) })
 	}
 }
 
@@ -68,7 +72,7 @@ func TestFailoverSync(t *testing.T) {
 // Remove the skip when the daemon's table and VIP traffic outlive it.
 const daemonCrashGap = "known gap (issue 13, Restart): after its daemon's SIGKILL the old master's kernel answers the VIP with RSTs"
 
-func testFailoverSync(t *testing.T, mode testnet.Mode, hostDown bool) {
+func testFailoverSync(t *testing.T, mode testnet.Mode, hostDown, unicast bool) {
 	if !hostDown {
 		t.Skip(daemonCrashGap)
 	}
@@ -79,9 +83,14 @@ func testFailoverSync(t *testing.T, mode testnet.Mode, hostDown bool) {
 	)
 	pl := newPairLabMode(t, mode)
 	oa, ob := vrrpOpts{prio: 150, advert: "0.1"}, vrrpOpts{prio: 100, advert: "0.1"}
-	a := pl.startXVS(t, pl.Director, syncConf(pl.Lab, pl.Director.Iface, oa))
+	ca, cb := syncConf(pl.Lab, pl.Director.Iface, oa), syncConf(pl.Lab, pl.Directors[1].Iface, ob)
+	if unicast {
+		ca = unicastSyncConf(pl.Lab, pl.Director.Iface, oa, pl.Directors[1].Addr4)
+		cb = unicastSyncConf(pl.Lab, pl.Directors[1].Iface, ob, pl.Director.Addr4)
+	}
+	a := pl.startXVS(t, pl.Director, ca)
 	waitFor(t, oa.masterDown()+2*slack, "xvs on director master", func() bool { return a.state(t) == vrrp.Master })
-	b := pl.startXVS(t, pl.Directors[1], syncConf(pl.Lab, pl.Directors[1].Iface, ob))
+	b := pl.startXVS(t, pl.Directors[1], cb)
 	time.Sleep(ob.masterDown() + slack)
 	pl.checkOnlyMaster(t, a, b)
 	// Each director's sync role follows its VI_1 state (master on the
@@ -99,6 +108,9 @@ func testFailoverSync(t *testing.T, mode testnet.Mode, hostDown bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("sync daemons: director %q, director2 %q", strings.TrimSpace(da), strings.TrimSpace(db))
+	if unicast && (!strings.Contains(da, "peers="+pl.Directors[1].Addr4.String()+":8848") || strings.Contains(db, "group=")) {
+		t.Errorf("unicast daemons listed as\n%s\n%s", da, db)
+	}
 
 	ctx, cancel := context.WithTimeout(pl.ctx, 90*time.Second)
 	defer cancel()
