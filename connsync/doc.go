@@ -31,4 +31,8 @@
 // a split brain heals without losing connections: the director that
 // yields sends its table in a last dump before its master stops, and the
 // one that stays master installs it.
+//
+// Beyond the kernel too: unicast peers in place of the multicast group
+// (DaemonConfig.Peers, unicast_linux.go), for networks that carry no
+// multicast; the datagrams are the same.
 package connsync
