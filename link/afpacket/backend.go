@@ -84,10 +84,9 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 		for j := 0; j < o.Sockets; j++ {
 			q := &Queue{name: ii.name + "/" + strconv.Itoa(j), ifindex: ii.index, fd: -1}
 			b.queues = append(b.queues, q)
-			if err = q.openRX(o, reject); err != nil {
+			if err = q.openRX(o, mtus[i], reject); err != nil {
 				return nil, fmt.Errorf("interface %q queue %d: %w", ii.name, j, err)
 			}
-			q.rx.seg = newSegmenter(mtus[i])
 			if ii.fanout, err = joinFanout(q.fd, ii.fanout); err != nil {
 				return nil, fmt.Errorf("interface %q queue %d: %w", ii.name, j, err)
 			}
@@ -106,14 +105,18 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 // openRX sets the receive socket up in the order that keeps unfiltered
 // traffic out of the ring: version, headroom, filter, ring, and only then
 // bind to ETH_P_ALL.
-func (q *Queue) openRX(o Options, f Filter) (err error) {
+func (q *Queue) openRX(o Options, mtu int, f Filter) (err error) {
 	if q.fd, err = packetSocket(); err != nil {
 		return err
 	}
-	if err := setInt(q.fd, unix.PACKET_VERSION, unix.TPACKET_V3, "packet version"); err != nil {
+	version, reserve := unix.TPACKET_V2, rxReserve2
+	if o.BlockRing {
+		version, reserve = unix.TPACKET_V3, rxReserve
+	}
+	if err := setInt(q.fd, unix.PACKET_VERSION, version, "packet version"); err != nil {
 		return err
 	}
-	if err := setInt(q.fd, unix.PACKET_RESERVE, rxReserve, "packet reserve"); err != nil {
+	if err := setInt(q.fd, unix.PACKET_RESERVE, reserve, "packet reserve"); err != nil {
 		return err
 	}
 	// Our own transmissions (and the host's) are not ours to forward.
@@ -123,8 +126,28 @@ func (q *Queue) openRX(o Options, f Filter) (err error) {
 	if err := attachFilter(q.fd, f); err != nil {
 		return err
 	}
-	if q.rx, err = setupRX(q.fd, o); err != nil {
-		return err
+	if o.BlockRing {
+		r, err := setupRX(q.fd, o)
+		if err != nil {
+			return err
+		}
+		r.seg = newSegmenter(mtu)
+		q.rx = r
+	} else {
+		// A super-packet larger than a frame is queued whole on the
+		// socket (TP_STATUS_COPY) when the receive buffer has room.
+		if err := setInt(q.fd, unix.PACKET_COPY_THRESH, 1, "copy thresh"); err != nil {
+			return err
+		}
+		if unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20) != nil {
+			_ = unix.SetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+		}
+		r, err := setupRX2(q.fd, mtu, o)
+		if err != nil {
+			return err
+		}
+		r.seg = newSegmenter(mtu)
+		q.rx2 = r
 	}
 	q.pfd[0] = unix.PollFd{Fd: int32(q.fd), Events: unix.POLLIN}
 	return bindPacket(q.fd, q.ifindex, ethPAll)

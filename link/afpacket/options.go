@@ -25,6 +25,13 @@ type Options struct {
 	// may go unscheduled (a 50 000-datagram burst from one client is the
 	// test).
 	Blocks int
+	// BlockRing receives with a TPACKET_V3 ring of blocks instead of the
+	// default TPACKET_V2 ring of frames. The kernel hands a block over
+	// only when it is full or after RetireTimeout, so an idle packet
+	// waits up to that long (measured: 0.7 ms p50 per pass); a V2 frame
+	// is handed over (and the worker woken) as soon as it is written.
+	// The ring takes BlockSize*Blocks bytes either way.
+	BlockRing bool
 	// RetireTimeout is how long the kernel keeps a partly filled block
 	// before handing it over, i.e. the added latency at low rates. Default
 	// 2 ms; it is rounded to whole milliseconds (at least 1).

@@ -24,7 +24,8 @@ type Queue struct {
 	name    string
 	ifindex int
 	fd      int
-	rx      *rxRing
+	rx2     *rxRing2  // the receive ring: TPACKET_V2 by default,
+	rx      *rxRing   // or TPACKET_V3 (Options.BlockRing)
 	tx      []*txRing // one per interface of the backend
 	pfd     [1]unix.PollFd
 	st      queueStats
@@ -40,7 +41,8 @@ type queueStats struct {
 func (q *Queue) Name() string { return q.name }
 
 // Recv implements link.Queue: it fills up to len(frames) frames, waiting
-// up to 5 ms when none is pending. The frames point into the receive ring: they belong to the
+// up to 5 ms when none is pending (the kernel wakes it as soon as a frame
+// is, or with Options.BlockRing a block, is handed over). The frames point into the receive ring: they belong to the
 // caller until it passes them to Release, and must not be used after.
 func (q *Queue) Recv(frames []link.Frame) int {
 	q.mu.Lock()
@@ -49,11 +51,11 @@ func (q *Queue) Recv(frames []link.Frame) int {
 		return 0
 	}
 	q.retryKicks()
-	if q.rx.seg != nil {
-		q.rx.seg.reset() // the previous batch is released (see segment.go)
+	if s := q.segmenter(); s != nil {
+		s.reset() // the previous batch is released (see segment.go)
 	}
 	var c rxCounts
-	n := q.rx.walk(frames, q.ifindex, &c)
+	n := q.walk(frames, &c)
 	if n == 0 {
 		if _, err := unix.Poll(q.pfd[:], pollTimeout); err == nil {
 			if q.pfd[0].Revents&unix.POLLERR != 0 {
@@ -62,11 +64,27 @@ func (q *Queue) Recv(frames []link.Frame) int {
 				_, _ = unix.GetsockoptInt(q.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 				q.st.rxPollErr.Add(1)
 			}
-			n = q.rx.walk(frames, q.ifindex, &c)
+			n = q.walk(frames, &c)
 		}
 	}
 	q.addRX(&c)
 	return n
+}
+
+// walk hands out frames from whichever receive ring the queue has; a
+// branch rather than an interface, which would move c to the heap.
+func (q *Queue) walk(frames []link.Frame, c *rxCounts) int {
+	if q.rx2 != nil {
+		return q.rx2.walk(frames, q.ifindex, c)
+	}
+	return q.rx.walk(frames, q.ifindex, c)
+}
+
+func (q *Queue) segmenter() *segmenter {
+	if q.rx2 != nil {
+		return q.rx2.seg
+	}
+	return q.rx.seg
 }
 
 func (q *Queue) addRX(c *rxCounts) {
@@ -91,7 +109,11 @@ func (q *Queue) Release(frames []link.Frame) {
 	if q.closed {
 		return
 	}
-	q.rx.release(frames)
+	if q.rx2 != nil {
+		q.rx2.release(frames)
+	} else {
+		q.rx.release(frames)
+	}
 }
 
 // Send implements link.Queue: it transmits frames on their Ifindex, copying them into that
@@ -167,6 +189,7 @@ func (q *Queue) close() {
 		q.fd = -1
 	}
 	q.rx.unmap()
+	q.rx2.unmap()
 	for _, t := range q.tx {
 		t.close()
 	}
