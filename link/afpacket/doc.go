@@ -11,19 +11,46 @@
 // ETH_P_ALL on that ifindex form one PACKET_FANOUT_HASH group (flows keep
 // to one socket; no defragmentation; the group id is chosen by the kernel
 // with PACKET_FANOUT_FLAG_UNIQUEID, so it cannot collide with another
-// process's group). Each socket is one Queue with a TPACKET_V3 receive ring:
-// the kernel fills blocks and hands one over when it is full or after
-// Options.RetireTimeout (2 ms), and Recv walks it. A socket gets its
-// version, headroom, filter and ring before it is bound, so no unfiltered
-// packet ever lands in a ring.
+// process's group). Each socket is one Queue with a TPACKET_V2 receive ring
+// of fixed-size frames (2 KiB at MTU 1500, BlockSize*Blocks bytes in all):
+// the kernel hands each frame over, and wakes the worker's poll, as soon as
+// it has written it, and Recv walks the frames in ring order (ring_rx2.go).
+// A frame goes back to the kernel on its own release.
 //
-// Frames are handed out in place, not copied: PACKET_RESERVE (64 bytes)
-// makes the kernel leave room before each packet, and the frame's own
-// TPACKET_V3 header and sockaddr_ll (read by Recv before the frame is handed
-// out) add 82 more, so Frame.Off is at least MinHeadroom (142) even after a
-// VLAN tag is put back: enough to push an IPv6 tunnel header in place. A
-// block goes back to the kernel once it is walked and all its frames are
-// released; blocks go back in ring order. The alternative, copying each
+// Options.BlockRing selects the former TPACKET_V3 ring of blocks instead
+// (ring_rx.go): the kernel hands a block over only when it is full or when
+// the block retire timer fires (Options.RetireTimeout, 2 ms, a jiffy-based
+// timer here), and wakes the reader only then, so an idle packet waits for
+// the timer. Measured with TestIdleLatency (one UDP request at a time,
+// reflected by a worker): p50 0.72 ms with V3 (the same with a 1 ms
+// timeout) against 0.14 ms with V2; in `make bench` a NAT request passes
+// the director twice, hence its 2.9 ms. The price is CPU when the worker
+// keeps up: it is woken per frame rather than per block, so it handles
+// small batches. BenchmarkRecvSend here (medians of 3, the sender the
+// bottleneck): 187 k vs 182 k frames/s forwarded (V2 vs V3), but 3.1 vs
+// 2.2 us of worker CPU per frame at 3 vs 61 frames per batch, and 1.7 vs
+// 0.12 us receiving only. Under a load the worker cannot keep up with,
+// batches fill either way.
+//
+// A V2 frame has a fixed size, so a GRO/TSO super-packet does not fit one:
+// the kernel puts it in the ring truncated with TP_STATUS_COPY and, because
+// the socket has PACKET_COPY_THRESH set and a receive buffer of 8 MiB,
+// also queues the whole packet on the socket, in ring order. Recv reads it
+// with one recvfrom into a worker-owned 64 KB buffer and cuts it into
+// segments from there (segment.go), so bulk TCP still works with the
+// kernel's offloads; if the receive buffer is full the kernel queues no
+// copy and the frame is dropped as truncated. A socket gets its version,
+// headroom, filter and ring before it is bound, so no unfiltered packet
+// ever lands in a ring.
+//
+// Frames are handed out in place, not copied: PACKET_RESERVE (96 bytes
+// with V2, 64 with V3) makes the kernel leave room before each packet, and
+// the frame's own header and sockaddr_ll (read by Recv before the frame is
+// handed out) add 66 (V2) or 82 (V3) more, so Frame.Off is at least
+// MinHeadroom (142) even after a VLAN tag is put back: enough to push an
+// IPv6 tunnel header in place, and with V2 clear of the frame's status
+// word. A V3 block goes back to the kernel once it is walked and all its
+// frames are released; blocks go back in ring order. The alternative, copying each
 // frame into a worker-owned buffer with headroom, would free the ring at
 // once for a copy per packet; the forwarder releases every batch right
 // after sending it, so blocks are not held long, and BenchmarkRecvSend/copy
@@ -43,8 +70,10 @@
 //     TSO packets of a local sender over veth (TP_STATUS_GSO_TCP), TCP of up
 //     to 64 KB in one frame, are cut into segments that fit the interface's
 //     MTU (segment.go), so bulk TCP works with the kernel's default offloads.
-//     The default 128 KiB block holds such a frame whole.
-//   - Dropped and counted: frames cut to fit a block (tp_snaplen < tp_len);
+//     A V2 ring gets them through the socket queue (above); the default
+//     128 KiB V3 block holds such a frame whole.
+//   - Dropped and counted: frames cut to fit a frame or block (tp_snaplen <
+//     tp_len) and not copied whole;
 //     super-packets whose segments do not fit a batch; and outgoing frames
 //     (see below).
 //

@@ -13,13 +13,15 @@ type Options struct {
 	// Sockets is the number of receive sockets (and queues) per interface,
 	// joined in one PACKET_FANOUT_HASH group. Default runtime.NumCPU().
 	Sockets int
-	// BlockSize is the size of one TPACKET_V3 receive block: a power of two,
-	// at least the page size. Default 128 KiB, so a 64 KB GRO/TSO
-	// super-packet fits a block whole (a frame larger than a block is cut
-	// and dropped).
+	// BlockSize is the size of one TPACKET_V3 receive block (with
+	// BlockRing) or of the blocks the TPACKET_V2 ring's frames are
+	// allocated in: a power of two, at least the page size. Default 128
+	// KiB, so a 64 KB GRO/TSO super-packet fits a V3 block whole (a frame
+	// larger than a block is cut and dropped).
 	BlockSize int
 	// Blocks is the number of receive blocks per socket. Default 256 (32
-	// MiB per socket with the default block size): a block is handed over
+	// MiB per socket with the default block size, 16384 frames of 2 KiB
+	// with the default V2 ring). With BlockRing a block is handed over
 	// when full or after RetireTimeout, so at a modest packet rate each
 	// holds few frames, and the ring must cover the longest time the worker
 	// may go unscheduled (a 50 000-datagram burst from one client is the
@@ -29,11 +31,13 @@ type Options struct {
 	// default TPACKET_V2 ring of frames. The kernel hands a block over
 	// only when it is full or after RetireTimeout, so an idle packet
 	// waits up to that long (measured: 0.7 ms p50 per pass); a V2 frame
-	// is handed over (and the worker woken) as soon as it is written.
+	// is handed over (and the worker woken) as soon as it is written,
+	// which costs worker CPU per frame when the worker keeps up (doc.go).
 	// The ring takes BlockSize*Blocks bytes either way.
 	BlockRing bool
-	// RetireTimeout is how long the kernel keeps a partly filled block
-	// before handing it over, i.e. the added latency at low rates. Default
+	// RetireTimeout is how long the kernel keeps a partly filled V3 block
+	// before handing it over, i.e. the added latency at low rates (with
+	// BlockRing only; a V2 frame is handed over at once). Default
 	// 2 ms; it is rounded to whole milliseconds (at least 1).
 	RetireTimeout time.Duration
 	// TxFrames is the number of frames of each transmit ring (one per

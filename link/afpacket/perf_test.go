@@ -114,7 +114,8 @@ func threadCPU() int64 {
 // Generator, veth and workers share the machine's cores. Variants: qdisc
 // (default options), bypass (QdiscBypass), copy (the worker copies each
 // frame into its own buffer and releases the ring at once, the alternative
-// to in-place frames), rx-only (receive and release, no transmit).
+// to in-place frames), rx-only (receive and release, no transmit), v3 and
+// v3-rx-only (the same with the TPACKET_V3 block ring, Options.BlockRing).
 func BenchmarkRecvSend(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -126,6 +127,8 @@ func BenchmarkRecvSend(b *testing.B) {
 		{"bypass", Options{QdiscBypass: true}, false, false},
 		{"copy", Options{}, true, false},
 		{"rx-only", Options{}, false, true},
+		{"v3", Options{BlockRing: true}, false, false},
+		{"v3-rx-only", Options{BlockRing: true}, false, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			tp := newTopo(b)
