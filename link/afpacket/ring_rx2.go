@@ -46,6 +46,7 @@ type rxRing2 struct {
 	frameSize int
 	n         int
 	head      int          // next frame to look at
+	held      []bool       // per frame: handed out, not released (still the user's)
 	seg       *segmenter   // cuts offloaded super-packets; nil drops them
 	pkt       encap.Packet // scratch of completeChecksum
 	big       []byte       // a copied super-packet, with room for a tag in front
@@ -76,7 +77,7 @@ func setupRX2(fd, mtu int, o Options) (*rxRing2, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rxRing2{mem: mem, fd: fd, frameSize: fs, n: total / fs, big: make([]byte, 16+maxCopy)}, nil
+	return &rxRing2{mem: mem, fd: fd, frameSize: fs, n: total / fs, held: make([]bool, total/fs), big: make([]byte, 16+maxCopy)}, nil
 }
 
 func (r *rxRing2) unmap() {
@@ -93,7 +94,9 @@ func (r *rxRing2) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 		base := r.head * r.frameSize
 		st := u32At(r.mem, base)
 		status := atomic.LoadUint32(st)
-		if status&unix.TP_STATUS_USER == 0 {
+		if status&unix.TP_STATUS_USER == 0 || r.held[r.head] {
+			// Not written yet, or wrapped around to a frame the
+			// worker still holds (so the kernel has not refilled it).
 			break
 		}
 		h := r.mem[base : base+tp2PktType+1]
@@ -152,6 +155,7 @@ func (r *rxRing2) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 				insertVLAN(f, tpid, uint16(tci))
 				c.vlan++
 			}
+			r.held[r.head] = true
 			n++
 			keep = true
 		}
@@ -200,7 +204,8 @@ func (r *rxRing2) cut(f *link.Frame, frames []link.Frame, ifindex int, status ui
 // own (segments, which are not in the ring, are skipped).
 func (r *rxRing2) release(frames []link.Frame) {
 	for i := range frames {
-		if h := frames[i].Handle; h < uint64(r.n) {
+		if h := frames[i].Handle; h < uint64(r.n) && r.held[h] {
+			r.held[h] = false
 			atomic.StoreUint32(u32At(r.mem, int(h)*r.frameSize), unix.TP_STATUS_KERNEL)
 		}
 	}
