@@ -242,7 +242,7 @@ type Counters struct {
 	RxKernel    uint64 // packets the kernel queued to the rings (PACKET_STATISTICS)
 	RxDrops     uint64 // packets the kernel dropped for lack of ring space
 	RxFreezes   uint64 // times a ring was full (queue frozen)
-	RxTruncated uint64 // frames cut to fit a block, dropped
+	RxTruncated uint64 // frames cut to fit a frame or block (and not copied whole), dropped
 	RxGSO       uint64 // GRO/TSO super-packets that could not be segmented, dropped
 	RxSegmented uint64 // GRO/TSO super-packets forwarded as segments
 	RxVLAN      uint64 // frames whose VLAN tag was put back
