@@ -136,22 +136,7 @@ func (r *rxRing) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 				c.gso++
 			}
 		default:
-			f := &frames[n]
-			end := base + mac + snap
-			f.Buf = r.mem[base:end:end]
-			f.Off, f.Len = mac, snap
-			f.Ifindex = ifindex
-			f.Handle = uint64(r.head)
-			if status&unix.TP_STATUS_CSUMNOTREADY != 0 && completeChecksum(f.Buf[f.Off:], &r.pkt) {
-				c.csum++
-			}
-			if status&unix.TP_STATUS_VLAN_VALID != 0 {
-				if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
-					tpid = 0x8100
-				}
-				insertVLAN(f, tpid, tci)
-				c.vlan++
-			}
+			handOut(&frames[n], r.mem[base:base+mac+snap:base+mac+snap], mac, ifindex, uint64(r.head), status, tpid, tci, &r.pkt, c)
 			r.out[r.head]++
 			n++
 		}
@@ -215,6 +200,27 @@ func (r *rxRing) giveBack() {
 			r.tail = 0
 		}
 		r.walked--
+	}
+}
+
+// handOut makes f the frame buf[mac:] of the ring's slot handle, as the
+// kernel flagged it (status): a partial checksum is completed and a VLAN
+// tag the kernel took off (tpid, tci) is put back. Both rings' walks hand
+// frames out through it.
+func handOut(f *link.Frame, buf []byte, mac, ifindex int, handle uint64, status uint32, tpid, tci uint16, pkt *encap.Packet, c *rxCounts) {
+	f.Buf = buf
+	f.Off, f.Len = mac, len(buf)-mac
+	f.Ifindex = ifindex
+	f.Handle = handle
+	if status&unix.TP_STATUS_CSUMNOTREADY != 0 && completeChecksum(f.Buf[f.Off:], pkt) {
+		c.csum++
+	}
+	if status&unix.TP_STATUS_VLAN_VALID != 0 {
+		if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
+			tpid = 0x8100
+		}
+		insertVLAN(f, tpid, tci)
+		c.vlan++
 	}
 }
 

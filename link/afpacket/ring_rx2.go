@@ -139,22 +139,7 @@ func (r *rxRing2) walk(frames []link.Frame, ifindex int, c *rxCounts) int {
 				c.gso++
 			}
 		default:
-			f := &frames[n]
-			end := base + mac + snap
-			f.Buf = r.mem[base:end:end]
-			f.Off, f.Len = mac, snap
-			f.Ifindex = ifindex
-			f.Handle = uint64(r.head)
-			if status&unix.TP_STATUS_CSUMNOTREADY != 0 && completeChecksum(f.Buf[f.Off:], &r.pkt) {
-				c.csum++
-			}
-			if status&unix.TP_STATUS_VLAN_VALID != 0 {
-				if status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
-					tpid = 0x8100
-				}
-				insertVLAN(f, tpid, uint16(tci))
-				c.vlan++
-			}
+			handOut(&frames[n], r.mem[base:base+mac+snap:base+mac+snap], mac, ifindex, uint64(r.head), status, tpid, tci, &r.pkt, c)
 			r.held[r.head] = true
 			n++
 			keep = true
