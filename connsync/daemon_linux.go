@@ -99,22 +99,7 @@ func NewMaster(cfg DaemonConfig) (*Master, error) {
 	if len(cfg.Peers) > 0 {
 		return newUnicast(cfg, cfg.Port)
 	}
-	m := &Master{cfg: cfg, fd: -1}
-	err := netns.Do(cfg.NetNS, func() error {
-		ifi, err := net.InterfaceByName(cfg.Interface)
-		if err != nil {
-			return err
-		}
-		src, err := primary4(ifi)
-		if err != nil {
-			return err
-		}
-		m.src = src
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-		if err != nil {
-			return err
-		}
-		m.fd = fd
+	return openMaster(cfg, func(fd int, ifi *net.Interface, src netip.Addr) error {
 		mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index)}
 		return steps(
 			step{"IP_MULTICAST_IF", func() error { return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq) }},
@@ -126,6 +111,31 @@ func NewMaster(cfg DaemonConfig) (*Master, error) {
 			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}) }},
 			step{"connect", func() error { return unix.Connect(fd, &unix.SockaddrInet4{Addr: cfg.Group.As4(), Port: cfg.Port}) }},
 		)
+	})
+}
+
+// openMaster opens a master's UDP socket in cfg's namespace, from the
+// interface's primary IPv4 address, and has setup (NewMaster's multicast
+// options, newUnicast's binding) make it ready; on an error nothing stays
+// open.
+func openMaster(cfg DaemonConfig, setup func(fd int, ifi *net.Interface, src netip.Addr) error) (*Master, error) {
+	m := &Master{cfg: cfg, fd: -1}
+	for _, p := range cfg.Peers {
+		m.peers = append(m.peers, &unix.SockaddrInet4{Addr: p.Addr().As4(), Port: int(p.Port())})
+	}
+	err := netns.Do(cfg.NetNS, func() error {
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return err
+		}
+		if m.src, err = primary4(ifi); err != nil {
+			return err
+		}
+		if m.fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP); err != nil {
+			m.fd = -1
+			return err
+		}
+		return setup(m.fd, ifi, m.src)
 	})
 	if err != nil {
 		m.Close()

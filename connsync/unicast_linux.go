@@ -7,8 +7,6 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/xvs-project/xvs/internal/netns"
 )
 
 // Unicast sync (DaemonConfig.Peers) is xvs's own: IPVS's daemons speak
@@ -47,25 +45,7 @@ func (c *DaemonConfig) unicastPeers() error {
 // backup's socket bind the port while a master that yields hands its
 // table over.
 func newUnicast(cfg DaemonConfig, port int) (*Master, error) {
-	m := &Master{cfg: cfg, fd: -1}
-	for _, p := range cfg.Peers {
-		m.peers = append(m.peers, &unix.SockaddrInet4{Addr: p.Addr().As4(), Port: int(p.Port())})
-	}
-	err := netns.Do(cfg.NetNS, func() error {
-		ifi, err := net.InterfaceByName(cfg.Interface)
-		if err != nil {
-			return err
-		}
-		src, err := primary4(ifi)
-		if err != nil {
-			return err
-		}
-		m.src = src
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-		if err != nil {
-			return err
-		}
-		m.fd = fd
+	return openMaster(cfg, func(fd int, ifi *net.Interface, src netip.Addr) error {
 		return steps(
 			step{"SO_REUSEADDR", func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }},
 			step{"SO_BINDTODEVICE", func() error { return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name) }},
@@ -75,11 +55,6 @@ func newUnicast(cfg DaemonConfig, port int) (*Master, error) {
 			step{"bind", func() error { return unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4(), Port: port}) }},
 		)
 	})
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("sync master on %s: %w", cfg.Interface, err)
-	}
-	return m, nil
 }
 
 // sendPeers sends b to every peer; Sent and Lost count datagrams, one per
