@@ -13,7 +13,7 @@ import (
 var scenarioColor = map[string]string{
 	ScGenOnly: "#d0d0d0", ScGenOnly1: "#c4d8c8", ScKernelFwd: "#9e9e9e", ScNftDNAT: "#5b7fb5", ScBounce2: "#2e4a70",
 	ScXVSNAT: "#e07b24", ScBounce1: "#3f6e4e", ScXVSDR: "#d9a420", ScXVSTUN: "#b8432f",
-	ScXVSNATAFP: "#f2b98a", ScXVSNATChecks: "#a8521a", ScXVSNATSync: "#7a3a12", ScXVSDRAFP: "#eed48a", ScXVSTUNAFP: "#dc9488",
+	ScXVSNATAFP: "#f2b98a", ScXVSNATChecks: "#a8521a", ScXVSNATPaced: "#c98a5e", ScXVSNATSync: "#7a3a12", ScXVSDRAFP: "#eed48a", ScXVSTUNAFP: "#dc9488",
 }
 
 // Chart renders delivered pps per scenario and load as a grouped bar chart

@@ -30,6 +30,31 @@ const checksSuffix = "-checks"
 // second.
 const ScXVSNATChecks = ScXVSNAT + checksSuffix
 
+// ScXVSNATPaced is xvs-nat, without checks, with the generator held to the
+// rate it offered in the same round's xvs-nat-checks trial: the checks
+// share the generator's core, so the checks trial is offered less, and a
+// worker's CPU per frame depends on how loaded it is (smaller batches
+// under a lighter load). The paced twin is the fair "without" for the
+// workers' cost: the same daemon as xvs-nat under the checks trial's own
+// offered load. It runs right after each checks trial (runner.phase) and is
+// not a scenario of the schedule.
+const ScXVSNATPaced = ScXVSNAT + pacedSuffix
+
+// pacedSuffix marks the paced twin.
+const pacedSuffix = "-paced"
+
+// isPaced reports whether a scenario is the paced twin of a checks trial.
+func isPaced(s string) bool { return isXVS(s) && strings.HasSuffix(s, pacedSuffix) }
+
+// pacedTwin is the trial that follows checks trial t, at the rate res says
+// its generator sent; ok is false when t is no checks trial or failed.
+func pacedTwin(t Trial, res TrialResult) (twin Trial, ok bool) {
+	if rt := res.SentPPS(); !isChecks(t.Scenario) || res.Err != "" || !(rt > 0) { // NaN without a window
+		return Trial{}, false
+	}
+	return Trial{Round: t.Round, Load: t.Load, Scenario: ScXVSNATPaced, Rate: res.SentPPS()}, true
+}
+
 // Ports of the checked servers: checkPortBase up to checkPortBase+
 // maxCheckedReals-1 on real server 1's address. They lie below the lab
 // namespaces' ephemeral range (32768 and up), away from every forwarded

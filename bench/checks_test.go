@@ -392,3 +392,75 @@ func TestChecksSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksPacedTwin: a checks trial's paced twin runs xvs-nat at the rate
+// the checks trial sent, and the target is judged on the pair: delivered
+// and the workers' capacity at that same offered load.
+func TestChecksPacedTwin(t *testing.T) {
+	ck := Trial{Round: 1, Load: load64x10k, Scenario: ScXVSNATChecks}
+	res := TrialResult{Trial: ck, Sent: 6e5, Delivered: 6e5, Elapsed: 2 * time.Second}
+	twin, ok := pacedTwin(ck, res)
+	if !ok || twin != (Trial{Round: 1, Load: load64x10k, Scenario: ScXVSNATPaced, Rate: 3e5}) {
+		t.Errorf("paced twin %+v %v", twin, ok)
+	}
+	if xvsMode(twin.Scenario) != "nat" || !isPaced(twin.Scenario) || isChecks(twin.Scenario) {
+		t.Errorf("the twin %q: mode %q", twin.Scenario, xvsMode(twin.Scenario))
+	}
+	for _, c := range []struct {
+		t   Trial
+		res TrialResult
+	}{
+		{Trial{Load: load64x10k, Scenario: ScXVSNAT}, res},
+		{ck, TrialResult{Trial: ck, Err: "generator: broke"}},
+		{ck, TrialResult{Trial: ck}},
+	} {
+		if tw, ok := pacedTwin(c.t, c.res); ok {
+			t.Errorf("%v (%q): twin %+v", c.t, c.res.Err, tw)
+		}
+	}
+
+	// Two rounds: the checks trial offered 0.5 and 0.7 Mpps (xvs-nat took
+	// 1.0 and 1.5), its paced twin delivered all of it; the workers spend
+	// 600 and 620 ns per frame with the checks, 610 and 600 paced.
+	r := checksResults()
+	with := []int{1, 3} // r.Trials' checks trials at 64B/10k, rounds 0 and 1
+	for i, p := range []struct{ pps, withNs, pacedNs float64 }{{0.5e6, 600, 610}, {0.7e6, 620, 600}} {
+		ct := &r.Trials[with[i]]
+		ct.Sent, ct.Delivered, ct.WorkerCPU = uint64(p.pps), uint64(p.pps), time.Duration(p.withNs*p.pps)
+		twin, _ := pacedTwin(ct.Trial, *ct)
+		r.Trials = append(r.Trials, TrialResult{Trial: twin, Sent: uint64(p.pps), Delivered: uint64(p.pps), Elapsed: time.Second,
+			WorkerCPU: time.Duration(p.pacedNs * p.pps)})
+	}
+	r.Rows = Aggregate(r.Trials)
+	r.Checks = HealthChecks(r)
+	l := r.Checks.Loads[0]
+	if l.Offered.Median != 0.6e6 || l.Paced.Median != 0.6e6 || l.PacedPerRound.Median != 1 ||
+		math.Abs(l.PacedCapacity.Min-600.0/620) > 1e-9 || math.Abs(l.PacedCapacity.Max-610.0/600) > 1e-9 {
+		t.Errorf("paced figures: offered %+v paced %+v same-round %+v capacity %+v", l.Offered, l.Paced, l.PacedPerRound, l.PacedCapacity)
+	}
+	tc := checksTarget(r)
+	if tc.Status != Met || !strings.Contains(tc.Target, "at the checks trial's offered load") ||
+		!strings.HasPrefix(tc.Measured, "delivered 1.00× [1.00–1.00] same-round (0.600 vs 0.600 Mpps, both offered 0.600 Mpps); capacity 0.99× [0.97–1.02]") {
+		t.Errorf("target %+v", tc)
+	}
+	// The paced twin lost nothing, the checks trial a tenth: not met.
+	r.Trials[with[0]].Delivered, r.Trials[with[1]].Delivered = 0.45e6, 0.63e6
+	r.Rows = Aggregate(r.Trials)
+	r.Checks = HealthChecks(r)
+	if tc := checksTarget(r); tc.Status != NotMet {
+		t.Errorf("target with a tenth lost: %+v", tc)
+	}
+	var b bytes.Buffer
+	r.Targets = EvaluateTargets(r)
+	if err := Markdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| 64B/10k | 0.600 [0.500–0.700] | 0.600 [0.500–0.700] | 0.540 [0.450–0.630] | 0.90× [0.90–0.90] |"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks the paced table row %q", want)
+	}
+	for _, tc := range r.Targets {
+		if strings.Contains(tc.Measured, ScXVSNATPaced) {
+			t.Errorf("target %q measured on the paced twin: %s", tc.Target, tc.Measured)
+		}
+	}
+}

@@ -23,6 +23,12 @@ type ChecksLoad struct {
 	// round as without ÷ with: the frames per second the workers' core
 	// forwards with the checks, relative to without (see WorkerCapacity).
 	WorkerWithout, WorkerWith, Capacity Summary
+	// Offered is the rate xvs-nat-checks' generator sent at (frames per
+	// second over rounds); Paced, PacedPerRound, WorkerPaced and
+	// PacedCapacity are Without, PerRound, WorkerWithout and Capacity
+	// again, against the paced twin (ScXVSNATPaced): xvs-nat held to the
+	// checks trial's offered rate, the same load on the workers.
+	Offered, Paced, PacedPerRound, WorkerPaced, PacedCapacity Summary
 	// ProbesPerSec are the probes the checks daemon ran per second around
 	// the measured window; Failures the failed probes summed over rounds;
 	// MinUp the fewest checkers up at a window's end.
@@ -73,7 +79,7 @@ func HealthChecks(res *Results) *ChecksResult {
 	}
 	byRound := map[key]map[int]TrialResult{}
 	for _, t := range res.Trials {
-		if t.Err != "" || (t.Scenario != ScXVSNAT && t.Scenario != ScXVSNATChecks) {
+		if t.Err != "" || (t.Scenario != ScXVSNAT && t.Scenario != ScXVSNATChecks && t.Scenario != ScXVSNATPaced) {
 			continue
 		}
 		k := key{t.Scenario, t.Load}
@@ -86,11 +92,15 @@ func HealthChecks(res *Results) *ChecksResult {
 		if x.Scenario != ScXVSNATChecks {
 			continue
 		}
-		cl := ChecksLoad{Load: x.Load, With: x.PPS, Without: Summarize(nil), MinUp: -1}
+		cl := ChecksLoad{Load: x.Load, With: x.PPS, Without: Summarize(nil), Paced: Summarize(nil), MinUp: -1}
 		if i := indexRow(res.Rows, ScXVSNAT, x.Load); i >= 0 {
 			cl.Without = res.Rows[i].PPS
 		}
+		if i := indexRow(res.Rows, ScXVSNATPaced, x.Load); i >= 0 {
+			cl.Paced = res.Rows[i].PPS
+		}
 		with, without := byRound[key{ScXVSNATChecks, x.Load}], byRound[key{ScXVSNAT, x.Load}]
+		cl.pacedTwins(with, byRound[key{ScXVSNATPaced, x.Load}])
 		var q, dw, dwo, pps, ww, wwo, capacity []float64
 		for round, t := range with {
 			dw = append(dw, t.DaemonCPU.Seconds()/t.Elapsed.Seconds())
@@ -120,6 +130,28 @@ func HealthChecks(res *Results) *ChecksResult {
 		cr.Loads = append(cr.Loads, cl)
 	}
 	return cr
+}
+
+// pacedTwins fills the figures against the paced twins, round by round.
+func (l *ChecksLoad) pacedTwins(with, paced map[int]TrialResult) {
+	var offered, q, wp, capacity []float64
+	for round, t := range with {
+		offered = append(offered, t.SentPPS())
+		p, ok := paced[round]
+		if !ok {
+			continue
+		}
+		if p.PPS() > 0 {
+			q = append(q, t.PPS()/p.PPS())
+		}
+		if ns := p.workerNs(); ns > 0 {
+			wp = append(wp, ns)
+			if w := t.workerNs(); w > 0 {
+				capacity = append(capacity, ns/w)
+			}
+		}
+	}
+	l.Offered, l.PacedPerRound, l.WorkerPaced, l.PacedCapacity = Summarize(offered), Summarize(q), Summarize(wp), Summarize(capacity)
 }
 
 // idle fills the idle figures.
@@ -260,6 +292,28 @@ func ChecksTable(cr *ChecksResult) string {
 	return b.String()
 }
 
+// ChecksPacedTable renders the checks trials against their paced twins,
+// "" when no twin ran.
+func ChecksPacedTable(cr *ChecksResult) string {
+	if cr == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range cr.Loads {
+		if l.PacedPerRound.N == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("| load | offered Mpps (checks trial) | xvs-nat-paced Mpps | xvs-nat-checks Mpps | with ÷ paced, same-round | worker ns/frame paced | worker ns/frame with | workers' capacity with ÷ paced, same-round |\n")
+			b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.Load,
+			FormatSummary(l.Offered, 1e-6, 3), FormatSummary(l.Paced, 1e-6, 3), FormatSummary(l.With, 1e-6, 3), formatRatio(l.PacedPerRound),
+			FormatSummary(l.WorkerPaced, 1, 0), FormatSummary(l.WorkerWith, 1, 0), formatRatio(l.PacedCapacity))
+	}
+	return b.String()
+}
+
 // ChecksIdleTable renders the idle daemon's CPU with and without the
 // checks.
 func ChecksIdleTable(cr *ChecksResult) string {
@@ -304,6 +358,10 @@ func checksTarget(res *Results) TargetCheck {
 		if l.Load != load64x10k || l.PerRound.N == 0 {
 			continue
 		}
+		if l.PacedCapacity.N > 0 && l.PacedPerRound.N > 0 {
+			judgePaced(&tc, cr, l)
+			continue
+		}
 		if l.Capacity.N == 0 {
 			judgeSameRound(&tc, l.PerRound, l.With.Median, l.Without.Median)
 			continue
@@ -317,6 +375,18 @@ func checksTarget(res *Results) TargetCheck {
 	return tc
 }
 
+// judgePaced judges the checks against their paced twins: at the load the
+// checks trial was offered, the workers forward as much (delivered) for as
+// little CPU per frame (capacity) as without the checks.
+func judgePaced(tc *TargetCheck, cr *ChecksResult, l ChecksLoad) {
+	tc.Target = fmt.Sprintf("%d HTTP checks every %v do not lower xvs NAT forwarding: at the checks trial's offered load, delivered and the pinned workers' capacity with ≥ 95 %% of without, 64 B / 10 k flows", cr.Checked, cr.DelayLoop)
+	tc.Measured = fmt.Sprintf("delivered %s same-round (%s vs %s Mpps, both offered %s Mpps); capacity %s same-round (%s vs %s worker ns/frame); against unpaced xvs-nat (%s Mpps): delivered %s, capacity %s",
+		formatRatio(l.PacedPerRound), formatNum(l.With.Median/1e6, 3), formatNum(l.Paced.Median/1e6, 3), formatNum(l.Offered.Median/1e6, 3),
+		formatRatio(l.PacedCapacity), formatNum(l.WorkerWith.Median, 0), formatNum(l.WorkerPaced.Median, 0),
+		formatNum(l.Without.Median/1e6, 3), formatRatio(l.PerRound), formatRatio(l.Capacity))
+	tc.Status = status(l.PacedCapacity.Median >= sameRoundBar && l.PacedPerRound.Median >= sameRoundBar)
+}
+
 // checksText explains the health-check section.
 func checksText(res *Results) string {
 	return fmt.Sprintf("xvs-nat-checks = xvs-nat's daemon, services and trials (same lab, same rounds, interleaved) plus a second virtual server on another VIP, which no traffic is sent to, "+
@@ -327,6 +397,7 @@ func checksText(res *Results) string {
 		"with ÷ without = xvs-nat-checks' median delivered rate over xvs-nat's; same-round ratios pair the two trial by trial. "+
 		"The daemon runs as on a dedicated director (xvs run --worker-cpus 1 --control-cpus 0, as in every xvs trial): its forwarding worker has the director's core to itself, and its checks run with the rest of the control plane on the generator's core. "+
 		"So on this two-core lab the checks slow the generator, not the director, and the delivered rate follows what the generator offers; what tells whether the checks lower forwarding is the workers' own CPU per delivered frame (their threads' time, /proc/PID/task, over the window; on veth it includes the transmit half of each frame), and the workers' capacity with ÷ without is that cost without over with, same round. "+
+		"A worker's cost per frame also depends on its load (a lighter load gives smaller batches and more wake-ups per frame), and the checks trial is offered less; so each checks trial is followed by its paced twin, xvs-nat-paced: xvs-nat's daemon with the generator held to the rate the checks trial's generator sent, and the target compares the two at that same offered load. "+
 		"The lab's HTTP server runs on this machine too, pinned to the generator's core so that the director's core carries only the daemon (its CPU is listed, and lands in the director's column of the throughput table, which counts every process in the lab).\n\n",
 		res.Options.CheckedReals, checkDelayLoop, checkConnectTimeout, checkRetry, checkRetryDelay, res.Options.CheckedReals, res.Options.CheckIdle)
 }

@@ -45,9 +45,16 @@ type Trial struct {
 	Round    int
 	Load     Load
 	Scenario string
+	// Rate caps the generator in frames per second for the warm-up and the
+	// measured window (0: as fast as it can). Only the paced twin of a
+	// checks trial sets it (ScXVSNATPaced).
+	Rate float64 `json:",omitempty"`
 }
 
 func (t Trial) String() string {
+	if t.Rate > 0 {
+		return fmt.Sprintf("round %d %s %s at %.0f frames/s", t.Round+1, t.Scenario, t.Load, t.Rate)
+	}
 	return fmt.Sprintf("round %d %s %s", t.Round+1, t.Scenario, t.Load)
 }
 

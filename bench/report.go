@@ -97,6 +97,10 @@ func Markdown(w io.Writer, res *Results) error {
 		b.WriteString("\nUnder load:\n\n")
 	}
 	b.WriteString(ChecksTable(res.Checks))
+	if t := ChecksPacedTable(res.Checks); t != "" {
+		b.WriteString("\nUnder the checks trial's own offered load (xvs-nat-paced):\n\n")
+		b.WriteString(t)
+	}
 	b.WriteString("\n")
 
 	b.WriteString("## Connection sync\n\n")
@@ -171,8 +175,8 @@ func statusMark(s string) string {
 
 // scenarioOrder is the table and chart order.
 // Each AF_PACKET row sits right under its AF_XDP twin, xvs-nat-checks
-// under the pair.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks, ScXVSNATSync,
+// under the pair and its paced twin under it.
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks, ScXVSNATPaced, ScXVSNATSync,
 	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
 
 func scenarioRank(s string) int {

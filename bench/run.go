@@ -160,12 +160,14 @@ func (r *runner) countTrials() int {
 	n := 0
 	for _, a := range r.arms() {
 		x, b := r.phaseScenarios(a)
-		n += r.opts.Rounds * len(r.opts.Loads) * (len(x) + len(b))
-		if r.opts.SYN {
-			for _, s := range append(x, b...) {
-				if r.takesSYN(s) {
-					n += r.opts.Rounds
-				}
+		for _, s := range append(x, b...) {
+			per := 1
+			if isChecks(s) && !r.opts.Skip[ScXVSNATPaced] {
+				per = 2 // and its paced twin
+			}
+			n += per * r.opts.Rounds * len(r.opts.Loads)
+			if r.opts.SYN && r.takesSYN(s) {
+				n += per * r.opts.Rounds
 			}
 		}
 		if a == 2 && r.runsSync() {
@@ -293,6 +295,9 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 		}
 		res := r.trial(ctx, lab, t)
 		r.res.Trials = append(r.res.Trials, res)
+		if twin, ok := pacedTwin(t, res); ok && !r.opts.Skip[ScXVSNATPaced] {
+			r.res.Trials = append(r.res.Trials, r.trial(ctx, lab, twin))
+		}
 	}
 	if arms == 2 && r.opts.SyncInstall > 0 && len(r.opts.SyncRates) > 0 && !r.opts.Skip[ScXVSNATSync] {
 		r.syncInstallPhase(ctx, lab)
@@ -369,6 +374,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	r.trialSeq++
 	res.Trial = t
 	prefix := fmt.Sprintf("[%d/%d] %-11s %-9s round %d", r.trialSeq, r.total, t.Scenario, t.Load, t.Round+1)
+	if t.Rate > 0 {
+		prefix += fmt.Sprintf(" at %.3f Mpps offered", t.Rate/1e6)
+	}
 	skipped := false
 	defer func() {
 		if res.Err != "" && ctx.Err() != nil {
@@ -416,7 +424,7 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 	timeout := r.opts.Trial + 10*time.Second
 	if r.opts.Warmup > 0 && t.Load.Proto != SYN {
 		var w GenResult
-		if err := gen.request(GenCommand{Duration: r.opts.Warmup}, &w, timeout); err != nil || w.Error != "" {
+		if err := gen.request(GenCommand{Duration: r.opts.Warmup, Rate: t.Rate}, &w, timeout); err != nil || w.Error != "" {
 			res.Err = fmt.Sprintf("warm-up: %v %s", err, w.Error)
 			return res
 		}
@@ -456,7 +464,7 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		return res
 	}
 	var g GenResult
-	if err := gen.request(GenCommand{Duration: r.opts.Trial}, &g, timeout); err != nil || g.Error != "" {
+	if err := gen.request(GenCommand{Duration: r.opts.Trial, Rate: t.Rate}, &g, timeout); err != nil || g.Error != "" {
 		res.Err = fmt.Sprintf("generator: %v %s", err, g.Error)
 		return res
 	}

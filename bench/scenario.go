@@ -71,7 +71,11 @@ func isAFP(name string) bool { return isXVS(name) && strings.HasSuffix(name, afp
 // xvsMode returns an xvs scenario's forwarding method as the daemon's
 // configuration spells it: nat, dr or tun.
 func xvsMode(name string) string {
-	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "xvs-"), afpSuffix), checksSuffix), syncSuffix)
+	m := strings.TrimPrefix(name, "xvs-")
+	for _, suffix := range []string{afpSuffix, checksSuffix, syncSuffix, pacedSuffix} {
+		m = strings.TrimSuffix(m, suffix)
+	}
+	return m
 }
 
 // xvsBackend returns the --backend an xvs scenario runs bin/xvs with.
@@ -115,7 +119,7 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 			return nil, err
 		}
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
-	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP:
+	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP, ScXVSNATPaced:
 		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0, "")
 	case ScXVSNATChecks:
 		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), r.opts.CheckedReals, "")

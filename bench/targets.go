@@ -99,7 +99,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	tc := TargetCheck{Target: "every xvs mode ≥ 95 % of the bare AF_XDP bounce (worst UDP load)", Status: NA, Measured: "no data"}
 	worst, where := math.Inf(1), ""
 	for _, r := range rows {
-		if !isXVS(r.Scenario) || isAFP(r.Scenario) || isChecks(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
+		if !isXVS(r.Scenario) || isAFP(r.Scenario) || isChecks(r.Scenario) || isPaced(r.Scenario) || r.Load.Proto != UDP || r.PPS.N == 0 {
 			continue
 		}
 		b := medianPPS(rows, bounceFor(r.Scenario), r.Load)
