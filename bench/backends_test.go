@@ -58,9 +58,20 @@ func TestPhasesRunBothBackends(t *testing.T) {
 				if r.takesSYN(s) {
 					trials += r.opts.Rounds
 				}
+				if isChecks(s) { // the paced twins
+					trials += r.opts.Rounds * len(r.opts.Loads)
+					if r.takesSYN(s) {
+						trials += r.opts.Rounds
+					}
+				}
 			}
 			if arms == 2 {
 				trials += len(syncTrials(r.opts.Rounds)) // the sync rows' pairs
+				big := Schedule(r.opts.Rounds, r.opts.BigLoads, r.bigScenarios(x), r.bigScenarios(b))
+				trials += len(big)
+				if want := map[bool]int{false: 2 * r.opts.Rounds, true: 0}[smoke]; len(big) != want {
+					t.Errorf("smoke %v: %d trials of the big loads, want %d", smoke, len(big), want)
+				}
 			}
 		}
 		want := []string{ScXVSNAT, ScXVSNATChecks, ScXVSNATAFP, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}

@@ -464,3 +464,21 @@ func TestChecksPacedTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestXVSCapacity: the daemon's table holds the starting trial's flows with
+// a quarter to spare, never less than the configured capacity.
+func TestXVSCapacity(t *testing.T) {
+	r := &runner{opts: DefaultOptions(false)}
+	for _, c := range []struct{ flows, want int }{
+		{0, 4 << 20}, {1_000_000, 4 << 20}, {3_400_000, 8 << 20}, {10_000_000, 16 << 20},
+	} {
+		r.flows = c.flows
+		if got := r.xvsCapacity(); got != c.want {
+			t.Errorf("%d flows: capacity %d, want %d", c.flows, got, c.want)
+		}
+	}
+	r.opts.XVSCapacity, r.flows = 0, 10_000_000
+	if got := r.xvsCapacity(); got != 0 {
+		t.Errorf("no configured capacity: %d, want 0 (the daemon's default)", got)
+	}
+}

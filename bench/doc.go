@@ -63,8 +63,15 @@
 //
 // As root, from the module root after `make build`:
 //
-//	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~8 min
-//	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~20 s
+//	go run ./bench/cmd/xvs-bench -out results     # full: 3 rounds, ~18 min
+//	go run ./bench/cmd/xvs-bench -smoke -out DIR  # CI subset, ~1.5 min
+//
+// Loads of 100 k flows and more are prefilled for stateful directors
+// (prefill.go): every flow is sent once, paced, before the trial, so the
+// trial measures established flows. The full run also has a 64 B / 10 M
+// flow load (Options.BigLoads) for the bounce and xvs-nat only: its
+// prefill takes some 50 s a trial, about 2.5 minutes in all (-big=false
+// leaves it out), and the daemon's table is sized for it (xvsCapacity).
 //
 // The health-check row adds about a minute and a half to the full run (each
 // of its daemons waits some two seconds for keepalived's first-check

@@ -77,7 +77,7 @@ func TestEvaluateTargets(t *testing.T) {
 		{Scenario: ScXVSNAT, LoadPPS: 0, P99: 900 * time.Microsecond, Samples: 10}, // idle: not counted
 	}}
 	got := EvaluateTargets(res)
-	want := []string{Met, NotMet, Met, Met, Met, NA, NA} // no checks or sync scenario in testRows
+	want := []string{Met, NotMet, Met, Met, Met, Met, NA, NA} // no checks or sync scenario in testRows
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)
 	}
@@ -86,8 +86,18 @@ func TestEvaluateTargets(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", tc.Target, tc.Status, tc.Measured, want[i])
 		}
 	}
-	if !strings.Contains(got[0].Measured, "2.00×") || !strings.Contains(got[2].Measured, "96 %") || !strings.Contains(got[4].Measured, "30µs") {
+	if !strings.Contains(got[0].Measured, "2.00×") || !strings.Contains(got[2].Measured, "96 %") ||
+		got[3].Measured != "100 % (xvs-nat 64B/1M)" || !strings.Contains(got[5].Measured, "30µs") {
 		t.Errorf("measured: %+v", got)
+	}
+	// At a million flows the bar is 85 %: 0.75 of the bounce misses it,
+	// and the 10 k bar is untouched.
+	rows := testRows()
+	rows[3].PPS.Median = 0.675e6
+	res.Rows = rows
+	got = EvaluateTargets(res)
+	if got[2].Status != Met || got[3].Status != NotMet || got[3].Measured != "75 % (xvs-nat 64B/1M)" {
+		t.Errorf("at 75 %% of the bounce, 1 M flows: %+v / %+v", got[2], got[3])
 	}
 	// Without xvs every target is n/a, none is met by default.
 	empty := EvaluateTargets(&Results{Rows: testRows()[1:3]})

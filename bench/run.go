@@ -33,6 +33,7 @@ type runner struct {
 	total     int
 	portSink  *Sink // gen-only: the counter on the director's port
 	checkd    *proc // the checked servers' HTTP server, during the phase that has them
+	flows     int   // the flows of the trial whose director is starting (xvsCapacity)
 	fatal     error // first error that must fail the run
 }
 
@@ -149,6 +150,17 @@ func synCapable(s string) bool { return s != ScBounce1 && s != ScBounce2 }
 // seconds for keepalived's first-check delays (see keepalivedConfig).
 func (r *runner) takesSYN(s string) bool { return synCapable(s) && !(r.opts.Smoke && isChecks(s)) }
 
+// bigScenarios are those of ss that run the big loads.
+func (r *runner) bigScenarios(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if slices.Contains(r.opts.BigScenarios, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (r *runner) arms() []int {
 	if r.opts.OneArmed {
 		return []int{2, 1}
@@ -169,6 +181,9 @@ func (r *runner) countTrials() int {
 			if r.opts.SYN && r.takesSYN(s) {
 				n += per * r.opts.Rounds
 			}
+		}
+		if a == 2 {
+			n += r.opts.Rounds * len(r.opts.BigLoads) * (len(r.bigScenarios(x)) + len(r.bigScenarios(b)))
 		}
 		if a == 2 && r.runsSync() {
 			n += 2 * r.opts.Rounds
@@ -272,6 +287,9 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 		defer func() { _ = checkd.stop(time.Second); r.checkd = nil }()
 	}
 	trials := Schedule(r.opts.Rounds, r.opts.Loads, xvs, base)
+	if arms == 2 {
+		trials = append(trials, Schedule(r.opts.Rounds, r.opts.BigLoads, r.bigScenarios(xvs), r.bigScenarios(base))...)
+	}
 	if r.opts.SYN {
 		var sx, sb []string
 		for _, s := range xvs {
@@ -400,7 +418,9 @@ func (r *runner) trial(ctx context.Context, lab *Lab, t Trial) (res TrialResult)
 		res.Err, skipped = r.xvsErr.Error(), true
 		return res
 	}
+	r.flows = t.Load.Flows
 	dir, err := r.startDirector(ctx, lab, t.Scenario)
+	r.flows = 0
 	if err != nil {
 		res.Err, skipped = err.Error(), errors.Is(err, ErrXVSUnavailable)
 		return res

@@ -73,6 +73,17 @@ func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string,
 	return nil, err
 }
 
+// xvsCapacity is the connection table's capacity for the trial starting:
+// Options.XVSCapacity, or for a load with more flows the power of two
+// that holds them with a quarter to spare.
+func (r *runner) xvsCapacity() int {
+	c := r.opts.XVSCapacity
+	for c > 0 && c < r.flows+r.flows/4 {
+		c *= 2
+	}
+	return c
+}
+
 func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (*xvsDirector, error) {
 	bin, err := filepath.Abs(r.opts.XVS)
 	if err != nil {
@@ -100,7 +111,7 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		ifaces += "," + lab.DirInt
 	}
 	argv := []string{"ip", "netns", "exec", lab.DirNS, "env", "XVS_SOCKET=" + sock, bin, "run",
-		"-i", ifaces, "--backend", backend, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.opts.XVSCapacity)}
+		"-i", ifaces, "--backend", backend, "--config", cfgPath, "--socket", sock, "--capacity", strconv.Itoa(r.xvsCapacity())}
 	if cpu := r.dirCPU(); cpu >= 0 {
 		// The workers get the director's core to themselves and the rest
 		// of the daemon (checks, sync, the Go runtime) goes to the

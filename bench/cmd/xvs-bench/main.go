@@ -55,6 +55,7 @@ func run() error {
 	noLatency := flag.Bool("no-latency", false, "skip the latency phase")
 	noGoBench := flag.Bool("no-gobench", false, "skip the Go benchmarks (conntrack, forwarder pipeline)")
 	oneArmed := flag.Bool("one-armed", true, "run the one-armed lab (DR, TUN) in full mode")
+	big := flag.Bool("big", true, "run the 64 B / 10 M established-flow load (bounce, xvs-nat) in full mode")
 	checked := flag.Int("checks", -1, "real servers xvs-nat-checks checks by HTTP every second (default 1000, smoke 100; 0 leaves it out)")
 	syncRows := flag.Bool("sync", true, "run xvs-nat-sync (xvs-nat with a sync master) against xvs-nat under the sync load")
 	syncInstall := flag.Int("sync-install", -1, "entries offered to a backup daemon per rate (default 100000, smoke 10000; 0 leaves it out)")
@@ -97,6 +98,9 @@ func run() error {
 	}
 	if !*smoke {
 		o.OneArmed = *oneArmed
+		if !*big {
+			o.BigLoads = nil
+		}
 	}
 	if *checked >= 0 {
 		o.CheckedReals = *checked
