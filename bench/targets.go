@@ -129,7 +129,40 @@ func EvaluateTargets(res *Results) []TargetCheck {
 		tc.Status = status(worstAdd <= 50*time.Microsecond)
 	}
 	out = append(out, tc)
+	out = append(out, afpIdleTarget(res.Latency))
 	return append(out, checksTarget(res), syncTarget(res))
+}
+
+// afpIdleTarget is issue 14's bar for the AF_PACKET fallback: an idle
+// director adds no block-retire wait, p50 ≤ 200 µs in every mode.
+func afpIdleTarget(lat []LatencyResult) TargetCheck {
+	tc := TargetCheck{Target: "AF_PACKET idle p50 ≤ 200 µs (worst mode)", Status: NA, Measured: "no data"}
+	worst, where := time.Duration(-1), ""
+	for _, s := range []string{ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP} {
+		if p := idleP50(lat, s); p > worst {
+			worst, where = p, s
+		}
+	}
+	if where != "" {
+		tc.Measured = fmt.Sprintf("%v (%s)", worst.Round(100*time.Nanosecond), where)
+		tc.Status = status(worst <= 200*time.Microsecond)
+	}
+	return tc
+}
+
+// idleP50 returns the median over rounds of a scenario's idle p50, or -1.
+func idleP50(lat []LatencyResult, scenario string) time.Duration {
+	var v []float64
+	for _, l := range lat {
+		if l.Scenario == scenario && l.LoadPPS == 0 && l.Err == "" && l.Samples > 0 {
+			v = append(v, float64(l.P50))
+		}
+	}
+	if len(v) == 0 {
+		return -1
+	}
+	slices.Sort(v)
+	return time.Duration(Median(v))
 }
 
 // worstVsBounce is the target that every xvs mode (AF_XDP) delivers at
