@@ -66,7 +66,7 @@ func TestPhasesRunBothBackends(t *testing.T) {
 				}
 			}
 			if arms == 2 {
-				trials += len(syncTrials(r.opts.Rounds)) // the sync rows' pairs
+				trials += len(syncTrials(r.opts.Rounds)) + r.opts.Rounds // the sync rows' pairs, the paced twins
 				big := Schedule(r.opts.Rounds, r.opts.BigLoads, r.bigScenarios(x), r.bigScenarios(b))
 				trials += len(big)
 				if want := map[bool]int{false: 2 * r.opts.Rounds, true: 0}[smoke]; len(big) != want {

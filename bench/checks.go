@@ -30,26 +30,31 @@ const checksSuffix = "-checks"
 // second.
 const ScXVSNATChecks = ScXVSNAT + checksSuffix
 
-// ScXVSNATPaced is xvs-nat, without checks, with the generator held to the
-// rate it offered in the same round's xvs-nat-checks trial: the checks
-// share the generator's core, so the checks trial is offered less, and a
-// worker's CPU per frame depends on how loaded it is (smaller batches
-// under a lighter load). The paced twin is the fair "without" for the
-// workers' cost: the same daemon as xvs-nat under the checks trial's own
-// offered load. It runs right after each checks trial (runner.phase) and is
-// not a scenario of the schedule.
+// ScXVSNATPaced is xvs-nat, without checks or sync, with the generator held
+// to the rate it offered in the same round's xvs-nat-checks (or
+// xvs-nat-sync) trial: the checks share the generator's core, so the
+// checks trial is offered less, and a worker's CPU per frame depends on
+// how loaded it is (smaller batches under a lighter load). The paced twin
+// is the fair "without" for the workers' cost and for the delivered rate:
+// the same daemon as xvs-nat under the variant's own offered load. It runs
+// right after each such trial (runner.phase) and is not a scenario of the
+// schedule.
 const ScXVSNATPaced = ScXVSNAT + pacedSuffix
 
 // pacedSuffix marks the paced twin.
 const pacedSuffix = "-paced"
 
+// hasPacedTwin reports whether a scenario's trials are followed by a
+// paced twin.
+func hasPacedTwin(s string) bool { return isChecks(s) || isSync(s) }
+
 // isPaced reports whether a scenario is the paced twin of a checks trial.
 func isPaced(s string) bool { return isXVS(s) && strings.HasSuffix(s, pacedSuffix) }
 
-// pacedTwin is the trial that follows checks trial t, at the rate res says
-// its generator sent; ok is false when t is no checks trial or failed.
+// pacedTwin is the trial that follows checks or sync trial t, at the rate
+// res says its generator sent; ok is false when t is neither or failed.
 func pacedTwin(t Trial, res TrialResult) (twin Trial, ok bool) {
-	if rt := res.SentPPS(); !isChecks(t.Scenario) || res.Err != "" || !(rt > 0) { // NaN without a window
+	if rt := res.SentPPS(); !hasPacedTwin(t.Scenario) || res.Err != "" || !(rt > 0) { // NaN without a window
 		return Trial{}, false
 	}
 	return Trial{Round: t.Round, Load: t.Load, Scenario: ScXVSNATPaced, Rate: res.SentPPS()}, true

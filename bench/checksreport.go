@@ -134,9 +134,18 @@ func HealthChecks(res *Results) *ChecksResult {
 
 // pacedTwins fills the figures against the paced twins, round by round.
 func (l *ChecksLoad) pacedTwins(with, paced map[int]TrialResult) {
-	var offered, q, wp, capacity []float64
+	l.Offered, l.PacedPerRound, l.WorkerPaced, l.PacedCapacity = pacedFigures(with, paced)
+}
+
+// pacedFigures pairs a variant's trials (checks, sync) with their paced
+// twins round by round: the rates the variant's generator offered, the
+// variant's delivered rate over its twin's, the twin's worker ns per
+// frame, and the workers' capacity with the variant over without (the
+// twin's ns per frame over the variant's).
+func pacedFigures(with, paced map[int]TrialResult) (offered, perRound, workerPaced, capacity Summary) {
+	var off, q, wp, c []float64
 	for round, t := range with {
-		offered = append(offered, t.SentPPS())
+		off = append(off, t.SentPPS())
 		p, ok := paced[round]
 		if !ok {
 			continue
@@ -147,11 +156,11 @@ func (l *ChecksLoad) pacedTwins(with, paced map[int]TrialResult) {
 		if ns := p.workerNs(); ns > 0 {
 			wp = append(wp, ns)
 			if w := t.workerNs(); w > 0 {
-				capacity = append(capacity, ns/w)
+				c = append(c, ns/w)
 			}
 		}
 	}
-	l.Offered, l.PacedPerRound, l.WorkerPaced, l.PacedCapacity = Summarize(offered), Summarize(q), Summarize(wp), Summarize(capacity)
+	return Summarize(off), Summarize(q), Summarize(wp), Summarize(c)
 }
 
 // idle fills the idle figures.

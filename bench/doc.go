@@ -27,9 +27,10 @@
 //     keepalived.conf with the same services plus a virtual server whose
 //     1000 real servers (one HTTP server, the __checkd child, on 1000
 //     ports) are checked by HTTP_GET every second; no traffic goes to them.
-//     Each of its trials is followed by xvs-nat-paced, xvs-nat with the
-//     generator held to the rate the checks trial offered, so that the
-//     checks are judged against the same daemon under the same load.
+//     Each of its trials (and each xvs-nat-sync trial, below) is followed
+//     by xvs-nat-paced, xvs-nat with the generator held to the rate the
+//     trial offered, so that the variant is judged against the same
+//     daemon under the same load.
 //     xvs-nat-sync (sync.go, syncinstall.go) is xvs-nat with an IPVS sync
 //     master on the director's client-side interface and a
 //     connsync.Backup in the bench counting what it sends, against

@@ -112,6 +112,10 @@ func Markdown(w io.Writer, res *Results) error {
 		b.WriteString("\n")
 	}
 	b.WriteString(SyncTable(res.Sync))
+	if t := SyncPacedTable(res.Sync); t != "" {
+		b.WriteString("\nUnder the sync trial's own offered load (xvs-nat-paced):\n\n")
+		b.WriteString(t)
+	}
 	b.WriteString("\nThe backup's install rate:\n\n")
 	b.WriteString(SyncInstallTable(res.Sync))
 	b.WriteString("\n")

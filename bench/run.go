@@ -187,6 +187,9 @@ func (r *runner) countTrials() int {
 		}
 		if a == 2 && r.runsSync() {
 			n += 2 * r.opts.Rounds
+			if !r.opts.Skip[ScXVSNATPaced] {
+				n += r.opts.Rounds // the sync trials' paced twins
+			}
 		}
 	}
 	return n

@@ -265,8 +265,52 @@ func TestRunsSync(t *testing.T) {
 		if r.opts.Skip[ScXVSNAT] {
 			continue // xvs-nat's own trials leave too
 		}
-		if m := r.countTrials(); m != n-2 {
-			t.Errorf("countTrials %d without the sync pair, %d with", m, n)
+		if m := r.countTrials(); m != n-3 {
+			t.Errorf("countTrials %d without the sync pair and its paced twin, %d with", m, n)
 		}
+	}
+}
+
+// TestConnSyncPaced: with paced twins the sync row is judged at the sync
+// trial's offered load: delivered and the workers' capacity on ÷ paced.
+func TestConnSyncPaced(t *testing.T) {
+	res := syncResults()
+	// The sync trials (indexes 1 and 2) delivered 291 k and 270 k of
+	// 320 k sent; their twins at 320 k delivered 300 k each. Workers: 2000
+	// ns per frame on, 1960 paced.
+	for _, i := range []int{1, 2} {
+		on := &res.Trials[i]
+		on.WorkerCPU = time.Duration(2000 * on.Delivered)
+		twin, ok := pacedTwin(on.Trial, *on)
+		if !ok || twin.Rate != 320_000 || twin.Load != syncLoad || twin.Scenario != ScXVSNATPaced {
+			t.Fatalf("twin of %v: %+v %v", on.Trial, twin, ok)
+		}
+		res.Trials = append(res.Trials, TrialResult{Trial: twin, Sent: 320_000, Delivered: 300_000, Elapsed: time.Second,
+			WorkerCPU: time.Duration(1960 * 300_000)})
+	}
+	res.Rows = Aggregate(res.Trials)
+	res.Sync = ConnSync(res)
+	s := res.Sync
+	if s.Offered.Median != 320_000 || s.Paced.Median != 300_000 || math.Abs(s.PacedPerRound.Min-0.9) > 1e-9 ||
+		math.Abs(s.Capacity.Median-0.98) > 1e-9 || s.WorkerOn.Median != 2000 || s.WorkerPaced.Median != 1960 {
+		t.Errorf("paced: offered %+v paced %+v per round %+v capacity %+v workers %+v / %+v",
+			s.Offered, s.Paced, s.PacedPerRound, s.Capacity, s.WorkerOn, s.WorkerPaced)
+	}
+	tc := syncTarget(res)
+	if tc.Status != NotMet || !strings.Contains(tc.Target, "at the sync trial's offered load") ||
+		!strings.HasPrefix(tc.Measured, "delivered 0.94× [0.90–0.97] same-round") || !strings.Contains(tc.Measured, "capacity 0.98× [0.98–0.98]") {
+		t.Errorf("target %+v", tc)
+	}
+	res.Trials[1].Delivered, res.Trials[2].Delivered = 300_000, 299_000
+	res.Rows = Aggregate(res.Trials)
+	res.Sync = ConnSync(res)
+	if tc := syncTarget(res); tc.Status != Met {
+		t.Errorf("target with everything delivered: %+v", tc)
+	}
+	if tab := SyncPacedTable(res.Sync); !strings.Contains(tab, "| 64B/10k+new/32 | 0.320 [0.320–0.320] | 0.300 [0.300–0.300] |") {
+		t.Errorf("paced table:\n%s", tab)
+	}
+	if SyncPacedTable(syncResults().Sync) != "" {
+		t.Error("a paced table without twins")
 	}
 }

@@ -28,6 +28,13 @@ type SyncResult struct {
 	// Sent and Received total, over rounds, every entry the master
 	// handed over and the bench's backup received by each trial's end.
 	Sent, Received uint64
+	// Offered, Paced, PacedPerRound, WorkerOn, WorkerPaced and Capacity
+	// compare xvs-nat-sync with its paced twins (ScXVSNATPaced: xvs-nat at
+	// the rate the sync trial's generator sent): the offered rate, the
+	// twin's delivered rate, on ÷ twin per round, both sides' worker ns
+	// per delivered frame and the workers' capacity with the master over
+	// without (twin ÷ on ns per frame, per round).
+	Offered, Paced, PacedPerRound, WorkerOn, WorkerPaced, Capacity Summary
 	// Install are the backup daemon's offers (InstallResult), by round.
 	Install []InstallResult `json:"-"`
 }
@@ -51,7 +58,7 @@ func (s *SyncResult) Ratio() float64 {
 // ConnSync assembles the sync row from a run's trials and install
 // measurements; nil when neither ran.
 func ConnSync(res *Results) *SyncResult {
-	on, off := map[int]TrialResult{}, map[int]TrialResult{}
+	on, off, paced := map[int]TrialResult{}, map[int]TrialResult{}, map[int]TrialResult{}
 	for _, t := range res.Trials {
 		if t.Err != "" || t.Load != syncLoad {
 			continue
@@ -61,6 +68,8 @@ func ConnSync(res *Results) *SyncResult {
 			on[t.Round] = t
 		case ScXVSNAT:
 			off[t.Round] = t
+		case ScXVSNATPaced:
+			paced[t.Round] = t
 		}
 	}
 	ran := len(res.SyncInstall) > 0
@@ -70,7 +79,18 @@ func ConnSync(res *Results) *SyncResult {
 	if !ran {
 		return nil
 	}
-	s := &SyncResult{Load: syncLoad, On: Summarize(nil), Off: Summarize(nil), Install: res.SyncInstall}
+	s := &SyncResult{Load: syncLoad, On: Summarize(nil), Off: Summarize(nil), Paced: Summarize(nil), Install: res.SyncInstall}
+	if i := indexRow(res.Rows, ScXVSNATPaced, syncLoad); i >= 0 {
+		s.Paced = res.Rows[i].PPS
+	}
+	s.Offered, s.PacedPerRound, s.WorkerPaced, s.Capacity = pacedFigures(on, paced)
+	var won []float64
+	for _, t := range on {
+		if ns := t.workerNs(); ns > 0 {
+			won = append(won, ns)
+		}
+	}
+	s.WorkerOn = Summarize(won)
 	if i := indexRow(res.Rows, ScXVSNATSync, syncLoad); i >= 0 {
 		s.On = res.Rows[i].PPS
 	}
@@ -173,6 +193,21 @@ func SyncTable(s *SyncResult) string {
 	return b.String()
 }
 
+// SyncPacedTable renders the sync trials against their paced twins, ""
+// when none ran.
+func SyncPacedTable(s *SyncResult) string {
+	if s == nil || s.PacedPerRound.N == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("| load | offered Mpps (sync trial) | xvs-nat-paced Mpps | xvs-nat-sync Mpps | on ÷ paced, same-round | worker ns/frame paced | worker ns/frame on | workers' capacity on ÷ paced, same-round |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Load,
+		FormatSummary(s.Offered, 1e-6, 3), FormatSummary(s.Paced, 1e-6, 3), FormatSummary(s.On, 1e-6, 3), formatRatio(s.PacedPerRound),
+		FormatSummary(s.WorkerPaced, 1, 0), FormatSummary(s.WorkerOn, 1, 0), formatRatio(s.Capacity))
+	return b.String()
+}
+
 // SyncInstallTable renders the backup daemon's install rate per offer.
 func SyncInstallTable(s *SyncResult) string {
 	if s == nil || len(s.Install) == 0 {
@@ -234,7 +269,20 @@ func syncTarget(res *Results) TargetCheck {
 	}
 	tc.Target = fmt.Sprintf("a sync master at %s new connections/s does not lower xvs NAT forwarding: on ≥ 95 %% of off, %s",
 		formatNum(s.NewConns.Median, 0), s.Load)
-	judgeSameRound(&tc, s.PerRound, s.On.Median, s.Off.Median)
+	if s.PacedPerRound.N == 0 || s.Capacity.N == 0 {
+		judgeSameRound(&tc, s.PerRound, s.On.Median, s.Off.Median)
+		return tc
+	}
+	// As for the health checks: at the sync trial's own offered load,
+	// delivered and the workers' capacity (the master's writers run on
+	// the workers) against xvs-nat's.
+	tc.Target = fmt.Sprintf("a sync master at %s new connections/s does not lower xvs NAT forwarding: at the sync trial's offered load, delivered and the pinned workers' capacity on ≥ 95 %% of off, %s",
+		formatNum(s.NewConns.Median, 0), s.Load)
+	tc.Measured = fmt.Sprintf("delivered %s same-round (%s vs %s Mpps, both offered %s Mpps); capacity %s same-round (%s vs %s worker ns/frame); against unpaced xvs-nat (%s Mpps): delivered %s",
+		formatRatio(s.PacedPerRound), formatNum(s.On.Median/1e6, 3), formatNum(s.Paced.Median/1e6, 3), formatNum(s.Offered.Median/1e6, 3),
+		formatRatio(s.Capacity), formatNum(s.WorkerOn.Median, 0), formatNum(s.WorkerPaced.Median, 0),
+		formatNum(s.Off.Median/1e6, 3), formatRatio(s.PerRound))
+	tc.Status = status(s.Capacity.Median >= sameRoundBar && s.PacedPerRound.Median >= sameRoundBar)
 	return tc
 }
 
@@ -245,7 +293,8 @@ func syncText(res *Results) string {
 		"Both run the sync load, %s: 64 B UDP over 10 k cycled flows, with one frame in %d from a flow never seen before (a new connection, which xvs's rule syncs at its first packet; the cycled flows are synced in the warm-up), in the same rounds, interleaved, each trial with a fresh daemon. "+
 		"(The SYN load would not do: xvs never syncs a connection still in its handshake.) "+
 		"New connections/s = the new flows' frames delivered (sent) per second, 1 in %d of all; datagrams and entries per second are the master's counts (control.Client.Sync) around the generator's run over its length; backup received = entries the bench's backup had by the end of each trial (after the master's 100 ms flush) of all the master handed over, warm-up included. "+
-		"on ÷ off = xvs-nat-sync's median delivered rate over xvs-nat's; same-round ratios pair them round by round. Daemon cores = the xvs process's own CPU over the window.\n\n"+
+		"on ÷ off = xvs-nat-sync's median delivered rate over xvs-nat's; same-round ratios pair them round by round. Daemon cores = the xvs process's own CPU over the window. "+
+		"Each sync trial is followed by its paced twin (xvs-nat-paced: xvs-nat with the generator held to the rate the sync trial's generator sent), and the target compares the two at that same offered load: delivered, and the pinned workers' CPU per delivered frame (the master's writers run on the workers), as the health-check row does.\n\n"+
 		"Install rate: a fresh `xvs run` per round with xvs-nat's services and a sync backup on the director's client-side interface; the bench writes %d ESTABLISHED TCP entries (new clients, the VIP's port 80, the real servers in turn) through a connsync.Master in the generator's namespace at each offered rate in turn (%s; unpaced = as fast as the sending socket takes them), "+
 		"and reads the daemon's engine counts (received, installed, updated, refused) until they stop; installed entries/s = installed ÷ (the engine's last receive − the first datagram's write).\n\n",
 		syncLoad, syncLoad.NewEvery, syncLoad.NewEvery, res.Options.SyncInstall, ratesName(res.Options.SyncRates))
