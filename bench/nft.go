@@ -51,12 +51,19 @@ func nftRuleset(vip netip.Addr, reals []netip.Addr) string {
 }
 
 func startNft(ctx context.Context, lab *Lab, nftPath string) (Director, error) {
+	return startNftRules(ctx, lab, nftPath, nftRuleset(lab.VIP, lab.RealAddrs()))
+}
+
+// startNftRules loads ruleset (which makes table ip nftTable) into lab's
+// director and turns forwarding on; Stop deletes the table, flushes
+// conntrack and turns forwarding off again.
+func startNftRules(ctx context.Context, lab *Lab, nftPath, ruleset string) (Director, error) {
 	nft, err := nftBinary(nftPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := Command(ctx, lab.DirNS, nft, "-f", "-")
-	cmd.Stdin = strings.NewReader(nftRuleset(lab.VIP, lab.RealAddrs()))
+	cmd.Stdin = strings.NewReader(ruleset)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("nft ruleset: %w: %s", err, strings.TrimSpace(string(out)))
 	}

@@ -61,7 +61,13 @@ func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string,
 	if r.xvsErr != nil {
 		return nil, r.xvsErr
 	}
-	d, err := r.launchXVS(ctx, lab, method, backend, checked, syncRole)
+	return r.xvsStarted(r.launchXVS(ctx, lab, method, backend, checked, syncRole))
+}
+
+// xvsStarted turns a daemon's start into startXVS's answer: the first
+// failure marks xvs unavailable for the run (unless -xvs=require), a later
+// one is an error.
+func (r *runner) xvsStarted(d *xvsDirector, err error) (Director, error) {
 	if err == nil {
 		r.xvsWorked = true
 		return d, nil
@@ -85,13 +91,6 @@ func (r *runner) xvsCapacity() int {
 }
 
 func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (*xvsDirector, error) {
-	bin, err := filepath.Abs(r.opts.XVS)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%s not found (run make build)", r.opts.XVS)
-	}
 	cfgPath, cfg := filepath.Join(r.tmp, "xvs-"+method+".yaml"), xvsConfig(lab.VIP, lab.RealAddrs(), method)
 	if checked > 0 {
 		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-checks.conf")
@@ -100,6 +99,35 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 	if syncRole != "" {
 		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-sync-"+syncRole+".yaml")
 		cfg += syncConfig(syncRole, lab.DirExt)
+	}
+	d, err := r.execXVS(ctx, lab, "xvs "+method+" "+backend, cfgPath, cfg, backend)
+	if err != nil || checked == 0 {
+		return d, err
+	}
+	// The first probes come within keepalived's bootstrap delay and
+	// warmup (about two delay_loops); on a machine other jobs swamp,
+	// a checker may fail them and need a whole down-and-up cycle
+	// ((retry+1) connect timeouts, a retry delay and a delay_loop).
+	// One not up after that, twice over, is a broken setup.
+	wait := 2 * (2*checkDelayLoop + (checkRetry+1)*checkConnectTimeout + checkRetry*checkRetryDelay + checkDelayLoop)
+	if err := d.waitChecksUp(ctx, checked, wait); err != nil {
+		_ = d.p.stop(5 * time.Second)
+		return nil, err
+	}
+	return d, nil
+}
+
+// execXVS writes cfg to cfgPath and runs `bin/xvs run --backend backend`
+// with it on lab's director (DirNS, DirExt and DirInt are all it reads),
+// and waits until the daemon's control socket answers and, for the
+// AF_PACKET backend, its nftables table is there.
+func (r *runner) execXVS(ctx context.Context, lab *Lab, name, cfgPath, cfg, backend string) (*xvsDirector, error) {
+	bin, err := filepath.Abs(r.opts.XVS)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s not found (run make build)", r.opts.XVS)
 	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -118,7 +146,7 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		// generator's, the layout xvs run offers a dedicated director.
 		argv = append(argv, "--worker-cpus", strconv.Itoa(cpu), "--control-cpus", strconv.Itoa(r.genCPU()))
 	}
-	p, err := startProc(ctx, "xvs "+method+" "+backend, -1, argv, false)
+	p, err := startProc(ctx, name, -1, argv, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,18 +177,6 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		if err != nil {
 			_ = p.stop(2 * time.Second)
 			return nil, fmt.Errorf("bin/xvs --backend %s: %w", backend, err)
-		}
-	}
-	if checked > 0 {
-		// The first probes come within keepalived's bootstrap delay and
-		// warmup (about two delay_loops); on a machine other jobs swamp,
-		// a checker may fail them and need a whole down-and-up cycle
-		// ((retry+1) connect timeouts, a retry delay and a delay_loop).
-		// One not up after that, twice over, is a broken setup.
-		wait := 2 * (2*checkDelayLoop + (checkRetry+1)*checkConnectTimeout + checkRetry*checkRetryDelay + checkDelayLoop)
-		if err := d.waitChecksUp(ctx, checked, wait); err != nil {
-			_ = p.stop(5 * time.Second)
-			return nil, err
 		}
 	}
 	return d, nil
