@@ -72,6 +72,15 @@ type Options struct {
 	Sync        bool
 	SyncInstall int
 	SyncRates   []float64
+	// TCPLoad runs the TCP-load phase (tcpload.go): HTTP requests/s (ab
+	// against nginx) and bulk TCP (iperf3) through the VIP, xvs NAT
+	// against nftables DNAT and xvs DR against kernel multipath routing.
+	// TCPLoadTime bounds each ab and iperf3 run (whole seconds);
+	// HTTPRequests bounds ab's requests, HTTPConcurrency is its -c.
+	TCPLoad         bool
+	TCPLoadTime     time.Duration
+	HTTPRequests    int
+	HTTPConcurrency int
 	// Profile takes a CPU profile of xvs when it misses a target.
 	Profile bool
 	// Progress receives one line per trial (stderr by default).
@@ -119,6 +128,9 @@ func DefaultOptions(smoke bool) Options {
 		// Issue 13's rows: sync on vs off, and a backup installing 100 k
 		// entries offered at 100 k/s, 400 k/s and unpaced.
 		Sync: true, SyncInstall: 100_000, SyncRates: []float64{100_000, 400_000, 0},
+		// Issue 14's rows: 2 s per ab or iperf3 run, 24 runs in all
+		// (some 70 s with each trial's set-up).
+		TCPLoad: true, TCPLoadTime: 2 * time.Second, HTTPRequests: 200_000, HTTPConcurrency: 50,
 	}
 	if smoke {
 		o.Rounds = 1
@@ -136,6 +148,8 @@ func DefaultOptions(smoke bool) Options {
 		// Both sync rows, the install one with a tenth of the entries
 		// and two offers.
 		o.SyncInstall, o.SyncRates = 10_000, []float64{200_000, 0}
+		// One second per run (ab's and iperf3's least), eight runs.
+		o.TCPLoadTime, o.HTTPRequests = time.Second, 20_000
 		o.TableSizes = []int{1000, 1_000_000} // 10 M only in full mode
 		o.GoBench = []GoBenchSpec{
 			{Pkg: "./conntrack/", Bench: "Lookup$/^(1k|1M)$", BenchTime: "10000x", Short: true, Timeout: 2 * time.Minute},

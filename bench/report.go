@@ -120,6 +120,17 @@ func Markdown(w io.Writer, res *Results) error {
 	b.WriteString(SyncInstallTable(res.Sync))
 	b.WriteString("\n")
 
+	b.WriteString("## HTTP and bulk TCP through the VIP\n\n")
+	b.WriteString(tcpLoadText(res))
+	for _, l := range TCPLoadSummary(res.TCPLoad) {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	if res.TCPLoad != nil {
+		b.WriteString("\n")
+	}
+	b.WriteString(TCPLoadTable(res.TCPLoad))
+	b.WriteString("\n")
+
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)

@@ -173,6 +173,11 @@ type Results struct {
 	Profile map[string]string // scenario -> profile file (or why none)
 	Targets []TargetCheck
 	Notes   []string
+
+	// TCPLoad is the TCP-load rows (nil when the phase did not run);
+	// TCPTrials its trials.
+	TCPLoad   *TCPLoadResult `json:",omitempty"`
+	TCPTrials []TCPTrial     `json:",omitempty"`
 }
 
 // HostInfo describes the machine the run measured.
@@ -201,6 +206,11 @@ type OptionsSummary struct {
 	SyncRates             []float64
 	ProbeCount            int
 	ProbeInterval         time.Duration
+
+	// The TCP-load phase's bounds (set by the phase when it runs).
+	TCPLoadTime     time.Duration `json:",omitempty"`
+	HTTPRequests    int           `json:",omitempty"`
+	HTTPConcurrency int           `json:",omitempty"`
 }
 
 // attributeCPU splits each trial's lab CPU (the lab's processes and packet

@@ -201,6 +201,9 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.opts.TCPLoad {
+		r.tcpLoadPhase(ctx)
+	}
 	if len(r.opts.TableSizes) > 0 {
 		r.progress("connection table memory and lookup cost at %v entries", r.opts.TableSizes)
 		tm, err := tableMemory(ctx, r.opts.TableSizes)

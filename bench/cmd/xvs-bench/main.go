@@ -59,6 +59,9 @@ func run() error {
 	checked := flag.Int("checks", -1, "real servers xvs-nat-checks checks by HTTP every second (default 1000, smoke 100; 0 leaves it out)")
 	syncRows := flag.Bool("sync", true, "run xvs-nat-sync (xvs-nat with a sync master) against xvs-nat under the sync load")
 	syncInstall := flag.Int("sync-install", -1, "entries offered to a backup daemon per rate (default 100000, smoke 10000; 0 leaves it out)")
+	tcpLoad := flag.Bool("tcpload", true, "run the TCP-load rows: HTTP requests/s (ab against nginx) and bulk TCP (iperf3) through the VIP, xvs NAT vs nftables DNAT and xvs DR vs kernel multipath routing")
+	tcpLoadTime := flag.Duration("tcpload-time", 0, "length of each ab and iperf3 run, whole seconds (default 2s, smoke 1s)")
+	tcpLoadOnly := flag.Bool("tcpload-only", false, "run the TCP-load rows alone (no packet-rate trials, latency, checks, sync, table or Go benchmarks)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*smoke)
@@ -109,6 +112,14 @@ func run() error {
 	if *syncInstall >= 0 {
 		o.SyncInstall = *syncInstall
 	}
+	o.TCPLoad = *tcpLoad || *tcpLoadOnly
+	if *tcpLoadOnly {
+		o.Loads, o.SYN, o.OneArmed, o.Latency, o.Profile = nil, false, false, false, false
+		o.CheckedReals, o.Sync, o.SyncInstall, o.TableSizes, o.GoBench = 0, false, 0, nil, nil
+	}
+	if *tcpLoadTime > 0 {
+		o.TCPLoadTime = *tcpLoadTime
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -127,6 +138,9 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
 		}
 		for _, l := range bench.SyncSummary(res.Sync) {
+			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
+		}
+		for _, l := range bench.TCPLoadSummary(res.TCPLoad) {
 			fmt.Fprintf(os.Stderr, "xvs-bench: %s\n", l)
 		}
 		if strings.HasPrefix(res.XVS, "xvs unavailable") {

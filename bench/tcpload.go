@@ -1,0 +1,546 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xvs-project/xvs/internal/testnet"
+)
+
+// The TCP-load phase (issue 14's "real HTTP load and iperf3" rows): real
+// TCP hosts in internal/testnet's labs, whose real servers each have a
+// namespace and a TCP stack of their own, run Debian's nginx and iperf3
+// and are reached through the VIP by ab and iperf3 from the client:
+//
+//	NAT lab: client ─veth─ director (dx | di) ─veth─ bridge ─ r1 .. rN   (nginx :80 each, iperf3 -s :5201 on r1)
+//	DR lab:  client, director and r1 .. rN on one bridge; the real servers hold the VIP on lo
+//
+// The bench's own labs (topo.go) do not fit: their real servers share one
+// namespace behind an XDP sink that drops TCP. A bridge hop is on the path
+// here, the same for xvs and its baseline.
+//
+// In each lab xvs runs against the kernel doing the same job, trial by
+// trial in the same rounds: on NAT xvs-nat against nftables DNAT (the
+// nft-dnat baseline's table with this phase's two services), on DR xvs-dr
+// against kernel-ecmp, the director's kernel forwarding the VIP over a
+// multipath route to the real servers (which hold the VIP on lo, as for
+// xvs-dr): the kernel doing DR's job.
+//
+// Loads: http is ab, a fixed concurrency with keep-alive off (a new
+// connection per request), against a small static file on every real
+// server in turn; bulk is one iperf3 TCP stream to one real server, r1:
+// iperf3's control and data connections must meet the same server, and
+// one stream takes one path whatever the balancing.
+
+// ScKernelECMP is the DR lab's baseline: kernel forwarding over a
+// multipath route of the VIP.
+const ScKernelECMP = "kernel-ecmp"
+
+// TCP loads of the phase.
+const (
+	LoadHTTP = "http"
+	LoadBulk = "bulk"
+)
+
+// Ports of the phase's services on the VIP and the real servers.
+const (
+	httpPort  = 80
+	iperfPort = 5201
+)
+
+// httpFile is what nginx serves, httpFileSize its size.
+const (
+	httpFile     = "index.html"
+	httpFileSize = 1024
+)
+
+// tcpLab is one lab of the phase.
+type tcpLab struct {
+	lab *testnet.Lab
+	// method is the xvs forwarding method the lab is for: nat or dr.
+	method string
+	// dir is the director's part of a bench Lab (its namespace,
+	// interfaces and the VIP), which is what execXVS, startNftRules and
+	// SetForwarding read.
+	dir *Lab
+	// dirMAC is the director's client-facing MAC.
+	dirMAC net.HardwareAddr
+}
+
+// xvsScenario and baseScenario are the lab's two scenarios.
+func (tl *tcpLab) xvsScenario() string {
+	if tl.method == "dr" {
+		return ScXVSDR
+	}
+	return ScXVSNAT
+}
+
+func (tl *tcpLab) baseScenario() string {
+	if tl.method == "dr" {
+		return ScKernelECMP
+	}
+	return ScNftDNAT
+}
+
+// reals are the real servers' addresses; bulkReal the one of the bulk load.
+func (tl *tcpLab) reals() []netip.Addr {
+	out := make([]netip.Addr, len(tl.lab.Reals))
+	for i, h := range tl.lab.Reals {
+		out[i] = h.Addr4
+	}
+	return out
+}
+
+func (tl *tcpLab) bulkReal() netip.Addr { return tl.lab.Reals[0].Addr4 }
+
+// newTCPLab builds a testnet lab for method (nat or dr) with n real
+// servers, kernel default offloads, and starts nginx on every real server
+// and iperf3's server on r1, pinned to cpu (-1: not pinned). www is the
+// directory nginx serves, tmp where each server keeps its files.
+func newTCPLab(ctx context.Context, method string, n, cpu int, www, tmp string) (_ *tcpLab, err error) {
+	mode := testnet.NAT
+	if method == "dr" {
+		mode = testnet.DR
+	}
+	// The bench's context and deferred Close remove the lab on SIGINT and
+	// SIGTERM, as for its own labs.
+	l, err := testnet.New(testnet.Options{Mode: mode, Reals: n, Name: "bench tcpload " + method, NoSignalHandler: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = l.Close()
+		}
+	}()
+	ifs := l.DirectorIfaces
+	tl := &tcpLab{lab: l, method: method, dir: &Lab{ID: l.ID, DirNS: l.Director.NS, DirExt: ifs[0], DirInt: ifs[len(ifs)-1], VIP: l.VIP4}}
+	if err := l.Director.Do(func() error {
+		ifc, err := net.InterfaceByName(tl.dir.DirExt)
+		if err == nil {
+			tl.dirMAC = ifc.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("director's MAC: %w", err)
+	}
+	if method == "dr" {
+		// kernel-ecmp takes the VIP off the director, which then no
+		// longer answers ARP for it; the client's entry stays.
+		if _, err := l.Client.Run(ctx, "ip", "neigh", "replace", l.VIP4.String(), "lladdr", tl.dirMAC.String(),
+			"dev", l.Client.Iface, "nud", "permanent"); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range l.Reals {
+		if err := startNginx(ctx, h, cpu, www, filepath.Join(tmp, h.Name)); err != nil {
+			return nil, err
+		}
+	}
+	r1 := l.Reals[0]
+	name, args := pinned(cpu, "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
+	if _, err := r1.Start(ctx, name, args...); err != nil {
+		return nil, err
+	}
+	for _, h := range l.Reals {
+		if err := waitListen(ctx, h, httpPort); err != nil {
+			return nil, err
+		}
+	}
+	if err := waitListen(ctx, r1, iperfPort); err != nil {
+		return nil, err
+	}
+	return tl, nil
+}
+
+// pinned prefixes argv with taskset for cpu (-1: returns argv).
+func pinned(cpu int, argv ...string) (string, []string) {
+	if cpu < 0 {
+		return argv[0], argv[1:]
+	}
+	return "taskset", append([]string{"-c", strconv.Itoa(cpu)}, argv...)
+}
+
+// nginxConfig is one real server's nginx.conf: one worker in the
+// foreground, no access log, the static files of www on port 80, every
+// path nginx writes under dir.
+func nginxConfig(www, dir string) string {
+	return fmt.Sprintf(`daemon off;
+user root;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	server {
+		listen %[3]d;
+		root %[1]s;
+	}
+}
+`, www, dir, httpPort)
+}
+
+// startNginx starts nginx on real server h, serving www.
+func startNginx(ctx context.Context, h *testnet.Host, cpu int, www, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(nginxConfig(www, dir)), 0o644); err != nil {
+		return err
+	}
+	name, args := pinned(cpu, "nginx", "-c", conf, "-p", dir)
+	_, err := h.Start(ctx, name, args...)
+	return err
+}
+
+// writeWWW writes the file nginx serves into dir.
+func writeWWW(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, httpFile), []byte(strings.Repeat("x", httpFileSize-1)+"\n"), 0o644)
+}
+
+// waitListen waits up to five seconds until something listens on TCP
+// port in h's namespace (ss; a test connection would start an iperf3
+// test).
+func waitListen(ctx context.Context, h *testnet.Host, port int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := h.Run(ctx, "ss", "-Hltn", "sport = :"+strconv.Itoa(port))
+		if err == nil && strings.TrimSpace(string(out)) != "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: nothing listens on TCP port %d after 5s (%v)", h, port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (tl *tcpLab) Close() error { return tl.lab.Close() }
+
+// tcpLoadConfig is the daemon's YAML for the phase: the VIP's HTTP port
+// over every real server (rr) and iperf3's port to the bulk real server.
+func tcpLoadConfig(vip netip.Addr, reals []netip.Addr, bulk netip.Addr, method string) string {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for _, s := range []struct {
+		port  int
+		reals []netip.Addr
+	}{{httpPort, reals}, {iperfPort, []netip.Addr{bulk}}} {
+		fmt.Fprintf(&b, "  - proto: tcp\n    vip: %s\n    port: %d\n    scheduler: rr\n    reals:\n", vip, s.port)
+		for _, a := range s.reals {
+			fmt.Fprintf(&b, "      - {address: %s, port: %d, weight: 1, method: %s}\n", a, s.port, method)
+		}
+	}
+	return b.String()
+}
+
+// tcpNftRuleset DNATs the VIP's HTTP port to the real servers in turn
+// (numgen inc, like rr) and iperf3's port to the bulk real server.
+func tcpNftRuleset(vip netip.Addr, reals []netip.Addr, bulk netip.Addr) string {
+	var m []string
+	for i, a := range reals {
+		m = append(m, fmt.Sprintf("%d : %s", i, a))
+	}
+	return fmt.Sprintf(`table ip %s {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr %s tcp dport %d dnat to numgen inc mod %d map { %s }
+		ip daddr %s tcp dport %d dnat to %s
+	}
+}
+`, nftTable, vip, httpPort, len(reals), strings.Join(m, ", "), vip, iperfPort, bulk)
+}
+
+// ecmpRoute is the kernel-ecmp route of the VIP over the real servers
+// (`ip route` arguments): a multipath route, or a plain one for one real
+// server.
+func ecmpRoute(vip netip.Addr, reals []netip.Addr, dev string) []string {
+	args := []string{"route", "replace", netip.PrefixFrom(vip, 32).String()}
+	if len(reals) == 1 {
+		return append(args, "via", reals[0].String(), "dev", dev)
+	}
+	for _, a := range reals {
+		args = append(args, "nexthop", "via", a.String(), "dev", dev)
+	}
+	return args
+}
+
+// multipathHashKey picks what the kernel hashes a flow on to choose a
+// multipath route's next hop; its default (0) is the addresses alone,
+// which sends every connection of the one client to the same real
+// server. kernel-ecmp sets 1 (addresses, protocol and ports, the
+// five-tuple xvs's connection table is keyed on) for its trials and puts
+// the old value back after.
+const multipathHashKey = "net.ipv4.fib_multipath_hash_policy"
+
+// startKernelECMP sets kernel-ecmp up on the DR lab's director for load:
+// forwarding on, the VIP off its interface, the VIP routed over the real
+// servers (http) or to the bulk one (bulk) with the five-tuple hash.
+func startKernelECMP(ctx context.Context, tl *tcpLab, load string) (_ Director, err error) {
+	d := tl.lab.Director
+	reals := tl.reals()
+	if load == LoadBulk {
+		reals = []netip.Addr{tl.bulkReal()}
+	}
+	var undo []func() error
+	stop := func() error {
+		var errs []error
+		for i := len(undo) - 1; i >= 0; i-- {
+			errs = append(errs, undo[i]())
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, stop())
+		}
+	}()
+	var old string
+	if err := d.Do(func() error {
+		var err error
+		old, err = readFileTrim(sysctlPath(multipathHashKey))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := d.Sysctl(multipathHashKey, "1"); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error { return d.Sysctl(multipathHashKey, old) })
+	vip := netip.PrefixFrom(tl.lab.VIP4, 32).String()
+	if _, err := d.Run(ctx, "ip", "addr", "del", vip, "dev", tl.dir.DirExt); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error {
+		_, err := d.Run(context.Background(), "ip", "addr", "add", vip, "dev", tl.dir.DirExt)
+		return err
+	})
+	if _, err := d.Run(ctx, "ip", ecmpRoute(tl.lab.VIP4, reals, tl.dir.DirExt)...); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error {
+		_, err := d.Run(context.Background(), "ip", "route", "del", vip)
+		return err
+	})
+	if err := tl.dir.SetForwarding(true); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error { return tl.dir.SetForwarding(false) })
+	return funcDirector(stop), nil
+}
+
+// sysctlPath is key's file under /proc/sys.
+func sysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") }
+
+// TCPTrial is one trial of the phase: a scenario under a load in a round.
+type TCPTrial struct {
+	Round    int
+	Lab      string // nat or dr
+	Load     string // http or bulk
+	Scenario string
+	// HTTP is ab's report (http), Bulk iperf3's (bulk).
+	HTTP *ABResult    `json:",omitempty"`
+	Bulk *IperfResult `json:",omitempty"`
+	// DaemonCPU is the xvs daemon's own CPU time over the load, for xvs
+	// scenarios.
+	DaemonCPU time.Duration `json:",omitempty"`
+	Err       string        `json:",omitempty"`
+	// Skipped says Err is xvs being unavailable, not a failure.
+	Skipped bool `json:",omitempty"`
+}
+
+// Value is the trial's figure: requests/s (http) or Gbit/s (bulk), NaN
+// without one.
+func (t TCPTrial) Value() float64 {
+	switch {
+	case t.Err != "":
+	case t.HTTP != nil:
+		return t.HTTP.RPS
+	case t.Bulk != nil:
+		return t.Bulk.Gbps()
+	}
+	return math.NaN()
+}
+
+// tcpLoads are the phase's loads in trial order.
+var tcpLoads = []string{LoadHTTP, LoadBulk}
+
+// tcpTrials are one lab's trials: per round and load, xvs and the
+// baseline, the order swapped every round.
+func tcpTrials(method, xvs, base string, rounds int) []TCPTrial {
+	var out []TCPTrial
+	for r := range rounds {
+		for _, l := range tcpLoads {
+			pair := []string{xvs, base}
+			if r%2 == 1 {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+			for _, s := range pair {
+				out = append(out, TCPTrial{Round: r, Lab: method, Load: l, Scenario: s})
+			}
+		}
+	}
+	return out
+}
+
+// tcpLoadPhase runs the phase: the NAT lab, then the DR lab, each built,
+// measured and removed; then the rows are assembled into res.TCPLoad.
+func (r *runner) tcpLoadPhase(ctx context.Context) {
+	o := r.opts
+	r.res.Options.TCPLoadTime, r.res.Options.HTTPRequests, r.res.Options.HTTPConcurrency = o.TCPLoadTime, o.HTTPRequests, o.HTTPConcurrency
+	defer func() { r.res.TCPLoad = TCPLoadRows(r.res.TCPTrials) }()
+	if miss := missingTCPTools(); len(miss) > 0 {
+		r.fail(fmt.Errorf("tcpload: %s not installed (bash scripts/deps.sh installs them)", strings.Join(miss, ", ")))
+		return
+	}
+	www := filepath.Join(r.tmp, "tcpload", "www")
+	if err := writeWWW(www); err != nil {
+		r.fail(fmt.Errorf("tcpload: %w", err))
+		return
+	}
+	for _, method := range []string{"nat", "dr"} {
+		if err := ctx.Err(); err != nil {
+			return
+		}
+		if err := r.tcpLoadLab(ctx, method, www); err != nil {
+			r.fail(fmt.Errorf("tcpload %s lab: %w", method, err))
+		}
+	}
+}
+
+// tcpLoadLab builds one lab of the phase and runs its trials.
+func (r *runner) tcpLoadLab(ctx context.Context, method, www string) (err error) {
+	r.progress("tcpload: building the %s lab (%d real servers, nginx and iperf3)", method, r.opts.Reals)
+	tl, err := newTCPLab(ctx, method, r.opts.Reals, r.genCPU(), www, filepath.Join(r.tmp, "tcpload", method))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := tl.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("remove lab: %w", cerr)
+		}
+	}()
+	trials := tcpTrials(method, tl.xvsScenario(), tl.baseScenario(), r.opts.Rounds)
+	for i, t := range trials {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t = r.tcpTrial(ctx, tl, t)
+		r.res.TCPTrials = append(r.res.TCPTrials, t)
+		prefix := fmt.Sprintf("tcpload %s [%d/%d] %-11s %-4s round %d", method, i+1, len(trials), t.Scenario, t.Load, t.Round+1)
+		switch {
+		case t.Skipped:
+			r.progress("%s: skipped: %s", prefix, t.Err)
+		case t.Err != "" && ctx.Err() != nil:
+			r.progress("%s: interrupted", prefix)
+		case t.Err != "":
+			r.fail(fmt.Errorf("%s: %s", prefix, t.Err))
+		case t.HTTP != nil:
+			r.progress("%s: %8.0f requests/s (%d complete, %d failed, %d non-2xx in %v)", prefix, t.HTTP.RPS,
+				t.HTTP.Complete, t.HTTP.Failed, t.HTTP.Non2xx, t.HTTP.Taken.Round(time.Millisecond))
+		case t.Bulk != nil:
+			r.progress("%s: %8.3f Gbit/s (%d retransmits)", prefix, t.Bulk.Gbps(), t.Bulk.Retransmits)
+		}
+	}
+	return nil
+}
+
+// startTCPDirector sets the director up for scenario under load.
+func (r *runner) startTCPDirector(ctx context.Context, tl *tcpLab, scenario, load string) (Director, error) {
+	switch scenario {
+	case ScXVSNAT, ScXVSDR:
+		if r.xvsErr != nil {
+			return nil, r.xvsErr
+		}
+		cfg := tcpLoadConfig(tl.lab.VIP4, tl.reals(), tl.bulkReal(), tl.method)
+		path := filepath.Join(r.tmp, "xvs-tcpload-"+tl.method+".yaml")
+		return r.xvsStarted(r.execXVS(ctx, tl.dir, "xvs tcpload "+tl.method, path, cfg, backendXDP))
+	case ScNftDNAT:
+		return startNftRules(ctx, tl.dir, r.opts.NftPath, tcpNftRuleset(tl.lab.VIP4, tl.reals(), tl.bulkReal()))
+	case ScKernelECMP:
+		return startKernelECMP(ctx, tl, load)
+	}
+	return nil, fmt.Errorf("tcpload: unknown scenario %q", scenario)
+}
+
+// tcpTrial runs one trial: the director set up from scratch, the load's
+// client on the client host, the director torn down.
+func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial {
+	dir, err := r.startTCPDirector(ctx, tl, t.Scenario, t.Load)
+	if err != nil {
+		t.Err, t.Skipped = err.Error(), errors.Is(err, ErrXVSUnavailable)
+		return t
+	}
+	xd, _ := dir.(*xvsDirector)
+	var d0 uint64
+	if xd != nil {
+		d0, _ = pidTicks(xd.Pid())
+	}
+	client := tl.lab.Client.NS
+	vip := tl.lab.VIP4.String()
+	switch t.Load {
+	case LoadHTTP:
+		var res ABResult
+		res, err = runAB(ctx, client, r.genCPU(), genNice, ABRun{URL: "http://" + vip + "/" + httpFile,
+			Concurrency: r.opts.HTTPConcurrency, Requests: r.opts.HTTPRequests, Time: r.opts.TCPLoadTime})
+		if err == nil {
+			t.HTTP = &res
+			err = checkHTTP(res)
+		}
+	case LoadBulk:
+		var res IperfResult
+		res, err = runIperf3(ctx, client, r.genCPU(), genNice, IperfRun{Host: vip, Port: iperfPort, Time: r.opts.TCPLoadTime})
+		if err == nil {
+			t.Bulk = &res
+			if res.Bytes == 0 {
+				err = fmt.Errorf("%w: iperf3 moved no data", ErrNoTraffic)
+			}
+		}
+	}
+	if xd != nil {
+		if d1, derr := pidTicks(xd.Pid()); derr == nil && d1 >= d0 {
+			t.DaemonCPU = ticksDuration(d1 - d0)
+		}
+	}
+	if serr := dir.Stop(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		t.Err = err.Error()
+	}
+	return t
+}
+
+// checkHTTP turns an ab run that did not work into an error: none
+// complete, error answers, or more than one request in a hundred failed
+// (a request cut off at ab's time limit may count as failed).
+func checkHTTP(res ABResult) error {
+	switch {
+	case res.Complete == 0:
+		return fmt.Errorf("%w: ab completed no request (%d failed)", ErrNoTraffic, res.Failed)
+	case res.Non2xx > 0:
+		return fmt.Errorf("%d of %d answers were not 2xx", res.Non2xx, res.Complete)
+	case res.Failed > res.Complete/100:
+		return fmt.Errorf("%d of %d requests failed", res.Failed, res.Complete)
+	}
+	return nil
+}
