@@ -37,7 +37,12 @@
 //     xvs-nat under the sync load (64 B, 10 k flows, one frame in 32 from
 //     a new flow: about 10 k new connections a second); after it a backup
 //     daemon is fed sync datagrams at known rates and its installs
-//     counted. The nft-dnat baseline's table
+//     counted. The TCP-load rows (tcpload.go, tcptools.go) put real TCP
+//     through the VIP in internal/testnet's NAT and DR labs (real servers
+//     with namespaces and TCP stacks of their own): ab's HTTP requests
+//     per second against nginx and one iperf3 stream's Gbit/s, xvs-nat
+//     against nft-dnat and xvs-dr against kernel-ecmp (the director's
+//     kernel forwarding the VIP over a multipath route). The nft-dnat baseline's table
 //     (ip xvsbench) and the AF_PACKET backend's (netdev xvs_afpacket_*)
 //     share the director namespace in turn; every AF_PACKET trial checks
 //     that its daemon's table is gone before the next trial.
@@ -53,7 +58,8 @@
 //     the connection-sync rows (syncreport.go: forwarding with a sync
 //     master ÷ without, the master's datagrams and entries per second,
 //     what the bench's backup received, a backup daemon's install rate
-//     against the rate offered), an SVG chart.
+//     against the rate offered), the TCP-load rows (tcpload_report.go:
+//     xvs ÷ kernel per lab and load, same-round ratios), an SVG chart.
 //
 // Child roles (generator, bounce, echo, probe, checked servers, table measurement) run as the
 // same binary re-executed inside a lab namespace; a program embedding this
@@ -78,7 +84,9 @@
 // of its daemons waits some two seconds for keepalived's first-check
 // delays) and some seven seconds to the smoke run.
 // The sync rows add six trials and three install rounds (some 25 s) to the
-// full run, two trials and one round (about 3 s) to the smoke run.
+// full run, two trials and one round (about 3 s) to the smoke run. The
+// TCP-load rows add 24 runs of 2 s (some 70 s) to the full run and 8 of 1 s
+// (some 15 s, two labs built) to the smoke run.
 //
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require
 // (auto: a daemon that does not start marks xvs unavailable and only the
@@ -86,7 +94,10 @@
 // -no-gobench, -pin=false, -checks N (checked real servers of xvs-nat-checks,
 // 0 leaves it out; the smoke run checks 100), -sync=false (no
 // xvs-nat-sync), -sync-install N (entries per offer to the backup daemon,
-// 0 leaves it out; the smoke run offers 10 k). Tools it needs (nft, taskset) are installed by
+// 0 leaves it out; the smoke run offers 10 k), -tcpload=false (no TCP-load
+// rows), -tcpload-only (those rows alone), -tcpload-time D (each ab and
+// iperf3 run; whole seconds). The TCP-load rows need ab, iperf3 and nginx,
+// which scripts/deps.sh (make deps) installs. Tools it needs (nft, taskset) are installed by
 // bench/deps.sh, which it runs by itself when they are missing. Any setup
 // failure, or a scenario that delivers nothing, fails the run with a
 // non-zero exit; targets that are not met do not.
