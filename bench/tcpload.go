@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/xvs-project/xvs/internal/testnet"
@@ -236,6 +237,19 @@ func waitListen(ctx context.Context, h *testnet.Host, port int) error {
 
 func (tl *tcpLab) Close() error { return tl.lab.Close() }
 
+// nsInodes returns the inodes of the lab's namespaces, for scanCPU.
+func (tl *tcpLab) nsInodes() map[uint64]bool {
+	m := map[uint64]bool{}
+	for _, ns := range tl.lab.Namespaces() {
+		if fi, err := os.Stat(filepath.Join(netnsDir, ns)); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				m[st.Ino] = true
+			}
+		}
+	}
+	return m
+}
+
 // tcpLoadConfig is the daemon's YAML for the phase: the VIP's HTTP port
 // over every real server (rr) and iperf3's port to the bulk real server.
 func tcpLoadConfig(vip netip.Addr, reals []netip.Addr, bulk netip.Addr, method string) string {
@@ -363,7 +377,12 @@ type TCPTrial struct {
 	// DaemonCPU is the xvs daemon's own CPU time over the load, for xvs
 	// scenarios.
 	DaemonCPU time.Duration `json:",omitempty"`
-	Err       string        `json:",omitempty"`
+	// Window is the client tool's run, start to exit; LabCPU what the
+	// lab's processes (client tool, servers, xvs) and the packet kernel
+	// threads used in it (procscan.go): the kernel baselines' forwarding
+	// runs in softirq and is charged to the processes that send.
+	Window, LabCPU time.Duration `json:",omitempty"`
+	Err            string        `json:",omitempty"`
 	// Skipped says Err is xvs being unavailable, not a failure.
 	Skipped bool `json:",omitempty"`
 }
@@ -497,10 +516,12 @@ func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial 
 	}
 	client := tl.lab.Client.NS
 	vip := tl.lab.VIP4.String()
+	labNS := tl.nsInodes()
+	o0, w0 := scanCPU(labNS), time.Now()
 	switch t.Load {
 	case LoadHTTP:
 		var res ABResult
-		res, err = runAB(ctx, client, r.genCPU(), genNice, ABRun{URL: "http://" + vip + "/" + httpFile,
+		res, err = runAB(ctx, client, r.genCPU(), ABRun{URL: "http://" + vip + "/" + httpFile,
 			Concurrency: r.opts.HTTPConcurrency, Requests: r.opts.HTTPRequests, Time: r.opts.TCPLoadTime})
 		if err == nil {
 			t.HTTP = &res
@@ -508,7 +529,7 @@ func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial 
 		}
 	case LoadBulk:
 		var res IperfResult
-		res, err = runIperf3(ctx, client, r.genCPU(), genNice, IperfRun{Host: vip, Port: iperfPort, Time: r.opts.TCPLoadTime})
+		res, err = runIperf3(ctx, client, r.genCPU(), IperfRun{Host: vip, Port: iperfPort, Time: r.opts.TCPLoadTime})
 		if err == nil {
 			t.Bulk = &res
 			if res.Bytes == 0 {
@@ -516,6 +537,7 @@ func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial 
 			}
 		}
 	}
+	t.Window, t.LabCPU = time.Since(w0), scanCPU(labNS).lab.Sub(o0.lab)
 	if xd != nil {
 		if d1, derr := pidTicks(xd.Pid()); derr == nil && d1 >= d0 {
 			t.DaemonCPU = ticksDuration(d1 - d0)

@@ -21,7 +21,10 @@ type TCPLoadRow struct {
 	XVSRetransmits, BaseRetransmits Summary
 	// Daemon is the xvs daemon's own CPU in cores over the load.
 	Daemon Summary
-	Errors []string `json:",omitempty"`
+	// XVSCost and BaseCost are the lab's CPU (TCPTrial.LabCPU) per unit
+	// of work: µs per request (http), ms per GB received (bulk).
+	XVSCost, BaseCost Summary
+	Errors            []string `json:",omitempty"`
 }
 
 // Ratio is xvs's median over the kernel's, NaN without both.
@@ -106,9 +109,10 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 	}
 	for i := range res.Rows {
 		row := &res.Rows[i]
-		var xv, bv, q, xr, br, dc []float64
+		var xv, bv, q, xr, br, dc, xc, bc []float64
 		for rd, t := range xvs[i] {
 			xv = append(xv, t.Value())
+			xc = appendCost(xc, t)
 			if b, ok := base[i][rd]; ok && b.Value() > 0 {
 				q = append(q, t.Value()/b.Value())
 			}
@@ -123,6 +127,7 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 		}
 		for _, t := range base[i] {
 			bv = append(bv, t.Value())
+			bc = appendCost(bc, t)
 			if t.HTTP != nil {
 				row.BaseFailed += t.HTTP.Failed
 			}
@@ -132,8 +137,30 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 		}
 		row.XVSValue, row.BaseValue, row.PerRound = Summarize(xv), Summarize(bv), Summarize(q)
 		row.XVSRetransmits, row.BaseRetransmits, row.Daemon = Summarize(xr), Summarize(br), Summarize(dc)
+		row.XVSCost, row.BaseCost = Summarize(xc), Summarize(bc)
 	}
 	return res
+}
+
+// appendCost appends t's lab CPU per unit of work (see TCPLoadRow) when
+// it was measured.
+func appendCost(v []float64, t TCPTrial) []float64 {
+	switch {
+	case t.LabCPU <= 0:
+	case t.HTTP != nil && t.HTTP.Complete > 0:
+		return append(v, float64(t.LabCPU.Microseconds())/float64(t.HTTP.Complete))
+	case t.Bulk != nil && t.Bulk.Bytes > 0:
+		return append(v, float64(t.LabCPU.Milliseconds())/(float64(t.Bulk.Bytes)/1e9))
+	}
+	return v
+}
+
+// costUnit is the unit of the row's CPU cost.
+func (r TCPLoadRow) costUnit() string {
+	if r.Load == LoadBulk {
+		return "ms/GB"
+	}
+	return "µs/request"
 }
 
 // baselineName says what a scenario of the phase is, for the report.
@@ -213,8 +240,8 @@ func TCPLoadTable(t *TCPLoadResult) string {
 		return "Not measured (the TCP-load phase did not run).\n"
 	}
 	var b strings.Builder
-	b.WriteString("| lab | load | unit | xvs | xvs, median [min–max] | kernel | kernel, median [min–max] | xvs ÷ kernel | same-round ratios, median [min–max] | failed requests xvs / kernel | retransmits per run xvs / kernel | daemon cores |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| lab | load | unit | xvs | xvs, median [min–max] | kernel | kernel, median [min–max] | xvs ÷ kernel | same-round ratios, median [min–max] | lab CPU per unit, xvs / kernel | failed requests xvs / kernel | retransmits per run xvs / kernel | daemon cores |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range t.Rows {
 		failed, retr := "—", "—"
 		if r.Load == LoadHTTP {
@@ -222,9 +249,13 @@ func TCPLoadTable(t *TCPLoadResult) string {
 		} else {
 			retr = formatNum(r.XVSRetransmits.Median, 0) + " / " + formatNum(r.BaseRetransmits.Median, 0)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.ToUpper(r.Lab), r.Load, r.unit(),
+		cost := "—"
+		if r.XVSCost.N > 0 || r.BaseCost.N > 0 {
+			cost = formatNum(r.XVSCost.Median, 0) + " / " + formatNum(r.BaseCost.Median, 0) + " " + r.costUnit()
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.ToUpper(r.Lab), r.Load, r.unit(),
 			r.XVS, FormatSummary(r.XVSValue, 1, r.prec()), r.Base, FormatSummary(r.BaseValue, 1, r.prec()),
-			formatTimes(r.Ratio()), formatRatio(r.PerRound), failed, retr, FormatSummary(r.Daemon, 1, 2))
+			formatTimes(r.Ratio()), formatRatio(r.PerRound), cost, failed, retr, FormatSummary(r.Daemon, 1, 2))
 	}
 	for _, r := range t.Rows {
 		for _, e := range r.Errors {
@@ -243,8 +274,10 @@ func tcpLoadText(res *Results) string {
 		"http = ApacheBench (Debian's ab) from the client, -c %[2]d, keep-alive off (a new connection per request), at most %[3]d requests and %[4]v, for a %[5]d-byte static file served by nginx (Debian, one worker) on every real server (xvs and nft: round robin; kernel-ecmp: the hash); requests/s is ab's (complete ÷ time taken); a run with a failed request in a hundred or a non-2xx answer is an error. "+
 		"bulk = one iperf3 TCP stream (Debian's iperf3 -c, %[4]v) to one real server, r1, on every side (iperf3's control and data connections must meet one server; one stream takes one path whatever the balancing); Gbit/s is what r1 received. "+
 		"Each trial sets its director up from scratch (a fresh `xvs run --worker-cpus 1 --control-cpus 0`, as in every xvs trial, or the kernel's rules) and tears it down after; per round each lab runs http then bulk, xvs and kernel in an order swapped every round. "+
-		"Placement: ab and iperf3's client on CPU 0 at nice 10, like the generator; nginx and iperf3's server on CPU 0 too (real servers are other machines: on CPU 1 their work would land on the director's core); the xvs daemon's workers on CPU 1, its control plane on CPU 0. "+
-		"The kernel baselines have no process: veth runs their forwarding in softirq on the sending core, mostly CPU 0 beside the load tools, while xvs's worker has CPU 1; on this two-core lab that is in xvs's favour for http, and the kernel forwards TSO super-packets whole (64 KB per forwarding decision) where xvs's AF_XDP path takes MTU-sized frames, in the kernel's favour for bulk. "+
-		"xvs ÷ kernel = the ratio of the medians over %[6]d round(s); same-round ratios pair the two trials of each round; daemon cores = the xvs process's CPU over the run.\n\n",
+		"Placement: ab and iperf3's client pinned to CPU 0 like the generator, but not niced (the kernel baselines forward in softirq in the context of the process that sends, so a niced client would lower their priority too); nginx and iperf3's server on CPU 0 too (real servers are other machines: on CPU 1 their work would land on the director's core); the xvs daemon's workers on CPU 1, its control plane on CPU 0. "+
+		"The kernel baselines have no process: veth runs their forwarding in softirq on the sending core, mostly CPU 0 beside the load tools and servers, while xvs's worker has CPU 1 to itself; and the kernel forwards TSO super-packets whole (up to 64 KB per forwarding decision) where xvs's AF_XDP path takes MTU-sized frames. "+
+		"xvs ÷ kernel = the ratio of the medians over %[6]d round(s); same-round ratios pair the two trials of each round; daemon cores = the xvs process's CPU over the run. "+
+		"Lab CPU per unit = the CPU time of every process in the lab's namespaces (client tool, servers, xvs) and of the packet kernel threads over the client tool's run, per request answered (µs) or per GB received (ms), medians over rounds: "+
+		"it counts the kernel's forwarding too (charged to the sending processes, this kernel having no IRQ time accounting), so it compares the whole path's cost whatever the placement; other jobs' CPU is not in it.\n\n",
 		o.Reals, o.HTTPConcurrency, o.HTTPRequests, o.TCPLoadTime, httpFileSize, o.Rounds)
 }

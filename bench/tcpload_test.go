@@ -81,7 +81,7 @@ func TestTCPTrialsOrder(t *testing.T) {
 
 func httpTrial(lab, s string, round int, rps float64, failed int) TCPTrial {
 	return TCPTrial{Round: round, Lab: lab, Load: LoadHTTP, Scenario: s,
-		HTTP: &ABResult{Complete: int(rps), Failed: failed, Taken: time.Second, RPS: rps}, DaemonCPU: 500 * time.Millisecond}
+		HTTP: &ABResult{Complete: int(rps), Failed: failed, Taken: time.Second, RPS: rps}, DaemonCPU: 500 * time.Millisecond, LabCPU: time.Second}
 }
 
 func bulkTrial(lab, s string, round int, gbps float64) TCPTrial {
@@ -117,6 +117,10 @@ func TestTCPLoadRowsAndTargets(t *testing.T) {
 	if nat.Daemon.Median != 0.5 {
 		t.Errorf("daemon cores %+v", nat.Daemon)
 	}
+	// A second of lab CPU for 8000 and 9000 requests: 125 and 111 µs each.
+	if nat.XVSCost.N != 2 || math.Abs(nat.XVSCost.Min-1e6/9000.0) > 1e-6 || nat.XVSCost.Max != 125 {
+		t.Errorf("xvs cost %+v", nat.XVSCost)
+	}
 	if r := nat.Ratio(); math.Abs(r-8500.0/8000) > 1e-9 {
 		t.Errorf("ratio %v", r)
 	}
@@ -146,7 +150,7 @@ func TestTCPLoadRowsAndTargets(t *testing.T) {
 
 	table := TCPLoadTable(res.TCPLoad)
 	for _, want := range []string{"| NAT | http | requests/s | xvs-nat | 8500 [8000–9000] | nft-dnat | 8000 [6000–10000] | 1.06× |",
-		"| DR | bulk | Gbit/s | xvs-dr | — | kernel-ecmp | 7.000 |", "- error: DR http: xvs-dr round 2: boom"} {
+		"| DR | bulk | Gbit/s | xvs-dr | — | kernel-ecmp | 7.000 |", "| 118 / 133 µs/request |", "- error: DR http: xvs-dr round 2: boom"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -34,12 +34,17 @@ func missingTCPTools() []string {
 	return out
 }
 
-// toolCommand runs argv in namespace ns, pinned to cpu at nice (cpu -1:
-// neither), killed with ctx and when the bench dies.
-func toolCommand(ctx context.Context, ns string, cpu, nice int, argv ...string) *exec.Cmd {
+// toolCommand runs argv in namespace ns, pinned to cpu (-1: not pinned),
+// killed with ctx and when the bench dies. Unlike the generator it keeps
+// the default nice: the kernel baselines forward in softirq in the
+// context of the process that sends, so a niced client would lower the
+// baselines' priority too, which other jobs on a shared machine then
+// take (measured: nice 10 cut nft DNAT's and kernel-ecmp's requests/s by
+// half or more on a loaded machine, xvs's, whose worker has CPU 1, less).
+func toolCommand(ctx context.Context, ns string, cpu int, argv ...string) *exec.Cmd {
 	full := append([]string{"ip", "netns", "exec", ns}, argv...)
 	if cpu >= 0 {
-		full = append([]string{"taskset", "-c", strconv.Itoa(cpu), "nice", "-n", strconv.Itoa(nice)}, full...)
+		full = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, full...)
 	}
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -137,10 +142,10 @@ func ParseAB(out string) (ABResult, error) {
 }
 
 // runAB runs ab in namespace ns (the client) and reads its report.
-func runAB(ctx context.Context, ns string, cpu, nice int, a ABRun) (ABResult, error) {
+func runAB(ctx context.Context, ns string, cpu int, a ABRun) (ABResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Time+30*time.Second)
 	defer cancel()
-	out, err := toolCommand(ctx, ns, cpu, nice, a.args()...).CombinedOutput()
+	out, err := toolCommand(ctx, ns, cpu, a.args()...).CombinedOutput()
 	if err != nil {
 		return ABResult{}, fmt.Errorf("ab: %w: %s", err, lastLines(string(out), 3))
 	}
@@ -206,11 +211,11 @@ func ParseIperf3(out []byte) (IperfResult, error) {
 }
 
 // runIperf3 runs iperf3's client in namespace ns and reads its summary.
-func runIperf3(ctx context.Context, ns string, cpu, nice int, i IperfRun) (IperfResult, error) {
+func runIperf3(ctx context.Context, ns string, cpu int, i IperfRun) (IperfResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, i.Time+30*time.Second)
 	defer cancel()
 	// iperf3 writes its JSON, errors included, to stdout.
-	out, err := toolCommand(ctx, ns, cpu, nice, i.args()...).Output()
+	out, err := toolCommand(ctx, ns, cpu, i.args()...).Output()
 	res, perr := ParseIperf3(out)
 	if perr != nil && err != nil {
 		return IperfResult{}, fmt.Errorf("iperf3: %w (%w)", perr, err)
