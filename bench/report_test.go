@@ -77,7 +77,9 @@ func TestEvaluateTargets(t *testing.T) {
 		{Scenario: ScXVSNAT, LoadPPS: 0, P99: 900 * time.Microsecond, Samples: 10}, // idle: not counted
 	}}
 	got := EvaluateTargets(res)
-	want := []string{Met, NotMet, Met, Met, Met, Met, NA, NA, NA} // no AF_PACKET, checks or sync scenario in testRows
+	// No AF_PACKET, checks or sync scenario, SYN load or TCP-load rows in
+	// testRows.
+	want := []string{Met, NotMet, Met, Met, Met, Met, NA, NA, NA, NA, NA, NA}
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)
 	}

@@ -92,7 +92,6 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	}
 	ratio("xvs NAT ≥ 1.5× nftables DNAT, 64 B / 10 k flows", ScXVSNAT, ScNftDNAT, load64x10k, 1.5)
 	ratio("xvs NAT ≥ 1× nftables DNAT (no worse), 64 B / 1 M flows", ScXVSNAT, ScNftDNAT, load64x1M, 1.0)
-	out = append(out, synConnTarget(rows))
 
 	// Every xvs mode against its lab's bounce, as issue 14 states it: at
 	// 64 B / 10 k flows, and at the loads of a million established flows
@@ -131,7 +130,7 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	}
 	out = append(out, tc)
 	out = append(out, afpIdleTarget(res.Latency))
-	return append(out, checksTarget(res), syncTarget(res),
+	return append(out, checksTarget(res), syncTarget(res), synConnTarget(rows),
 		tcpLoadTarget(res, LoadHTTP, "HTTP req/s"), tcpLoadTarget(res, LoadBulk, "bulk TCP"))
 }
 
