@@ -85,7 +85,7 @@
 // delays) and some seven seconds to the smoke run.
 // The sync rows add six trials and three install rounds (some 25 s) to the
 // full run, two trials and one round (about 3 s) to the smoke run. The
-// TCP-load rows add 24 runs of 2 s (some 70 s) to the full run and 8 of 1 s
+// TCP-load rows add 24 runs of 2 s (about a minute) to the full run and 8 of 1 s
 // (some 15 s, two labs built) to the smoke run.
 //
 // Useful flags: -rounds, -trial, -skip SCENARIO,..., -xvs off|auto|require

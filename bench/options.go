@@ -129,7 +129,7 @@ func DefaultOptions(smoke bool) Options {
 		// entries offered at 100 k/s, 400 k/s and unpaced.
 		Sync: true, SyncInstall: 100_000, SyncRates: []float64{100_000, 400_000, 0},
 		// Issue 14's rows: 2 s per ab or iperf3 run, 24 runs in all
-		// (some 70 s with each trial's set-up).
+		// (about a minute with each trial's set-up).
 		TCPLoad: true, TCPLoadTime: 2 * time.Second, HTTPRequests: 200_000, HTTPConcurrency: 50,
 	}
 	if smoke {

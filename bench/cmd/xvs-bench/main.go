@@ -114,7 +114,7 @@ func run() error {
 	}
 	o.TCPLoad = *tcpLoad || *tcpLoadOnly
 	if *tcpLoadOnly {
-		o.Loads, o.SYN, o.OneArmed, o.Latency, o.Profile = nil, false, false, false, false
+		o.Loads, o.BigLoads, o.SYN, o.OneArmed, o.Latency, o.Profile = nil, nil, false, false, false, false
 		o.CheckedReals, o.Sync, o.SyncInstall, o.TableSizes, o.GoBench = 0, false, 0, nil, nil
 	}
 	if *tcpLoadTime > 0 {
