@@ -382,7 +382,10 @@ type TCPTrial struct {
 	// threads used in it (procscan.go): the kernel baselines' forwarding
 	// runs in softirq and is charged to the processes that send.
 	Window, LabCPU time.Duration `json:",omitempty"`
-	Err            string        `json:",omitempty"`
+	// Busy is the machine's busy time in that window, all cores and all
+	// jobs (/proc/stat): on a shared machine, how much of it the lab had.
+	Busy time.Duration `json:",omitempty"`
+	Err  string        `json:",omitempty"`
 	// Skipped says Err is xvs being unavailable, not a failure.
 	Skipped bool `json:",omitempty"`
 }
@@ -518,6 +521,7 @@ func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial 
 	vip := tl.lab.VIP4.String()
 	labNS := tl.nsInodes()
 	o0, w0 := scanCPU(labNS), time.Now()
+	m0, merr := ReadCPUTimes()
 	switch t.Load {
 	case LoadHTTP:
 		var res ABResult
@@ -538,6 +542,9 @@ func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial 
 		}
 	}
 	t.Window, t.LabCPU = time.Since(w0), scanCPU(labNS).lab.Sub(o0.lab)
+	if m1, err := ReadCPUTimes(); err == nil && merr == nil {
+		t.Busy = m1.Sub(m0).BusyDuration()
+	}
 	if xd != nil {
 		if d1, derr := pidTicks(xd.Pid()); derr == nil && d1 >= d0 {
 			t.DaemonCPU = ticksDuration(d1 - d0)

@@ -24,7 +24,9 @@ type TCPLoadRow struct {
 	// XVSCost and BaseCost are the lab's CPU (TCPTrial.LabCPU) per unit
 	// of work: µs per request (http), ms per GB received (bulk).
 	XVSCost, BaseCost Summary
-	Errors            []string `json:",omitempty"`
+	// Busy is the machine's busy cores (all jobs) over both sides' runs.
+	Busy   Summary
+	Errors []string `json:",omitempty"`
 }
 
 // Ratio is xvs's median over the kernel's, NaN without both.
@@ -109,10 +111,10 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 	}
 	for i := range res.Rows {
 		row := &res.Rows[i]
-		var xv, bv, q, xr, br, dc, xc, bc []float64
+		var xv, bv, q, xr, br, dc, xc, bc, busy []float64
 		for rd, t := range xvs[i] {
 			xv = append(xv, t.Value())
-			xc = appendCost(xc, t)
+			xc, busy = appendCost(xc, t), appendBusy(busy, t)
 			if b, ok := base[i][rd]; ok && b.Value() > 0 {
 				q = append(q, t.Value()/b.Value())
 			}
@@ -127,7 +129,7 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 		}
 		for _, t := range base[i] {
 			bv = append(bv, t.Value())
-			bc = appendCost(bc, t)
+			bc, busy = appendCost(bc, t), appendBusy(busy, t)
 			if t.HTTP != nil {
 				row.BaseFailed += t.HTTP.Failed
 			}
@@ -137,7 +139,7 @@ func TCPLoadRows(trials []TCPTrial) *TCPLoadResult {
 		}
 		row.XVSValue, row.BaseValue, row.PerRound = Summarize(xv), Summarize(bv), Summarize(q)
 		row.XVSRetransmits, row.BaseRetransmits, row.Daemon = Summarize(xr), Summarize(br), Summarize(dc)
-		row.XVSCost, row.BaseCost = Summarize(xc), Summarize(bc)
+		row.XVSCost, row.BaseCost, row.Busy = Summarize(xc), Summarize(bc), Summarize(busy)
 	}
 	return res
 }
@@ -153,6 +155,14 @@ func appendCost(v []float64, t TCPTrial) []float64 {
 		return append(v, float64(t.LabCPU.Milliseconds())/(float64(t.Bulk.Bytes)/1e9))
 	}
 	return v
+}
+
+// appendBusy appends t's machine-wide busy cores when measured.
+func appendBusy(v []float64, t TCPTrial) []float64 {
+	if t.Busy <= 0 || t.Window <= 0 {
+		return v
+	}
+	return append(v, t.Busy.Seconds()/t.Window.Seconds())
 }
 
 // costUnit is the unit of the row's CPU cost.
@@ -240,8 +250,8 @@ func TCPLoadTable(t *TCPLoadResult) string {
 		return "Not measured (the TCP-load phase did not run).\n"
 	}
 	var b strings.Builder
-	b.WriteString("| lab | load | unit | xvs | xvs, median [min–max] | kernel | kernel, median [min–max] | xvs ÷ kernel | same-round ratios, median [min–max] | lab CPU per unit, xvs / kernel | failed requests xvs / kernel | retransmits per run xvs / kernel | daemon cores |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| lab | load | unit | xvs | xvs, median [min–max] | kernel | kernel, median [min–max] | xvs ÷ kernel | same-round ratios, median [min–max] | lab CPU per unit, xvs / kernel | failed requests xvs / kernel | retransmits per run xvs / kernel | daemon cores | machine cores busy (all jobs) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range t.Rows {
 		failed, retr := "—", "—"
 		if r.Load == LoadHTTP {
@@ -253,9 +263,9 @@ func TCPLoadTable(t *TCPLoadResult) string {
 		if r.XVSCost.N > 0 || r.BaseCost.N > 0 {
 			cost = formatNum(r.XVSCost.Median, 0) + " / " + formatNum(r.BaseCost.Median, 0) + " " + r.costUnit()
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.ToUpper(r.Lab), r.Load, r.unit(),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", strings.ToUpper(r.Lab), r.Load, r.unit(),
 			r.XVS, FormatSummary(r.XVSValue, 1, r.prec()), r.Base, FormatSummary(r.BaseValue, 1, r.prec()),
-			formatTimes(r.Ratio()), formatRatio(r.PerRound), cost, failed, retr, FormatSummary(r.Daemon, 1, 2))
+			formatTimes(r.Ratio()), formatRatio(r.PerRound), cost, failed, retr, FormatSummary(r.Daemon, 1, 2), FormatSummary(r.Busy, 1, 2))
 	}
 	for _, r := range t.Rows {
 		for _, e := range r.Errors {
@@ -278,6 +288,7 @@ func tcpLoadText(res *Results) string {
 		"The kernel baselines have no process: veth runs their forwarding in softirq on the sending core, mostly CPU 0 beside the load tools and servers, while xvs's worker has CPU 1 to itself; and the kernel forwards TSO super-packets whole (up to 64 KB per forwarding decision) where xvs's AF_XDP path takes MTU-sized frames. "+
 		"xvs ÷ kernel = the ratio of the medians over %[6]d round(s); same-round ratios pair the two trials of each round; daemon cores = the xvs process's CPU over the run. "+
 		"Lab CPU per unit = the CPU time of every process in the lab's namespaces (client tool, servers, xvs) and of the packet kernel threads over the client tool's run, per request answered (µs) or per GB received (ms), medians over rounds: "+
-		"it counts the kernel's forwarding too (charged to the sending processes, this kernel having no IRQ time accounting), so it compares the whole path's cost whatever the placement; other jobs' CPU is not in it.\n\n",
-		o.Reals, o.HTTPConcurrency, o.HTTPRequests, o.TCPLoadTime, httpFileSize, o.Rounds)
+		"it counts the kernel's forwarding too (charged to the sending processes, this kernel having no IRQ time accounting), so it compares the whole path's cost whatever the placement; other jobs' CPU is not in it. "+
+		"Machine cores busy = /proc/stat's busy time over the runs of both sides, every job on the machine: near %[7]d the lab had only the share of the cores other jobs left it, and the rows measure that share as much as the forwarding.\n\n",
+		o.Reals, o.HTTPConcurrency, o.HTTPRequests, o.TCPLoadTime, httpFileSize, o.Rounds, res.Host.Cores)
 }
