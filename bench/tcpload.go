@@ -142,22 +142,24 @@ func newTCPLab(ctx context.Context, method string, n, cpu int, www, tmp string) 
 			return nil, err
 		}
 	}
-	for _, h := range l.Reals {
-		if err := startNginx(ctx, h, cpu, www, filepath.Join(tmp, h.Name)); err != nil {
+	nginx := make([]*testnet.Proc, len(l.Reals))
+	for i, h := range l.Reals {
+		if nginx[i], err = startNginx(ctx, h, cpu, www, filepath.Join(tmp, h.Name)); err != nil {
 			return nil, err
 		}
 	}
 	r1 := l.Reals[0]
 	name, args := pinned(cpu, "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
-	if _, err := r1.Start(ctx, name, args...); err != nil {
+	iperf, err := r1.Start(ctx, name, args...)
+	if err != nil {
 		return nil, err
 	}
-	for _, h := range l.Reals {
-		if err := waitListen(ctx, h, httpPort); err != nil {
+	for i, h := range l.Reals {
+		if err := waitListen(ctx, h, httpPort, nginx[i]); err != nil {
 			return nil, err
 		}
 	}
-	if err := waitListen(ctx, r1, iperfPort); err != nil {
+	if err := waitListen(ctx, r1, iperfPort, iperf); err != nil {
 		return nil, err
 	}
 	return tl, nil
@@ -197,17 +199,16 @@ http {
 }
 
 // startNginx starts nginx on real server h, serving www.
-func startNginx(ctx context.Context, h *testnet.Host, cpu int, www, dir string) error {
+func startNginx(ctx context.Context, h *testnet.Host, cpu int, www, dir string) (*testnet.Proc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(nginxConfig(www, dir)), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	name, args := pinned(cpu, "nginx", "-c", conf, "-p", dir)
-	_, err := h.Start(ctx, name, args...)
-	return err
+	return h.Start(ctx, name, args...)
 }
 
 // writeWWW writes the file nginx serves into dir.
@@ -220,8 +221,8 @@ func writeWWW(dir string) error {
 
 // waitListen waits up to five seconds until something listens on TCP
 // port in h's namespace (ss; a test connection would start an iperf3
-// test).
-func waitListen(ctx context.Context, h *testnet.Host, port int) error {
+// test); the error carries what p, the server, printed.
+func waitListen(ctx context.Context, h *testnet.Host, port int, p *testnet.Proc) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		out, err := h.Run(ctx, "ss", "-Hltn", "sport = :"+strconv.Itoa(port))
@@ -229,7 +230,7 @@ func waitListen(ctx context.Context, h *testnet.Host, port int) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: nothing listens on TCP port %d after 5s (%v)", h, port, err)
+			return fmt.Errorf("%s: nothing listens on TCP port %d after 5s (%v): %q printed: %s", h, port, err, p.Cmd.Args, lastLines(p.Output(), 3))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
