@@ -81,6 +81,11 @@ type Options struct {
 	TCPLoadTime     time.Duration
 	HTTPRequests    int
 	HTTPConcurrency int
+	// TCPLoadRPS steers the kernel baselines' receive processing on the
+	// director to the director's core (RPS, rps_cpus on its interfaces)
+	// in their trials, where xvs's worker runs; off, the kernel's
+	// default, their forwarding runs on the sending core.
+	TCPLoadRPS bool
 	// Profile takes a CPU profile of xvs when it misses a target.
 	Profile bool
 	// Progress receives one line per trial (stderr by default).

@@ -211,6 +211,7 @@ type OptionsSummary struct {
 	TCPLoadTime     time.Duration `json:",omitempty"`
 	HTTPRequests    int           `json:",omitempty"`
 	HTTPConcurrency int           `json:",omitempty"`
+	TCPLoadRPS      bool          `json:",omitempty"`
 }
 
 // attributeCPU splits each trial's lab CPU (the lab's processes and packet

@@ -363,6 +363,23 @@ func startKernelECMP(ctx context.Context, tl *tcpLab, load string) (_ Director, 
 	return funcDirector(stop), nil
 }
 
+// steerRPS sets the RPS CPU mask of every receive queue of the director's
+// interfaces (0: RPS off, the kernel's default). `ip netns exec` mounts
+// the namespace's own sysfs, where they are.
+func (tl *tcpLab) steerRPS(ctx context.Context, mask int) error {
+	ifs := []string{tl.dir.DirExt}
+	if tl.dir.DirInt != tl.dir.DirExt {
+		ifs = append(ifs, tl.dir.DirInt)
+	}
+	for _, ifc := range ifs {
+		script := fmt.Sprintf("for q in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo %x > $q || exit 1; done", ifc, mask)
+		if _, err := tl.lab.Director.Run(ctx, "sh", "-c", script); err != nil {
+			return fmt.Errorf("rps_cpus %x on %s: %w", mask, ifc, err)
+		}
+	}
+	return nil
+}
+
 // sysctlPath is key's file under /proc/sys.
 func sysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") }
 
@@ -430,6 +447,7 @@ func tcpTrials(method, xvs, base string, rounds int) []TCPTrial {
 func (r *runner) tcpLoadPhase(ctx context.Context) {
 	o := r.opts
 	r.res.Options.TCPLoadTime, r.res.Options.HTTPRequests, r.res.Options.HTTPConcurrency = o.TCPLoadTime, o.HTTPRequests, o.HTTPConcurrency
+	r.res.Options.TCPLoadRPS = o.TCPLoadRPS && r.dirCPU() >= 0
 	defer func() { r.res.TCPLoad = TCPLoadRows(r.res.TCPTrials) }()
 	if miss := missingTCPTools(); len(miss) > 0 {
 		r.fail(fmt.Errorf("tcpload: %s not installed (bash scripts/deps.sh installs them)", strings.Join(miss, ", ")))
@@ -508,6 +526,17 @@ func (r *runner) startTCPDirector(ctx context.Context, tl *tcpLab, scenario, loa
 // tcpTrial runs one trial: the director set up from scratch, the load's
 // client on the client host, the director torn down.
 func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial {
+	if !isXVS(t.Scenario) && r.res.Options.TCPLoadRPS {
+		if err := tl.steerRPS(ctx, 1<<r.dirCPU()); err != nil {
+			t.Err = err.Error()
+			return t
+		}
+		defer func() {
+			if err := tl.steerRPS(context.Background(), 0); err != nil && t.Err == "" {
+				t.Err = err.Error()
+			}
+		}()
+	}
 	dir, err := r.startTCPDirector(ctx, tl, t.Scenario, t.Load)
 	if err != nil {
 		t.Err, t.Skipped = err.Error(), errors.Is(err, ErrXVSUnavailable)

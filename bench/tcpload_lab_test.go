@@ -34,9 +34,9 @@ func labBinaries(t *testing.T) (xvs, adm string) {
 }
 
 // TestTCPLoadPhase runs one short round of the TCP-load phase in both of
-// its labs and checks every figure is there and sane: requests answered
-// and none failed, data moved, a ratio per row; and that the labs are
-// gone after.
+// its labs (the kernel baselines steered by RPS) and checks every figure
+// is there and sane: requests answered and none failed, data moved, a
+// ratio per row; and that the labs are gone after.
 //
 //	NAT: client ─ director ─ bridge ─ r1 r2 (nginx; iperf3 -s on r1)
 //	DR:  client, director, r1, r2 on one bridge (VIP on the reals' lo)
@@ -51,6 +51,9 @@ func TestTCPLoadPhase(t *testing.T) {
 	xvs, adm := labBinaries(t)
 	o := DefaultOptions(true)
 	o.XVS, o.XVSAdm, o.XVSMode, o.Reals = xvs, adm, "require", 2
+	// The smoke run (CI) takes the default path; this one steers the
+	// kernel baselines with RPS, so both are exercised.
+	o.TCPLoadRPS = true
 	o.Progress = testWriter{t}
 	r := &runner{opts: o, tmp: t.TempDir(), start: time.Now(), res: &Results{}}
 	r.tcpLoadPhase(context.Background())
@@ -71,6 +74,9 @@ func TestTCPLoadPhase(t *testing.T) {
 		case isXVS(tr.Scenario) && tr.DaemonCPU <= 0:
 			t.Errorf("%s %s %s: no daemon CPU", tr.Lab, tr.Scenario, tr.Load)
 		}
+	}
+	if !r.res.Options.TCPLoadRPS && r.dirCPU() >= 0 {
+		t.Error("RPS asked for but not recorded")
 	}
 	if r.res.TCPLoad == nil || len(r.res.TCPLoad.Rows) != 4 {
 		t.Fatalf("rows: %+v", r.res.TCPLoad)

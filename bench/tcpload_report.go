@@ -275,6 +275,14 @@ func TCPLoadTable(t *TCPLoadResult) string {
 	return b.String()
 }
 
+// rpsText says where the kernel baselines' forwarding ran.
+func rpsText(rps bool) string {
+	if rps {
+		return "The kernel baselines have no process: in their trials RPS (rps_cpus on the director's interfaces) steers the director's receive processing, and with it the forwarding, to CPU 1, the director's core, where xvs's worker runs in its trials (-tcpload-rps)"
+	}
+	return "The kernel baselines have no process: veth runs their forwarding in softirq on the sending core, mostly CPU 0 beside the load tools and servers, while xvs's worker has CPU 1 to itself (the kernel's default, RPS off; -tcpload-rps steers the kernel's to CPU 1)"
+}
+
 // tcpLoadText explains the TCP-load section.
 func tcpLoadText(res *Results) string {
 	o := res.Options
@@ -285,10 +293,10 @@ func tcpLoadText(res *Results) string {
 		"bulk = one iperf3 TCP stream (Debian's iperf3 -c, %[4]v) to one real server, r1, on every side (iperf3's control and data connections must meet one server; one stream takes one path whatever the balancing); Gbit/s is what r1 received. "+
 		"Each trial sets its director up from scratch (a fresh `xvs run --worker-cpus 1 --control-cpus 0`, as in every xvs trial, or the kernel's rules) and tears it down after; per round each lab runs http then bulk, xvs and kernel in an order swapped every round. "+
 		"Placement: ab and iperf3's client pinned to CPU 0 like the generator, but not niced (the kernel baselines forward in softirq in the context of the process that sends, so a niced client would lower their priority too); nginx and iperf3's server on CPU 0 too (real servers are other machines: on CPU 1 their work would land on the director's core); the xvs daemon's workers on CPU 1, its control plane on CPU 0. "+
-		"The kernel baselines have no process: veth runs their forwarding in softirq on the sending core, mostly CPU 0 beside the load tools and servers, while xvs's worker has CPU 1 to itself; and the kernel forwards TSO super-packets whole (up to 64 KB per forwarding decision) where xvs's AF_XDP path takes MTU-sized frames (an XDP program on a veth turns TSO off on its peer, so the sender's stack, or the bridge in the DR lab, segments in software before the director; seen with ethtool -k during the trials). "+
+		"%[8]s; and the kernel forwards TSO super-packets whole (up to 64 KB per forwarding decision) where xvs's AF_XDP path takes MTU-sized frames (an XDP program on a veth turns TSO off on its peer, so the sender's stack, or the bridge in the DR lab, segments in software before the director; seen with ethtool -k during the trials). "+
 		"xvs ÷ kernel = the ratio of the medians over %[6]d round(s); same-round ratios pair the two trials of each round; daemon cores = the xvs process's CPU over the run. "+
 		"Lab CPU per unit = the CPU time of every process in the lab's namespaces (client tool, servers, xvs) and of the packet kernel threads over the client tool's run, per request answered (µs) or per GB received (ms), medians over rounds: "+
 		"it counts the kernel's forwarding too (charged to the sending processes, this kernel having no IRQ time accounting), so it compares the whole path's cost whatever the placement; other jobs' CPU is not in it. "+
 		"Machine cores busy = /proc/stat's busy time over the runs of both sides, every job on the machine: near %[7]d the lab had only the share of the cores other jobs left it, and the rows measure that share as much as the forwarding.\n\n",
-		o.Reals, o.HTTPConcurrency, o.HTTPRequests, o.TCPLoadTime, httpFileSize, o.Rounds, res.Host.Cores)
+		o.Reals, o.HTTPConcurrency, o.HTTPRequests, o.TCPLoadTime, httpFileSize, o.Rounds, res.Host.Cores, rpsText(o.TCPLoadRPS))
 }

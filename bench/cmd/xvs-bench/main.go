@@ -61,6 +61,7 @@ func run() error {
 	syncInstall := flag.Int("sync-install", -1, "entries offered to a backup daemon per rate (default 100000, smoke 10000; 0 leaves it out)")
 	tcpLoad := flag.Bool("tcpload", true, "run the TCP-load rows: HTTP requests/s (ab against nginx) and bulk TCP (iperf3) through the VIP, xvs NAT vs nftables DNAT and xvs DR vs kernel multipath routing")
 	tcpLoadTime := flag.Duration("tcpload-time", 0, "length of each ab and iperf3 run, whole seconds (default 2s, smoke 1s)")
+	tcpLoadRPS := flag.Bool("tcpload-rps", false, "in the TCP-load rows, steer the kernel baselines' receive processing on the director to the director's core (RPS), where xvs's worker runs")
 	tcpLoadOnly := flag.Bool("tcpload-only", false, "run the TCP-load rows alone (no packet-rate trials, latency, checks, sync, table or Go benchmarks)")
 	flag.Parse()
 
@@ -112,7 +113,7 @@ func run() error {
 	if *syncInstall >= 0 {
 		o.SyncInstall = *syncInstall
 	}
-	o.TCPLoad = *tcpLoad || *tcpLoadOnly
+	o.TCPLoad, o.TCPLoadRPS = *tcpLoad || *tcpLoadOnly, *tcpLoadRPS
 	if *tcpLoadOnly {
 		o.Loads, o.BigLoads, o.SYN, o.OneArmed, o.Latency, o.Profile = nil, nil, false, false, false, false
 		o.CheckedReals, o.Sync, o.SyncInstall, o.TableSizes, o.GoBench = 0, false, 0, nil, nil
