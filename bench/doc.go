@@ -96,7 +96,8 @@
 // xvs-nat-sync), -sync-install N (entries per offer to the backup daemon,
 // 0 leaves it out; the smoke run offers 10 k), -tcpload=false (no TCP-load
 // rows), -tcpload-only (those rows alone), -tcpload-time D (each ab and
-// iperf3 run; whole seconds). The TCP-load rows need ab, iperf3 and nginx,
+// iperf3 run; whole seconds), -tcpload-rps (the kernel baselines'
+// forwarding steered to the director's core by RPS, as xvs's worker is). The TCP-load rows need ab, iperf3 and nginx,
 // which scripts/deps.sh (make deps) installs. Tools it needs (nft, taskset) are installed by
 // bench/deps.sh, which it runs by itself when they are missing. Any setup
 // failure, or a scenario that delivers nothing, fails the run with a
