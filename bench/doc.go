@@ -37,7 +37,7 @@
 //     xvs-nat under the sync load (64 B, 10 k flows, one frame in 32 from
 //     a new flow: about 10 k new connections a second); after it a backup
 //     daemon is fed sync datagrams at known rates and its installs
-//     counted. The TCP-load rows (tcpload.go, tcptools.go) put real TCP
+//     counted. The TCP-load rows (tcpload.go, tcplab.go, tcptools.go) put real TCP
 //     through the VIP in internal/testnet's NAT and DR labs (real servers
 //     with namespaces and TCP stacks of their own): ab's HTTP requests
 //     per second against nginx and one iperf3 stream's Gbit/s, xvs-nat
