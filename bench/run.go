@@ -100,6 +100,11 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 // ensureDeps runs bench/deps.sh when a tool the bench needs is missing:
 // nft for the nftables baseline and taskset for pinning.
 func ensureDeps(opts Options) error {
+	if opts.TCPLoad {
+		if err := installTCPTools(opts.ModuleDir); err != nil {
+			return err
+		}
+	}
 	var missing []string
 	for _, tool := range []string{"nft", "taskset", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil && (tool != "nft" || opts.NftPath == "") {

@@ -45,8 +45,8 @@ func TestTCPLoadPhase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds namespaces, runs nginx, ab, iperf3 and bin/xvs")
 	}
-	if miss := missingTCPTools(); len(miss) > 0 {
-		t.Skipf("not installed: %v (scripts/deps.sh installs them)", miss)
+	if err := installTCPTools(".."); err != nil {
+		t.Fatal(err)
 	}
 	xvs, adm := labBinaries(t)
 	o := DefaultOptions(true)

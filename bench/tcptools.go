@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,23 @@ func missingTCPTools() []string {
 		}
 	}
 	return out
+}
+
+// installTCPTools installs the phase's missing tools with the project's
+// scripts/deps.sh (moduleDir is the module root) and fails, naming them,
+// if any is still missing after.
+func installTCPTools(moduleDir string) error {
+	if len(missingTCPTools()) == 0 {
+		return nil
+	}
+	script := filepath.Join(moduleDir, "scripts", "deps.sh")
+	if out, err := exec.Command("bash", script).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w: %s", script, err, strings.TrimSpace(string(out)))
+	}
+	if miss := missingTCPTools(); len(miss) > 0 {
+		return fmt.Errorf("%s ran but %s are still missing", script, strings.Join(miss, ", "))
+	}
+	return nil
 }
 
 // toolCommand runs argv in namespace ns, pinned to cpu (-1: not pinned),
