@@ -83,6 +83,36 @@ func (t *Table) Prefetch(keys []Key) {
 	runtime.KeepAlive(t)
 }
 
+// PrefetchConns is Prefetch for the keys of packets that are either a
+// client's, found by their forward key, or a NAT real server's reply, found
+// by the same tuple as a KindReply key. keys are KindConn keys. Each is
+// warmed, and only a key whose home bucket names no candidate entry is
+// warmed as a reply key too: a client's packet then costs one index miss,
+// not two. A key that is its connection's but sits past its home bucket
+// is warmed as a reply needlessly, which costs time, never a result. It
+// takes no lock and does not allocate.
+func (t *Table) PrefetchConns(keys []Key) {
+	var g groupState
+	var reply [lookupGroup]Key
+	for len(keys) > 0 {
+		n := min(len(keys), lookupGroup)
+		t.warmGroup(keys[:n], &g)
+		m := 0
+		for i := range keys[:n] {
+			if g.ents[i] == nil && keys[i].Kind == KindConn {
+				reply[m] = keys[i]
+				reply[m].Kind = KindReply
+				m++
+			}
+		}
+		if m > 0 {
+			t.warmGroup(reply[:m], &g)
+		}
+		keys = keys[n:]
+	}
+	runtime.KeepAlive(t)
+}
+
 // warmGroup runs LookupBatch's memory stages over a group of keys, leaving
 // in g each key's probe, hash, shard, home bucket and first candidate
 // entry.
@@ -126,11 +156,16 @@ func (t *Table) warmGroup(keys []Key, g *groupState) {
 			g.ents[i] = &cs[ci].ents[local%chunkSize]
 		}
 	}
-	// 4: the entries' key and control words, at both ends of their span.
+	// 4: every cache line of the entries. An entry is 104 bytes at any
+	// offset within a line, so it spans two or three lines; words 0, 7 and
+	// 12 are less than a line apart and touch each of them. The last line
+	// holds what the packet reads and writes after the match: the real
+	// server (wSvc, wGen) and the counters Observe adds to.
 	for _, c := range g.ents[:len(keys)] {
 		if c != nil {
 			c.w[wSrc0].Load()
 			c.w[wCtl].Load()
+			c.w[wBytesOut].Load()
 		}
 	}
 }

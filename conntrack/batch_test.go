@@ -57,14 +57,15 @@ func TestLookupBatch(t *testing.T) {
 	if found == 0 {
 		t.Fatal("nothing found")
 	}
-	// Prefetch changes nothing: every key, over every batch length, still
-	// finds what Lookup found before it.
+	// Prefetch and PrefetchConns change nothing: every key, over every
+	// batch length, still finds what Lookup found before it.
 	before := make([]*Conn, len(keys))
 	for i := range keys {
 		before[i] = tab.Lookup(&keys[i])
 	}
 	for _, n := range []int{0, 1, 31, 32, 33, len(keys)} {
 		tab.Prefetch(keys[:n])
+		tab.PrefetchConns(keys[:n])
 	}
 	for i := range keys {
 		if got := tab.Lookup(&keys[i]); got != before[i] {
@@ -77,6 +78,9 @@ func TestLookupBatch(t *testing.T) {
 		}
 		if a := testing.AllocsPerRun(100, func() { tab.Prefetch(keys[:64]) }); a != 0 {
 			t.Errorf("Prefetch: %v allocs", a)
+		}
+		if a := testing.AllocsPerRun(100, func() { tab.PrefetchConns(keys[:64]) }); a != 0 {
+			t.Errorf("PrefetchConns: %v allocs", a)
 		}
 	}
 }

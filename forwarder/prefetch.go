@@ -23,7 +23,10 @@ const prefetchMinConns = 1 << 16
 
 // prefetch warms the table for the TCP and UDP frames of rx: each frame's
 // connection key and, on a snapshot with NAT services, its reply key too
-// (the packet may be a real server's answer).
+// when the connection key has no candidate (the packet may be a real
+// server's answer; conntrack.Table.PrefetchConns). Warming every reply key
+// cost a client's packet a second index miss: Masq at 1 M flows went from
+// 328 to 221 ns a packet without it.
 func (w *worker) prefetch(rx []link.Frame) {
 	if w.p.table.Len() < prefetchMinConns {
 		return
@@ -36,13 +39,12 @@ func (w *worker) prefetch(rx []link.Frame) {
 		default:
 			continue
 		}
-		k := conntrack.ConnKey(&w.pfPkt.Tuple)
-		keys = append(keys, k)
-		if nat {
-			k.Kind = conntrack.KindReply
-			keys = append(keys, k)
-		}
+		keys = append(keys, conntrack.ConnKey(&w.pfPkt.Tuple))
 	}
-	w.p.table.Prefetch(keys)
+	if nat {
+		w.p.table.PrefetchConns(keys)
+	} else {
+		w.p.table.Prefetch(keys)
+	}
 	w.pfKeys = keys[:0]
 }
