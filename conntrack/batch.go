@@ -26,6 +26,44 @@ func (t *Table) LookupBatch(keys []Key, out []*Conn) {
 	}
 }
 
+// LookupConns is LookupBatch for the keys of packets that are either a
+// client's, found by their forward key, or a NAT real server's reply, found
+// by the same tuple as a KindReply key. keys are KindConn keys (another
+// Kind is looked up as it is). out[i] is the connection keys[i] names;
+// when there is none and replies is true, it is the one keys[i] names as a
+// reply key, and reply[i] is set. out and reply must be at least as long as
+// keys. Only the keys that missed pay for a reply lookup, together. It
+// takes no lock and does not allocate.
+func (t *Table) LookupConns(keys []Key, out []*Conn, reply []bool, replies bool) {
+	var rk [lookupGroup]Key
+	var ri [lookupGroup]int
+	var rc [lookupGroup]*Conn
+	out, reply = out[:len(keys)], reply[:len(keys)]
+	for len(keys) > 0 {
+		n := min(len(keys), lookupGroup)
+		t.lookupGroup(keys[:n], out[:n])
+		m := 0
+		for i := range keys[:n] {
+			reply[i] = false
+			if replies && out[i] == nil && keys[i].Kind == KindConn {
+				rk[m] = keys[i]
+				rk[m].Kind = KindReply
+				ri[m] = i
+				m++
+			}
+		}
+		if m > 0 {
+			t.lookupGroup(rk[:m], rc[:m])
+			for j, c := range rc[:m] {
+				if c != nil {
+					out[ri[j]], reply[ri[j]] = c, true
+				}
+			}
+		}
+		keys, out, reply = keys[n:], out[n:], reply[n:]
+	}
+}
+
 // groupState carries a group of keys through LookupBatch's stages.
 type groupState struct {
 	pr   [lookupGroup]probe
@@ -78,36 +116,6 @@ func (t *Table) Prefetch(keys []Key) {
 	for len(keys) > 0 {
 		n := min(len(keys), lookupGroup)
 		t.warmGroup(keys[:n], &g)
-		keys = keys[n:]
-	}
-	runtime.KeepAlive(t)
-}
-
-// PrefetchConns is Prefetch for the keys of packets that are either a
-// client's, found by their forward key, or a NAT real server's reply, found
-// by the same tuple as a KindReply key. keys are KindConn keys. Each is
-// warmed, and only a key whose home bucket names no candidate entry is
-// warmed as a reply key too: a client's packet then costs one index miss,
-// not two. A key that is its connection's but sits past its home bucket
-// is warmed as a reply needlessly, which costs time, never a result. It
-// takes no lock and does not allocate.
-func (t *Table) PrefetchConns(keys []Key) {
-	var g groupState
-	var reply [lookupGroup]Key
-	for len(keys) > 0 {
-		n := min(len(keys), lookupGroup)
-		t.warmGroup(keys[:n], &g)
-		m := 0
-		for i := range keys[:n] {
-			if g.ents[i] == nil && keys[i].Kind == KindConn {
-				reply[m] = keys[i]
-				reply[m].Kind = KindReply
-				m++
-			}
-		}
-		if m > 0 {
-			t.warmGroup(reply[:m], &g)
-		}
 		keys = keys[n:]
 	}
 	runtime.KeepAlive(t)

@@ -57,15 +57,46 @@ func TestLookupBatch(t *testing.T) {
 	if found == 0 {
 		t.Fatal("nothing found")
 	}
-	// Prefetch and PrefetchConns change nothing: every key, over every
-	// batch length, still finds what Lookup found before it.
+	// LookupConns answers as Lookup of the forward key, then of the reply
+	// key when that missed (only with replies). A real server's packet
+	// comes as a KindConn key of its tuple.
+	for i := range keys {
+		if keys[i].Kind == KindReply && i%4 == 1 {
+			keys[i].Kind = KindConn
+		}
+	}
+	isReply := make([]bool, len(keys))
+	for _, replies := range []bool{false, true} {
+		nReply := 0
+		for _, n := range []int{0, 1, 31, 32, 33, len(keys)} {
+			tab.LookupConns(keys[:n], out, isReply, replies)
+			for i := range keys[:n] {
+				want, wantReply := tab.Lookup(&keys[i]), false
+				if rk := keys[i]; want == nil && replies && rk.Kind == KindConn {
+					rk.Kind = KindReply
+					want = tab.Lookup(&rk)
+					wantReply = want != nil
+				}
+				if out[i] != want || isReply[i] != wantReply {
+					t.Fatalf("replies=%v batch of %d: key %d %v: %p reply=%v, Lookup %p reply=%v", replies, n, i, keys[i], out[i], isReply[i], want, wantReply)
+				}
+				if isReply[i] {
+					nReply++
+				}
+			}
+		}
+		if replies && nReply == 0 {
+			t.Fatal("LookupConns found no reply")
+		}
+	}
+	// Prefetch changes nothing: every key, over every batch length, still
+	// finds what Lookup found before it.
 	before := make([]*Conn, len(keys))
 	for i := range keys {
 		before[i] = tab.Lookup(&keys[i])
 	}
 	for _, n := range []int{0, 1, 31, 32, 33, len(keys)} {
 		tab.Prefetch(keys[:n])
-		tab.PrefetchConns(keys[:n])
 	}
 	for i := range keys {
 		if got := tab.Lookup(&keys[i]); got != before[i] {
@@ -79,8 +110,8 @@ func TestLookupBatch(t *testing.T) {
 		if a := testing.AllocsPerRun(100, func() { tab.Prefetch(keys[:64]) }); a != 0 {
 			t.Errorf("Prefetch: %v allocs", a)
 		}
-		if a := testing.AllocsPerRun(100, func() { tab.PrefetchConns(keys[:64]) }); a != 0 {
-			t.Errorf("PrefetchConns: %v allocs", a)
+		if a := testing.AllocsPerRun(100, func() { tab.LookupConns(keys[:64], out, isReply, true) }); a != 0 {
+			t.Errorf("LookupConns: %v allocs", a)
 		}
 	}
 }

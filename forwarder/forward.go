@@ -15,6 +15,9 @@ func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdi
 	}
 	prev := c.State()
 	st := p.table.Observe(c, dir, p.pkt.TCPFlags, p.pkt.IPLen)
+	if st != prev {
+		p.ahead.ok = false // a new state's timeout may end the entry sooner
+	}
 	if p.sync != nil {
 		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}
@@ -46,6 +49,9 @@ func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict
 	pkt := &p.pkt
 	prev := c.State()
 	st := p.table.Observe(c, conntrack.DirOutput, pkt.TCPFlags, pkt.IPLen)
+	if st != prev {
+		p.ahead.ok = false // a new state's timeout may end the entry sooner
+	}
 	if p.sync != nil {
 		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}

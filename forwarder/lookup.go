@@ -16,20 +16,29 @@ func (p *pipeline) transport(f *link.Frame) verdict {
 	pkt := &p.pkt
 	k := &p.key
 	*k = conntrack.ConnKey(&pkt.Tuple)
-	if c := p.table.Lookup(k); c != nil {
+	c, rc, ahead := p.ahead.result(k)
+	if !ahead {
+		c = p.table.Lookup(k)
+	}
+	if c != nil {
 		if r := p.snap.real(c.Dest(), c.DestGen()); r != nil && !p.restart(c) {
 			return p.forward(f, c, r)
 		}
 		// The real server is gone, or a new SYN reuses a closing entry:
 		// expire it now and schedule afresh instead of black-holing.
 		p.table.Expire(c)
+		p.ahead.ok = false
 	} else if p.snap.hasNAT {
 		k.Kind = conntrack.KindReply
-		if c := p.table.Lookup(k); c != nil {
-			if r := p.snap.real(c.Dest(), c.DestGen()); r != nil {
-				return p.reply(f, c, r)
+		if !ahead {
+			rc = p.table.Lookup(k)
+		}
+		if rc != nil {
+			if r := p.snap.real(rc.Dest(), rc.DestGen()); r != nil {
+				return p.reply(f, rc, r)
 			}
-			p.table.Expire(c)
+			p.table.Expire(rc)
+			p.ahead.ok = false
 			return p.drop(DropNoService)
 		}
 	}
@@ -56,6 +65,9 @@ func (p *pipeline) restart(c *conntrack.Conn) bool {
 // schedule makes a new connection for a packet to svc.
 func (p *pipeline) schedule(f *link.Frame, svc *serviceState) verdict {
 	pkt := &p.pkt
+	// What follows may insert or expire entries: the batch's results
+	// looked up ahead are stale from here.
+	p.ahead.ok = false
 	// The table owns the rule (the kernel's tcp_conn_schedule): TCP needs a
 	// SYN, or sloppy mode, and never a RST; ECMP mode widens it for mh.
 	if !p.table.AcceptsNew(pkt.Proto, pkt.TCPFlags) && !p.adoptsMidFlow(svc) {

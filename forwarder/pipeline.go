@@ -36,11 +36,12 @@ type pipeline struct {
 	vlans  *atomic.Pointer[vlanTable] // the engine's; never holds nil
 	sync   *syncWorker                // nil unless the engine is a sync master
 
-	snap *snapshot // loaded once per batch
-	pkt  encap.Packet
-	key  conntrack.Key
-	flow sched.Flow
-	ipID uint16
+	snap  *snapshot  // loaded once per batch
+	ahead aheadState // the batch's connections, looked up before it (prefetch.go)
+	pkt   encap.Packet
+	key   conntrack.Key
+	flow  sched.Flow
+	ipID  uint16
 
 	// answer holds a frame the pipeline generated (a too-big answer).
 	answer    [1600]byte

@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 )
@@ -46,9 +45,11 @@ type worker struct {
 	nParked int
 	resend  []link.Frame
 
-	// pfKeys and pfPkt are prefetch's scratch (prefetch.go).
-	pfKeys []conntrack.Key
-	pfPkt  encap.Packet
+	// pfPkt is prefetch's scratch (prefetch.go); aheadMin the table size
+	// from which it looks a batch up ahead (prefetchMinConns; tests lower
+	// it).
+	pfPkt    encap.Packet
+	aheadMin int
 }
 
 func newWorker(q link.Queue, e *Engine) *worker {
@@ -60,7 +61,8 @@ func newWorker(q link.Queue, e *Engine) *worker {
 
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]link.Frame, 0, parkSlots),
-		pfKeys: make([]conntrack.Key, 0, 2*batchSize),
+
+		aheadMin: prefetchMinConns,
 	}
 	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, ecmp: e.opts.ECMP, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
@@ -106,6 +108,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 	w.prefetch(rx)
 	out := w.out[:0]
 	for i := range rx {
+		w.p.ahead.cur = i
 		switch w.p.process(&rx[i]) {
 		case verdictForward:
 			out = append(out, rx[i])
@@ -121,6 +124,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 			st.tx.add(uint64(w.p.nFrags))
 		}
 	}
+	w.p.ahead.done()
 	if len(out) > 0 {
 		w.q.Send(out)
 		st.tx.add(uint64(len(out)))
