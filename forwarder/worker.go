@@ -111,7 +111,8 @@ func (w *worker) processBatch(rx []link.Frame) {
 		w.p.ahead.cur = i
 		switch w.p.process(&rx[i]) {
 		case verdictForward:
-			out = append(out, rx[i])
+			out = out[:len(out)+1] // cap batchSize, as rx
+			copyFrame(&out[len(out)-1], &rx[i])
 		case verdictReply:
 			// Rare (too-big answers): send it on its own so the scratch
 			// buffer can be reused for the next one.
@@ -130,6 +131,16 @@ func (w *worker) processBatch(rx []link.Frame) {
 		st.tx.add(uint64(len(out)))
 	}
 	w.out = out[:0]
+}
+
+// copyFrame copies *src to *dst one field at a time. A whole-struct copy
+// moves 16 bytes at a time, reading across the 8-byte fields process has
+// just written (Ifindex, Off, Len), which the CPU cannot forward from its
+// store buffer: the copy waited for those stores to retire, twice (through
+// a temporary), about 18 ns a forwarded packet.
+func copyFrame(dst, src *link.Frame) {
+	dst.Buf = src.Buf
+	dst.Off, dst.Len, dst.Ifindex, dst.Handle = src.Off, src.Len, src.Ifindex, src.Handle
 }
 
 // park copies a frame that waits for its neighbour, or drops it when the
