@@ -82,6 +82,100 @@ type queueStats struct {
 	tooBig counter // too-big / frag-needed answers sent
 	drops  [numDropReasons]counter
 	reals  atomic.Pointer[[]realCounters] // indexed by real id; grown by the worker
+	acc    realAcc                        // a batch's per-real counts, not yet in reals
+}
+
+// accSlots is how many real servers a batch's counts gather for before the
+// oldest are stored.
+const accSlots = 8
+
+// realAcc gathers a batch's packets and bytes per real server in plain
+// fields. A counter's add is an atomic store, which on amd64 is a locked
+// instruction (XCHG) that waits for every store before it: two per packet
+// were about 10 ns of its cost. Gathered, each real server's counters are
+// stored once a batch (flush), so Stats sees a batch's counts when the
+// batch is done.
+type realAcc struct {
+	on   bool // between beginBatch and endBatch; off, counts go straight in
+	n    int
+	ents [accSlots]accEnt
+}
+
+type accEnt struct {
+	id                                 uint32
+	inPkts, inBytes, outPkts, outBytes uint64
+}
+
+// beginBatch starts gathering counts.
+func (q *queueStats) beginBatch() { q.acc.on = true }
+
+// endBatch stores the gathered counts and stops gathering.
+func (q *queueStats) endBatch() {
+	q.flush()
+	q.acc.on = false
+}
+
+// flush stores the gathered counts in the real servers' counters.
+func (q *queueStats) flush() {
+	a := &q.acc
+	n := a.n
+	a.n = 0
+	for i := range a.ents[:n] {
+		e := &a.ents[i]
+		rc := q.realStats(e.id)
+		if e.inPkts != 0 {
+			rc.inPkts.add(e.inPkts)
+			rc.inBytes.add(e.inBytes)
+		}
+		if e.outPkts != 0 {
+			rc.outPkts.add(e.outPkts)
+			rc.outBytes.add(e.outBytes)
+		}
+	}
+}
+
+// countIn counts a packet of n bytes toward real server id.
+func (q *queueStats) countIn(id uint32, n int) {
+	if !q.acc.on {
+		rc := q.realStats(id)
+		rc.inPkts.add(1)
+		rc.inBytes.add(uint64(n))
+		return
+	}
+	e := q.accFor(id)
+	e.inPkts++
+	e.inBytes += uint64(n)
+}
+
+// countOut counts a packet of n bytes from real server id (a NAT reply).
+func (q *queueStats) countOut(id uint32, n int) {
+	if !q.acc.on {
+		rc := q.realStats(id)
+		rc.outPkts.add(1)
+		rc.outBytes.add(uint64(n))
+		return
+	}
+	e := q.accFor(id)
+	e.outPkts++
+	e.outBytes += uint64(n)
+}
+
+// accFor returns the gathering slot of real server id, storing the gathered
+// counts first when every slot is taken.
+func (q *queueStats) accFor(id uint32) *accEnt {
+	a := &q.acc
+	for i := range a.ents[:a.n] {
+		if a.ents[i].id == id {
+			return &a.ents[i]
+		}
+	}
+	if a.n == accSlots {
+		q.flush()
+	}
+	e := &a.ents[a.n]
+	a.n++
+	*e = accEnt{id: id}
+	return e
 }
 
 // realStats returns the worker's counters for real id, growing the table (off

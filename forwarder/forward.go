@@ -28,9 +28,7 @@ func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdi
 func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
 	pkt := &p.pkt
 	p.last, p.lastReply = r, false
-	rc := p.stats.realStats(r.id)
-	rc.inPkts.add(1)
-	rc.inBytes.add(uint64(pkt.IPLen))
+	p.stats.countIn(r.id, pkt.IPLen)
 	hop := p.nextHop(&r.addr)
 	if hop == nil {
 		return verdictDrop
@@ -56,9 +54,7 @@ func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict
 		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}
 	p.last, p.lastReply = r, true
-	rc := p.stats.realStats(r.id)
-	rc.outPkts.add(1)
-	rc.outBytes.add(uint64(pkt.IPLen))
+	p.stats.countOut(r.id, pkt.IPLen)
 	fk := c.Key()
 	hop := p.nextHop(&pkt.Dst)
 	if hop == nil {

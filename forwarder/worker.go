@@ -104,6 +104,7 @@ func (w *worker) poll() int {
 func (w *worker) processBatch(rx []link.Frame) {
 	st := w.p.stats
 	st.rx.add(uint64(len(rx)))
+	st.beginBatch()
 	w.p.snap = w.snap.Load()
 	w.prefetch(rx)
 	out := w.out[:0]
@@ -126,6 +127,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 		}
 	}
 	w.p.ahead.done()
+	st.endBatch()
 	if len(out) > 0 {
 		w.q.Send(out)
 		st.tx.add(uint64(len(out)))
