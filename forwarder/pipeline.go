@@ -38,6 +38,7 @@ type pipeline struct {
 
 	snap  *snapshot  // loaded once per batch
 	ahead aheadState // the batch's connections, looked up before it (prefetch.go)
+	hops  hopCache   // the batch's next hops (hops.go)
 	pkt   encap.Packet
 	key   conntrack.Key
 	flow  sched.Flow
@@ -123,7 +124,7 @@ func (p *pipeline) egressIfindex(hop *link.Hop) int {
 // would reach zero was already refused by process, before any state; the
 // check here stays as a guard.)
 func (p *pipeline) nextHop(dst *[16]byte) *link.Hop {
-	hop := p.router.Route(dst)
+	hop := p.route(dst)
 	if hop == nil {
 		p.drop(DropNoRoute)
 		return nil

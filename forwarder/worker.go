@@ -105,6 +105,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 	st := w.p.stats
 	st.rx.add(uint64(len(rx)))
 	st.beginBatch()
+	w.p.hops.beginBatch()
 	w.p.snap = w.snap.Load()
 	w.prefetch(rx)
 	out := w.out[:0]
@@ -128,6 +129,7 @@ func (w *worker) processBatch(rx []link.Frame) {
 	}
 	w.p.ahead.done()
 	st.endBatch()
+	w.p.hops.endBatch()
 	if len(out) > 0 {
 		w.q.Send(out)
 		st.tx.add(uint64(len(out)))
