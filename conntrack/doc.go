@@ -52,7 +52,9 @@
 //
 // In a big table a lookup is two dependent cache misses, the bucket and
 // then the entry. Lookup pays them one after the other; LookupBatch overlaps
-// those of 32 keys. Insert starts the misses it will wait on (its keys'
+// those of 32 keys, and LookupConns does the same for a batch of packets
+// that may be clients' or NAT replies (the reply keys of the misses only).
+// Insert starts the misses it will wait on (its keys'
 // buckets, the entry the free list hands out) before its locked
 // instructions, which would take them one at a time, and the reaper does the
 // same for the buckets of a batch of expired entries.

@@ -42,6 +42,14 @@
 // still being resolved also takes the router's lock, to ask the kernel at
 // most once a second.
 //
+// Per packet the worker takes no locked instruction it can avoid: with a
+// big table a batch's connections are looked up together before its
+// packets (prefetch.go), a batch asks the router once per destination
+// (hops.go), and the per-real-server counters are gathered in plain fields
+// and stored once a batch (counters.go). What stays per packet is the
+// connection's own accounting (conntrack.Table.Observe), shared with the
+// worker that sees the other direction.
+//
 // Nothing is dropped silently: Engine.Drops lists every loss as a (queue,
 // reason, count) record — the workers' DropReasons, the backend's own
 // (link.Backend.Stats: for AF_XDP the sockets' kernel counters
