@@ -102,8 +102,8 @@ type realAcc struct {
 }
 
 type accEnt struct {
-	id                                 uint32
-	inPkts, inBytes, outPkts, outBytes uint64
+	id          uint32
+	pkts, bytes [2]uint64 // by direction: [0] in (client to real), [1] out
 }
 
 // beginBatch starts gathering counts.
@@ -123,41 +123,42 @@ func (q *queueStats) flush() {
 	for i := range a.ents[:n] {
 		e := &a.ents[i]
 		rc := q.realStats(e.id)
-		if e.inPkts != 0 {
-			rc.inPkts.add(e.inPkts)
-			rc.inBytes.add(e.inBytes)
-		}
-		if e.outPkts != 0 {
-			rc.outPkts.add(e.outPkts)
-			rc.outBytes.add(e.outBytes)
+		for d := range e.pkts {
+			if e.pkts[d] != 0 {
+				pkts, bytes := rc.dir(d)
+				pkts.add(e.pkts[d])
+				bytes.add(e.bytes[d])
+			}
 		}
 	}
 }
 
-// countIn counts a packet of n bytes toward real server id.
-func (q *queueStats) countIn(id uint32, n int) {
+// Directions of a real server's packets, for count.
+const (
+	realIn  = 0 // a client's packet forwarded to the real server
+	realOut = 1 // a NAT real server's reply
+)
+
+// count counts a packet of n bytes in direction d (realIn, realOut) of
+// real server id.
+func (q *queueStats) count(id uint32, n int, d int) {
 	if !q.acc.on {
-		rc := q.realStats(id)
-		rc.inPkts.add(1)
-		rc.inBytes.add(uint64(n))
+		pkts, bytes := q.realStats(id).dir(d)
+		pkts.add(1)
+		bytes.add(uint64(n))
 		return
 	}
 	e := q.accFor(id)
-	e.inPkts++
-	e.inBytes += uint64(n)
+	e.pkts[d]++
+	e.bytes[d] += uint64(n)
 }
 
-// countOut counts a packet of n bytes from real server id (a NAT reply).
-func (q *queueStats) countOut(id uint32, n int) {
-	if !q.acc.on {
-		rc := q.realStats(id)
-		rc.outPkts.add(1)
-		rc.outBytes.add(uint64(n))
-		return
+// dir returns the packet and byte counters of direction d.
+func (rc *realCounters) dir(d int) (pkts, bytes *counter) {
+	if d == realOut {
+		return &rc.outPkts, &rc.outBytes
 	}
-	e := q.accFor(id)
-	e.outPkts++
-	e.outBytes += uint64(n)
+	return &rc.inPkts, &rc.inBytes
 }
 
 // accFor returns the gathering slot of real server id, storing the gathered

@@ -12,18 +12,18 @@ import (
 // straight in.
 func TestRealAccFlush(t *testing.T) {
 	q := &queueStats{name: "q"}
-	q.countIn(3, 100) // outside a batch
+	q.count(3, 100, realIn) // outside a batch
 	q.beginBatch()
 	for round := range 3 {
 		for id := range uint32(3 * accSlots) {
-			q.countIn(id, int(id))
+			q.count(id, int(id), realIn)
 			if round == 0 {
-				q.countOut(id, 2*int(id))
+				q.count(id, 2*int(id), realOut)
 			}
 		}
 	}
 	q.endBatch()
-	q.countOut(3, 1)
+	q.count(3, 1, realOut)
 	for id := range uint32(3 * accSlots) {
 		rc := q.realStats(id)
 		wantIn, wantInB, wantOut, wantOutB := uint64(3), 3*uint64(id), uint64(1), 2*uint64(id)
@@ -38,7 +38,7 @@ func TestRealAccFlush(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() {
 		q.beginBatch()
 		for id := range uint32(2 * accSlots) {
-			q.countIn(id, 1)
+			q.count(id, 1, realIn)
 		}
 		q.endBatch()
 	}); a != 0 {

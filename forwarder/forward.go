@@ -28,7 +28,7 @@ func (p *pipeline) forward(f *link.Frame, c *conntrack.Conn, r *realState) verdi
 func (p *pipeline) forwardNew(f *link.Frame, r *realState) verdict {
 	pkt := &p.pkt
 	p.last, p.lastReply = r, false
-	p.stats.countIn(r.id, pkt.IPLen)
+	p.stats.count(r.id, pkt.IPLen, realIn)
 	hop := p.nextHop(&r.addr)
 	if hop == nil {
 		return verdictDrop
@@ -54,7 +54,7 @@ func (p *pipeline) reply(f *link.Frame, c *conntrack.Conn, r *realState) verdict
 		p.sync.after(c, r, p.pkt.Proto, prev, st)
 	}
 	p.last, p.lastReply = r, true
-	p.stats.countOut(r.id, pkt.IPLen)
+	p.stats.count(r.id, pkt.IPLen, realOut)
 	fk := c.Key()
 	hop := p.nextHop(&pkt.Dst)
 	if hop == nil {
