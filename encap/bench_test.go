@@ -5,18 +5,26 @@ import "testing"
 // Benchmarks of the per-packet path. CI runs them with -benchtime=1x so they
 // cannot rot; `go test -bench . ./encap/` gives the figures.
 
-func BenchmarkParse(b *testing.B) {
+// benchFrame is a frame the per-packet benchmarks run on.
+type benchFrame struct {
+	name  string
+	frame []byte
+}
+
+// benchFrames are the kinds of frame a worker sees most.
+func benchFrames() []benchFrame {
 	reply := pktFlow{src: vip4, dst: client4, sport: 80, dport: 40000, udp: true, ttl: 64, payload: payload}
-	for _, c := range []struct {
-		name  string
-		frame []byte
-	}{
+	return []benchFrame{
 		{"tcp4", req4().frame()},
 		{"tcp6", req6().frame()},
 		{"udp4", with(req4(), func(f *pktFlow) { f.udp = true }).frame()},
 		{"tcp6-ext", with(req6(), func(f *pktFlow) { f.v6Ext = true }).frame()},
 		{"icmp4-error", icmpErr{outer: pktFlow{src: client4, dst: vip4}, typ: 3, code: 3, quote: reply.ipPacket()}.frame()},
-	} {
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, c := range benchFrames() {
 		b.Run(c.name, func(b *testing.B) {
 			var p Packet
 			b.ReportAllocs()
@@ -147,16 +155,9 @@ func BenchmarkTooBig(b *testing.B) {
 
 // BenchmarkCompletePartialChecksum: the test every TCP and UDP packet takes
 // (complete: a checksum that is not the pseudo-header sum, left alone), per
-// family.
+// kind of frame.
 func BenchmarkCompletePartialChecksum(b *testing.B) {
-	for _, c := range []struct {
-		name  string
-		frame []byte
-	}{
-		{"tcp4", req4().frame()},
-		{"tcp6", req6().frame()},
-		{"udp4", with(req4(), func(f *pktFlow) { f.udp = true }).frame()},
-	} {
+	for _, c := range benchFrames() {
 		b.Run(c.name, func(b *testing.B) {
 			var p Packet
 			Parse(c.frame, &p)
