@@ -434,9 +434,9 @@ func TestChecksPacedTwin(t *testing.T) {
 	r.Rows = Aggregate(r.Trials)
 	r.Checks = HealthChecks(r)
 	l := r.Checks.Loads[0]
-	if l.Offered.Median != 0.6e6 || l.Paced.Median != 0.6e6 || l.PacedPerRound.Median != 1 ||
-		math.Abs(l.PacedCapacity.Min-600.0/620) > 1e-9 || math.Abs(l.PacedCapacity.Max-610.0/600) > 1e-9 {
-		t.Errorf("paced figures: offered %+v paced %+v same-round %+v capacity %+v", l.Offered, l.Paced, l.PacedPerRound, l.PacedCapacity)
+	if p := l.Paced; p.Offered.Median != 0.6e6 || p.Paced.Median != 0.6e6 || p.PerRound.Median != 1 ||
+		math.Abs(p.Capacity.Min-600.0/620) > 1e-9 || math.Abs(p.Capacity.Max-610.0/600) > 1e-9 {
+		t.Errorf("paced figures: %+v", p)
 	}
 	tc := checksTarget(r)
 	if tc.Status != Met || !strings.Contains(tc.Target, "at the checks trial's offered load") ||

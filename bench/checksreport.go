@@ -23,12 +23,9 @@ type ChecksLoad struct {
 	// round as without ÷ with: the frames per second the workers' core
 	// forwards with the checks, relative to without (see WorkerCapacity).
 	WorkerWithout, WorkerWith, Capacity Summary
-	// Offered is the rate xvs-nat-checks' generator sent at (frames per
-	// second over rounds); Paced, PacedPerRound, WorkerPaced and
-	// PacedCapacity are Without, PerRound, WorkerWithout and Capacity
-	// again, against the paced twin (ScXVSNATPaced): xvs-nat held to the
-	// checks trial's offered rate, the same load on the workers.
-	Offered, Paced, PacedPerRound, WorkerPaced, PacedCapacity Summary
+	// Paced compares xvs-nat-checks with its paced twins, xvs-nat held to
+	// the checks trial's offered rate: the same load on the workers.
+	Paced PacedPair
 	// ProbesPerSec are the probes the checks daemon ran per second around
 	// the measured window; Failures the failed probes summed over rounds;
 	// MinUp the fewest checkers up at a window's end.
@@ -92,15 +89,16 @@ func HealthChecks(res *Results) *ChecksResult {
 		if x.Scenario != ScXVSNATChecks {
 			continue
 		}
-		cl := ChecksLoad{Load: x.Load, With: x.PPS, Without: Summarize(nil), Paced: Summarize(nil), MinUp: -1}
+		cl := ChecksLoad{Load: x.Load, With: x.PPS, Without: Summarize(nil), MinUp: -1}
 		if i := indexRow(res.Rows, ScXVSNAT, x.Load); i >= 0 {
 			cl.Without = res.Rows[i].PPS
 		}
+		pacedRow := Summarize(nil)
 		if i := indexRow(res.Rows, ScXVSNATPaced, x.Load); i >= 0 {
-			cl.Paced = res.Rows[i].PPS
+			pacedRow = res.Rows[i].PPS
 		}
 		with, without := byRound[key{ScXVSNATChecks, x.Load}], byRound[key{ScXVSNAT, x.Load}]
-		cl.pacedTwins(with, byRound[key{ScXVSNATPaced, x.Load}])
+		cl.Paced = pacePair(with, byRound[key{ScXVSNATPaced, x.Load}], x.PPS, pacedRow)
 		var q, dw, dwo, pps, ww, wwo, capacity []float64
 		for round, t := range with {
 			dw = append(dw, t.DaemonCPU.Seconds()/t.Elapsed.Seconds())
@@ -130,37 +128,6 @@ func HealthChecks(res *Results) *ChecksResult {
 		cr.Loads = append(cr.Loads, cl)
 	}
 	return cr
-}
-
-// pacedTwins fills the figures against the paced twins, round by round.
-func (l *ChecksLoad) pacedTwins(with, paced map[int]TrialResult) {
-	l.Offered, l.PacedPerRound, l.WorkerPaced, l.PacedCapacity = pacedFigures(with, paced)
-}
-
-// pacedFigures pairs a variant's trials (checks, sync) with their paced
-// twins round by round: the rates the variant's generator offered, the
-// variant's delivered rate over its twin's, the twin's worker ns per
-// frame, and the workers' capacity with the variant over without (the
-// twin's ns per frame over the variant's).
-func pacedFigures(with, paced map[int]TrialResult) (offered, perRound, workerPaced, capacity Summary) {
-	var off, q, wp, c []float64
-	for round, t := range with {
-		off = append(off, t.SentPPS())
-		p, ok := paced[round]
-		if !ok {
-			continue
-		}
-		if p.PPS() > 0 {
-			q = append(q, t.PPS()/p.PPS())
-		}
-		if ns := p.workerNs(); ns > 0 {
-			wp = append(wp, ns)
-			if w := t.workerNs(); w > 0 {
-				c = append(c, ns/w)
-			}
-		}
-	}
-	return Summarize(off), Summarize(q), Summarize(wp), Summarize(c)
 }
 
 // idle fills the idle figures.
@@ -309,16 +276,13 @@ func ChecksPacedTable(cr *ChecksResult) string {
 	}
 	var b strings.Builder
 	for _, l := range cr.Loads {
-		if l.PacedPerRound.N == 0 {
+		if l.Paced.PerRound.N == 0 {
 			continue
 		}
 		if b.Len() == 0 {
-			b.WriteString("| load | offered Mpps (checks trial) | xvs-nat-paced Mpps | xvs-nat-checks Mpps | with ÷ paced, same-round | worker ns/frame paced | worker ns/frame with | workers' capacity with ÷ paced, same-round |\n")
-			b.WriteString("|---|---|---|---|---|---|---|---|\n")
+			pacedTableHead(&b, "with")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.Load,
-			FormatSummary(l.Offered, 1e-6, 3), FormatSummary(l.Paced, 1e-6, 3), FormatSummary(l.With, 1e-6, 3), formatRatio(l.PacedPerRound),
-			FormatSummary(l.WorkerPaced, 1, 0), FormatSummary(l.WorkerWith, 1, 0), formatRatio(l.PacedCapacity))
+		pacedTableRow(&b, l.Load, l.Paced)
 	}
 	return b.String()
 }
@@ -367,7 +331,7 @@ func checksTarget(res *Results) TargetCheck {
 		if l.Load != load64x10k || l.PerRound.N == 0 {
 			continue
 		}
-		if l.PacedCapacity.N > 0 && l.PacedPerRound.N > 0 {
+		if l.Paced.ok() {
 			judgePaced(&tc, cr, l)
 			continue
 		}
@@ -389,11 +353,8 @@ func checksTarget(res *Results) TargetCheck {
 // little CPU per frame (capacity) as without the checks.
 func judgePaced(tc *TargetCheck, cr *ChecksResult, l ChecksLoad) {
 	tc.Target = fmt.Sprintf("%d HTTP checks every %v do not lower xvs NAT forwarding: at the checks trial's offered load, delivered and the pinned workers' capacity with ≥ 95 %% of without, 64 B / 10 k flows", cr.Checked, cr.DelayLoop)
-	tc.Measured = fmt.Sprintf("delivered %s same-round (%s vs %s Mpps, both offered %s Mpps); capacity %s same-round (%s vs %s worker ns/frame); against unpaced xvs-nat (%s Mpps): delivered %s, capacity %s",
-		formatRatio(l.PacedPerRound), formatNum(l.With.Median/1e6, 3), formatNum(l.Paced.Median/1e6, 3), formatNum(l.Offered.Median/1e6, 3),
-		formatRatio(l.PacedCapacity), formatNum(l.WorkerWith.Median, 0), formatNum(l.WorkerPaced.Median, 0),
-		formatNum(l.Without.Median/1e6, 3), formatRatio(l.PerRound), formatRatio(l.Capacity))
-	tc.Status = status(l.PacedCapacity.Median >= sameRoundBar && l.PacedPerRound.Median >= sameRoundBar)
+	tc.Measured = l.Paced.measured(l.Without, l.PerRound) + ", capacity " + formatRatio(l.Capacity)
+	tc.Status = status(l.Paced.met())
 }
 
 // checksText explains the health-check section.

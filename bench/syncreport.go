@@ -28,13 +28,9 @@ type SyncResult struct {
 	// Sent and Received total, over rounds, every entry the master
 	// handed over and the bench's backup received by each trial's end.
 	Sent, Received uint64
-	// Offered, Paced, PacedPerRound, WorkerOn, WorkerPaced and Capacity
-	// compare xvs-nat-sync with its paced twins (ScXVSNATPaced: xvs-nat at
-	// the rate the sync trial's generator sent): the offered rate, the
-	// twin's delivered rate, on ÷ twin per round, both sides' worker ns
-	// per delivered frame and the workers' capacity with the master over
-	// without (twin ÷ on ns per frame, per round).
-	Offered, Paced, PacedPerRound, WorkerOn, WorkerPaced, Capacity Summary
+	// Paced compares xvs-nat-sync with its paced twins, xvs-nat at the
+	// rate the sync trial's generator sent.
+	Paced PacedPair
 	// Install are the backup daemon's offers (InstallResult), by round.
 	Install []InstallResult `json:"-"`
 }
@@ -79,24 +75,18 @@ func ConnSync(res *Results) *SyncResult {
 	if !ran {
 		return nil
 	}
-	s := &SyncResult{Load: syncLoad, On: Summarize(nil), Off: Summarize(nil), Paced: Summarize(nil), Install: res.SyncInstall}
-	if i := indexRow(res.Rows, ScXVSNATPaced, syncLoad); i >= 0 {
-		s.Paced = res.Rows[i].PPS
-	}
-	s.Offered, s.PacedPerRound, s.WorkerPaced, s.Capacity = pacedFigures(on, paced)
-	var won []float64
-	for _, t := range on {
-		if ns := t.workerNs(); ns > 0 {
-			won = append(won, ns)
-		}
-	}
-	s.WorkerOn = Summarize(won)
+	s := &SyncResult{Load: syncLoad, On: Summarize(nil), Off: Summarize(nil), Install: res.SyncInstall}
 	if i := indexRow(res.Rows, ScXVSNATSync, syncLoad); i >= 0 {
 		s.On = res.Rows[i].PPS
 	}
 	if i := indexRow(res.Rows, ScXVSNAT, syncLoad); i >= 0 {
 		s.Off = res.Rows[i].PPS
 	}
+	pacedRow := Summarize(nil)
+	if i := indexRow(res.Rows, ScXVSNATPaced, syncLoad); i >= 0 {
+		pacedRow = res.Rows[i].PPS
+	}
+	s.Paced = pacePair(on, paced, s.On, pacedRow)
 	var q, dOn, dOff, nc, no, dg, en []float64
 	for round, t := range on {
 		dOn = append(dOn, t.DaemonCPU.Seconds()/t.Elapsed.Seconds())
@@ -196,15 +186,12 @@ func SyncTable(s *SyncResult) string {
 // SyncPacedTable renders the sync trials against their paced twins, ""
 // when none ran.
 func SyncPacedTable(s *SyncResult) string {
-	if s == nil || s.PacedPerRound.N == 0 {
+	if s == nil || s.Paced.PerRound.N == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| load | offered Mpps (sync trial) | xvs-nat-paced Mpps | xvs-nat-sync Mpps | on ÷ paced, same-round | worker ns/frame paced | worker ns/frame on | workers' capacity on ÷ paced, same-round |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Load,
-		FormatSummary(s.Offered, 1e-6, 3), FormatSummary(s.Paced, 1e-6, 3), FormatSummary(s.On, 1e-6, 3), formatRatio(s.PacedPerRound),
-		FormatSummary(s.WorkerPaced, 1, 0), FormatSummary(s.WorkerOn, 1, 0), formatRatio(s.Capacity))
+	pacedTableHead(&b, "on")
+	pacedTableRow(&b, s.Load, s.Paced)
 	return b.String()
 }
 
@@ -269,7 +256,7 @@ func syncTarget(res *Results) TargetCheck {
 	}
 	tc.Target = fmt.Sprintf("a sync master at %s new connections/s does not lower xvs NAT forwarding: on ≥ 95 %% of off, %s",
 		formatNum(s.NewConns.Median, 0), s.Load)
-	if s.PacedPerRound.N == 0 || s.Capacity.N == 0 {
+	if !s.Paced.ok() {
 		judgeSameRound(&tc, s.PerRound, s.On.Median, s.Off.Median)
 		return tc
 	}
@@ -278,11 +265,8 @@ func syncTarget(res *Results) TargetCheck {
 	// the workers) against xvs-nat's.
 	tc.Target = fmt.Sprintf("a sync master at %s new connections/s does not lower xvs NAT forwarding: at the sync trial's offered load, delivered and the pinned workers' capacity on ≥ 95 %% of off, %s",
 		formatNum(s.NewConns.Median, 0), s.Load)
-	tc.Measured = fmt.Sprintf("delivered %s same-round (%s vs %s Mpps, both offered %s Mpps); capacity %s same-round (%s vs %s worker ns/frame); against unpaced xvs-nat (%s Mpps): delivered %s",
-		formatRatio(s.PacedPerRound), formatNum(s.On.Median/1e6, 3), formatNum(s.Paced.Median/1e6, 3), formatNum(s.Offered.Median/1e6, 3),
-		formatRatio(s.Capacity), formatNum(s.WorkerOn.Median, 0), formatNum(s.WorkerPaced.Median, 0),
-		formatNum(s.Off.Median/1e6, 3), formatRatio(s.PerRound))
-	tc.Status = status(s.Capacity.Median >= sameRoundBar && s.PacedPerRound.Median >= sameRoundBar)
+	tc.Measured = s.Paced.measured(s.Off, s.PerRound)
+	tc.Status = status(s.Paced.met())
 	return tc
 }
 
