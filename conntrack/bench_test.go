@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xvs-project/xvs/flow"
+	"github.com/xvs-project/xvs/internal/threadcpu"
 )
 
 // benchTables are built once per size: building 10 M entries takes seconds.
@@ -76,12 +77,12 @@ type cpuMeter struct {
 // before b.ResetTimer.
 func startCPU() cpuMeter {
 	runtime.LockOSThread()
-	ns, ok := threadCPU()
+	ns, ok := threadcpu.Now()
 	return cpuMeter{ns, ok}
 }
 
 func (m cpuMeter) report(b *testing.B) {
-	ns, ok := threadCPU()
+	ns, ok := threadcpu.Now()
 	runtime.UnlockOSThread()
 	if m.ok && ok {
 		b.ReportMetric(float64(ns-m.start)/float64(b.N), "cpu-ns/op")

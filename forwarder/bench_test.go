@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/xvs-project/xvs/internal/threadcpu"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
@@ -121,9 +122,9 @@ func (pb *pipelineBench) run(b *testing.B) {
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, ok0 := threadCPU()
+	cpu0, ok0 := threadcpu.Now()
 	pb.step(b.N)
-	cpu1, ok1 := threadCPU()
+	cpu1, ok1 := threadcpu.Now()
 	b.StopTimer()
 	if ok0 && ok1 {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xvs-project/xvs/internal/threadcpu"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -96,15 +97,6 @@ func TestRecvSendAllocs(t *testing.T) {
 	}
 }
 
-// threadCPU returns the user and system time of the calling thread, in ns.
-func threadCPU() int64 {
-	var ru unix.Rusage
-	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
 // BenchmarkRecvSend measures the backend's forwarding rate between the
 // namespaces: the client blasts 64-byte UDP datagrams at vip:5353 from one
 // goroutine, one worker per queue receives each frame, turns it around and
@@ -146,8 +138,8 @@ func BenchmarkRecvSend(b *testing.B) {
 					// the machine than the packet rate.
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
-					cpu0 := threadCPU()
-					defer func() { cpuNs.Add(threadCPU() - cpu0) }()
+					cpu0, _ := threadcpu.Now()
+					defer func() { cpu1, _ := threadcpu.Now(); cpuNs.Add(cpu1 - cpu0) }()
 					frames := make([]link.Frame, 64)
 					// The alternative to handing out ring frames: one
 					// worker-owned buffer per frame, with headroom.

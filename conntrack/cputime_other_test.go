@@ -1,6 +1,0 @@
-//go:build !linux
-
-package conntrack
-
-// threadCPU is not available here.
-func threadCPU() (ns int64, ok bool) { return 0, false }
