@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asavie/xdp"
 	"github.com/vishvananda/netlink"
@@ -113,6 +114,10 @@ type xdpQueue struct {
 	umem   []byte
 	fill   []xdp.Desc // lib only
 	pfd    [1]unix.PollFd
+	busy   bool // frames in the last Recv: wait in waitBusy (own socket)
+	// lastYield is when the worker last gave its P up (waitIdle), on the
+	// monoStart clock.
+	lastYield time.Duration
 
 	txMu     sync.Mutex // guards the fields below and the socket's TX side
 	txFirst  int        // first TX frame
