@@ -16,6 +16,7 @@ import (
 // (198.18.0.2) and the director's d0 (198.18.0.1, the VIP 198.18.0.100 on
 // lo), with the backend open on d0 and steering UDP to the VIP's port 9.
 type echoLab struct {
+	dir    *testnet.NetNS
 	b      *Backend
 	q      *xdpQueue
 	client *net.UDPConn // connected to the VIP's port 9
@@ -36,7 +37,7 @@ func newEchoLab(t *testing.T, opts Options) *echoLab {
 		"addr add 198.18.0.2/24 dev c0",
 		"link set c0 up",
 		"route add 198.18.0.100/32 via 198.18.0.1")
-	l := &echoLab{}
+	l := &echoLab{dir: dir}
 	dir.In(t, func() {
 		b, err := Open([]string{"d0"}, opts)
 		if err != nil {
@@ -187,6 +188,29 @@ func TestEchoAllocs(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("library socket %v: %v allocations per cycle", lib, allocs)
+		}
+	}
+}
+
+// TestSendLinkDown: sending on a socket whose link went down is counted as
+// xsk-tx-error (the library's panic on ENETDOWN included), not fatal.
+func TestSendLinkDown(t *testing.T) {
+	for _, lib := range []bool{false, true} {
+		l := newEchoLab(t, Options{RxFrames: 256, TxFrames: 128, LibrarySocket: lib})
+		for i := 0; i < 10; i++ {
+			l.client.Write([]byte("xvs echo"))
+		}
+		frames := make([]link.Frame, 64)
+		n := l.q.Recv(frames)
+		if n == 0 {
+			t.Fatalf("library socket %v: nothing received", lib)
+		}
+		echo(frames[:n])
+		l.dir.IP(t, "link set d0 down")
+		l.q.Send(frames[:n])
+		l.q.Release(frames[:n])
+		if got := l.q.txErr.Load(); got == 0 {
+			t.Errorf("library socket %v: no tx-error counted after a send on a down link", lib)
 		}
 	}
 }
