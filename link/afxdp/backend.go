@@ -114,7 +114,8 @@ type xdpQueue struct {
 	umem   []byte
 	fill   []xdp.Desc // lib only
 	pfd    [1]unix.PollFd
-	busy   bool // frames in the last Recv: wait in waitBusy (own socket)
+	busy   bool          // frames in the last Recv: wait in waitBusy (own socket)
+	busyTS unix.Timespec // waitBusy's timeout, which ppoll writes to
 	// lastYield is when the worker last gave its P up (waitIdle), on the
 	// monoStart clock.
 	lastYield time.Duration

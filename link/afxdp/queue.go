@@ -15,7 +15,7 @@ import (
 const recvWaitMs = 5
 
 // busyWaitMs is how long a busy worker, one that had frames in its last
-// Recv, waits for the next in a raw poll before it counts as idle.
+// Recv, waits for the next in a raw ppoll before it counts as idle.
 const busyWaitMs = 1
 
 // yieldEvery is how often an idle worker gives its P up of its own accord
@@ -30,7 +30,7 @@ func (q *xdpQueue) Name() string { return q.name }
 
 // Recv implements link.Queue. While frames are coming it makes no system
 // call: the RX ring is read first. When the ring is empty, a busy worker
-// (frames in its last Recv) waits up to busyWaitMs in a raw poll (see
+// (frames in its last Recv) waits up to busyWaitMs in a raw ppoll (see
 // waitBusy), and an idle one up to recvWaitMs in poll(2) through the
 // runtime's system call path, so the runtime hands its P to others while
 // it sleeps.
@@ -80,22 +80,27 @@ func (q *xdpQueue) waitIdle() bool {
 	return err == nil
 }
 
-// waitBusy waits up to busyWaitMs for a frame in a raw poll(2), one the
+// waitBusy waits up to busyWaitMs for a frame in a raw ppoll(2), one the
 // runtime does not see: the worker keeps its P, as it does between frames,
 // and sysmon finds no P in a system call to take. Taking it would hand the
 // locked worker's P to another thread and back, and each take keeps sysmon
 // ticking every 20 µs for a millisecond or more on the control CPU: under
 // load, a worker that waited in the runtime's poll once its 10 ms time
-// slice was up had its P taken about a hundred times a second. The wait
-// may block, which a raw call normally must not: the runtime counts the
-// goroutine as running, so a stop-the-world (GC) waits for it. Here it
-// waits only for the signal it sends: poll(2) is never restarted after a
-// signal handler, so the preemption signal ends the call with EINTR and the
-// goroutine stops at its next function call; and the timeout bounds the
-// wait anyway. It reports whether the worker is still busy: false once a
-// whole wait passed without a frame.
+// slice was up had its P taken about a hundred times a second.
+//
+// The wait may block, which a raw system call normally must not: the
+// runtime counts the goroutine as running, so a stop-the-world (GC) cannot
+// complete until it comes back, and every other goroutine waits. Here that
+// is no longer than the stop's own preemption signal takes to arrive:
+// ppoll is never restarted after a signal handler, so the signal ends the
+// call with EINTR and the goroutine stops at its next function call; the
+// timeout bounds the wait anyway. It reports whether the worker is still
+// busy: false once a whole wait passed without a frame.
 func (q *xdpQueue) waitBusy() bool {
-	n, _, e := unix.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&q.pfd[0])), 1, busyWaitMs)
+	// The raw ppoll writes the time left back, so each call starts afresh.
+	q.busyTS = unix.NsecToTimespec(int64(busyWaitMs * time.Millisecond))
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&q.pfd[0])), 1,
+		uintptr(unsafe.Pointer(&q.busyTS)), 0, 0, 0)
 	return n != 0 || e != 0
 }
 
