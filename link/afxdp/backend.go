@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asavie/xdp"
 	"github.com/vishvananda/netlink"
@@ -40,6 +41,11 @@ type Options struct {
 	// Logger gets one line per interface where VLAN filtering is not
 	// available (see Open); nil: slog.Default().
 	Logger *slog.Logger
+	// LibrarySocket drives every queue with asavie/xdp's Socket, the ring
+	// code this backend used before it had its own (xsk.go): every transmit
+	// kicked through the runtime's system call path and no need_wakeup. It
+	// stays for comparison and as a fallback.
+	LibrarySocket bool
 	// PinDir, when set, is a directory on a bpffs (mounted at /sys/fs/bpf
 	// when absent, see xdpprog.PreparePinDir) where every interface's
 	// steering link is pinned, so the program stays attached when the
@@ -92,18 +98,27 @@ type xdpIface struct {
 // worker serving it; its transmit side (TX and completion rings, TX frames)
 // may be used by the worker of any interface, so it is guarded by txMu,
 // taken once per batch.
+//
+// The socket is this package's own (x) unless Options.LibrarySocket asked
+// for asavie/xdp's (lib, queue_lib.go); exactly one of them is set.
 type xdpQueue struct {
 	b      *Backend
 	iface  *xdpIface
 	qid    int
 	name   string
-	xsk    *xdp.Socket
+	x      *xsk
+	lib    *xdp.Socket
 	fd     int
 	nRX    int // frames [0, nRX) are for receiving
 	txRing int // TX ring size
 	umem   []byte
-	fill   []xdp.Desc
+	fill   []xdp.Desc // lib only
 	pfd    [1]unix.PollFd
+	busy   bool          // frames in the last Recv: wait in waitBusy (own socket)
+	busyTS unix.Timespec // waitBusy's timeout, which ppoll writes to
+	// lastYield is when the worker last gave its P up (waitIdle), on the
+	// monoStart clock.
+	lastYield time.Duration
 
 	txMu     sync.Mutex // guards the fields below and the socket's TX side
 	txFirst  int        // first TX frame
@@ -203,7 +218,11 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 				"interface", name, "mode", xi.steer.Mode().String(), "reason", why)
 		}
 		for q := 0; q < nq; q++ {
-			xq, qerr := b.openQueue(xi, q, opts.RxFrames, opts.TxFrames)
+			open := b.openQueue
+			if opts.LibrarySocket {
+				open = b.openLibQueue
+			}
+			xq, qerr := open(xi, q, opts.RxFrames, opts.TxFrames)
 			if qerr != nil {
 				return nil, fmt.Errorf("interface %q queue %d: %w", name, q, qerr)
 			}
@@ -217,36 +236,23 @@ func Open(ifaces []string, opts Options) (_ *Backend, err error) {
 	return b, nil
 }
 
+// openQueue opens queue q of xi with this package's own socket (xsk.go)
+// and puts every receive frame on its fill ring.
 func (b *Backend) openQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error) {
 	fsz := b.frameSize
-	so := xdp.SocketOptions{
-		NumFrames:              nRX + nTX,
-		FrameSize:              fsz,
-		FillRingNumDescs:       nRX,
-		CompletionRingNumDescs: nTX,
-		RxRingNumDescs:         nRX,
-		TxRingNumDescs:         nTX,
-	}
-	xsk, err := xdp.NewSocket(xi.index, q, &so)
+	x, err := newXSK(xskConfig{ifindex: xi.index, queue: q, frameSize: fsz, nRX: nRX, nTX: nTX})
 	if err != nil {
 		return nil, err
 	}
 	xq := &xdpQueue{
-		b: b, iface: xi, qid: q, name: xi.name + "/" + strconv.Itoa(q), xsk: xsk, fd: xsk.FD(),
-		nRX: nRX, txRing: nTX, txFirst: nRX, txN: nTX,
-		fill:    make([]xdp.Desc, 0, nRX),
-		txDescs: make([]xdp.Desc, 0, nTX),
+		b: b, iface: xi, qid: q, name: xi.name + "/" + strconv.Itoa(q), x: x, fd: x.fd,
+		nRX: nRX, txRing: nTX, txFirst: nRX, txN: nTX, umem: x.umem,
 	}
-	// The whole UMEM, as one slice: GetFrame only slices, it does not copy.
-	xq.umem = xsk.GetFrame(xdp.Desc{Addr: 0, Len: uint32((nRX + nTX) * fsz)})
 	xq.pfd[0] = unix.PollFd{Fd: int32(xq.fd), Events: unix.POLLIN}
 	for i := 0; i < nRX; i++ {
-		xq.fill = append(xq.fill, xdp.Desc{Addr: uint64(i * fsz), Len: uint32(fsz)})
+		x.fill.slots[i] = uint64(i * fsz)
 	}
-	if n := xsk.Fill(xq.fill); n != nRX {
-		xsk.Close()
-		return nil, fmt.Errorf("fill ring took %d of %d frames", n, nRX)
-	}
+	x.fill.produce(uint32(nRX))
 	return xq, nil
 }
 
@@ -299,7 +305,11 @@ func (b *Backend) close(steerDone func(*xdpprog.Steering) error) error {
 	}
 	for _, q := range b.queues {
 		q.txMu.Lock()
-		q.xsk.Close()
+		if q.lib != nil {
+			q.lib.Close()
+		} else {
+			q.x.close()
+		}
 		q.txMu.Unlock()
 	}
 	return errors.Join(errs...)

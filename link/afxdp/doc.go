@@ -13,6 +13,17 @@
 // it is guarded by a mutex taken once per batch (the one lock on the
 // packet path; the receive side is the serving worker's alone).
 //
+// The sockets are this package's own (xsk.go): it sets up the UMEM and maps
+// the four rings from the kernel's ABI, binds with XDP_USE_NEED_WAKEUP,
+// publishes a batch with one store per ring, and makes no system call
+// while frames keep coming; a kick (sendto) is a raw, non-blocking system
+// call made only when the TX ring asks for one (always, in veth's copy
+// mode). A busy worker waits for its next frame in a raw poll of at most a
+// millisecond; an idle one waits in the runtime's poll and gives its P up
+// every few milliseconds itself, so that sysmon need not take it (queue.go
+// says why both matter). Options.LibrarySocket drives the queues with
+// asavie/xdp's Socket instead, as before (queue_lib.go).
+//
 // The UMEM chunk size (2048 or 4096, see FrameSizeFor) bounds the MTU the
 // backend can serve; a larger one is refused with an *MTUError at Open
 // rather than losing every long frame in the kernel.

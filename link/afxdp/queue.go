@@ -1,50 +1,133 @@
 package afxdp
 
 import (
-	"github.com/asavie/xdp"
+	"runtime"
+	"time"
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/link"
 )
 
+// recvWaitMs is how long Recv waits for a frame before it returns empty,
+// so the worker can notice a stop.
+const recvWaitMs = 5
+
+// busyWaitMs is how long a busy worker, one that had frames in its last
+// Recv, waits for the next in a raw ppoll before it counts as idle.
+const busyWaitMs = 1
+
+// yieldEvery is how often an idle worker gives its P up of its own accord
+// (waitIdle): well within sysmon's 10 ms time slice.
+const yieldEvery = 5 * time.Millisecond
+
+// monoStart is the origin of the queues' clock (a monotonic reading).
+var monoStart = time.Now()
+
 // Name implements link.Queue.
 func (q *xdpQueue) Name() string { return q.name }
 
-// Recv implements link.Queue. It waits up to 5 ms for frames, polling POLLIN
-// itself (the library's Poll also asks for POLLOUT and spins).
+// Recv implements link.Queue. While frames are coming it makes no system
+// call: the RX ring is read first. When the ring is empty, a busy worker
+// (frames in its last Recv) waits up to busyWaitMs in a raw ppoll (see
+// waitBusy), and an idle one up to recvWaitMs in poll(2) through the
+// runtime's system call path, so the runtime hands its P to others while
+// it sleeps.
 func (q *xdpQueue) Recv(frames []link.Frame) int {
-	n := q.xsk.NumReceived()
+	if q.lib != nil {
+		return q.recvLib(frames)
+	}
+	x := q.x
+	n := x.rx.ready()
 	if n == 0 {
-		if _, err := unix.Poll(q.pfd[:], 5); err != nil {
+		if q.busy {
+			q.busy = q.waitBusy()
+		} else if !q.waitIdle() {
 			return 0
 		}
-		if n = q.xsk.NumReceived(); n == 0 {
+		if n = x.rx.ready(); n == 0 {
 			return 0
 		}
+	} else {
+		x.kickRX()
 	}
-	if n > len(frames) {
-		n = len(frames)
+	q.busy = true
+	n = min(n, uint32(len(frames)))
+	for i := uint32(0); i < n; i++ {
+		d := &x.rx.slots[(x.rx.local+i)&x.rx.mask]
+		q.frame(&frames[i], d.Addr, d.Len)
 	}
-	descs := q.xsk.Receive(n)
-	for i, d := range descs {
-		fsz := uint64(q.b.frameSize)
-		base := d.Addr &^ (fsz - 1)
-		frames[i] = link.Frame{
-			Buf: q.umem[base : base+fsz], Off: int(d.Addr - base), Len: int(d.Len),
-			Ifindex: q.iface.index, Handle: base,
-		}
-	}
-	return len(descs)
+	x.rx.consume(n)
+	return int(n)
 }
 
-// Release implements link.Queue: the frames go straight back to the fill ring.
-func (q *xdpQueue) Release(frames []link.Frame) {
-	fill := q.fill[:0]
-	for i := range frames {
-		fill = append(fill, xdp.Desc{Addr: frames[i].Handle, Len: uint32(q.b.frameSize)})
+// waitIdle waits up to recvWaitMs in poll(2) through the runtime, first
+// giving its P up (runtime.Gosched) if the worker has not for yieldEvery.
+// A worker does not otherwise pass through the scheduler, so after 10 ms
+// sysmon wants to preempt it, finds it in the system call and takes its P
+// there: measured under load, about a hundred takes a second from the
+// worker of an idle queue (the NAT lab's inner interface), and each keeps
+// sysmon ticking every 20 µs (100 µs with timer slack) for the next 50
+// ticks. A yield costs the same hand-over of a locked thread's P, without
+// waking sysmon up. It reports false when poll failed.
+func (q *xdpQueue) waitIdle() bool {
+	if now := time.Since(monoStart); now-q.lastYield >= yieldEvery {
+		runtime.Gosched()
+		q.lastYield = now
 	}
-	q.xsk.Fill(fill)
-	q.fill = fill[:0]
+	_, err := unix.Poll(q.pfd[:], recvWaitMs)
+	return err == nil
+}
+
+// waitBusy waits up to busyWaitMs for a frame in a raw ppoll(2), one the
+// runtime does not see: the worker keeps its P, as it does between frames,
+// and sysmon finds no P in a system call to take. Taking it would hand the
+// locked worker's P to another thread and back, and each take keeps sysmon
+// ticking every 20 µs for a millisecond or more on the control CPU: under
+// load, a worker that waited in the runtime's poll once its 10 ms time
+// slice was up had its P taken about a hundred times a second.
+//
+// The wait may block, which a raw system call normally must not: the
+// runtime counts the goroutine as running, so a stop-the-world (GC) cannot
+// complete until it comes back, and every other goroutine waits. Here that
+// is no longer than the stop's own preemption signal takes to arrive:
+// ppoll is never restarted after a signal handler, so the signal ends the
+// call with EINTR and the goroutine stops at its next function call; the
+// timeout bounds the wait anyway. It reports whether the worker is still
+// busy: false once a whole wait passed without a frame.
+func (q *xdpQueue) waitBusy() bool {
+	// The raw ppoll writes the time left back, so each call starts afresh.
+	q.busyTS = unix.NsecToTimespec(int64(busyWaitMs * time.Millisecond))
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&q.pfd[0])), 1,
+		uintptr(unsafe.Pointer(&q.busyTS)), 0, 0, 0)
+	return n != 0 || e != 0
+}
+
+// frame points f at the received frame at UMEM address addr (past the
+// kernel's headroom in its chunk).
+func (q *xdpQueue) frame(f *link.Frame, addr uint64, n uint32) {
+	fsz := uint64(q.b.frameSize)
+	base := addr &^ (fsz - 1)
+	*f = link.Frame{
+		Buf: q.umem[base : base+fsz], Off: int(addr - base), Len: int(n),
+		Ifindex: q.iface.index, Handle: base,
+	}
+}
+
+// Release implements link.Queue: the frames go straight back to the fill
+// ring, published with one store. The ring has a slot for every receive
+// frame and the worker holds only receive frames, so it always has room.
+func (q *xdpQueue) Release(frames []link.Frame) {
+	if q.lib != nil {
+		q.releaseLib(frames)
+		return
+	}
+	f := &q.x.fill
+	for i := range frames {
+		f.slots[(f.local+uint32(i))&f.mask] = frames[i].Handle
+	}
+	f.produce(uint32(len(frames)))
 }
 
 // Send implements link.Queue: frames are grouped by egress interface and copied
@@ -66,60 +149,73 @@ func (q *xdpQueue) Send(frames []link.Frame) {
 	}
 }
 
-// transmit copies frames into TX frames of this socket and kicks the kernel.
+// transmit copies frames into TX frames of this socket, publishes them on
+// the TX ring with one store and kicks the kernel if it asks for it.
 func (q *xdpQueue) transmit(frames []link.Frame) {
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
 	if q.b.closed.Load() {
 		return
 	}
-	if done := q.xsk.NumCompleted(); done > 0 {
-		q.xsk.Complete(done)
-		q.inFlight -= done
+	if q.lib != nil {
+		q.transmitLib(frames)
+		return
 	}
-	descs := q.txDescs[:0]
+	x := q.x
+	if done := x.comp.ready(); done > 0 {
+		// Copy mode completes in order, so the addresses need not be read:
+		// TX frames are reused FIFO (txHead).
+		x.comp.consume(done)
+		q.inFlight -= int(done)
+	}
+	room := x.tx.room()
 	fsz := q.b.frameSize
+	var n uint32
 	for i := range frames {
 		f := &frames[i]
 		switch {
 		case f.Len > fsz:
 			q.txOversize.Add(1)
 			continue
-		case q.inFlight == q.txN:
+		case q.inFlight == q.txN || n == room:
 			q.txFull.Add(1)
 			continue
 		}
 		addr := uint64((q.txFirst + q.txHead) * fsz)
 		copy(q.umem[addr:addr+uint64(fsz)], f.Data())
-		descs = append(descs, xdp.Desc{Addr: addr, Len: uint32(f.Len)})
-		q.txHead = (q.txHead + 1) % q.txN
+		x.tx.slots[(x.tx.local+n)&x.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(f.Len)}
+		n++
+		q.txHead++
+		if q.txHead == q.txN {
+			q.txHead = 0
+		}
 		q.inFlight++
 	}
-	if len(descs) == 0 {
+	if n == 0 {
 		return
 	}
-	q.submit(descs)
-	q.txDescs = descs[:0]
+	x.tx.produce(n)
+	q.kick()
 }
 
-// submit puts descs on the TX ring and kicks until the kernel took them all
-// (bounded). The library panics on unexpected sendto errors (ENETDOWN,
-// ENOBUFS): that is counted, not fatal.
-func (q *xdpQueue) submit(descs []xdp.Desc) {
-	defer func() {
-		if recover() != nil {
+// kick makes the kernel send what the TX ring holds: copy mode sends at most
+// 32 frames per sendto, so it kicks until the ring is drained, at most
+// xdpKicks times; with need_wakeup it stops as soon as the kernel does not
+// ask for a call. EAGAIN (the device was busy, or the completion ring
+// full), EBUSY (a frame was dropped, the rest still wait) and EINTR are
+// kicked again like the old library path did; other errors (ENETDOWN,
+// ENOBUFS, ENXIO) are counted as tx-error and leave the rest for the next
+// batch.
+func (q *xdpQueue) kick() {
+	x := q.x
+	for i := 0; i < xdpKicks && x.txNeedsKick(); i++ {
+		switch e := x.kickTX(); e {
+		case 0, unix.EINTR, unix.EAGAIN, unix.EBUSY:
+		default:
 			q.txErr.Add(1)
+			return
 		}
-	}()
-	if n := q.xsk.Transmit(descs); n < len(descs) {
-		q.txFull.Add(uint64(len(descs) - n))
-		q.inFlight -= len(descs) - n
-		q.txHead = (q.txHead - (len(descs) - n) + q.txN) % q.txN
-	}
-	for i := 1; i < xdpKicks && q.xsk.NumFreeTxSlots() < q.txRing; i++ {
-		if _, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(q.fd), 0, 0, unix.MSG_DONTWAIT, 0, 0); errno != 0 &&
-			errno != unix.EAGAIN && errno != unix.EBUSY && errno != unix.EINTR {
-			q.txErr.Add(1)
+		if !x.tx.pending() {
 			return
 		}
 	}
