@@ -169,33 +169,44 @@ func (q *xdpQueue) transmit(frames []link.Frame) {
 		q.inFlight -= int(done)
 	}
 	room := x.tx.room()
-	fsz := q.b.frameSize
 	var n uint32
 	for i := range frames {
-		f := &frames[i]
-		switch {
-		case f.Len > fsz:
-			q.txOversize.Add(1)
-			continue
-		case q.inFlight == q.txN || n == room:
-			q.txFull.Add(1)
+		addr, ok := q.stage(&frames[i], n == room)
+		if !ok {
 			continue
 		}
-		addr := uint64((q.txFirst + q.txHead) * fsz)
-		copy(q.umem[addr:addr+uint64(fsz)], f.Data())
-		x.tx.slots[(x.tx.local+n)&x.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(f.Len)}
+		x.tx.slots[(x.tx.local+n)&x.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(frames[i].Len)}
 		n++
-		q.txHead++
-		if q.txHead == q.txN {
-			q.txHead = 0
-		}
-		q.inFlight++
 	}
 	if n == 0 {
 		return
 	}
 	x.tx.produce(n)
 	q.kick()
+}
+
+// stage copies f into the next TX frame of the UMEM (reused in FIFO order)
+// and returns that frame's address, for either socket's TX ring. It counts
+// and refuses a frame longer than a UMEM frame, or one that finds every TX
+// frame in flight or, ringFull, no room on the ring.
+func (q *xdpQueue) stage(f *link.Frame, ringFull bool) (addr uint64, ok bool) {
+	fsz := q.b.frameSize
+	switch {
+	case f.Len > fsz:
+		q.txOversize.Add(1)
+		return 0, false
+	case q.inFlight == q.txN || ringFull:
+		q.txFull.Add(1)
+		return 0, false
+	}
+	addr = uint64((q.txFirst + q.txHead) * fsz)
+	copy(q.umem[addr:addr+uint64(fsz)], f.Data())
+	q.txHead++
+	if q.txHead == q.txN {
+		q.txHead = 0
+	}
+	q.inFlight++
+	return addr, true
 }
 
 // kick makes the kernel send what the TX ring holds: copy mode sends at most

@@ -87,22 +87,10 @@ func (q *xdpQueue) transmitLib(frames []link.Frame) {
 		q.inFlight -= done
 	}
 	descs := q.txDescs[:0]
-	fsz := q.b.frameSize
 	for i := range frames {
-		f := &frames[i]
-		switch {
-		case f.Len > fsz:
-			q.txOversize.Add(1)
-			continue
-		case q.inFlight == q.txN:
-			q.txFull.Add(1)
-			continue
+		if addr, ok := q.stage(&frames[i], false); ok {
+			descs = append(descs, xdp.Desc{Addr: addr, Len: uint32(frames[i].Len)})
 		}
-		addr := uint64((q.txFirst + q.txHead) * fsz)
-		copy(q.umem[addr:addr+uint64(fsz)], f.Data())
-		descs = append(descs, xdp.Desc{Addr: addr, Len: uint32(f.Len)})
-		q.txHead = (q.txHead + 1) % q.txN
-		q.inFlight++
 	}
 	if len(descs) == 0 {
 		return
