@@ -162,19 +162,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for i, w := range e.workers {
-		e.done.Add(1)
-		go func(w *worker) {
-			defer e.done.Done()
-			if cpus := e.opts.WorkerCPUs; len(cpus) > 0 {
-				cpu := cpus[i%len(cpus)]
-				if err := cpuset.PinThread(cpuset.Set{cpu}); err != nil {
-					e.log.Error("worker runs unpinned", "queue", i, "cpu", cpu, "err", err)
-				}
-			}
-			w.run(e.stop)
-		}(w)
-	}
+	e.startWorkers()
 	go e.table.Run(ctx)
 	go e.runEstimator(ctx)
 	go e.router.Run(ctx)
@@ -183,6 +171,40 @@ func (e *Engine) Run(ctx context.Context) error {
 	case <-e.stop:
 	}
 	return e.Close()
+}
+
+// startWorkers starts the workers' threads: one per worker CPU serving
+// all of that CPU's queues when there are more queues than worker CPUs
+// (group.go), else one per queue, pinned to its CPU in turn when
+// Options.WorkerCPUs is set.
+func (e *Engine) startWorkers() {
+	cpus := e.opts.WorkerCPUs
+	pin := func(i, cpu int) {
+		if err := cpuset.PinThread(cpuset.Set{cpu}); err != nil {
+			e.log.Error("worker runs unpinned", "queue", i, "cpu", cpu, "err", err)
+		}
+	}
+	if groups, ok := groupWorkers(e.workers, cpus); ok {
+		for i := range groups {
+			e.done.Add(1)
+			go func(g *workerGroup) {
+				defer e.done.Done()
+				pin(i, cpus[i])
+				g.run(e.stop)
+			}(&groups[i])
+		}
+		return
+	}
+	for i, w := range e.workers {
+		e.done.Add(1)
+		go func(w *worker) {
+			defer e.done.Done()
+			if len(cpus) > 0 {
+				pin(i, cpus[i%len(cpus)])
+			}
+			w.run(e.stop)
+		}(w)
+	}
 }
 
 // Close stops the workers and releases the backend (detaching from the

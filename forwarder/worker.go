@@ -81,10 +81,14 @@ func (w *worker) run(stop <-chan struct{}) {
 	}
 }
 
-// poll receives one batch, processes it and transmits the result. It does
-// not allocate.
-func (w *worker) poll() int {
-	n := w.q.Recv(w.rx)
+// poll receives one batch, waiting for it a few milliseconds at most,
+// processes it and transmits the result. It does not allocate.
+func (w *worker) poll() int { return w.serve(w.q.Recv(w.rx)) }
+
+// serve processes and transmits the n frames received into w.rx, and
+// does the worker's chores whether or not any came. Parked frames go
+// first: they waited longer than the batch.
+func (w *worker) serve(n int) int {
 	if w.nParked > 0 {
 		w.unpark()
 	}
@@ -92,13 +96,28 @@ func (w *worker) poll() int {
 		w.processBatch(w.rx[:n])
 		w.q.Release(w.rx[:n])
 	}
+	w.timed()
+	return n
+}
+
+// chores is serve without frames: parked frames whose neighbour came or
+// whose time is up, then the timed work.
+func (w *worker) chores() {
+	if w.nParked > 0 {
+		w.unpark()
+	}
+	w.timed()
+}
+
+// timed releases or expires held fragments and moves the sync clock on,
+// sending messages that waited long enough.
+func (w *worker) timed() {
 	if w.p.frag.nHeld > 0 {
 		w.fragments() // release or expire out-of-order fragments
 	}
 	if w.p.sync != nil {
 		w.p.sync.tick() // the batch clock, and messages that waited long enough
 	}
-	return n
 }
 
 func (w *worker) processBatch(rx []link.Frame) {

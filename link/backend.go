@@ -18,6 +18,23 @@ type Queue interface {
 	Name() string
 }
 
+// Poller is a Queue that one worker thread can serve together with other
+// queues: it can be read without waiting, and waited on beside the others
+// through its descriptor. A worker thread with more than one queue (more
+// queues than worker CPUs) then sleeps once for all of them and finishes a
+// batch of one before it turns to the next, instead of each queue's thread
+// waking to preempt the other's on their shared CPU.
+type Poller interface {
+	Queue
+	// TryRecv is Recv without the wait: it returns 0 at once when nothing
+	// is pending.
+	TryRecv(frames []Frame) int
+	// WaitFD is a descriptor that polls readable (POLLIN) when TryRecv has
+	// frames to give, or -1 when the queue cannot be waited on that way
+	// (and must be served by a Recv of its own).
+	WaitFD() int
+}
+
 // Backend opens the queues of a set of interfaces and steers the service
 // traffic to them.
 type Backend interface {

@@ -8,13 +8,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asavie/xdp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/internal/ethtool"
+	"github.com/xvs-project/xvs/internal/pollwait"
 	"github.com/xvs-project/xvs/internal/xdpprog"
 	"github.com/xvs-project/xvs/link"
 )
@@ -114,11 +114,7 @@ type xdpQueue struct {
 	umem   []byte
 	fill   []xdp.Desc // lib only
 	pfd    [1]unix.PollFd
-	busy   bool          // frames in the last Recv: wait in waitBusy (own socket)
-	busyTS unix.Timespec // waitBusy's timeout, which ppoll writes to
-	// lastYield is when the worker last gave its P up (waitIdle), on the
-	// monoStart clock.
-	lastYield time.Duration
+	wait   *pollwait.Waiter // own socket: how Recv waits on pfd's descriptor
 
 	txMu     sync.Mutex // guards the fields below and the socket's TX side
 	txFirst  int        // first TX frame
@@ -249,6 +245,7 @@ func (b *Backend) openQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error) {
 		nRX: nRX, txRing: nTX, txFirst: nRX, txN: nTX, umem: x.umem,
 	}
 	xq.pfd[0] = unix.PollFd{Fd: int32(xq.fd), Events: unix.POLLIN}
+	xq.wait = pollwait.New(xq.fd)
 	for i := 0; i < nRX; i++ {
 		x.fill.slots[i] = uint64(i * fsz)
 	}

@@ -18,10 +18,11 @@
 // publishes a batch with one store per ring, and makes no system call
 // while frames keep coming; a kick (sendto) is a raw, non-blocking system
 // call made only when the TX ring asks for one (always, in veth's copy
-// mode). A busy worker waits for its next frame in a raw poll of at most a
-// millisecond; an idle one waits in the runtime's poll and gives its P up
-// every few milliseconds itself, so that sysmon need not take it (queue.go
-// says why both matter). Options.LibrarySocket drives the queues with
+// mode). A queue waits for frames through internal/pollwait: a busy worker
+// in a raw poll of at most a millisecond, an idle one in the runtime's poll,
+// giving its P up every few milliseconds itself so that sysmon need not take
+// it (pollwait says why both matter). A queue is a link.Poller, so pinned
+// workers serve all the queues of their CPU from one thread (forwarder). Options.LibrarySocket drives the queues with
 // asavie/xdp's Socket instead, as before (queue_lib.go).
 //
 // The UMEM chunk size (2048 or 4096, see FrameSizeFor) bounds the MTU the

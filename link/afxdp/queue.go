@@ -1,59 +1,48 @@
 package afxdp
 
 import (
-	"runtime"
-	"time"
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/xvs-project/xvs/link"
 )
 
-// recvWaitMs is how long Recv waits for a frame before it returns empty,
-// so the worker can notice a stop.
+// recvWaitMs is how long the library socket's Recv waits for a frame
+// before it returns empty, so the worker can notice a stop.
 const recvWaitMs = 5
-
-// busyWaitMs is how long a busy worker, one that had frames in its last
-// Recv, waits for the next in a raw ppoll before it counts as idle.
-const busyWaitMs = 1
-
-// yieldEvery is how often an idle worker gives its P up of its own accord
-// (waitIdle): well within sysmon's 10 ms time slice.
-const yieldEvery = 5 * time.Millisecond
-
-// monoStart is the origin of the queues' clock (a monotonic reading).
-var monoStart = time.Now()
 
 // Name implements link.Queue.
 func (q *xdpQueue) Name() string { return q.name }
 
 // Recv implements link.Queue. While frames are coming it makes no system
-// call: the RX ring is read first. When the ring is empty, a busy worker
-// (frames in its last Recv) waits up to busyWaitMs in a raw ppoll (see
-// waitBusy), and an idle one up to recvWaitMs in poll(2) through the
-// runtime's system call path, so the runtime hands its P to others while
-// it sleeps.
+// call: the RX ring is read first. When the ring is empty it waits through
+// the queue's pollwait.Waiter (a busy worker in a raw ppoll the runtime
+// does not see, an idle one in the runtime's poll).
 func (q *xdpQueue) Recv(frames []link.Frame) int {
 	if q.lib != nil {
 		return q.recvLib(frames)
 	}
-	x := q.x
-	n := x.rx.ready()
-	if n == 0 {
-		if q.busy {
-			q.busy = q.waitBusy()
-		} else if !q.waitIdle() {
-			return 0
-		}
-		if n = x.rx.ready(); n == 0 {
-			return 0
-		}
-	} else {
-		x.kickRX()
+	if n := q.TryRecv(frames); n > 0 {
+		return n
 	}
-	q.busy = true
-	n = min(n, uint32(len(frames)))
+	if !q.wait.Wait() {
+		return 0
+	}
+	return q.TryRecv(frames)
+}
+
+// TryRecv implements link.Poller: what the RX ring holds, up to
+// len(frames), without waiting.
+func (q *xdpQueue) TryRecv(frames []link.Frame) int {
+	if q.lib != nil {
+		return q.recvLib(frames) // WaitFD is -1: never called for it
+	}
+	x := q.x
+	n := min(x.rx.ready(), uint32(len(frames)))
+	if n == 0 {
+		return 0
+	}
+	x.kickRX()
+	q.wait.Got()
 	for i := uint32(0); i < n; i++ {
 		d := &x.rx.slots[(x.rx.local+i)&x.rx.mask]
 		q.frame(&frames[i], d.Addr, d.Len)
@@ -62,46 +51,14 @@ func (q *xdpQueue) Recv(frames []link.Frame) int {
 	return int(n)
 }
 
-// waitIdle waits up to recvWaitMs in poll(2) through the runtime, first
-// giving its P up (runtime.Gosched) if the worker has not for yieldEvery.
-// A worker does not otherwise pass through the scheduler, so after 10 ms
-// sysmon wants to preempt it, finds it in the system call and takes its P
-// there: measured under load, about a hundred takes a second from the
-// worker of an idle queue (the NAT lab's inner interface), and each keeps
-// sysmon ticking every 20 µs (100 µs with timer slack) for the next 50
-// ticks. A yield costs the same hand-over of a locked thread's P, without
-// waking sysmon up. It reports false when poll failed.
-func (q *xdpQueue) waitIdle() bool {
-	if now := time.Since(monoStart); now-q.lastYield >= yieldEvery {
-		runtime.Gosched()
-		q.lastYield = now
+// WaitFD implements link.Poller: the socket, which polls readable when its
+// RX ring has frames. The library socket is not shared (-1): its Recv has
+// a wait of its own.
+func (q *xdpQueue) WaitFD() int {
+	if q.lib != nil {
+		return -1
 	}
-	_, err := unix.Poll(q.pfd[:], recvWaitMs)
-	return err == nil
-}
-
-// waitBusy waits up to busyWaitMs for a frame in a raw ppoll(2), one the
-// runtime does not see: the worker keeps its P, as it does between frames,
-// and sysmon finds no P in a system call to take. Taking it would hand the
-// locked worker's P to another thread and back, and each take keeps sysmon
-// ticking every 20 µs for a millisecond or more on the control CPU: under
-// load, a worker that waited in the runtime's poll once its 10 ms time
-// slice was up had its P taken about a hundred times a second.
-//
-// The wait may block, which a raw system call normally must not: the
-// runtime counts the goroutine as running, so a stop-the-world (GC) cannot
-// complete until it comes back, and every other goroutine waits. Here that
-// is no longer than the stop's own preemption signal takes to arrive:
-// ppoll is never restarted after a signal handler, so the signal ends the
-// call with EINTR and the goroutine stops at its next function call; the
-// timeout bounds the wait anyway. It reports whether the worker is still
-// busy: false once a whole wait passed without a frame.
-func (q *xdpQueue) waitBusy() bool {
-	// The raw ppoll writes the time left back, so each call starts afresh.
-	q.busyTS = unix.NsecToTimespec(int64(busyWaitMs * time.Millisecond))
-	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&q.pfd[0])), 1,
-		uintptr(unsafe.Pointer(&q.busyTS)), 0, 0, 0)
-	return n != 0 || e != 0
+	return q.fd
 }
 
 // frame points f at the received frame at UMEM address addr (past the

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -34,9 +36,25 @@ type MemBackend struct {
 func NewMemBackend(n int) *MemBackend {
 	b := &MemBackend{}
 	for i := 0; i < n; i++ {
-		b.queues = append(b.queues, &MemQueue{name: "mem/" + strconv.Itoa(i), in: make(chan []byte, 4096), idle: time.NewTimer(time.Hour)})
+		b.queues = append(b.queues, &MemQueue{name: "mem/" + strconv.Itoa(i), in: make(chan []byte, 4096), idle: time.NewTimer(time.Hour), efd: -1})
 	}
 	return b
+}
+
+// NewPollBackend returns a backend with n queues that are link.Pollers: each
+// has an eventfd that polls readable while frames wait, so an engine with
+// fewer worker CPUs than queues serves them from one thread per CPU.
+func NewPollBackend(n int) (*MemBackend, error) {
+	b := NewMemBackend(n)
+	for _, q := range b.queues {
+		fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		q.efd = fd
+	}
+	return b, nil
 }
 
 // Queue returns queue i, for injecting frames.
@@ -63,8 +81,16 @@ func (b *MemBackend) Rules() link.Rules {
 // Stats implements link.Backend: the in-memory backend loses nothing.
 func (b *MemBackend) Stats() link.Stats { return link.Stats{} }
 
-// Close implements link.Backend.
-func (b *MemBackend) Close() error { return nil }
+// Close implements link.Backend: it closes a poll backend's eventfds.
+func (b *MemBackend) Close() error {
+	for _, q := range b.queues {
+		if q.efd >= 0 {
+			unix.Close(q.efd)
+			q.efd = -1
+		}
+	}
+	return nil
+}
 
 // MemQueue is one queue of a MemBackend. Frames injected with Inject are
 // received by the engine's worker; what the worker sends is handed to the
@@ -74,6 +100,7 @@ type MemQueue struct {
 	in   chan []byte
 	idle *time.Timer // reused: waiting must not allocate
 	buf  [Batch][Headroom + FrameRoom]byte
+	efd  int // NewPollBackend's eventfd, or -1
 
 	mu     sync.Mutex
 	sent   []SentFrame                     // guarded by mu
@@ -87,7 +114,18 @@ type SentFrame struct {
 }
 
 // Inject queues a frame for the worker (copied on receipt).
-func (q *MemQueue) Inject(frame []byte) { q.in <- frame }
+func (q *MemQueue) Inject(frame []byte) {
+	q.in <- frame
+	q.signal()
+}
+
+// signal makes a poll queue's eventfd readable.
+func (q *MemQueue) signal() {
+	if q.efd >= 0 {
+		one := [8]byte{1}
+		_, _ = unix.Write(q.efd, one[:])
+	}
+}
 
 // Sent returns and clears the frames transmitted so far.
 func (q *MemQueue) Sent() []SentFrame {
@@ -127,6 +165,40 @@ func (q *MemQueue) Recv(frames []link.Frame) int {
 		n++
 	}
 	return n
+}
+
+// TryRecv implements link.Poller: the frames waiting, without waiting.
+func (q *MemQueue) TryRecv(frames []link.Frame) int {
+	if q.efd >= 0 {
+		var cnt [8]byte
+		_, _ = unix.Read(q.efd, cnt[:]) // reset; signalled again below if frames are left
+	}
+	n := 0
+	for n < len(frames) && n < Batch {
+		var f []byte
+		select {
+		case f = <-q.in:
+		default:
+			return n
+		}
+		b := q.buf[n][:]
+		copy(b[Headroom:], f)
+		frames[n] = link.Frame{Buf: b, Off: Headroom, Len: len(f)}
+		n++
+	}
+	if len(q.in) > 0 {
+		q.signal()
+	}
+	return n
+}
+
+// WaitFD implements link.Poller: a NewPollBackend queue's eventfd, -1 for
+// a NewMemBackend queue, whose Recv waits on its own.
+func (q *MemQueue) WaitFD() int {
+	if q.efd >= 0 {
+		return q.efd
+	}
+	return -1
 }
 
 // Send implements link.Queue.
