@@ -22,8 +22,9 @@
 // in a raw poll of at most a millisecond, an idle one in the runtime's poll,
 // giving its P up every few milliseconds itself so that sysmon need not take
 // it (pollwait says why both matter). A queue is a link.Poller, so pinned
-// workers serve all the queues of their CPU from one thread (forwarder). Options.LibrarySocket drives the queues with
-// asavie/xdp's Socket instead, as before (queue_lib.go).
+// workers serve all the queues of their CPU from one thread (forwarder).
+// Options.LibrarySocket drives the queues with asavie/xdp's Socket
+// instead, as before (queue_lib.go).
 //
 // The UMEM chunk size (2048 or 4096, see FrameSizeFor) bounds the MTU the
 // backend can serve; a larger one is refused with an *MTUError at Open
