@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,8 +99,20 @@ type proc struct {
 }
 
 // startChild starts role in namespace ns pinned to cpu (-1: not pinned) and
-// waits for its ready line.
+// waits for its ready line. A pinned generator runs at nice genNice.
 func startChild(ctx context.Context, ns string, cpu int, role string, arg any) (*proc, error) {
+	var policy []string
+	switch {
+	case cpu < 0:
+	case role == childGen:
+		policy = []string{"nice", "-n", strconv.Itoa(genNice)}
+	}
+	return startChildAs(ctx, ns, cpu, role, arg, policy)
+}
+
+// startChildAs is startChild with the command (nice, chrt) that sets the
+// child's scheduling, nil for the default.
+func startChildAs(ctx context.Context, ns string, cpu int, role string, arg any, policy []string) (*proc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -108,12 +121,20 @@ func startChild(ctx context.Context, ns string, cpu int, role string, arg any) (
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{"ip", "netns", "exec", ns, exe, role, string(js)}
-	if role == childGen && cpu >= 0 {
-		argv = append([]string{"nice", "-n", strconv.Itoa(genNice)}, argv...)
-	}
+	argv := slices.Concat(policy, []string{"ip", "netns", "exec", ns, exe, role, string(js)})
 	return startProc(ctx, role+" in "+ns, cpu, argv, true)
 }
+
+// backgroundPolicy is how the latency phase's background load runs when
+// pinned: SCHED_IDLE, which every other task on its core preempts at once
+// (the kernel's scheduler gives an idle-policy task no slice to protect),
+// where at nice 10 a woken task still waited out the generator's slice.
+// Under it the director's control threads (which hand a worker its P back
+// after the Go runtime preempts it, every 10 ms of forwarding) and the
+// probe run when they wake, as on a director whose control CPUs have
+// nothing else to do; the load itself only needs the core's spare time,
+// half of what it can send.
+var backgroundPolicy = []string{"chrt", "-i", "0"}
 
 // genNice is the pinned generator's nice value. It shares its core with
 // the xvs daemon's control threads, which on a real director have cores

@@ -187,7 +187,11 @@ func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS
 	}()
 	probeTime := time.Duration(r.opts.ProbeCount) * (r.opts.ProbeInterval + 200*time.Microsecond)
 	if loadPPS > 0 {
-		gen, err := startChild(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{Proto: UDP, Size: 64, Flows: 10_000}, 0))
+		var policy []string
+		if r.genCPU() >= 0 {
+			policy = backgroundPolicy
+		}
+		gen, err := startChildAs(ctx, lab.GenNS, r.genCPU(), childGen, genConfig(lab, scenario, Load{Proto: UDP, Size: 64, Flows: 10_000}, 0), policy)
 		if err != nil {
 			lr.Err = err.Error()
 			return lr
@@ -199,7 +203,7 @@ func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS
 		}()
 		time.Sleep(300 * time.Millisecond) // flows established, queues in steady state
 	}
-	p, err := startChild(ctx, lab.GenNS, -1, childProbe, ProbeConfig{
+	p, err := startChild(ctx, lab.GenNS, r.genCPU(), childProbe, ProbeConfig{
 		Target: probeTarget(lab, scenario), Count: r.opts.ProbeCount, Interval: r.opts.ProbeInterval,
 		Timeout: 50 * time.Millisecond,
 	})

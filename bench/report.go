@@ -133,7 +133,8 @@ func Markdown(w io.Writer, res *Results) error {
 
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
-		"Added = p99 under half load minus kernel forwarding's p99 under half load.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
+		"Added = p99 under half load minus kernel forwarding's p99 under half load. "+
+		"Placement, when pinned: the probe client and the echo server run on the generator's core, CPU 0 (they stand for the client and the real servers, other machines; unpinned, they landed on the director's core beside xvs's worker and not beside the kernel's forwarding, which runs on CPU 0), and the background load runs there at SCHED_IDLE, so anything that wakes on CPU 0 (the probe, the echo server, the director's control threads) runs at once instead of waiting out the generator's scheduler slice.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
 	b.WriteString(LatencyTable(res.Latency))
 	b.WriteString("\n")
 

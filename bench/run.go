@@ -270,7 +270,9 @@ func (r *runner) phase(ctx context.Context, arms int) (err error) {
 	if arms == 1 {
 		listen = append(listen, netip.AddrPortFrom(lab.VIP, probePort))
 	}
-	echo, err := startChild(ctx, lab.RealNS, -1, childEcho, EchoConfig{Listen: listen})
+	// The echo server stands for the real servers, other machines: on the
+	// generator's core, not the director's (see the latency report).
+	echo, err := startChild(ctx, lab.RealNS, r.genCPU(), childEcho, EchoConfig{Listen: listen})
 	if err != nil {
 		return err
 	}
