@@ -141,30 +141,18 @@ func (q *MemQueue) Name() string { return q.name }
 
 // Recv implements link.Queue.
 func (q *MemQueue) Recv(frames []link.Frame) int {
-	n := 0
-	for n < len(frames) && n < Batch {
-		var f []byte
-		if n == 0 {
-			q.idle.Reset(5 * time.Millisecond)
-			select {
-			case f = <-q.in:
-				q.idle.Stop()
-			case <-q.idle.C:
-				return 0
-			}
-		} else {
-			select {
-			case f = <-q.in:
-			default:
-				return n
-			}
-		}
-		b := q.buf[n][:]
-		copy(b[Headroom:], f)
-		frames[n] = link.Frame{Buf: b, Off: Headroom, Len: len(f)}
-		n++
+	if len(frames) == 0 {
+		return 0
 	}
-	return n
+	q.idle.Reset(5 * time.Millisecond)
+	select {
+	case f := <-q.in:
+		q.idle.Stop()
+		q.put(frames, 0, f)
+	case <-q.idle.C:
+		return 0
+	}
+	return q.drain(frames, 1)
 }
 
 // TryRecv implements link.Poller: the frames waiting, without waiting.
@@ -173,23 +161,32 @@ func (q *MemQueue) TryRecv(frames []link.Frame) int {
 		var cnt [8]byte
 		_, _ = unix.Read(q.efd, cnt[:]) // reset; signalled again below if frames are left
 	}
-	n := 0
-	for n < len(frames) && n < Batch {
-		var f []byte
-		select {
-		case f = <-q.in:
-		default:
-			return n
-		}
-		b := q.buf[n][:]
-		copy(b[Headroom:], f)
-		frames[n] = link.Frame{Buf: b, Off: Headroom, Len: len(f)}
-		n++
-	}
+	n := q.drain(frames, 0)
 	if len(q.in) > 0 {
 		q.signal()
 	}
 	return n
+}
+
+// drain takes the frames waiting into frames[n:], up to Batch in all, and
+// returns how many frames now hold.
+func (q *MemQueue) drain(frames []link.Frame, n int) int {
+	for ; n < len(frames) && n < Batch; n++ {
+		select {
+		case f := <-q.in:
+			q.put(frames, n, f)
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// put copies f into receive buffer n and points frames[n] at it.
+func (q *MemQueue) put(frames []link.Frame, n int, f []byte) {
+	b := q.buf[n][:]
+	copy(b[Headroom:], f)
+	frames[n] = link.Frame{Buf: b, Off: Headroom, Len: len(f)}
 }
 
 // WaitFD implements link.Poller: a NewPollBackend queue's eventfd, -1 for
