@@ -173,15 +173,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	return e.Close()
 }
 
-// startWorkers starts the workers' threads: one per worker CPU serving
-// all of that CPU's queues when there are more queues than worker CPUs
-// (group.go), else one per queue, pinned to its CPU in turn when
-// Options.WorkerCPUs is set.
+// startWorkers starts the workers' threads. With Options.WorkerCPUs, one
+// per worker CPU serves every queue pinned there (group.go) when all of
+// them can be waited on together, else each queue's worker has a thread
+// pinned to its CPU in turn; unpinned, each has a thread of its own.
 func (e *Engine) startWorkers() {
 	cpus := e.opts.WorkerCPUs
-	pin := func(i, cpu int) {
+	pin := func(cpu int, who ...any) {
 		if err := cpuset.PinThread(cpuset.Set{cpu}); err != nil {
-			e.log.Error("worker runs unpinned", "queue", i, "cpu", cpu, "err", err)
+			e.log.Error("worker runs unpinned", append(who, "cpu", cpu, "err", err)...)
 		}
 	}
 	if groups, ok := groupWorkers(e.workers, cpus); ok {
@@ -189,7 +189,7 @@ func (e *Engine) startWorkers() {
 			e.done.Add(1)
 			go func(g *workerGroup) {
 				defer e.done.Done()
-				pin(i, cpus[i])
+				pin(cpus[i], "queues", len(g.workers))
 				g.run(e.stop)
 			}(&groups[i])
 		}
@@ -200,7 +200,7 @@ func (e *Engine) startWorkers() {
 		go func(w *worker) {
 			defer e.done.Done()
 			if len(cpus) > 0 {
-				pin(i, cpus[i%len(cpus)])
+				pin(cpus[i%len(cpus)], "queue", i)
 			}
 			w.run(e.stop)
 		}(w)

@@ -69,8 +69,9 @@ func (w *Waiter) Got() { w.busy, w.spinFrom = true, 0 }
 // Wait waits until a descriptor is readable or the wait's time is up. A
 // busy waiter (Got since the last whole wait without frames) first returns
 // at once, for spinFor, if it spins (Spin), then waits up to busyWait in a
-// raw ppoll; an idle one waits up to idleWait in the runtime's poll. It reports false when the runtime's poll failed, and the caller
-// should come back empty.
+// raw ppoll; an idle one waits up to idleWait in the runtime's poll. It
+// reports false when the runtime's poll failed, and the caller should come
+// back empty.
 //
 // Why two kinds. A worker is a goroutine locked to its thread that does not
 // otherwise pass through the scheduler, so after 10 ms sysmon wants to

@@ -112,8 +112,8 @@ type xdpQueue struct {
 	nRX    int // frames [0, nRX) are for receiving
 	txRing int // TX ring size
 	umem   []byte
-	fill   []xdp.Desc // lib only
-	pfd    [1]unix.PollFd
+	fill   []xdp.Desc       // lib only
+	pfd    [1]unix.PollFd   // lib only: its Recv's poll
 	wait   *pollwait.Waiter // own socket: how Recv waits on pfd's descriptor
 
 	txMu     sync.Mutex // guards the fields below and the socket's TX side
@@ -244,7 +244,6 @@ func (b *Backend) openQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error) {
 		b: b, iface: xi, qid: q, name: xi.name + "/" + strconv.Itoa(q), x: x, fd: x.fd,
 		nRX: nRX, txRing: nTX, txFirst: nRX, txN: nTX, umem: x.umem,
 	}
-	xq.pfd[0] = unix.PollFd{Fd: int32(xq.fd), Events: unix.POLLIN}
 	xq.wait = pollwait.New(xq.fd)
 	for i := 0; i < nRX; i++ {
 		x.fill.slots[i] = uint64(i * fsz)

@@ -34,7 +34,7 @@ func (q *xdpQueue) Recv(frames []link.Frame) int {
 // len(frames), without waiting.
 func (q *xdpQueue) TryRecv(frames []link.Frame) int {
 	if q.lib != nil {
-		return q.recvLib(frames) // WaitFD is -1: never called for it
+		return q.tryRecvLib(frames)
 	}
 	x := q.x
 	n := min(x.rx.ready(), uint32(len(frames)))

@@ -48,19 +48,23 @@ func (b *Backend) openLibQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error)
 	return xq, nil
 }
 
-// recvLib is Recv on the library's socket.
+// recvLib is Recv on the library's socket: what it holds, else what comes
+// within recvWaitMs.
 func (q *xdpQueue) recvLib(frames []link.Frame) int {
-	n := q.lib.NumReceived()
-	if n == 0 {
-		if _, err := unix.Poll(q.pfd[:], recvWaitMs); err != nil {
-			return 0
-		}
-		if n = q.lib.NumReceived(); n == 0 {
-			return 0
-		}
+	if n := q.tryRecvLib(frames); n > 0 {
+		return n
 	}
-	if n > len(frames) {
-		n = len(frames)
+	if _, err := unix.Poll(q.pfd[:], recvWaitMs); err != nil {
+		return 0
+	}
+	return q.tryRecvLib(frames)
+}
+
+// tryRecvLib is TryRecv on the library's socket.
+func (q *xdpQueue) tryRecvLib(frames []link.Frame) int {
+	n := min(q.lib.NumReceived(), len(frames))
+	if n == 0 {
+		return 0
 	}
 	descs := q.lib.Receive(n)
 	for i, d := range descs {
