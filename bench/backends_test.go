@@ -22,6 +22,9 @@ func TestScenarioBackends(t *testing.T) {
 		{ScXVSDRAFP, true, true, false, "dr", "afpacket", 1},
 		{ScXVSTUN, true, false, true, "tun", "xdp", 1},
 		{ScXVSTUNAFP, true, true, true, "tun", "afpacket", 1},
+		{ScXVSNATSpin, true, false, false, "nat", "xdp", 2},
+		{ScXVSDRSpin, true, false, false, "dr", "xdp", 1},
+		{ScXVSTUNSpin, true, false, true, "tun", "xdp", 1},
 		{ScNftDNAT, false, false, false, "", "", 2},
 		{ScBounce1, false, false, false, "", "", 1},
 	} {
@@ -30,6 +33,16 @@ func TestScenarioBackends(t *testing.T) {
 		}
 		if tt.xvs && (xvsMode(tt.s) != tt.mode || xvsBackend(tt.s) != tt.backend) {
 			t.Errorf("%s: mode %q backend %q, want %q %q", tt.s, xvsMode(tt.s), xvsBackend(tt.s), tt.mode, tt.backend)
+		}
+	}
+	// Only the AF_XDP modes have a spinning twin, and only it spins.
+	for s, twin := range map[string]string{ScXVSNAT: ScXVSNATSpin, ScXVSDR: ScXVSDRSpin, ScXVSTUN: ScXVSTUNSpin,
+		ScXVSNATAFP: "", ScXVSNATChecks: "", ScXVSNATSpin: "", ScBounce1: ""} {
+		if got := spinTwin(s); got != twin {
+			t.Errorf("spinTwin(%s) = %q, want %q", s, got, twin)
+		}
+		if isSpin(s) != (s == ScXVSNATSpin) {
+			t.Errorf("isSpin(%s) = %v", s, isSpin(s))
 		}
 	}
 	// Every xvs mode has its AF_PACKET twin right after it in the report.

@@ -135,7 +135,9 @@ func RunProbe(cfg ProbeConfig, out io.Writer) error {
 }
 
 // latencyPhase probes every scenario but the bounces (which answer nothing)
-// idle and under half of its own measured 64 B / 10 k-flow rate.
+// idle and under half of its own measured 64 B / 10 k-flow rate, and each
+// AF_XDP xvs mode also with its worker spinning (spinTwin), under the
+// default's half load.
 func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string) {
 	rows := Aggregate(r.res.Trials)
 	half := map[string]float64{}
@@ -144,6 +146,15 @@ func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string)
 			half[row.Scenario] = row.PPS.Median / 2
 		}
 	}
+	var withTwins []string
+	for _, s := range scenarios {
+		withTwins = append(withTwins, s)
+		if twin := spinTwin(s); twin != "" && !r.opts.Skip[twin] {
+			withTwins = append(withTwins, twin)
+			half[twin] = half[s]
+		}
+	}
+	scenarios = withTwins
 	rounds := max(1, min(r.opts.Rounds, 3))
 	for round := range rounds {
 		for _, s := range scenarios {

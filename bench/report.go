@@ -134,7 +134,8 @@ func Markdown(w io.Writer, res *Results) error {
 	b.WriteString("## Latency\n\n")
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load. "+
-		"Placement, when pinned: the probe client and the echo server run on the generator's core, CPU 0 (they stand for the client and the real servers, other machines; unpinned, they landed on the director's core beside xvs's worker and not beside the kernel's forwarding, which runs on CPU 0), and the background load runs there at SCHED_IDLE, so anything that wakes on CPU 0 (the probe, the echo server, the director's control threads) runs at once instead of waiting out the generator's scheduler slice.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
+		"Placement, when pinned: the probe client and the echo server run on the generator's core, CPU 0 (they stand for the client and the real servers, other machines; unpinned, they landed on the director's core beside xvs's worker and not beside the kernel's forwarding, which runs on CPU 0), and the background load runs there at SCHED_IDLE, so anything that wakes on CPU 0 (the probe, the echo server, the director's control threads) runs at once instead of waiting out the generator's scheduler slice. "+
+		"Rows ending -spin run the same daemon with --worker-spin %v (its worker keeps polling its rings that long after its last frame before it sleeps), under the default's half load; every other row, throughput and CPU ones included, runs the default, which does not spin.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval, spinTime)
 	b.WriteString(LatencyTable(res.Latency))
 	b.WriteString("\n")
 
@@ -190,10 +191,10 @@ func statusMark(s string) string {
 }
 
 // scenarioOrder is the table and chart order.
-// Each AF_PACKET row sits right under its AF_XDP twin, xvs-nat-checks
-// under the pair and its paced twin under it.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATChecks, ScXVSNATPaced, ScXVSNATSync,
-	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSTUN, ScXVSTUNAFP}
+// Each AF_PACKET row sits right under its AF_XDP twin and the spinning
+// one under the pair; xvs-nat-checks follows, its paced twin under it.
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATSpin, ScXVSNATChecks, ScXVSNATPaced, ScXVSNATSync,
+	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSDRSpin, ScXVSTUN, ScXVSTUNAFP, ScXVSTUNSpin}
 
 func scenarioRank(s string) int {
 	if i := slices.Index(scenarioOrder, s); i >= 0 {

@@ -75,11 +75,12 @@ func TestEvaluateTargets(t *testing.T) {
 		{Scenario: ScKernelFwd, LoadPPS: 1, P99: 100 * time.Microsecond, Samples: 10},
 		{Scenario: ScXVSNAT, LoadPPS: 1, P99: 130 * time.Microsecond, Samples: 10},
 		{Scenario: ScXVSNAT, LoadPPS: 0, P99: 900 * time.Microsecond, Samples: 10}, // idle: not counted
+		{Scenario: ScXVSNATSpin, LoadPPS: 1, P99: 200 * time.Microsecond, Samples: 10},
 	}}
 	got := EvaluateTargets(res)
 	// No AF_PACKET, checks or sync scenario, SYN load or TCP-load rows in
 	// testRows.
-	want := []string{Met, NotMet, Met, Met, Met, Met, NA, NA, NA, NA, NA, NA}
+	want := []string{Met, NotMet, Met, Met, Met, Met, NotMet, NA, NA, NA, NA, NA, NA}
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)
 	}
@@ -89,7 +90,8 @@ func TestEvaluateTargets(t *testing.T) {
 		}
 	}
 	if !strings.Contains(got[0].Measured, "2.00×") || !strings.Contains(got[2].Measured, "96 %") ||
-		got[3].Measured != "100 % (xvs-nat 64B/1M)" || !strings.Contains(got[5].Measured, "30µs") {
+		got[3].Measured != "100 % (xvs-nat 64B/1M)" || !strings.Contains(got[5].Measured, "30µs") ||
+		got[6].Measured != "100µs (xvs-nat-spin)" {
 		t.Errorf("measured: %+v", got)
 	}
 	// AF_PACKET's idle p50: the worst mode's median over rounds.
@@ -98,11 +100,11 @@ func TestEvaluateTargets(t *testing.T) {
 		LatencyResult{Scenario: ScXVSDRAFP, P50: 180 * time.Microsecond, Samples: 10},
 		LatencyResult{Scenario: ScXVSDRAFP, Round: 1, P50: 240 * time.Microsecond, Samples: 10},
 		LatencyResult{Scenario: ScXVSTUNAFP, LoadPPS: 1, P50: 900 * time.Microsecond, Samples: 10}) // loaded: not counted
-	if tc := EvaluateTargets(res)[6]; tc.Status != NotMet || tc.Measured != "210µs (xvs-dr-afp)" {
+	if tc := EvaluateTargets(res)[7]; tc.Status != NotMet || tc.Measured != "210µs (xvs-dr-afp)" {
 		t.Errorf("AF_PACKET idle p50 target: %+v", tc)
 	}
 	res.Latency[len(res.Latency)-2].P50 = 200 * time.Microsecond
-	if tc := EvaluateTargets(res)[6]; tc.Status != Met || tc.Measured != "190µs (xvs-dr-afp)" {
+	if tc := EvaluateTargets(res)[7]; tc.Status != Met || tc.Measured != "190µs (xvs-dr-afp)" {
 		t.Errorf("AF_PACKET idle p50 target: %+v", tc)
 	}
 	// At a million flows the bar is 85 %: 0.75 of the bounce misses it,

@@ -32,6 +32,11 @@ const (
 	ScXVSNATAFP = ScXVSNAT + afpSuffix
 	ScXVSDRAFP  = ScXVSDR + afpSuffix
 	ScXVSTUNAFP = ScXVSTUN + afpSuffix
+	// The AF_XDP modes with the worker spinning before it sleeps
+	// (--worker-spin spinTime): latency series only, beside the default.
+	ScXVSNATSpin = ScXVSNAT + spinSuffix
+	ScXVSDRSpin  = ScXVSDR + spinSuffix
+	ScXVSTUNSpin = ScXVSTUN + spinSuffix
 	// ScXVSNATChecks (checks.go) is xvs-nat with health checks running,
 	// ScXVSNATSync (sync.go) xvs-nat with a sync master.
 	// The generator's own cost: frames dropped by an XDP program on the
@@ -44,6 +49,26 @@ const (
 // afpSuffix marks an xvs scenario that runs the AF_PACKET backend.
 const afpSuffix = "-afp"
 
+// spinSuffix marks an xvs scenario whose daemon runs with --worker-spin
+// spinTime, and spinTime is that spin: what the bench measured before it
+// became an option.
+const (
+	spinSuffix = "-spin"
+	spinTime   = 50 * time.Microsecond
+)
+
+// isSpin reports whether an xvs scenario's worker spins.
+func isSpin(name string) bool { return isXVS(name) && strings.HasSuffix(name, spinSuffix) }
+
+// spinTwin is the spinning twin of an AF_XDP xvs mode's scenario, or "".
+func spinTwin(name string) string {
+	switch name {
+	case ScXVSNAT, ScXVSDR, ScXVSTUN:
+		return name + spinSuffix
+	}
+	return ""
+}
+
 // xvs backends as bin/xvs's --backend flag names them.
 const (
 	backendXDP = "xdp"
@@ -53,7 +78,7 @@ const (
 // scenarioArms says which lab a scenario runs in.
 func scenarioArms(name string) int {
 	switch name {
-	case ScBounce1, ScXVSDR, ScXVSTUN, ScXVSDRAFP, ScXVSTUNAFP, ScGenOnly1:
+	case ScBounce1, ScXVSDR, ScXVSTUN, ScXVSDRAFP, ScXVSTUNAFP, ScXVSDRSpin, ScXVSTUNSpin, ScGenOnly1:
 		return 1
 	}
 	return 2
@@ -72,7 +97,7 @@ func isAFP(name string) bool { return isXVS(name) && strings.HasSuffix(name, afp
 // configuration spells it: nat, dr or tun.
 func xvsMode(name string) string {
 	m := strings.TrimPrefix(name, "xvs-")
-	for _, suffix := range []string{afpSuffix, checksSuffix, syncSuffix, pacedSuffix} {
+	for _, suffix := range []string{afpSuffix, checksSuffix, syncSuffix, pacedSuffix, spinSuffix} {
 		m = strings.TrimSuffix(m, suffix)
 	}
 	return m
@@ -121,6 +146,8 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 		return funcDirector(func() error { return p.stop(3 * time.Second) }), nil
 	case ScXVSNAT, ScXVSDR, ScXVSTUN, ScXVSNATAFP, ScXVSDRAFP, ScXVSTUNAFP, ScXVSNATPaced:
 		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0, "")
+	case ScXVSNATSpin, ScXVSDRSpin, ScXVSTUNSpin:
+		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), 0, "", "--worker-spin", spinTime.String())
 	case ScXVSNATChecks:
 		return r.startXVS(ctx, lab, xvsMode(name), xvsBackend(name), r.opts.CheckedReals, "")
 	case ScXVSNATSync:

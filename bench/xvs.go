@@ -57,11 +57,11 @@ type xvsDirector struct {
 //
 // syncRole "master" or "backup" adds a sync daemon of that role on the
 // director's client-side interface to the YAML (syncConfig); "" none.
-func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (Director, error) {
+func (r *runner) startXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string, extra ...string) (Director, error) {
 	if r.xvsErr != nil {
 		return nil, r.xvsErr
 	}
-	return r.xvsStarted(r.launchXVS(ctx, lab, method, backend, checked, syncRole))
+	return r.xvsStarted(r.launchXVS(ctx, lab, method, backend, checked, syncRole, extra...))
 }
 
 // xvsStarted turns a daemon's start into startXVS's answer: the first
@@ -90,7 +90,7 @@ func (r *runner) xvsCapacity() int {
 	return c
 }
 
-func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string) (*xvsDirector, error) {
+func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string, checked int, syncRole string, extra ...string) (*xvsDirector, error) {
 	cfgPath, cfg := filepath.Join(r.tmp, "xvs-"+method+".yaml"), xvsConfig(lab.VIP, lab.RealAddrs(), method)
 	if checked > 0 {
 		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-checks.conf")
@@ -100,7 +100,7 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 		cfgPath = filepath.Join(r.tmp, "xvs-"+method+"-sync-"+syncRole+".yaml")
 		cfg += syncConfig(syncRole, lab.DirExt)
 	}
-	d, err := r.execXVS(ctx, lab, "xvs "+method+" "+backend, cfgPath, cfg, backend)
+	d, err := r.execXVS(ctx, lab, "xvs "+method+" "+backend, cfgPath, cfg, backend, extra...)
 	if err != nil || checked == 0 {
 		return d, err
 	}
@@ -121,7 +121,7 @@ func (r *runner) launchXVS(ctx context.Context, lab *Lab, method, backend string
 // with it on lab's director (DirNS, DirExt and DirInt are all it reads),
 // and waits until the daemon's control socket answers and, for the
 // AF_PACKET backend, its nftables table is there.
-func (r *runner) execXVS(ctx context.Context, lab *Lab, name, cfgPath, cfg, backend string) (*xvsDirector, error) {
+func (r *runner) execXVS(ctx context.Context, lab *Lab, name, cfgPath, cfg, backend string, extra ...string) (*xvsDirector, error) {
 	bin, err := filepath.Abs(r.opts.XVS)
 	if err != nil {
 		return nil, err
@@ -146,6 +146,7 @@ func (r *runner) execXVS(ctx context.Context, lab *Lab, name, cfgPath, cfg, back
 		// generator's, the layout xvs run offers a dedicated director.
 		argv = append(argv, "--worker-cpus", strconv.Itoa(cpu), "--control-cpus", strconv.Itoa(r.genCPU()))
 	}
+	argv = append(argv, extra...)
 	p, err := startProc(ctx, name, -1, argv, false)
 	if err != nil {
 		return nil, err

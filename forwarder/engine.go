@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/flow"
 	"github.com/xvs-project/xvs/internal/cpuset"
+	"github.com/xvs-project/xvs/internal/pollwait"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/service"
 )
@@ -57,6 +59,13 @@ type Options struct {
 	// busy-polling worker has its core and the rest of the process stays
 	// off it (see internal/cpuset). Empty: the Go scheduler places them.
 	WorkerCPUs []int
+	// WorkerSpin is how long a pinned worker thread keeps looking at its
+	// rings after its last frame before it sleeps (at most
+	// pollwait.MaxSpin; 0, the default: it sleeps at once). A frame that
+	// finds it spinning is not delayed by a wake-up, for the CPU time of
+	// the spin after every burst. Only grouped workers spin (see
+	// groupWorkers); unpinned ones never do.
+	WorkerSpin time.Duration
 }
 
 // Engine is the forwarding engine: workers per queue, the connection table,
@@ -134,6 +143,9 @@ func New(opts Options) (*Engine, error) {
 	if err := cpuset.Set(opts.WorkerCPUs).CheckAllowed(); err != nil {
 		return nil, fmt.Errorf("worker CPUs: %w", err)
 	}
+	if opts.WorkerSpin < 0 || opts.WorkerSpin > pollwait.MaxSpin {
+		return nil, fmt.Errorf("worker spin %v: want 0 to %v", opts.WorkerSpin, pollwait.MaxSpin)
+	}
 	if err := e.SetVLANs(opts.VLANs); err != nil {
 		return nil, err
 	}
@@ -184,7 +196,7 @@ func (e *Engine) startWorkers() {
 			e.log.Error("worker runs unpinned", append(who, "cpu", cpu, "err", err)...)
 		}
 	}
-	if groups, ok := groupWorkers(e.workers, cpus); ok {
+	if groups, ok := groupWorkers(e.workers, cpus, e.opts.WorkerSpin); ok {
 		for i := range groups {
 			e.done.Add(1)
 			go func(g *workerGroup) {

@@ -1,6 +1,8 @@
 package forwarder
 
 import (
+	"time"
+
 	"github.com/xvs-project/xvs/internal/pollwait"
 	"github.com/xvs-project/xvs/link"
 )
@@ -16,12 +18,14 @@ import (
 // batch of each at most, and waits once for all of them, so a frame waits
 // no longer than the batches ahead of it.
 //
-// The wait is pollwait's, which spins a little before it sleeps: a thread
-// that has its CPU to itself loses nothing by spinning, and a frame that
-// finds it spinning does not pay a wake-up (on the bench's labs that halved
-// the median round trip under half load). Unpinned workers share their
-// CPUs with the rest of the system, so they never spin: they wait in their
-// queue's own Recv.
+// The wait is pollwait's, which can spin a while before it sleeps
+// (Options.WorkerSpin): a frame that finds the thread spinning does not pay
+// a wake-up (on the bench's labs 50 µs halved the median round trip under
+// half load), but the spin follows every burst, so at a load with gaps it
+// is CPU time the thread spends on nothing (the bench's CPU per packet rose
+// by a third). That trade is the operator's, and the default does not
+// spin. Unpinned workers share their CPUs with the rest of the system, so
+// they never spin: they wait in their queue's own Recv.
 
 // workerGroup is the workers one thread serves, and how it waits for them.
 type workerGroup struct {
@@ -31,11 +35,12 @@ type workerGroup struct {
 }
 
 // groupWorkers splits workers among the worker CPUs as Run pins them
-// (worker i on cpus[i%len(cpus)]): one group per CPU in use. ok is false
+// (worker i on cpus[i%len(cpus)]): one group per CPU in use, each spinning
+// for spin when busy. ok is false
 // when the workers are not pinned, or when some queue cannot be waited on
 // with others (not a link.Poller, or WaitFD -1); the workers then run a
 // thread each.
-func groupWorkers(workers []*worker, cpus []int) (groups []workerGroup, ok bool) {
+func groupWorkers(workers []*worker, cpus []int, spin time.Duration) (groups []workerGroup, ok bool) {
 	if len(cpus) == 0 || len(workers) == 0 {
 		return nil, false
 	}
@@ -55,7 +60,7 @@ func groupWorkers(workers []*worker, cpus []int) (groups []workerGroup, ok bool)
 			fds[j] = p.WaitFD()
 		}
 		groups[i].wait = pollwait.New(fds...)
-		groups[i].wait.Spin()
+		groups[i].wait.Spin(spin)
 	}
 	return groups, true
 }
@@ -68,8 +73,9 @@ const choreRounds = 32
 
 // run serves the group's queues until stop is closed: a batch from each
 // queue that has frames, in turn, while any has; the other queues' chores
-// every choreRounds rounds and before every wait; one wait for all of them
-// when none has frames.
+// every choreRounds rounds and before every wait that sleeps (a spinning
+// round is as short as a round with frames, so it does them as often); one
+// wait for all of them when none has frames.
 func (g *workerGroup) run(stop <-chan struct{}) {
 	for round := 0; ; round++ {
 		select {
@@ -90,7 +96,7 @@ func (g *workerGroup) run(stop <-chan struct{}) {
 			g.wait.Got()
 			continue
 		}
-		if !chores {
+		if !chores && !g.wait.Spinning() {
 			for _, w := range g.workers {
 				w.chores()
 			}

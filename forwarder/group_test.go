@@ -3,12 +3,14 @@ package forwarder
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket/layers"
 
 	"github.com/xvs-project/xvs/internal/cpuset"
+	"github.com/xvs-project/xvs/internal/pollwait"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/linktest"
 	"github.com/xvs-project/xvs/service"
@@ -34,19 +36,20 @@ func TestGroupWorkers(t *testing.T) {
 		name    string
 		backend link.Backend
 		cpus    []int
+		spin    time.Duration
 		want    []int // workers per group; nil: not grouped
 	}{
-		{"unpinned", polls, nil, nil},
-		{"a CPU each", polls, []int{0, 1, 2}, []int{1, 1, 1}},
-		{"more CPUs than queues", polls, []int{0, 1, 2, 3}, []int{1, 1, 1}},
-		{"one CPU", polls, []int{0}, []int{3}},
-		{"two CPUs", polls, []int{0, 1}, []int{2, 1}},
-		{"queues without a descriptor", plain, []int{0}, nil},
+		{"unpinned", polls, nil, 0, nil},
+		{"a CPU each", polls, []int{0, 1, 2}, 0, []int{1, 1, 1}},
+		{"more CPUs than queues", polls, []int{0, 1, 2, 3}, 0, []int{1, 1, 1}},
+		{"one CPU", polls, []int{0}, 0, []int{3}},
+		{"two CPUs, spinning", polls, []int{0, 1}, 50 * time.Microsecond, []int{2, 1}},
+		{"queues without a descriptor", plain, []int{0}, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ws := workersOf(tt.backend)
-			groups, ok := groupWorkers(ws, tt.cpus)
+			groups, ok := groupWorkers(ws, tt.cpus, tt.spin)
 			if ok != (tt.want != nil) {
 				t.Fatalf("grouped %v, want %v", ok, tt.want != nil)
 			}
@@ -56,6 +59,10 @@ func TestGroupWorkers(t *testing.T) {
 			for i, g := range groups {
 				if len(g.workers) != tt.want[i] || len(g.pollers) != tt.want[i] {
 					t.Errorf("group %d: %d workers, want %d", i, len(g.workers), tt.want[i])
+				}
+				g.wait.Got()
+				if g.wait.Spinning() != (tt.spin > 0) {
+					t.Errorf("group %d: busy waiter spinning %v, want %v", i, g.wait.Spinning(), tt.spin > 0)
 				}
 				for j, w := range g.workers {
 					if w != ws[i+j*len(tt.cpus)] {
@@ -70,8 +77,14 @@ func TestGroupWorkers(t *testing.T) {
 // TestWorkerGroupForwards: a NAT engine with two queues on one worker CPU
 // runs them on one thread pinned there, which forwards a client's SYN
 // arriving on one queue and the real server's answer arriving on the
-// other.
+// other, whether it sleeps at once or spins.
 func TestWorkerGroupForwards(t *testing.T) {
+	for _, spin := range []time.Duration{0, 50 * time.Microsecond} {
+		t.Run("spin "+spin.String(), func(t *testing.T) { testWorkerGroupForwards(t, spin) })
+	}
+}
+
+func testWorkerGroupForwards(t *testing.T, spin time.Duration) {
 	cur, err := cpuset.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +96,7 @@ func TestWorkerGroupForwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 1)
-	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 10, WorkerCPUs: []int{cpu}})
+	e, err := New(Options{Backend: mem, Router: testRouter(), Services: cfg, TableCapacity: 1 << 10, WorkerCPUs: []int{cpu}, WorkerSpin: spin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +129,17 @@ func TestWorkerGroupForwards(t *testing.T) {
 	}
 	if n := threadsOn(t, pinned); n != before+1 {
 		t.Errorf("%d threads on CPU %s, want one more than the %d before (one for both queues)", n, pinned, before)
+	}
+}
+
+// TestWorkerSpinRange: a spin outside 0 to pollwait.MaxSpin is refused.
+func TestWorkerSpinRange(t *testing.T) {
+	for _, spin := range []time.Duration{-time.Microsecond, pollwait.MaxSpin + 1} {
+		cfg := testService(service.TCP, vip4, 80, "rr", service.MethodNAT, 8080, 1)
+		_, err := New(Options{Backend: linktest.NewMemBackend(1), Router: testRouter(), Services: cfg, TableCapacity: 1 << 10, WorkerSpin: spin})
+		if err == nil || !strings.Contains(err.Error(), "worker spin") {
+			t.Errorf("spin %v: err %v, want a worker spin error", spin, err)
+		}
 	}
 }
 

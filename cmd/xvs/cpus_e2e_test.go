@@ -14,8 +14,15 @@ import (
 
 // TestPinnedThreads: with --worker-cpus and --control-cpus the workers run
 // on threads of their own CPU and every other thread of the daemon on the
-// control CPUs, and the service works as without them.
+// control CPUs, and the service works as without them, whether the workers
+// sleep at once or spin first (--worker-spin).
 func TestPinnedThreads(t *testing.T) {
+	for _, spin := range []string{"0s", "50us"} {
+		t.Run("spin "+spin, func(t *testing.T) { testPinnedThreads(t, spin) })
+	}
+}
+
+func testPinnedThreads(t *testing.T, spin string) {
 	if testing.Short() {
 		t.Skip("end-to-end tests build namespaces; skipped in -short")
 	}
@@ -29,7 +36,7 @@ func TestPinnedThreads(t *testing.T) {
 	worker, control := cpus[len(cpus)-1], cpus[0]
 	l := startWith(t, setup{mode: testnet.NAT, backend: "xdp", config: config,
 		serve: testnet.ServeOptions{HTTP: []string{fmt.Sprintf(":%d", realPort(testnet.NAT))}, UDP: []string{":53"}},
-		args:  []string{"--worker-cpus", fmt.Sprint(worker), "--control-cpus", fmt.Sprint(control)}})
+		args:  []string{"--worker-cpus", fmt.Sprint(worker), "--control-cpus", fmt.Sprint(control), "--worker-spin", spin}})
 	checkService(t, l, l.VIP4)
 	masks := threadMasks(t, daemonPID(t, l.sock))
 	workers := 0

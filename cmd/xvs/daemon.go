@@ -134,7 +134,7 @@ func (d *daemon) startEngine(names []string) error {
 	d.eng, err = forwarder.New(forwarder.Options{
 		Backend: backend, Router: router,
 		TableCapacity: d.f.capacity, Sloppy: d.f.sloppy, ECMP: d.ecmp(), ConnReuse: d.f.reuse, Logger: d.log, VLANs: d.vlans,
-		Sync: sm, WorkerCPUs: d.f.workerCPUs,
+		Sync: sm, WorkerCPUs: d.f.workerCPUs, WorkerSpin: d.f.workerSpin,
 	})
 	if err != nil {
 		backend.Close()

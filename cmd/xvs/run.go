@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/xvs-project/xvs/control"
 	"github.com/xvs-project/xvs/forwarder"
 	"github.com/xvs-project/xvs/internal/cpuset"
+	"github.com/xvs-project/xvs/internal/pollwait"
 	"github.com/xvs-project/xvs/link"
 	"github.com/xvs-project/xvs/link/afxdp"
 	"github.com/xvs-project/xvs/link/backends"
@@ -46,6 +48,9 @@ type runFlags struct {
 	// --control-cpus; see placeThreads).
 	workerCPUs  cpuset.Set
 	controlCPUs cpuset.Set
+	// workerSpin is how long a pinned worker spins before it sleeps
+	// (--worker-spin; forwarder.Options.WorkerSpin).
+	workerSpin time.Duration
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -69,6 +74,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.probeIface, "probe-interface", "", "interface path-true checks leave by (default: the first of -i)")
 	workerCPUs := fs.String("worker-cpus", "", "CPUs the queues' workers are pinned to, one each in turn (e.g. 1-3; empty: unpinned)")
 	controlCPUs := fs.String("control-cpus", "", "CPUs for everything else: checks, VRRP, sync, metrics, the Go runtime (default with --worker-cpus: the other CPUs)")
+	fs.DurationVar(&f.workerSpin, "worker-spin", 0, "how long a pinned worker keeps polling its rings after its last frame before it sleeps, trading CPU time for latency (e.g. 50us; at most "+pollwait.MaxSpin.String()+"; needs --worker-cpus)")
 	vlans := fs.String("vlan", "", "VLAN IDs to serve on every interface, comma separated (VLAN devices of the interfaces are served anyway)")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -109,6 +115,12 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	}
 	if f.controlCPUs, err = parseCPUFlag("--control-cpus", *controlCPUs); err != nil {
 		return nil, err
+	}
+	switch {
+	case f.workerSpin < 0 || f.workerSpin > pollwait.MaxSpin:
+		return nil, fmt.Errorf("run: --worker-spin %v: want 0 to %v", f.workerSpin, pollwait.MaxSpin)
+	case f.workerSpin > 0 && len(f.workerCPUs) == 0:
+		return nil, errors.New("run: --worker-spin needs --worker-cpus (an unpinned worker shares its CPU and never spins)")
 	}
 	if *vlans != "" {
 		for _, v := range strings.Split(*vlans, ",") {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xvs-project/xvs/forwarder"
 )
@@ -58,6 +59,35 @@ func TestCPUFlags(t *testing.T) {
 		}
 		if err != nil || f.workerCPUs.String() != tc.worker || f.controlCPUs.String() != tc.control {
 			t.Errorf("%v: %v, workers %q control %q; want %q %q", tc.args, err, f.workerCPUs, f.controlCPUs, tc.worker, tc.control)
+		}
+	}
+}
+
+// TestWorkerSpinFlag: --worker-spin is off by default, takes a duration
+// up to pollwait.MaxSpin, and only with --worker-cpus.
+func TestWorkerSpinFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+		err  string
+	}{
+		{args: nil},
+		{args: []string{"--worker-cpus", "0", "--worker-spin", "50us"}, want: 50 * time.Microsecond},
+		{args: []string{"--worker-cpus", "0", "--worker-spin", "0"}},
+		{args: []string{"--worker-spin", "50us"}, err: "run: --worker-spin needs --worker-cpus"},
+		{args: []string{"--worker-cpus", "0", "--worker-spin", "2ms"}, err: "run: --worker-spin 2ms: want 0 to 1ms"},
+		{args: []string{"--worker-cpus", "0", "--worker-spin", "-1us"}, err: "run: --worker-spin -1µs: want 0 to 1ms"},
+		{args: []string{"--worker-cpus", "0", "--worker-spin", "fast"}, err: `invalid value "fast" for flag -worker-spin`},
+	} {
+		f, err := parseRunFlags(append([]string{"-i", "lo"}, tc.args...))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || f.workerSpin != tc.want {
+			t.Errorf("%v: %v, spin %v; want %v", tc.args, err, f.workerSpin, tc.want)
 		}
 	}
 }

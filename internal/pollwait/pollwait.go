@@ -24,10 +24,9 @@ const idleWait = 5 * time.Millisecond
 // round, waits in a raw ppoll before it counts as idle.
 const busyWait = time.Millisecond
 
-// spinFor is how long a busy, spinning waiter (Spin) keeps its caller
-// looking at its rings, without sleeping, before its raw ppoll: longer than
-// the gap between frames at any load worth spinning for (20 kpps).
-const spinFor = 50 * time.Microsecond
+// MaxSpin bounds Spin: a spin burns its CPU, and a queue silent for as
+// long as the raw wait (busyWait) counts as idle anyway.
+const MaxSpin = busyWait
 
 // yieldEvery is how often an idle worker gives its P up of its own accord:
 // well within sysmon's 10 ms time slice.
@@ -41,7 +40,7 @@ var monoStart = time.Now()
 type Waiter struct {
 	fds       []unix.PollFd
 	busy      bool          // frames came in the last round
-	spin      bool          // Spin was called
+	spin      time.Duration // how long a busy waiter spins (Spin; 0: never)
 	spinFrom  time.Duration // when the current spin began (0: not spinning)
 	ts        unix.Timespec // the raw ppoll's timeout, which it writes back to
 	lastYield time.Duration // when the worker last gave its P up, on monoStart's clock
@@ -56,11 +55,20 @@ func New(fds ...int) *Waiter {
 	return w
 }
 
-// Spin makes a busy waiter spin for spinFor, looking at the descriptors'
-// rings through its caller without sleeping, before its raw ppoll: for a
-// thread that has its CPU to itself, where spinning costs nothing else and
-// a frame that finds it spinning does not wait for a wake-up.
-func (w *Waiter) Spin() { w.spin = true }
+// Spin makes a busy waiter spin for d (at most MaxSpin), looking at the
+// descriptors' rings through its caller without sleeping, before its raw
+// ppoll: for a thread that has its CPU to itself, where a frame that finds
+// it spinning does not wait for a wake-up. The spin is paid in CPU time
+// after every burst, so it is the operator's choice (xvs run
+// --worker-spin); 0 turns it off.
+func (w *Waiter) Spin(d time.Duration) { w.spin = min(max(d, 0), MaxSpin) }
+
+// Spinning reports whether the next Wait returns at once because the
+// waiter spins: a caller that has work to do before it sleeps (and only
+// then) can leave it for a later round.
+func (w *Waiter) Spinning() bool {
+	return w.busy && w.spin > 0 && (w.spinFrom == 0 || time.Since(monoStart)-w.spinFrom < w.spin)
+}
 
 // Got tells the waiter that the last round had frames: the next wait is a
 // busy one.
@@ -68,7 +76,7 @@ func (w *Waiter) Got() { w.busy, w.spinFrom = true, 0 }
 
 // Wait waits until a descriptor is readable or the wait's time is up. A
 // busy waiter (Got since the last whole wait without frames) first returns
-// at once, for spinFor, if it spins (Spin), then waits up to busyWait in a
+// at once, for as long as it spins (Spin), then waits up to busyWait in a
 // raw ppoll; an idle one waits up to idleWait in the runtime's poll. It
 // reports false when the runtime's poll failed, and the caller should come
 // back empty.
@@ -93,7 +101,7 @@ func (w *Waiter) Got() { w.busy, w.spinFrom = true, 0 }
 // stops at its next function call; busyWait bounds it anyway.
 func (w *Waiter) Wait() bool {
 	if w.busy {
-		if w.spin && w.spinning() {
+		if w.spin > 0 && w.spinning() {
 			return true
 		}
 		w.busy = w.waitRaw()
@@ -115,7 +123,7 @@ func (w *Waiter) spinning() bool {
 	if w.spinFrom == 0 {
 		w.spinFrom = now
 	}
-	return now-w.spinFrom < spinFor
+	return now-w.spinFrom < w.spin
 }
 
 // waitRaw is the busy wait. It reports whether the waiter is still busy:

@@ -32,31 +32,32 @@ func signal(t *testing.T, fd int) {
 	}
 }
 
+// testSpin is the tests' spin: the bench's --worker-spin.
+const testSpin = 50 * time.Microsecond
+
 // TestWait: how long each kind of wait takes, with and without a
 // descriptor ready.
 func TestWait(t *testing.T) {
 	tests := []struct {
 		name     string
 		busy     bool          // Got before the waits
-		spin     bool          // Spin
+		spin     time.Duration // Spin
 		ready    int           // descriptor made readable first, -1 none
 		waits    int           // Waits in a row
 		min, max time.Duration // their total time
 	}{
-		{"idle, nothing ready: the whole idle wait", false, false, -1, 1, idleWait * 8 / 10, time.Second},
-		{"idle, second descriptor ready: at once", false, true, 1, 1, 0, idleWait / 2},
-		{"busy, nothing ready: the raw wait, then idle", true, false, -1, 1, busyWait * 8 / 10, idleWait},
-		{"busy and spinning, nothing ready: does not sleep", true, true, -1, 1, 0, busyWait / 2},
-		{"busy, spin over: the raw wait, then idle", true, true, -1, 1 << 20, spinFor + busyWait*8/10, time.Second},
-		{"busy, ready: at once", true, true, 0, 1000, 0, busyWait / 2},
+		{"idle, nothing ready: the whole idle wait", false, 0, -1, 1, idleWait * 8 / 10, time.Second},
+		{"idle, second descriptor ready: at once", false, testSpin, 1, 1, 0, idleWait / 2},
+		{"busy, nothing ready: the raw wait, then idle", true, 0, -1, 1, busyWait * 8 / 10, idleWait},
+		{"busy and spinning, nothing ready: does not sleep", true, testSpin, -1, 1, 0, busyWait / 2},
+		{"busy, spin over: the raw wait, then idle", true, testSpin, -1, 1 << 20, testSpin + busyWait*8/10, time.Second},
+		{"busy, ready: at once", true, testSpin, 0, 1000, 0, busyWait / 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fds := eventfds(t, 2)
 			w := New(fds...)
-			if tt.spin {
-				w.Spin()
-			}
+			w.Spin(tt.spin)
 			if tt.busy {
 				w.Got()
 			}
@@ -84,7 +85,7 @@ func TestWait(t *testing.T) {
 func TestGotRestartsSpin(t *testing.T) {
 	fds := eventfds(t, 1)
 	w := New(fds...)
-	w.Spin()
+	w.Spin(testSpin)
 	w.Got()
 	w.Wait()
 	if w.spinFrom == 0 {
@@ -95,9 +96,47 @@ func TestGotRestartsSpin(t *testing.T) {
 		t.Fatalf("after Got: spinFrom %v busy %v, want 0 and busy", w.spinFrom, w.busy)
 	}
 	signal(t, fds[0])
-	w.spinFrom = time.Since(monoStart) - spinFor // the spin is over
+	w.spinFrom = time.Since(monoStart) - testSpin // the spin is over
 	w.Wait()
 	if !w.busy {
 		t.Error("a raw wait that found a frame left the waiter idle")
+	}
+}
+
+// TestSpinning: Spinning says whether the next Wait returns at once, and
+// Spin clamps what it is given.
+func TestSpinning(t *testing.T) {
+	tests := []struct {
+		name string
+		spin time.Duration
+		busy bool
+		over bool // the spin began longer ago than it lasts
+		want bool
+		set  time.Duration // the spin the waiter keeps
+	}{
+		{"no spin", 0, true, false, false, 0},
+		{"negative is none", -time.Second, true, false, false, 0},
+		{"idle does not spin", testSpin, false, false, false, testSpin},
+		{"busy, spin not begun", testSpin, true, false, true, testSpin},
+		{"busy, spin over", testSpin, true, true, false, testSpin},
+		{"clamped to MaxSpin", time.Hour, true, false, true, MaxSpin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := New(eventfds(t, 1)...)
+			w.Spin(tt.spin)
+			if tt.busy {
+				w.Got()
+			}
+			if tt.over {
+				w.spinFrom = time.Since(monoStart) - 2*tt.spin
+			}
+			if got := w.Spinning(); got != tt.want {
+				t.Errorf("Spinning() = %v, want %v", got, tt.want)
+			}
+			if w.spin != tt.set {
+				t.Errorf("spin %v, want %v", w.spin, tt.set)
+			}
+		})
 	}
 }
