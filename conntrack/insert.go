@@ -309,7 +309,7 @@ func (t *Table) removeLocked(sh *shard, c *Conn, local uint32, old uint64, why i
 		sh.evicted[why]++
 	}
 	if t.hooks.Unbound == nil {
-		sh.free(local, c, coarseNow())
+		sh.free(local, c, freshNow())
 		return true
 	}
 	rm.ent[rm.n] = removedEnt{local, old}
@@ -329,7 +329,7 @@ func (t *Table) finish(sh *shard, rm *removed) {
 		wasActive := c.w[wPorts].Load()&typeMask == typeConn && ctlState(e.ctl).Active()
 		t.hooks.Unbound(c, wasActive)
 	}
-	now := coarseNow()
+	now := freshNow()
 	sh.mu.Lock()
 	for i := 0; i < rm.n; i++ {
 		local := rm.ent[i].local

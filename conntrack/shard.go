@@ -170,7 +170,7 @@ func (sh *shard) ensureRoom(t *Table, need int) {
 		}
 	}
 	sh.ix.Store(nix)
-	t.arena.freeBlock(ix.blk, coarseNow())
+	t.arena.freeBlock(ix.blk, freshNow())
 }
 
 // removed collects the entries of one shard taken out under its lock whose

@@ -43,6 +43,7 @@ func TestWorkerCPUs(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	settleThreadsOn(t, want, before)
 
 	_, err = New(Options{Backend: linktest.NewMemBackend(1), Router: testRouter(), WorkerCPUs: []int{1023}})
 	if err == nil || !strings.Contains(err.Error(), "worker CPUs: CPU 1023 is not one this process may run on") {
@@ -63,4 +64,13 @@ func threadsOn(t *testing.T, cpus string) int {
 		}
 	}
 	return n
+}
+
+// settleThreadsOn waits up to 2 s for the threads on cpus to fall back to
+// n: a stopped worker's locked thread exits after Run returns, and the
+// next test counts from that baseline.
+func settleThreadsOn(t *testing.T, cpus string, n int) {
+	for deadline := time.Now().Add(2 * time.Second); threadsOn(t, cpus) > n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -109,6 +109,7 @@ func testWorkerGroupForwards(t *testing.T, spin time.Duration) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+		settleThreadsOn(t, pinned, before)
 	}()
 
 	mem.Queue(0).Inject(buildFrame(t, pkt{src: client4, dst: vip4, sport: 40000, dport: 80, syn: true, ttl: 64}))

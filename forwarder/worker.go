@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
 	"github.com/xvs-project/xvs/link"
 )
@@ -121,6 +122,7 @@ func (w *worker) timed() {
 }
 
 func (w *worker) processBatch(rx []link.Frame) {
+	conntrack.AdvanceClock() // the connections this batch stamps are as fresh as it
 	st := w.p.stats
 	st.rx.add(uint64(len(rx)))
 	st.beginBatch()
