@@ -8,11 +8,16 @@ type Queue interface {
 	// belong to the worker until it passes them to Release.
 	Recv(frames []Frame) int
 	// Send transmits frames on their Ifindex. The backend copies what it needs
-	// before returning; the worker still owns the frames afterwards. A frame
-	// that cannot be sent (full ring, unknown interface) is counted by the
-	// backend, not retried.
+	// before returning, except that a received frame it can transmit from
+	// where it lies (AF_XDP: one leaving by the socket it came in on) it may
+	// lend to the kernel uncopied: the worker must not write a sent frame
+	// again, only Release it. Frames of the worker's own buffers are always
+	// copied, and it owns them again when Send returns. A frame that cannot
+	// be sent (full ring, unknown interface) is counted by the backend, not
+	// retried.
 	Send(frames []Frame)
-	// Release gives received frames back to the backend for reuse.
+	// Release gives received frames back to the backend for reuse; a frame
+	// Send lent is reused once the kernel has sent it.
 	Release(frames []Frame)
 	// Name identifies the queue in statistics ("eth0/0").
 	Name() string

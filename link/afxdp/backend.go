@@ -115,12 +115,13 @@ type xdpQueue struct {
 	fill   []xdp.Desc       // lib only
 	pfd    [1]unix.PollFd   // lib only: its Recv's poll
 	wait   *pollwait.Waiter // own socket: how Recv waits on pfd's descriptor
+	ip     inPlace          // own socket: in-place transmit (inplace.go)
 
 	txMu     sync.Mutex // guards the fields below and the socket's TX side
 	txFirst  int        // first TX frame
 	txN      int        // number of TX frames
 	txHead   int        // next TX frame to use (FIFO: completions return in order)
-	inFlight int
+	inFlight int        // TX frames in flight (lent receive frames: ip.inFlight)
 	txDescs  []xdp.Desc
 
 	// Transmit losses of this socket, added under txMu (txNoIf by the
@@ -245,6 +246,7 @@ func (b *Backend) openQueue(xi *xdpIface, q, nRX, nTX int) (*xdpQueue, error) {
 		nRX: nRX, txRing: nTX, txFirst: nRX, txN: nTX, umem: x.umem,
 	}
 	xq.wait = pollwait.New(xq.fd)
+	xq.ip.init(nRX, fsz)
 	for i := 0; i < nRX; i++ {
 		x.fill.slots[i] = uint64(i * fsz)
 	}

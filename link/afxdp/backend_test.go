@@ -20,6 +20,10 @@ type echoLab struct {
 	b      *Backend
 	q      *xdpQueue
 	client *net.UDPConn // connected to the VIP's port 9
+	// out and bufs are a turn's scratch (inplace_test.go): a batch sent
+	// twice, and buffers outside the UMEM.
+	out  []link.Frame
+	bufs [][2048]byte
 }
 
 func newEchoLab(t *testing.T, opts Options) *echoLab {
@@ -37,7 +41,7 @@ func newEchoLab(t *testing.T, opts Options) *echoLab {
 		"addr add 198.18.0.2/24 dev c0",
 		"link set c0 up",
 		"route add 198.18.0.100/32 via 198.18.0.1")
-	l := &echoLab{dir: dir}
+	l := &echoLab{dir: dir, out: make([]link.Frame, 0, 128), bufs: make([][2048]byte, 64)}
 	dir.In(t, func() {
 		b, err := Open([]string{"d0"}, opts)
 		if err != nil {
@@ -172,10 +176,20 @@ func TestEcho(t *testing.T) {
 }
 
 // TestEchoAllocs: a worker's Recv, Send and Release cycle allocates
-// nothing, on both sockets.
+// nothing, on both sockets, whether the own socket sends in place, copies
+// some frames or both.
 func TestEchoAllocs(t *testing.T) {
-	for _, lib := range []bool{false, true} {
-		l := newEchoLab(t, Options{RxFrames: 256, TxFrames: 128, LibrarySocket: lib})
+	for _, tc := range []struct {
+		name string
+		lib  bool
+		turn turn
+	}{
+		{"own", false, turnInPlace},
+		{"own-mixed", false, turnMixed},
+		{"own-twice", false, turnTwice},
+		{"library", true, turnInPlace},
+	} {
+		l := newEchoLab(t, Options{RxFrames: 256, TxFrames: 128, LibrarySocket: tc.lib})
 		frames := make([]link.Frame, 64)
 		for i := 0; i < 200; i++ {
 			l.client.Write([]byte("xvs echo"))
@@ -183,11 +197,14 @@ func TestEchoAllocs(t *testing.T) {
 		allocs := testing.AllocsPerRun(100, func() {
 			n := l.q.Recv(frames)
 			echo(frames[:n])
-			l.q.Send(frames[:n])
+			tc.turn(l, frames[:n])
 			l.q.Release(frames[:n])
 		})
 		if allocs != 0 {
-			t.Errorf("library socket %v: %v allocations per cycle", lib, allocs)
+			t.Errorf("%s: %v allocations per cycle", tc.name, allocs)
+		}
+		if sent := l.q.ip.sent.Load(); tc.lib == (sent != 0) {
+			t.Errorf("%s: %d frames sent in place", tc.name, sent)
 		}
 	}
 }

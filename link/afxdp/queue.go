@@ -73,22 +73,37 @@ func (q *xdpQueue) frame(f *link.Frame, addr uint64, n uint32) {
 }
 
 // Release implements link.Queue: the frames go straight back to the fill
-// ring, published with one store. The ring has a slot for every receive
-// frame and the worker holds only receive frames, so it always has room.
+// ring, published with one store, except those Send lent to the TX ring in
+// place, which go back when their completion comes (inplace.go); lent
+// frames whose completion came meanwhile go with them. The ring has a slot
+// for every receive frame and the worker holds only receive frames, so it
+// always has room.
 func (q *xdpQueue) Release(frames []link.Frame) {
 	if q.lib != nil {
 		q.releaseLib(frames)
 		return
 	}
 	f := &q.x.fill
+	lent := q.ip.lent
+	var n uint32
 	for i := range frames {
-		f.slots[(f.local+uint32(i))&f.mask] = frames[i].Handle
+		h := frames[i].Handle
+		if j := h >> q.ip.shift; lent[j] {
+			lent[j] = false
+			continue
+		}
+		f.slots[(f.local+n)&f.mask] = h
+		n++
 	}
-	f.produce(uint32(len(frames)))
+	n += q.refill(n)
+	f.produce(n)
 }
 
 // Send implements link.Queue: frames are grouped by egress interface and copied
-// into that interface's socket for this queue number.
+// into that interface's socket for this queue number. A frame of this
+// socket's own that leaves by this socket (one-armed) is not copied but
+// lent to the TX ring in place (inplace.go): its buffer must not be written
+// again before Release.
 func (q *xdpQueue) Send(frames []link.Frame) {
 	for len(frames) > 0 {
 		idx := frames[0].Ifindex
@@ -100,15 +115,20 @@ func (q *xdpQueue) Send(frames []link.Frame) {
 		if xi == nil {
 			q.txNoIf.Add(uint64(n))
 		} else {
-			xi.sockets[q.qid%len(xi.sockets)].transmit(frames[:n])
+			s := xi.sockets[q.qid%len(xi.sockets)]
+			s.transmit(frames[:n], s == q)
 		}
 		frames = frames[n:]
 	}
 }
 
 // transmit copies frames into TX frames of this socket, publishes them on
-// the TX ring with one store and kicks the kernel if it asks for it.
-func (q *xdpQueue) transmit(frames []link.Frame) {
+// the TX ring with one store and kicks the kernel if it asks for it. With
+// own (the caller is this socket's worker), a frame of its own goes on the
+// ring in place when lend allows, else it is copied. The completion ring
+// is read before (room for this batch) and after the kick (copy mode
+// completes within it, so lent frames are back by the batch's Release).
+func (q *xdpQueue) transmit(frames []link.Frame, own bool) {
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
 	if q.b.closed.Load() {
@@ -119,27 +139,39 @@ func (q *xdpQueue) transmit(frames []link.Frame) {
 		return
 	}
 	x := q.x
-	if done := x.comp.ready(); done > 0 {
-		// Copy mode completes in order, so the addresses need not be read:
-		// TX frames are reused FIFO (txHead).
-		x.comp.consume(done)
-		q.inFlight -= int(done)
-	}
+	q.reap()
 	room := x.tx.room()
-	var n uint32
+	var n, lent uint32
 	for i := range frames {
-		addr, ok := q.stage(&frames[i], n == room)
-		if !ok {
-			continue
+		f := &frames[i]
+		var addr uint64
+		if own && n < room && q.lend(f) {
+			addr = f.Handle + uint64(f.Off)
+			lent++
+		} else {
+			a, ok := q.stage(f, n == room)
+			if !ok {
+				continue
+			}
+			addr = a
 		}
-		x.tx.slots[(x.tx.local+n)&x.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(frames[i].Len)}
+		x.tx.slots[(x.tx.local+n)&x.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(f.Len)}
 		n++
 	}
-	if n == 0 {
+	if n > 0 {
+		if lent > 0 {
+			q.ip.inFlight += int(lent)
+			q.ip.sent.Add(uint64(lent))
+		}
+		x.tx.produce(n)
+	} else if !x.tx.pending() {
 		return
 	}
-	x.tx.produce(n)
+	// Kicked even when nothing new went on: a full ring that a failed kick
+	// (a link that was down) left behind is sent once the link is back,
+	// else its frames (lent ones among them) would wait for good.
 	q.kick()
+	q.reap()
 }
 
 // stage copies f into the next TX frame of the UMEM (reused in FIFO order)

@@ -26,8 +26,10 @@ import (
 // and its own transmit losses (tx-full, tx-oversize, tx-error, tx-no-if as
 // "xsk-tx-..."). Events get tx_ring_empty_descs ("xsk-tx-ring-empty": kicks
 // that found nothing more to send; in copy mode every poll of an idle
-// worker counts too) and, per interface queue, the steering
-// program's verdicts ("steer-service", "pass-nomatch", ...); the verdict
+// worker counts too), the frames sent in place ("xsk-tx-in-place":
+// received frames that left by their own socket uncopied) and, per
+// interface queue, the steering program's verdicts ("steer-service",
+// "pass-nomatch", ...); the verdict
 // "steer-no-socket" (steered, but the queue had no socket, so the kernel got
 // it) is a loss and goes to Drops.
 func (b *Backend) Stats() link.Stats {
@@ -44,6 +46,7 @@ func (b *Backend) Stats() link.Stats {
 			s.AddDrop(q.name, "xsk-tx-invalid-descs", ks.Tx_invalid_descs)
 			s.AddEvent(q.name, "xsk-tx-ring-empty", ks.Tx_ring_empty_descs)
 		}
+		s.AddEvent(q.name, "xsk-tx-in-place", q.ip.sent.Load())
 		s.AddDrop(q.name, "xsk-tx-full", q.txFull.Load())
 		s.AddDrop(q.name, "xsk-tx-oversize", q.txOversize.Load())
 		s.AddDrop(q.name, "xsk-tx-error", q.txErr.Load())
