@@ -11,7 +11,10 @@
 // frame of the egress interface's socket for the same queue number: the
 // transmit side of a socket may be used by the worker of any interface, so
 // it is guarded by a mutex taken once per batch (the one lock on the
-// packet path; the receive side is the serving worker's alone).
+// packet path; the receive side is the serving worker's alone). A frame
+// that leaves by the socket it came in on (DR, TUN) is not copied: its
+// receive frame is lent to the TX ring and goes back to the fill ring when
+// its completion comes (inplace.go).
 //
 // The sockets are this package's own (xsk.go): it sets up the UMEM and maps
 // the four rings from the kernel's ABI, binds with XDP_USE_NEED_WAKEUP,

@@ -102,6 +102,47 @@ func (l *echoLab) numberedTrips(t *testing.T, n, burst, copies int) int {
 	return got
 }
 
+// foreignFrame receives one datagram and returns its echo, copied into a
+// Go buffer and sent to the client's discard port (nobody listens there,
+// so numberedTrips does not see it), for foreign.
+func (l *echoLab) foreignFrame(t *testing.T) link.Frame {
+	t.Helper()
+	l.client.Write([]byte("xvs echo"))
+	rx := make([]link.Frame, 64)
+	var n int
+	for start := time.Now(); n == 0; n = l.q.Recv(rx) {
+		if time.Since(start) > time.Second {
+			t.Fatal("no frame to copy")
+		}
+	}
+	defer l.q.Release(rx[:n])
+	echo(rx[:1])
+	buf := make([]byte, 2048)
+	copy(buf[link.MinHeadroom:], rx[0].Data())
+	p := buf[link.MinHeadroom:]
+	p[36], p[37] = 0, 7 // UDP discard
+	return link.Frame{Buf: buf, Off: link.MinHeadroom, Len: rx[0].Len, Ifindex: rx[0].Ifindex}
+}
+
+// foreign transmits copies of f on the socket as another queue's worker
+// would, until stop closes.
+func (l *echoLab) foreign(f link.Frame, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	out := make([]link.Frame, 8)
+	for i := range out {
+		out[i] = f
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		l.q.transmit(out, false) // not own: a foreign worker
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
 // settle waits until every lent frame's completion has come and the frame
 // is back on the fill ring, as the next batches would do, and checks the
 // books: nothing lent, no TX frame in flight.
@@ -141,14 +182,24 @@ func TestInPlace(t *testing.T) {
 		copies int // echoes per datagram
 		// inPlace is the share of echoes sent in place, in halves.
 		inPlace int
+		// foreign: another goroutine transmits copies on the socket
+		// meanwhile, as another interface's worker does on NAT, so it
+		// reads lent frames' completions too.
+		foreign bool
 	}{
-		{"in-place", turnInPlace, 1, 2},
-		{"mixed", turnMixed, 1, 1},
-		{"twice", turnTwice, 2, 1},
+		{"in-place", turnInPlace, 1, 2, false},
+		{"mixed", turnMixed, 1, 1, false},
+		{"twice", turnTwice, 2, 1, false},
+		{"foreign-completions", turnInPlace, 1, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newEchoLab(t, Options{RxFrames: rxFrames, TxFrames: 128})
 			stop, done := make(chan struct{}), make(chan struct{})
+			if tc.foreign {
+				fdone := make(chan struct{})
+				go l.foreign(l.foreignFrame(t), stop, fdone)
+				defer func() { <-fdone }()
+			}
 			go l.serveWith(tc.turn, stop, done)
 			const n = 12 * rxFrames
 			got := l.numberedTrips(t, n, 100, tc.copies)
