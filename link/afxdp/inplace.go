@@ -18,14 +18,17 @@ import (
 //     with own set) sets a frame's flag, Release clears it and skips the
 //     frame, refill counts frames back.
 //   - The completion ring is read under txMu by whichever worker transmits
-//     on the socket (on NAT, another interface's worker too), so reap never
-//     touches the fill ring: it hands a lent frame's address to back, which
-//     that worker's Release empties onto the fill ring. back has one
+//     on the socket (on NAT, another interface's worker too). The socket's
+//     own worker writes a lent frame's address on the fill ring itself,
+//     after its last entry, for its Release to publish; another worker never
+//     touches the fill ring: it hands the address to back, which the
+//     socket's worker's Release empties onto the fill ring. back has one
 //     producer at a time (txMu) and one consumer (the worker): its index is
 //     published with one atomic store, as on the kernel's rings.
 //
 // Accounting: a receive frame is on the fill or RX ring, held by the worker,
-// lent (on the TX or completion ring), or in back; out counts the last two.
+// lent (on the TX or completion ring), written on the fill ring but not yet
+// published, or in back; out counts the last three.
 // lend refuses once out reaches half the receive frames, so the fill ring
 // keeps at least half of them whatever the completions do; a refused frame
 // is copied as before.
@@ -41,6 +44,9 @@ type inPlace struct {
 	// out is the worker's: frames lent and not yet back on the fill ring;
 	// max is where lend stops.
 	out, max int
+	// pend is the worker's: lent frames its own reap wrote after the fill
+	// ring's last entry, which Release publishes.
+	pend uint32
 	// inFlight (under txMu): lent frames whose completion reap has not
 	// read, so reap reads completion addresses only when some are lent.
 	inFlight int
@@ -96,9 +102,11 @@ func (q *xdpQueue) lend(f *link.Frame) bool {
 
 // reap reads the completion ring (under txMu): a TX frame is free again
 // (they complete in order, so transmit reuses them FIFO), a lent receive
-// frame goes to back for its worker. While nothing is lent the addresses
-// need not be read.
-func (q *xdpQueue) reap() {
+// frame goes back. With own (the caller is the socket's worker) it is
+// written after the fill ring's last entry, for Release to publish with the
+// rest (ip.pend); another worker hands it to back. While nothing is lent
+// the addresses need not be read.
+func (q *xdpQueue) reap(own bool) {
 	c := &q.x.comp
 	done := c.ready()
 	if done == 0 {
@@ -110,8 +118,16 @@ func (q *xdpQueue) reap() {
 		q.inFlight -= int(done)
 		return
 	}
-	b := &p.back
 	fmask := ^uint64(q.b.frameSize - 1)
+	var slots []uint64
+	var at, mask uint32
+	if own {
+		f := &q.x.fill
+		slots, at, mask = f.slots, f.local+p.pend, f.mask
+	} else {
+		b := &p.back
+		slots, at, mask = b.slots, b.local, b.mask
+	}
 	var back uint32
 	for i := uint32(0); i < done; i++ {
 		a := c.slots[(c.local+i)&c.mask]
@@ -119,15 +135,20 @@ func (q *xdpQueue) reap() {
 			q.inFlight--
 			continue
 		}
-		b.slots[(b.local+back)&b.mask] = a & fmask
+		slots[(at+back)&mask] = a & fmask
 		back++
 	}
 	c.consume(done)
-	if back > 0 {
-		p.inFlight -= int(back)
-		b.local += back
-		b.prod.Store(b.local)
+	if back == 0 {
+		return
 	}
+	p.inFlight -= int(back)
+	if own {
+		p.pend += back
+		return
+	}
+	p.back.local += back
+	p.back.prod.Store(p.back.local)
 }
 
 // refill puts the lent frames reap has handed back on the fill ring after

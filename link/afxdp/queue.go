@@ -85,7 +85,7 @@ func (q *xdpQueue) Release(frames []link.Frame) {
 	}
 	f := &q.x.fill
 	lent := q.ip.lent
-	var n uint32
+	n := q.ip.pend // written by this worker's own reap
 	for i := range frames {
 		h := frames[i].Handle
 		if j := h >> q.ip.shift; lent[j] {
@@ -96,6 +96,8 @@ func (q *xdpQueue) Release(frames []link.Frame) {
 		n++
 	}
 	n += q.refill(n)
+	q.ip.out -= int(q.ip.pend)
+	q.ip.pend = 0
 	f.produce(n)
 }
 
@@ -139,7 +141,7 @@ func (q *xdpQueue) transmit(frames []link.Frame, own bool) {
 		return
 	}
 	x := q.x
-	q.reap()
+	q.reap(own)
 	room := x.tx.room()
 	var n, lent uint32
 	for i := range frames {
@@ -171,7 +173,7 @@ func (q *xdpQueue) transmit(frames []link.Frame, own bool) {
 	// (a link that was down) left behind is sent once the link is back,
 	// else its frames (lent ones among them) would wait for good.
 	q.kick()
-	q.reap()
+	q.reap(own)
 }
 
 // stage copies f into the next TX frame of the UMEM (reused in FIFO order)
