@@ -26,7 +26,7 @@ type echoLab struct {
 	bufs [][2048]byte
 }
 
-func newEchoLab(t *testing.T, opts Options) *echoLab {
+func newEchoLab(t testing.TB, opts Options) *echoLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces, XDP and AF_XDP")
