@@ -87,24 +87,9 @@ func echo(frames []link.Frame) {
 	}
 }
 
-// serve echoes frames until stop closes, as a worker would.
+// serve echoes frames in place until stop closes, as a worker would.
 func (l *echoLab) serve(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	frames := make([]link.Frame, 64)
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		n := l.q.Recv(frames)
-		if n == 0 {
-			continue
-		}
-		echo(frames[:n])
-		l.q.Send(frames[:n])
-		l.q.Release(frames[:n])
-	}
+	l.serveWith(turnInPlace, stop, done)
 }
 
 // roundTrips sends n datagrams in bursts of burst and returns how many
