@@ -22,9 +22,10 @@ import (
 // (Options.WorkerSpin): a frame that finds the thread spinning does not pay
 // a wake-up (on the bench's labs 50 µs halved the median round trip under
 // half load), but the spin follows every burst, so at a load with gaps it
-// is CPU time the thread spends on nothing, and the bench found it no help
-// at p99 (a frame that waits, waits behind a batch, not a wake-up). That
-// trade is the operator's, and the default does not spin. Unpinned workers share their CPUs with the rest of the system, so
+// is CPU time the thread spends on nothing, and at p99 the bench found it
+// a help in some runs and a loss in others (a frame that waits mostly
+// waits behind a batch, not a wake-up). That trade is the operator's, and
+// the default does not spin. Unpinned workers share their CPUs with the rest of the system, so
 // they never spin: they wait in their queue's own Recv.
 
 // workerGroup is the workers one thread serves, and how it waits for them.
