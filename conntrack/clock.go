@@ -36,7 +36,7 @@ func startCoarseClock() {
 		go func() {
 			for {
 				time.Sleep(coarseTick)
-				advanceCoarse()
+				freshNow()
 			}
 		}()
 	})
@@ -50,13 +50,20 @@ func startCoarseClock() {
 // moved, one compare-and-swap; it does not allocate.
 func AdvanceClock() {
 	if coarse.ns.Load() != 0 {
-		advanceCoarse()
+		freshNow()
 	}
 }
 
-// advanceCoarse sets the clock to now unless another writer got further,
-// and returns its value: the writers race, and it never goes backwards.
-func advanceCoarse() int64 {
+// coarseNow returns monotonic nanoseconds since the clock started, at most
+// coarseTick old (a batch old while a worker is busy). A stale reading is
+// the safe side of the reuse grace: it makes a freed entry look younger.
+func coarseNow() int64 { return coarse.ns.Load() }
+
+// freshNow advances the clock to now, unless another writer got further
+// (the writers race, and it never goes backwards), and returns it: what a
+// freed entry or block is stamped with, so that its rest cannot look
+// longer than it was once a stale clock catches up.
+func freshNow() int64 {
 	now := int64(time.Since(coarse.start))
 	for {
 		old := coarse.ns.Load()
@@ -68,13 +75,3 @@ func advanceCoarse() int64 {
 		}
 	}
 }
-
-// coarseNow returns monotonic nanoseconds since the clock started, at most
-// coarseTick old (a batch old while a worker is busy). A stale reading is
-// the safe side of the reuse grace: it makes a freed entry look younger.
-func coarseNow() int64 { return coarse.ns.Load() }
-
-// freshNow advances the clock and returns it: for stamping a freed entry
-// or block, whose rest must not look longer than it was when a stale clock
-// catches up.
-func freshNow() int64 { return advanceCoarse() }

@@ -25,8 +25,9 @@ import (
 // is CPU time the thread spends on nothing, and at p99 the bench found it
 // a help in some runs and a loss in others (a frame that waits mostly
 // waits behind a batch, not a wake-up). That trade is the operator's, and
-// the default does not spin. Unpinned workers share their CPUs with the rest of the system, so
-// they never spin: they wait in their queue's own Recv.
+// the default does not spin. Unpinned workers share their CPUs with the
+// rest of the system, so they never spin: they wait in their queue's own
+// Recv.
 
 // workerGroup is the workers one thread serves, and how it waits for them.
 type workerGroup struct {
@@ -37,10 +38,9 @@ type workerGroup struct {
 
 // groupWorkers splits workers among the worker CPUs as Run pins them
 // (worker i on cpus[i%len(cpus)]): one group per CPU in use, each spinning
-// for spin when busy. ok is false
-// when the workers are not pinned, or when some queue cannot be waited on
-// with others (not a link.Poller, or WaitFD -1); the workers then run a
-// thread each.
+// for spin when busy. ok is false when the workers are not pinned, or when
+// some queue cannot be waited on with others (not a link.Poller, or WaitFD
+// -1); the workers then run a thread each.
 func groupWorkers(workers []*worker, cpus []int, spin time.Duration) (groups []workerGroup, ok bool) {
 	if len(cpus) == 0 || len(workers) == 0 {
 		return nil, false

@@ -191,12 +191,7 @@ func (q *MemQueue) put(frames []link.Frame, n int, f []byte) {
 
 // WaitFD implements link.Poller: a NewPollBackend queue's eventfd, -1 for
 // a NewMemBackend queue, whose Recv waits on its own.
-func (q *MemQueue) WaitFD() int {
-	if q.efd >= 0 {
-		return q.efd
-	}
-	return -1
-}
+func (q *MemQueue) WaitFD() int { return q.efd }
 
 // Send implements link.Queue.
 func (q *MemQueue) Send(frames []link.Frame) {
