@@ -35,14 +35,11 @@ func TestScenarioBackends(t *testing.T) {
 			t.Errorf("%s: mode %q backend %q, want %q %q", tt.s, xvsMode(tt.s), xvsBackend(tt.s), tt.mode, tt.backend)
 		}
 	}
-	// Only the AF_XDP modes have a spinning twin, and only it spins.
+	// Only the AF_XDP modes have a spinning twin.
 	for s, twin := range map[string]string{ScXVSNAT: ScXVSNATSpin, ScXVSDR: ScXVSDRSpin, ScXVSTUN: ScXVSTUNSpin,
 		ScXVSNATAFP: "", ScXVSNATChecks: "", ScXVSNATSpin: "", ScBounce1: ""} {
 		if got := spinTwin(s); got != twin {
 			t.Errorf("spinTwin(%s) = %q, want %q", s, got, twin)
-		}
-		if isSpin(s) != (s == ScXVSNATSpin) {
-			t.Errorf("isSpin(%s) = %v", s, isSpin(s))
 		}
 	}
 	// Every xvs mode has its AF_PACKET twin right after it in the report.

@@ -57,9 +57,6 @@ const (
 	spinTime   = 50 * time.Microsecond
 )
 
-// isSpin reports whether an xvs scenario's worker spins.
-func isSpin(name string) bool { return isXVS(name) && strings.HasSuffix(name, spinSuffix) }
-
 // spinTwin is the spinning twin of an AF_XDP xvs mode's scenario, or "".
 func spinTwin(name string) string {
 	switch name {
