@@ -35,11 +35,12 @@ func TestScenarioBackends(t *testing.T) {
 			t.Errorf("%s: mode %q backend %q, want %q %q", tt.s, xvsMode(tt.s), xvsBackend(tt.s), tt.mode, tt.backend)
 		}
 	}
-	// Only the AF_XDP modes have a spinning twin.
+	// Only the AF_XDP modes have a spinning twin, and kernel forwarding
+	// its twin on the director's core.
 	for s, twin := range map[string]string{ScXVSNAT: ScXVSNATSpin, ScXVSDR: ScXVSDRSpin, ScXVSTUN: ScXVSTUNSpin,
-		ScXVSNATAFP: "", ScXVSNATChecks: "", ScXVSNATSpin: "", ScBounce1: ""} {
-		if got := spinTwin(s); got != twin {
-			t.Errorf("spinTwin(%s) = %q, want %q", s, got, twin)
+		ScXVSNATAFP: "", ScXVSNATChecks: "", ScXVSNATSpin: "", ScBounce1: "", ScKernelFwd: ScKernelFwdRPS, ScNftDNAT: "", ScKernelFwdRPS: ""} {
+		if got := latencyTwin(s); got != twin {
+			t.Errorf("latencyTwin(%s) = %q, want %q", s, got, twin)
 		}
 	}
 	// Every xvs mode has its AF_PACKET twin right after it in the report.

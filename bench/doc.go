@@ -48,7 +48,9 @@
 //     that its daemon's table is gone before the next trial.
 //   - Trials (plan.go, run.go): interleaved xvs/baseline order, rounds,
 //     medians with min–max; CPU from /proc/stat (procstat.go); latency with a
-//     UDP echo probe (latency.go); the connection table's memory and the Go
+//     UDP echo probe (latency.go), beside kernel forwarding on the
+//     director's core and the cost of a wake-up across cores (wake.go);
+//     the connection table's memory and the Go
 //     benchmarks of conntrack and forwarder (ctmem.go, gobench.go).
 //   - The report (report.go, chart.go, targets.go, backends.go,
 //     checksreport.go): Markdown tables, the project's targets (of the

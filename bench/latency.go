@@ -135,10 +135,22 @@ func RunProbe(cfg ProbeConfig, out io.Writer) error {
 }
 
 // latencyPhase probes every scenario but the bounces (which answer nothing)
-// idle and under half of its own measured 64 B / 10 k-flow rate, and each
-// AF_XDP xvs mode also with its worker spinning (spinTwin), under the
-// default's half load.
+// idle and under half of its own measured 64 B / 10 k-flow rate, and the
+// latency twins (latencyTwin: each AF_XDP xvs mode with its worker
+// spinning, kernel forwarding on the director's core) under their
+// original's half load.
 func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string) {
+	if r.res.Wake == nil {
+		r.res.Wake = r.wakeSeries()
+		for _, w := range r.res.Wake {
+			if w.Err != "" {
+				r.fail(fmt.Errorf("wake CPU %d → %d: %s", w.From, w.To, w.Err))
+				continue
+			}
+			r.progress("wake CPU %d → %d (peer spins %v): p50 %v p99 %v", w.From, w.To, w.PeerSpins,
+				w.P50.Round(100*time.Nanosecond), w.P99.Round(100*time.Nanosecond))
+		}
+	}
 	rows := Aggregate(r.res.Trials)
 	half := map[string]float64{}
 	for _, row := range rows {
@@ -149,7 +161,7 @@ func (r *runner) latencyPhase(ctx context.Context, lab *Lab, scenarios []string)
 	var withTwins []string
 	for _, s := range scenarios {
 		withTwins = append(withTwins, s)
-		if twin := spinTwin(s); twin != "" && !r.opts.Skip[twin] {
+		if twin := latencyTwin(s); twin != "" && !r.opts.Skip[twin] && (twin != ScKernelFwdRPS || r.dirCPU() >= 0) {
 			withTwins = append(withTwins, twin)
 			half[twin] = half[s]
 		}

@@ -135,8 +135,20 @@ func Markdown(w io.Writer, res *Results) error {
 	fmt.Fprintf(&b, "UDP echo through the director to the real servers, one request at a time (%d per series, %v apart), idle and under half of the scenario's own 64 B / 10 k-flow rate; median over rounds. "+
 		"Added = p99 under half load minus kernel forwarding's p99 under half load. "+
 		"Placement, when pinned: the probe client and the echo server run on the generator's core, CPU 0 (they stand for the client and the real servers, other machines; unpinned, they landed on the director's core beside xvs's worker and not beside the kernel's forwarding, which runs on CPU 0), and the background load runs there at SCHED_IDLE, so anything that wakes on CPU 0 (the probe, the echo server, the director's control threads) runs at once instead of waiting out the generator's scheduler slice. "+
-		"Rows ending -spin run the same daemon with --worker-spin %v (its worker keeps polling its rings that long after its last frame before it sleeps), under the default's half load; every other row, throughput and CPU ones included, runs the default, which does not spin.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval, spinTime)
+		"Rows ending -spin run the same daemon with --worker-spin %v (its worker keeps polling its rings that long after its last frame before it sleeps), under the default's half load; every other row, throughput and CPU ones included, runs the default, which does not spin. "+
+		"kernel-fwd-rps is kernel forwarding with RPS steering the director's receive processing to the director's core, where xvs's worker runs, under kernel-fwd's half load. "+
+		"veth forwards in the sending process's softirq, so a kernel-fwd probe never leaves the generator's core; an xvs probe crosses to the director's core and back, NAT four times a round trip (into the worker, out to the echo server, into the worker, out to the probe), DR and TUN twice (the reply goes to the client straight), and so does a kernel-fwd-rps probe, four times. "+
+		"The wake table measures what two such crossings cost on this machine with nothing else in the way.\n\n", res.Options.ProbeCount, res.Options.ProbeInterval, spinTime)
+	for _, l := range LatencySummary(res.Latency, res.Wake) {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	b.WriteString("\n")
 	b.WriteString(LatencyTable(res.Latency))
+	if len(res.Wake) > 0 {
+		fmt.Fprintf(&b, "\nWake-ups between cores (wake.go): a thread hands a token to another through an eventfd and times the answer, %d times %v apart, so both cores go idle in between as they do between probes. "+
+			"The peer either sleeps in read, as an idle worker sleeps in its wait, or polls, as a spinning worker does (then only the wake back is paid).\n\n", res.Options.ProbeCount, res.Options.ProbeInterval)
+		b.WriteString(WakeTable(res.Wake))
+	}
 	b.WriteString("\n")
 
 	b.WriteString("## Connection table\n\n")
@@ -193,7 +205,7 @@ func statusMark(s string) string {
 // scenarioOrder is the table and chart order.
 // Each AF_PACKET row sits right under its AF_XDP twin and the spinning
 // one under the pair; xvs-nat-checks follows, its paced twin under it.
-var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATSpin, ScXVSNATChecks, ScXVSNATPaced, ScXVSNATSync,
+var scenarioOrder = []string{ScGenOnly, ScKernelFwd, ScKernelFwdRPS, ScNftDNAT, ScBounce2, ScXVSNAT, ScXVSNATAFP, ScXVSNATSpin, ScXVSNATChecks, ScXVSNATPaced, ScXVSNATSync,
 	ScGenOnly1, ScBounce1, ScXVSDR, ScXVSDRAFP, ScXVSDRSpin, ScXVSTUN, ScXVSTUNAFP, ScXVSTUNSpin}
 
 func scenarioRank(s string) int {
@@ -313,29 +325,54 @@ func LatencyTable(lat []LatencyResult) string {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b string) int { return scenarioRank(a) - scenarioRank(b) })
-	ref := math.NaN()
+	ref, refCore := math.NaN(), math.NaN()
 	if a := by[ScKernelFwd]; a != nil {
 		ref = Median(a.load99)
 	}
+	if a := by[ScKernelFwdRPS]; a != nil {
+		refCore = Median(a.load99)
+	}
 	var b strings.Builder
-	b.WriteString("| scenario | idle p50 | idle p99 | background load | loaded p50 | loaded p99 | added p99 | lost |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | idle p50 | idle p99 | background load | loaded p50 | loaded p99 | added p99 | added p99 vs kernel-fwd-rps | lost |\n|---|---|---|---|---|---|---|---|---|\n")
 	us := func(ns float64) string { return formatNum(ns/1e3, 1) + " µs" }
 	for _, s := range order {
 		a := by[s]
-		added := "—"
+		added, addedCore := "—", "—"
 		if s != ScKernelFwd && !math.IsNaN(ref) && len(a.load99) > 0 {
 			added = us(Median(a.load99) - ref)
+		}
+		if isXVS(s) && !math.IsNaN(refCore) && len(a.load99) > 0 {
+			addedCore = us(Median(a.load99) - refCore)
 		}
 		rate := "—"
 		if len(a.rate) > 0 {
 			rate = formatNum(Median(a.rate)/1e6, 3) + " Mpps"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", s,
-			us(Median(a.idle50)), us(Median(a.idle99)), rate, us(Median(a.load50)), us(Median(a.load99)), added,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", s,
+			us(Median(a.idle50)), us(Median(a.idle99)), rate, us(Median(a.load50)), us(Median(a.load99)), added, addedCore,
 			a.lost, a.lost+a.samples)
 		for _, e := range a.errs {
-			fmt.Fprintf(&b, "| %s | error: %s | | | | | | |\n", s, escapePipes(e))
+			fmt.Fprintf(&b, "| %s | error: %s | | | | | | | |\n", s, escapePipes(e))
 		}
+	}
+	return b.String()
+}
+
+// WakeTable renders the wake series.
+func WakeTable(ws []WakeResult) string {
+	var b strings.Builder
+	b.WriteString("| threads on CPUs | peer | round trip p50 | round trip p99 | samples |\n|---|---|---|---|---|\n")
+	for _, w := range ws {
+		peer := "sleeps"
+		if w.PeerSpins {
+			peer = "polls"
+		}
+		if w.Err != "" {
+			fmt.Fprintf(&b, "| %d → %d | %s | error: %s | | |\n", w.From, w.To, peer, escapePipes(w.Err))
+			continue
+		}
+		fmt.Fprintf(&b, "| %d → %d | %s | %s µs | %s µs | %d |\n", w.From, w.To, peer,
+			formatNum(float64(w.P50)/1e3, 1), formatNum(float64(w.P99)/1e3, 1), w.Samples)
 	}
 	return b.String()
 }

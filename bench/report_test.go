@@ -263,3 +263,37 @@ func TestAttributeCPU(t *testing.T) {
 		t.Errorf("gen-only keeps director CPU %v", x.DirCPU)
 	}
 }
+
+// TestLatencyTableVsCore: xvs rows are also held against kernel forwarding
+// on the director's core; baselines have no such figure.
+func TestLatencyTableVsCore(t *testing.T) {
+	tab := LatencyTable([]LatencyResult{
+		{Scenario: ScKernelFwd, LoadPPS: 1, P50: 40 * time.Microsecond, P99: 100 * time.Microsecond, Samples: 10},
+		{Scenario: ScKernelFwdRPS, LoadPPS: 1, P50: 90 * time.Microsecond, P99: 300 * time.Microsecond, Samples: 10},
+		{Scenario: ScXVSNAT, LoadPPS: 1, P50: 120 * time.Microsecond, P99: 350 * time.Microsecond, Samples: 10},
+	})
+	for _, want := range []string{
+		"| kernel-fwd | ", "| 100.0 µs | — | — | 0 of 10 |",
+		"| kernel-fwd-rps | ", "| 300.0 µs | 200.0 µs | — | 0 of 10 |",
+		"| xvs-nat | ", "| 350.0 µs | 250.0 µs | 50.0 µs | 0 of 10 |",
+	} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	if i, j := strings.Index(tab, "| kernel-fwd-rps |"), strings.Index(tab, "| xvs-nat |"); i < 0 || i > j {
+		t.Errorf("kernel-fwd-rps not before xvs-nat:\n%s", tab)
+	}
+}
+
+func TestWakeTable(t *testing.T) {
+	tab := WakeTable([]WakeResult{
+		{From: 0, To: 1, P50: 51_200 * time.Nanosecond, P99: 145_000 * time.Nanosecond, Samples: 1000},
+		{From: 0, To: 1, PeerSpins: true, Err: "wake: pin to CPU 1: a|b"},
+	})
+	for _, want := range []string{"| 0 → 1 | sleeps | 51.2 µs | 145.0 µs | 1000 |", `| 0 → 1 | polls | error: wake: pin to CPU 1: a\|b | | |`} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+}

@@ -158,6 +158,9 @@ type Results struct {
 	// Checks is the health-check row (nil when xvs-nat-checks did not run).
 	Checks  *ChecksResult `json:",omitempty"`
 	Latency []LatencyResult
+	// Wake is what crossing between the generator's and the director's
+	// cores costs (wake.go), measured before the latency series.
+	Wake []WakeResult `json:",omitempty"`
 	// ChecksIdle are the idle daemon measurements of the checks row.
 	ChecksIdle []IdleResult `json:",omitempty"`
 	// Sync is the connection-sync row (nil when neither of its parts ran);

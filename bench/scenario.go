@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -20,13 +21,19 @@ const (
 // Scenario names. Baselines run on the same lab and in the same run as the
 // xvs scenarios they are compared with.
 const (
-	ScKernelFwd = "kernel-fwd"  // plain kernel IP forwarding, straight to the real servers
-	ScNftDNAT   = "nft-dnat"    // kernel forwarding + nftables DNAT of the VIP, round robin
-	ScBounce2   = "bounce"      // bare AF_XDP bounce, two-armed (one copy between UMEMs)
-	ScXVSNAT    = "xvs-nat"     // bin/xvs, masquerading
-	ScBounce1   = "bounce-1arm" // bare AF_XDP bounce, one-armed (in place)
-	ScXVSDR     = "xvs-dr"      // bin/xvs, direct routing
-	ScXVSTUN    = "xvs-tun"     // bin/xvs, IPIP tunnelling
+	ScKernelFwd = "kernel-fwd" // plain kernel IP forwarding, straight to the real servers
+	// ScKernelFwdRPS is kernel-fwd with the director's receive
+	// processing steered to the director's core by RPS, where xvs's worker
+	// runs: latency series only, beside kernel-fwd, when the bench pins.
+	// veth forwards in the sender's softirq, so kernel-fwd never crosses
+	// to another core; this one crosses as often as xvs does.
+	ScKernelFwdRPS = ScKernelFwd + "-rps"
+	ScNftDNAT      = "nft-dnat"    // kernel forwarding + nftables DNAT of the VIP, round robin
+	ScBounce2      = "bounce"      // bare AF_XDP bounce, two-armed (one copy between UMEMs)
+	ScXVSNAT       = "xvs-nat"     // bin/xvs, masquerading
+	ScBounce1      = "bounce-1arm" // bare AF_XDP bounce, one-armed (in place)
+	ScXVSDR        = "xvs-dr"      // bin/xvs, direct routing
+	ScXVSTUN       = "xvs-tun"     // bin/xvs, IPIP tunnelling
 	// The same three modes on the daemon's AF_PACKET backend (--backend
 	// afpacket), in the same labs and rounds as their AF_XDP twins.
 	ScXVSNATAFP = ScXVSNAT + afpSuffix
@@ -57,9 +64,13 @@ const (
 	spinTime   = 50 * time.Microsecond
 )
 
-// spinTwin is the spinning twin of an AF_XDP xvs mode's scenario, or "".
-func spinTwin(name string) string {
+// latencyTwin is the latency-only twin of a scenario, or "": kernel
+// forwarding's on the director's core, or an AF_XDP xvs mode's spinning
+// twin.
+func latencyTwin(name string) string {
 	switch name {
+	case ScKernelFwd:
+		return ScKernelFwdRPS
 	case ScXVSNAT, ScXVSDR, ScXVSTUN:
 		return name + spinSuffix
 	}
@@ -129,6 +140,8 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 			return nil, err
 		}
 		return funcDirector(func() error { return lab.SetForwarding(false) }), nil
+	case ScKernelFwdRPS:
+		return r.startKernelFwdRPS(ctx, lab)
 	case ScNftDNAT:
 		return startNft(ctx, lab, r.opts.NftPath)
 	case ScBounce2, ScBounce1:
@@ -165,7 +178,7 @@ func (r *runner) startDirector(ctx context.Context, lab *Lab, name string) (Dire
 // genDsts returns the generator's destinations for a scenario: the real
 // servers themselves for plain forwarding (nothing balances), else the VIP.
 func genDsts(lab *Lab, name string) []netip.Addr {
-	if name == ScKernelFwd {
+	if name == ScKernelFwd || name == ScKernelFwdRPS {
 		return lab.RealAddrs()
 	}
 	return []netip.Addr{lab.VIP}
@@ -174,6 +187,24 @@ func genDsts(lab *Lab, name string) []netip.Addr {
 // probeTarget is where the latency probe sends: like genDsts.
 func probeTarget(lab *Lab, name string) netip.AddrPort {
 	return netip.AddrPortFrom(genDsts(lab, name)[0], probePort)
+}
+
+// startKernelFwdRPS is kernel-fwd with RPS steering the director's receive
+// processing to the director's core.
+func (r *runner) startKernelFwdRPS(ctx context.Context, lab *Lab) (Director, error) {
+	cpu := r.dirCPU()
+	if cpu < 0 {
+		return nil, fmt.Errorf("%s: the bench does not pin, so there is no director core", ScKernelFwdRPS)
+	}
+	if err := lab.SetForwarding(true); err != nil {
+		return nil, err
+	}
+	if err := lab.SteerRPS(ctx, 1<<cpu); err != nil {
+		return nil, errors.Join(err, lab.SteerRPS(context.Background(), 0), lab.SetForwarding(false))
+	}
+	return funcDirector(func() error {
+		return errors.Join(lab.SteerRPS(context.Background(), 0), lab.SetForwarding(false))
+	}), nil
 }
 
 type funcDirector func() error

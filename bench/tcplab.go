@@ -319,22 +319,5 @@ func startKernelECMP(ctx context.Context, tl *tcpLab, load string) (_ Director, 
 	return funcDirector(stop), nil
 }
 
-// steerRPS sets the RPS CPU mask of every receive queue of the director's
-// interfaces (0: RPS off, the kernel's default). `ip netns exec` mounts
-// the namespace's own sysfs, where they are.
-func (tl *tcpLab) steerRPS(ctx context.Context, mask int) error {
-	ifs := []string{tl.dir.DirExt}
-	if tl.dir.DirInt != tl.dir.DirExt {
-		ifs = append(ifs, tl.dir.DirInt)
-	}
-	for _, ifc := range ifs {
-		script := fmt.Sprintf("for q in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo %x > $q || exit 1; done", ifc, mask)
-		if _, err := tl.lab.Director.Run(ctx, "sh", "-c", script); err != nil {
-			return fmt.Errorf("rps_cpus %x on %s: %w", mask, ifc, err)
-		}
-	}
-	return nil
-}
-
 // sysctlPath is key's file under /proc/sys.
 func sysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") }

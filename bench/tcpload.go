@@ -201,12 +201,12 @@ func (r *runner) startTCPDirector(ctx context.Context, tl *tcpLab, scenario, loa
 // client on the client host, the director torn down.
 func (r *runner) tcpTrial(ctx context.Context, tl *tcpLab, t TCPTrial) TCPTrial {
 	if !isXVS(t.Scenario) && r.res.Options.TCPLoadRPS {
-		if err := tl.steerRPS(ctx, 1<<r.dirCPU()); err != nil {
+		if err := tl.dir.SteerRPS(ctx, 1<<r.dirCPU()); err != nil {
 			t.Err = err.Error()
 			return t
 		}
 		defer func() {
-			if err := tl.steerRPS(context.Background(), 0); err != nil && t.Err == "" {
+			if err := tl.dir.SteerRPS(context.Background(), 0); err != nil && t.Err == "" {
 				t.Err = err.Error()
 			}
 		}()

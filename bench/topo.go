@@ -243,6 +243,24 @@ func (l *Lab) SetForwarding(on bool) error {
 	})
 }
 
+// SteerRPS sets the RPS CPU mask of every receive queue of the director's
+// interfaces (0: RPS off, the kernel's default), which moves the kernel's
+// forwarding of what they receive to the CPUs of mask. `ip netns exec`
+// mounts the namespace's own sysfs, where those queues are.
+func (l *Lab) SteerRPS(ctx context.Context, mask int) error {
+	ifs := []string{l.DirExt}
+	if l.DirInt != l.DirExt {
+		ifs = append(ifs, l.DirInt)
+	}
+	for _, ifc := range ifs {
+		script := fmt.Sprintf("for q in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo %x > $q || exit 1; done", ifc, mask)
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.DirNS, "sh", "-c", script).CombinedOutput(); err != nil {
+			return fmt.Errorf("rps_cpus %x on %s: %w: %s", mask, ifc, err, out)
+		}
+	}
+	return nil
+}
+
 // RealAddrs returns the real servers' addresses.
 func (l *Lab) RealAddrs() []netip.Addr {
 	out := make([]netip.Addr, len(l.Reals))

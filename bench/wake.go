@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The wake probe times what a packet pays each time its path crosses from
+// one core to another on this machine: the kernel, or a worker, on one core
+// wakes a thread sleeping on the other. A probe's round trip through the
+// lab crosses a few times (xvs NAT four times, DR and TUN twice, kernel
+// forwarding never, since veth forwards in the sender's softirq), so the
+// latency rows are read against this figure.
+
+// WakeResult is one wake series: a thread on From hands a token to a
+// thread on To through an eventfd and times how long the answer takes,
+// Samples times with a gap between hand-overs (which lets both cores go
+// idle, as they do between probes).
+type WakeResult struct {
+	From, To int
+	// PeerSpins: the thread on To polls its eventfd instead of sleeping in
+	// read, as a worker spinning with --worker-spin does; only the wake
+	// back to From remains.
+	PeerSpins bool
+	Samples   int
+	P50, P99  time.Duration
+	Err       string `json:",omitempty"`
+}
+
+// wakeSeries are the series the latency phase runs: the generator's core
+// to itself, to the director's core with the peer asleep, and with the peer
+// spinning.
+func (r *runner) wakeSeries() []WakeResult {
+	from, to := r.genCPU(), r.dirCPU()
+	if from < 0 || to < 0 {
+		return nil
+	}
+	var out []WakeResult
+	for _, s := range []struct {
+		to   int
+		spin bool
+	}{{from, false}, {to, false}, {to, true}} {
+		w, err := MeasureWake(from, s.to, s.spin, r.opts.ProbeCount, r.opts.ProbeInterval)
+		if err != nil {
+			w.Err = err.Error()
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// MeasureWake runs one wake series of n round trips, gap apart. Both
+// threads are locked to their goroutines and pinned, and exit with them.
+func MeasureWake(from, to int, peerSpins bool, n int, gap time.Duration) (WakeResult, error) {
+	res := WakeResult{From: from, To: to, PeerSpins: peerSpins}
+	if n <= 0 || n > 1_000_000 {
+		return res, fmt.Errorf("wake: %d round trips", n)
+	}
+	peerFlags := unix.EFD_CLOEXEC
+	if peerSpins {
+		peerFlags |= unix.EFD_NONBLOCK
+	}
+	toPeer, err := unix.Eventfd(0, peerFlags)
+	if err != nil {
+		return res, fmt.Errorf("wake: eventfd: %w", err)
+	}
+	defer unix.Close(toPeer)
+	back, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return res, fmt.Errorf("wake: eventfd: %w", err)
+	}
+	defer unix.Close(back)
+
+	peerReady, peerDone := make(chan error, 1), make(chan error, 1)
+	go func() { wakePeer(to, toPeer, back, peerReady, peerDone) }()
+	if err := <-peerReady; err != nil {
+		return res, err
+	}
+	type timed struct {
+		d   []time.Duration
+		err error
+	}
+	timer := make(chan timed, 1)
+	go func() {
+		d, err := wakeTimer(from, toPeer, back, n, gap)
+		timer <- timed{d, err}
+	}()
+	t := <-timer
+	if t.err != nil {
+		// The peer waits for a token still: the stop token ends it.
+		return res, errors.Join(t.err, writeToken(toPeer, stopToken), <-peerDone)
+	}
+	if err := <-peerDone; err != nil {
+		return res, err
+	}
+	d := t.d
+	slices.Sort(d)
+	f := make([]float64, len(d))
+	for i, v := range d {
+		f[i] = float64(v)
+	}
+	res.Samples = len(d)
+	res.P50 = time.Duration(Percentile(f, 50))
+	res.P99 = time.Duration(Percentile(f, 99))
+	return res, nil
+}
+
+// Tokens: an eventfd read returns the sum of what was written since, and a
+// writer waits for each answer, so a read sees one token.
+const (
+	pingToken = 1
+	stopToken = 2
+)
+
+// wakeTimer, pinned to cpu, sends n ping tokens gap apart, times each
+// answer, and sends the stop token.
+func wakeTimer(cpu, toPeer, back, n int, gap time.Duration) ([]time.Duration, error) {
+	runtime.LockOSThread() // never unlocked: the pinned thread exits with us
+	if err := pinThread(cpu); err != nil {
+		return nil, err
+	}
+	var buf [8]byte
+	out := make([]time.Duration, 0, n)
+	for range n {
+		time.Sleep(gap)
+		start := time.Now()
+		if err := writeToken(toPeer, pingToken); err != nil {
+			return out, err
+		}
+		if _, err := unix.Read(back, buf[:]); err != nil {
+			return out, fmt.Errorf("wake: read: %w", err)
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, writeToken(toPeer, stopToken)
+}
+
+// wakePeer, pinned to cpu (the outcome of which it sends on ready), answers
+// every ping token on back until the stop token, and sends how it ended on
+// done. On a non-blocking eventfd it polls.
+func wakePeer(cpu, toPeer, back int, ready, done chan<- error) {
+	runtime.LockOSThread() // never unlocked: the pinned thread exits with us
+	if err := pinThread(cpu); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	var buf [8]byte
+	for {
+		_, err := unix.Read(toPeer, buf[:])
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			done <- fmt.Errorf("wake: read: %w", err)
+			return
+		}
+		if binary.NativeEndian.Uint64(buf[:]) >= stopToken {
+			done <- nil
+			return
+		}
+		if err := writeToken(back, pingToken); err != nil {
+			done <- err
+			return
+		}
+	}
+}
+
+// writeToken adds v to the eventfd fd's counter.
+func writeToken(fd int, v uint64) error {
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], v) // eventfd counts in host order
+	if _, err := unix.Write(fd, b[:]); err != nil {
+		return fmt.Errorf("wake: write: %w", err)
+	}
+	return nil
+}
+
+// pinThread pins the calling thread (locked to its goroutine) to cpu.
+func pinThread(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("wake: pin to CPU %d: %w", cpu, err)
+	}
+	return nil
+}
+
+// LatencySummary says what the lab's core crossing costs, from the wake
+// series and kernel forwarding on either core: the part of every xvs
+// row's added latency that a director on its own core pays whatever it
+// runs.
+func LatencySummary(lat []LatencyResult, wake []WakeResult) []string {
+	var out []string
+	us := func(d time.Duration) string { return formatNum(float64(d)/1e3, 1) + " µs" }
+	same, cross := -1, -1
+	for i, w := range wake {
+		if w.Err != "" || w.PeerSpins {
+			continue
+		}
+		if w.From == w.To {
+			same = i
+		} else {
+			cross = i
+		}
+	}
+	if same >= 0 && cross >= 0 {
+		out = append(out, fmt.Sprintf("Two threads waking each other across the cores take %s at p50 and %s at p99 a round trip; on one core, %s and %s.",
+			us(wake[cross].P50), us(wake[cross].P99), us(wake[same].P50), us(wake[same].P99)))
+	}
+	k, kc := loadedP99(lat, ScKernelFwd), loadedP99(lat, ScKernelFwdRPS)
+	ki, kci := idleP50(lat, ScKernelFwd), idleP50(lat, ScKernelFwdRPS)
+	if k >= 0 && kc >= 0 && ki >= 0 && kci >= 0 {
+		out = append(out, fmt.Sprintf("The kernel's own forwarding, moved to the director's core, adds %s at idle p50 and %s at p99 under half load (kernel-fwd-rps over kernel-fwd): "+
+			"the 50 µs bar on added p99 is one no director on a core of its own meets in this lab, the kernel included.",
+			us(kci-ki), us(kc-k)))
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package bench
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMeasureWake(t *testing.T) {
+	other := min(1, runtime.NumCPU()-1)
+	for _, tt := range []struct {
+		to   int
+		spin bool
+	}{{0, false}, {other, false}, {other, true}} {
+		w, err := MeasureWake(0, tt.to, tt.spin, 200, 20*time.Microsecond)
+		if err != nil {
+			t.Fatalf("0→%d spin %v: %v", tt.to, tt.spin, err)
+		}
+		if w.Samples != 200 || w.P50 <= 0 || w.P99 < w.P50 || w.From != 0 || w.To != tt.to || w.PeerSpins != tt.spin {
+			t.Errorf("0→%d spin %v: %+v", tt.to, tt.spin, w)
+		}
+		t.Logf("CPU 0 → %d, peer spins %v: p50 %v p99 %v", tt.to, tt.spin, w.P50, w.P99)
+	}
+	if _, err := MeasureWake(0, 0, false, 0, 0); err == nil {
+		t.Error("0 round trips: no error")
+	}
+	if _, err := MeasureWake(0, 4096, false, 10, 0); err == nil {
+		t.Error("CPU 4096: no error")
+	}
+}
+
+func TestLatencySummary(t *testing.T) {
+	lat := []LatencyResult{
+		{Scenario: ScKernelFwd, P50: 40 * time.Microsecond, Samples: 10},
+		{Scenario: ScKernelFwd, LoadPPS: 1, P99: 100 * time.Microsecond, Samples: 10},
+		{Scenario: ScKernelFwdRPS, P50: 150 * time.Microsecond, Samples: 10},
+		{Scenario: ScKernelFwdRPS, LoadPPS: 1, P99: 900 * time.Microsecond, Samples: 10},
+	}
+	wake := []WakeResult{
+		{From: 0, To: 0, P50: 9 * time.Microsecond, P99: 30 * time.Microsecond},
+		{From: 0, To: 1, P50: 95 * time.Microsecond, P99: 1100 * time.Microsecond},
+		{From: 0, To: 1, PeerSpins: true, P50: 12 * time.Microsecond, P99: 600 * time.Microsecond},
+	}
+	got := strings.Join(LatencySummary(lat, wake), "\n")
+	for _, want := range []string{"95.0 µs at p50 and 1100.0 µs at p99", "on one core, 9.0 µs and 30.0 µs", "adds 110.0 µs at idle p50 and 800.0 µs at p99"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if s := LatencySummary(lat[:2], nil); len(s) != 0 {
+		t.Errorf("without kernel-fwd-rps or wake series: %q", s)
+	}
+}
