@@ -80,10 +80,68 @@ func (r *runner) profile(ctx context.Context, lab *Lab, scenario string) string 
 	if err != nil {
 		return "no profile: perf report: " + err.Error()
 	}
+	sum := ProfileSummary{KernelPct: -1, Top: topSymbols(string(rep), 4)}
+	if dso, err := exec.CommandContext(ctx, perf, "report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none").Output(); err == nil {
+		if k, ok := kernelShare(string(dso)); ok {
+			sum.KernelPct = k
+		}
+	}
+	r.res.ProfileSummary[scenario] = sum
 	name := "profile-" + scenario + ".txt"
 	head := fmt.Sprintf("# perf profile of bin/xvs (%s) under full 64 B / 10 k-flow load, %d s\n", scenario, secs)
 	if err := os.WriteFile(filepath.Join(r.opts.Out, name), []byte(head+strings.TrimSpace(string(rep))+"\n"), 0o644); err != nil {
 		return "no profile: " + err.Error()
 	}
 	return name
+}
+
+// ProfileSummary is a profile in brief: the share of its samples taken in
+// the kernel (percent; -1 when perf could not say) and its top symbols
+// (topSymbols).
+type ProfileSummary struct {
+	KernelPct float64
+	Top       []string
+}
+
+// kernelShare reads a `perf report --sort dso` listing: the percentage of
+// the samples taken in the kernel.
+func kernelShare(report string) (float64, bool) {
+	var k float64
+	found := false
+	for _, line := range strings.Split(report, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") || !strings.HasSuffix(f[0], "%") {
+			continue
+		}
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(f[0], "%"), 64)
+		if err != nil {
+			continue
+		}
+		found = true
+		if strings.HasPrefix(f[1], "[kernel") {
+			k += pct
+		}
+	}
+	return k, found
+}
+
+// topSymbols returns the first n symbols of a profile file written by
+// profile, each as "name pct" and marked [k] (kernel) or [.] (user space).
+func topSymbols(profile string, n int) []string {
+	var out []string
+	for _, line := range strings.Split(profile, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasSuffix(f[0], "%") || (f[1] != "[k]" && f[1] != "[.]") {
+			continue
+		}
+		name := f[2]
+		if i := strings.LastIndex(name, "/"); i >= 0 {
+			name = name[i+1:] // github.com/xvs-project/xvs/conntrack.(*probe).match: conntrack.(*probe).match
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", f[1], name, f[0]))
+		if len(out) == n {
+			break
+		}
+	}
+	return out
 }

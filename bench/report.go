@@ -55,9 +55,9 @@ func Markdown(w io.Writer, res *Results) error {
 		res.Host.Cores, res.Host.PinnedGen, res.Host.PinnedDirector)
 	fmt.Fprintf(&b, "xvs: %s.\n\n", res.XVS)
 
-	b.WriteString("## Targets\n\n| target | measured | status |\n|---|---|---|\n")
+	b.WriteString("## Targets\n\n| target | measured | status | what stands in the way (this run's figures) |\n|---|---|---|---|\n")
 	for _, t := range res.Targets {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.Target, t.Measured, statusMark(t.Status))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Target, t.Measured, statusMark(t.Status), escapePipes(t.Blocker))
 	}
 	b.WriteString("\n")
 

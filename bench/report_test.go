@@ -80,7 +80,7 @@ func TestEvaluateTargets(t *testing.T) {
 	got := EvaluateTargets(res)
 	// No AF_PACKET, checks or sync scenario, SYN load or TCP-load rows in
 	// testRows.
-	want := []string{Met, NotMet, Met, Met, Met, Met, NotMet, NA, NA, NA, NA, NA, NA}
+	want := []string{Met, NotMet, Met, Met, Met, Met, NotMet, NA, NA, NA, NA, NA, NA, NA}
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)
 	}

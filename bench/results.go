@@ -174,8 +174,11 @@ type Results struct {
 	XVS     string
 	XVSStat map[string]string // last `xvsadm -Ln --stats` per scenario
 	Profile map[string]string // scenario -> profile file (or why none)
-	Targets []TargetCheck
-	Notes   []string
+	// ProfileSummary is what each profiled scenario's profile says in
+	// brief.
+	ProfileSummary map[string]ProfileSummary `json:",omitempty"`
+	Targets        []TargetCheck
+	Notes          []string
 
 	// TCPLoad is the TCP-load rows (nil when the phase did not run);
 	// TCPTrials its trials.

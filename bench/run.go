@@ -64,7 +64,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		Started: time.Now(), Smoke: opts.Smoke, Host: hostInfo(opts),
 		Options: OptionsSummary{Rounds: opts.Rounds, Trial: opts.Trial, Warmup: opts.Warmup, Settle: opts.Settle, PrefillRate: opts.PrefillRate,
 			Reals: opts.Reals, CheckedReals: opts.CheckedReals, CheckIdle: opts.CheckIdle, SyncInstall: opts.SyncInstall, SyncRates: opts.SyncRates, ProbeCount: opts.ProbeCount, ProbeInterval: opts.ProbeInterval},
-		XVSStat: map[string]string{}, Profile: map[string]string{},
+		XVSStat: map[string]string{}, Profile: map[string]string{}, ProfileSummary: map[string]ProfileSummary{},
 	}}
 	if opts.XVSMode == "off" {
 		r.xvsErr = fmt.Errorf("%w: disabled with -xvs=off", ErrXVSUnavailable)

@@ -20,6 +20,9 @@ type TargetCheck struct {
 	Target   string
 	Measured string
 	Status   string // Met, NotMet or NA
+	// Blocker says, for a target not met, what stands in its way in this
+	// run's figures (blockers.go); empty when the bench cannot say.
+	Blocker string `json:",omitempty"`
 }
 
 // Loads the targets are stated at.
@@ -99,9 +102,9 @@ func EvaluateTargets(res *Results) []TargetCheck {
 	// AF_PACKET fallback is compared with it in its own table
 	// (BackendRatios).
 	out = append(out,
-		worstVsBounce(rows, "every xvs mode ≥ 95 % of the bare AF_XDP bounce, 64 B / 10 k flows", 0.95,
+		worstVsBounce(res, "every xvs mode ≥ 95 % of the bare AF_XDP bounce, 64 B / 10 k flows", 0.95,
 			func(l Load) bool { return l == load64x10k }),
-		worstVsBounce(rows, "every xvs mode ≥ 85 % of the bare AF_XDP bounce at ≥ 1 M established flows (worst load)", 0.85,
+		worstVsBounce(res, "every xvs mode ≥ 85 % of the bare AF_XDP bounce at ≥ 1 M established flows (worst load)", 0.85,
 			func(l Load) bool { return l.Proto == UDP && l.Flows >= 1_000_000 }))
 
 	x, y := medianNs(rows, ScXVSNAT, load64x10k), medianNs(rows, ScNftDNAT, load64x10k)
@@ -110,14 +113,29 @@ func EvaluateTargets(res *Results) []TargetCheck {
 		tc.Measured = fmt.Sprintf("%.2f× (%.0f vs %.0f ns/packet)", x/y, x, y)
 		tc.Status = status(x <= y)
 	}
+	if tc.Status == NotMet {
+		tc.Blocker = cpuBlocker(res)
+	}
 	out = append(out, tc)
 
 	out = append(out,
 		addedP99Target(res.Latency, "p99 latency added under half load ≤ 50 µs (vs kernel forwarding under half load)", ScXVSNAT, ScXVSDR, ScXVSTUN),
 		addedP99Target(res.Latency, "the same with the worker spinning (--worker-spin "+spinTime.String()+")", ScXVSNATSpin, ScXVSDRSpin, ScXVSTUNSpin))
+	for i := len(out) - 2; i < len(out); i++ {
+		if out[i].Status == NotMet {
+			out[i].Blocker = latencyBlocker(res)
+		}
+	}
 	out = append(out, afpIdleTarget(res.Latency))
-	return append(out, checksTarget(res), syncTarget(res), synConnTarget(rows),
-		tcpLoadTarget(res, LoadHTTP, "HTTP req/s"), tcpLoadTarget(res, LoadBulk, "bulk TCP"))
+	syn, bulk := synConnTarget(rows), tcpLoadTarget(res, LoadBulk, "bulk TCP")
+	if syn.Status == NotMet {
+		syn.Blocker = synBlocker(res)
+	}
+	if bulk.Status == NotMet {
+		bulk.Blocker = bulkBlocker(res)
+	}
+	return append(out, checksTarget(res), syncTarget(res), syn,
+		tcpLoadTarget(res, LoadHTTP, "HTTP req/s"), bulk, pipelineTarget(res.GoBench))
 }
 
 // addedP99Target is issue 14's latency bar: the worst of scenarios' p99
@@ -177,9 +195,11 @@ func idleP50(lat []LatencyResult, scenario string) time.Duration {
 // worstVsBounce is the target that every xvs mode (AF_XDP) delivers at
 // least want of its lab's bounce under the loads picked: the worst mode and
 // load.
-func worstVsBounce(rows []Row, target string, want float64, picked func(Load) bool) TargetCheck {
+func worstVsBounce(res *Results, target string, want float64, picked func(Load) bool) TargetCheck {
+	rows := res.Rows
 	tc := TargetCheck{Target: target, Status: NA, Measured: "no data"}
 	worst, where := math.Inf(1), ""
+	var worstRow Row
 	for _, r := range rows {
 		if !isXVS(r.Scenario) || isAFP(r.Scenario) || isChecks(r.Scenario) || isPaced(r.Scenario) || !picked(r.Load) || r.PPS.N == 0 {
 			continue
@@ -189,12 +209,15 @@ func worstVsBounce(rows []Row, target string, want float64, picked func(Load) bo
 			continue
 		}
 		if q := r.PPS.Median / b; q < worst {
-			worst, where = q, fmt.Sprintf("%s %s", r.Scenario, r.Load)
+			worst, where, worstRow = q, fmt.Sprintf("%s %s", r.Scenario, r.Load), r
 		}
 	}
 	if where != "" {
 		tc.Measured = fmt.Sprintf("%.0f %% (%s)", 100*worst, where)
 		tc.Status = status(worst >= want)
+		if tc.Status == NotMet {
+			tc.Blocker = bounceBlocker(res, worstRow.Scenario, worstRow.Load)
+		}
 	}
 	return tc
 }
