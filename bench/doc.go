@@ -55,8 +55,8 @@
 //   - The report (report.go, chart.go, targets.go, backends.go,
 //     checksreport.go, blockers.go): Markdown tables, the project's
 //     targets (of the AF_XDP backend) with met/not met and, for each one
-//     missed, what stands in its way in the run's own figures, the AF_PACKET/AF_XDP ratio per mode
-//     and load, the health-check row (the daemon's CPU idle and under load
+//     missed, what stands in its way in the run's own figures, the
+//     AF_PACKET/AF_XDP ratio per mode and load, the health-check row (the daemon's CPU idle and under load
 //     with and without the checks, the forwarding rate with ÷ without),
 //     the connection-sync rows (syncreport.go: forwarding with a sync
 //     master ÷ without, the master's datagrams and entries per second,
