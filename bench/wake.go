@@ -55,8 +55,8 @@ func (r *runner) wakeSeries() []WakeResult {
 	return out
 }
 
-// MeasureWake runs one wake series of n round trips, gap apart. Both
-// threads are locked to their goroutines and pinned, and exit with them.
+// MeasureWake runs one wake series of n round trips, gap apart, on two
+// threads pinned for its length.
 func MeasureWake(from, to int, peerSpins bool, n int, gap time.Duration) (WakeResult, error) {
 	res := WakeResult{From: from, To: to, PeerSpins: peerSpins}
 	if n <= 0 || n > 1_000_000 {
@@ -121,10 +121,11 @@ const (
 // wakeTimer, pinned to cpu, sends n ping tokens gap apart, times each
 // answer, and sends the stop token.
 func wakeTimer(cpu, toPeer, back, n int, gap time.Duration) ([]time.Duration, error) {
-	runtime.LockOSThread() // never unlocked: the pinned thread exits with us
-	if err := pinThread(cpu); err != nil {
+	unpin, err := pinThread(cpu)
+	if err != nil {
 		return nil, err
 	}
+	defer unpin()
 	var buf [8]byte
 	out := make([]time.Duration, 0, n)
 	for range n {
@@ -145,11 +146,12 @@ func wakeTimer(cpu, toPeer, back, n int, gap time.Duration) ([]time.Duration, er
 // every ping token on back until the stop token, and sends how it ended on
 // done. On a non-blocking eventfd it polls.
 func wakePeer(cpu, toPeer, back int, ready, done chan<- error) {
-	runtime.LockOSThread() // never unlocked: the pinned thread exits with us
-	if err := pinThread(cpu); err != nil {
+	unpin, err := pinThread(cpu)
+	if err != nil {
 		ready <- err
 		return
 	}
+	defer unpin()
 	ready <- nil
 	var buf [8]byte
 	for {
@@ -182,14 +184,29 @@ func writeToken(fd int, v uint64) error {
 	return nil
 }
 
-// pinThread pins the calling thread (locked to its goroutine) to cpu.
-func pinThread(cpu int) error {
+// pinThread locks the calling goroutine to its thread and pins the thread
+// to cpu; unpin gives the thread its CPUs back and unlocks it. A pinned
+// thread is not left to exit with its goroutine: the bench's children die
+// with the thread that started them (Pdeathsig), and any thread may have.
+func pinThread(cpu int) (unpin func(), err error) {
+	runtime.LockOSThread()
+	var was unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("wake: CPUs of the thread: %w", err)
+	}
 	var set unix.CPUSet
 	set.Set(cpu)
 	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("wake: pin to CPU %d: %w", cpu, err)
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("wake: pin to CPU %d: %w", cpu, err)
 	}
-	return nil
+	return func() {
+		// Should the CPUs not come back, the thread serves others on one
+		// CPU: slower, where letting it exit could kill a child.
+		_ = unix.SchedSetaffinity(0, &was)
+		runtime.UnlockOSThread()
+	}, nil
 }
 
 // LatencySummary says what the lab's core crossing costs, from the wake

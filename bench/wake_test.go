@@ -1,10 +1,15 @@
 package bench
 
 import (
+	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMeasureWake(t *testing.T) {
@@ -50,5 +55,55 @@ func TestLatencySummary(t *testing.T) {
 	}
 	if s := LatencySummary(lat[:2], nil); len(s) != 0 {
 		t.Errorf("without kernel-fwd-rps or wake series: %q", s)
+	}
+}
+
+// TestMeasureWakeKeepsChildren: the bench's children die with the thread
+// that started them (Pdeathsig), so the wake series must not let a thread
+// exit. (With the threads left to exit with their goroutines, the lab's
+// echo server died and every latency probe after the series was lost.)
+func TestMeasureWakeKeepsChildren(t *testing.T) {
+	var cmds []*exec.Cmd
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Locked while it starts the child, so the children come from
+			// many threads; unlocked after, so those threads stay.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cmd := exec.Command("sleep", "60")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			cmds = append(cmds, cmd)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}()
+	other := min(1, runtime.NumCPU()-1)
+	for range 8 {
+		if _, err := MeasureWake(0, other, false, 20, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // a SIGKILL sent is delivered by now
+	for _, c := range cmds {
+		var st unix.WaitStatus
+		pid, err := unix.Wait4(c.Process.Pid, &st, unix.WNOHANG, nil)
+		if err != nil || pid != 0 {
+			t.Errorf("child %d ended (%v, %v) while the wake series ran", c.Process.Pid, st, err)
+		}
 	}
 }
