@@ -165,7 +165,7 @@ func latencyBlocker(res *Results) string {
 	for _, w := range res.Wake {
 		if w.Err == "" && w.From != w.To && !w.PeerSpins {
 			parts = append(parts, fmt.Sprintf("a bare wake-up round trip between the two cores takes %v at p50, %v at p99 (wake table), and an xvs NAT probe crosses four times, DR and TUN twice",
-				w.P50.Round(100*time.Nanosecond), w.P99.Round(100*time.Nanosecond)))
+				w.P50.Round(time.Microsecond), w.P99.Round(time.Microsecond)))
 			break
 		}
 	}

@@ -234,9 +234,11 @@ func LatencySummary(lat []LatencyResult, wake []WakeResult) []string {
 	k, kc := loadedP99(lat, ScKernelFwd), loadedP99(lat, ScKernelFwdRPS)
 	ki, kci := idleP50(lat, ScKernelFwd), idleP50(lat, ScKernelFwdRPS)
 	if k >= 0 && kc >= 0 && ki >= 0 && kci >= 0 {
-		out = append(out, fmt.Sprintf("The kernel's own forwarding, moved to the director's core, adds %s at idle p50 and %s at p99 under half load (kernel-fwd-rps over kernel-fwd): "+
-			"the 50 µs bar on added p99 is one no director on a core of its own meets in this lab, the kernel included.",
-			us(kci-ki), us(kc-k)))
+		line := fmt.Sprintf("The kernel's own forwarding, moved to the director's core, adds %s at idle p50 and %s at p99 under half load (kernel-fwd-rps over kernel-fwd)", us(kci-ki), us(kc-k))
+		if kc-k > 50*time.Microsecond {
+			line += ": in this run, a director on a core of its own misses the 50 µs bar on added p99 even when it is the kernel"
+		}
+		out = append(out, line+".")
 	}
 	return out
 }

@@ -53,6 +53,13 @@ func TestLatencySummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
 	}
+	if !strings.Contains(got, "misses the 50 µs bar on added p99 even when it is the kernel") {
+		t.Errorf("summary does not say the kernel misses the bar too:\n%s", got)
+	}
+	lat[3].P99 = 140 * time.Microsecond
+	if got := strings.Join(LatencySummary(lat, nil), "\n"); !strings.Contains(got, "and 40.0 µs at p99") || strings.Contains(got, "misses") {
+		t.Errorf("kernel on the director's core within the bar:\n%s", got)
+	}
 	if s := LatencySummary(lat[:2], nil); len(s) != 0 {
 		t.Errorf("without kernel-fwd-rps or wake series: %q", s)
 	}
