@@ -26,7 +26,7 @@ const (
 	// processing steered to the director's core by RPS, where xvs's worker
 	// runs: latency series only, beside kernel-fwd, when the bench pins.
 	// veth forwards in the sender's softirq, so kernel-fwd never crosses
-	// to another core; this one crosses as often as xvs does.
+	// to another core; this one crosses as often as xvs NAT does.
 	ScKernelFwdRPS = ScKernelFwd + "-rps"
 	ScNftDNAT      = "nft-dnat"    // kernel forwarding + nftables DNAT of the VIP, round robin
 	ScBounce2      = "bounce"      // bare AF_XDP bounce, two-armed (one copy between UMEMs)
