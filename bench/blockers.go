@@ -85,20 +85,11 @@ func pipelineTarget(bs []GoBench) TargetCheck {
 // the director's CPU per frame on both, the run's spread on both, and the
 // daemon's profile when one was taken.
 func bounceBlocker(res *Results, s string, l Load) string {
-	var x, b *Row
-	for i := range res.Rows {
-		r := &res.Rows[i]
-		switch {
-		case r.Load != l:
-		case r.Scenario == s:
-			x = r
-		case r.Scenario == bounceFor(s):
-			b = r
-		}
-	}
-	if x == nil || b == nil {
+	xi, bi := indexRow(res.Rows, s, l), indexRow(res.Rows, bounceFor(s), l)
+	if xi < 0 || bi < 0 {
 		return ""
 	}
+	x, b := &res.Rows[xi], &res.Rows[bi]
 	var parts []string
 	if x.NsPerPkt.N > 0 && b.NsPerPkt.N > 0 {
 		parts = append(parts, fmt.Sprintf("%s's director CPU is %.0f ns a frame against the bounce's %.0f (%+.0f ns)",
@@ -157,17 +148,13 @@ func cpuBlocker(res *Results) string {
 // against kernel-fwd (which never crosses) does not allow for.
 func latencyBlocker(res *Results) string {
 	var parts []string
-	k, kc := loadedP99(res.Latency, ScKernelFwd), loadedP99(res.Latency, ScKernelFwdRPS)
-	if k >= 0 && kc >= 0 {
+	if added, ok := rpsAddedP99(res.Latency); ok {
 		parts = append(parts, fmt.Sprintf("kernel-fwd forwards in the sender's softirq and never leaves the generator's core; moved to the director's core (kernel-fwd-rps) the kernel itself adds %v at p99",
-			(kc-k).Round(time.Microsecond)))
+			added.Round(time.Microsecond)))
 	}
-	for _, w := range res.Wake {
-		if w.Err == "" && w.From != w.To && !w.PeerSpins {
-			parts = append(parts, fmt.Sprintf("a bare wake-up round trip between the two cores takes %v at p50, %v at p99 (wake table), and an xvs NAT probe crosses four times, DR and TUN twice",
-				w.P50.Round(time.Microsecond), w.P99.Round(time.Microsecond)))
-			break
-		}
+	if w, ok := sleepingWake(res.Wake, false); ok {
+		parts = append(parts, fmt.Sprintf("a bare wake-up round trip between the two cores takes %v at p50, %v at p99 (wake table), and an xvs NAT probe crosses four times, DR and TUN twice",
+			w.P50.Round(time.Microsecond), w.P99.Round(time.Microsecond)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -184,10 +171,8 @@ func synBlocker(res *Results) string {
 	if !math.IsNaN(pipe) {
 		parts = append(parts, fmt.Sprintf("of xvs's, scheduling and inserting the connection in memory is %.0f ns (BenchmarkPipelineNewConns), the rest the AF_XDP path every frame pays", pipe))
 	}
-	for _, r := range res.Rows {
-		if r.Load == synLoad && r.Scenario == ScXVSNAT && r.PPS.N > 1 {
-			parts = append(parts, fmt.Sprintf("xvs NAT's rate ranged %s M/s over rounds", formatRange(r.PPS, 1e6)))
-		}
+	if i := indexRow(res.Rows, ScXVSNAT, synLoad); i >= 0 && res.Rows[i].PPS.N > 1 {
+		parts = append(parts, fmt.Sprintf("xvs NAT's rate ranged %s M/s over rounds", formatRange(res.Rows[i].PPS, 1e6)))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -249,15 +249,19 @@ func (r *runner) latency(ctx context.Context, lab *Lab, scenario string, loadPPS
 		lr.Err = fmt.Sprintf("%v: no probe answered (%d lost)", ErrNoTraffic, pr.Lost)
 		return lr
 	}
-	f := make([]float64, len(pr.RTTs))
-	for i, d := range pr.RTTs {
-		f[i] = float64(d)
-	}
-	lr.P50 = time.Duration(Percentile(f, 50))
-	lr.P99 = time.Duration(Percentile(f, 99))
+	lr.P50, lr.P99 = p50p99(pr.RTTs)
 	lr.Max = pr.RTTs[len(pr.RTTs)-1]
 	if pr.Lost > len(pr.RTTs)/2 {
 		lr.Err = fmt.Sprintf("%v: %d of %d probes lost", ErrNoTraffic, pr.Lost, r.opts.ProbeCount)
 	}
 	return lr
+}
+
+// p50p99 returns the median and 99th percentile of sorted durations.
+func p50p99(sorted []time.Duration) (p50, p99 time.Duration) {
+	f := make([]float64, len(sorted))
+	for i, d := range sorted {
+		f[i] = float64(d)
+	}
+	return time.Duration(Percentile(f, 50)), time.Duration(Percentile(f, 99))
 }

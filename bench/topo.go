@@ -254,7 +254,7 @@ func (l *Lab) SteerRPS(ctx context.Context, mask int) error {
 	}
 	for _, ifc := range ifs {
 		script := fmt.Sprintf("for q in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo %x > $q || exit 1; done", ifc, mask)
-		if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.DirNS, "sh", "-c", script).CombinedOutput(); err != nil {
+		if out, err := Command(ctx, l.DirNS, "sh", "-c", script).CombinedOutput(); err != nil {
 			return fmt.Errorf("rps_cpus %x on %s: %w: %s", mask, ifc, err, out)
 		}
 	}
