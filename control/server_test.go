@@ -278,9 +278,19 @@ func TestPeerCheckSeesOwnUID(t *testing.T) {
 	if _, err := dial(t, path).Timeouts(); err != nil {
 		t.Fatal(err)
 	}
+	// waitSocket's probe and the client: every peer is this process. Each
+	// connection is served by a goroutine of its own, so the probe's check
+	// may run after the client's request was answered: wait for it.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	// waitSocket's probe and the client: every peer is this process.
 	if len(seen) < 2 {
 		t.Fatalf("peer check ran %d times, want one per connection", len(seen))
 	}
