@@ -137,3 +137,23 @@ func TestAheadSameAsPerPacket(t *testing.T) {
 		t.Errorf("only %d connections made", sa.Services[0].Counters.Conns)
 	}
 }
+
+// TestAheadMinFor: the threshold follows the L2 cache (half of it, at a
+// NAT connection's footprint), with 1 MB where the size is unknown.
+func TestAheadMinFor(t *testing.T) {
+	for _, tc := range []struct{ l2, want int }{
+		{1 << 20, 2259},  // this machine's 1 MB: 10 k flows are looked up ahead, 1 k are not
+		{0, 2259},        // unknown
+		{-1, 2259},       // nonsense
+		{256 << 10, 564}, // older Intel cores
+		{2 << 20, 4519},  // newer ones
+		{100, 1},         // never 0: an empty table is not looked up ahead
+	} {
+		if got := aheadMinFor(tc.l2); got != tc.want {
+			t.Errorf("aheadMinFor(%d) = %d, want %d", tc.l2, got, tc.want)
+		}
+	}
+	if n := aheadMinHere(); n < 1 || n > 1<<22 {
+		t.Errorf("aheadMinHere() = %d", n)
+	}
+}

@@ -200,11 +200,12 @@ func benchNewConns(b *testing.B, o Options, frame []byte) {
 // still forwarded without a drop or an allocation.
 func TestPipelinePrefetchedBatches(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds 66 k frames per method")
+		t.Skip("builds thousands of frames per method")
 	}
 	for _, m := range []service.Method{service.MethodNAT, service.MethodDR, service.MethodTUN} {
-		pb := newPipelineBench(t, m, prefetchMinConns+512)
-		if n := pb.e.table.Len(); n < prefetchMinConns {
+		flows := aheadMinHere() + 512
+		pb := newPipelineBench(t, m, flows)
+		if n := pb.e.table.Len(); n < pb.w.aheadMin {
 			t.Fatalf("%v: %d connections, below the prefetch threshold", m, n)
 		}
 		before := pb.e.Stats().Services[0].Counters.InPkts
@@ -215,7 +216,7 @@ func TestPipelinePrefetchedBatches(t *testing.T) {
 		if got := st.Services[0].Counters.InPkts - before; got < 100*batchSize {
 			t.Errorf("%v: %d packets counted over %d batches", m, got, 100)
 		}
-		if c := st.Services[0].Counters.Conns; c != uint64(prefetchMinConns+512) {
+		if c := st.Services[0].Counters.Conns; c != uint64(flows) {
 			t.Errorf("%v: %d connections, want one per flow", m, c)
 		}
 		for _, d := range st.Drops {

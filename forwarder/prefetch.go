@@ -1,8 +1,11 @@
 package forwarder
 
 import (
+	"sync"
+
 	"github.com/xvs-project/xvs/conntrack"
 	"github.com/xvs-project/xvs/encap"
+	"github.com/xvs-project/xvs/internal/cpucache"
 	"github.com/xvs-project/xvs/link"
 )
 
@@ -25,10 +28,43 @@ import (
 // races with them exactly as a lookup does, and an entry is not reused
 // within 50 ms of its removal, see conntrack.Conn.)
 
-// prefetchMinConns is the table size from which a batch is looked up
-// ahead: below it the table stays in the CPU's caches and reading every
-// frame's key twice would only cost.
-const prefetchMinConns = 1 << 16
+// From which table size a batch is looked up ahead: once the table no
+// longer stays in the core's L2 cache beside the packet path. Below that a
+// lookup hits cache anyway, and looking up ahead only costs: it reads
+// every frame's key twice (Masq at 1 k flows, BenchmarkPipeline: 128 ns a
+// packet without, 154 with). Above it a lookup misses, and more so in a
+// real director than in that benchmark: the kernel's half of each frame
+// (veth, the copy into the UMEM) goes through the same L2 between batches.
+// At 10 k flows the in-memory pipeline was level (149 vs 152 ns), while in
+// the lab (64 B / 10 k flows, AF_XDP, perf over the daemon) the lookups'
+// share of its samples fell from 13 % (shard.find, probe.match, probeOf,
+// Observe) to 5 % (warmGroup, prefetch, Observe) when the batch was looked
+// up ahead.
+//
+// connFootprint is the cache a NAT connection's lookups keep: its 104-byte
+// entry and the 64-byte index bucket of each of its two keys (buckets are
+// picked by hash, so in a table this size no two keys share one). The
+// table may have half the L2; the other half is the packets' and the
+// code's.
+const (
+	connFootprint  = 104 + 2*64
+	defaultL2Bytes = 1 << 20 // where sysfs does not say
+)
+
+// aheadMinFor returns the table size from which a worker looks its batches
+// up ahead, on cores with l2 bytes of L2 cache (0: unknown).
+func aheadMinFor(l2 int) int {
+	if l2 <= 0 {
+		l2 = defaultL2Bytes
+	}
+	return max(l2/2/connFootprint, 1)
+}
+
+// aheadMinHere is aheadMinFor this machine's L2, read once.
+var aheadMinHere = sync.OnceValue(func() int {
+	l2, _ := cpucache.Size(cpucache.SysfsRoot, 0, 2)
+	return aheadMinFor(l2)
+})
 
 // aheadState is a batch's connections looked up ahead, per frame.
 type aheadState struct {

@@ -47,8 +47,7 @@ type worker struct {
 	resend  []link.Frame
 
 	// pfPkt is prefetch's scratch (prefetch.go); aheadMin the table size
-	// from which it looks a batch up ahead (prefetchMinConns; tests lower
-	// it).
+	// from which it looks a batch up ahead (aheadMinFor; tests change it).
 	pfPkt    encap.Packet
 	aheadMin int
 }
@@ -63,7 +62,7 @@ func newWorker(q link.Queue, e *Engine) *worker {
 		parked: make([]parkedFrame, parkSlots),
 		resend: make([]link.Frame, 0, parkSlots),
 
-		aheadMin: prefetchMinConns,
+		aheadMin: aheadMinHere(),
 	}
 	w.p = pipeline{table: e.table, router: e.router, reuse: e.opts.ConnReuse, ecmp: e.opts.ECMP, stats: &queueStats{name: q.Name()}, vlans: &e.vlans}
 	w.p.frag.clock = e.opts.Clock
