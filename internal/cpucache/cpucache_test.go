@@ -3,6 +3,7 @@ package cpucache
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -34,7 +35,7 @@ func TestParseSize(t *testing.T) {
 // writeCache makes one cpuN/cache/indexM directory under root.
 func writeCache(t *testing.T, root string, cpu, index int, level, typ, size string) {
 	t.Helper()
-	d := filepath.Join(root, "cpu"+itoa(cpu), "cache", "index"+itoa(index))
+	d := filepath.Join(root, "cpu"+strconv.Itoa(cpu), "cache", "index"+strconv.Itoa(index))
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +45,6 @@ func writeCache(t *testing.T, root string, cpu, index int, level, typ, size stri
 		}
 	}
 }
-
-func itoa(i int) string { return string(rune('0' + i)) }
 
 func TestSize(t *testing.T) {
 	root := t.TempDir()
